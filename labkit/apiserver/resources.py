@@ -1,0 +1,144 @@
+"""The resources this API server serves, and where each lives in the store.
+
+Mirrors the REST storage wiring of ``k8s.io/kubernetes/pkg/registry/*/rest/storage_*.go`` and the
+discovery facts kubectl reads (short names, categories, verbs, subresources). Discovery documents,
+URL routing and the store layout are all derived from :data:`RESOURCES`; adding a resource is one
+entry here plus its strategy under ``labkit/apiserver/registry/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from labkit.apiserver.registry import (
+    configmap, deployment, endpoints, endpointslice, event, lease, namespace, node, pod, priorityclass,
+    rbac, replicaset, secret, service, serviceaccount,
+)
+from labkit.apiserver.strategy import Strategy
+
+CRUD_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Subresource:
+    name: str
+    kind: str
+    verbs: tuple[str, ...]
+    group: str | None = None  # set when the subresource's kind lives in another group (Scale, Eviction)
+    version: str | None = None
+
+
+STATUS = ("get", "patch", "update")
+
+
+def _status(kind: str) -> Subresource:
+    return Subresource("status", kind, STATUS)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Resource:
+    group: str  # "" for the core group
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool
+    strategy: Strategy
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = CRUD_VERBS
+    subresources: tuple[Subresource, ...] = ()
+    storage: str = ""  # key segment under /registry; defaults to the plural
+    stored: bool = True  # False for create-only reviews (SelfSubjectAccessReview ...)
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+    @property
+    def group_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def qualified(self) -> str:
+        """``pods`` or ``deployments.apps``: how Status messages name the resource."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    def key_prefix(self, namespace: str | None = None) -> str:
+        base = f"/registry/{self.storage or self.plural}/"
+        return f"{base}{namespace}/" if self.namespaced and namespace else base
+
+    def key(self, namespace: str | None, name: str) -> str:
+        return f"{self.key_prefix(namespace)}{name}"
+
+    def subresource(self, name: str) -> Subresource | None:
+        return next((s for s in self.subresources if s.name == name), None)
+
+
+_POD_SUBRESOURCES = (
+    _status("Pod"),
+    Subresource("binding", "Binding", ("create",)),
+    Subresource("log", "Pod", ("get",)),
+    Subresource("exec", "PodExecOptions", ("create", "get")),
+    Subresource("attach", "PodAttachOptions", ("create", "get")),
+    Subresource("portforward", "PodPortForwardOptions", ("create", "get")),
+    Subresource("eviction", "Eviction", ("create",), group="policy", version="v1"),
+)
+
+_SCALE = Subresource("scale", "Scale", ("get", "patch", "update"), group="autoscaling", version="v1")
+
+RESOURCES: tuple[Resource, ...] = (
+    # core/v1
+    Resource("", "v1", "namespaces", "Namespace", False, namespace.STRATEGY, ("ns",),
+             subresources=(_status("Namespace"), Subresource("finalize", "Namespace", ("update",)))),
+    Resource("", "v1", "pods", "Pod", True, pod.STRATEGY, ("po",), ("all",), subresources=_POD_SUBRESOURCES),
+    Resource("", "v1", "nodes", "Node", False, node.STRATEGY, ("no",), subresources=(_status("Node"),),
+             storage="minions"),
+    Resource("", "v1", "services", "Service", True, service.STRATEGY, ("svc",), ("all",),
+             verbs=("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"),
+             subresources=(_status("Service"),), storage="services/specs"),
+    Resource("", "v1", "endpoints", "Endpoints", True, endpoints.STRATEGY, ("ep",), storage="services/endpoints"),
+    Resource("", "v1", "configmaps", "ConfigMap", True, configmap.STRATEGY, ("cm",)),
+    Resource("", "v1", "secrets", "Secret", True, secret.STRATEGY),
+    Resource("", "v1", "serviceaccounts", "ServiceAccount", True, serviceaccount.STRATEGY, ("sa",),
+             subresources=(Subresource("token", "TokenRequest", ("create",), group="authentication.k8s.io",
+                                       version="v1"),)),
+    Resource("", "v1", "events", "Event", True, event.STRATEGY, ("ev",)),
+    # apps/v1
+    Resource("apps", "v1", "deployments", "Deployment", True, deployment.STRATEGY, ("deploy",), ("all",),
+             subresources=(_status("Deployment"), _SCALE)),
+    Resource("apps", "v1", "replicasets", "ReplicaSet", True, replicaset.STRATEGY, ("rs",), ("all",),
+             subresources=(_status("ReplicaSet"), _SCALE)),
+    # coordination.k8s.io/v1
+    Resource("coordination.k8s.io", "v1", "leases", "Lease", True, lease.STRATEGY),
+    # discovery.k8s.io/v1
+    Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True, endpointslice.STRATEGY),
+    # rbac.authorization.k8s.io/v1
+    Resource("rbac.authorization.k8s.io", "v1", "roles", "Role", True, rbac.ROLE),
+    Resource("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True, rbac.ROLE_BINDING),
+    Resource("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False, rbac.CLUSTER_ROLE),
+    Resource("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False,
+             rbac.CLUSTER_ROLE_BINDING),
+    # scheduling.k8s.io/v1
+    Resource("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, priorityclass.STRATEGY, ("pc",)),
+    # reviews: create-only, never stored
+    Resource("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False,
+             Strategy(), verbs=("create",), stored=False),
+    Resource("authorization.k8s.io", "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview", False,
+             Strategy(), verbs=("create",), stored=False),
+    Resource("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", False,
+             Strategy(), verbs=("create",), stored=False),
+)
+
+#: API groups in the order discovery lists them (the preferred, and only, version of each)
+GROUPS: tuple[str, ...] = tuple(dict.fromkeys(r.group for r in RESOURCES))
+
+_BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
+_BY_KIND = {(r.group, r.kind): r for r in RESOURCES}
+
+
+def lookup(group: str, version: str, plural: str) -> Resource | None:
+    return _BY_PATH.get((group, version, plural))
+
+
+def by_kind(group: str, kind: str) -> Resource | None:
+    return _BY_KIND.get((group, kind))
