@@ -103,6 +103,23 @@ def dns1123_subdomain_errors(value: str) -> list[str]:
     return errs
 
 
+_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
+def dns1035_label_errors(value: str) -> list[str]:
+    """Errors for a DNS-1035 label (service names: must start with a letter); empty if valid."""
+    errs = []
+    if len(value) > 63:
+        errs.append("must be no more than 63 characters")
+    if not _DNS1035_LABEL.match(value):
+        errs.append(
+            "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+            "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', "
+            "regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+        )
+    return errs
+
+
 def path_segment_errors(value: str) -> list[str]:
     """Errors for a name that only has to be a valid path segment (RBAC objects)."""
     if value in (".", ".."):
@@ -113,7 +130,8 @@ def path_segment_errors(value: str) -> list[str]:
     return []
 
 
-NAME_RULES = {"subdomain": dns1123_subdomain_errors, "label": dns1123_label_errors, "path": path_segment_errors}
+NAME_RULES = {"subdomain": dns1123_subdomain_errors, "label": dns1123_label_errors, "dns1035": dns1035_label_errors,
+              "path": path_segment_errors}
 
 # --- Table (meta.k8s.io/v1 Table, pkg/printers) -----------------------------------------------------
 
@@ -192,7 +210,7 @@ class Strategy:
     """Defaults for a resource with no special behaviour; subclasses override what differs."""
 
     kind: str = ""
-    #: how names are validated: "subdomain" (most), "label" (namespaces, services), "path" (RBAC)
+    #: how names are validated: "subdomain" (most), "label" (namespaces), "dns1035" (services), "path" (RBAC)
     name_rule: str = "subdomain"
     #: True when the resource has a ``/status`` subresource: writes to the main resource keep the old
     #: status, writes to ``/status`` keep everything but status (and metadata labels/annotations)
@@ -201,6 +219,9 @@ class Strategy:
     tracks_generation: bool = False
     #: Table columns after Name (include Age where kube-apiserver's printer puts it)
     columns: tuple[Column, ...] = (AGE_COLUMN,)
+    #: False when the printer has no leading Name column (Events): then :attr:`columns` and
+    #: :meth:`cells` cover the whole row, Name included where the printer puts it
+    name_column: bool = True
 
     def default(self, obj: Obj) -> None:
         """Fill in defaults, as ``SetDefaults_<Kind>`` does; called on create and update."""

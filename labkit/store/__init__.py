@@ -190,7 +190,8 @@ class Store(abc.ABC):
     def watch(self, key: str, callback: WatchCallback, *, prefix: bool = False, start_revision: int = 0) -> WatchHandle:
         """Deliver events for ``key`` (or prefix) with revision >= ``start_revision`` (0 = only new
         ones). History is replayed synchronously before this returns. Raises :class:`Compacted`
-        when ``start_revision`` <= ``compact_revision`` (and not 0)."""
+        when ``start_revision`` < ``compact_revision`` (and not 0): as in etcd, a watch *from* the
+        compacted revision is allowed and replays what compaction kept there."""
 
     @abc.abstractmethod
     def compact(self, revision: int) -> None:

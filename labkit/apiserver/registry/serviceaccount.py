@@ -1,12 +1,24 @@
-"""The ServiceAccount strategy (``pkg/registry/core/serviceaccount``)."""
+"""The ServiceAccount strategy (``pkg/registry/core/serviceaccount``).
+
+ServiceAccounts need nothing beyond metadata validation (``ValidateServiceAccount``); this adds the
+``printServiceAccount`` columns. Left out: the legacy token-Secret references are stored as given
+(no controller creates token Secrets since Kubernetes 1.24).
+"""
 
 from __future__ import annotations
 
-from labkit.apiserver.strategy import Strategy
+import datetime as dt
+from typing import Any
+
+from labkit.apiserver.strategy import AGE_COLUMN, Column, Obj, Strategy, age
 
 
 class ServiceAccountStrategy(Strategy):
     kind = "ServiceAccount"
+    columns = (Column("Secrets", description="Number of Secrets listed in secrets."), AGE_COLUMN)
+
+    def cells(self, obj: Obj, now: dt.datetime) -> list[Any]:
+        return [len(obj.get("secrets") or []), age(obj, now)]
 
 
 STRATEGY = ServiceAccountStrategy()

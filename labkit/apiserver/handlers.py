@@ -1,0 +1,194 @@
+"""REST handlers: one function per verb, from a parsed request to a response body.
+
+Mirrors ``k8s.io/apiserver/pkg/endpoints/handlers`` (``get.go``, ``create.go``, ``update.go``,
+``patch.go``, ``delete.go``, ``watch.go``): decode, run the storage operation, encode. The aiohttp
+plumbing (authentication, tracing, streaming) lives in ``server.py``; special subresources
+(binding, eviction, scale, token) and reviews live in ``subresources.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from labkit.apiserver import apply, errors, patch, request
+from labkit.apiserver.authn import UserInfo
+from labkit.apiserver.request import RequestInfo
+from labkit.apiserver.storage import Registry
+from labkit.apiserver.strategy import rfc3339
+
+Obj = dict[str, Any]
+
+
+@dataclasses.dataclass
+class Call:
+    """Everything a handler needs about one request."""
+
+    info: RequestInfo
+    registry: Registry
+    user: UserInfo
+    query: dict[str, str]
+    query_all: dict[str, list[str]]
+    body: bytes
+    content_type: str
+    user_agent: str
+    now: dt.datetime
+    revision: int = 0  # set by writes, for the trace
+
+    @property
+    def dry_run(self) -> bool:
+        return request.dry_run(self.query_all.get("dryRun", []))
+
+    @property
+    def manager(self) -> str:
+        """The field manager: ``fieldManager`` or, as kube-apiserver does, the user agent's program name."""
+        return self.query.get("fieldManager") or self.user_agent.split("/")[0] or "unknown"
+
+
+def _track(call: Call, old: Obj | None, new: Obj, subresource: str = "") -> Obj:
+    apply.track_update(old, new, manager=call.manager, now=rfc3339(call.now), subresource=subresource)
+    return new
+
+
+def create(call: Call) -> tuple[int, Obj]:
+    reg, info = call.registry, call.info
+    obj = request.decode_object(call.body, call.content_type, reg.resource)
+    meta = obj.setdefault("metadata", {})
+    if info.name and meta.get("name") not in (None, info.name):  # POST to a named URL
+        raise errors.bad_request(f"the name of the object ({meta.get('name')}) does not match the name on the URL ({info.name})")
+    _track(call, None, obj)
+    created, call.revision = reg.create(info.namespace, obj, user=call.user, dry_run=call.dry_run)
+    return 201, created
+
+
+def update(call: Call) -> tuple[int, Obj]:
+    reg, info = call.registry, call.info
+    obj = request.decode_object(call.body, call.content_type, reg.resource)
+    meta = obj.setdefault("metadata", {})
+    if meta.get("name") and meta["name"] != info.name:
+        raise errors.bad_request(f"the name of the object ({meta['name']}) does not match the name on the URL ({info.name})")
+    if reg.resource.namespaced and meta.get("namespace") and meta["namespace"] != info.namespace:
+        raise errors.bad_request("the namespace of the provided object does not match the namespace sent on the request")
+    meta["name"] = info.name
+
+    def mutate(old: Obj) -> Obj:
+        return _track(call, old, obj, info.subresource)
+
+    updated, call.revision = reg.update(info.namespace, info.name, mutate, user=call.user, dry_run=call.dry_run,
+                                        subresource=info.subresource, precondition_rv=meta.get("resourceVersion") or None)
+    return 200, updated
+
+
+def patch_object(call: Call) -> tuple[int, Obj]:
+    """PATCH: merge, strategic merge or JSON patch of the live object; ``apply-patch+yaml`` is
+    server-side apply, which creates the object when it is missing."""
+    reg, info = call.registry, call.info
+    mt = request.media_type(call.content_type)
+    doc = request.decode_body(call.body, call.content_type, allowed=request.PATCH_TYPES)
+    if mt == request.APPLY_PATCH:
+        return _server_side_apply(call, doc)
+    if mt == request.JSON_PATCH:
+        if not isinstance(doc, list):
+            raise errors.bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
+    elif not isinstance(doc, dict):
+        raise errors.bad_request("the patch must be a JSON object")
+
+    def mutate(old: Obj) -> Obj:
+        try:
+            if mt == request.JSON_PATCH:
+                new = patch.apply_json_patch(old, doc)
+            elif mt == request.MERGE_PATCH:
+                new = patch.apply_merge_patch(old, doc)
+            else:
+                new = patch.apply_strategic_merge_patch(old, doc, kind=reg.resource.kind)
+        except patch.PatchError as e:
+            raise errors.ApiError(e.code, "BadRequest" if e.code == 400 else "Invalid", e.message) from None
+        if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):
+            raise errors.unprocessable("the patch removed the object's metadata")
+        request.check_type(new, reg.resource.kind, reg.resource.group_version)
+        return _track(call, old, new, info.subresource)
+
+    pinned = doc.get("metadata", {}).get("resourceVersion") if isinstance(doc, dict) else None
+    updated, call.revision = reg.update(info.namespace, info.name, mutate, user=call.user, dry_run=call.dry_run,
+                                        subresource=info.subresource, precondition_rv=pinned or None)
+    return 200, updated
+
+
+def _server_side_apply(call: Call, applied: Any) -> tuple[int, Obj]:
+    reg, info = call.registry, call.info
+    if not isinstance(applied, dict):
+        raise errors.bad_request("the apply patch must be a YAML or JSON object")
+    if not applied.get("apiVersion") or not applied.get("kind"):
+        raise errors.bad_request("apiVersion and kind must be set in an apply patch")
+    request.check_type(applied, reg.resource.kind, reg.resource.group_version)
+    if not call.query.get("fieldManager"):
+        raise errors.bad_request("PATCH, application/apply-patch+yaml requests require fieldManager to be set")
+    meta = applied.setdefault("metadata", {})
+    if meta.get("name", info.name) != info.name:
+        raise errors.bad_request(f"the name of the object ({meta.get('name')}) does not match the name on the URL ({info.name})")
+    force = call.query.get("force") == "true"
+    now = rfc3339(call.now)
+
+    def do_apply(live: Obj | None) -> Obj:
+        try:
+            return apply.server_side_apply(live, applied, manager=call.manager, force=force, now=now)
+        except apply.ApplyConflict as e:
+            raise _conflict_error(reg, info.name, e) from None
+
+    try:
+        updated, call.revision = reg.update(info.namespace, info.name, do_apply, user=call.user,
+                                            dry_run=call.dry_run, subresource=info.subresource)
+        return 200, updated
+    except errors.ApiError as e:
+        if e.code != 404 or info.subresource:
+            raise
+    created, call.revision = reg.create(info.namespace, do_apply(None), user=call.user, dry_run=call.dry_run)
+    return 201, created
+
+
+def _conflict_error(reg: Registry, name: str, conflict: apply.ApplyConflict) -> errors.ApiError:
+    gv = reg.resource.group_version
+    lines = [f'conflict with "{manager}" using {gv}: {field}' for manager, field in conflict.conflicts]
+    n = len(lines)
+    message = f"Apply failed with {n} conflict{'s' if n != 1 else ''}: " + "\n".join(lines)
+    causes = [{"reason": "FieldManagerConflict", "message": f'conflict with "{m}" using {gv}', "field": f}
+              for m, f in conflict.conflicts]
+    details = {"name": name, "kind": reg.resource.plural, "causes": causes}
+    if reg.resource.group:
+        details["group"] = reg.resource.group
+    return errors.ApiError(409, "Conflict", message, details)
+
+
+def delete(call: Call) -> tuple[int, Obj]:
+    reg, info = call.registry, call.info
+    options = request.delete_options(call.body, call.content_type, call.query)
+    obj, _gone, call.revision = reg.delete(info.namespace, info.name, options, user=call.user, dry_run=call.dry_run)
+    return 200, obj
+
+
+def delete_collection(call: Call) -> tuple[int, Obj]:
+    reg, info = call.registry, call.info
+    options = request.delete_options(call.body, call.content_type, call.query)
+    before = reg.store.revision
+    result = reg.delete_collection(info.namespace, options, label_selector=call.query.get("labelSelector", ""),
+                                   field_selector=call.query.get("fieldSelector", ""), user=call.user,
+                                   dry_run=call.dry_run)
+    call.revision = reg.store.revision if reg.store.revision != before else 0
+    return 200, result
+
+
+def get(call: Call) -> tuple[int, Obj]:
+    return 200, call.registry.typed(call.registry.get(call.info.namespace, call.info.name))
+
+
+def list_objects(call: Call) -> tuple[int, Obj]:
+    q = call.query
+    try:
+        limit = int(q.get("limit") or 0)
+    except ValueError:
+        raise errors.bad_request(f"invalid limit: {q.get('limit')!r}") from None
+    return 200, call.registry.list(call.info.namespace, label_selector=q.get("labelSelector", ""),
+                                   field_selector=q.get("fieldSelector", ""), limit=max(limit, 0),
+                                   continue_token=q.get("continue", ""), resource_version=q.get("resourceVersion", ""),
+                                   resource_version_match=q.get("resourceVersionMatch", ""))

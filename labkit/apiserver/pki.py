@@ -1,0 +1,210 @@
+"""The cluster's certificates, bearer tokens and kubeconfig files.
+
+Mirrors what ``kubeadm init`` leaves under ``/etc/kubernetes/pki`` (``cmd/kubeadm/app/phases/certs``):
+a self-signed cluster CA (``ca.crt``/``ca.key``), the API server's serving certificate
+(``apiserver.crt``/``.key``, valid for the given hosts and the ``kubernetes.default.svc...`` names) and
+client certificates whose subject names the user (CN) and groups (O), e.g. ``O=system:masters`` for
+an admin. Bearer tokens live in ``tokens.csv``, kube-apiserver's ``--token-auth-file`` format, so a
+PKI re-loaded from its directory knows them all. Kubeconfigs embed everything as ``*-data`` fields
+(``clientcmd/api/v1``), so one file is all a client needs.
+
+Keys are ECDSA P-256 (fast to generate; Go's crypto/tls, OpenSSL and urllib3 all accept them).
+Left out: the front-proxy and etcd CAs, the service-account signing key, kubelet serving
+certificates, certificate rotation and the CertificateSigningRequest API.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import ipaddress
+import os
+import secrets
+import ssl
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from labkit.apiserver.authn import Authenticator, UserInfo, append_token, read_token_file
+
+#: DNS names every kube-apiserver serving certificate carries (kubeadm's ``GetAPIServerAltNames``)
+SERVICE_DNS_NAMES = ("kubernetes", "kubernetes.default", "kubernetes.default.svc",
+                     "kubernetes.default.svc.cluster.local")
+CA_CERT, CA_KEY = "ca.crt", "ca.key"
+SERVER_CERT, SERVER_KEY = "apiserver.crt", "apiserver.key"
+TOKEN_FILE = "tokens.csv"
+_VALIDITY = dt.timedelta(days=3650)  # a course cluster should never see an expired certificate
+_BACKDATE = dt.timedelta(hours=1)  # tolerate clock skew, as kubeadm does
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` readable by the owner only (also when the file already existed)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.chmod(path, 0o600)
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def _subject_alt_names(hosts: Sequence[str]) -> list[x509.GeneralName]:
+    names: list[x509.GeneralName] = []
+    for host in dict.fromkeys([*hosts, *SERVICE_DNS_NAMES]):
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    return names
+
+
+class PKI:
+    """A CA plus what it signed, kept in one directory. Build with :meth:`create` or :meth:`load`."""
+
+    def __init__(self, directory: Path, ca_cert: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey) -> None:
+        self.directory = directory
+        self._ca_cert = ca_cert
+        self._ca_key = ca_key
+        self.ca_cert_pem: bytes = ca_cert.public_bytes(serialization.Encoding.PEM)
+        token_file = directory / TOKEN_FILE
+        self._tokens: dict[str, UserInfo] = read_token_file(token_file) if token_file.exists() else {}
+
+    @classmethod
+    def create(cls, directory: Path, *, hosts: Sequence[str] = ("127.0.0.1", "localhost")) -> PKI:
+        """A new CA and serving certificate in ``directory`` (files there are replaced)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / TOKEN_FILE).unlink(missing_ok=True)
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kubernetes")])
+        now = dt.datetime.now(dt.timezone.utc)
+        public = key.public_key()
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name).issuer_name(name).public_key(public)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - _BACKDATE).not_valid_after(now + _VALIDITY)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                         content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                         key_agreement=False, encipher_only=False, decipher_only=False),
+                           critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+            .sign(key, hashes.SHA256())
+        )
+        (directory / CA_CERT).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        _write_private(directory / CA_KEY, _key_pem(key))
+        pki = cls(directory, cert, key)
+        pki._issue(SERVER_CERT, SERVER_KEY, common_name="kube-apiserver", organizations=(),
+                   usage=ExtendedKeyUsageOID.SERVER_AUTH, alt_names=_subject_alt_names(hosts))
+        return pki
+
+    @classmethod
+    def load(cls, directory: Path) -> PKI:
+        """The PKI :meth:`create` wrote to ``directory``, with every token issued since."""
+        directory = Path(directory)
+        cert = x509.load_pem_x509_certificate((directory / CA_CERT).read_bytes())
+        key = serialization.load_pem_private_key((directory / CA_KEY).read_bytes(), password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ValueError(f"{directory / CA_KEY} is not an ECDSA key")
+        return cls(directory, cert, key)
+
+    def _issue(self, cert_name: str, key_name: str, *, common_name: str, organizations: Sequence[str],
+               usage: x509.ObjectIdentifier, alt_names: Sequence[x509.GeneralName] = ()) -> tuple[Path, Path]:
+        """Sign a new leaf certificate for one usage (server or client auth) and write it with its key."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name(
+            [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations]
+            + [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+        )
+        now = dt.datetime.now(dt.timezone.utc)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject).issuer_name(self._ca_cert.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - _BACKDATE).not_valid_after(now + _VALIDITY)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=False, crl_sign=False,
+                                         content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                         key_agreement=False, encipher_only=False, decipher_only=False),
+                           critical=True)
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self._ca_key.public_key()),
+                           critical=False)
+        )
+        if alt_names:
+            builder = builder.add_extension(x509.SubjectAlternativeName(list(alt_names)), critical=False)
+        cert = builder.sign(self._ca_key, hashes.SHA256())
+        cert_path, key_path = self.directory / cert_name, self.directory / key_name
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        _write_private(key_path, _key_pem(key))
+        return cert_path, key_path
+
+    def server_ssl_context(self) -> ssl.SSLContext:
+        """TLS for the API server: its serving certificate, and client certificates checked against the
+        CA when offered (``CERT_OPTIONAL``: bearer-token clients send none)."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.directory / SERVER_CERT, self.directory / SERVER_KEY)
+        context.load_verify_locations(cadata=self.ca_cert_pem.decode())
+        context.verify_mode = ssl.CERT_OPTIONAL
+        # kubectl offers h2 too; answer HTTP/1.1 explicitly (upgrades for exec/port-forward need it)
+        context.set_alpn_protocols(["http/1.1"])
+        return context
+
+    def issue_client_cert(self, name: str, *, user: str, groups: Sequence[str] = ()) -> tuple[Path, Path]:
+        """Write ``<name>.crt``/``<name>.key`` for ``CN=user`` and one ``O`` per group; return their paths."""
+        return self._issue(f"{name}.crt", f"{name}.key", common_name=user, organizations=groups,
+                           usage=ExtendedKeyUsageOID.CLIENT_AUTH)
+
+    def issue_token(self, *, user: str, groups: Sequence[str] = (), uid: str = "") -> str:
+        """A new random bearer token for that identity, recorded in ``tokens.csv``."""
+        token = secrets.token_urlsafe(32)
+        info = UserInfo(name=user, uid=uid, groups=tuple(groups))
+        append_token(self.directory / TOKEN_FILE, token, info)
+        self._tokens[token] = info
+        return token
+
+    def authenticator(self) -> Authenticator:
+        """Authenticates this CA's client certificates and this PKI's tokens (including later ones)."""
+        return Authenticator(tokens=self._tokens)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def write_kubeconfig(path: Path, *, server: str, ca_pem: bytes, user: str = "admin",
+                     client_cert: Path | None = None, client_key: Path | None = None, token: str | None = None,
+                     cluster: str = "labkit", context: str = "labkit") -> None:
+    """Write a self-contained kubeconfig (mode 0600) for one cluster, user and context.
+
+    The user authenticates with a client certificate (``client_cert`` and ``client_key``), a bearer
+    ``token``, or both; the CA and the certificate are embedded as ``*-data``.
+    """
+    if (client_cert is None) != (client_key is None):
+        raise ValueError("client_cert and client_key go together")
+    credentials: dict[str, str] = {}
+    if client_cert is not None and client_key is not None:
+        credentials["client-certificate-data"] = _b64(Path(client_cert).read_bytes())
+        credentials["client-key-data"] = _b64(Path(client_key).read_bytes())
+    if token is not None:
+        credentials["token"] = token
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": cluster, "cluster": {"server": server, "certificate-authority-data": _b64(ca_pem)}}],
+        "users": [{"name": user, "user": credentials}],
+        "contexts": [{"name": context, "context": {"cluster": cluster, "user": user}}],
+        "current-context": context,
+        "preferences": {},
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_private(path, yaml.safe_dump(config, sort_keys=False).encode())

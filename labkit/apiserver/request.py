@@ -1,0 +1,168 @@
+"""Reading a request: which resource and verb a URL means, and what its body says.
+
+Mirrors ``k8s.io/apiserver/pkg/endpoints/request/requestinfo.go`` (``RequestInfoFactory``) and the
+decoding half of ``k8s.io/apiserver/pkg/endpoints/handlers`` (content types, size limit, the
+``apiVersion``/``kind`` checks, ``DeleteOptions`` from body or query).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+from urllib.parse import unquote
+
+import yaml
+
+from labkit.apiserver import errors, protobuf, resources
+from labkit.apiserver.resources import Resource
+
+Obj = dict[str, Any]
+MAX_BODY = 3 * 1024 * 1024  # kube-apiserver's MaxRequestBodyBytes
+
+JSON = "application/json"
+YAML = "application/yaml"
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_PATCH = "application/strategic-merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+BODY_TYPES = (JSON, YAML, PROTOBUF)
+PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, APPLY_PATCH)
+NAMESPACE_SUBRESOURCES = ("status", "finalize")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """What a URL addresses (``is_resource`` False for /version, /healthz, discovery ...)."""
+
+    path: str
+    verb: str
+    is_resource: bool = False
+    group: str = ""
+    version: str = ""
+    resource: Resource | None = None
+    plural: str = ""
+    subresource: str = ""
+    namespace: str = ""
+    name: str = ""
+
+
+_METHOD_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch"}
+
+
+def parse(method: str, path: str, query: dict[str, str]) -> RequestInfo:
+    """Parse a URL into a :class:`RequestInfo`; unknown resources raise 404."""
+    parts = [unquote(p) for p in path.strip("/").split("/") if p]
+    verb = {"GET": "get", "HEAD": "get", "DELETE": "delete"}.get(method, _METHOD_VERBS.get(method, method.lower()))
+    if parts[:1] == ["api"] and len(parts) >= 2:
+        group, version, rest = "", parts[1], parts[2:]
+    elif parts[:1] == ["apis"] and len(parts) >= 3:
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        return RequestInfo(path=path, verb=verb)
+    if not rest:
+        return RequestInfo(path=path, verb=verb, group=group, version=version)
+    namespace = ""
+    if rest[0] == "namespaces" and len(rest) >= 3 and not (len(rest) == 3 and rest[2] in NAMESPACE_SUBRESOURCES):
+        namespace, rest = rest[1], rest[2:]
+    if len(rest) > 3:
+        raise errors.not_found_path()
+    plural, name, sub = (rest + ["", ""])[:3]
+    res = resources.lookup(group, version, plural)
+    if res is None or (sub and res.subresource(sub) is None) or (namespace and not res.namespaced):
+        raise errors.not_found_path()
+    if plural == "namespaces" and len(rest) >= 2:
+        name = rest[1]
+    if method == "GET" and not name:
+        verb = "watch" if query.get("watch") in ("true", "1") else "list"
+    elif method == "GET" and query.get("watch") in ("true", "1"):
+        verb = "watch"
+    elif method == "DELETE" and not name:
+        verb = "deletecollection"
+    return RequestInfo(path=path, verb=verb, is_resource=True, group=group, version=version, resource=res,
+                       plural=plural, subresource=sub, namespace=namespace, name=name)
+
+
+def media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+def decode_body(raw: bytes, content_type: str, *, allowed: tuple[str, ...] = BODY_TYPES) -> Any:
+    """Parse a request body of an allowed media type; 400 when malformed, 415 when not allowed."""
+    mt = media_type(content_type) or JSON
+    if mt not in allowed:
+        raise errors.unsupported_media_type(mt, allowed)
+    if mt == PROTOBUF:
+        try:
+            return protobuf.decode(raw)
+        except protobuf.ProtobufError as e:
+            raise errors.bad_request(f"unable to decode protobuf body: {e}") from None
+    if mt in (YAML, APPLY_PATCH):
+        try:
+            return yaml.safe_load(raw.decode("utf-8")) if raw.strip() else None
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            raise errors.bad_request(f"error converting YAML to JSON: {str(e).splitlines()[0]}") from None
+    try:
+        return json.loads(raw) if raw.strip() else None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise errors.bad_request(f"couldn't get version/kind; json parse error: {e}") from None
+
+
+def decode_object(raw: bytes, content_type: str, res: Resource, *, kind: str | None = None,
+                  group_version: str | None = None) -> Obj:
+    """A request body that must be one object of the resource's kind (or ``kind``/``group_version``
+    for subresources); fills in ``apiVersion``/``kind`` when the client left them out."""
+    obj = decode_body(raw, content_type)
+    if not isinstance(obj, dict):
+        raise errors.bad_request("the body of the request must be a JSON or YAML object")
+    expect_kind = kind or res.kind
+    expect_gv = group_version or res.group_version
+    check_type(obj, expect_kind, expect_gv)
+    obj["apiVersion"], obj["kind"] = expect_gv, expect_kind
+    return obj
+
+
+def check_type(obj: Obj, kind: str, group_version: str) -> None:
+    api_version, got_kind = obj.get("apiVersion"), obj.get("kind")
+    if api_version and api_version != group_version:
+        raise errors.bad_request(f"the API version in the data ({api_version}) does not match the expected API "
+                                 f"version ({group_version})")
+    if got_kind and got_kind != kind:
+        raise errors.bad_request(f"the kind in the data ({got_kind}) does not match the expected kind ({kind})")
+
+
+def delete_options(raw: bytes, content_type: str, query: dict[str, str]) -> Obj:
+    """DeleteOptions from the body (JSON or protobuf; an unreadable one is ignored, as kubectl's
+    drain sends odd bodies) overlaid with query parameters."""
+    options: Obj = {}
+    if raw.strip():
+        try:
+            body = decode_body(raw, content_type)
+            if isinstance(body, dict):
+                options = body
+        except errors.ApiError:
+            options = {}
+    if "gracePeriodSeconds" in query:
+        try:
+            options["gracePeriodSeconds"] = int(query["gracePeriodSeconds"])
+        except ValueError:
+            raise errors.bad_request(f"invalid gracePeriodSeconds: {query['gracePeriodSeconds']!r}") from None
+    for key in ("propagationPolicy",):
+        if key in query:
+            options[key] = query[key]
+    if "orphanDependents" in query:
+        options["orphanDependents"] = query["orphanDependents"] == "true"
+    policy = options.get("propagationPolicy")
+    if policy not in (None, "Orphan", "Background", "Foreground"):
+        raise errors.unprocessable(f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: '
+                                   f'"{policy}": supported values: "Foreground", "Background", "Orphan"')
+    return options
+
+
+def dry_run(query_values: list[str]) -> bool:
+    """``dryRun=All`` → True; anything else but absent is a 400, as kube-apiserver answers."""
+    for value in query_values:
+        if value != "All":
+            raise errors.bad_request(f'Invalid dry run value: "{value}": supported values: "All"')
+    return bool(query_values)

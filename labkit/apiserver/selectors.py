@@ -1,0 +1,374 @@
+"""Label and field selectors: ``?labelSelector=`` / ``?fieldSelector=`` and ``spec.selector``.
+
+Mirrors ``k8s.io/apimachinery/pkg/labels`` (the lexer and parser of ``selector.go``, ``NewRequirement``
+and its validation, ``Requirement.Matches``, the canonical ``String``), ``metav1.LabelSelectorAsSelector``
+(``pkg/apis/meta/v1/helpers.go``) and ``k8s.io/apimachinery/pkg/fields`` (``ParseSelector``, escaping).
+Error messages read like kube's, so a bad ``kubectl get -l`` gets the same complaint.
+
+Left out: ``RequiresExactMatch`` and the other introspection helpers used for indexing, field-selector
+transforms, and ``ValidatedSetSelector``. Which fields a resource lets you select on is the
+strategy's business (``Strategy.field_labels``), not this module's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from labkit.apiserver.strategy import invalid
+from labkit.apiserver.validation import qualified_name_errors
+
+
+class SelectorError(ValueError):
+    """A selector that does not parse or validate; the caller answers 400 BadRequest."""
+
+
+# --- label values (k8s.io/apimachinery/pkg/util/validation IsValidLabelValue) --------------------------
+
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def label_value_errors(value: str) -> list[str]:
+    """Errors of a label value (at most 63 characters, may be empty); empty if valid."""
+    errs = []
+    if len(value) > 63:
+        errs.append("must be no more than 63 characters")
+    if not _LABEL_VALUE.match(value):
+        errs.append(
+            "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and "
+            "must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', "
+            "regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+        )
+    return errs
+
+
+# --- requirements (labels.Requirement) -------------------------------------------------------------------
+
+# selection.Operator values
+DOES_NOT_EXIST, EQUALS, DOUBLE_EQUALS, IN, NOT_EQUALS, NOT_IN, EXISTS, GREATER_THAN, LESS_THAN = (
+    "!", "=", "==", "in", "!=", "notin", "exists", "gt", "lt")
+_BINARY = (IN, NOT_IN, EQUALS, DOUBLE_EQUALS, NOT_EQUALS, GREATER_THAN, LESS_THAN)
+_SPELLING = {EQUALS: "=", DOUBLE_EQUALS: "==", NOT_EQUALS: "!=", IN: " in ", NOT_IN: " notin ",
+             GREATER_THAN: ">", LESS_THAN: "<"}
+
+
+def _is_int64(value: str) -> bool:
+    return re.fullmatch(r"[+-]?[0-9]+", value) is not None and -(2**63) <= int(value) < 2**63
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Requirement:
+    """One ANDed term: ``key`` related to ``values`` by ``operator`` (a ``selection.Operator`` value)."""
+
+    key: str
+    operator: str
+    values: tuple[str, ...] = ()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        present = self.key in labels
+        value = labels.get(self.key)
+        if self.operator in (IN, EQUALS, DOUBLE_EQUALS):
+            return present and value in self.values
+        if self.operator in (NOT_IN, NOT_EQUALS):
+            return not present or value not in self.values
+        if self.operator == EXISTS:
+            return present
+        if self.operator == DOES_NOT_EXIST:
+            return not present
+        # Gt / Lt: the label must hold an integer (anything else simply does not match)
+        if not present or not _is_int64(value) or len(self.values) != 1:
+            return False
+        limit = int(self.values[0])
+        return int(value) > limit if self.operator == GREATER_THAN else int(value) < limit
+
+    def __str__(self) -> str:
+        if self.operator == EXISTS:
+            return self.key
+        if self.operator == DOES_NOT_EXIST:
+            return f"!{self.key}"
+        values = ",".join(sorted(self.values))
+        if self.operator in (IN, NOT_IN):
+            values = f"({values})"
+        return f"{self.key}{_SPELLING[self.operator]}{values}"
+
+
+def _bad_values(values: tuple[str, ...]) -> Any:
+    return list(values) or None  # Go prints a nil slice as null
+
+
+def new_requirement(key: str, operator: str, values: Iterable[str]) -> Requirement:
+    """``labels.NewRequirement``: build a requirement, raising :class:`SelectorError` if it is invalid."""
+    values = tuple(values)
+    key_errs = qualified_name_errors(key)
+    errs = [invalid("key", key, "; ".join(key_errs))] if key_errs else []
+    if operator in (IN, NOT_IN) and not values:
+        errs.append(invalid("values", _bad_values(values), "for 'in', 'notin' operators, values set can't be empty"))
+    elif operator in (EQUALS, DOUBLE_EQUALS, NOT_EQUALS) and len(values) != 1:
+        errs.append(invalid("values", _bad_values(values), "exact-match compatibility requires one single value"))
+    elif operator in (EXISTS, DOES_NOT_EXIST) and values:
+        errs.append(invalid("values", _bad_values(values), "values set must be empty for exists and does not exist"))
+    elif operator in (GREATER_THAN, LESS_THAN):
+        if len(values) != 1:
+            errs.append(invalid("values", _bad_values(values),
+                                "for 'Gt', 'Lt' operators, exactly one value is required"))
+        errs += [invalid(f"values[{i}]", v, "for 'Gt', 'Lt' operators, the value must be an integer")
+                 for i, v in enumerate(values) if not _is_int64(v)]
+    for i, value in enumerate(values):
+        if value_errs := label_value_errors(value):
+            errs.append(invalid(f"values[{i}][{key}]", value, "; ".join(value_errs)))
+    if errs:
+        # utilerrors.NewAggregate: one error alone, several de-duplicated inside brackets
+        messages = list(dict.fromkeys(str(e) for e in errs))
+        raise SelectorError(messages[0] if len(messages) == 1 else f"[{', '.join(messages)}]")
+    return Requirement(key, operator, values)
+
+
+# --- selectors ---------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LabelSelector:
+    """ANDed requirements, sorted by key. ``nothing`` is ``labels.Nothing()``: it matches no object."""
+
+    requirements: tuple[Requirement, ...] = ()
+    nothing: bool = False
+
+    def matches(self, labels: Mapping[str, str] | None) -> bool:
+        labels = labels or {}
+        return not self.nothing and all(r.matches(labels) for r in self.requirements)
+
+    def empty(self) -> bool:
+        """True for the selector that matches everything (kube's ``Empty()``)."""
+        return not self.nothing and not self.requirements
+
+    def __str__(self) -> str:
+        return ",".join(str(r) for r in self.requirements)
+
+
+def _selector(requirements: Iterable[Requirement]) -> LabelSelector:
+    return LabelSelector(tuple(sorted(requirements, key=lambda r: r.key)))
+
+
+# the lexer: special symbols, keywords, identifiers (labels/selector.go Lexer)
+_SPECIAL = "=!(),<>"
+_WHITESPACE = " \t\r\n"
+_END, _IDENT = "end of string", "identifier"
+_KEYWORDS = {"in": IN, "notin": NOT_IN}
+
+
+def _lex(text: str) -> list[tuple[str, str]]:
+    """Tokens as ``(kind, literal)``; kind is the symbol itself, ``in``/``notin``, or :data:`_IDENT`."""
+    tokens, i = [], 0
+    while True:
+        while i < len(text) and text[i] in _WHITESPACE:
+            i += 1
+        if i == len(text):
+            tokens.append((_END, ""))
+            return tokens
+        if text[i] in _SPECIAL:
+            symbol = text[i:i + 2] if text[i:i + 2] in ("!=", "==") else text[i]
+            tokens.append((symbol, symbol))
+            i += len(symbol)
+            continue
+        start = i
+        while i < len(text) and text[i] not in _SPECIAL and text[i] not in _WHITESPACE:
+            i += 1
+        word = text[start:i]
+        tokens.append((word if word in _KEYWORDS else _IDENT, word))
+
+
+class _Parser:
+    """Recursive descent over the tokens. ``in``/``notin`` are keywords only where an operator is
+    expected; elsewhere (keys, values) they are plain identifiers, so ``in in (in)`` parses."""
+
+    def __init__(self, text: str) -> None:
+        self.tokens = _lex(text)
+        self.pos = 0
+
+    def peek(self, *, operator: bool = False) -> tuple[str, str]:
+        kind, lit = self.tokens[self.pos]
+        return (_IDENT if kind in _KEYWORDS and not operator else kind), lit
+
+    def take(self, *, operator: bool = False) -> tuple[str, str]:
+        token = self.peek(operator=operator)
+        self.pos += 1
+        return token
+
+    def parse(self) -> list[Requirement]:
+        requirements: list[Requirement] = []
+        while True:
+            kind, lit = self.peek()
+            if kind == _END:
+                return requirements
+            if kind not in (_IDENT, "!"):
+                raise SelectorError(f"found '{lit}', expected: !, identifier, or 'end of string'")
+            try:
+                requirements.append(self.requirement())
+            except SelectorError as e:
+                raise SelectorError(f"unable to parse requirement: {e}") from None
+            kind, lit = self.take()
+            if kind == _END:
+                return requirements
+            if kind != ",":
+                raise SelectorError(f"found '{lit}', expected: ',' or 'end of string'")
+            kind, lit = self.peek()
+            if kind not in (_IDENT, "!"):
+                raise SelectorError(f"found '{lit}', expected: identifier after ','")
+
+    def requirement(self) -> Requirement:
+        kind, key = self.take()
+        negated = kind == "!"
+        if negated:
+            kind, key = self.take()
+        if kind != _IDENT:
+            raise SelectorError(f"found '{key}', expected: identifier")
+        if errs := qualified_name_errors(key):
+            raise SelectorError(str(invalid("<nil>", key, "; ".join(errs))))  # Go prints the nil path
+        if negated or self.peek()[0] in (_END, ","):
+            return new_requirement(key, DOES_NOT_EXIST if negated else EXISTS, ())
+        kind, lit = self.take(operator=True)
+        operator = _KEYWORDS.get(kind) or {"=": EQUALS, "==": DOUBLE_EQUALS, "!=": NOT_EQUALS,
+                                           ">": GREATER_THAN, "<": LESS_THAN}.get(kind)
+        if operator is None:
+            raise SelectorError(f"found '{lit}', expected: {', '.join(_BINARY)}")
+        values = self.value_set() if operator in (IN, NOT_IN) else self.exact_value()
+        return new_requirement(key, operator, sorted(values))
+
+    def value_set(self) -> set[str]:
+        """``( v1, v2, ... )``; empty entries stand for the empty value, as in ``x in (a,,b)``."""
+        kind, lit = self.take()
+        if kind != "(":
+            raise SelectorError(f"found '{lit}' expected: '('")
+        kind, lit = self.peek()
+        if kind == ")":
+            self.take()
+            return {""}
+        if kind not in (_IDENT, ","):
+            raise SelectorError(f"found '{lit}', expected: ',', ')' or identifier")
+        values = self.identifiers()
+        self.take()  # the ")" that ended the list
+        return values
+
+    def identifiers(self) -> set[str]:
+        values: set[str] = set()
+        while True:
+            kind, lit = self.take()
+            if kind == _IDENT:
+                values.add(lit)
+                after, after_lit = self.peek()
+                if after == ")":
+                    return values
+                if after != ",":
+                    raise SelectorError(f"found '{after_lit}', expected: ',' or ')'")
+            elif kind == ",":
+                if not values or self.peek()[0] in (")", ","):  # "(,", ",)" and ",," hold an empty value
+                    values.add("")
+                if self.peek()[0] == ")":
+                    return values
+            else:
+                raise SelectorError(f"found '{lit}', expected: ',', or identifier")
+
+    def exact_value(self) -> set[str]:
+        if self.peek()[0] in (_END, ","):
+            return {""}  # "key=" selects the empty value
+        kind, lit = self.take()
+        if kind != _IDENT:
+            raise SelectorError(f"found '{lit}', expected: identifier")
+        return {lit}
+
+
+def parse_label_selector(text: str) -> LabelSelector:
+    """``labels.Parse``: ``a=b,c!=d,e in (f,g),h notin (i),j,!k,l>1,m<2``; ``""`` selects everything."""
+    return _selector(_Parser(text).parse())
+
+
+_SELECTOR_OPERATORS = {"In": IN, "NotIn": NOT_IN, "Exists": EXISTS, "DoesNotExist": DOES_NOT_EXIST}
+
+
+def label_selector_from_object(selector: Mapping[str, Any] | None) -> LabelSelector:
+    """``metav1.LabelSelectorAsSelector``: None selects nothing, ``{}`` selects everything."""
+    if selector is None:
+        return LabelSelector(nothing=True)
+    requirements = [new_requirement(k, EQUALS, [v]) for k, v in (selector.get("matchLabels") or {}).items()]
+    for expr in selector.get("matchExpressions") or ():
+        operator = _SELECTOR_OPERATORS.get(expr.get("operator"))
+        if operator is None:
+            raise SelectorError(f"{json.dumps(expr.get('operator') or '')} is not a valid label selector operator")
+        requirements.append(new_requirement(expr.get("key", ""), operator, expr.get("values") or ()))
+    return _selector(requirements)
+
+
+# --- field selectors (k8s.io/apimachinery/pkg/fields) ------------------------------------------------
+
+
+def escape_field_value(value: str) -> str:
+    """``fields.EscapeValue``: backslash-escape ``\\``, ``,`` and ``=``."""
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=")
+
+
+def _unescape_field_value(value: str) -> str:
+    out, escaped = [], False
+    for c in value:
+        if escaped:
+            if c not in "\\,=":
+                raise SelectorError(f"invalid field selector: invalid escape sequence: \\{c}")
+            out.append(c)
+            escaped = False
+        elif c == "\\":
+            escaped = True
+        elif c in ",=":
+            # Go formats the rune with %v, i.e. as its code point
+            raise SelectorError(f"invalid field selector: unescaped character in value: {ord(c)}")
+        else:
+            out.append(c)
+    if escaped:
+        raise SelectorError("invalid field selector: invalid escape sequence: \\")
+    return "".join(out)
+
+
+def _split_terms(text: str) -> list[str]:
+    """Split on commas that are not backslash-escaped (the escapes stay in the terms)."""
+    terms, start, escaped = [], 0, False
+    for i, c in enumerate(text):
+        if escaped:
+            escaped = False
+        elif c == "\\":
+            escaped = True
+        elif c == ",":
+            terms.append(text[start:i])
+            start = i + 1
+    return [*terms, text[start:]] if text else []
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FieldSelector:
+    """ANDed ``(field, op, value)`` terms; op is ``=`` or ``!=``. A missing field reads as ``""``."""
+
+    requirements: tuple[tuple[str, str, str], ...] = ()
+
+    def matches(self, fields: Mapping[str, str]) -> bool:
+        return all((fields.get(f, "") == v) == (op == "=") for f, op, v in self.requirements)
+
+    def empty(self) -> bool:
+        return not self.requirements
+
+    def __str__(self) -> str:
+        return ",".join(f"{f}{op}{escape_field_value(v)}" for f, op, v in self.requirements)
+
+
+def parse_field_selector(text: str) -> FieldSelector:
+    """``fields.ParseSelector``: ``a=b,c!=d`` (``==`` means ``=``); values escape ``\\ , =`` with ``\\``."""
+    requirements = []
+    for term in sorted(_split_terms(text)):
+        if not term:
+            continue
+        # the field name has no escaping: the first operator found splits the term
+        match = re.search(r"!=|==|=", term)
+        if match is None:
+            raise SelectorError(f"invalid selector: '{text}'; can't understand '{term}'")
+        op = "!=" if match.group() == "!=" else "="
+        requirements.append((term[:match.start()], op, _unescape_field_value(term[match.end():])))
+    return FieldSelector(tuple(requirements))

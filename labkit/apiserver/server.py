@@ -1,0 +1,407 @@
+"""The API server: HTTPS on loopback, the one door into the cluster's state.
+
+Mirrors kube-apiserver's handler chain (``k8s.io/apiserver/pkg/server/config.go``
+``DefaultBuildHandlerChain``): authentication (client certificate or bearer token) → impersonation →
+authorization → the REST handler (admission and storage inside), with every request and every watch
+event written to the trace. Also serves discovery (legacy and aggregated), ``/version``, the health
+endpoints and the minimal ``/openapi/v2`` kubectl's validation accepts. Left out: HTTP/2, API priority
+and fairness, audit policy, aggregation of extension API servers, CRDs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from labkit import store as kv
+from labkit.apiserver import discovery, errors, handlers, request, subresources, tables, watch
+from labkit.apiserver.admission import AdmissionChain, NamespaceLifecycle, Priority, ServiceAccount
+from labkit.apiserver.authn import UserInfo
+from labkit.apiserver.authz import AlwaysAllow, AuthorizationAttributes, Authorizer, forbidden_message
+from labkit.apiserver.pki import PKI
+from labkit.apiserver.resources import RESOURCES, Resource
+from labkit.apiserver.rest import REGISTRY_CLASSES
+from labkit.apiserver.storage import Registry
+from labkit.apiserver.strategy import now_utc
+from labkit.ids import IdSource
+from labkit.trace import Trace
+
+Obj = dict[str, Any]
+#: the Kubernetes release whose API behaviour labkit follows (the kubectl dispatcher picks its kubectl by it)
+KUBERNETES_VERSION = "v1.33.0"
+PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version", "/version/")
+OPENAPI_V2_CONTENT_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+COMPACTION_INTERVAL = 300.0  # kube-apiserver's --etcd-compaction-interval default
+Handler = Callable[[handlers.Call], tuple[int, Obj]]
+
+
+def version_info() -> Obj:
+    major, minor, _patch = KUBERNETES_VERSION.lstrip("v").split(".")
+    return {"major": major, "minor": minor, "gitVersion": KUBERNETES_VERSION, "gitCommit": "labkit",
+            "gitTreeState": "clean", "buildDate": "2025-04-23T00:00:00Z", "goVersion": "labkit-python",
+            "compiler": "labkit", "platform": "linux/amd64"}
+
+
+def _json(code: int, body: Any, content_type: str = "application/json") -> web.Response:
+    return web.Response(status=code, body=json.dumps(body, separators=(",", ":")).encode(),
+                        headers={"Content-Type": content_type})
+
+
+class APIServer:
+    """kube-apiserver for one labkit cluster. Runs on the cluster's event loop."""
+
+    def __init__(self, store: kv.Store, pki: PKI, *, ids: IdSource | None = None, trace: Trace | None = None,
+                 clock: Callable[[], dt.datetime] = now_utc, authorizer: Authorizer | None = None) -> None:
+        self.store = store
+        self.pki = pki
+        self.ids = ids or IdSource()
+        self.trace = trace or Trace()
+        self.clock = clock
+        self.authenticator = pki.authenticator()
+        self.authorizer: Authorizer = authorizer or AlwaysAllow()
+        self.admission = AdmissionChain([NamespaceLifecycle(self._lookup), ServiceAccount(), Priority(self._list_all)])
+        self.registries: dict[tuple[str, str], Registry] = {
+            (r.group, r.plural): REGISTRY_CLASSES.get(r.plural, Registry)(
+                r, store, ids=self.ids, admission=self.admission, clock=clock)
+            for r in RESOURCES if r.stored}
+        #: (verb, subresource) -> handler; the streaming pod subresources are added by the node side
+        self.connect_handlers: dict[str, Callable[[web.Request, handlers.Call], Awaitable[web.StreamResponse]]] = {}
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+        self._compactor: asyncio.Task[None] | None = None
+        self.ready = False
+
+    # --- in-process access for bootstrap and admission -------------------------------------------
+
+    def registry(self, plural: str, group: str = "") -> Registry:
+        return self.registries[(group, plural)]
+
+    def _lookup(self, plural: str, namespace: str, name: str) -> Obj | None:
+        try:
+            return self.registry(plural).get(namespace, name)
+        except errors.ApiError:
+            return None
+
+    def _list_all(self, plural: str) -> list[Obj]:
+        group = "scheduling.k8s.io" if plural == "priorityclasses" else ""
+        return self.registry(plural, group).list("")["items"]
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        app = web.Application(client_max_size=request.MAX_BODY * 2)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port, ssl_context=self.pki.server_ssl_context())
+        await site.start()
+        sockets = site._server.sockets  # type: ignore[union-attr]
+        self.url = f"https://{host}:{sockets[0].getsockname()[1]}"
+        self._bootstrap()
+        self._compactor = asyncio.get_running_loop().create_task(self._compact_periodically())
+        self.ready = True
+        return self.url
+
+    async def stop(self) -> None:
+        self.ready = False
+        if self._compactor:
+            self._compactor.cancel()
+        if self._runner:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _compact_periodically(self) -> None:
+        """Compact the store to the revision of one interval ago, as kube-apiserver asks etcd to."""
+        previous = self.store.revision
+        while True:
+            await asyncio.sleep(COMPACTION_INTERVAL)
+            if previous > self.store.compact_revision:
+                self.store.compact(previous)
+            previous = self.store.revision
+
+    def _bootstrap(self) -> None:
+        """What kube-apiserver's bootstrap controllers create: system namespaces, the ``kubernetes``
+        Service and its Endpoints, the system PriorityClasses."""
+        host, port = self.url.removeprefix("https://").rsplit(":", 1)
+        ns_reg = self.registry("namespaces")
+        for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
+            self._ensure(ns_reg, "", {"metadata": {"name": ns}})
+        self._ensure(self.registry("services"), "default", {
+            "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "targetPort": int(port)}]}})
+        self._ensure(self.registry("endpoints"), "default", {
+            "metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+            "subsets": [{"addresses": [{"ip": host}], "ports": [{"name": "https", "port": int(port), "protocol": "TCP"}]}]})
+        pcs = self.registry("priorityclasses", "scheduling.k8s.io")
+        for name, value in (("system-node-critical", 2000001000), ("system-cluster-critical", 2000000000)):
+            self._ensure(pcs, "", {"metadata": {"name": name}, "value": value,
+                                   "description": "Used for system critical pods that must not be moved from their current node."
+                                   if name == "system-node-critical" else
+                                   "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary."})
+
+    def _ensure(self, reg: Registry, ns: str, obj: Obj) -> None:
+        name = obj["metadata"]["name"]
+        try:
+            reg.get(ns, name)
+        except errors.ApiError:
+            obj["metadata"]["namespace"] = ns
+            reg.create(ns, obj)
+
+    # --- the handler chain -----------------------------------------------------------------------
+
+    async def _handle(self, req: web.Request) -> web.StreamResponse:
+        t0 = time.monotonic()
+        user: UserInfo | None = None
+        info: request.RequestInfo | None = None
+        call: handlers.Call | None = None
+        code = 500
+        try:
+            query = {k: v for k, v in req.query.items()}
+            if req.path in PUBLIC_PATHS:
+                user = self._authenticate(req, required=False)
+                response = self._non_resource(req)
+            else:
+                user = self._authenticate(req, required=True)
+                assert user is not None
+                user = self._impersonate(req, user)
+                info = request.parse(req.method, req.path, query)
+                self._authorize(user, info)
+                if not info.is_resource:
+                    response = self._non_resource(req, info)
+                else:
+                    body = await self._read_body(req)
+                    call = handlers.Call(info=info, registry=self._registry_for(info), user=user, query=query,
+                                         query_all={k: req.query.getall(k) for k in req.query.keys()}, body=body,
+                                         content_type=req.headers.get("Content-Type", ""),
+                                         user_agent=req.headers.get("User-Agent", ""), now=self.clock())
+                    response = await self._resource(req, call)
+            code = response.status
+            return response
+        except errors.ApiError as e:
+            code = e.code
+            return _json(e.code, e.status())
+        except asyncio.CancelledError:
+            code = 499  # the client went away
+            raise
+        except Exception as e:  # noqa: BLE001 - a bug must still answer as a Status, never a traceback
+            code = 500
+            return _json(500, errors.internal(f"{type(e).__name__}: {e}").status())
+        finally:
+            self._record(req, t0, user, info, call, code)
+
+    def _record(self, req: web.Request, t0: float, user: UserInfo | None, info: request.RequestInfo | None,
+                call: handlers.Call | None, code: int) -> None:
+        resource = req.path
+        if info is not None and info.is_resource:
+            resource = info.plural + (f"/{info.subresource}" if info.subresource else "")
+        self.trace.request(t=t0, user=user.name if user else "", verb=info.verb if info else req.method.lower(),
+                           resource=resource, namespace=info.namespace if info else "", name=info.name if info else "",
+                           code=code, latency_ms=(time.monotonic() - t0) * 1000, revision=call.revision if call else 0,
+                           user_agent=req.headers.get("User-Agent", ""))
+
+    def _authenticate(self, req: web.Request, *, required: bool) -> UserInfo | None:
+        peer = req.transport.get_extra_info("peercert") if req.transport else None
+        user = self.authenticator.authenticate(peer_cert=peer or None, authorization=req.headers.get("Authorization"))
+        if user is None and required:
+            raise errors.unauthorized()
+        return user
+
+    def _impersonate(self, req: web.Request, user: UserInfo) -> UserInfo:
+        """``Impersonate-User`` / ``Impersonate-Group``: act as someone else if allowed to."""
+        as_user = req.headers.get("Impersonate-User")
+        as_groups = req.headers.getall("Impersonate-Group", [])
+        if not as_user:
+            if as_groups:
+                raise errors.bad_request("requested [" + ", ".join(f"{{Group {g}}}" for g in as_groups) +
+                                         "] without impersonating a user")
+            return user
+        for resource, name in [("users", as_user)] + [("groups", g) for g in as_groups]:
+            attrs = AuthorizationAttributes(user, "impersonate", True, resource=resource, name=name)
+            allowed, reason = self.authorizer.authorize(attrs)
+            if not allowed:
+                raise errors.forbidden(forbidden_message(attrs, reason), resource, name)
+        groups = tuple(as_groups) + (("system:authenticated",) if as_user != "system:anonymous" else ())
+        return UserInfo(name=as_user, uid=req.headers.get("Impersonate-Uid", ""), groups=groups)
+
+    def _authorize(self, user: UserInfo, info: request.RequestInfo) -> None:
+        if "system:masters" in user.groups:
+            return
+        res = info.resource
+        attrs = AuthorizationAttributes(user, info.verb, info.is_resource, info.namespace, info.group,
+                                        info.plural, info.subresource, info.name, info.path)
+        allowed, reason = self.authorizer.authorize(attrs)
+        if not allowed:
+            raise errors.forbidden(forbidden_message(attrs, reason), info.plural, info.name, res.group if res else "")
+
+    def _registry_for(self, info: request.RequestInfo) -> Registry:
+        res = info.resource
+        assert res is not None
+        return self.registries.get((res.group, res.plural)) or Registry(res, self.store, ids=self.ids,
+                                                                          admission=self.admission, clock=self.clock)
+
+    @staticmethod
+    async def _read_body(req: web.Request) -> bytes:
+        if req.content_length is not None and req.content_length > request.MAX_BODY:
+            raise errors.too_large()
+        body = await req.content.read(request.MAX_BODY + 1)
+        if len(body) > request.MAX_BODY:
+            raise errors.too_large()
+        return body
+
+    # --- non-resource endpoints ------------------------------------------------------------------
+
+    def _non_resource(self, req: web.Request, info: request.RequestInfo | None = None) -> web.Response:
+        path = req.path.rstrip("/") or "/"
+        if req.method not in ("GET", "HEAD"):
+            raise errors.method_not_supported(path, req.method)
+        if path in ("/healthz", "/livez", "/readyz"):
+            ok = self.ready or path == "/livez"
+            return web.Response(status=200 if ok else 500, text="ok" if ok else "[-]not ready\nreadyz check failed",
+                                content_type="text/plain")
+        if path == "/version":
+            return _json(200, version_info())
+        if path == "/openapi/v2":
+            return web.Response(status=200, body=b"", headers={"Content-Type": OPENAPI_V2_CONTENT_TYPE})
+        accept = req.headers.get("Accept")
+        if path in ("/api", "/apis"):
+            version = discovery.discovery_media_type(accept)
+            if version:
+                return _json(200, discovery.aggregated_discovery(core=path == "/api", version=version),
+                             discovery.AGGREGATED_CONTENT_TYPE[version])
+            if path == "/api":
+                return _json(200, discovery.api_versions(self.url.removeprefix("https://")))
+            return _json(200, discovery.api_group_list())
+        parts = path.strip("/").split("/")
+        doc = None
+        if parts[0] == "apis" and len(parts) == 2:
+            doc = discovery.api_group(parts[1])
+        elif parts[0] == "api" and len(parts) == 2:
+            doc = discovery.api_resource_list("", parts[1])
+        elif parts[0] == "apis" and len(parts) == 3:
+            doc = discovery.api_resource_list(parts[1], parts[2])
+        if doc is None:
+            raise errors.not_found_path()
+        return _json(200, doc)
+
+    # --- resources -------------------------------------------------------------------------------
+
+    async def _resource(self, req: web.Request, call: handlers.Call) -> web.StreamResponse:
+        info = call.info
+        res = info.resource
+        assert res is not None
+        sub = info.subresource
+        if not res.stored:
+            if req.method != "POST":
+                raise errors.method_not_supported(res.plural, req.method)
+            return self._respond(req, call, subresources.review(call, self.authorizer))
+        if sub in ("log", "exec", "attach", "portforward"):
+            return await self._connect(req, call)
+        if info.verb == "watch":
+            return await self._watch(req, call)
+        handler = self._handler(req.method, info, res)
+        return self._respond(req, call, handler(call))
+
+    def _handler(self, method: str, info: request.RequestInfo, res: Resource) -> Handler:
+        sub = info.subresource
+        routes: dict[tuple[str, str], Handler] = {
+            ("GET", ""): handlers.get if info.name else handlers.list_objects,
+            ("GET", "status"): handlers.get,
+            ("POST", ""): handlers.create,
+            ("PUT", ""): handlers.update, ("PUT", "status"): handlers.update,
+            ("PATCH", ""): handlers.patch_object, ("PATCH", "status"): handlers.patch_object,
+            ("DELETE", ""): handlers.delete if info.name else handlers.delete_collection,
+            ("POST", "binding"): subresources.binding,
+            ("POST", "eviction"): subresources.eviction,
+            ("GET", "scale"): subresources.get_scale,
+            ("PUT", "scale"): subresources.write_scale, ("PATCH", "scale"): subresources.write_scale,
+            ("PUT", "finalize"): subresources.finalize,
+            ("POST", "token"): lambda call: subresources.token_request(
+                call, lambda user, groups: self.pki.issue_token(user=user, groups=groups)),
+        }
+        handler = routes.get((method, sub))
+        if handler is None or (method == "POST" and not sub and info.name):
+            raise errors.method_not_supported(f"{res.plural}/{sub}" if sub else res.plural, method)
+        return handler
+
+    def _respond(self, req: web.Request, call: handlers.Call, result: tuple[int, Obj]) -> web.Response:
+        code, body = result
+        info = call.info
+        res = info.resource
+        if (tables.wants_table(req.headers.get("Accept")) and res is not None and res.stored and body.get("kind") != "Status"
+                and not info.subresource and req.method == "GET"):
+            items = body["items"] if "items" in body else [body]
+            meta = body.get("metadata", {}) if "items" in body else {}
+            return _json(code, tables.table(res, items, include_object=call.query.get("includeObject", "Metadata"),
+                                            now=call.now, list_meta=meta), tables.TABLE_CONTENT_TYPE)
+        return _json(code, body)
+
+    async def _connect(self, req: web.Request, call: handlers.Call) -> web.StreamResponse:
+        """log / exec / attach / portforward: reach the kubelet of the pod's node."""
+        info = call.info
+        pod = call.registry.get(info.namespace, info.name)
+        node = pod.get("spec", {}).get("nodeName")
+        if not node:
+            raise errors.bad_request(f"pod {info.name} does not have a host assigned")
+        handler = self.connect_handlers.get(info.subresource)
+        if handler is None:
+            raise errors.ApiError(503, "ServiceUnavailable", f'no kubelet is serving {info.subresource} for node "{node}"')
+        return await handler(req, call)
+
+    async def _watch(self, req: web.Request, call: handlers.Call) -> web.StreamResponse:
+        info, reg, q = call.info, call.registry, call.query
+        field_selector = q.get("fieldSelector", "")
+        if info.name:  # GET .../pods/NAME?watch=true watches one object
+            field_selector = ",".join(filter(None, [f"metadata.name={info.name}", field_selector]))
+        matches = reg.matcher(q.get("labelSelector", ""), field_selector)
+        send_initial = q.get("sendInitialEvents")
+        allow_bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
+        rv = q.get("resourceVersion", "")
+        if send_initial is not None:
+            if not allow_bookmarks or q.get("resourceVersionMatch") != "NotOlderThan":
+                raise errors.unprocessable(
+                    'ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is only '
+                    "supported with allowWatchBookmarks=true and resourceVersionMatch=NotOlderThan")
+        elif q.get("resourceVersionMatch"):
+            raise errors.unprocessable('ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: '
+                                       "resourceVersionMatch is forbidden for watch")
+        if rv not in ("", "0") and not rv.isdigit():
+            raise errors.bad_request(f"invalid resource version: {rv!r}")
+        timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds", "").isdigit() else None
+        as_table = tables.wants_table(req.headers.get("Accept"))
+        include = q.get("includeObject", "Metadata")
+        resp = web.StreamResponse(status=200, headers={
+            "Content-Type": tables.TABLE_CONTENT_TYPE if as_table else "application/json"})
+        resp.enable_chunked_encoding()
+        events = watch.watch(reg, info.namespace, matches=matches, resource_version=rv,
+                             send_initial_events=None if send_initial is None else send_initial == "true",
+                             allow_bookmarks=allow_bookmarks)
+        await resp.prepare(req)
+        with_columns = True
+        try:
+            async with asyncio.timeout(timeout):
+                async for kind, obj in events:
+                    meta = obj["metadata"]
+                    sent = obj
+                    if as_table and kind != "BOOKMARK":
+                        sent = tables.table(reg.resource, [obj], include_object=include, now=self.clock(),
+                                            list_meta={"resourceVersion": meta["resourceVersion"]},
+                                            with_columns=with_columns)
+                        with_columns = False
+                    await resp.write(json.dumps({"type": kind, "object": sent}, separators=(",", ":")).encode() + b"\n")
+                    self.trace.watch_event(user=call.user.name, resource=info.plural, type=kind,
+                                           namespace=meta.get("namespace", ""), name=meta.get("name", ""),
+                                           revision=int(meta.get("resourceVersion") or 0))
+        except errors.ApiError as e:
+            await resp.write(json.dumps({"type": "ERROR", "object": e.status()}, separators=(",", ":")).encode() + b"\n")
+        except TimeoutError:
+            pass
+        finally:
+            await events.aclose()
+        await resp.write_eof()
+        return resp

@@ -1,0 +1,51 @@
+"""Server-side printing: ``meta.k8s.io/v1`` Table responses for ``kubectl get``.
+
+Mirrors ``k8s.io/apiserver/pkg/registry/rest/table.go`` and the ``TableConvertor`` kube-apiserver
+builds from ``pkg/printers/internalversion/printers.go``. kubectl adds NAMESPACE (for ``-A``),
+labels and sorting client-side from each row's ``object``, so every row carries one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from labkit.apiserver import errors
+from labkit.apiserver.resources import Resource
+from labkit.apiserver.strategy import NAME_COLUMN
+
+Obj = dict[str, Any]
+TABLE_CONTENT_TYPE = "application/json;as=Table;v=v1;g=meta.k8s.io"
+INCLUDE_OBJECT = ("None", "Metadata", "Object")
+
+
+def wants_table(accept: str | None) -> bool:
+    """True when the Accept header asks for a v1 (or v1beta1) Table first."""
+    for part in (accept or "").split(","):
+        params = {k.strip(): v.strip() for k, _, v in (p.partition("=") for p in part.split(";")[1:])}
+        if params.get("as") == "Table" and params.get("g") == "meta.k8s.io":
+            return True
+    return False
+
+
+def row(resource: Resource, obj: Obj, *, include_object: str, now: dt.datetime) -> Obj:
+    cells = [obj["metadata"].get("name", ""), *resource.strategy.cells(obj, now)]
+    out: Obj = {"cells": cells}
+    if include_object == "Object":
+        out["object"] = obj
+    elif include_object == "Metadata":
+        out["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]}
+    return out
+
+
+def table(resource: Resource, objs: Iterable[Obj], *, include_object: str = "Metadata", now: dt.datetime,
+          list_meta: Obj | None = None, with_columns: bool = True) -> Obj:
+    if include_object not in INCLUDE_OBJECT:
+        raise errors.bad_request(f"includeObject: Unsupported value: {include_object!r}: supported values: "
+                                 '"None", "Metadata", "Object"')
+    out: Obj = {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta or {}}
+    if with_columns:
+        out["columnDefinitions"] = [c.as_dict() for c in (NAME_COLUMN, *resource.strategy.columns)]
+    out["rows"] = [row(resource, o, include_object=include_object, now=now) for o in objs]
+    return out

@@ -1,0 +1,1 @@
+"""The node agent (kubelet). For now: node registration (``registration.py``)."""

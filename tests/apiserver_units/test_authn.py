@@ -1,0 +1,97 @@
+"""labkit.apiserver.authn: x509 + token-file union, as kube-apiserver assembles it."""
+
+from __future__ import annotations
+
+import pytest
+
+from labkit.apiserver.authn import Authenticator, UserInfo, append_token, read_token_file
+
+# what ssl.SSLSocket.getpeercert() returns for CN=alice, O=dev, O=system:masters
+ALICE_CERT = {
+    "subject": ((("organizationName", "dev"),), (("organizationName", "system:masters"),), (("commonName", "alice"),)),
+    "issuer": ((("commonName", "kubernetes"),),),
+}
+BOB = UserInfo(name="bob", uid="1002", groups=("viewers",))
+
+
+@pytest.fixture
+def authn() -> Authenticator:
+    return Authenticator(tokens={"good-token": BOB})
+
+
+def test_client_certificate_names_user_and_groups(authn):
+    user = authn.authenticate(peer_cert=ALICE_CERT, authorization=None)
+    assert user == UserInfo(name="alice", groups=("dev", "system:masters", "system:authenticated"))
+
+
+def test_certificate_without_common_name_is_no_credential(authn):
+    cert = {"subject": ((("organizationName", "dev"),),)}
+    assert authn.authenticate(peer_cert=cert, authorization=None) is None
+
+
+def test_no_or_unverified_client_certificate(authn):
+    assert authn.authenticate(peer_cert=None, authorization=None) is None  # none sent
+    assert authn.authenticate(peer_cert={}, authorization=None) is None  # not verified (CERT_NONE)
+
+
+def test_bearer_token(authn):
+    user = authn.authenticate(peer_cert={}, authorization="Bearer good-token")
+    assert user == UserInfo(name="bob", uid="1002", groups=("viewers", "system:authenticated"))
+    # the scheme is case-insensitive and surrounding blanks are trimmed
+    assert authn.authenticate(peer_cert=None, authorization="  bearer good-token ") == user
+
+
+@pytest.mark.parametrize("header", ["Bearer bad-token", "Bearer ", "Bearer", "Basic Ym9iOnB3", "good-token", ""])
+def test_missing_or_unknown_token_fails(authn, header):
+    assert authn.authenticate(peer_cert=None, authorization=header) is None
+
+
+def test_valid_certificate_wins_over_unknown_token(authn):
+    # union.New (not NewFailOnError): x509 runs first and its success ends the search
+    user = authn.authenticate(peer_cert=ALICE_CERT, authorization="Bearer bad-token")
+    assert user is not None and user.name == "alice"
+
+
+def test_certificate_wins_over_valid_token(authn):
+    user = authn.authenticate(peer_cert=ALICE_CERT, authorization="Bearer good-token")
+    assert user is not None and user.name == "alice"
+
+
+def test_authenticated_group_not_duplicated():
+    already = UserInfo(name="carol", groups=("system:authenticated", "x"))
+    authn = Authenticator(tokens={"t": already})
+    assert authn.authenticate(peer_cert=None, authorization="Bearer t").groups == ("system:authenticated", "x")
+
+
+def test_tokens_added_later_are_honoured():
+    tokens: dict[str, UserInfo] = {}
+    authn = Authenticator(tokens=tokens)
+    assert authn.authenticate(peer_cert=None, authorization="Bearer late") is None
+    tokens["late"] = BOB
+    assert authn.authenticate(peer_cert=None, authorization="Bearer late").name == "bob"
+
+
+def test_token_file_in_kube_format(tmp_path):
+    path = tmp_path / "tokens.csv"
+    path.write_text('abc,alice,1001,"dev,ops"\n\n,nobody,0\ndef,bob,1002\n')
+    assert read_token_file(path) == {
+        "abc": UserInfo(name="alice", uid="1001", groups=("dev", "ops")),
+        "def": UserInfo(name="bob", uid="1002"),
+    }
+
+
+def test_token_file_needs_three_columns(tmp_path):
+    path = tmp_path / "tokens.csv"
+    path.write_text("abc,alice\n")
+    with pytest.raises(ValueError, match="must have at least 3 columns"):
+        read_token_file(path)
+
+
+def test_append_token_round_trips(tmp_path):
+    path = tmp_path / "tokens.csv"
+    append_token(path, "t1", UserInfo(name="alice", groups=("dev", "system:masters")))
+    append_token(path, "t2", UserInfo(name="bob", uid="7"))
+    assert path.read_text() == 't1,alice,,"dev,system:masters"\nt2,bob,7\n'
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert read_token_file(path) == {"t1": UserInfo(name="alice", groups=("dev", "system:masters")),
+                                     "t2": UserInfo(name="bob", uid="7")}

@@ -1,0 +1,86 @@
+"""Shared fixtures: a running cluster, the pinned kubectl binaries, and CI's no-skip rule."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from labkit import Cluster
+
+KUBECTL_DIR = Path("/usr/lib/google-cloud-sdk/bin")
+KUBECTL_VERSIONS = ("1.27", "1.31", "1.33")
+IN_CI = os.environ.get("CI") == "true"
+
+
+def need(condition: bool, why: str) -> None:
+    """Skip on a user's machine without the tool; fail in CI, where a skip would hide a broken path."""
+    if not condition:
+        if IN_CI:
+            pytest.fail(f"CI must have {why}")
+        pytest.skip(f"needs {why}")
+
+
+def kubectl_path(version: str) -> Path:
+    path = KUBECTL_DIR / f"kubectl.{version}" if version != "dispatcher" else Path("/usr/bin/kubectl")
+    need(path.exists(), f"kubectl {version} at {path}")
+    return path
+
+
+class Kubectl:
+    """Runs one kubectl binary against one cluster with a private discovery cache."""
+
+    def __init__(self, binary: Path, kubeconfig: Path, cache_dir: Path) -> None:
+        self.binary, self.kubeconfig, self.cache_dir = binary, kubeconfig, cache_dir
+
+    def run(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        cmd = [str(self.binary), f"--kubeconfig={self.kubeconfig}", f"--cache-dir={self.cache_dir}", *args]
+        proc = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, **(env or {})})
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{' '.join(cmd[3:])} exited {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}")
+        return proc
+
+    def __call__(self, *args: str, **kw: object) -> str:
+        return self.run(*args, **kw).stdout  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Cluster]:
+    with Cluster(nodes=2, seed=7) as c:
+        yield c
+
+
+@pytest.fixture(params=KUBECTL_VERSIONS)
+def kubectl(request: pytest.FixtureRequest, cluster: Cluster, tmp_path: Path) -> Kubectl:
+    assert cluster.kubeconfig is not None
+    return Kubectl(kubectl_path(request.param), cluster.kubeconfig, tmp_path / "cache")
+
+
+@pytest.fixture
+def kubectl_for(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory):
+    """``kubectl_for("1.33")`` for tests pinned to one version (or "dispatcher")."""
+    def make(version: str) -> Kubectl:
+        assert cluster.kubeconfig is not None
+        return Kubectl(kubectl_path(version), cluster.kubeconfig, tmp_path_factory.mktemp("cache"))
+    return make
+
+
+@pytest.fixture
+def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace per test, named after it."""
+    from kubernetes import client, config
+
+    name = "t-" + "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:50].strip("-")
+    api = client.CoreV1Api(config.new_client_from_config(str(cluster.kubeconfig)))
+    api.create_namespace({"metadata": {"name": name}})
+    yield name
+
+
+def which(cmd: str) -> str | None:
+    return shutil.which(cmd)

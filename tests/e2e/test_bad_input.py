@@ -1,0 +1,145 @@
+"""Bad input gets what kube-apiserver answers: the right code and reason as a Status, never a 500,
+never a partial write."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from labkit import Cluster
+
+
+@pytest.fixture
+def raw(cluster: Cluster) -> requests.Session:
+    assert cluster.apiserver is not None
+    pki = cluster.apiserver.pki.directory
+    s = requests.Session()
+    s.trust_env = False  # CA bundle and proxy variables must not override the cluster's CA
+    s.cert = (str(pki / "admin.crt"), str(pki / "admin.key"))
+    s.verify = str(pki / "ca.crt")
+    s.base_url = cluster.url  # type: ignore[attr-defined]
+    return s
+
+
+def post(raw: requests.Session, path: str, body: bytes | str, content_type: str = "application/json") -> requests.Response:
+    return raw.post(raw.base_url + path, data=body, headers={"Content-Type": content_type})  # type: ignore[attr-defined]
+
+
+def status_of(resp: requests.Response, code: int, reason: str) -> dict:
+    assert resp.status_code == code, resp.text
+    body = resp.json()
+    assert (body["kind"], body["status"], body["code"], body["reason"]) == ("Status", "Failure", code, reason), body
+    return body
+
+
+def no_pods_named(raw: requests.Session, namespace: str, name: str) -> None:
+    r = raw.get(f"{raw.base_url}/api/v1/namespaces/{namespace}/pods/{name}")  # type: ignore[attr-defined]
+    assert r.status_code == 404, "a refused request must not leave a partial write"
+
+
+POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+       "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+
+
+def test_malformed_json_is_400(raw: requests.Session, namespace: str) -> None:
+    body = status_of(post(raw, f"/api/v1/namespaces/{namespace}/pods", '{"metadata": {'), 400, "BadRequest")
+    assert "json parse error" in body["message"]
+
+
+def test_malformed_yaml_is_400(raw: requests.Session, namespace: str) -> None:
+    status_of(post(raw, f"/api/v1/namespaces/{namespace}/pods", "metadata: [unclosed", "application/yaml"), 400, "BadRequest")
+
+
+def test_yaml_body_is_accepted(raw: requests.Session, namespace: str) -> None:
+    r = post(raw, f"/api/v1/namespaces/{namespace}/pods",
+             "apiVersion: v1\nkind: Pod\nmetadata: {name: y}\nspec:\n  containers: [{name: c, image: busybox}]\n",
+             "application/yaml")
+    assert r.status_code == 201 and r.json()["metadata"]["name"] == "y"
+
+
+def test_api_version_or_kind_not_matching_url_is_400(raw: requests.Session, namespace: str) -> None:
+    wrong_version = {**POD, "apiVersion": "apps/v1"}
+    body = status_of(post(raw, f"/api/v1/namespaces/{namespace}/pods", json.dumps(wrong_version)), 400, "BadRequest")
+    assert "apps/v1" in body["message"]
+    wrong_kind = {**POD, "kind": "Service"}
+    status_of(post(raw, f"/api/v1/namespaces/{namespace}/pods", json.dumps(wrong_kind)), 400, "BadRequest")
+    no_pods_named(raw, namespace, "p")
+
+
+def test_invalid_name_and_missing_fields_are_422_with_one_cause_each(raw: requests.Session, namespace: str) -> None:
+    bad = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "Bad_Name"}, "spec": {}}
+    body = status_of(post(raw, f"/api/v1/namespaces/{namespace}/pods", json.dumps(bad)), 422, "Invalid")
+    fields = {c["field"] for c in body["details"]["causes"]}
+    assert {"metadata.name", "spec.containers"} <= fields
+    assert body["message"].startswith('Pod "Bad_Name" is invalid: ')
+    assert body["details"]["kind"] == "Pod"
+    no_pods_named(raw, namespace, "Bad_Name")
+
+
+def test_unknown_resource_is_404(raw: requests.Session) -> None:
+    r = raw.get(f"{raw.base_url}/api/v1/namespaces/default/gizmos")  # type: ignore[attr-defined]
+    status_of(r, 404, "NotFound")
+    r = raw.get(f"{raw.base_url}/apis/nope.example.com/v1/things")  # type: ignore[attr-defined]
+    status_of(r, 404, "NotFound")
+
+
+def test_duplicate_create_is_409(raw: requests.Session, namespace: str) -> None:
+    path = f"/api/v1/namespaces/{namespace}/pods"
+    assert post(raw, path, json.dumps(POD)).status_code == 201
+    body = status_of(post(raw, path, json.dumps(POD)), 409, "AlreadyExists")
+    assert body["message"] == 'pods "p" already exists'
+    assert body["details"] == {"name": "p", "kind": "pods"}
+
+
+def test_body_over_3_mib_is_413(raw: requests.Session, namespace: str) -> None:
+    big = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "big"}, "data": {"x": "a" * (3 * 1024 * 1024)}}
+    status_of(post(raw, f"/api/v1/namespaces/{namespace}/configmaps", json.dumps(big)), 413, "RequestEntityTooLarge")
+    r = raw.get(f"{raw.base_url}/api/v1/namespaces/{namespace}/configmaps/big")  # type: ignore[attr-defined]
+    assert r.status_code == 404
+
+
+def test_unsupported_content_type_is_415(raw: requests.Session, namespace: str) -> None:
+    status_of(post(raw, f"/api/v1/namespaces/{namespace}/pods", json.dumps(POD), "text/plain"), 415, "UnsupportedMediaType")
+    r = raw.patch(f"{raw.base_url}/api/v1/namespaces/{namespace}/pods/p", data="{}",  # type: ignore[attr-defined]
+                  headers={"Content-Type": "application/json"})
+    status_of(r, 415, "UnsupportedMediaType")
+
+
+def test_no_or_bad_credentials_are_401(cluster: Cluster) -> None:
+    assert cluster.apiserver is not None
+    ca = str(cluster.apiserver.pki.directory / "ca.crt")
+    s = requests.Session()
+    s.trust_env = False
+    status_of(s.get(f"{cluster.url}/api/v1/pods", verify=ca), 401, "Unauthorized")
+    r = s.get(f"{cluster.url}/api/v1/pods", verify=ca, headers={"Authorization": "Bearer not-a-token"})
+    status_of(r, 401, "Unauthorized")
+    assert s.get(f"{cluster.url}/readyz", verify=ca).text == "ok"  # health stays public
+
+
+def test_stale_resource_version_update_is_409(raw: requests.Session, namespace: str) -> None:
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+    created = post(raw, path, json.dumps({"metadata": {"name": "cm"}, "data": {"a": "1"}})).json()
+    stale = {**created, "data": {"a": "2"}}
+    ok = raw.put(f"{raw.base_url}{path}/cm", json=stale)  # type: ignore[attr-defined]
+    assert ok.status_code == 200
+    body = status_of(raw.put(f"{raw.base_url}{path}/cm", json={**created, "data": {"a": "3"}}), 409, "Conflict")  # type: ignore[attr-defined]
+    assert "the object has been modified" in body["message"]
+
+
+def test_json_patch_test_failure_is_422_and_writes_nothing(raw: requests.Session, namespace: str) -> None:
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+    post(raw, path, json.dumps({"metadata": {"name": "cm"}, "data": {"a": "1"}}))
+    ops = [{"op": "replace", "path": "/data/a", "value": "2"}, {"op": "test", "path": "/data/a", "value": "9"}]
+    r = raw.patch(f"{raw.base_url}{path}/cm", json=ops, headers={"Content-Type": "application/json-patch+json"})  # type: ignore[attr-defined]
+    status_of(r, 422, "Invalid")
+    assert raw.get(f"{raw.base_url}{path}/cm").json()["data"] == {"a": "1"}  # type: ignore[attr-defined]
+
+
+def test_bad_selectors_and_watch_options_are_refused(raw: requests.Session) -> None:
+    base = raw.base_url  # type: ignore[attr-defined]
+    status_of(raw.get(f"{base}/api/v1/pods", params={"labelSelector": "a in (b"}), 400, "BadRequest")
+    status_of(raw.get(f"{base}/api/v1/pods", params={"fieldSelector": "spec.bogus=1"}), 400, "BadRequest")
+    r = raw.get(f"{base}/api/v1/pods", params={"watch": "true", "sendInitialEvents": "true"})
+    status_of(r, 422, "Invalid")
