@@ -168,8 +168,9 @@ def _compare_objects(old: Any, new: Any, type_name: str | None, path: Path, out:
     old = old if isinstance(old, dict) else {}
     new = new if isinstance(new, dict) else {}
     for name in {**old, **new}:
-        _compare(old.get(name, _MISSING), new.get(name, _MISSING), merge_schema.field(type_name, name),
-                 path + (("f", name),), out, member_if_new=merge_schema.field(type_name, name).type is None)
+        fs = merge_schema.field(type_name, name)
+        _compare(old.get(name, _MISSING), new.get(name, _MISSING), fs, path + (("f", name),), out,
+                 member_if_new=fs.type is None)
 
 
 def _compare(old: Any, new: Any, fs: FieldSchema, path: Path, out: Comparison, *, member_if_new: bool) -> None:

@@ -35,6 +35,7 @@ class Call:
     user_agent: str
     now: dt.datetime
     revision: int = 0  # set by writes, for the trace
+    created_name: str = ""  # set by creates: the name the server gave (generateName)
 
     @property
     def dry_run(self) -> bool:
@@ -59,6 +60,7 @@ def create(call: Call) -> tuple[int, Obj]:
         raise errors.bad_request(f"the name of the object ({meta.get('name')}) does not match the name on the URL ({info.name})")
     _track(call, None, obj)
     created, call.revision = reg.create(info.namespace, obj, user=call.user, dry_run=call.dry_run)
+    call.created_name = created["metadata"]["name"]
     return 201, created
 
 
@@ -144,6 +146,7 @@ def _server_side_apply(call: Call, applied: Any) -> tuple[int, Obj]:
         if e.code != 404 or info.subresource:
             raise
     created, call.revision = reg.create(info.namespace, do_apply(None), user=call.user, dry_run=call.dry_run)
+    call.created_name = created["metadata"]["name"]
     return 201, created
 
 

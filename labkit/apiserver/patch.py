@@ -157,9 +157,10 @@ def _merge_map(original: Obj | None, patch: Obj, type_name: str | None) -> Obj:
         current = original[key]
         if isinstance(current, dict):
             original[key] = _merge_map(current, value, fs.type)
+        elif isinstance(current, list) and (fs.merges_list or deleting):
+            original[key] = _merge_list(current, value, fs, deleting=deleting)
         elif isinstance(current, list):
-            original[key] = _merge_list(current, value, fs, deleting=deleting) if fs.merges_list or deleting \
-                else _new_value(value)[0]
+            original[key] = _new_value(value)[0]  # no merge strategy: the patch's list replaces the live one
         else:
             original[key] = value
     return original

@@ -60,8 +60,8 @@ class APIServer:
                  clock: Callable[[], dt.datetime] = now_utc, authorizer: Authorizer | None = None) -> None:
         self.store = store
         self.pki = pki
-        self.ids = ids or IdSource()
-        self.trace = trace or Trace()
+        self.ids = ids if ids is not None else IdSource()
+        self.trace = trace if trace is not None else Trace()
         self.clock = clock
         self.authenticator = pki.authenticator()
         self.authorizer: Authorizer = authorizer or AlwaysAllow()
@@ -201,7 +201,8 @@ class APIServer:
         if info is not None and info.is_resource:
             resource = info.plural + (f"/{info.subresource}" if info.subresource else "")
         self.trace.request(t=t0, user=user.name if user else "", verb=info.verb if info else req.method.lower(),
-                           resource=resource, namespace=info.namespace if info else "", name=info.name if info else "",
+                           resource=resource, namespace=info.namespace if info else "",
+                           name=(call.created_name if call else "") or (info.name if info else ""),
                            code=code, latency_ms=(time.monotonic() - t0) * 1000, revision=call.revision if call else 0,
                            user_agent=req.headers.get("User-Agent", ""))
 

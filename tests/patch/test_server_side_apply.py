@@ -183,6 +183,14 @@ def test_apply_merges_keyed_lists_in_applied_order():
     assert [c["name"] for c in out["spec"]["containers"]] == ["c", "a", "b"]
 
 
+def test_apply_reorders_shared_items_and_keeps_live_only_items_in_place():
+    def pod(*names: str) -> dict:
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                "spec": {"containers": [{"name": n} for n in names]}}
+    out = apply(apply(None, pod("a", "x", "b"), manager="one"), pod("b", "a"), manager="two")
+    assert [c["name"] for c in out["spec"]["containers"]] == ["x", "b", "a"]  # as structured-merge-diff orders them
+
+
 def test_inputs_are_never_mutated():
     live = apply(None, manifest())
     applied = manifest(replicas=None)

@@ -335,8 +335,8 @@ def validate_tolerations(tolerations: Any, path: str) -> list[Cause]:
         if key:
             causes += [invalid(f"{at}.key", key, e) for e in qualified_name_errors(key)]
         elif operator != "Exists":
-            causes.append(invalid(f"{at}.operator", operator,
-                                  'operator must be Exists when `key` is empty, which means "match all values and all keys"'))
+            causes.append(invalid(f"{at}.operator", operator, "operator must be Exists when `key` is empty, "
+                                                              'which means "match all values and all keys"'))
         if t.get("tolerationSeconds") is not None and effect != "NoExecute":
             causes.append(invalid(f"{at}.effect", effect, "effect must be 'NoExecute' when `tolerationSeconds` is set"))
         if operator in ("", "Equal"):
@@ -391,9 +391,10 @@ def validate_pod_spec(spec: Any, path: str) -> list[Cause]:
         causes.append(not_supported(f"{path}.dnsPolicy", spec.get("dnsPolicy"), DNS_POLICIES))
     deadline = spec.get("activeDeadlineSeconds")
     if deadline is not None and not (isinstance(deadline, int) and 1 <= deadline <= MAX_INT32):
-        causes.append(invalid(f"{path}.activeDeadlineSeconds", deadline, f"must be between 1 and {MAX_INT32}, inclusive"))
-    if spec.get("nodeName"):
-        causes += [invalid(f"{path}.nodeName", spec["nodeName"], e) for e in dns1123_subdomain_errors(spec["nodeName"])]
+        causes.append(invalid(f"{path}.activeDeadlineSeconds", deadline,
+                              f"must be between 1 and {MAX_INT32}, inclusive"))
+    if node_name := spec.get("nodeName"):
+        causes += [invalid(f"{path}.nodeName", node_name, e) for e in dns1123_subdomain_errors(node_name)]
     causes += validate_labels(spec.get("nodeSelector"), f"{path}.nodeSelector")
     causes += validate_tolerations(spec.get("tolerations"), f"{path}.tolerations")
     return causes
@@ -450,15 +451,16 @@ def validate_pod_update(new: Obj, old: Obj) -> list[Cause]:
     old_deadline, deadline = old_spec.get("activeDeadlineSeconds"), spec.get("activeDeadlineSeconds")
     if old_deadline is not None:
         if deadline is None:
-            causes.append(invalid("spec.activeDeadlineSeconds", None, "must not update from a positive integer to nil value"))
+            causes.append(invalid("spec.activeDeadlineSeconds", None,
+                                  "must not update from a positive integer to nil value"))
         elif isinstance(deadline, int) and deadline > old_deadline:
-            causes.append(invalid("spec.activeDeadlineSeconds", deadline, "must be less than or equal to previous value"))
-    new_tolerations = list_of_dicts(spec.get("tolerations"))
-    for t in list_of_dicts(old_spec.get("tolerations")):
-        if not any({**t, "tolerationSeconds": n.get("tolerationSeconds")} == {**n, "tolerationSeconds": n.get("tolerationSeconds")}
-                   for n in new_tolerations):
-            causes.append(forbidden("spec.tolerations", "existing toleration can not be modified except its tolerationSeconds"))
-            break
+            causes.append(invalid("spec.activeDeadlineSeconds", deadline,
+                                  "must be less than or equal to previous value"))
+    # every old toleration must still be there; only its tolerationSeconds may differ
+    new_tolerations = [{**t, "tolerationSeconds": None} for t in list_of_dicts(spec.get("tolerations"))]
+    if any({**t, "tolerationSeconds": None} not in new_tolerations for t in list_of_dicts(old_spec.get("tolerations"))):
+        causes.append(forbidden("spec.tolerations",
+                                "existing toleration can not be modified except its tolerationSeconds"))
     munged = copy.deepcopy(spec)
     for kind in CONTAINER_KINDS:
         for c, old_c in zip(munged.get(kind) or [], old_spec.get(kind) or []):
@@ -479,12 +481,27 @@ def validate_pod_update(new: Obj, old: Obj) -> list[Cause]:
 # --- printing (printPod) ----------------------------------------------------------------------------
 
 
-def _is_sidecar(spec: Obj, name: str) -> bool:
-    return any(c.get("name") == name and c.get("restartPolicy") == "Always" for c in list_of_dicts(spec.get("initContainers")))
+def _sidecars(spec: Obj) -> set[str]:
+    """Init containers with ``restartPolicy: Always`` keep running beside the app containers."""
+    return {c.get("name", "") for c in list_of_dicts(spec.get("initContainers")) if c.get("restartPolicy") == "Always"}
+
+
+def _condition(status: Obj, kind: str) -> Obj:
+    return next((c for c in list_of_dicts(status.get("conditions")) if c.get("type") == kind), {})
 
 
 def _condition_true(status: Obj, kind: str) -> bool:
-    return any(c.get("type") == kind and c.get("status") == "True" for c in list_of_dicts(status.get("conditions")))
+    return _condition(status, kind).get("status") == "True"
+
+
+def _last_finished(cs: Obj) -> str:
+    return ((cs.get("lastState") or {}).get("terminated") or {}).get("finishedAt", "")
+
+
+def _exit_reason(terminated: Obj) -> str:
+    if terminated.get("reason"):
+        return terminated["reason"]
+    return f"Signal:{terminated['signal']}" if terminated.get("signal") else f"ExitCode:{terminated.get('exitCode', 0)}"
 
 
 def pod_ip(pod: Obj) -> str:
@@ -499,26 +516,24 @@ def pod_row_summary(pod: Obj) -> tuple[str, str, int, str]:
     The status is the phase, or the reason of the most telling container state: ``Init:1/2``,
     ``ContainerCreating``, ``CrashLoopBackOff``, ``Completed``, ``Error``, ``Terminating`` ..."""
     spec, status = pod.get("spec") or {}, pod.get("status") or {}
-    total = len(list_of_dicts(spec.get("containers"))) + sum(1 for c in list_of_dicts(spec.get("initContainers"))
-                                                        if c.get("restartPolicy") == "Always")
+    sidecars = _sidecars(spec)
+    total = len(list_of_dicts(spec.get("containers"))) + len(sidecars)
     ready = restarts = sidecar_restarts = 0
-    last_restart = sidecar_last_restart = ""
+    last_restart = sidecar_last_restart = ""  # RFC 3339 strings compare in time order
     reason = status.get("reason") or status.get("phase", "")
-    if any(c.get("type") == "PodScheduled" and c.get("reason") == "SchedulingGated" for c in list_of_dicts(status.get("conditions"))):
+    if _condition(status, "PodScheduled").get("reason") == "SchedulingGated":
         reason = "SchedulingGated"
 
     initializing = False
-    init_statuses = list_of_dicts(status.get("initContainerStatuses"))
     n_init = len(list_of_dicts(spec.get("initContainers")))
-    for i, cs in enumerate(init_statuses):
+    for i, cs in enumerate(list_of_dicts(status.get("initContainerStatuses"))):
         state = cs.get("state") or {}
-        finished = ((cs.get("lastState") or {}).get("terminated") or {}).get("finishedAt", "")
         restarts += cs.get("restartCount", 0)
-        last_restart = max(last_restart, finished)
-        sidecar = _is_sidecar(spec, cs.get("name", ""))
+        last_restart = max(last_restart, _last_finished(cs))
+        sidecar = cs.get("name") in sidecars
         if sidecar:
             sidecar_restarts += cs.get("restartCount", 0)
-            sidecar_last_restart = max(sidecar_last_restart, finished)
+            sidecar_last_restart = max(sidecar_last_restart, _last_finished(cs))
         terminated, waiting = state.get("terminated"), state.get("waiting")
         if terminated is not None and terminated.get("exitCode", 0) == 0:
             continue
@@ -526,8 +541,7 @@ def pod_row_summary(pod: Obj) -> tuple[str, str, int, str]:
             ready += 1 if cs.get("ready") else 0
             continue
         if terminated is not None:
-            reason = "Init:" + (terminated.get("reason") or (f"Signal:{terminated['signal']}" if terminated.get("signal")
-                                                              else f"ExitCode:{terminated.get('exitCode', 0)}"))
+            reason = "Init:" + _exit_reason(terminated)
         elif waiting is not None and waiting.get("reason") and waiting["reason"] != "PodInitializing":
             reason = "Init:" + waiting["reason"]
         else:
@@ -541,15 +555,12 @@ def pod_row_summary(pod: Obj) -> tuple[str, str, int, str]:
         for cs in reversed(list_of_dicts(status.get("containerStatuses"))):
             state = cs.get("state") or {}
             restarts += cs.get("restartCount", 0)
-            finished = ((cs.get("lastState") or {}).get("terminated") or {}).get("finishedAt", "")
-            last_restart = max(last_restart, finished)
+            last_restart = max(last_restart, _last_finished(cs))
             waiting, terminated = state.get("waiting"), state.get("terminated")
             if waiting is not None and waiting.get("reason"):
                 reason = waiting["reason"]
-            elif terminated is not None and terminated.get("reason"):
-                reason = terminated["reason"]
             elif terminated is not None:
-                reason = f"Signal:{terminated['signal']}" if terminated.get("signal") else f"ExitCode:{terminated.get('exitCode', 0)}"
+                reason = _exit_reason(terminated)
             elif cs.get("ready") and state.get("running") is not None:
                 has_running = True
                 ready += 1

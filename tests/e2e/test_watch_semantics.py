@@ -1,0 +1,119 @@
+"""Watch semantics as kube-apiserver has them: resourceVersion, selectors, 410 after compaction,
+bookmarks and sendInitialEvents."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from labkit import Cluster
+
+
+@pytest.fixture
+def raw(cluster: Cluster) -> requests.Session:
+    assert cluster.apiserver is not None
+    pki = cluster.apiserver.pki.directory
+    s = requests.Session()
+    s.trust_env = False
+    s.cert = (str(pki / "admin.crt"), str(pki / "admin.key"))
+    s.verify = str(pki / "ca.crt")
+    return s
+
+
+def events(raw: requests.Session, url: str, n: int, **params: str) -> list[dict]:
+    out = []
+    with raw.get(url, params={"watch": "true", "timeoutSeconds": "3", **params}, stream=True) as resp:
+        assert resp.status_code == 200
+        for line in resp.iter_lines():
+            out.append(json.loads(line))
+            if len(out) == n:
+                break
+    return out
+
+
+def cm(raw: requests.Session, url: str, name: str, **labels: str) -> dict:
+    r = raw.post(url, json={"metadata": {"name": name, "labels": labels}})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_rv_unset_sends_existing_objects_then_changes(cluster: Cluster, raw: requests.Session, namespace: str) -> None:
+    url = f"{cluster.url}/api/v1/namespaces/{namespace}/configmaps"
+    cm(raw, url, "one")
+    got = events(raw, url, 1)
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in got] == [("ADDED", "one")]
+
+
+def test_object_leaving_a_selector_is_deleted_for_that_watcher(cluster: Cluster, raw: requests.Session,
+                                                               namespace: str) -> None:
+    url = f"{cluster.url}/api/v1/namespaces/{namespace}/configmaps"
+    start = cm(raw, url, "sel", tier="a")["metadata"]["resourceVersion"]
+    raw.patch(f"{url}/sel", json={"metadata": {"labels": {"tier": "b"}}},
+              headers={"Content-Type": "application/merge-patch+json"})
+    got = events(raw, url, 1, labelSelector="tier=a", resourceVersion=start)
+    assert (got[0]["type"], got[0]["object"]["metadata"]["labels"]) == ("DELETED", {"tier": "b"})
+
+
+def test_compacted_resource_version_gives_410_expired(cluster: Cluster, raw: requests.Session, namespace: str) -> None:
+    url = f"{cluster.url}/api/v1/namespaces/{namespace}/configmaps"
+    old = cm(raw, url, "old")["metadata"]["resourceVersion"]
+    cm(raw, url, "new")
+    cm(raw, url, "newer")
+    assert cluster.store is not None
+    cluster.store.compact(cluster.store.revision)
+    got = events(raw, url, 1, resourceVersion=old)
+    assert got[0]["type"] == "ERROR"
+    status = got[0]["object"]
+    assert (status["code"], status["reason"]) == (410, "Expired")
+    assert status["message"].startswith(f"too old resource version: {old}")
+
+
+def test_send_initial_events_ends_with_a_bookmark(cluster: Cluster, raw: requests.Session, namespace: str) -> None:
+    url = f"{cluster.url}/api/v1/namespaces/{namespace}/configmaps"
+    cm(raw, url, "a")
+    cm(raw, url, "b")
+    got = events(raw, url, 3, sendInitialEvents="true", allowWatchBookmarks="true",
+                 resourceVersionMatch="NotOlderThan")
+    assert [e["type"] for e in got] == ["ADDED", "ADDED", "BOOKMARK"]
+    assert got[2]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+
+
+def test_watch_as_table_carries_one_row_per_event(cluster: Cluster, raw: requests.Session, namespace: str) -> None:
+    url = f"{cluster.url}/api/v1/namespaces/{namespace}/configmaps"
+    cm(raw, url, "t")
+    with raw.get(url, params={"watch": "true", "timeoutSeconds": "2"}, stream=True,
+                 headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"}) as resp:
+        first = json.loads(next(resp.iter_lines()))
+    table = first["object"]
+    assert table["kind"] == "Table" and [c["name"] for c in table["columnDefinitions"]] == ["Name", "Data", "Age"]
+    assert table["rows"][0]["cells"][:2] == ["t", 0]
+    assert table["rows"][0]["object"]["metadata"]["name"] == "t"
+
+
+def test_trace_records_requests_and_watch_events(cluster: Cluster, raw: requests.Session, namespace: str) -> None:
+    url = f"{cluster.url}/api/v1/namespaces/{namespace}/configmaps"
+    before = cluster.trace.records()[-1].seq
+    created = cm(raw, url, "traced")
+    events(raw, url, 1)
+    new = cluster.trace.records(since=before)
+    create = next(r for r in new if r.kind == "request" and r.verb == "create")
+    assert (create.user, create.resource, create.namespace, create.name, create.code) == (
+        "kubernetes-admin", "configmaps", namespace, "traced", 201)
+    assert create.revision == int(created["metadata"]["resourceVersion"]) and create.latency_ms > 0
+    delivered = next(r for r in new if r.kind == "watch")
+    assert (delivered.type, delivered.name, delivered.revision) == ("ADDED", "traced", create.revision)
+
+
+def test_seeded_clusters_generate_the_same_names_and_uids() -> None:
+    from kubernetes import client, config
+
+    def run() -> tuple[str, str]:
+        with Cluster(nodes=0, seed=42) as c:
+            v1 = client.CoreV1Api(config.new_client_from_config(str(c.kubeconfig)))
+            p = v1.create_namespaced_pod("default", {"metadata": {"generateName": "web-"},
+                                                     "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+            return p.metadata.name, p.metadata.uid
+
+    assert run() == run()
