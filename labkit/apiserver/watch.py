@@ -67,13 +67,13 @@ async def watch(registry: Registry, namespace: str, *, matches: Callable[[Obj], 
         start = page.revision + 1
     else:
         start = int(resource_version) + 1
+    if start - 1 > store.revision:
+        raise errors.timeout(f"Too large resource version: {start - 1}, current: {store.revision}")
     try:
         handle = store.watch(prefix, lambda evs: loop.call_soon_threadsafe(queue.put_nowait, evs), prefix=True,
                              start_revision=start)
     except kv.Compacted as e:
         raise errors.gone(f"too old resource version: {start - 1} ({e.compacted})") from None
-    except kv.FutureRevision:
-        raise errors.timeout(f"Too large resource version: {start - 1}, current: {store.revision}") from None
     try:
         for obj in initial:
             if matches(obj):

@@ -97,8 +97,9 @@ class EventStrategy(Strategy):
         involved = obj.get("involvedObject") or {}
         kind = involved.get("kind", "").lower()
         target = f"{kind}/{involved['name']}" if involved.get("name") else kind
+        name = obj.get("metadata", {}).get("name", "")
         return [last, obj.get("type", ""), obj.get("reason", ""), target, involved.get("fieldPath", ""),
-                event_source(obj), obj.get("message", "").strip(), first, count, obj.get("metadata", {}).get("name", "")]
+                event_source(obj), obj.get("message", "").strip(), first, count, name]
 
     def field_labels(self, obj: Obj) -> dict[str, str]:
         involved = obj.get("involvedObject") or {}

@@ -1,0 +1,382 @@
+"""How fast labkit's API server answers the official ``kubernetes`` client. Not a test; run it and
+read the numbers (the last table puts each figure next to its goal):
+
+    .venv/bin/python benchmarks/apiserver.py [--quick]   (from the repository root)
+
+1. control plane ready: ``Cluster(...).start()`` call to return, and to the first ``/readyz`` ok
+   (median of 5 starts, memory store);
+2. single-object writes (create, then strategic-merge patch, of configmaps) paced at a steady rate
+   by a scheduler loop, memory and SQLite stores;
+3. listing 1000 pods: the client's ``list_namespaced_pod`` (with deserialization), the raw HTTP
+   exchange (``_preload_content=False``), and the Table form ``kubectl get`` asks for;
+4. watch fan-out: 100 raw HTTP watches on one namespace while configmaps are created at a steady
+   rate; latency of each (watcher, event) pair from just before the write request.
+
+The cluster and the writing client share this process, as they do in a notebook. The watchers run
+in a separate process (their own core and event loop), so reading 100 streams does not compete with
+the server for the GIL; receive times use ``time.monotonic()``, which is one clock for all processes
+on Linux.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import dataclasses
+import json
+import multiprocessing as mp
+import multiprocessing.connection as mpc
+import ssl
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+from kubernetes import client, config
+
+from labkit import Cluster
+
+TABLE_ACCEPT = ("application/json;as=Table;v=v1;g=meta.k8s.io,"
+                "application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json")  # what kubectl get sends
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    starts: int = 5
+    write_rate: float = 100.0
+    write_seconds: float = 10.0
+    pods: int = 1000
+    list_repeats: int = 20
+    watchers: int = 100
+    watch_objects: int = 200
+    watch_rate: float = 20.0
+
+
+QUICK = Settings(starts=3, write_seconds=2.0, pods=300, list_repeats=5, watchers=20, watch_objects=40)
+
+
+# --- figures -------------------------------------------------------------------------------------
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100)."""
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+def ms(values: Sequence[float]) -> dict[str, float]:
+    """p50 / p90 / p99 / max of durations in seconds, as milliseconds."""
+    return {"p50": percentile(values, 50) * 1e3, "p90": percentile(values, 90) * 1e3,
+            "p99": percentile(values, 99) * 1e3, "max": max(values) * 1e3}
+
+
+def line(label: str, figures: dict[str, float], extra: str = "") -> None:
+    print(f"  {label:<34}" + "".join(f"{k} {v:8.2f}  " for k, v in figures.items()) + extra)
+
+
+def timed(fn: Callable[[], object], repeats: int) -> list[float]:
+    out = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+# --- credentials ---------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Credentials:
+    """The server URL and the admin's CA, certificate and key, as files (for requests and aiohttp)."""
+
+    server: str
+    ca: str
+    cert: str
+    key: str
+
+    @classmethod
+    def from_kubeconfig(cls, kubeconfig: Path, directory: Path) -> Credentials:
+        doc = yaml.safe_load(kubeconfig.read_text())
+        cluster, user = doc["clusters"][0]["cluster"], doc["users"][0]["user"]
+        files = {}
+        for name, data in (("ca", cluster["certificate-authority-data"]), ("cert", user["client-certificate-data"]),
+                           ("key", user["client-key-data"])):
+            path = directory / f"bench-{name}.pem"
+            path.write_bytes(base64.b64decode(data))
+            files[name] = str(path)
+        return cls(server=cluster["server"], **files)
+
+    def session(self) -> requests.Session:
+        s = requests.Session()
+        s.trust_env = False  # else REQUESTS_CA_BUNDLE from the environment replaces our CA
+        s.verify, s.cert = self.ca, (self.cert, self.key)
+        return s
+
+    def ssl_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=self.ca)
+        ctx.load_cert_chain(self.cert, self.key)
+        return ctx
+
+
+@contextmanager
+def cluster(store: str = "memory", nodes: int = 1) -> Iterator[tuple[Cluster, client.CoreV1Api, Credentials]]:
+    """A started cluster, a CoreV1Api on its kubeconfig and its credentials; stopped on any exit."""
+    with tempfile.TemporaryDirectory(prefix="labkit-bench-") as tmp, \
+            Cluster(nodes=nodes, store=store.replace("{tmp}", tmp)) as c:
+        assert c.kubeconfig is not None
+        api = client.CoreV1Api(config.new_client_from_config(str(c.kubeconfig)))
+        try:
+            yield c, api, Credentials.from_kubeconfig(c.kubeconfig, Path(tmp))
+        finally:
+            api.api_client.close()
+
+
+def make_namespace(api: client.CoreV1Api, name: str) -> None:
+    api.create_namespace({"metadata": {"name": name}})
+
+
+# --- 1. control plane ready ----------------------------------------------------------------------
+
+def bench_ready(s: Settings) -> dict[int, dict[str, float]]:
+    print("1. control plane ready (memory store)")
+    results = {}
+    for nodes in (1, 3):
+        returned, ready = [], []
+        for _ in range(s.starts):
+            t0 = time.perf_counter()
+            c = Cluster(nodes=nodes)
+            try:
+                c.start()
+                returned.append(time.perf_counter() - t0)
+                with tempfile.TemporaryDirectory() as tmp:
+                    assert c.kubeconfig is not None
+                    creds = Credentials.from_kubeconfig(c.kubeconfig, Path(tmp))
+                    with creds.session() as http:
+                        answer = http.get(f"{creds.server}/readyz", timeout=10)
+                ready.append(time.perf_counter() - t0)
+                if answer.text != "ok":
+                    print(f"  /readyz answered {answer.status_code} {answer.text!r}")
+            finally:
+                c.stop()
+        results[nodes] = {"start() returned": statistics.median(returned) * 1e3,
+                          "/readyz ok": statistics.median(ready) * 1e3}
+        line(f"nodes={nodes} median of {s.starts} (ms)", results[nodes])
+    return results
+
+
+# --- 2. paced single-object writes ---------------------------------------------------------------
+
+def paced(op: Callable[[int], object], *, rate: float, seconds: float) -> dict[str, float]:
+    """Run ``op(i)`` at ``rate``/s for ``seconds``: each call starts at its due time, or at once if late.
+    ``sched p99`` counts from the due time, so a slow server cannot hide behind a late schedule."""
+    n = int(rate * seconds)
+    service, from_due = [], []
+    start = time.monotonic()
+    for i in range(n):
+        due = start + i / rate
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        t0 = time.monotonic()
+        op(i)
+        t1 = time.monotonic()
+        service.append(t1 - t0)
+        from_due.append(t1 - due)
+    elapsed = time.monotonic() - start
+    return {**ms(service), "sched p99": percentile(from_due, 99) * 1e3, "rate": n / elapsed}
+
+
+def bench_writes(s: Settings) -> dict[str, dict[str, float]]:
+    print(f"2. single-object writes at {s.write_rate:.0f}/s for {s.write_seconds:.0f} s (ms, rate in writes/s)")
+    results = {}
+    for store in ("memory", "sqlite:{tmp}/bench.db"):
+        label = store.split(":")[0]
+        with cluster(store) as (_c, api, _creds):
+            make_namespace(api, "writes")
+            results[f"{label} create"] = paced(
+                lambda i: api.create_namespaced_config_map("writes", {"metadata": {"name": f"cm-{i}"},
+                                                                      "data": {"i": str(i)}}),
+                rate=s.write_rate, seconds=s.write_seconds)
+            line(f"{label} create configmap", results[f"{label} create"])
+            results[f"{label} patch"] = paced(
+                lambda i: api.patch_namespaced_config_map(f"cm-{i % 50}", "writes", {"data": {"i": f"p{i}"}}),
+                rate=s.write_rate, seconds=s.write_seconds)
+            line(f"{label} patch configmap (SMP)", results[f"{label} patch"])
+    return results
+
+
+# --- 3. list 1000 pods ---------------------------------------------------------------------------
+
+def pod(i: int) -> dict[str, Any]:
+    return {"metadata": {"name": f"pod-{i:05d}", "labels": {"app": "bench", "shard": str(i % 10)}},
+            "spec": {"containers": [{"name": "app", "image": "nginx:1.27",
+                                     "ports": [{"containerPort": 80}],
+                                     "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}]}}
+
+
+def server_latencies(c: Cluster, verb: str, resource: str, since: int) -> list[float]:
+    """Server-side handler time (s) of matching requests recorded in the cluster's trace."""
+    return [r.latency_ms / 1e3 for r in c.trace.records(since=since)
+            if r.kind == "request" and r.verb == verb and r.resource == resource]  # type: ignore[union-attr]
+
+
+def bench_list(s: Settings) -> dict[str, dict[str, float]]:
+    print(f"3. list {s.pods} pods, {s.list_repeats} times each (ms)")
+    ns = "list"
+    results = {}
+    with cluster() as (c, api, creds):
+        make_namespace(api, ns)
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda i: api.create_namespaced_pod(ns, pod(i)), range(s.pods)))
+        print(f"  created {s.pods} pods with 8 threads in {time.perf_counter() - t0:.2f} s")
+        api.list_namespaced_pod(ns)  # warm the connection
+        since = c.trace.records()[-1].seq
+        results["client list_namespaced_pod"] = ms(timed(lambda: api.list_namespaced_pod(ns), s.list_repeats))
+        results["raw HTTP (_preload_content=False)"] = ms(timed(
+            lambda: api.list_namespaced_pod(ns, _preload_content=False).data, s.list_repeats))
+        results["server handler (trace)"] = ms(server_latencies(c, "list", "pods", since))
+        url = f"{creds.server}/api/v1/namespaces/{ns}/pods"
+        with creds.session() as http:
+            http.get(url, headers={"Accept": TABLE_ACCEPT}).raise_for_status()
+            results["Table via requests"] = ms(timed(
+                lambda: http.get(url, headers={"Accept": TABLE_ACCEPT}).content, s.list_repeats))
+
+            def kubectl_pages() -> None:
+                cont = ""
+                while True:
+                    page = http.get(url, params={"limit": 500, **({"continue": cont} if cont else {})},
+                                    headers={"Accept": TABLE_ACCEPT}).json()
+                    cont = page["metadata"].get("continue", "")
+                    if not cont:
+                        return
+            results["Table limit=500 pages (kubectl)"] = ms(timed(kubectl_pages, s.list_repeats))
+            size = len(http.get(url).content)
+        for label, figures in results.items():
+            line(label, {k: figures[k] for k in ("p50", "p90", "max")})
+        print(f"  JSON list body: {size / 1e6:.2f} MB")
+    return results
+
+
+# --- 4. watch fan-out ----------------------------------------------------------------------------
+
+async def _watchers(creds: Credentials, url: str, count: int, expected: int, deadline: float,
+                    conn: mpc.Connection) -> list[list[tuple[str, float]]]:
+    import aiohttp  # only the watcher process needs it
+
+    received: list[list[tuple[str, float]]] = [[] for _ in range(count)]
+    opened = 0
+    all_open = asyncio.Event()
+
+    async def one(session: aiohttp.ClientSession, index: int) -> None:
+        nonlocal opened
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=None)) as resp:
+            resp.raise_for_status()
+            opened += 1  # headers arrive only once the server has registered the store watch
+            if opened == count:
+                all_open.set()
+            async for raw in resp.content:
+                t = time.monotonic()
+                event = json.loads(raw)
+                if event["type"] == "ADDED":
+                    received[index].append((event["object"]["metadata"]["name"], t))
+                    if len(received[index]) == expected:
+                        return
+
+    connector = aiohttp.TCPConnector(ssl=creds.ssl_context(), limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        tasks = [asyncio.create_task(one(session, i)) for i in range(count)]
+        await asyncio.wait_for(all_open.wait(), timeout=60)
+        conn.send("ready")
+        _done, pending = await asyncio.wait(tasks, timeout=max(1.0, deadline - time.monotonic()))
+        for task in pending:
+            task.cancel()
+    return received
+
+
+def watcher_process(creds: Credentials, url: str, count: int, expected: int, seconds: float,
+                    conn: mpc.Connection) -> None:
+    """Entry point of the watcher process: open ``count`` watches, report when all are open, then
+    send back each watcher's ``(name, receive time)`` list."""
+    try:
+        deadline = time.monotonic() + 60 + seconds
+        conn.send(asyncio.run(_watchers(creds, url, count, expected, deadline, conn)))
+    except KeyboardInterrupt:
+        pass
+
+
+def bench_watch(s: Settings) -> dict[str, float]:
+    print(f"4. watch fan-out: {s.watchers} watchers (separate process), {s.watch_objects} creates at "
+          f"{s.watch_rate:.0f}/s (ms)")
+    ns = "watch"
+    with cluster() as (c, api, creds):
+        make_namespace(api, ns)
+        rv = api.list_namespaced_config_map(ns).metadata.resource_version
+        url = f"{creds.server}/api/v1/namespaces/{ns}/configmaps?watch=true&resourceVersion={rv}"
+        parent, child = mp.get_context("spawn").Pipe()
+        proc = mp.get_context("spawn").Process(
+            target=watcher_process, daemon=True,
+            args=(creds, url, s.watchers, s.watch_objects, s.watch_objects / s.watch_rate, child))
+        proc.start()
+        try:
+            if not parent.poll(90) or parent.recv() != "ready":
+                raise RuntimeError("the watchers did not open their streams")
+            sent: dict[str, float] = {}
+            write = paced(lambda i: (sent.__setitem__(f"w-{i:04d}", time.monotonic()),
+                                     api.create_namespaced_config_map(ns, {"metadata": {"name": f"w-{i:04d}"}})),
+                          rate=s.watch_rate, seconds=s.watch_objects / s.watch_rate)
+            if not parent.poll(90):
+                raise RuntimeError("the watchers did not report")
+            received: list[list[tuple[str, float]]] = parent.recv()
+        finally:
+            if proc.is_alive():
+                proc.terminate()
+            proc.join(10)
+    latencies = [t - sent[name] for per_watcher in received for name, t in per_watcher]
+    missing = s.watchers * s.watch_objects - len(latencies)
+    result = {**ms(latencies), "write p99": write["p99"]}
+    line("event latency over (watcher, event)", result)
+    if missing:
+        print(f"  {missing} of {s.watchers * s.watch_objects} events never arrived")
+    return result
+
+
+# --- summary -------------------------------------------------------------------------------------
+
+def summary(ready: dict[int, dict[str, float]], writes: dict[str, dict[str, float]],
+            lists: dict[str, dict[str, float]], watch: dict[str, float], s: Settings) -> None:
+    rows = [(f"ready, nodes={n} (median /readyz ok)", ready[n]["/readyz ok"], 1000.0) for n in ready]
+    rows += [(f"write p99 @{s.write_rate:.0f}/s, {k}", v["p99"], 20.0) for k, v in writes.items()]
+    rows += [(f"list {s.pods} pods p50, {k}", v["p50"], 100.0) for k, v in lists.items()
+             if k != "server handler (trace)"]
+    rows.append((f"watch event p99, {s.watchers} watchers", watch["p99"], 10.0))
+    print("\nsummary (ms)")
+    print(f"  {'figure':<52}{'measured':>10}{'goal':>10}  met")
+    for label, value, goal in rows:
+        print(f"  {label:<52}{value:>10.1f}{'<= ' + format(goal, 'g'):>10}  {'yes' if value <= goal else 'NO'}")
+    print("  (the list goal is about the server: compare 'raw HTTP'; the client's model building is its own cost)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller counts: a smoke run in under ~30 s")
+    s = QUICK if parser.parse_args().quick else Settings()
+    try:
+        ready = bench_ready(s)
+        writes = bench_writes(s)
+        lists = bench_list(s)
+        watch = bench_watch(s)
+    except KeyboardInterrupt:
+        print("\ninterrupted; the cluster was stopped")
+        raise SystemExit(130) from None
+    summary(ready, writes, lists, watch, s)
+
+
+if __name__ == "__main__":
+    main()
