@@ -77,7 +77,7 @@ def ms(values: Sequence[float]) -> dict[str, float]:
 
 
 def line(label: str, figures: dict[str, float], extra: str = "") -> None:
-    print(f"  {label:<34}" + "".join(f"{k} {v:8.2f}  " for k, v in figures.items()) + extra)
+    print(f"  {label:<36}" + "".join(f"{k} {v:8.2f}  " for k, v in figures.items()) + extra)
 
 
 def timed(fn: Callable[[], object], repeats: int) -> list[float]:

@@ -19,30 +19,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from labkit.apiserver.strategy import invalid
-from labkit.apiserver.validation import qualified_name_errors
+from labkit.apiserver.validation import label_value_errors, qualified_name_errors
 
 
 class SelectorError(ValueError):
     """A selector that does not parse or validate; the caller answers 400 BadRequest."""
-
-
-# --- label values (k8s.io/apimachinery/pkg/util/validation IsValidLabelValue) --------------------------
-
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-
-
-def label_value_errors(value: str) -> list[str]:
-    """Errors of a label value (at most 63 characters, may be empty); empty if valid."""
-    errs = []
-    if len(value) > 63:
-        errs.append("must be no more than 63 characters")
-    if not _LABEL_VALUE.match(value):
-        errs.append(
-            "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and "
-            "must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', "
-            "regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
-        )
-    return errs
 
 
 # --- requirements (labels.Requirement) -------------------------------------------------------------------

@@ -18,14 +18,16 @@ _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _QUALIFIED_MSG = ("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
                   "with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
                   "validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')")
-_LABEL_VALUE_MSG = ("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
-                    "and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or "
-                    "'12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')")
 TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024
 
 
 def qualified_name_errors(key: str) -> list[str]:
     """Errors of a label or annotation key (``prefix/name``)."""
+    if key.count("/") > 1:
+        return ["a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
+                "with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
+                "validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix "
+                "and '/' (e.g. 'example.com/MyName')"]
     prefix, _, name = key.rpartition("/")
     errs: list[str] = []
     if "/" in key and not prefix:
@@ -41,6 +43,18 @@ def qualified_name_errors(key: str) -> list[str]:
     return errs
 
 
+def label_value_errors(value: str) -> list[str]:
+    """Errors of a label value (at most 63 characters, may be empty); empty if valid."""
+    errs = []
+    if len(value) > 63:
+        errs.append("must be no more than 63 characters")
+    if not _LABEL_VALUE.match(value):
+        errs.append("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
+                    "and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or "
+                    "'12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')")
+    return errs
+
+
 def validate_labels(labels: Any, path: str) -> list[Cause]:
     if labels is None:
         return []
@@ -51,10 +65,8 @@ def validate_labels(labels: Any, path: str) -> list[Cause]:
         causes += [invalid(path, k, e) for e in qualified_name_errors(k)]
         if not isinstance(v, str):
             causes.append(invalid(f"{path}[{k}]", v, "must be a string"))
-        elif len(v) > 63:
-            causes.append(invalid(path, v, "must be no more than 63 characters"))
-        elif not _LABEL_VALUE.match(v):
-            causes.append(invalid(path, v, _LABEL_VALUE_MSG))
+        else:
+            causes += [invalid(path, v, e) for e in label_value_errors(v)]
     return causes
 
 
