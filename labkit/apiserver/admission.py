@@ -110,8 +110,7 @@ class Priority(AdmissionPlugin):
             if pc is not None:
                 spec["priorityClassName"] = pc["metadata"]["name"]
         spec["priority"] = pc.get("value", 0) if pc else 0
-        if pc and pc.get("preemptionPolicy"):
-            spec["preemptionPolicy"] = pc["preemptionPolicy"]
+        spec["preemptionPolicy"] = (pc or {}).get("preemptionPolicy") or "PreemptLowerPriority"
 
 
 class AdmissionChain:

@@ -164,8 +164,9 @@ def parse_time(value: str | None) -> dt.datetime | None:
 def human_duration(seconds: float) -> str:
     """kubectl's short duration: ``5s``, ``3m20s``, ``7h``, ``2d3h`` (apimachinery ``duration.HumanDuration``)."""
     s = int(seconds)
-    if s < 0:
+    if s < -1:
         return "<invalid>"
+    s = max(s, 0)  # one second of clock skew reads as 0s, as in kubectl
     if s < 120:
         return f"{s}s"
     m = s // 60

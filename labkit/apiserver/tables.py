@@ -30,7 +30,9 @@ def wants_table(accept: str | None) -> bool:
 
 
 def row(resource: Resource, obj: Obj, *, include_object: str, now: dt.datetime) -> Obj:
-    cells = [obj["metadata"].get("name", ""), *resource.strategy.cells(obj, now)]
+    cells = resource.strategy.cells(obj, now)
+    if resource.strategy.name_column:
+        cells.insert(0, obj["metadata"].get("name", ""))
     out: Obj = {"cells": cells}
     if include_object == "Object":
         out["object"] = obj
@@ -46,6 +48,7 @@ def table(resource: Resource, objs: Iterable[Obj], *, include_object: str = "Met
                                  '"None", "Metadata", "Object"')
     out: Obj = {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta or {}}
     if with_columns:
-        out["columnDefinitions"] = [c.as_dict() for c in (NAME_COLUMN, *resource.strategy.columns)]
+        columns = ((NAME_COLUMN,) if resource.strategy.name_column else ()) + tuple(resource.strategy.columns)
+        out["columnDefinitions"] = [c.as_dict() for c in columns]
     out["rows"] = [row(resource, o, include_object=include_object, now=now) for o in objs]
     return out

@@ -165,3 +165,19 @@ def test_dispatcher_picks_the_reported_minor(kubectl_for, version: str) -> None:
     out = json.loads(k("version", "-o", "json"))
     assert out["serverVersion"]["gitVersion"] == "v1.33.0"
     assert out["clientVersion"]["minor"] == "33"
+
+
+def test_get_events_table(kubectl: Kubectl, namespace: str) -> None:
+    kubectl("create", "-f", "-", input=pod_yaml(namespace, "ev"))
+    uid = kubectl("get", "pod", "ev", "-n", namespace, "-o", "jsonpath={.metadata.uid}")
+    event = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "ev.1", "namespace": namespace},
+             "involvedObject": {"kind": "Pod", "namespace": namespace, "name": "ev", "uid": uid, "apiVersion": "v1"},
+             "reason": "Scheduled", "message": "Successfully assigned to node-1", "type": "Normal",
+             "source": {"component": "default-scheduler"}, "count": 1,
+             "firstTimestamp": "2026-01-01T00:00:00Z", "lastTimestamp": "2026-01-01T00:00:00Z"}
+    kubectl("create", "-f", "-", input=json.dumps(event))
+    rows = kubectl("get", "events", "-n", namespace).splitlines()
+    assert rows[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    assert rows[1].split()[1:4] == ["Normal", "Scheduled", "pod/ev"]
+    described = kubectl("describe", "pod", "ev", "-n", namespace)
+    assert "Scheduled" in described and "Successfully assigned to node-1" in described
