@@ -13,7 +13,7 @@ import pytest
 from labkit import Cluster
 
 KUBECTL_DIR = Path("/usr/lib/google-cloud-sdk/bin")
-KUBECTL_VERSIONS = ("1.27", "1.31", "1.33")
+KUBECTL_VERSIONS = ("1.27", "1.31", "1.33", "dispatcher")
 IN_CI = os.environ.get("CI") == "true"
 
 
