@@ -1,0 +1,60 @@
+"""What every labkit component has in common: an identity, tasks on the cluster's loop, and gates.
+
+A component (scheduler, a controller, a kubelet, kube-proxy) holds an API client authenticated as
+itself and runs its loops as asyncio tasks on the cluster's event loop. Each loop takes work through
+a :class:`~labkit.workqueue.Gate`, which is how ``Cluster.pause()`` / ``step()`` / ``resume()`` hold
+and release it. Mirrors nothing single in Kubernetes: there each component is its own process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from labkit.client import Client
+from labkit.workqueue import Gate
+
+log = logging.getLogger(__name__)
+
+
+class Component:
+    """Base class: subclasses implement :meth:`run` (start their loops with :meth:`spawn`)."""
+
+    name = "component"
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.gates: list[Gate] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def gate(self, name: str | None = None) -> Gate:
+        """A new gate for one of this component's loops."""
+        g = Gate(name or self.name)
+        self.gates.append(g)
+        return g
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str = "") -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro, name=f"{self.name}:{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s: %s ended with %r", self.name, task.get_name(), task.exception())
+
+    async def start(self) -> None:
+        await self.run()
+
+    async def run(self) -> None:
+        """Start this component's loops (return once they are started and caches synced)."""
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.client.close()
