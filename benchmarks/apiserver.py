@@ -338,10 +338,16 @@ def bench_watch(s: Settings) -> dict[str, float]:
             if proc.is_alive():
                 proc.terminate()
             proc.join(10)
-    latencies = [t - sent[name] for per_watcher in received for name, t in per_watcher]
+    by_event: dict[str, list[float]] = {}
+    for per_watcher in received:
+        for name, t in per_watcher:
+            by_event.setdefault(name, []).append(t - sent[name])
+    latencies = [latency for per_event in by_event.values() for latency in per_event]
     missing = s.watchers * s.watch_objects - len(latencies)
     result = {**ms(latencies), "write p99": write["p99"]}
     line("event latency over (watcher, event)", result)
+    line("first watcher to get each event", ms([min(v) for v in by_event.values()]))
+    line("last watcher to get each event", ms([max(v) for v in by_event.values()]))
     if missing:
         print(f"  {missing} of {s.watchers * s.watch_objects} events never arrived")
     return result

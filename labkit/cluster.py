@@ -17,7 +17,7 @@ import shutil
 import sys
 import tempfile
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,6 +26,7 @@ from labkit.apiserver.pki import PKI, write_kubeconfig
 from labkit.apiserver.server import APIServer
 from labkit.apiserver.strategy import now_utc, rfc3339
 from labkit.client import Client
+from labkit.component import Component
 from labkit.ids import IdSource
 from labkit.kubelet import registration
 from labkit.trace import Trace
@@ -57,6 +58,8 @@ class Cluster:
         self._thread: threading.Thread | None = None
         self._saved_env: str | None = None
         self._clients: list[Client] = []
+        self._pki: PKI | None = None
+        self.components: list[Component] = []
         self.store: kv.Store | None = None
         self.apiserver: APIServer | None = None
         self.kubeconfig: Path | None = None
@@ -82,7 +85,7 @@ class Cluster:
     async def _start(self) -> None:
         assert self._workdir is not None
         self.store = kv.open_store(self.store_spec)
-        pki = PKI.create(self._workdir / "pki")
+        pki = self._pki = PKI.create(self._workdir / "pki")
         self.apiserver = APIServer(self.store, pki, ids=IdSource(self.seed), trace=self.trace)
         url = await self.apiserver.start(port=self.port)
         cert, key = pki.issue_client_cert("admin", user="kubernetes-admin", groups=["system:masters"])
@@ -91,18 +94,57 @@ class Cluster:
                          client_cert=cert, client_key=key)
         now = rfc3339(now_utc())
         for i, name in enumerate(self.node_names):
-            client = self._component_client(pki, f"node-{name}", f"system:node:{name}", ["system:nodes"], "kubelet")
+            client = self.client_for(f"system:node:{name}", ["system:nodes"], agent="kubelet")
             node = registration.node_object(name, address=f"127.0.1.{i + 1}", runtime=f"labkit://{self.runtime}", now=now)
             await registration.register(client, node)
         self.apiserver.ready = True
 
-    def _component_client(self, pki: PKI, cert_name: str, user: str, groups: list[str], agent: str) -> Client:
-        cert, key = pki.issue_client_cert(cert_name, user=user, groups=groups)
-        assert self.apiserver is not None
-        client = Client(self.apiserver.url, ca_file=pki.directory / "ca.crt", cert_file=cert, key_file=key,
+    def client_for(self, user: str, groups: Sequence[str] = (), *, agent: str = "labkit") -> Client:
+        """An API client with its own client certificate for ``user`` (a component's identity)."""
+        if self._pki is None or self.apiserver is None:
+            raise RuntimeError("the cluster is not started: call start() first")
+        safe = "".join(ch if ch.isalnum() or ch in "-." else "-" for ch in user)
+        cert, key = self._pki.issue_client_cert(safe, user=user, groups=list(groups))
+        client = Client(self.apiserver.url, ca_file=self._pki.directory / "ca.crt", cert_file=cert, key_file=key,
                         user_agent=f"{agent}/labkit")
         self._clients.append(client)
         return client
+
+    def add(self, component: Component, timeout: float = 60) -> Component:
+        """Start a component on the cluster's loop; it stops with the cluster."""
+        self.components.append(component)
+        self.run(component.start(), timeout=timeout)
+        return component
+
+    # --- step mode -------------------------------------------------------------------------------
+
+    def pause(self) -> None:
+        """Hold every control loop between work items."""
+        for component in self.components:
+            for gate in component.gates:
+                self._loop_call(gate.pause)
+
+    def resume(self) -> None:
+        for component in self.components:
+            for gate in component.gates:
+                self._loop_call(gate.resume)
+
+    def step(self, component: str | None = None, n: int = 1) -> str:
+        """Let one work item through: of the named component, or of the first one with an item waiting.
+        Returns the name of the loop that stepped (empty if nothing was waiting)."""
+        for c in self.components:
+            if component not in (None, c.name):
+                continue
+            for gate in c.gates:
+                if gate.waiting or component is not None:
+                    self._loop_call(gate.step, n)
+                    return gate.name
+        return ""
+
+    def _loop_call(self, fn: Any, *args: Any) -> None:
+        if self._loop is None:
+            raise RuntimeError("the cluster is not started: call start() first")
+        self._loop.call_soon_threadsafe(fn, *args)
 
     def stop(self) -> None:
         """Stop every component and remove what the cluster created (workdir, kubeconfig env)."""
@@ -122,6 +164,9 @@ class Cluster:
         self._loop = self._thread = self._workdir = None
 
     async def _stop(self) -> None:
+        for component in reversed(self.components):
+            await component.stop()
+        self.components.clear()
         for client in self._clients:
             await client.close()
         self._clients.clear()

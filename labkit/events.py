@@ -1,0 +1,78 @@
+"""Recording Events: how components tell people what they did (``kubectl describe``, ``get events``).
+
+Mirrors ``k8s.io/client-go/tools/record`` (``EventRecorder``, the ``EventCorrelator``'s dedup):
+an Event names the object it is about (``involvedObject``), a ``reason`` in CamelCase and a
+human ``message``; the same event again bumps ``count`` and ``lastTimestamp`` instead of creating a
+new object. Events are written through the API server with the component's own identity, in the
+background, and a failure to record one never fails the component. Left out: the
+``events.k8s.io/v1`` API, spam filtering and aggregation of similar messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from typing import Any
+
+from labkit.client import APIStatusError, Client, resource_path
+
+Obj = dict[str, Any]
+log = logging.getLogger(__name__)
+
+
+def reference(obj: Obj) -> Obj:
+    """An ObjectReference to ``obj`` (``involvedObject``)."""
+    meta = obj["metadata"]
+    ref = {"kind": obj.get("kind", ""), "apiVersion": obj.get("apiVersion", ""), "name": meta["name"],
+           "uid": meta.get("uid", ""), "resourceVersion": meta.get("resourceVersion", "")}
+    if meta.get("namespace"):
+        ref["namespace"] = meta["namespace"]
+    return ref
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class EventRecorder:
+    """Records Events for one component (``source.component``), optionally on one host."""
+
+    def __init__(self, client: Client, component: str, *, host: str = "") -> None:
+        self.client = client
+        self.source: Obj = {"component": component, **({"host": host} if host else {})}
+        self._seen: dict[tuple[str, str, str, str], tuple[str, int]] = {}  # (uid, type, reason, message) -> (name, count)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def event(self, obj: Obj, type: str, reason: str, message: str) -> None:
+        """Record in the background (``Normal`` or ``Warning``)."""
+        task = asyncio.get_running_loop().create_task(self.emit(obj, type, reason, message))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def emit(self, obj: Obj, type: str, reason: str, message: str) -> None:
+        ref = reference(obj)
+        namespace = ref.get("namespace", "default")
+        key = (ref["uid"], type, reason, message)
+        now = _now()
+        try:
+            if key in self._seen:
+                name, count = self._seen[key]
+                self._seen[key] = (name, count + 1)
+                await self.client.patch(resource_path("v1", "events", namespace=namespace, name=name),
+                                        {"count": count + 1, "lastTimestamp": now})
+                return
+            name = f"{ref['name']}.{int(dt.datetime.now(dt.timezone.utc).timestamp() * 1e9):x}"  # as client-go names them
+            body = {"metadata": {"name": name, "namespace": namespace}, "involvedObject": ref, "reason": reason,
+                    "message": message, "type": type, "source": self.source, "count": 1, "firstTimestamp": now,
+                    "lastTimestamp": now, "reportingComponent": self.source["component"],
+                    "reportingInstance": self.source.get("host", "")}
+            await self.client.create(resource_path("v1", "events", namespace=namespace), body)
+            self._seen[key] = (name, 1)
+        except (APIStatusError, OSError) as e:
+            log.debug("could not record event %s on %s: %s", reason, ref["name"], e)
+
+    async def flush(self) -> None:
+        """Wait for the events recorded so far to be written (tests and shutdown)."""
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
