@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import base64
 import dataclasses
+import gc
 import json
 import multiprocessing as mp
 import multiprocessing.connection as mpc
@@ -42,6 +43,7 @@ import yaml
 from kubernetes import client, config
 
 from labkit import Cluster
+from labkit.trace import Record, RequestRecord, WatchEventRecord
 
 TABLE_ACCEPT = ("application/json;as=Table;v=v1;g=meta.k8s.io,"
                 "application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json")  # what kubectl get sends
@@ -78,6 +80,32 @@ def ms(values: Sequence[float]) -> dict[str, float]:
 
 def line(label: str, figures: dict[str, float], extra: str = "") -> None:
     print(f"  {label:<36}" + "".join(f"{k} {v:8.2f}  " for k, v in figures.items()) + extra)
+
+
+class GCPauses:
+    """The garbage collector's pauses in this process (the server's thread included) while active."""
+
+    def __init__(self) -> None:
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._started = 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append(time.perf_counter() - self._started)
+
+    def __enter__(self) -> GCPauses:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def report(self) -> None:
+        young, full = self.pauses[0] + self.pauses[1], self.pauses[2]
+        print(f"  {'gc pauses':<36}gen0/1 {len(young)}x, {sum(young) * 1e3:.0f} ms in all; "
+              f"gen2 {len(full)}x" + (f", max {max(full) * 1e3:.1f} ms" if full else ""))
 
 
 def timed(fn: Callable[[], object], repeats: int) -> list[float]:
@@ -172,6 +200,18 @@ def bench_ready(s: Settings) -> dict[int, dict[str, float]]:
 
 # --- 2. paced single-object writes ---------------------------------------------------------------
 
+def last_seq(c: Cluster) -> int:
+    records = c.trace.records()
+    return records[-1].seq if records else 0
+
+
+def server_latencies(c: Cluster, verb: str, resource: str, since: int) -> list[float]:
+    """Server-side handler time (s) of matching requests recorded in the cluster's trace: from the
+    request's arrival to its response being built, before the body is sent."""
+    return [r.latency_ms / 1e3 for r in c.trace.records(since=since)
+            if isinstance(r, RequestRecord) and r.verb == verb and r.resource == resource]
+
+
 def paced(op: Callable[[int], object], *, rate: float, seconds: float) -> dict[str, float]:
     """Run ``op(i)`` at ``rate``/s for ``seconds``: each call starts at its due time, or at once if late.
     ``sched p99`` counts from the due time, so a slow server cannot hide behind a late schedule."""
@@ -197,17 +237,20 @@ def bench_writes(s: Settings) -> dict[str, dict[str, float]]:
     results = {}
     for store in ("memory", "sqlite:{tmp}/bench.db"):
         label = store.split(":")[0]
-        with cluster(store) as (_c, api, _creds):
+        with cluster(store) as (c, api, _creds), GCPauses() as pauses:
             make_namespace(api, "writes")
-            results[f"{label} create"] = paced(
-                lambda i: api.create_namespaced_config_map("writes", {"metadata": {"name": f"cm-{i}"},
-                                                                      "data": {"i": str(i)}}),
-                rate=s.write_rate, seconds=s.write_seconds)
-            line(f"{label} create configmap", results[f"{label} create"])
-            results[f"{label} patch"] = paced(
-                lambda i: api.patch_namespaced_config_map(f"cm-{i % 50}", "writes", {"data": {"i": f"p{i}"}}),
-                rate=s.write_rate, seconds=s.write_seconds)
-            line(f"{label} patch configmap (SMP)", results[f"{label} patch"])
+            ops: dict[str, Callable[[int], object]] = {
+                "create": lambda i: api.create_namespaced_config_map(
+                    "writes", {"metadata": {"name": f"cm-{i}"}, "data": {"i": str(i)}}),
+                "patch": lambda i: api.patch_namespaced_config_map(f"cm-{i % 50}", "writes", {"data": {"i": f"p{i}"}}),
+            }
+            for verb, op in ops.items():
+                since = last_seq(c)
+                results[f"{label} {verb}"] = paced(op, rate=s.write_rate, seconds=s.write_seconds)
+                line(f"{label} {verb} configmap", results[f"{label} {verb}"])
+                server = ms(server_latencies(c, verb, "configmaps", since))
+                line("  of which server handler (trace)", {k: server[k] for k in ("p50", "p99", "max")})
+        pauses.report()
     return results
 
 
@@ -220,24 +263,18 @@ def pod(i: int) -> dict[str, Any]:
                                      "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}]}}
 
 
-def server_latencies(c: Cluster, verb: str, resource: str, since: int) -> list[float]:
-    """Server-side handler time (s) of matching requests recorded in the cluster's trace."""
-    return [r.latency_ms / 1e3 for r in c.trace.records(since=since)
-            if r.kind == "request" and r.verb == verb and r.resource == resource]  # type: ignore[union-attr]
-
-
 def bench_list(s: Settings) -> dict[str, dict[str, float]]:
     print(f"3. list {s.pods} pods, {s.list_repeats} times each (ms)")
     ns = "list"
     results = {}
-    with cluster() as (c, api, creds):
+    with cluster() as (c, api, creds), GCPauses() as pauses:
         make_namespace(api, ns)
         t0 = time.perf_counter()
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(lambda i: api.create_namespaced_pod(ns, pod(i)), range(s.pods)))
         print(f"  created {s.pods} pods with 8 threads in {time.perf_counter() - t0:.2f} s")
         api.list_namespaced_pod(ns)  # warm the connection
-        since = c.trace.records()[-1].seq
+        since = last_seq(c)
         results["client list_namespaced_pod"] = ms(timed(lambda: api.list_namespaced_pod(ns), s.list_repeats))
         results["raw HTTP (_preload_content=False)"] = ms(timed(
             lambda: api.list_namespaced_pod(ns, _preload_content=False).data, s.list_repeats))
@@ -248,19 +285,24 @@ def bench_list(s: Settings) -> dict[str, dict[str, float]]:
             results["Table via requests"] = ms(timed(
                 lambda: http.get(url, headers={"Accept": TABLE_ACCEPT}).content, s.list_repeats))
 
-            def kubectl_pages() -> None:
-                cont = ""
+            def kubectl_pages() -> float:
+                """The HTTP time of ``kubectl get``'s pages (limit=500, then continue); the client's
+                JSON decoding, needed for the continue token, is not counted."""
+                elapsed, cont = 0.0, ""
                 while True:
-                    page = http.get(url, params={"limit": 500, **({"continue": cont} if cont else {})},
-                                    headers={"Accept": TABLE_ACCEPT}).json()
-                    cont = page["metadata"].get("continue", "")
+                    t0 = time.perf_counter()
+                    body = http.get(url, params={"limit": 500, **({"continue": cont} if cont else {})},
+                                    headers={"Accept": TABLE_ACCEPT}).content
+                    elapsed += time.perf_counter() - t0
+                    cont = json.loads(body)["metadata"].get("continue", "")
                     if not cont:
-                        return
-            results["Table limit=500 pages (kubectl)"] = ms(timed(kubectl_pages, s.list_repeats))
+                        return elapsed
+            results["Table limit=500 pages (kubectl)"] = ms([kubectl_pages() for _ in range(s.list_repeats)])
             size = len(http.get(url).content)
         for label, figures in results.items():
             line(label, {k: figures[k] for k in ("p50", "p90", "max")})
         print(f"  JSON list body: {size / 1e6:.2f} MB")
+    pauses.report()
     return results
 
 
@@ -315,7 +357,7 @@ def bench_watch(s: Settings) -> dict[str, float]:
     print(f"4. watch fan-out: {s.watchers} watchers (separate process), {s.watch_objects} creates at "
           f"{s.watch_rate:.0f}/s (ms)")
     ns = "watch"
-    with cluster() as (c, api, creds):
+    with cluster() as (c, api, creds), GCPauses() as pauses:
         make_namespace(api, ns)
         rv = api.list_namespaced_config_map(ns).metadata.resource_version
         url = f"{creds.server}/api/v1/namespaces/{ns}/configmaps?watch=true&resourceVersion={rv}"
@@ -324,6 +366,8 @@ def bench_watch(s: Settings) -> dict[str, float]:
             target=watcher_process, daemon=True,
             args=(creds, url, s.watchers, s.watch_objects, s.watch_objects / s.watch_rate, child))
         proc.start()
+        records: list[Record] = []
+        unsubscribe = c.trace.subscribe(records.append)  # the server's own timestamps, for the breakdown
         try:
             if not parent.poll(90) or parent.recv() != "ready":
                 raise RuntimeError("the watchers did not open their streams")
@@ -335,6 +379,7 @@ def bench_watch(s: Settings) -> dict[str, float]:
                 raise RuntimeError("the watchers did not report")
             received: list[list[tuple[str, float]]] = parent.recv()
         finally:
+            unsubscribe()
             if proc.is_alive():
                 proc.terminate()
             proc.join(10)
@@ -343,14 +388,38 @@ def bench_watch(s: Settings) -> dict[str, float]:
         for name, t in per_watcher:
             by_event.setdefault(name, []).append(t - sent[name])
     latencies = [latency for per_event in by_event.values() for latency in per_event]
-    missing = s.watchers * s.watch_objects - len(latencies)
     result = {**ms(latencies), "write p99": write["p99"]}
     line("event latency over (watcher, event)", result)
-    line("first watcher to get each event", ms([min(v) for v in by_event.values()]))
-    line("last watcher to get each event", ms([max(v) for v in by_event.values()]))
-    if missing:
+    if missing := s.watchers * s.watch_objects - len(latencies):
         print(f"  {missing} of {s.watchers * s.watch_objects} events never arrived")
+    print_breakdown(records, sent, by_event)
+    pauses.report()
     return result
+
+
+def print_breakdown(records: list[Record], sent: dict[str, float], by_event: dict[str, list[float]]) -> None:
+    """Where an event's time goes: p50 over events of each milestone, in ms after the write request
+    started. Server milestones come from the cluster's trace (a watch event is traced once written)."""
+    arrived: dict[str, float] = {}
+    handled: dict[str, float] = {}
+    written: dict[str, list[float]] = {}
+    for r in records:
+        if isinstance(r, RequestRecord) and r.verb == "create" and r.name in sent:
+            arrived[r.name], handled[r.name] = r.t - sent[r.name], r.t + r.latency_ms / 1e3 - sent[r.name]
+        elif isinstance(r, WatchEventRecord) and r.type == "ADDED" and r.name in sent:
+            written.setdefault(r.name, []).append(r.t - sent[r.name])
+    milestones = {
+        "request reached the server": list(arrived.values()),
+        "create handled (response built)": list(handled.values()),
+        "first watcher's event written": [min(v) for v in written.values()],
+        "last watcher's event written": [max(v) for v in written.values()],
+        "first watcher received it": [min(v) for v in by_event.values()],
+        "last watcher received it": [max(v) for v in by_event.values()],
+    }
+    print("  where the time goes (ms after the write request started, over events):")
+    for label, values in milestones.items():
+        if values:
+            line(f"  {label}", {k: v for k, v in ms(values).items() if k in ("p50", "p99")})
 
 
 # --- summary -------------------------------------------------------------------------------------

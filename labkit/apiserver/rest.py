@@ -18,7 +18,8 @@ from labkit.apiserver.storage import Registry
 from labkit.apiserver.strategy import Cause, rfc3339
 
 Obj = dict[str, Any]
-SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
+#: kube-apiserver's default --service-cluster-ip-range
+DEFAULT_SERVICE_CIDR = "10.96.0.0/12"
 NODE_PORT_RANGE = range(30000, 32768)
 
 
@@ -36,7 +37,9 @@ class PodRegistry(Registry):
 
 
 class ServiceRegistry(Registry):
-    """Allocates ``spec.clusterIP`` from :data:`SERVICE_CIDR` and node ports from :data:`NODE_PORT_RANGE`."""
+    """Allocates ``spec.clusterIP`` from :attr:`service_cidr` and node ports from :data:`NODE_PORT_RANGE`."""
+
+    service_cidr = ipaddress.ip_network(DEFAULT_SERVICE_CIDR)
 
     def create(self, ns: str, obj: Obj, *, user: UserInfo | None = None, dry_run: bool = False) -> tuple[Obj, int]:
         spec = obj.setdefault("spec", {})
@@ -48,7 +51,7 @@ class ServiceRegistry(Registry):
                 raise self._invalid(name, [Cause("FieldValueInvalid", f'Invalid value: "{ip}": provided IP is already allocated',
                                                  "spec.clusterIPs")])
         elif not ip and spec.get("type") != "ExternalName":
-            ip = next((str(a) for a in SERVICE_CIDR.hosts() if str(a) not in used_ips), None)
+            ip = next((str(a) for a in self.service_cidr.hosts() if str(a) not in used_ips), None)
             if ip is None:
                 raise errors.ApiError(500, "InternalError", "Internal error occurred: failed to allocate a serviceIP: range is full")
             spec["clusterIP"] = ip

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import ipaddress
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -26,7 +27,7 @@ from labkit.apiserver.authn import UserInfo
 from labkit.apiserver.authz import AlwaysAllow, AuthorizationAttributes, Authorizer, forbidden_message
 from labkit.apiserver.pki import PKI
 from labkit.apiserver.resources import RESOURCES, Resource
-from labkit.apiserver.rest import REGISTRY_CLASSES
+from labkit.apiserver.rest import DEFAULT_SERVICE_CIDR, REGISTRY_CLASSES
 from labkit.apiserver.storage import Registry
 from labkit.apiserver.strategy import now_utc
 from labkit.ids import IdSource
@@ -57,7 +58,8 @@ class APIServer:
     """kube-apiserver for one labkit cluster. Runs on the cluster's event loop."""
 
     def __init__(self, store: kv.Store, pki: PKI, *, ids: IdSource | None = None, trace: Trace | None = None,
-                 clock: Callable[[], dt.datetime] = now_utc, authorizer: Authorizer | None = None) -> None:
+                 clock: Callable[[], dt.datetime] = now_utc, authorizer: Authorizer | None = None,
+                 service_cidr: str = DEFAULT_SERVICE_CIDR) -> None:
         self.store = store
         self.pki = pki
         self.ids = ids if ids is not None else IdSource()
@@ -70,6 +72,8 @@ class APIServer:
             (r.group, r.plural): REGISTRY_CLASSES.get(r.plural, Registry)(
                 r, store, ids=self.ids, admission=self.admission, clock=clock)
             for r in RESOURCES if r.stored}
+        self.service_cidr = ipaddress.ip_network(service_cidr)
+        self.registry("services").service_cidr = self.service_cidr  # type: ignore[attr-defined]
         #: (verb, subresource) -> handler; the streaming pod subresources are added by the node side
         self.connect_handlers: dict[str, Callable[[web.Request, handlers.Call], Awaitable[web.StreamResponse]]] = {}
         self.url = ""
@@ -134,7 +138,7 @@ class APIServer:
             self._ensure(ns_reg, "", {"metadata": {"name": ns}})
         self._ensure(self.registry("services"), "default", {
             "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
-            "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "targetPort": int(port)}]}})
+            "spec": {"clusterIP": str(next(self.service_cidr.hosts())), "ports": [{"name": "https", "port": 443, "targetPort": int(port)}]}})
         self._ensure(self.registry("endpoints"), "default", {
             "metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
             "subsets": [{"addresses": [{"ip": host}], "ports": [{"name": "https", "port": int(port), "protocol": "TCP"}]}]})

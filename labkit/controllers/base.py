@@ -1,0 +1,163 @@
+"""The controller pattern: shared informers, a gated work queue, and ``sync(key)``.
+
+Mirrors ``k8s.io/client-go/informers`` (``SharedInformerFactory``: one informer per resource, shared
+by every controller of a process) and the shape of every ``pkg/controller/<name>`` controller:
+event handlers turn cache changes into keys on a rate-limited ``workqueue``, workers take keys and
+call ``syncHandler(key)``, an error re-queues the key with back-off. The public seam for learners is
+:meth:`Controller.reconcile` and :class:`Result`, as controller-runtime's ``Reconciler`` and
+``reconcile.Result``. Left out: resync periods, indexers, ``expectations`` (a controller here trusts
+its cache and tolerates the 409/404s a stale cache causes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from labkit.client import APIStatusError, Client
+from labkit.component import Component
+from labkit.events import EventRecorder
+from labkit.informer import Informer, key_of
+from labkit.workqueue import WorkQueue
+
+Obj = dict[str, Any]
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Result:
+    """What a reconcile asks for next: nothing, a retry with back-off, or another look after a delay."""
+
+    requeue: bool = False
+    requeue_after: float = 0.0
+
+
+class SharedInformers:
+    """One :class:`~labkit.informer.Informer` per ``(apiVersion, plural)``, started once."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self._informers: dict[tuple[str, str], Informer] = {}
+        self._started: set[tuple[str, str]] = set()
+
+    def get(self, api_version: str, plural: str) -> Informer:
+        key = (api_version, plural)
+        if key not in self._informers:
+            self._informers[key] = Informer(self.client, api_version, plural)
+        return self._informers[key]
+
+    async def start(self, spawn: Callable[..., asyncio.Task[Any]]) -> None:
+        """Run every informer not running yet and wait until all caches have synced."""
+        for key, informer in self._informers.items():
+            if key not in self._started:
+                self._started.add(key)
+                spawn(informer.run(), f"informer:{informer.plural}")
+        await asyncio.gather(*(i.synced.wait() for i in self._informers.values()))
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def rfc3339(t: dt.datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def controller_ref(obj: Obj) -> Obj | None:
+    """The ownerReference with ``controller: true`` (``metav1.GetControllerOf``)."""
+    return next((r for r in obj["metadata"].get("ownerReferences") or [] if r.get("controller")), None)
+
+
+def owner_reference(owner: Obj, *, kind: str, api_version: str) -> Obj:
+    """A controller ownerReference to ``owner`` (``metav1.NewControllerRef``)."""
+    return {"apiVersion": api_version, "kind": kind, "name": owner["metadata"]["name"],
+            "uid": owner["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
+
+
+class Controller(Component):
+    """A control loop. Subclass, list the resources to watch, and implement :meth:`reconcile`::
+
+        class ConfigMapPrinter(Controller):
+            name = "configmap-printer"
+            watches = [("v1", "configmaps")]
+
+            async def reconcile(self, key: str) -> Result | None:
+                cm = self.informer("v1", "configmaps").get(key)
+                ...
+                return Result(requeue_after=30)
+
+    Every add/update/delete of a watched object queues its ``namespace/name`` key. Built-in
+    controllers override :meth:`register` to map other objects to keys (a Pod to its ReplicaSet).
+    """
+
+    name = "controller"
+    watches: ClassVar[list[tuple[str, str]]] = []
+    workers: ClassVar[int] = 1
+
+    def __init__(self, client: Client, *, informers: SharedInformers | None = None) -> None:
+        super().__init__(client)
+        self.informers = informers or SharedInformers(client)
+        self.queue: WorkQueue[str] = WorkQueue(self.name, gate=self.gate(self.name))
+        self.recorder = EventRecorder(client, self.name)  # the event source, e.g. "replicaset-controller"
+
+    def informer(self, api_version: str, plural: str) -> Informer:
+        return self.informers.get(api_version, plural)
+
+    def enqueue(self, obj: Obj) -> None:
+        self.queue.add(key_of(obj))
+
+    def register(self) -> None:
+        """Set up event handlers (before the informers start)."""
+        for api_version, plural in self.watches:
+            self.informer(api_version, plural).add_handlers(
+                on_add=self.enqueue, on_update=lambda _old, new: self.enqueue(new), on_delete=self.enqueue)
+
+    async def run(self) -> None:
+        self.register()
+        await self.informers.start(self.spawn)
+        for i in range(self.workers):
+            self.spawn(self._worker(), f"worker-{i}")
+
+    async def sync(self, key: str) -> Result | None:
+        """Handle one key (``syncHandler``); raising re-queues it with back-off."""
+        return await self.reconcile(key)
+
+    async def reconcile(self, key: str) -> Result | None:
+        raise NotImplementedError(f"{type(self).__name__} must implement reconcile(key)")
+
+    async def _worker(self) -> None:
+        while True:
+            key = await self.queue.get()
+            try:
+                result = await self.sync(key)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - any failure: retry later, as processNextWorkItem
+                level = logging.DEBUG if isinstance(e, APIStatusError) and e.code in (404, 409) else logging.WARNING
+                log.log(level, "%s: syncing %r failed: %s", self.name, key, e, exc_info=level == logging.WARNING)
+                self.queue.add_rate_limited(key)
+            else:
+                if result is not None and result.requeue_after > 0:
+                    self.queue.forget(key)
+                    self.queue.add_after(key, result.requeue_after)
+                elif result is not None and result.requeue:
+                    self.queue.add_rate_limited(key)
+                else:
+                    self.queue.forget(key)
+            finally:
+                self.queue.done(key)
+
+    async def stop(self) -> None:
+        self.queue.shut_down()
+        await self.recorder.flush()
+        await super().stop()

@@ -1,0 +1,288 @@
+"""The ReplicaSet controller: keep ``spec.replicas`` pods matching the selector (``pkg/controller/replicaset``).
+
+``syncReplicaSet``: list the pods the selector matches, adopt orphans (``ControllerRefManager``),
+create missing pods in slow-start batches (1, 2, 4 ... as ``slowStartBatch``) or delete the surplus
+preferring the least useful pods (``ActivePodsWithRanks``: unscheduled before scheduled, Pending
+before Running, not-ready before ready, newer before older), then write ``status``. Expectations
+(``ControllerExpectations``) keep a sync from acting again before the cache has seen its own
+creates and deletes. Events read as kube's: ``SuccessfulCreate`` "Created pod: web-7d9f8-abcde".
+At most ``burstReplicas`` (500) pods are created or deleted per sync. Left out: pod-deletion-cost,
+ranking by co-located replicas, releasing owned pods that stop matching the selector.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from typing import Any
+
+from labkit.apiserver.selectors import label_selector_from_object
+from labkit.client import APIStatusError, resource_path
+from labkit.controllers.base import Controller, Obj, Result, controller_ref, now_utc, owner_reference, parse_time
+from labkit.informer import Informer, key_of
+
+BURST_REPLICAS = 500
+EXPECTATIONS_TIMEOUT = 300.0  # ExpectationsTimeout: after this, a controller stops waiting for its cache
+
+
+class Expectations:
+    """Creates still to be seen per controller key, and pods whose deletion is still to be seen."""
+
+    def __init__(self) -> None:
+        self._adds: dict[str, int] = {}
+        self._deletes: dict[str, set[str]] = {}
+        self._set_at: dict[str, float] = {}
+
+    def expect(self, key: str, *, adds: int = 0, deletes: set[str] | None = None) -> None:
+        self._adds[key] = adds
+        self._deletes[key] = set(deletes or ())
+        self._set_at[key] = time.monotonic()
+
+    def creation_observed(self, key: str) -> None:
+        if self._adds.get(key, 0) > 0:
+            self._adds[key] -= 1
+
+    def creation_failed(self, key: str) -> None:
+        self.creation_observed(key)
+
+    def deletion_observed(self, key: str, pod_key: str) -> None:
+        self._deletes.get(key, set()).discard(pod_key)
+
+    def satisfied(self, key: str) -> bool:
+        if key not in self._set_at:
+            return True
+        if self._adds.get(key, 0) <= 0 and not self._deletes.get(key):
+            return True
+        return time.monotonic() - self._set_at[key] > EXPECTATIONS_TIMEOUT
+
+    def forget(self, key: str) -> None:
+        for d in (self._adds, self._deletes, self._set_at):
+            d.pop(key, None)
+
+
+def is_pod_active(pod: Obj) -> bool:
+    return not pod["metadata"].get("deletionTimestamp") and pod.get("status", {}).get("phase") not in ("Succeeded", "Failed")
+
+
+def pod_ready_condition(pod: Obj) -> Obj | None:
+    return next((c for c in pod.get("status", {}).get("conditions") or [] if c.get("type") == "Ready"), None)
+
+
+def is_pod_ready(pod: Obj) -> bool:
+    cond = pod_ready_condition(pod)
+    return cond is not None and cond.get("status") == "True"
+
+
+def is_pod_available(pod: Obj, min_ready_seconds: int) -> bool:
+    """Ready for at least ``minReadySeconds`` (``podutil.IsPodAvailable``)."""
+    if not is_pod_ready(pod):
+        return False
+    if min_ready_seconds <= 0:
+        return True
+    since = parse_time((pod_ready_condition(pod) or {}).get("lastTransitionTime"))
+    return since is not None and (now_utc() - since).total_seconds() >= min_ready_seconds
+
+
+def _deletion_rank(pod: Obj) -> tuple[Any, ...]:
+    """Smaller sorts first = deleted first (``ActivePods.Less``)."""
+    status = pod.get("status", {})
+    phase_rank = {"Pending": 0, "Unknown": 1, "Running": 2}.get(status.get("phase", "Pending"), 0)
+    restarts = sum(c.get("restartCount", 0) for c in status.get("containerStatuses") or [])
+    created = pod["metadata"].get("creationTimestamp") or ""
+    return (bool(pod["spec"].get("nodeName")), phase_rank, is_pod_ready(pod), -restarts,
+            "".join(chr(0x10FFFF - ord(ch)) for ch in created))  # newer first
+
+
+def pods_to_delete(pods: list[Obj], n: int) -> list[Obj]:
+    return sorted(pods, key=_deletion_rank)[:n]
+
+
+def pod_from_template(template: Obj, *, generate_name: str, namespace: str, owner_ref: Obj) -> Obj:
+    """``GetPodFromTemplate``: labels, annotations and spec of the template, owned by the controller."""
+    meta = template.get("metadata") or {}
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"generateName": generate_name, "namespace": namespace,
+                         "labels": dict(meta.get("labels") or {}), "annotations": dict(meta.get("annotations") or {}),
+                         "ownerReferences": [owner_ref]},
+            "spec": copy.deepcopy(template.get("spec") or {})}
+
+
+async def slow_start_batch(count: int, fn: Any, *, initial: int = 1) -> int:
+    """Run ``fn()`` ``count`` times in doubling batches; stop after a batch with a failure.
+    Returns how many succeeded (``slowStartBatch``)."""
+    done, batch = 0, min(count, initial)
+    while batch > 0:
+        results = await asyncio.gather(*(fn() for _ in range(batch)), return_exceptions=True)
+        ok = sum(1 for r in results if not isinstance(r, BaseException))
+        done += ok
+        if ok < batch:
+            raise next(r for r in results if isinstance(r, BaseException))
+        batch = min(2 * batch, count - done)
+    return done
+
+
+class ReplicaSetController(Controller):
+    name = "replicaset-controller"
+    workers = 2
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.expectations = Expectations()
+
+    @property
+    def replicasets(self) -> Informer:
+        return self.informer("apps/v1", "replicasets")
+
+    @property
+    def pods(self) -> Informer:
+        return self.informer("v1", "pods")
+
+    def register(self) -> None:
+        self.replicasets.add_handlers(on_add=self.enqueue, on_update=lambda _o, n: self.enqueue(n),
+                                      on_delete=self._rs_deleted)
+        self.pods.add_handlers(on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted)
+
+    def _rs_deleted(self, rs: Obj) -> None:
+        self.expectations.forget(key_of(rs))
+        self.enqueue(rs)
+
+    def _owner_key(self, pod: Obj) -> str | None:
+        ref = controller_ref(pod)
+        if ref is None or ref.get("kind") != "ReplicaSet":
+            return None
+        key = f"{pod['metadata']['namespace']}/{ref['name']}"
+        rs = self.replicasets.get(key)
+        return key if rs is not None and rs["metadata"]["uid"] == ref["uid"] else None
+
+    def _enqueue_matching(self, pod: Obj) -> None:
+        """An orphan: every ReplicaSet whose selector matches may want to adopt it."""
+        for rs in self.replicasets.list(pod["metadata"]["namespace"]):
+            if label_selector_from_object(rs["spec"].get("selector")).matches(pod["metadata"].get("labels") or {}):
+                self.enqueue(rs)
+
+    def _pod_added(self, pod: Obj) -> None:
+        key = self._owner_key(pod)
+        if key is not None:
+            self.expectations.creation_observed(key)
+            self.queue.add(key)
+        elif controller_ref(pod) is None:
+            self._enqueue_matching(pod)
+
+    def _pod_updated(self, old: Obj, pod: Obj) -> None:
+        key = self._owner_key(pod)
+        if key is not None:
+            if pod["metadata"].get("deletionTimestamp"):
+                self.expectations.deletion_observed(key, key_of(pod))
+            self.queue.add(key)
+        elif controller_ref(pod) is None:
+            self._enqueue_matching(pod)
+
+    def _pod_deleted(self, pod: Obj) -> None:
+        key = self._owner_key(pod)
+        if key is not None:
+            self.expectations.deletion_observed(key, key_of(pod))
+            self.queue.add(key)
+
+    async def sync(self, key: str) -> Result | None:
+        rs = self.replicasets.get(key)
+        if rs is None:
+            self.expectations.forget(key)
+            return None
+        pods = await self._claim_pods(rs)
+        active = [p for p in pods if is_pod_active(p)]
+        if self.expectations.satisfied(key) and not rs["metadata"].get("deletionTimestamp"):
+            await self._manage_replicas(key, rs, active)
+        return await self._update_status(rs, active)
+
+    async def _claim_pods(self, rs: Obj) -> list[Obj]:
+        """Pods this ReplicaSet controls, adopting matching orphans (``ClaimPods``)."""
+        selector = label_selector_from_object(rs["spec"].get("selector"))
+        uid, ns = rs["metadata"]["uid"], rs["metadata"]["namespace"]
+        owned = []
+        for pod in self.pods.list(ns):
+            ref = controller_ref(pod)
+            if ref is not None:
+                if ref["uid"] == uid:
+                    owned.append(pod)
+                continue
+            if pod["metadata"].get("deletionTimestamp") or not selector.matches(pod["metadata"].get("labels") or {}):
+                continue
+            if rs["metadata"].get("deletionTimestamp"):
+                continue
+            refs = [*(pod["metadata"].get("ownerReferences") or []),
+                    owner_reference(rs, kind="ReplicaSet", api_version="apps/v1")]
+            try:
+                owned.append(await self.client.patch(
+                    resource_path("v1", "pods", namespace=ns, name=pod["metadata"]["name"]),
+                    {"metadata": {"ownerReferences": refs, "uid": pod["metadata"]["uid"]}}))
+            except APIStatusError as e:
+                if e.code not in (404, 409, 422):
+                    raise
+        return owned
+
+    async def _manage_replicas(self, key: str, rs: Obj, active: list[Obj]) -> None:
+        diff = len(active) - rs["spec"].get("replicas", 1)
+        ns, name = rs["metadata"]["namespace"], rs["metadata"]["name"]
+        if diff < 0:
+            count = min(-diff, BURST_REPLICAS)
+            self.expectations.expect(key, adds=count)
+            body = pod_from_template(rs["spec"]["template"], generate_name=f"{name}-", namespace=ns,
+                                     owner_ref=owner_reference(rs, kind="ReplicaSet", api_version="apps/v1"))
+
+            async def create() -> None:
+                try:
+                    pod = await self.client.create(resource_path("v1", "pods", namespace=ns), body)
+                except APIStatusError as e:
+                    self.expectations.creation_failed(key)
+                    self.recorder.event(rs, "Warning", "FailedCreate", f"Error creating: {e.status.get('message', e)}")
+                    raise
+                self.recorder.event(rs, "Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
+
+            try:
+                await slow_start_batch(count, create)
+            except BaseException:
+                self.expectations.expect(key)  # skipped creations will not be observed
+                raise
+        elif diff > 0:
+            victims = pods_to_delete(active, min(diff, BURST_REPLICAS))
+            self.expectations.expect(key, deletes={key_of(p) for p in victims})
+
+            async def delete(pod: Obj) -> None:
+                pod_name = pod["metadata"]["name"]
+                try:
+                    await self.client.delete(resource_path("v1", "pods", namespace=ns, name=pod_name))
+                except APIStatusError as e:
+                    self.expectations.deletion_observed(key, key_of(pod))
+                    if e.code == 404:
+                        return
+                    self.recorder.event(rs, "Warning", "FailedDelete", f"Error deleting: {e.status.get('message', e)}")
+                    raise
+                self.recorder.event(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {pod_name}")
+
+            results = await asyncio.gather(*(delete(p) for p in victims), return_exceptions=True)
+            errors = [r for r in results if isinstance(r, BaseException)]
+            if errors:
+                raise errors[0]
+
+    async def _update_status(self, rs: Obj, active: list[Obj]) -> Result | None:
+        """``calculateStatus`` + ``updateReplicaSetStatus``; a pod not yet available re-checks later."""
+        spec = rs["spec"]
+        template_labels = (spec["template"].get("metadata") or {}).get("labels") or {}
+        min_ready = spec.get("minReadySeconds", 0)
+        status = {
+            "replicas": len(active),
+            "fullyLabeledReplicas": sum(1 for p in active
+                                        if template_labels.items() <= (p["metadata"].get("labels") or {}).items()),
+            "readyReplicas": sum(1 for p in active if is_pod_ready(p)),
+            "availableReplicas": sum(1 for p in active if is_pod_available(p, min_ready)),
+            "observedGeneration": rs["metadata"].get("generation", 1),
+        }
+        old = rs.get("status") or {}
+        if any(old.get(k, 0) != v for k, v in status.items()):
+            body = {**rs, "status": {**old, **status}}
+            await self.client.update(resource_path("apps/v1", "replicasets", namespace=rs["metadata"]["namespace"],
+                                                   name=rs["metadata"]["name"], subresource="status"), body)
+        if min_ready > 0 and status["readyReplicas"] > status["availableReplicas"]:
+            return Result(requeue_after=min_ready)
+        return None
