@@ -42,12 +42,12 @@ def test_endpointslice_validation():
     assert fields(ES.validate({"addressType": "IPv5"})) == [
         ("addressType", 'Unsupported value: "IPv5": supported values: "FQDN", "IPv4", "IPv6"')]
     obj = {"addressType": "IPv4",
-           "endpoints": [{"addresses": []}, {"addresses": ["10.0.0.1", "fd00::1", "127.0.0.1"]}],
+           "endpoints": [{"addresses": []}, {"addresses": ["10.0.0.1", "fd00::1", "127.244.1.5", "169.254.1.1"]}],
            "ports": [{"name": "http", "port": 80, "protocol": "TCP"}, {"name": "http", "port": 0, "protocol": "ICMP"}]}
     assert fields(ES.validate(obj)) == [
         ("endpoints[0].addresses", "Required value: must contain at least 1 address"),
         ("endpoints[1].addresses[1]", 'Invalid value: "fd00::1": must be a valid IPv4 address'),
-        ("endpoints[1].addresses[2]", 'Invalid value: "127.0.0.1": may not be in the loopback range (127.0.0.0/8, ::1/128)'),
+        ("endpoints[1].addresses[3]", 'Invalid value: "169.254.1.1": may not be in the link-local range (169.254.0.0/16, fe80::/10)'),
         ("ports[1].name", 'Duplicate value: "http"'),
         ("ports[1].protocol", 'Unsupported value: "ICMP": supported values: "SCTP", "TCP", "UDP"'),
         ("ports[1].port", "Invalid value: 0: must be between 1 and 65535, inclusive"),

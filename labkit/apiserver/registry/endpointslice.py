@@ -24,12 +24,11 @@ PROTOCOLS = ["SCTP", "TCP", "UDP"]
 
 
 def _special_ip_errors(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[str]:
-    """``ValidateNonSpecialIP``: addresses that can never be a Pod's."""
+    """``ValidateNonSpecialIP``: addresses that can never be a Pod's. Unlike Kubernetes, loopback is
+    allowed: on labkit's process runtime every pod lives on its own 127.x.y.z address."""
     errs = []
     if ip.is_unspecified:
         errs.append(f"may not be unspecified ({ip})")
-    if ip.is_loopback:
-        errs.append("may not be in the loopback range (127.0.0.0/8, ::1/128)")
     if ip.is_link_local:
         errs.append("may not be in the link-local range (169.254.0.0/16, fe80::/10)")
     if ip in ipaddress.ip_network("224.0.0.0/24") or ip in ipaddress.ip_network("ff02::/16"):

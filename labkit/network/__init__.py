@@ -1,0 +1,23 @@
+"""labkit's pod network model: who gets which address, and how traffic finds its way.
+
+In Kubernetes this is split between ``kube-controller-manager``'s node IPAM (a podCIDR per node),
+the CNI plugin (a pod IP from its node's podCIDR, the routes between nodes) and kube-proxy (Service
+virtual IPs). labkit keeps the bookkeeping here and the data path in :mod:`labkit.proxy`.
+
+Layout:
+
+- ``cidr``: the address plan per runtime (cluster and Service CIDRs, the DNS address) and the
+  routes podCIDRs imply. Allocation lives with its owners: podCIDRs in the node IPAM controller,
+  pod IPs in the kubelet's ``host-local`` IPAM.
+- ``hostnet``: how a runtime's Service addresses become reachable on this machine (loopback for the
+  process runtime, labkit's Docker bridge for the docker runtime) and which addresses labkit may
+  send traffic to.
+- ``graph``: a ``networkx`` graph of nodes, pods, IPs, Services and routes, read from the API.
+"""
+
+from labkit.network.cidr import CLUSTER_CIDRS, SERVICE_CIDRS, Route, cluster_dns_ip, route_for, routes
+from labkit.network.graph import graph, snapshot
+from labkit.network.hostnet import BridgeNetwork, HostNetwork, LoopbackNetwork, NetworkSetupError
+
+__all__ = ["CLUSTER_CIDRS", "SERVICE_CIDRS", "BridgeNetwork", "HostNetwork", "LoopbackNetwork", "NetworkSetupError",
+           "Route", "cluster_dns_ip", "graph", "route_for", "routes", "snapshot"]
