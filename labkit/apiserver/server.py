@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from labkit import store as kv
-from labkit.apiserver import discovery, errors, handlers, request, subresources, tables, watch
+from labkit.apiserver import discovery, errors, handlers, request, streaming, subresources, tables, watch
 from labkit.apiserver.admission import AdmissionChain, NamespaceLifecycle, Priority, ServiceAccount
 from labkit.apiserver.authn import UserInfo
 from labkit.apiserver.authz import AlwaysAllow, AuthorizationAttributes, Authorizer, forbidden_message
@@ -76,6 +76,7 @@ class APIServer:
         self.registry("services").service_cidr = self.service_cidr  # type: ignore[attr-defined]
         #: (verb, subresource) -> handler; the streaming pod subresources are added by the node side
         self.connect_handlers: dict[str, Callable[[web.Request, handlers.Call], Awaitable[web.StreamResponse]]] = {}
+        streaming.install(self)  # log/exec/attach/portforward; fills self.kubelets (node name -> KubeletAPI)
         self.url = ""
         self._runner: web.AppRunner | None = None
         self._compactor: asyncio.Task[None] | None = None
@@ -352,6 +353,8 @@ class APIServer:
         pod = call.registry.get(info.namespace, info.name)
         node = pod.get("spec", {}).get("nodeName")
         if not node:
+            if info.subresource == "log":  # nothing has run yet, so there is nothing to show
+                return web.Response(status=200, body=b"", content_type="text/plain")
             raise errors.bad_request(f"pod {info.name} does not have a host assigned")
         handler = self.connect_handlers.get(info.subresource)
         if handler is None:
