@@ -233,7 +233,3 @@ class NodeInfo:
         return (f"<NodeInfo {self.name} cpu {r.milli_cpu}m/{a.milli_cpu}m memory {r.memory}/{a.memory} "
                 f"pods {len(self.pods)}/{a.allowed_pod_number}>")
 
-
-def pod_info(pod: Obj) -> PodInfo:
-    """A :class:`PodInfo` for a raw pod (a dict as the API returns it)."""
-    return PodInfo(pod)

@@ -1,0 +1,27 @@
+"""labkit's kube-scheduler: watch pending pods, pick a node for each, bind it — and say why.
+
+Mirrors ``pkg/scheduler`` in kubernetes/kubernetes. Layout:
+
+- ``types``: ``Resource``, ``PodInfo``, ``NodeInfo`` (a node with its pods' summed requests).
+- ``framework``: extension points, ``Status``/``Code``, ``CycleState``, ``Plugin``, ``FitError``.
+- ``plugins/``: one module per in-tree plugin, and the default profile's list and weights.
+- ``profile``: ``Profile`` = a schedulerName + plugins + weights.
+- ``cache``, ``queue``: the informer-fed cache and the scheduling queue (activeQ, backoffQ,
+  unschedulablePods).
+- ``schedule_one``: the algorithm (filter, score, select host).
+- ``scheduler``: the component (informers, event handlers, binding, events, pod conditions).
+- ``explain``: the record of every attempt (``Scheduler.explain("ns/pod")``).
+- ``custom``: ``FunctionScheduler``, a scheduler from one Python function.
+"""
+
+from labkit.scheduler.custom import FunctionScheduler
+from labkit.scheduler.explain import Attempt, FilterVerdict, PluginScore
+from labkit.scheduler.framework import Code, CycleState, FitError, Framework, Plugin, Status
+from labkit.scheduler.plugins import DEFAULT_WEIGHTS, default_plugins
+from labkit.scheduler.profile import Profile
+from labkit.scheduler.scheduler import Scheduler
+from labkit.scheduler.types import NodeInfo, PodInfo, Resource
+
+__all__ = ["DEFAULT_WEIGHTS", "Attempt", "Code", "CycleState", "FilterVerdict", "FitError", "Framework",
+           "FunctionScheduler", "NodeInfo", "Plugin", "PluginScore", "PodInfo", "Profile", "Resource",
+           "Scheduler", "Status", "default_plugins"]

@@ -1,0 +1,23 @@
+"""NodeUnschedulable: no new pods on a cordoned node (``spec.unschedulable``), unless the pod
+tolerates the ``node.kubernetes.io/unschedulable:NoSchedule`` taint.
+
+Mirrors ``pkg/scheduler/framework/plugins/nodeunschedulable``.
+"""
+
+from __future__ import annotations
+
+from labkit.scheduler.framework import CycleState, Plugin, Status
+from labkit.scheduler.plugins.helper import tolerates
+from labkit.scheduler.types import NodeInfo, PodInfo
+
+ERR_REASON_UNSCHEDULABLE = "node(s) were unschedulable"
+TAINT_NODE_UNSCHEDULABLE = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
+
+
+class NodeUnschedulable(Plugin):
+    name = "NodeUnschedulable"
+
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
+        if not node.unschedulable or any(tolerates(t, TAINT_NODE_UNSCHEDULABLE) for t in pod.tolerations):
+            return None
+        return Status.unresolvable(ERR_REASON_UNSCHEDULABLE)

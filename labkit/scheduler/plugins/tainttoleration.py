@@ -1,0 +1,33 @@
+"""TaintToleration: a node's NoSchedule/NoExecute taints keep out pods that do not tolerate them;
+PreferNoSchedule taints only lower the score (fewer untolerated ones score higher).
+
+Mirrors ``pkg/scheduler/framework/plugins/tainttoleration``: the filter's reason names the first
+untolerated taint as ``{key: value}``; the score counts intolerable PreferNoSchedule taints and is
+normalized in reverse.
+"""
+
+from __future__ import annotations
+
+from labkit.scheduler.framework import CycleState, Plugin, Status
+from labkit.scheduler.plugins.helper import default_normalize_score, tolerates, untolerated_taint
+from labkit.scheduler.types import NodeInfo, PodInfo
+
+
+class TaintToleration(Plugin):
+    name = "TaintToleration"
+
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
+        if not node.taints:
+            return None
+        taint = untolerated_taint(node.taints, pod.tolerations, ("NoSchedule", "NoExecute"))
+        if taint is None:
+            return None
+        return Status.unresolvable(f"node(s) had untolerated taint {{{taint.get('key', '')}: {taint.get('value', '')}}}")
+
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        tolerations = [t for t in pod.tolerations if t.get("effect") in (None, "", "PreferNoSchedule")]
+        return sum(1 for taint in node.taints if taint.get("effect") == "PreferNoSchedule"
+                   and not any(tolerates(t, taint) for t in tolerations))
+
+    def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
+        default_normalize_score(scores, reverse=True)
