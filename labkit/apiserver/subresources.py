@@ -9,6 +9,7 @@ Mirrors ``pkg/registry/core/pod/storage`` (``BindingREST``, ``EvictionREST``),
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
@@ -38,6 +39,7 @@ def binding(call: Call) -> tuple[int, Obj]:
     now = rfc3339(call.now)
 
     def bind(pod: Obj) -> Obj:
+        before = copy.deepcopy(pod)
         current = pod.get("spec", {}).get("nodeName")
         if current:
             raise errors.conflict("pods/binding", info.name, f'pod {info.name} is already assigned to node "{current}"')
@@ -47,7 +49,7 @@ def binding(call: Call) -> tuple[int, Obj]:
         conditions = [c for c in pod.setdefault("status", {}).get("conditions", []) if c.get("type") != "PodScheduled"]
         conditions.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": now})
         pod["status"]["conditions"] = conditions
-        return _track(call, None, pod, "binding")
+        return _track(call, before, pod, "binding")
 
     _, call.revision = call.registry.update(info.namespace, info.name, bind, user=call.user, dry_run=call.dry_run,
                                             subresource="binding")

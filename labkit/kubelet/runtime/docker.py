@@ -1,0 +1,638 @@
+"""The Docker runtime: pods as real containers, through the Docker SDK.
+
+Mirrors dockershim (``pkg/kubelet/dockershim`` before Kubernetes 1.24, now ``cri-dockerd``): a pod
+is a *sandbox* container running a pause program, which owns the pod's network namespace, IP,
+hostname and /etc/hosts; the pod's containers join it with ``network_mode=container:<sandbox>``
+(and its IPC namespace). Names follow dockershim's ``k8s_<container>_<pod>_<namespace>_<uid>_<attempt>``
+and the same ``io.kubernetes.*`` labels, so ``docker ps`` reads like a node's.
+
+Networking is one user-defined bridge per cluster (:class:`DockerNetwork`) standing in for a CNI
+plugin: every node's pods sit on it, so pods reach each other by IP across "nodes", and the host
+reaches them through the bridge's gateway (which is how :meth:`DockerRuntime.port_forward` works).
+
+The SDK blocks, so every call runs in a private thread pool (not the loop's default executor, which
+long-lived streams would exhaust); exec and attach hand the daemon's hijacked socket to asyncio.
+
+Left out: pod-level cgroups (limits are per container), seccomp/AppArmor profiles, image garbage
+collection, a shared PID namespace, registries with credentials, a Docker daemon on another machine
+(port-forward and exec kill need the bridge and the daemon's processes to be local).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import functools
+import ipaddress
+import math
+import os
+import secrets
+import signal
+import socket
+import struct
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import docker
+import docker.errors
+
+from labkit import images
+from labkit.kubelet.runtime import (
+    LABEL_CLUSTER, LABEL_CONTAINER_NAME, LABEL_NODE, LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_UID,
+    ContainerConfig, ContainerStatus, CRIError, ExecSession, ImagePullError, ImageRef, PodSandboxConfig,
+    ProgressFn, Runtime, SandboxStatus,
+)
+
+#: the creating process (pid and its start time) and host, so leftovers of a dead one can be found
+LABEL_PID = "labkit.pid"
+LABEL_PID_START = "labkit.pid-start"
+LABEL_HOST = "labkit.host"
+#: dockershim's labels: sandbox or container, the owning sandbox, the attempt
+LABEL_TYPE = "io.kubernetes.docker.type"
+LABEL_SANDBOX_ID = "io.kubernetes.sandbox.id"
+LABEL_RESTART_COUNT = "io.kubernetes.container.restartCount"
+#: the image the pod asked for (the container may run a stand-in)
+LABEL_IMAGE = "labkit.image"
+_INTERNAL_PREFIXES = ("labkit.", "io.kubernetes.")
+
+#: candidate cluster subnets; the first that overlaps no docker network or host route is used
+CANDIDATE_SUBNETS = tuple(f"10.{200 + i}.0.0/16" for i in range(8))
+
+# CRI's (and the kubelet's) CPU conversions: pkg/kubelet/cm MilliCPUToQuota / MilliCPUToShares
+CPU_PERIOD_US = 100_000
+MIN_QUOTA_US = 1_000
+MIN_SHARES = 2
+
+T = TypeVar("T")
+
+
+def _process_start(pid: int) -> str:
+    """The start time of ``pid`` in clock ticks since boot (field 22 of /proc/<pid>/stat), or ""."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _owner_labels() -> dict[str, str]:
+    pid = os.getpid()
+    return {LABEL_PID: str(pid), LABEL_PID_START: _process_start(pid), LABEL_HOST: socket.gethostname()}
+
+
+def _owner_is_gone(labels: dict[str, str]) -> bool:
+    """A leftover of this host whose creating process no longer runs."""
+    if labels.get(LABEL_HOST) != socket.gethostname() or not labels.get(LABEL_PID, "").isdigit():
+        return False
+    return _process_start(int(labels[LABEL_PID])) != labels.get(LABEL_PID_START)
+
+
+def docker_client() -> docker.APIClient:
+    """The low-level SDK client from the environment (``DOCKER_HOST`` ...), pooled for concurrent calls."""
+    return docker.from_env(max_pool_size=64).api
+
+
+def cleanup_leftovers(api: docker.APIClient | None = None) -> int:
+    """Remove containers and networks of labkit clusters whose process is gone; return how many."""
+    api = api or docker_client()
+    removed = 0
+    for c in api.containers(all=True, filters={"label": LABEL_CLUSTER}):
+        if _owner_is_gone(c["Labels"]):
+            with contextlib.suppress(docker.errors.NotFound):
+                api.remove_container(c["Id"], force=True, v=True)
+                removed += 1
+    for n in api.networks(filters={"label": LABEL_CLUSTER}):
+        if _owner_is_gone(n.get("Labels") or {}):
+            with contextlib.suppress(docker.errors.NotFound):
+                api.remove_network(n["Id"])
+                removed += 1
+    return removed
+
+
+def _used_subnets(api: docker.APIClient) -> list[ipaddress.IPv4Network]:
+    """Subnets of existing docker networks and of the host's routes (a bridge must overlap none)."""
+    used = []
+    for n in api.networks():
+        for pool in (n.get("IPAM") or {}).get("Config") or []:
+            with contextlib.suppress(KeyError, ValueError):
+                used.append(ipaddress.ip_network(pool["Subnet"], strict=False))
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/net/route").read_text().splitlines()[1:]:
+            fields = line.split()
+            dest, mask = (ipaddress.IPv4Address(struct.pack("<I", int(f, 16))) for f in (fields[1], fields[7]))
+            if int(mask):  # the default route overlaps everything and means nothing here
+                used.append(ipaddress.ip_network(f"{dest}/{mask}", strict=False))
+    return [u for u in used if u.version == 4]
+
+
+class DockerNetwork:
+    """One labelled docker bridge per cluster: the pod network (a CNI plugin's job in Kubernetes).
+
+    ``subnet`` is a /16; ``cluster_cidr`` (its lower half) is what node IPAM cuts into per-node /24
+    podCIDRs, and the kubelet picks pod IPs there. The upper half holds the gateway (the host's
+    side of the bridge, last address) and any address docker assigns itself, so the two never
+    collide. Attributes for kube-proxy and DNS: ``name``, ``id``, ``subnet``, ``cluster_cidr``,
+    ``gateway``. Valid after :meth:`ensure`.
+    """
+
+    def __init__(self, cluster_id: str, *, api: docker.APIClient | None = None,
+                 candidates: Sequence[str] = CANDIDATE_SUBNETS) -> None:
+        self.cluster_id = cluster_id
+        self.api = api or docker_client()
+        self.name = f"labkit-{cluster_id}"
+        self.id = ""
+        self.subnet = self.cluster_cidr = self.gateway = ""
+        self._candidates = candidates
+        self._lock = threading.Lock()
+
+    def _adopt(self, info: dict[str, Any]) -> None:
+        subnet = ipaddress.ip_network(info["IPAM"]["Config"][0]["Subnet"])
+        self.id, self.subnet = info["Id"], str(subnet)
+        self.cluster_cidr = str(next(subnet.subnets(prefixlen_diff=1)))
+        self.gateway = str(subnet.broadcast_address - 1)
+
+    def ensure_sync(self) -> None:
+        """Create the bridge (or adopt this cluster's existing one). Blocking; idempotent."""
+        with self._lock:
+            if self.id:
+                return
+            for existing in self.api.networks(names=[self.name]):
+                if existing["Name"] == self.name:
+                    info = self.api.inspect_network(existing["Id"])
+                    if (info.get("Labels") or {}).get(LABEL_CLUSTER) != self.cluster_id:
+                        raise CRIError("NetworkError", f"docker network {self.name} exists and is not labkit's")
+                    return self._adopt(info)
+            used = _used_subnets(self.api)
+            for candidate in map(ipaddress.ip_network, self._candidates):
+                if any(candidate.overlaps(u) for u in used):
+                    continue
+                upper = list(candidate.subnets(prefixlen_diff=1))[1]
+                pool = docker.types.IPAMPool(subnet=str(candidate), iprange=str(upper),
+                                             gateway=str(candidate.broadcast_address - 1))
+                try:
+                    created = self.api.create_network(
+                        self.name, driver="bridge", check_duplicate=True,
+                        ipam=docker.types.IPAMConfig(pool_configs=[pool]),
+                        labels={LABEL_CLUSTER: self.cluster_id, **_owner_labels()})
+                except docker.errors.APIError as e:
+                    if "overlap" in str(e).lower():  # another cluster took it between our look and create
+                        continue
+                    raise CRIError("NetworkError", f"creating docker network {self.name}: {e.explanation or e}") from e
+                return self._adopt(self.api.inspect_network(created["Id"]))
+            raise CRIError("NetworkError", f"no free subnet among {', '.join(self._candidates)} for {self.name}")
+
+    async def ensure(self) -> None:
+        await asyncio.to_thread(self.ensure_sync)
+
+    def remove_sync(self) -> None:
+        """Remove every container of this cluster (all nodes), then the bridge. Blocking."""
+        for c in self.api.containers(all=True, filters={"label": f"{LABEL_CLUSTER}={self.cluster_id}"}):
+            with contextlib.suppress(docker.errors.NotFound):
+                self.api.remove_container(c["Id"], force=True, v=True)
+        for n in self.api.networks(filters={"label": f"{LABEL_CLUSTER}={self.cluster_id}"}):
+            with contextlib.suppress(docker.errors.NotFound):
+                self.api.remove_network(n["Id"])
+        with self._lock:
+            self.id = ""
+
+    async def remove(self) -> None:
+        await asyncio.to_thread(self.remove_sync)
+
+
+def _timestamp(value: str) -> float:
+    """Docker's RFC 3339 times as unix seconds; its zero time (``0001-01-01``) as 0."""
+    if not value or value.startswith("0001-"):
+        return 0.0
+    return datetime.fromisoformat(value).timestamp()
+
+
+def _user_labels(labels: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in labels.items() if not k.startswith(_INTERNAL_PREFIXES)}
+
+
+def _api_error(reason: str, e: docker.errors.APIError) -> CRIError:
+    return CRIError(reason, str(e.explanation or e))
+
+
+class _HijackedSession(ExecSession):
+    """An exec or attach over the daemon's hijacked HTTP connection, driven by asyncio.
+
+    Without a TTY the daemon multiplexes stdout and stderr in frames of an 8-byte header
+    (stream, 0, 0, 0, big-endian length) and the payload; with one, the bytes arrive raw.
+    """
+
+    def __init__(self, raw: Any, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, tty: bool,
+                 wait: Callable[[], Awaitable[int]], resize: Callable[[int, int], Awaitable[Any]],
+                 kill: Callable[[], Awaitable[None]] | None) -> None:
+        self._response_socket, self._reader, self._writer, self._tty = raw, reader, writer, tty
+        self._wait, self._resize, self._kill = wait, resize, kill
+
+    @classmethod
+    async def connect(cls, raw: Any, **kwargs: Any) -> _HijackedSession:
+        # the SDK's socket belongs to its HTTP response; a duplicate gives asyncio a descriptor of its own
+        sock = raw._sock.dup()
+        sock.setblocking(False)
+        reader, writer = await asyncio.open_connection(sock=sock)
+        return cls(raw, reader, writer, **kwargs)
+
+    async def write_stdin(self, data: bytes) -> None:
+        self._writer.write(data)
+        await self._writer.drain()
+
+    async def close_stdin(self) -> None:
+        if self._writer.can_write_eof():
+            self._writer.write_eof()
+
+    async def output(self) -> AsyncIterator[tuple[int, bytes]]:
+        reader = self._reader
+        try:
+            while True:
+                if self._tty:
+                    data = await reader.read(65536)
+                    if not data:
+                        return
+                    yield 1, data
+                    continue
+                try:
+                    header = await reader.readexactly(8)
+                    stream, length = header[0], struct.unpack(">I", header[4:])[0]
+                    data = await reader.readexactly(length)
+                except (asyncio.IncompleteReadError, ConnectionResetError):
+                    return
+                yield (2 if stream == 2 else 1), data
+        finally:
+            self._close()
+
+    async def wait(self) -> int:
+        return await self._wait()
+
+    async def resize(self, width: int, height: int) -> None:
+        await self._resize(width, height)
+
+    async def kill(self) -> None:
+        if self._kill is not None:
+            await self._kill()
+        self._close()
+
+    def _close(self) -> None:
+        self._writer.close()
+        with contextlib.suppress(OSError):
+            self._response_socket.close()
+
+
+class DockerRuntime(Runtime):
+    """One node's CRI over a Docker daemon; all nodes of a cluster share one :class:`DockerNetwork`."""
+
+    name = "docker"
+
+    def __init__(self, cluster_id: str, node: str, *, network: DockerNetwork, dns_servers: Sequence[str] = (),
+                 workers: int = 32) -> None:
+        self.cluster_id, self.node, self.network = cluster_id, node, network
+        self.api = network.api
+        #: nameservers for pods' resolv.conf (docker's embedded DNS forwards to them); the cluster DNS
+        self.dns_servers = list(dns_servers)
+        self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix=f"docker-{node}")
+        self._labels = {LABEL_CLUSTER: cluster_id, LABEL_NODE: node, **_owner_labels()}
+
+    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+
+    def _filters(self, **labels: str) -> dict[str, list[str]]:
+        base = {LABEL_CLUSTER: self.cluster_id, LABEL_NODE: self.node, **labels}
+        return {"label": [f"{k}={v}" for k, v in base.items()]}
+
+    def _thread_progress(self, progress: ProgressFn | None) -> ProgressFn | None:
+        """``progress`` called on the event loop although the build runs in a worker thread."""
+        if progress is None:
+            return None
+        loop = asyncio.get_running_loop()
+        return lambda line: loop.call_soon_threadsafe(progress, line)
+
+    # --- images ---
+
+    def _local_image_id(self, image: str) -> str | None:
+        definition = images.lookup(image)
+        if definition is not None and images.repository(image) == definition.repository:
+            return images.current_image_id(self.api, definition)  # labkit's own: stale builds do not count
+        try:
+            return self.api.inspect_image(image)["Id"]
+        except docker.errors.ImageNotFound:
+            return None
+
+    async def image_present(self, image: str) -> bool:
+        """Whether ``image`` itself is on this machine (a stand-in does not count: pulling explains it)."""
+        return await self._call(self._local_image_id, image) is not None
+
+    def _pull_sync(self, image: str, progress: ProgressFn | None) -> ImageRef:
+        definition = images.lookup(image)
+        if definition is not None and images.repository(image) == definition.repository:
+            return ImageRef(image, "docker://" + images.ensure_built(self.api, definition, progress=progress))
+        try:
+            for chunk in self.api.pull(image, stream=True, decode=True):
+                if "error" in chunk:
+                    raise docker.errors.APIError(chunk["error"])
+                if progress and chunk.get("status"):
+                    progress(" ".join(filter(None, (chunk.get("id"), chunk["status"], chunk.get("progress")))))
+            return ImageRef(image, "docker://" + self.api.inspect_image(image)["Id"])
+        except docker.errors.APIError as e:
+            failure = str(e.explanation or e)
+            if definition is None:
+                raise ImagePullError(f'failed to pull image "{image}": {failure}') from e
+        ref = "docker://" + images.ensure_built(self.api, definition, progress=progress)
+        note = (f'pulling "{image}" failed ({failure}); running labkit\'s stand-in {definition.tag} instead: '
+                f"{definition.summary}")
+        return ImageRef(image, ref, note=note)
+
+    async def pull_image(self, image: str, *, progress: ProgressFn | None = None) -> ImageRef:
+        """Pull ``image``; labkit's own images are built; a failed pull of a stand-in's image builds the stand-in."""
+        try:
+            return await self._call(self._pull_sync, image, self._thread_progress(progress))
+        except images.BuildError as e:
+            raise ImagePullError(str(e)) from e
+
+    def _resolve_image(self, image: str) -> str:
+        """The image id a container of ``image`` runs: the image itself, else its stand-in."""
+        if (image_id := self._local_image_id(image)) is not None:
+            return image_id
+        if (definition := images.lookup(image)) is not None:
+            return images.ensure_built(self.api, definition)
+        raise CRIError("CreateContainerError", f'image "{image}" is not present: pull it first')
+
+    # --- sandboxes ---
+
+    def _create_named(self, name: str, *, image: str, command: list[str] | None = None, stdin_once: bool = False,
+                      **kwargs: Any) -> str:
+        """Create a container; on a name conflict (a leftover) retry with a random suffix, as dockershim did."""
+        config = self.api.create_container_config(image=image, command=command, detach=True, **kwargs)
+        config["StdinOnce"] = stdin_once  # the SDK ties it to attaching at create time
+        try:
+            return self.api.create_container_from_config(config, name=name)["Id"]
+        except docker.errors.APIError as e:
+            if e.status_code != 409:
+                raise
+            return self.api.create_container_from_config(config, name=f"{name}_{secrets.token_hex(4)}")["Id"]
+
+    def _run_sandbox_sync(self, config: PodSandboxConfig) -> str:
+        self.network.ensure_sync()
+        pause = images.ensure_built(self.api, images.PAUSE)
+        labels = {**config.labels, **self._labels, LABEL_TYPE: "podsandbox", LABEL_POD_NAME: config.name,
+                  LABEL_POD_NAMESPACE: config.namespace, LABEL_POD_UID: config.uid, LABEL_CONTAINER_NAME: "POD"}
+        published = [p for p in config.ports if p.host_port]  # hostPort: published on the sandbox, like pause
+        ports = [(p.container_port, p.protocol.lower()) for p in published]
+        host_config = self.api.create_host_config(
+            network_mode=self.network.name, ipc_mode="shareable", extra_hosts=dict(config.hosts) or None,
+            dns=self.dns_servers or None, dns_search=list(config.dns_search) or None,
+            port_bindings={f"{p.container_port}/{p.protocol.lower()}": p.host_port for p in published} or None)
+        endpoint = self.api.create_endpoint_config(ipv4_address=config.ip or None)
+        sandbox_id = self._create_named(
+            f"k8s_POD_{config.name}_{config.namespace}_{config.uid}_0", image=pause, hostname=config.hostname,
+            labels=labels, ports=ports or None, host_config=host_config,
+            networking_config=self.api.create_networking_config({self.network.name: endpoint}))
+        try:
+            self.api.start(sandbox_id)
+        except docker.errors.APIError:
+            self.api.remove_container(sandbox_id, force=True)
+            raise
+        return sandbox_id
+
+    async def run_pod_sandbox(self, config: PodSandboxConfig) -> str:
+        try:
+            return await self._call(self._run_sandbox_sync, config)
+        except docker.errors.APIError as e:
+            raise _api_error("CreatePodSandboxError", e) from e
+        except images.BuildError as e:
+            raise CRIError("CreatePodSandboxError", str(e)) from e
+
+    def _sandbox_containers(self, sandbox_id: str) -> list[str]:
+        return [c["Id"] for c in self.api.containers(all=True, filters=self._filters(**{LABEL_SANDBOX_ID: sandbox_id}))]
+
+    def _stop_sandbox_sync(self, sandbox_id: str) -> None:
+        # CRI: stopping a sandbox force-stops whatever still runs in it
+        for cid in self._sandbox_containers(sandbox_id):
+            with contextlib.suppress(docker.errors.NotFound):
+                self.api.stop(cid, timeout=0)
+        with contextlib.suppress(docker.errors.NotFound):
+            self.api.stop(sandbox_id, timeout=2)
+
+    async def stop_pod_sandbox(self, sandbox_id: str) -> None:
+        await self._call(self._stop_sandbox_sync, sandbox_id)
+
+    def _remove_sandbox_sync(self, sandbox_id: str) -> None:
+        for cid in [*self._sandbox_containers(sandbox_id), sandbox_id]:
+            with contextlib.suppress(docker.errors.NotFound):
+                self.api.remove_container(cid, force=True, v=True)
+
+    async def remove_pod_sandbox(self, sandbox_id: str) -> None:
+        await self._call(self._remove_sandbox_sync, sandbox_id)
+
+    def _sandbox_status(self, c: dict[str, Any]) -> SandboxStatus:
+        labels = c["Labels"]
+        networks = (c.get("NetworkSettings") or {}).get("Networks") or {}
+        return SandboxStatus(
+            id=c["Id"], name=labels.get(LABEL_POD_NAME, ""), namespace=labels.get(LABEL_POD_NAMESPACE, ""),
+            uid=labels.get(LABEL_POD_UID, ""), ip=(networks.get(self.network.name) or {}).get("IPAddress", ""),
+            state="ready" if c["State"] == "running" else "notready", created_at=float(c["Created"]),
+            labels=_user_labels(labels))
+
+    async def list_pod_sandboxes(self) -> list[SandboxStatus]:
+        found = await self._call(self.api.containers, all=True, filters=self._filters(**{LABEL_TYPE: "podsandbox"}))
+        return [self._sandbox_status(c) for c in found]
+
+    async def sandbox_ip(self, sandbox_id: str) -> str:
+        info = await self._call(self.api.inspect_container, sandbox_id)
+        return (info["NetworkSettings"]["Networks"].get(self.network.name) or {}).get("IPAddress", "")
+
+    # --- containers ---
+
+    def _create_container_sync(self, sandbox_id: str, config: ContainerConfig, sandbox: PodSandboxConfig) -> str:
+        image_id = self._resolve_image(config.image)
+        labels = {**config.labels, **self._labels, LABEL_TYPE: "container", LABEL_SANDBOX_ID: sandbox_id,
+                  LABEL_POD_NAME: sandbox.name, LABEL_POD_NAMESPACE: sandbox.namespace, LABEL_POD_UID: sandbox.uid,
+                  LABEL_CONTAINER_NAME: config.name, LABEL_RESTART_COUNT: str(config.restart_count),
+                  LABEL_IMAGE: config.image}
+        limits: dict[str, Any] = {"cpu_shares": max(MIN_SHARES, config.cpu_request_millis * 1024 // 1000)}
+        if config.memory_limit_bytes:  # no swap beyond the limit, as the kubelet sets it
+            limits.update(mem_limit=config.memory_limit_bytes, memswap_limit=config.memory_limit_bytes)
+        if config.cpu_limit_millis:
+            limits.update(cpu_period=CPU_PERIOD_US,
+                          cpu_quota=max(MIN_QUOTA_US, config.cpu_limit_millis * CPU_PERIOD_US // 1000))
+        host_config = self.api.create_host_config(
+            network_mode=f"container:{sandbox_id}", ipc_mode=f"container:{sandbox_id}",
+            binds=[f"{m.host_path}:{m.container_path}:{'ro' if m.read_only else 'rw'}" for m in config.mounts] or None,
+            **limits)
+        # Kubernetes' command replaces the image's ENTRYPOINT (and drops its CMD); args replace CMD
+        return self._create_named(
+            f"k8s_{config.name}_{sandbox.name}_{sandbox.namespace}_{sandbox.uid}_{config.restart_count}",
+            image=image_id, entrypoint=list(config.command) or None, command=list(config.args) or None,
+            environment=[f"{k}={v}" for k, v in config.env.items()], working_dir=config.working_dir or None,
+            labels=labels, tty=config.tty, stdin_open=config.stdin, stdin_once=config.stdin_once,
+            host_config=host_config)
+
+    async def create_container(self, sandbox_id: str, config: ContainerConfig, sandbox: PodSandboxConfig) -> str:
+        try:
+            return await self._call(self._create_container_sync, sandbox_id, config, sandbox)
+        except docker.errors.APIError as e:
+            raise _api_error("CreateContainerError", e) from e
+        except images.BuildError as e:
+            raise CRIError("CreateContainerError", str(e)) from e
+
+    async def start_container(self, container_id: str) -> None:
+        try:
+            await self._call(self.api.start, container_id)
+        except docker.errors.APIError as e:
+            raise _api_error("RunContainerError", e) from e
+
+    async def stop_container(self, container_id: str, timeout: float) -> None:
+        with contextlib.suppress(docker.errors.NotFound):
+            await self._call(self.api.stop, container_id, timeout=math.ceil(timeout))
+
+    async def remove_container(self, container_id: str) -> None:
+        with contextlib.suppress(docker.errors.NotFound):
+            await self._call(self.api.remove_container, container_id, force=True, v=True)
+
+    @staticmethod
+    def _container_status(info: dict[str, Any]) -> ContainerStatus:
+        labels, state = info["Config"]["Labels"], info["State"]
+        status = {"created": "created", "running": "running", "paused": "running", "restarting": "running",
+                  "exited": "exited", "dead": "exited"}.get(state["Status"], "unknown")
+        reason = ""
+        if status == "exited":
+            reason = "OOMKilled" if state.get("OOMKilled") else "Completed" if state["ExitCode"] == 0 else "Error"
+        return ContainerStatus(
+            id=info["Id"], name=labels.get(LABEL_CONTAINER_NAME, ""), sandbox_id=labels.get(LABEL_SANDBOX_ID, ""),
+            state=status, image=labels.get(LABEL_IMAGE, ""), image_ref="docker://" + info["Image"],
+            created_at=_timestamp(info["Created"]), started_at=_timestamp(state.get("StartedAt", "")),
+            finished_at=_timestamp(state.get("FinishedAt", "")) if status == "exited" else 0.0,
+            exit_code=state.get("ExitCode", 0), reason=reason, message=state.get("Error", ""),
+            attempt=int(labels.get(LABEL_RESTART_COUNT, "0")), labels=_user_labels(labels))
+
+    async def container_status(self, container_id: str) -> ContainerStatus:
+        try:
+            return self._container_status(await self._call(self.api.inspect_container, container_id))
+        except docker.errors.NotFound as e:
+            raise _api_error("NotFound", e) from e
+
+    def _list_containers_sync(self, sandbox_id: str | None) -> list[ContainerStatus]:
+        labels = {LABEL_TYPE: "container", **({LABEL_SANDBOX_ID: sandbox_id} if sandbox_id else {})}
+        found = []
+        for c in self.api.containers(all=True, filters=self._filters(**labels)):
+            with contextlib.suppress(docker.errors.NotFound):  # removed between list and inspect
+                found.append(self._container_status(self.api.inspect_container(c["Id"])))
+        return found
+
+    async def list_containers(self, sandbox_id: str | None = None) -> list[ContainerStatus]:
+        return await self._call(self._list_containers_sync, sandbox_id)
+
+    # --- streaming ---
+
+    async def logs(self, container_id: str, *, follow: bool = False, tail_lines: int | None = None,
+                   since_seconds: int | None = None, timestamps: bool = False,
+                   limit_bytes: int | None = None) -> AsyncIterator[bytes]:
+        since = int(time.time()) - since_seconds if since_seconds is not None else None
+        try:
+            stream = await self._call(self.api.logs, container_id, stream=True, follow=follow, timestamps=timestamps,
+                                      tail="all" if tail_lines is None else tail_lines, since=since)
+        except docker.errors.NotFound as e:
+            raise _api_error("NotFound", e) from e
+        remaining = limit_bytes
+        try:
+            async for chunk in _iterate_in_thread(stream):
+                if remaining is not None:
+                    chunk = chunk[:remaining]
+                    remaining -= len(chunk)
+                yield chunk
+                if remaining == 0:
+                    return
+        finally:
+            stream.close()  # unblocks the reading thread of a followed log
+
+    async def exec(self, container_id: str, command: Sequence[str], *, tty: bool, stdin: bool) -> ExecSession:
+        try:
+            exec_id = (await self._call(self.api.exec_create, container_id, list(command), stdin=stdin, tty=tty))["Id"]
+            raw = await self._call(self.api.exec_start, exec_id, tty=tty, socket=True)
+        except docker.errors.APIError as e:
+            raise _api_error("ExecError", e) from e
+
+        async def wait() -> int:
+            delay = 0.01
+            while (info := await self._call(self.api.exec_inspect, exec_id))["Running"]:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.2)
+            return info["ExitCode"]
+
+        async def kill() -> None:
+            # docker has no exec-kill API: signal the exec'd process, whose host pid the daemon reports
+            pid = (await self._call(self.api.exec_inspect, exec_id)).get("Pid")
+            if pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+        return await _HijackedSession.connect(raw, tty=tty, wait=wait, kill=kill,
+                                resize=lambda w, h: self._call(self.api.exec_resize, exec_id, height=h, width=w))
+
+    async def attach(self, container_id: str, *, tty: bool, stdin: bool) -> ExecSession:
+        params = {"stdin": int(stdin), "stdout": 1, "stderr": 1, "stream": 1}
+        try:
+            raw = await self._call(self.api.attach_socket, container_id, params=params)
+        except docker.errors.APIError as e:
+            raise _api_error("AttachError", e) from e
+
+        async def wait() -> int:
+            return (await self._call(self.api.wait, container_id, timeout=None))["StatusCode"]
+
+        # kill() only detaches: ending an attach never stops the container
+        return await _HijackedSession.connect(raw, tty=tty, wait=wait, kill=None,
+                                resize=lambda w, h: self._call(self.api.resize, container_id, height=h, width=w))
+
+    async def port_forward(self, sandbox_id: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """Connect from the host to the pod's IP on the bridge (a service bound to the pod's 127.0.0.1 is not reachable)."""
+        try:
+            ip = await self.sandbox_ip(sandbox_id)
+        except docker.errors.NotFound as e:
+            raise _api_error("NotFound", e) from e
+        try:
+            return await asyncio.open_connection(ip, port)
+        except OSError as e:
+            cause = f"connect: {os.strerror(e.errno).lower()}" if e.errno else str(e)
+            raise CRIError("PortForwardError",
+                           f"error forwarding port {port} to pod {sandbox_id}: dial tcp4 {ip}:{port}: {cause}") from e
+
+    # --- lifecycle ---
+
+    def _cleanup_sync(self) -> None:
+        for c in self.api.containers(all=True, filters=self._filters()):
+            with contextlib.suppress(docker.errors.NotFound):
+                self.api.remove_container(c["Id"], force=True, v=True)
+
+    async def cleanup(self) -> None:
+        """Remove this node's containers. The bridge and other nodes' pods go with :meth:`DockerNetwork.remove`."""
+        await self._call(self._cleanup_sync)
+
+    async def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def _iterate_in_thread(stream: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """Items of a blocking iterator, read by a dedicated thread (a followed log may block for hours)."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
+
+    def pump() -> None:
+        try:
+            for item in stream:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+        except BaseException as e:  # the consumer re-raises it (or has gone and closed the stream)
+            with contextlib.suppress(RuntimeError):  # the loop closed first
+                loop.call_soon_threadsafe(queue.put_nowait, e)
+
+    threading.Thread(target=pump, name="docker-logs", daemon=True).start()
+    while (item := await queue.get()) is not None:
+        if isinstance(item, BaseException):
+            raise item
+        yield item

@@ -1,0 +1,48 @@
+"""labkit's locally built images: name mapping, build once, rebuild on change."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+
+import docker
+import pytest
+
+from labkit import images
+from labkit.kubelet.runtime.docker import docker_client
+
+from conftest import need
+
+
+@pytest.mark.parametrize(("image", "tag"), [
+    ("nginx", "labkit/nginx:1"), ("nginx:1.25-alpine", "labkit/nginx:1"), ("docker.io/library/nginx", "labkit/nginx:1"),
+    ("busybox@sha256:" + "0" * 64, "labkit/busybox:1"), ("library/busybox:1.36", "labkit/busybox:1"),
+    ("labkit/hello:1", "labkit/hello:1"), ("localhost:5000/nginx", None), ("redis:7", None),
+])
+def test_lookup_maps_references_to_definitions(image: str, tag: str | None) -> None:
+    definition = images.lookup(image)
+    assert (definition.tag if definition else None) == tag
+
+
+@pytest.mark.docker
+def test_build_once_and_rebuild_when_the_definition_changes() -> None:
+    try:
+        api = docker_client()
+        api.ping()
+    except docker.errors.DockerException:
+        api = None
+    need(api is not None, "a Docker daemon")
+    tag = f"labkit/test-{secrets.token_hex(3)}:1"
+    first = dataclasses.replace(images.HELLO, tag=tag)
+    changed = dataclasses.replace(first, files={**first.files, "www/healthz": ("changed\n", 0o644)})
+    lines: list[str] = []
+    try:
+        built = images.ensure_built(api, first, progress=lines.append)
+        assert lines and lines[0].startswith(f"building {tag}")
+        lines.clear()
+        assert images.ensure_built(api, first, progress=lines.append) == built and lines == []
+        rebuilt = images.ensure_built(api, changed, progress=lines.append)
+        assert rebuilt != built and images.current_image_id(api, first) is None
+        assert api.inspect_image(tag)["Config"]["Labels"][images.definitions.LABEL_CONTENT_HASH]
+    finally:
+        api.remove_image(tag, force=True)
