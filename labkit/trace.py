@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import heapq
 import itertools
 import threading
 import time
@@ -49,14 +50,33 @@ class WatchEventRecord:
     kind: str = "watch"
 
 
-Record = RequestRecord | WatchEventRecord
+@dataclasses.dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    """What a component decided about one object, appended by the component itself (a controller's
+    reconcile, a kubelet's runtime call), so a notebook can show *why* the next request was sent."""
+
+    seq: int
+    t: float
+    component: str  # Component.name: "kubelet-node-1", "replicaset-controller"
+    resource: str  # plural of the object decided about
+    namespace: str
+    name: str
+    summary: str  # one line for people: "RunPodSandbox", "scale up web-7d9f8 to 3"
+    data: dict[str, Any] = dataclasses.field(default_factory=dict)  # JSON-able details
+    kind: str = "decision"
+
+
+Record = RequestRecord | WatchEventRecord | DecisionRecord
 
 
 class Trace:
     """A bounded, thread-safe ring of records with subscribers."""
 
     def __init__(self, maxlen: int = 20_000) -> None:
-        self._records: collections.deque[Record] = collections.deque(maxlen=maxlen)
+        # requests and watch events are kept apart, so a fan-out to many watchers cannot push the
+        # requests that caused it out of the ring
+        self._requests: collections.deque[Record] = collections.deque(maxlen=maxlen)
+        self._watch_events: collections.deque[Record] = collections.deque(maxlen=maxlen)
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
         self._subscribers: list[Callable[[Record], None]] = []
@@ -67,10 +87,13 @@ class Trace:
     def watch_event(self, **fields: Any) -> WatchEventRecord:
         return self._add(WatchEventRecord, fields)
 
+    def decision(self, **fields: Any) -> DecisionRecord:
+        return self._add(DecisionRecord, fields)
+
     def _add(self, cls: type, fields: dict[str, Any]) -> Any:
         with self._lock:
             record = cls(seq=next(self._seq), t=fields.pop("t", None) or time.monotonic(), **fields)
-            self._records.append(record)
+            (self._watch_events if record.kind == "watch" else self._requests).append(record)
             subscribers = list(self._subscribers)
         for fn in subscribers:
             fn(record)
@@ -85,14 +108,16 @@ class Trace:
     def records(self, *, since: int = 0) -> list[Record]:
         """A snapshot of the records with ``seq > since``."""
         with self._lock:
-            return [r for r in self._records if r.seq > since]
+            merged = heapq.merge(self._requests, self._watch_events, key=lambda r: r.seq)
+            return [r for r in merged if r.seq > since]
 
     def __iter__(self) -> Iterator[Record]:
         return iter(self.records())
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._requests) + len(self._watch_events)
 
     def clear(self) -> None:
         with self._lock:
-            self._records.clear()
+            self._requests.clear()
+            self._watch_events.clear()

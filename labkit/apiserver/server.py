@@ -77,6 +77,7 @@ class APIServer:
         #: (verb, subresource) -> handler; the streaming pod subresources are added by the node side
         self.connect_handlers: dict[str, Callable[[web.Request, handlers.Call], Awaitable[web.StreamResponse]]] = {}
         streaming.install(self)  # log/exec/attach/portforward; fills self.kubelets (node name -> KubeletAPI)
+        self._watch_caches: dict[tuple[str, str], watch.WatchCache] = {}
         self.url = ""
         self._runner: web.AppRunner | None = None
         self._compactor: asyncio.Task[None] | None = None
@@ -117,6 +118,8 @@ class APIServer:
         self.ready = False
         if self._compactor:
             self._compactor.cancel()
+        for cache in self._watch_caches.values():
+            cache.stop()
         if self._runner:
             await self._runner.cleanup()
             self._runner = None
@@ -361,6 +364,13 @@ class APIServer:
             raise errors.ApiError(503, "ServiceUnavailable", f'no kubelet is serving {info.subresource} for node "{node}"')
         return await handler(req, call)
 
+    def _watch_cache(self, reg: Registry) -> watch.WatchCache:
+        key = (reg.resource.group, reg.resource.plural)
+        cache = self._watch_caches.get(key)
+        if cache is None:
+            cache = self._watch_caches[key] = watch.WatchCache(reg)
+        return cache
+
     async def _watch(self, req: web.Request, call: handlers.Call) -> web.StreamResponse:
         info, reg, q = call.info, call.registry, call.query
         field_selector = q.get("fieldSelector", "")
@@ -386,22 +396,26 @@ class APIServer:
         resp = web.StreamResponse(status=200, headers={
             "Content-Type": tables.TABLE_CONTENT_TYPE if as_table else "application/json"})
         resp.enable_chunked_encoding()
-        events = watch.watch(reg, info.namespace, matches=matches, resource_version=rv,
+        events = watch.watch(self._watch_cache(reg), info.namespace, matches=matches, resource_version=rv,
                              send_initial_events=None if send_initial is None else send_initial == "true",
                              allow_bookmarks=allow_bookmarks)
         await resp.prepare(req)
         with_columns = True
         try:
             async with asyncio.timeout(timeout):
-                async for kind, obj in events:
+                async for kind, obj, change in events:
                     meta = obj["metadata"]
-                    sent = obj
                     if as_table and kind != "BOOKMARK":
                         sent = tables.table(reg.resource, [obj], include_object=include, now=self.clock(),
                                             list_meta={"resourceVersion": meta["resourceVersion"]},
                                             with_columns=with_columns)
                         with_columns = False
-                    await resp.write(json.dumps({"type": kind, "object": sent}, separators=(",", ":")).encode() + b"\n")
+                        line = json.dumps({"type": kind, "object": sent}, separators=(",", ":")).encode() + b"\n"
+                    elif change is not None:
+                        line = change.line(kind, obj)
+                    else:
+                        line = json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
+                    await resp.write(line)
                     self.trace.watch_event(user=call.user.name, resource=info.plural, type=kind,
                                            namespace=meta.get("namespace", ""), name=meta.get("name", ""),
                                            revision=int(meta.get("resourceVersion") or 0))
