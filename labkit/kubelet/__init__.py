@@ -1,1 +1,5 @@
-"""The node agent (kubelet). For now: node registration (``registration.py``)."""
+"""The node agent (kubelet): see :mod:`labkit.kubelet.kubelet` for the map of this package."""
+
+from labkit.kubelet.kubelet import Kubelet, KubeletConfig
+
+__all__ = ["Kubelet", "KubeletConfig"]

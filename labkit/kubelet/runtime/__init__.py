@@ -28,6 +28,8 @@ LABEL_POD_UID = "io.kubernetes.pod.uid"
 LABEL_POD_NAME = "io.kubernetes.pod.name"
 LABEL_POD_NAMESPACE = "io.kubernetes.pod.namespace"
 LABEL_CONTAINER_NAME = "io.kubernetes.container.name"
+#: "true" on init containers (the sim runtime ends them at once; others ignore it)
+LABEL_INIT_CONTAINER = "labkit.init-container"
 
 #: called with a short human line while a slow step (an image build or pull) runs
 ProgressFn = Callable[[str], None]
@@ -170,6 +172,10 @@ class Runtime(abc.ABC):
     """The CRI a kubelet talks to. One instance per node; every call is async."""
 
     name: str = ""
+    #: no processes behind the containers (sim): the kubelet treats every probe as passing
+    simulated: bool = False
+    #: False when CPU/memory limits are not enforced (process): the kubelet warns on pods that set them
+    enforces_limits: bool = True
 
     # --- images ---
     @abc.abstractmethod

@@ -1,0 +1,528 @@
+"""The kubelet: the node agent that turns pods bound to its node into running containers.
+
+Mirrors ``pkg/kubelet/kubelet.go`` (``Run``, ``SyncPod``, ``SyncTerminatingPod``), the container
+runtime manager ``pkg/kubelet/kuberuntime`` (``computePodActions``: sandbox, then init containers in
+order, then containers; restart policy; ``doBackOff`` with 10 s doubling to 5 min), the image
+manager's pull back-off (``ErrImagePull`` then ``ImagePullBackOff``), the PLEG (a relist of the
+runtime every ``pleg_period``) and the node status and lease loops. It talks to the cluster only
+through the API server, as ``system:node:NAME``.
+
+Layout: ``registration.py`` (the Node), ``nodelease.py`` (heartbeat), ``podworkers.py`` (one worker
+per pod, through the gate), ``status.py`` (pod status), ``prober.py``, ``envvars.py``,
+``volumes.py``, ``ipam.py`` (pod IPs), ``server.py`` (logs/exec/attach/port-forward), ``runtime/``.
+
+Left out: cgroups and eviction, static pods, sidecar init containers, lifecycle hooks, the
+``activeDeadlineSeconds`` timer, image garbage collection, node status from real host metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from labkit.client import APIStatusError, Client, resource_path
+from labkit.component import Component
+from labkit.events import EventRecorder
+from labkit.informer import Informer
+from labkit.kubelet import registration, status as podstatus
+from labkit.kubelet.envvars import expand, make_environment
+from labkit.kubelet.ipam import HostLocalIPAM, fallback_cidr
+from labkit.kubelet.nodelease import NodeLease
+from labkit.kubelet.podworkers import PodWorker, PodWorkers
+from labkit.kubelet.prober import ProbeWorker
+from labkit.kubelet.runtime import (
+    LABEL_CONTAINER_NAME, LABEL_INIT_CONTAINER, LABEL_NODE, LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_UID,
+    ContainerConfig, ContainerStatus, CRIError, ImagePullError, PodSandboxConfig, PortMapping, Runtime,
+)
+from labkit.kubelet.volumes import mounts_for, prepare_volumes, remove_pod_dir
+from labkit.quantity import to_bytes, to_millicores
+
+Obj = dict[str, Any]
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class KubeletConfig:
+    """``KubeletConfiguration`` fields labkit honours (teaching defaults may be shorter)."""
+
+    cpu: str = "2"
+    memory: str = "4Gi"
+    pods: int = 110
+    address: str = "127.0.0.1"
+    cluster_cidr: str = "10.244.0.0/16"  # the fallback pod range is taken from it when no podCIDR comes
+    pod_cidr_timeout: float = 5.0
+    lease_duration: int = 40
+    renew_interval: float = 10.0
+    status_update_interval: float = 10.0  # nodeStatusUpdateFrequency
+    backoff_base: float = 10.0  # crash-loop and image-pull back-off: base doubling to backoff_max
+    backoff_max: float = 300.0
+    pleg_period: float = 1.0  # how often the runtime is relisted for container changes
+
+
+class Backoff:
+    """``flowcontrol.Backoff``: per key, ``base`` doubling to ``cap``; forgotten after 2 x ``cap`` quiet."""
+
+    def __init__(self, base: float, cap: float) -> None:
+        self.base, self.cap = base, cap
+        self._entries: dict[str, tuple[float, float]] = {}  # key -> (duration, last update, monotonic)
+
+    def next(self, key: str) -> float:
+        duration, last = self._entries.get(key, (0.0, 0.0))
+        now = time.monotonic()
+        duration = self.base if duration == 0 or now - last > 2 * self.cap else min(duration * 2, self.cap)
+        self._entries[key] = (duration, now)
+        return duration
+
+    def remaining(self, key: str, since: float) -> float:
+        """Seconds left of the back-off counted from ``since`` (monotonic); 0 when not backing off."""
+        duration, _ = self._entries.get(key, (0.0, 0.0))
+        return max(since + duration - time.monotonic(), 0.0)
+
+    def duration(self, key: str) -> float:
+        return self._entries.get(key, (0.0, 0.0))[0]
+
+
+@dataclasses.dataclass
+class PodState:
+    """What this kubelet keeps about one pod between syncs."""
+
+    sandbox_id: str = ""
+    sandbox: PodSandboxConfig | None = None
+    ip: str = ""
+    volume_paths: dict[str, str] | None = None
+    waiting: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    pull_failed_at: dict[str, float] = dataclasses.field(default_factory=dict)  # container -> monotonic
+    probes: dict[str, dict[str, ProbeWorker]] = dataclasses.field(default_factory=dict)  # container id -> kind -> worker
+    killed_by_probe: set[str] = dataclasses.field(default_factory=set)
+    start_time: str = ""
+    warned_limits: bool = False
+
+
+class Kubelet(Component):
+    """One node's kubelet. ``root_dir`` holds pod volumes (a temporary directory by default)."""
+
+    name = "kubelet"
+
+    def __init__(self, client: Client, *, node_name: str, runtime: Runtime, root_dir: str | Path | None = None,
+                 config: KubeletConfig | None = None) -> None:
+        super().__init__(client)
+        self.name = f"kubelet-{node_name}"
+        self.node_name = node_name
+        self.runtime = runtime
+        self.config = config or KubeletConfig()
+        self.root = Path(root_dir) if root_dir else Path(tempfile.mkdtemp(prefix=f"labkit-kubelet-{node_name}-"))
+        self.recorder = EventRecorder(client, "kubelet", host=node_name)
+        self.status = podstatus.StatusManager(client)
+        self.backoff = Backoff(self.config.backoff_base, self.config.backoff_max)
+        self.pods = Informer(client, "v1", "pods", field_selector=f"spec.nodeName={node_name}")
+        self.workers = PodWorkers(gate=self.gate(f"kubelet-{node_name}"), sync=self._sync, new_state=lambda _: PodState(),
+                                  retry_after=min(1.0, self.config.backoff_base))
+        self.node: Obj = {}
+        self.lease = NodeLease(client, node=node_name, duration=self.config.lease_duration,
+                               renew_interval=self.config.renew_interval)
+        self.ipam: HostLocalIPAM | None = None
+        self._ipam_lock = asyncio.Lock()
+        self._pulled: set[str] = set()
+        self._adoptable: dict[str, Any] = {}  # pod uid -> sandbox status found at start
+
+    # --- startup ---------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        c = self.config
+        node = registration.node_object(self.node_name, address=c.address, cpu=c.cpu, memory=c.memory, pods=c.pods,
+                                        runtime=f"labkit://{self.runtime.name}", now=podstatus.rfc3339(time.time()))
+        self.node = await registration.register(self.client, node)
+        self.lease.node_uid = self.node["metadata"].get("uid", "")
+        await self.lease.renew()
+        self._adoptable = {s.labels.get(LABEL_POD_UID, s.uid): s for s in await self.runtime.list_pod_sandboxes()
+                           if s.state == "ready"}
+        self.pods.add_handlers(on_add=self.workers.update, on_update=self.workers.changed,
+                               on_delete=lambda pod: self.workers.update(pod, deleted=True))
+        self.spawn(self.pods.run(), "pod-informer")
+        self.spawn(self.lease.run(), "lease")
+        self.spawn(self._node_status_loop(), "node-status")
+        self.spawn(self._relist_loop(), "pleg")
+        await self.pods.synced.wait()
+
+    async def stop(self) -> None:
+        """Stop the kubelet's loops; containers keep running (a new kubelet adopts them)."""
+        for worker in list(self.workers.workers.values()):
+            self._stop_probes(worker.state)
+        await self.workers.stop()
+        await self.recorder.flush()
+        await super().stop()
+
+    async def _node_status_loop(self) -> None:
+        """``syncNodeStatus``: refresh the conditions' ``lastHeartbeatTime`` every ``status_update_interval``."""
+        path = resource_path("v1", "nodes", name=self.node_name, subresource="status")
+        while True:
+            await asyncio.sleep(self.config.status_update_interval)
+            now = podstatus.rfc3339(time.time())
+            conds = [{**cond, "lastHeartbeatTime": now} for cond in self.node.get("status", {}).get("conditions", [])]
+            try:
+                self.node = await self.client.patch(path, {"status": {"conditions": conds}})
+            except (APIStatusError, OSError) as e:
+                log.warning("%s: node status update failed: %s", self.name, e)
+
+    async def _relist_loop(self) -> None:
+        """The PLEG: relist the runtime's containers and wake the workers of pods whose containers changed."""
+        seen: dict[str, tuple[tuple[str, str], ...]] = {}
+        while True:
+            await asyncio.sleep(self.config.pleg_period)
+            by_sandbox: dict[str, list[tuple[str, str]]] = {}
+            for c in await self.runtime.list_containers():
+                by_sandbox.setdefault(c.sandbox_id, []).append((c.id, c.state))
+            for worker in list(self.workers.workers.values()):
+                sid = worker.state.sandbox_id
+                snapshot = tuple(sorted(by_sandbox.get(sid, [])))
+                if sid and seen.get(sid) != snapshot:
+                    seen[sid] = snapshot
+                    self.workers.wake(worker.uid)
+
+    # --- pod IPs ---------------------------------------------------------------------------------
+
+    async def _pod_ipam(self, pod: Obj) -> HostLocalIPAM:
+        """The node's range: ``spec.podCIDR`` once node IPAM set it; after ``pod_cidr_timeout`` a node-local one."""
+        async with self._ipam_lock:
+            if self.ipam is not None:
+                return self.ipam
+            deadline = time.monotonic() + self.config.pod_cidr_timeout
+            cidr = self.node.get("spec", {}).get("podCIDR", "")
+            while not cidr and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+                self.node = await self.client.get(resource_path("v1", "nodes", name=self.node_name))
+                cidr = self.node.get("spec", {}).get("podCIDR", "")
+            if not cidr:
+                cidr = fallback_cidr(self.config.cluster_cidr, self.node_name)
+                message = (f"node {self.node_name} has no spec.podCIDR after {self.config.pod_cidr_timeout:g}s "
+                           f"(is the node IPAM controller running?): using the node-local range {cidr}")
+                log.warning(message)
+                self.recorder.event(pod, "Warning", "NoPodCIDR", message)
+            self.ipam = HostLocalIPAM(cidr)
+            for s in self._adoptable.values():
+                self.ipam.reserve(s.ip)
+            return self.ipam
+
+    # --- syncing one pod -------------------------------------------------------------------------
+
+    async def _sync(self, worker: PodWorker) -> float | None | str:
+        pod, state = worker.pod, worker.state
+        if worker.deleted or pod["metadata"].get("deletionTimestamp"):
+            await self._terminate(worker)
+            return "done"
+        if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+            self._stop_probes(state)
+            return None
+        if not state.sandbox_id:
+            await self._create_sandbox(pod, state)
+        due = await self._sync_containers(pod, state)
+        await self._write_status(worker)
+        return due
+
+    async def _create_sandbox(self, pod: Obj, state: PodState) -> None:
+        meta, spec = pod["metadata"], pod.get("spec", {})
+        adopted = self._adoptable.pop(meta["uid"], None)
+        ip = adopted.ip if adopted is not None else (await self._pod_ipam(pod)).allocate()
+        ports = [PortMapping(container_port=p["containerPort"], protocol=p.get("protocol", "TCP"),
+                             host_port=p.get("hostPort", 0))
+                 for c in spec.get("containers", []) for p in c.get("ports") or []]
+        state.sandbox = PodSandboxConfig(
+            name=meta["name"], namespace=meta["namespace"], uid=meta["uid"], node=self.node_name, ip=ip,
+            hostname=spec.get("hostname") or meta["name"], ports=ports,
+            labels={**(meta.get("labels") or {}), LABEL_POD_UID: meta["uid"], LABEL_POD_NAME: meta["name"],
+                    LABEL_POD_NAMESPACE: meta["namespace"], LABEL_NODE: self.node_name},
+            annotations=dict(meta.get("annotations") or {}))
+        state.sandbox_id = adopted.id if adopted is not None else await self.runtime.run_pod_sandbox(state.sandbox)
+        state.ip = ip
+        state.start_time = pod.get("status", {}).get("startTime") or podstatus.rfc3339(time.time())
+
+    async def _containers_by_name(self, state: PodState) -> dict[str, list[ContainerStatus]]:
+        """The sandbox's containers per name, newest attempt first."""
+        out: dict[str, list[ContainerStatus]] = {}
+        for c in await self.runtime.list_containers(state.sandbox_id):
+            out.setdefault(c.labels.get(LABEL_CONTAINER_NAME, c.name), []).append(c)
+        for attempts in out.values():
+            attempts.sort(key=lambda c: (c.attempt, c.created_at), reverse=True)
+        return out
+
+    async def _sync_containers(self, pod: Obj, state: PodState) -> float | None:
+        """``computePodActions`` + ``SyncPod``: start what should run; returns when to look again."""
+        spec = pod.get("spec", {})
+        policy = spec.get("restartPolicy", "Always")
+        existing = await self._containers_by_name(state)
+        due: list[float] = []
+        for c in spec.get("initContainers") or []:
+            attempts = existing.get(c["name"], [])
+            cur = attempts[0] if attempts else None
+            if cur is not None and cur.state == "exited" and cur.exit_code == 0:
+                continue
+            if cur is None:
+                due.append(await self._start(pod, state, c, attempt=0, init=True))
+            elif cur.state == "exited" and policy != "Never":
+                due.append(await self._restart(pod, state, c, cur, init=True))
+            return min(due, default=None)
+        for c in spec.get("containers", []):
+            attempts = existing.get(c["name"], [])
+            cur = attempts[0] if attempts else None
+            if cur is None:
+                due.append(await self._start(pod, state, c, attempt=0, init=False))
+                continue
+            if cur.state == "running":
+                self._ensure_probes(pod, state, c, cur)
+                failed = self._failed_probe(state, cur)
+                if failed:
+                    await self._kill_for_probe(pod, state, c, cur, failed)
+                    cur = await self.runtime.container_status(cur.id)
+            if cur.state == "exited":
+                self._stop_probes(state, cur.id)
+                if policy == "Always" or (policy == "OnFailure" and cur.exit_code != 0):
+                    due.append(await self._restart(pod, state, c, cur, init=False))
+                else:
+                    state.waiting.pop(c["name"], None)
+        return min(due, default=None)
+
+    async def _restart(self, pod: Obj, state: PodState, c: Obj, dead: ContainerStatus, *, init: bool) -> float:
+        """``doBackOff``: restart at once the first time, then wait the back-off since the container died."""
+        key = f"{pod['metadata']['uid']}/{c['name']}"
+        died = time.monotonic() - max(time.time() - dead.finished_at, 0)
+        left = self.backoff.remaining(key, died)
+        if left > 0:
+            meta = pod["metadata"]
+            delay = self.backoff.duration(key)
+            message = f"back-off {delay:g}s restarting failed container={c['name']} pod={meta['name']}_{meta['namespace']}({meta['uid']})"
+            if state.waiting.get(c["name"], ("",))[0] != "CrashLoopBackOff":
+                self.recorder.event(pod, "Warning", "BackOff", f"Back-off restarting failed container {c['name']} in pod "
+                                                               f"{meta['name']}_{meta['namespace']}({meta['uid']})")
+            state.waiting[c["name"]] = ("CrashLoopBackOff", message)
+            return left
+        self.backoff.next(key)
+        return await self._start(pod, state, c, attempt=dead.attempt + 1, init=init, previous=dead)
+
+    async def _start(self, pod: Obj, state: PodState, c: Obj, *, attempt: int, init: bool,
+                     previous: ContainerStatus | None = None) -> float:
+        """Pull, create and start one container (``startContainer``); returns seconds until a retry is due (0: none)."""
+        name, image = c["name"], c.get("image", "")
+        pull_key = f"{pod['metadata']['uid']}/{name}/image"
+        failed_at = state.pull_failed_at.get(name)
+        if failed_at is not None:
+            left = self.backoff.remaining(pull_key, failed_at)
+            if left > 0:
+                if state.waiting.get(name, ("",))[0] != "ImagePullBackOff":
+                    self.recorder.event(pod, "Normal", "BackOff", f'Back-off pulling image "{image}"')
+                    self.recorder.event(pod, "Warning", "Failed", "Error: ImagePullBackOff")
+                state.waiting[name] = ("ImagePullBackOff", f'Back-off pulling image "{image}"')
+                return left
+        if not await self._pull(pod, state, c, pull_key):
+            return self.backoff.duration(pull_key)
+        try:
+            config = await self._container_config(pod, state, c, attempt=attempt, init=init)
+            cid = await self.runtime.create_container(state.sandbox_id, config, state.sandbox)
+        except CRIError as e:
+            self.recorder.event(pod, "Warning", "Failed", f"Error: {e.message}")
+            state.waiting[name] = (e.reason, e.message)
+            return self.config.backoff_base
+        self.recorder.event(pod, "Normal", "Created", f"Created container: {name}")
+        try:
+            await self.runtime.start_container(cid)
+        except CRIError as e:
+            self.recorder.event(pod, "Warning", "Failed", f"Error: {e.message}")
+            state.waiting[name] = (e.reason, e.message)
+            return self.config.backoff_base
+        self.recorder.event(pod, "Normal", "Started", f"Started container {name}")
+        state.waiting.pop(name, None)
+        if previous is not None:  # keep one dead attempt (``kubectl logs --previous``), remove older ones
+            for old in await self.runtime.list_containers(state.sandbox_id):
+                if old.labels.get(LABEL_CONTAINER_NAME) == name and old.attempt < previous.attempt:
+                    await self.runtime.remove_container(old.id)
+        return 0.0
+
+    async def _pull(self, pod: Obj, state: PodState, c: Obj, pull_key: str) -> bool:
+        image, name = c.get("image", ""), c["name"]
+        if image in self._pulled and c.get("imagePullPolicy") != "Always":
+            self.recorder.event(pod, "Normal", "Pulled", f'Container image "{image}" already present on machine')
+            return True
+        self.recorder.event(pod, "Normal", "Pulling", f'Pulling image "{image}"')
+        started = time.monotonic()
+        try:
+            ref = await self.runtime.pull_image(image)
+        except ImagePullError as e:
+            self.recorder.event(pod, "Warning", "Failed", f'Failed to pull image "{image}": {e.message}')
+            self.recorder.event(pod, "Warning", "Failed", "Error: ErrImagePull")
+            state.waiting[name] = ("ErrImagePull", e.message)
+            state.pull_failed_at[name] = time.monotonic()
+            self.backoff.next(pull_key)
+            return False
+        state.pull_failed_at.pop(name, None)
+        took = time.monotonic() - started
+        self._pulled.add(image)
+        note = f" ({ref.note})" if ref.note else ""
+        self.recorder.event(pod, "Normal", "Pulled",
+                            f'Successfully pulled image "{image}" in {took:.3f}s ({took:.3f}s including waiting){note}')
+        return True
+
+    async def _container_config(self, pod: Obj, state: PodState, c: Obj, *, attempt: int, init: bool) -> ContainerConfig:
+        if state.volume_paths is None:
+            state.volume_paths = await prepare_volumes(self.root, pod, get=self._get_object)
+        pod_view = {**pod, "status": {**pod.get("status", {}), "podIP": state.ip, "podIPs": [{"ip": state.ip}],
+                                      "hostIP": self.config.address, "hostIPs": [{"ip": self.config.address}]}}
+        env = await make_environment(pod_view, c, get=self._get_object, services=await self._services(pod),
+                                     allocatable=self.node.get("status", {}).get("allocatable", {}))
+        limits, requests = (c.get("resources") or {}).get("limits") or {}, (c.get("resources") or {}).get("requests") or {}
+        if (limits or requests) and not self.runtime.enforces_limits and not state.warned_limits:
+            state.warned_limits = True
+            self.recorder.event(pod, "Warning", "LimitsNotEnforced",
+                                f"the {self.runtime.name} runtime does not isolate containers: CPU and memory "
+                                f"requests/limits are recorded but not enforced")
+        return ContainerConfig(
+            name=c["name"], image=c.get("image", ""), command=[expand(w, env) for w in c.get("command") or []],
+            args=[expand(w, env) for w in c.get("args") or []], env=env, working_dir=c.get("workingDir", ""),
+            mounts=mounts_for(c, state.volume_paths),
+            cpu_limit_millis=to_millicores(limits.get("cpu", 0)), cpu_request_millis=to_millicores(requests.get("cpu", 0)),
+            memory_limit_bytes=to_bytes(limits.get("memory", 0)), memory_request_bytes=to_bytes(requests.get("memory", 0)),
+            tty=bool(c.get("tty")), stdin=bool(c.get("stdin")), stdin_once=bool(c.get("stdinOnce")),
+            labels={LABEL_CONTAINER_NAME: c["name"], LABEL_POD_UID: pod["metadata"]["uid"],
+                    **({LABEL_INIT_CONTAINER: "true"} if init else {})},
+            restart_count=attempt)
+
+    async def _get_object(self, plural: str, namespace: str, name: str) -> Obj | None:
+        try:
+            return await self.client.get(resource_path("v1", plural, namespace=namespace, name=name))
+        except APIStatusError as e:
+            if e.code == 404:
+                return None
+            raise
+
+    async def _services(self, pod: Obj) -> list[Obj]:
+        """Services whose variables the pod gets: its namespace's (``enableServiceLinks``) and ``default/kubernetes``."""
+        namespace = pod["metadata"]["namespace"]
+        out = []
+        if pod.get("spec", {}).get("enableServiceLinks", True):
+            out = (await self.client.get(resource_path("v1", "services", namespace=namespace)))["items"]
+        if namespace != "default" or not out:
+            master = await self._get_object("services", "default", "kubernetes")
+            out = [s for s in out if s["metadata"]["name"] != "kubernetes"] + ([master] if master else [])
+        return out
+
+    # --- probes ----------------------------------------------------------------------------------
+
+    def _ensure_probes(self, pod: Obj, state: PodState, c: Obj, cur: ContainerStatus) -> None:
+        if cur.id in state.probes or self.runtime.simulated:
+            return
+        workers: dict[str, ProbeWorker] = {}
+        uid = pod["metadata"]["uid"]
+
+        def startup_done() -> bool:
+            w = workers.get("startup")
+            return w is None or bool(w.result)
+
+        for kind in ("startup", "liveness", "readiness"):
+            probe = c.get(f"{kind}Probe")
+            if probe:
+                workers[kind] = ProbeWorker(
+                    kind=kind, probe=probe, container=c, container_id=cur.id, pod_ip=state.ip, runtime=self.runtime,  # type: ignore[arg-type]
+                    on_failure=lambda msg: self.recorder.event(self.pods.get(_key(pod)) or pod, "Warning", "Unhealthy", msg),
+                    on_change=lambda: self.workers.wake(uid), startup_done=startup_done)
+                workers[kind].start()
+        state.probes[cur.id] = workers
+
+    def _failed_probe(self, state: PodState, cur: ContainerStatus) -> str:
+        workers = state.probes.get(cur.id, {})
+        for kind in ("startup", "liveness"):
+            if kind in workers and workers[kind].result is False:
+                return kind
+        return ""
+
+    async def _kill_for_probe(self, pod: Obj, state: PodState, c: Obj, cur: ContainerStatus, kind: str) -> None:
+        self.recorder.event(pod, "Normal", "Killing", f"Container {c['name']} failed {kind} probe, will be restarted")
+        self._stop_probes(state, cur.id)
+        await self.runtime.stop_container(cur.id, float(pod["spec"].get("terminationGracePeriodSeconds", 30)))
+
+    def _stop_probes(self, state: PodState, container_id: str | None = None) -> None:
+        for cid in [container_id] if container_id else list(state.probes):
+            for w in state.probes.pop(cid, {}).values():
+                w.stop()
+
+    # --- status ----------------------------------------------------------------------------------
+
+    async def _views(self, pod: Obj, state: PodState) -> tuple[list[podstatus.ContainerView], list[podstatus.ContainerView]]:
+        existing = await self._containers_by_name(state) if state.sandbox_id else {}
+        init_views, views = [], []
+        for kind, out in (("initContainers", init_views), ("containers", views)):
+            for c in pod.get("spec", {}).get(kind) or []:
+                attempts = existing.get(c["name"], [])
+                cur = attempts[0] if attempts else None
+                prev = attempts[1] if len(attempts) > 1 else None
+                view = podstatus.ContainerView(spec=c, current=cur, previous=prev, waiting=state.waiting.get(c["name"]))
+                if kind == "initContainers":
+                    view.ready = cur is not None and cur.state == "exited" and cur.exit_code == 0
+                    view.started = cur is not None and cur.state == "running"
+                elif cur is not None and cur.state == "running" and view.waiting is None:
+                    probes = state.probes.get(cur.id, {})
+                    view.started = "startup" not in probes or bool(probes["startup"].result)
+                    view.ready = view.started and ("readiness" not in probes or bool(probes["readiness"].result))
+                out.append(view)
+        return init_views, views
+
+    async def _write_status(self, worker: PodWorker, *, terminal: bool = False) -> None:
+        pod, state = worker.pod, worker.state
+        init_views, views = await self._views(pod, state)
+        rt = self.runtime.name
+        init_initializing = any(not v.ready for v in init_views)
+        init = [podstatus.container_status(v, runtime=rt, default_waiting="PodInitializing") for v in init_views]
+        regular = [podstatus.container_status(v, runtime=rt, default_waiting="PodInitializing" if init_initializing
+                                              else "ContainerCreating") for v in views]
+        pod_phase = podstatus.phase(pod.get("spec", {}), init, regular)
+        if terminal and pod_phase not in ("Succeeded", "Failed"):
+            pod_phase = "Succeeded" if all(s["state"].get("terminated", {}).get("exitCode", 1) == 0 for s in regular) else "Failed"
+        new: Obj = {"phase": pod_phase,
+                    "conditions": podstatus.conditions(sandbox_ready=bool(state.sandbox_id) and not terminal,
+                                                       init=init, regular=regular, pod_phase=pod_phase),
+                    "hostIP": self.config.address, "hostIPs": [{"ip": self.config.address}],
+                    "startTime": state.start_time, "containerStatuses": regular}
+        if state.ip:
+            new["podIP"], new["podIPs"] = state.ip, [{"ip": state.ip}]
+        if init:
+            new["initContainerStatuses"] = init
+        written = await self.status.set_status(pod, new)
+        if written is not None:
+            worker.pod = written
+
+    # --- termination -----------------------------------------------------------------------------
+
+    async def _terminate(self, worker: PodWorker) -> None:
+        """``SyncTerminatingPod``: stop every container within the grace period, report, then remove the pod."""
+        pod, state = worker.pod, worker.state
+        meta = pod["metadata"]
+        grace = 0.0 if worker.deleted else float(meta.get("deletionGracePeriodSeconds",
+                                                          pod.get("spec", {}).get("terminationGracePeriodSeconds", 30)))
+        self._stop_probes(state)
+        if state.sandbox_id:
+            running = [c for c in await self.runtime.list_containers(state.sandbox_id) if c.state in ("running", "created")]
+            for c in running:
+                self.recorder.event(pod, "Normal", "Killing", f"Stopping container {c.labels.get(LABEL_CONTAINER_NAME, c.name)}")
+            await asyncio.gather(*(self.runtime.stop_container(c.id, grace) for c in running))
+            if not worker.deleted:
+                await self._write_status(worker, terminal=True)
+            await self.runtime.stop_pod_sandbox(state.sandbox_id)
+        if not worker.deleted:
+            try:  # the kubelet's final word: the pod's containers are gone, delete it for good
+                await self.client.delete(resource_path("v1", "pods", namespace=meta["namespace"], name=meta["name"]),
+                                         {"gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}})
+            except APIStatusError as e:
+                if e.code not in (404, 409):
+                    raise
+        if state.sandbox_id:
+            await self.runtime.remove_pod_sandbox(state.sandbox_id)
+        if state.ip and self.ipam is not None:
+            self.ipam.release(state.ip)
+        remove_pod_dir(self.root, meta["uid"])
+
+
+def _key(pod: Obj) -> str:
+    return f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+

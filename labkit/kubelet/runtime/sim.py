@@ -1,0 +1,164 @@
+"""The ``sim`` runtime: containers without processes, KWOK-style, for clusters of thousands of nodes.
+
+Plays the part KWOK's fake kubelet plays (``kubernetes-sigs/kwok``, ``pkg/kwok/controllers``): pods go
+through the kubelet's real pod worker, status and events, but nothing runs. A container is
+``created`` at once and ``running`` after :attr:`SimRuntime.start_delay` seconds (a timer, no task
+or thread); init containers then exit 0 at once. A regular container exits only when its pod asks,
+with annotations (read when the sandbox is created):
+
+- ``labkit.dev/sim-run-seconds: "2.5"``: each regular container exits this long after it started;
+- ``labkit.dev/sim-exit-code: "1"``: the exit code it exits with (default ``0``; ``137`` reports
+  ``OOMKilled`` so that lesson can be shown too). An exit code alone means "exit at once".
+
+Logs are one synthetic line per container; exec, attach and port-forward fail with "the sim runtime
+has no processes". Per-node cost is a few dicts, so one process holds thousands of nodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import time
+from collections.abc import AsyncIterator, Sequence
+
+from labkit.kubelet.runtime import (
+    LABEL_INIT_CONTAINER, CRIError, ContainerConfig, ContainerStatus, ExecSession, ImagePullError, ImageRef,
+    PodSandboxConfig, ProgressFn, Runtime, SandboxStatus,
+)
+
+ANNOTATION_RUN_SECONDS = "labkit.dev/sim-run-seconds"
+ANNOTATION_EXIT_CODE = "labkit.dev/sim-exit-code"
+NO_PROCESSES = "the sim runtime has no processes"
+_ids = itertools.count(1)
+
+
+class SimRuntime(Runtime):
+    """A node's simulated containers. Images ending in ``:invalid`` (or named ``invalid/...``) fail to pull."""
+
+    name = "sim"
+    simulated = True
+
+    def __init__(self, *, node: str = "", start_delay: float = 0.05) -> None:
+        self.node = node
+        self.start_delay = start_delay
+        self._sandboxes: dict[str, tuple[PodSandboxConfig, SandboxStatus]] = {}
+        self._containers: dict[str, ContainerStatus] = {}
+        self._exit_plans: dict[str, tuple[float | None, int]] = {}  # container id -> (run seconds, exit code)
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+
+    async def pull_image(self, image: str, *, progress: ProgressFn | None = None) -> ImageRef:
+        if image.endswith(":invalid") or image.startswith("invalid/"):
+            raise ImagePullError(f'rpc error: code = NotFound desc = failed to pull and unpack image "{image}": not found')
+        return ImageRef(image=image, ref=f"sim://{image}")
+
+    async def run_pod_sandbox(self, config: PodSandboxConfig) -> str:
+        sid = f"sim-sandbox-{next(_ids)}"
+        self._sandboxes[sid] = (config, SandboxStatus(id=sid, name=config.name, namespace=config.namespace, uid=config.uid,
+                                                      ip=config.ip, state="ready", created_at=time.time(),
+                                                      labels=dict(config.labels)))
+        return sid
+
+    async def stop_pod_sandbox(self, sandbox_id: str) -> None:
+        for c in list(self._containers.values()):
+            if c.sandbox_id == sandbox_id:
+                await self.stop_container(c.id, 0)
+        if sandbox_id in self._sandboxes:
+            config, status = self._sandboxes[sandbox_id]
+            self._sandboxes[sandbox_id] = (config, dataclasses.replace(status, state="notready"))
+
+    async def remove_pod_sandbox(self, sandbox_id: str) -> None:
+        for c in [c for c in self._containers.values() if c.sandbox_id == sandbox_id]:
+            await self.remove_container(c.id)
+        self._sandboxes.pop(sandbox_id, None)
+
+    async def list_pod_sandboxes(self) -> list[SandboxStatus]:
+        return [status for _, status in self._sandboxes.values()]
+
+    async def create_container(self, sandbox_id: str, config: ContainerConfig, sandbox: PodSandboxConfig) -> str:
+        if sandbox_id not in self._sandboxes:
+            raise CRIError("CreateContainerError", f"sandbox {sandbox_id} not found")
+        cid = f"sim-{next(_ids)}"
+        self._containers[cid] = ContainerStatus(id=cid, name=config.name, sandbox_id=sandbox_id, state="created",
+                                                image=config.image, image_ref=f"sim://{config.image}",
+                                                created_at=time.time(), attempt=config.restart_count,
+                                                labels=dict(config.labels))
+        if config.labels.get(LABEL_INIT_CONTAINER) == "true":
+            self._exit_plans[cid] = (0.0, 0)
+        else:
+            run, code = sandbox.annotations.get(ANNOTATION_RUN_SECONDS), sandbox.annotations.get(ANNOTATION_EXIT_CODE)
+            if run is not None or code is not None:
+                self._exit_plans[cid] = (float(run or 0), int(code or 0))
+        return cid
+
+    async def start_container(self, container_id: str) -> None:
+        if container_id not in self._containers:
+            raise CRIError("StartError", f"container {container_id} not found")
+        loop = asyncio.get_running_loop()
+        self._timers[container_id] = loop.call_later(self.start_delay, self._started, container_id)
+
+    def _started(self, cid: str) -> None:
+        c = self._containers.get(cid)
+        if c is None or c.state != "created":
+            return
+        self._containers[cid] = dataclasses.replace(c, state="running", started_at=time.time())
+        plan = self._exit_plans.get(cid)
+        if plan is not None:
+            run, code = plan
+            self._timers[cid] = asyncio.get_running_loop().call_later(run or 0, self._exited, cid, code)
+
+    def _exited(self, cid: str, code: int) -> None:
+        c = self._containers.get(cid)
+        if c is None or c.state not in ("created", "running"):
+            return
+        reason = "Completed" if code == 0 else "OOMKilled" if code == 137 else "Error"
+        self._containers[cid] = dataclasses.replace(c, state="exited", exit_code=code, reason=reason, finished_at=time.time(),
+                                         started_at=c.started_at or time.time())
+        self._timers.pop(cid, None)
+
+    async def stop_container(self, container_id: str, timeout: float) -> None:
+        timer = self._timers.pop(container_id, None)
+        if timer is not None:
+            timer.cancel()
+        self._exited(container_id, 137 if timeout <= 0 else 143)
+
+    async def remove_container(self, container_id: str) -> None:
+        timer = self._timers.pop(container_id, None)
+        if timer is not None:
+            timer.cancel()
+        self._containers.pop(container_id, None)
+        self._exit_plans.pop(container_id, None)
+
+    async def container_status(self, container_id: str) -> ContainerStatus:
+        try:
+            return self._containers[container_id]
+        except KeyError:
+            raise CRIError("NotFound", f"container {container_id} not found") from None
+
+    async def list_containers(self, sandbox_id: str | None = None) -> list[ContainerStatus]:
+        return [c for c in self._containers.values() if sandbox_id is None or c.sandbox_id == sandbox_id]
+
+    async def logs(self, container_id: str, *, follow: bool = False, tail_lines: int | None = None,
+                   since_seconds: int | None = None, timestamps: bool = False,
+                   limit_bytes: int | None = None) -> AsyncIterator[bytes]:
+        c = await self.container_status(container_id)
+        line = f"labkit sim: container {c.name} ({c.image}) has no process, so no output\n".encode()
+        if tail_lines != 0:
+            yield line[:limit_bytes] if limit_bytes else line
+
+    async def exec(self, container_id: str, command: Sequence[str], *, tty: bool, stdin: bool) -> ExecSession:
+        raise CRIError("NotSupported", NO_PROCESSES)
+
+    async def attach(self, container_id: str, *, tty: bool, stdin: bool) -> ExecSession:
+        raise CRIError("NotSupported", NO_PROCESSES)
+
+    async def port_forward(self, sandbox_id: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        raise CRIError("NotSupported", NO_PROCESSES)
+
+    async def cleanup(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        self._containers.clear()
+        self._sandboxes.clear()
+        self._exit_plans.clear()

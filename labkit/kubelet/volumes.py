@@ -1,0 +1,95 @@
+"""Volumes a pod's containers mount: what the kubelet's volume manager and plugins
+(``pkg/kubelet/volumemanager``, ``pkg/volume/{configmap,secret,emptydir,downwardapi,hostpath}``) do.
+
+Each volume is a host directory under ``<root>/pods/<uid>/volumes/kubernetes.io~<plugin>/<name>``,
+filled before the containers start (configMap and secret keys as files, ``items`` choosing keys and
+paths, ``defaultMode``/``mode``), and passed to the runtime as :class:`Mount` s. ``hostPath`` is used
+as given. Left out: atomic ``..data`` symlink swaps and live updates of mounted ConfigMaps, projected
+and persistent volumes, fsGroup ownership, size limits.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from labkit.kubelet.envvars import GetObject, config_error, field_value
+from labkit.kubelet.runtime import Mount
+
+Obj = dict[str, Any]
+PLUGINS = {"emptyDir": "empty-dir", "configMap": "configmap", "secret": "secret", "downwardAPI": "downward-api",
+           "hostPath": "host-path"}
+
+
+def pod_dir(root: Path, uid: str) -> Path:
+    return root / "pods" / uid
+
+
+async def prepare_volumes(root: Path, pod: Obj, *, get: GetObject) -> dict[str, str]:
+    """Create and fill every volume of ``pod``; returns volume name -> host directory."""
+    namespace, uid = pod["metadata"]["namespace"], pod["metadata"]["uid"]
+    paths: dict[str, str] = {}
+    for vol in pod.get("spec", {}).get("volumes") or []:
+        kind = next((k for k in PLUGINS if k in vol), None)
+        if kind is None:
+            raise config_error(f'volume "{vol["name"]}": this kubelet supports only {", ".join(PLUGINS)} volumes')
+        if kind == "hostPath":
+            paths[vol["name"]] = vol["hostPath"]["path"]
+            continue
+        target = pod_dir(root, uid) / "volumes" / f"kubernetes.io~{PLUGINS[kind]}" / vol["name"]
+        target.mkdir(parents=True, exist_ok=True)
+        paths[vol["name"]] = str(target)
+        source = vol[kind]
+        if kind == "emptyDir":
+            continue
+        if kind == "downwardAPI":
+            files = {item["path"]: (field_value(pod, item["fieldRef"]["fieldPath"]), item.get("mode"))
+                     for item in source.get("items") or [] if "fieldRef" in item}
+        else:
+            plural, name_key = ("configmaps", "name") if kind == "configMap" else ("secrets", "secretName")
+            obj = await get(plural, namespace, source[name_key])
+            if obj is None:
+                if source.get("optional"):
+                    continue
+                raise config_error(f'{"configmap" if kind == "configMap" else "secret"} "{source[name_key]}" not found')
+            data = {k: v.encode() for k, v in (obj.get("data") or {}).items()} if kind == "configMap" else \
+                {k: base64.b64decode(v) for k, v in (obj.get("data") or {}).items()}
+            if kind == "configMap":
+                data.update({k: base64.b64decode(v) for k, v in (obj.get("binaryData") or {}).items()})
+            items = source.get("items")
+            if items:
+                missing = [i["key"] for i in items if i["key"] not in data]
+                if missing and not source.get("optional"):
+                    raise config_error(f'configmap references non-existent config key: {missing[0]}')
+                files = {i["path"]: (data[i["key"]], i.get("mode")) for i in items if i["key"] in data}
+            else:
+                files = {k: (v, None) for k, v in data.items()}
+        mode = source.get("defaultMode", 0o644)
+        for rel, (content, item_mode) in files.items():
+            path = target / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content if isinstance(content, bytes) else content.encode())
+            os.chmod(path, item_mode if item_mode is not None else mode)
+    return paths
+
+
+def mounts_for(container: Obj, volume_paths: dict[str, str]) -> list[Mount]:
+    """The container's ``volumeMounts`` as runtime mounts (``subPath`` resolved inside the volume)."""
+    mounts = []
+    for vm in container.get("volumeMounts") or []:
+        host = volume_paths.get(vm["name"])
+        if host is None:
+            raise config_error(f'cannot find volume "{vm["name"]}" to mount into container "{container["name"]}"')
+        if vm.get("subPath"):
+            host = str(Path(host) / vm["subPath"])
+            if not Path(host).exists():  # kube creates a missing subPath as a directory
+                Path(host).mkdir(parents=True)
+        mounts.append(Mount(container_path=vm["mountPath"], host_path=host, read_only=bool(vm.get("readOnly"))))
+    return mounts
+
+
+def remove_pod_dir(root: Path, uid: str) -> None:
+    shutil.rmtree(pod_dir(root, uid), ignore_errors=True)

@@ -1,0 +1,101 @@
+"""Probes, environment, volumes, deletion and adoption on the process runtime."""
+
+from __future__ import annotations
+
+import base64
+
+from labkit.kubelet.runtime.process import ProcessRuntime
+
+from .conftest import pod, start_kubelet, wait_for
+from .test_process_lifecycle import _logs
+
+
+def test_liveness_failure_restarts_container(api, process_node):
+    probe = {"exec": {"command": ["cat", "/tmp/labkit-never-there"]}, "periodSeconds": 1, "failureThreshold": 1}
+    api.create("pods", pod("live", "pn1", [{"name": "c", "image": "busybox", "command": ["sleep", "60"],
+                                            "livenessProbe": probe}]))
+    p = wait_for(lambda: (x := api.get("pods", "live")) and
+                 (x["status"].get("containerStatuses") or [{}])[0].get("restartCount") == 1 and x, timeout=15)
+    assert p["status"]["containerStatuses"][0]["lastState"]["terminated"]["exitCode"] == 143
+    events = wait_for(lambda: (e := api.events("live")) and {"Unhealthy", "Killing"} <= {r for r, _ in e} and e)
+    assert any(r == "Killing" and "failed liveness probe, will be restarted" in m for r, m in events)
+    assert any(r == "Unhealthy" and m.startswith("Liveness probe failed:") for r, m in events)
+
+
+def test_env_from_configmap_secret_downward_and_services(api, process_node, control_plane):
+    api.create("configmaps", {"metadata": {"name": "cfg"}, "data": {"COLOR": "blue", "size": "L"}})
+    api.create("secrets", {"metadata": {"name": "sec"}, "data": {"token": base64.b64encode(b"s3cret").decode()}})
+    api.create("services", {"metadata": {"name": "my-db"}, "spec": {"ports": [{"name": "sql", "port": 5432}]}})
+    env = [{"name": "SIZE", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "size"}}},
+           {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "sec", "key": "token"}}},
+           {"name": "ME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+           {"name": "MY_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+           {"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+           {"name": "GREETING", "value": "hi $(ME)"}]
+    api.create("pods", pod("envy", "pn1", [{"name": "c", "image": "busybox", "command": ["sh", "-c", "env; sleep 30"],
+                                            "env": env, "envFrom": [{"configMapRef": {"name": "cfg"}, "prefix": "CM_"}]}]))
+    p = wait_for(lambda: (x := api.get("pods", "envy")) and x["status"]["phase"] == "Running" and x)
+    out = wait_for(lambda: "GREETING" in (o := _logs(control_plane, process_node, "envy")) and o)
+    lines = set(out.splitlines())
+    assert {"SIZE=L", "TOKEN=s3cret", "ME=envy", "NODE=pn1", "GREETING=hi envy", "CM_COLOR=blue",
+            f"MY_IP={p['status']['podIP']}", f"POD_IP={p['status']['podIP']}"} <= lines
+    svc = api.get("services", "my-db")
+    ip = svc["spec"]["clusterIP"]
+    assert {f"MY_DB_SERVICE_HOST={ip}", "MY_DB_SERVICE_PORT=5432", "MY_DB_SERVICE_PORT_SQL=5432",
+            f"MY_DB_PORT=tcp://{ip}:5432", f"MY_DB_PORT_5432_TCP_ADDR={ip}"} <= lines
+
+
+def test_missing_configmap_is_create_container_config_error(api, process_node):
+    api.create("pods", pod("nocfg", "pn1", [{"name": "c", "image": "busybox", "command": ["sleep", "30"],
+                                             "envFrom": [{"configMapRef": {"name": "absent"}}]}]))
+    w = wait_for(lambda: (x := api.get("pods", "nocfg")) and
+                 (x["status"].get("containerStatuses") or [{}])[0].get("state", {}).get("waiting"))
+    assert w == {"reason": "CreateContainerConfigError", "message": 'configmap "absent" not found'}
+
+
+def test_configmap_volume_content(api, process_node, control_plane):
+    api.create("configmaps", {"metadata": {"name": "game"}, "data": {"lives": "3", "ui.properties": "color=red"}})
+    api.create("pods", pod("vol", "pn1", [{"name": "c", "image": "busybox",
+                                           "command": ["sh", "-c", "cat /etc/game/lives /etc/game/ui.properties; sleep 30"],
+                                           "volumeMounts": [{"name": "g", "mountPath": "/etc/game"}]}],
+                           volumes=[{"name": "g", "configMap": {"name": "game"}}]))
+    assert wait_for(lambda: _logs(control_plane, process_node, "vol")) == "3color=red"
+
+
+def test_graceful_deletion_removes_pod(api, process_node):
+    api.create("pods", pod("bye", "pn1", [{"name": "c", "image": "busybox", "command": ["sleep", "60"]}],
+                           terminationGracePeriodSeconds=5))
+    wait_for(lambda: (x := api.get("pods", "bye")) and x["status"]["phase"] == "Running")
+    deleted = api.delete("pods", "bye")
+    assert deleted["metadata"].get("deletionTimestamp")  # graceful: the kubelet finishes the deletion
+    wait_for(lambda: api.get("pods", "bye") is None)
+    assert ("Killing", "Stopping container c") in api.events("bye")
+
+
+def test_restarted_kubelet_adopts_containers(api, control_plane, tmp_path):
+    runtime = ProcessRuntime(root_dir=tmp_path, node="pn2")
+    k = start_kubelet(control_plane, "pn2", runtime)
+    try:
+        api.create("pods", pod("keep", "pn2", [{"name": "c", "image": "busybox", "command": ["sleep", "60"]}]))
+        first = wait_for(lambda: (x := api.get("pods", "keep")) and x["status"]["phase"] == "Running" and x)
+        before = control_plane.run(runtime.list_containers())
+        control_plane.run(k.stop())
+        control_plane.components.remove(k)
+        start_kubelet(control_plane, "pn2", runtime)
+        p = wait_for(lambda: (x := api.get("pods", "keep")) and x["status"]["phase"] == "Running" and x)
+        after = control_plane.run(runtime.list_containers())
+        assert [c.id for c in after] == [c.id for c in before] and after[0].state == "running"
+        assert p["status"]["podIP"] == first["status"]["podIP"]
+        assert p["status"]["containerStatuses"][0]["restartCount"] == 0
+    finally:
+        control_plane.run(runtime.cleanup())
+
+
+def test_node_registered_and_lease_renewed(api, process_node, control_plane):
+    node = control_plane.run(api.client.get("/api/v1/nodes/pn1"))
+    assert node["metadata"]["labels"]["kubernetes.io/hostname"] == "pn1"
+    assert node["status"]["nodeInfo"]["containerRuntimeVersion"] == "labkit://process"
+    path = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/pn1"
+    first = control_plane.run(api.client.get(path))
+    assert first["spec"]["holderIdentity"] == "pn1" and first["spec"]["leaseDurationSeconds"] == 40
+    wait_for(lambda: control_plane.run(api.client.get(path))["spec"]["renewTime"] != first["spec"]["renewTime"])
