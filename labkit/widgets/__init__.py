@@ -1,0 +1,22 @@
+"""Notebook widgets that show the cluster working: each step, live, offline.
+
+Layout:
+
+- ``base``: :class:`LiveWidget` (an ipywidgets ``VBox`` with an HTML view, throttled refresh from a
+  background thread, deterministic text reprs, a static HTML rendering) and small helpers;
+- ``story``: the story of one action, correlated from ``cluster.trace`` by object;
+- ``cluster_view``: control plane and nodes with their pods, coloured by phase;
+- ``timeline``: a story as a sequence diagram across components, with play/step/slider replay;
+- ``scheduler_view``: nodes × plugins for one pod's scheduling attempt;
+- ``store_view``: the store's keys and revisions, a value as YAML, the watch feed, compaction.
+"""
+
+from labkit.widgets.base import PHASE_COLORS, LiveWidget, esc, on_loop, stored_objects, table
+from labkit.widgets.cluster_view import ClusterView
+from labkit.widgets.scheduler_view import SchedulerView
+from labkit.widgets.story import ObjectRef, Step, Story, build_story, ref_of, story
+from labkit.widgets.store_view import StoreView
+from labkit.widgets.timeline import Timeline
+
+__all__ = ["PHASE_COLORS", "ClusterView", "LiveWidget", "ObjectRef", "SchedulerView", "Step", "Story", "StoreView",
+           "Timeline", "build_story", "esc", "on_loop", "ref_of", "story", "stored_objects", "table"]

@@ -1,0 +1,50 @@
+"""StoreView: keys with revisions, a value as YAML, the watch feed, compaction."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import types
+
+from labkit import Cluster
+from labkit.store import open_store
+from labkit.widgets import StoreView
+
+from .conftest import create_pod, wait_for
+
+
+def test_keys_revisions_value_watch_and_compaction(cluster: Cluster) -> None:
+    view = StoreView(cluster, prefix="/registry/pods/")
+    assert view.count == 0 and "no watch events yet" in view.view.value
+    create_pod(cluster, "web")
+    wait_for(lambda: view.feed and view.kvs)
+    kv = view.kvs[0]
+    assert kv.key == "/registry/pods/default/web" and kv.version >= 1 and kv.create_revision <= kv.mod_revision
+    assert view.feed[0] == ("PUT", "/registry/pods/default/web", kv.create_revision)
+    view.select.value = "/registry/pods/default/web"
+    assert "kind: Pod" in view.value_yaml() and "name: web" in view.view.value
+    row = f"/registry/pods/default/web  {kv.create_revision}  {kv.mod_revision}  {kv.version}"
+    assert view.text().splitlines()[2] == row
+    rev = cluster.store.revision
+    view.compact_button.click()
+    assert view.compacted == rev == cluster.store.compact_revision
+    assert f"compacted revision <b>{rev}</b>" in view.view.value
+    assert repr(view).endswith(f"compacted={rev}, key=/registry/pods/default/web)")
+    view.close()
+
+
+def test_same_writes_same_text() -> None:
+    """The view's text depends only on what the store holds (a bare store: no cluster start-up writes)."""
+    texts = []
+    for _ in range(2):
+        store = open_store("memory")
+        fake = types.SimpleNamespace(store=store, run=lambda coro, timeout=None: asyncio.run(coro))
+        store.put("/registry/pods/default/b", json.dumps({"kind": "Pod", "metadata": {"name": "b"}}).encode())
+        store.put("/registry/pods/default/a", b"{}")
+        store.put("/registry/pods/default/b", json.dumps({"kind": "Pod", "metadata": {"name": "b2"}}).encode())
+        view = StoreView(fake, prefix="/registry/pods/", key="/registry/pods/default/b", live=False)
+        texts.append((repr(view), view.text(), view.render()))
+        assert view.value_yaml() == "kind: Pod\nmetadata:\n  name: b2\n"
+        view.close()
+    assert texts[0] == texts[1]
+    assert texts[0][1].splitlines()[2:] == ["/registry/pods/default/a  3  3  1", "/registry/pods/default/b  2  4  2"]
