@@ -8,15 +8,22 @@ Layout:
 - ``cluster_view``: control plane and nodes with their pods, coloured by phase;
 - ``timeline``: a story as a sequence diagram across components, with play/step/slider replay;
 - ``scheduler_view``: nodes × plugins for one pod's scheduling attempt;
-- ``store_view``: the store's keys and revisions, a value as YAML, the watch feed, compaction.
+- ``store_view``: the store's keys and revisions, a value as YAML, the watch feed, compaction;
+- ``pod_lifecycle``: one pod's phase, conditions and container states over time;
+- ``service_traffic``: connections through a Service and which endpoint answered;
+- ``node_health``: node Leases, heartbeats, Ready transitions and taints.
 """
 
 from labkit.widgets.base import PHASE_COLORS, LiveWidget, esc, on_loop, stored_objects, table
 from labkit.widgets.cluster_view import ClusterView
+from labkit.widgets.node_health import NodeHealth
+from labkit.widgets.pod_lifecycle import PodLifecycle
 from labkit.widgets.scheduler_view import SchedulerView
+from labkit.widgets.service_traffic import ServiceTraffic, send_requests
 from labkit.widgets.story import ObjectRef, Step, Story, build_story, ref_of, story
 from labkit.widgets.store_view import StoreView
 from labkit.widgets.timeline import Timeline
 
-__all__ = ["PHASE_COLORS", "ClusterView", "LiveWidget", "ObjectRef", "SchedulerView", "Step", "Story", "StoreView",
-           "Timeline", "build_story", "esc", "on_loop", "ref_of", "story", "stored_objects", "table"]
+__all__ = ["PHASE_COLORS", "ClusterView", "LiveWidget", "NodeHealth", "ObjectRef", "PodLifecycle", "SchedulerView",
+           "ServiceTraffic", "Step", "Story", "StoreView", "Timeline", "build_story", "esc", "on_loop", "ref_of",
+           "send_requests", "story", "stored_objects", "table"]

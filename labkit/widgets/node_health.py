@@ -127,19 +127,19 @@ class NodeHealth(LiveWidget):
 
     def render(self) -> str:
         if not self.nodes:
-            return "<b>nodes</b><div>no node and no lease yet</div>"
-        header = "".join(f"<th>{h}</th>" for h in ("node", "Ready", "lease holder", "renewed", "taints",
-                                                   f"heartbeats (last {self.window:.0f}s)"))
+            return "<div><b>nodes</b></div><div>no node and no lease yet</div>"
+        header = "".join(f"<th>{h}</th>" for h in ("node", "Ready", f"heartbeats (last {self.window:.0f}s)",
+                                                   "lease holder", "renewed", "taints"))
         rows = "".join(self._row(n) for n in self.nodes)
-        return f"<b>nodes</b><table><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>"
+        return f"<div><b>nodes</b></div><table><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>"
 
     def _row(self, n: NodeState) -> str:
         status = n.ready[-1] if n.ready else None
         ready = (f'<td style="background:{STATUS_COLORS.get(status.status, "")}">{esc(status.text())}</td>'
                  if status else "<td>-</td>")
-        return (f'<tr><td style="white-space:nowrap">{esc(n.name)}</td>{ready}<td>{esc(n.holder or "-")}</td>'
-                f"<td>{self._age(n)}</td>"
-                f"<td>{'<br>'.join(esc(t) for t in n.taints) or '-'}</td><td>{self._timeline(n)}</td></tr>")
+        return (f'<tr><td style="white-space:nowrap">{esc(n.name)}</td>{ready}<td>{self._timeline(n)}</td>'
+                f'<td>{esc(n.holder or "-")}</td><td style="white-space:nowrap">{self._age(n)}</td>'
+                f"<td>{'<br>'.join(esc(t) for t in n.taints) or '-'}</td></tr>")
 
     def _age(self, n: NodeState) -> str:
         """``renewTime`` age against ``leaseDurationSeconds``, as a bar that turns red once the lease expired."""

@@ -174,7 +174,7 @@ class PodLifecycle(LiveWidget):
         return "\n".join([self.summary(), *(f"{i:>3} {row.text()}" for i, row in enumerate(self.rows, 1))])
 
     def render(self) -> str:
-        title = f"<b>pod {esc(self.namespace)}/{esc(self.name)}</b>"
+        title = f"<div><b>pod {esc(self.namespace)}/{esc(self.name)}</b></div>"
         if not self.rows:
             return f"{title}<div>no watch event yet</div>"
         t0 = self.rows[0].t
@@ -184,7 +184,8 @@ class PodLifecycle(LiveWidget):
 
     def _row_html(self, i: int, row: PodRow, t0: float) -> str:
         conds = dict(row.conditions)
-        cells = [f"<td>{i}</td><td>+{row.t - t0:.1f}s</td><td>{esc(row.event)}{' (deleting)' if row.deleting else ''}</td>",
+        deleting = " (deleting)" if row.deleting else ""
+        cells = [f"<td>{i}</td><td>+{row.t - t0:.1f}s</td><td>{esc(row.event)}{deleting}</td>",
                  _cell(row.phase or "-", PHASE_COLORS.get(row.phase, "")), f"<td>{esc(row.node or '-')}</td>"]
         colors = {"True": PHASE_COLORS["Ready"], "False": PHASE_COLORS["NotReady"], "Unknown": PHASE_COLORS["Unknown"]}
         cells += [_cell(conds.get(k, ""), colors.get(conds.get(k, ""), "")) for k in CONDITION_ORDER]

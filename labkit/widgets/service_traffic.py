@@ -109,7 +109,8 @@ class ServiceTraffic(LiveWidget):
         return "\n".join(lines)
 
     def render(self) -> str:
-        title = f"<b>service {esc(self.namespace)}/{esc(self.service)}{':' + esc(self.port) if self.port else ''}</b>"
+        port = f":{esc(self.port)}" if self.port else ""
+        title = f"<div><b>service {esc(self.namespace)}/{esc(self.service)}{port}</b></div>"
         if not self.counts:
             return f"{title}<div>no connections yet</div>"
         rows = [(r.seq, r.client, r.frontend, self._label(r.endpoint), r.outcome, r.error) for r in self.recent]
@@ -126,19 +127,22 @@ class ServiceTraffic(LiveWidget):
             parts.append(f'<text x="0" y="{y + 13}">{esc(self._label(endpoint))}</text>')
             for outcome, count in sorted(outcomes.items()):
                 w = round(count / most * bar_w)
-                parts.append(f'<rect x="{x}" y="{y}" width="{w}" height="{h}" fill="{OUTCOME_COLORS.get(outcome, "#999")}">'
+                fill = OUTCOME_COLORS.get(outcome, "#999")
+                parts.append(f'<rect x="{x}" y="{y}" width="{w}" height="{h}" fill="{fill}">'
                              f"<title>{esc(outcome)}: {count}</title></rect>")
                 x += w
             parts.append(f'<text x="{x + 4}" y="{y + 13}">{sum(outcomes.values())}</text>')
         height = len(self.counts) * (h + 4)
-        return f'<svg width="{label_w + bar_w + 40}" height="{height}" class="labkit-traffic-bars">{"".join(parts)}</svg>'
+        return (f'<svg width="{label_w + bar_w + 40}" height="{height}" class="labkit-traffic-bars">'
+                f'{"".join(parts)}</svg>')
 
 
 def _pods_by_ip(proxy: KubeProxy, namespace: str, service: str) -> dict[str, str]:
     """Endpoint IP -> pod name from the proxy's EndpointSlice cache."""
     pods: dict[str, str] = {}
     for eps in proxy.slices.list():  # the loop mutates the cache: copy it in one C-level step first
-        if (eps["metadata"].get("namespace"), eps["metadata"].get("labels", {}).get(SERVICE_NAME_LABEL)) != (namespace, service):
+        meta = eps["metadata"]
+        if (meta.get("namespace"), meta.get("labels", {}).get(SERVICE_NAME_LABEL)) != (namespace, service):
             continue
         for ep in eps.get("endpoints") or []:
             ref = ep.get("targetRef") or {}

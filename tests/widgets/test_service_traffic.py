@@ -66,9 +66,16 @@ def test_reset_and_live_updates() -> None:
 
 
 @pytest.fixture
-def proxy(cluster: Cluster) -> Iterator[KubeProxy]:
-    kp = cluster.add(KubeProxy(cluster.client_for("system:kube-proxy", agent="kube-proxy"), network=LoopbackNetwork()))
-    yield kp  # type: ignore[misc]
+def cluster() -> Iterator[Cluster]:
+    """A sim cluster (no kube-proxy of its own) plus the loopback kube-proxy the process runtime would run."""
+    with Cluster(nodes=1, seed=0, runtime="sim") as c:
+        yield c
+
+
+@pytest.fixture
+def proxy(cluster: Cluster) -> KubeProxy:
+    client = cluster.client_for("system:kube-proxy", agent="kube-proxy")
+    return cluster.add(KubeProxy(client, network=LoopbackNetwork()))
 
 
 def test_requests_through_a_real_kube_proxy(cluster: Cluster, proxy: KubeProxy) -> None:
