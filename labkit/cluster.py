@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import gc
+import json
 import os
 import shutil
 import sys
@@ -25,23 +27,47 @@ from typing import Any, TypeVar
 from labkit import store as kv
 from labkit.apiserver.pki import PKI, write_kubeconfig
 from labkit.apiserver.server import APIServer
-from labkit.apiserver.strategy import now_utc, rfc3339
 from labkit.client import Client
 from labkit.component import Component
+from labkit.controllers.config import ControllerManagerConfig
+from labkit.controllers.manager import ControllerManager
 from labkit.ids import IdSource
-from labkit.kubelet import registration
+from labkit.kubelet import Kubelet, KubeletConfig
+from labkit.kubelet.runtime import Runtime
+from labkit.kubelet.server import KubeletServer
+from labkit.network import AddressPlan, BridgeNetwork, LoopbackNetwork, address_plan, cluster_dns_ip, docker_subnet, slots
+from labkit.proxy import KubeProxy
+from labkit.proxy.dns import ClusterDNS
+from labkit.scheduler import Scheduler
 from labkit.trace import Trace
 
 T = TypeVar("T")
 RUNTIMES = ("docker", "process", "sim")
+CONFIG_MAP = "labkit-config"
+
+
+def docker_available(timeout: float = 2.0) -> bool:
+    """True when a Docker daemon answers (the default runtime is docker then, else process)."""
+    try:
+        import docker
+
+        docker.DockerClient.from_env(timeout=timeout).ping()
+        return True
+    except Exception:  # noqa: BLE001 - no socket, no permission, no daemon: all mean "not here"
+        return False
 
 
 class Cluster:
-    """A labkit cluster. Use as ``with Cluster(nodes=2) as c: ...`` or ``c = Cluster().start()``."""
+    """A labkit cluster. Use as ``with Cluster(nodes=2) as c: ...`` or ``c = Cluster().start()``.
+
+    ``runtime``: ``docker`` (real containers), ``process`` (host processes) or ``sim`` (simulated
+    nodes); by default ``$LABKIT_RUNTIME``, else docker when a daemon answers, else process.
+    """
 
     def __init__(self, *, nodes: int = 1, runtime: str | None = None, store: str = "memory", seed: int | None = None,
-                 kubeconfig: str | Path | None = None, port: int = 0, set_kubeconfig_env: bool = True) -> None:
-        runtime = runtime or os.environ.get("LABKIT_RUNTIME") or "sim"
+                 kubeconfig: str | Path | None = None, port: int = 0, set_kubeconfig_env: bool = True,
+                 controllers: ControllerManagerConfig | None = None, kubelet: KubeletConfig | None = None) -> None:
+        runtime = runtime or os.environ.get("LABKIT_RUNTIME") or ("docker" if docker_available() else "process")
         if runtime not in RUNTIMES:
             raise ValueError(f"unknown runtime {runtime!r}: choose one of {', '.join(RUNTIMES)}")
         if nodes < 0:
@@ -52,6 +78,8 @@ class Cluster:
         self.seed = seed
         self.port = port
         self.trace = Trace()
+        self.controller_config = controllers or ControllerManagerConfig()
+        self.kubelet_config = kubelet or KubeletConfig()
         self._kubeconfig_arg = Path(kubeconfig) if kubeconfig else None
         self._set_env = set_kubeconfig_env
         self._workdir: Path | None = None
@@ -60,10 +88,18 @@ class Cluster:
         self._saved_env: str | None = None
         self._clients: list[Client] = []
         self._pki: PKI | None = None
+        self._runtimes: list[Runtime] = []
+        self._docker_network: Any = None
+        self._slot: slots.Slot | None = None
         self.components: list[Component] = []
         self.store: kv.Store | None = None
         self.apiserver: APIServer | None = None
         self.kubeconfig: Path | None = None
+        self.scheduler: Scheduler | None = None
+        self.controller_manager: ControllerManager | None = None
+        self.proxy: KubeProxy | None = None
+        self.dns: ClusterDNS | None = None
+        self.kubelets: dict[str, Kubelet] = {}
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -89,20 +125,98 @@ class Cluster:
 
     async def _start(self) -> None:
         assert self._workdir is not None
+        cluster_id = self._workdir.name.removeprefix("labkit-").lower().replace("_", "")
         self.store = kv.open_store(self.store_spec)
+        saved = self._saved_config()
+        if saved.get("runtime", self.runtime) != self.runtime:
+            raise ValueError(f"this store holds a {saved['runtime']} cluster; start it with runtime={saved['runtime']!r}")
+        if self.runtime != "sim":
+            self._slot = slots.acquire(only=int(saved["slot"]) if "slot" in saved else None)
+        plan = address_plan(self.runtime, self._slot.number if self._slot else 0)
+        cluster_cidr, service_cidr = str(plan.cluster_cidr), plan.service_cidr
+        if self.runtime == "docker":
+            from labkit.kubelet.runtime.docker import DockerNetwork, cleanup_leftovers
+
+            await asyncio.to_thread(cleanup_leftovers)  # what a crashed cluster left behind
+            assert self._slot is not None
+            self._docker_network = DockerNetwork(cluster_id, candidates=(docker_subnet(self._slot.number),))
+            await self._docker_network.ensure()
+            cluster_cidr = self._docker_network.cluster_cidr
         pki = self._pki = PKI.create(self._workdir / "pki")
-        self.apiserver = APIServer(self.store, pki, ids=IdSource(self.seed), trace=self.trace)
+        self.apiserver = APIServer(self.store, pki, ids=IdSource(self.seed), trace=self.trace,
+                                   service_cidr=str(service_cidr))
         url = await self.apiserver.start(port=self.port)
         cert, key = pki.issue_client_cert("admin", user="kubernetes-admin", groups=["system:masters"])
         self.kubeconfig = self._kubeconfig_arg or self._workdir / "kubeconfig"
         write_kubeconfig(self.kubeconfig, server=url, ca_pem=pki.ca_cert_pem, user="kubernetes-admin",
                          client_cert=cert, client_key=key)
-        now = rfc3339(now_utc())
+        self._save_config(plan)
+
+        self.controller_config.cluster_cidr = cluster_cidr
+        self.controller_manager = await self._add(ControllerManager(
+            self.client_for("system:kube-controller-manager", agent="kube-controller-manager"),
+            config=self.controller_config))
+        self.scheduler = await self._add(Scheduler(self.client_for("system:kube-scheduler", agent="kube-scheduler"),
+                                                   seed=self.seed))
+        if self.runtime != "sim":
+            network = LoopbackNetwork() if self.runtime == "process" else BridgeNetwork.for_gateway(
+                self._docker_network.gateway, str(self._docker_network.subnet))
+            self.proxy = await self._add(KubeProxy(self.client_for("system:kube-proxy", agent="kube-proxy"),
+                                                   network=network))
+            if self.runtime == "docker":
+                self.dns = await self._add(ClusterDNS(self.client_for("system:coredns", agent="coredns"),
+                                                      address=cluster_dns_ip(service_cidr), network=network))
         for i, name in enumerate(self.node_names):
-            client = self.client_for(f"system:node:{name}", ["system:nodes"], agent="kubelet")
-            node = registration.node_object(name, address=f"127.0.1.{i + 1}", runtime=f"labkit://{self.runtime}", now=now)
-            await registration.register(client, node)
+            runtime = self._runtime_for(cluster_id, name)
+            self._runtimes.append(runtime)
+            config = dataclasses.replace(self.kubelet_config, address=plan.node_address(i), cluster_cidr=cluster_cidr)
+            kubelet = Kubelet(self.client_for(f"system:node:{name}", ["system:nodes"], agent="kubelet"), node_name=name,
+                              runtime=runtime, root_dir=self._workdir / "nodes" / name, config=config)
+            self.apiserver.kubelets[name] = KubeletServer(kubelet)  # type: ignore[attr-defined]
+            self.kubelets[name] = await self._add(kubelet)
         self.apiserver.ready = True
+
+    def _runtime_for(self, cluster_id: str, node: str) -> Runtime:
+        if self.runtime == "docker":
+            from labkit.kubelet.runtime.docker import DockerRuntime
+
+            dns = [self.dns.address] if self.dns else []
+            return DockerRuntime(cluster_id, node, network=self._docker_network, dns_servers=dns)
+        if self.runtime == "process":
+            from labkit.kubelet.runtime.process import ProcessRuntime
+
+            assert self._workdir is not None
+            return ProcessRuntime(root_dir=self._workdir / "runtime" / node, node=node)
+        from labkit.kubelet.runtime.sim import SimRuntime
+
+        return SimRuntime(node=node)
+
+    def _saved_config(self) -> dict[str, str]:
+        """The address plan a persistent store was created with (``kube-system/labkit-config``)."""
+        assert self.store is not None
+        found = self.store.range(f"/registry/configmaps/kube-system/{CONFIG_MAP}").kvs
+        return json.loads(found[0].value).get("data", {}) if found else {}
+
+    def _save_config(self, plan: AddressPlan) -> None:
+        """What kubeadm records at init: the cluster's configuration (here its runtime and address plan,
+        in ``kube-system/labkit-config``) and the cluster DNS Service at the tenth service address."""
+        assert self.apiserver is not None
+        if self._saved_config():
+            return
+        data = {"runtime": self.runtime, "clusterCIDR": str(plan.cluster_cidr), "serviceCIDR": str(plan.service_cidr)}
+        if self._slot is not None:
+            data["slot"] = str(self._slot.number)
+        self.apiserver.registry("configmaps").create("kube-system", {"metadata": {"name": CONFIG_MAP}, "data": data})
+        self.apiserver.registry("services").create("kube-system", {
+            "metadata": {"name": "kube-dns", "labels": {"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS"}},
+            "spec": {"clusterIP": cluster_dns_ip(plan.service_cidr),
+                     "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53}]}})
+
+    async def _add(self, component: T) -> T:
+        assert isinstance(component, Component)
+        self.components.append(component)
+        await component.start()
+        return component
 
     def client_for(self, user: str, groups: Sequence[str] = (), *, agent: str = "labkit") -> Client:
         """An API client with its own client certificate for ``user`` (a component's identity)."""
@@ -115,11 +229,9 @@ class Cluster:
         self._clients.append(client)
         return client
 
-    def add(self, component: Component, timeout: float = 60) -> Component:
+    def add(self, component: T, timeout: float = 60) -> T:
         """Start a component on the cluster's loop; it stops with the cluster."""
-        self.components.append(component)
-        self.run(component.start(), timeout=timeout)
-        return component
+        return self.run(self._add(component), timeout=timeout)
 
     # --- step mode -------------------------------------------------------------------------------
 
@@ -135,16 +247,15 @@ class Cluster:
                 self._loop_call(gate.resume)
 
     def step(self, component: str | None = None, n: int = 1) -> str:
-        """Let one work item through: of the named component, or of the first one with an item waiting.
+        """Let one work item through: of the named component or loop (``"scheduler"``,
+        ``"replicaset-controller"``, ``"kubelet-node-1"``), or of the first loop with an item waiting.
         Returns the name of the loop that stepped (empty if nothing was waiting)."""
-        for c in self.components:
-            if component not in (None, c.name):
-                continue
-            for gate in c.gates:
-                if gate.waiting or component is not None:
-                    self._loop_call(gate.step, n)
-                    return gate.name
-        return ""
+        gates = [g for c in self.components for g in c.gates if component in (None, c.name, g.name)]
+        chosen = next((g for g in gates if g.waiting), gates[0] if gates and component is not None else None)
+        if chosen is None:
+            return ""
+        self._loop_call(chosen.step, n)
+        return chosen.name
 
     def _loop_call(self, fn: Any, *args: Any) -> None:
         if self._loop is None:
@@ -172,6 +283,14 @@ class Cluster:
         for component in reversed(self.components):
             await component.stop()
         self.components.clear()
+        for runtime in self._runtimes:
+            await runtime.cleanup()
+            await runtime.close()
+        self._runtimes.clear()
+        if self._docker_network is not None:
+            await self._docker_network.remove()
+        if self._slot is not None:
+            self._slot.release()
         for client in self._clients:
             await client.close()
         self._clients.clear()

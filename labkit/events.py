@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+
+import aiohttp
 from typing import Any
 
 from labkit.client import APIStatusError, Client, resource_path
@@ -69,7 +71,7 @@ class EventRecorder:
                     "reportingInstance": self.source.get("host", "")}
             await self.client.create(resource_path("v1", "events", namespace=namespace), body)
             self._seen[key] = (name, 1)
-        except (APIStatusError, OSError) as e:
+        except (APIStatusError, OSError, aiohttp.ClientError) as e:
             log.debug("could not record event %s on %s: %s", reason, ref["name"], e)
 
     async def flush(self) -> None:

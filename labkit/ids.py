@@ -1,14 +1,17 @@
 """Seedable identifiers: uids and generateName suffixes.
 
 kube-apiserver draws uids from ``uuid.NewUUID`` and name suffixes from
-``k8s.io/apimachinery/pkg/util/rand.String`` (consonants and digits that spell no words). labkit
-draws both from one ``random.Random`` so that a notebook run with a seed produces the same names and
-uids every time.
+``k8s.io/apimachinery/pkg/util/rand.String`` (consonants and digits that spell no words). With a
+seed, labkit derives each one from the seed, the object it is for and how many times that name was
+used before, so a notebook run with a seed gets the same names and uids every time, however the
+cluster's background work interleaves with it. Without a seed they are random.
 """
 
 from __future__ import annotations
 
-import random
+import collections
+import hashlib
+import secrets
 import uuid
 
 # The alphabet of k8s.io/apimachinery/pkg/util/rand: no vowels, no look-alike characters.
@@ -16,16 +19,24 @@ _ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
 
 
 class IdSource:
-    """Where uids and random name suffixes come from; deterministic when ``seed`` is given."""
+    """Where uids and random name suffixes come from; deterministic per ``scope`` when seeded."""
 
     def __init__(self, seed: int | None = None) -> None:
-        self._rng = random.Random(seed)
+        self.seed = seed
+        self._uses: collections.Counter[str] = collections.Counter()
 
-    def uid(self) -> str:
-        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+    def _digest(self, kind: str, scope: str) -> bytes:
+        if self.seed is None:
+            return secrets.token_bytes(32)
+        n = self._uses[f"{kind}:{scope}"]
+        self._uses[f"{kind}:{scope}"] += 1
+        return hashlib.sha256(f"{self.seed}\0{kind}\0{scope}\0{n}".encode()).digest()
 
-    def suffix(self, n: int = 5) -> str:
-        return "".join(self._rng.choice(_ALPHANUMS) for _ in range(n))
+    def uid(self, scope: str = "") -> str:
+        """A uid for the object ``scope`` names (e.g. ``pods/default/web``)."""
+        return str(uuid.UUID(bytes=self._digest("uid", scope)[:16], version=4))
 
-    def token(self, nbytes: int = 24) -> str:
-        return self._rng.getrandbits(nbytes * 8).to_bytes(nbytes, "big").hex()
+    def suffix(self, scope: str = "", n: int = 5) -> str:
+        """A ``generateName`` suffix for names starting with ``scope``."""
+        digest = self._digest("suffix", scope)
+        return "".join(_ALPHANUMS[b % len(_ALPHANUMS)] for b in digest[:n])

@@ -52,7 +52,9 @@ class Kubectl:
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Cluster]:
-    with Cluster(nodes=2, seed=7) as c:
+    """The API-level tests share one cluster of simulated nodes (pods "run" without processes); the
+    node tests start clusters on the docker and process runtimes themselves."""
+    with Cluster(nodes=2, seed=7, runtime="sim") as c:
         yield c
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from labkit.apiserver.registry import (
-    configmap, deployment, endpoints, endpointslice, event, lease, namespace, node, pod, priorityclass,
+    configmap, deployment, endpoints, endpointslice, event, job, lease, namespace, node, pod, priorityclass,
     rbac, replicaset, secret, service, serviceaccount,
 )
 from labkit.apiserver.strategy import Strategy
@@ -108,6 +108,8 @@ RESOURCES: tuple[Resource, ...] = (
              subresources=(_status("Deployment"), _SCALE)),
     Resource("apps", "v1", "replicasets", "ReplicaSet", True, replicaset.STRATEGY, ("rs",), ("all",),
              subresources=(_status("ReplicaSet"), _SCALE)),
+    # batch/v1
+    Resource("batch", "v1", "jobs", "Job", True, job.STRATEGY, (), ("all",), subresources=(_status("Job"),)),
     # coordination.k8s.io/v1
     Resource("coordination.k8s.io", "v1", "leases", "Lease", True, lease.STRATEGY),
     # discovery.k8s.io/v1

@@ -192,14 +192,15 @@ class Registry:
         else:
             meta.pop("namespace", None)
         if not meta.get("name") and meta.get("generateName"):
-            meta["name"] = f"{meta['generateName']}{self.ids.suffix()}"
+            scope = f"{self.resource.plural}/{meta.get('namespace', '')}/{meta['generateName']}"
+            meta["name"] = f"{meta['generateName']}{self.ids.suffix(scope)}"
         for field in _SERVER_META:
             meta.pop(field, None)
         self.strategy.prepare_for_create(obj)
         attrs = self._attrs("CREATE", meta.get("namespace", ""), meta.get("name", ""), user, dry_run)
         self.admission.admit(attrs, obj, None)
         self.strategy.default(obj)
-        meta["uid"] = self.ids.uid()
+        meta["uid"] = self.ids.uid(f"{self.resource.plural}/{meta.get('namespace', '')}/{meta.get('name', '')}")
         meta["creationTimestamp"] = rfc3339(self.clock())
         if self.strategy.tracks_generation:
             meta["generation"] = 1

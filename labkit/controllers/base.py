@@ -5,8 +5,8 @@ by every controller of a process) and the shape of every ``pkg/controller/<name>
 event handlers turn cache changes into keys on a rate-limited ``workqueue``, workers take keys and
 call ``syncHandler(key)``, an error re-queues the key with back-off. The public seam for learners is
 :meth:`Controller.reconcile` and :class:`Result`, as controller-runtime's ``Reconciler`` and
-``reconcile.Result``. Left out: resync periods, indexers, ``expectations`` (a controller here trusts
-its cache and tolerates the 409/404s a stale cache causes).
+``reconcile.Result``. Left out: resync periods and indexers; a controller tolerates the 409/404s a
+stale cache causes (the ReplicaSet and Job controllers add ``expectations`` for their own writes).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from labkit.client import APIStatusError, Client
 from labkit.component import Component
+from labkit.controllers.config import ControllerManagerConfig
 from labkit.events import EventRecorder
 from labkit.informer import Informer, key_of
 from labkit.workqueue import WorkQueue
@@ -104,9 +105,12 @@ class Controller(Component):
     watches: ClassVar[list[tuple[str, str]]] = []
     workers: ClassVar[int] = 1
 
-    def __init__(self, client: Client, *, informers: SharedInformers | None = None) -> None:
+    def __init__(self, client: Client, *, informers: SharedInformers | None = None,
+                 config: ControllerManagerConfig | None = None) -> None:
         super().__init__(client)
+        self.config = config or ControllerManagerConfig()
         self.informers = informers or SharedInformers(client)
+        self._registered = False
         self.queue: WorkQueue[str] = WorkQueue(self.name, gate=self.gate(self.name))
         self.recorder = EventRecorder(client, self.name)  # the event source, e.g. "replicaset-controller"
 
@@ -122,8 +126,14 @@ class Controller(Component):
             self.informer(api_version, plural).add_handlers(
                 on_add=self.enqueue, on_update=lambda _old, new: self.enqueue(new), on_delete=self.enqueue)
 
+    def setup(self) -> None:
+        """Register the event handlers once (a manager does this for all before starting informers)."""
+        if not self._registered:
+            self._registered = True
+            self.register()
+
     async def run(self) -> None:
-        self.register()
+        self.setup()
         await self.informers.start(self.spawn)
         for i in range(self.workers):
             self.spawn(self._worker(), f"worker-{i}")
@@ -156,6 +166,12 @@ class Controller(Component):
                     self.queue.forget(key)
             finally:
                 self.queue.done(key)
+
+    async def stop_workers(self) -> None:
+        """Stop this controller's loops but keep its client and queue (a manager losing leadership)."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def stop(self) -> None:
         self.queue.shut_down()

@@ -25,7 +25,7 @@ from typing import Any
 
 from labkit.client import APIStatusError, resource_path
 from labkit.controllers.base import Controller, Obj, Result, controller_ref, now_utc, owner_reference, parse_time, rfc3339
-from labkit.informer import Informer, key_of
+from labkit.informer import Informer
 
 REVISION = "deployment.kubernetes.io/revision"
 DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
@@ -109,13 +109,12 @@ def condition(status: Obj, kind: str) -> Obj | None:
     return next((c for c in status.get("conditions") or [] if c.get("type") == kind), None)
 
 
-def set_condition(status: Obj, kind: str, value: str, reason: str, message: str) -> None:
-    """``SetDeploymentCondition``: keep ``lastTransitionTime`` while the status does not change."""
+def set_condition(status: Obj, kind: str, value: str, reason: str, message: str, *, refresh: bool = False) -> None:
+    """``SetDeploymentCondition``: an unchanged status and reason is left alone (unless ``refresh``:
+    progress bumps ``lastUpdateTime``); ``lastTransitionTime`` stays while the status does not change."""
     now = rfc3339(now_utc())
     old = condition(status, kind)
-    if old is not None and old["status"] == value and old.get("reason") == reason:
-        old.update(message=message, lastUpdateTime=now) if reason != "NewReplicaSetAvailable" or \
-            old.get("message") != message else None
+    if old is not None and old["status"] == value and old.get("reason") == reason and not refresh:
         return
     new = {"type": kind, "status": value, "lastUpdateTime": now,
            "lastTransitionTime": old["lastTransitionTime"] if old is not None and old["status"] == value else now,
@@ -435,7 +434,7 @@ class DeploymentController(Controller):
                               f'ReplicaSet "{rs_name}" has successfully progressed.')
             elif any(status.get(k, 0) > old.get(k, 0) for k in ("updatedReplicas", "readyReplicas", "availableReplicas")) \
                     or status["replicas"] - status["updatedReplicas"] < old.get("replicas", 0) - old.get("updatedReplicas", 0):
-                set_condition(status, "Progressing", "True", "ReplicaSetUpdated", f'ReplicaSet "{rs_name}" is progressing.')
+                set_condition(status, "Progressing", "True", "ReplicaSetUpdated", f'ReplicaSet "{rs_name}" is progressing.', refresh=True)
                 result = Result(requeue_after=deadline + 1)
             elif cond is not None and cond["status"] == "True":
                 since = parse_time(cond.get("lastUpdateTime"))
@@ -456,5 +455,3 @@ class DeploymentController(Controller):
                           subresource="status"), d)
         d["metadata"] = updated["metadata"]
 
-
-__all__ = ["DeploymentController", "compute_hash", "key_of", "templates_equal"]

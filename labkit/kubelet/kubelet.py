@@ -56,9 +56,11 @@ class KubeletConfig:
     address: str = "127.0.0.1"
     cluster_cidr: str = "10.244.0.0/16"  # the fallback pod range is taken from it when no podCIDR comes
     pod_cidr_timeout: float = 5.0
-    lease_duration: int = 40
-    renew_interval: float = 10.0
-    status_update_interval: float = 10.0  # nodeStatusUpdateFrequency
+    # kube: a 40 s lease renewed every 10 s, status every 10 s; labkit's node lifecycle notices a silent
+    # node after 8 s (ControllerManagerConfig.node_monitor_grace_period), so it renews every 2 s
+    lease_duration: int = 8
+    renew_interval: float = 2.0
+    status_update_interval: float = 4.0  # nodeStatusUpdateFrequency
     backoff_base: float = 10.0  # crash-loop and image-pull back-off: base doubling to backoff_max
     backoff_max: float = 300.0
     pleg_period: float = 1.0  # how often the runtime is relisted for container changes

@@ -15,9 +15,9 @@ Layout:
 - ``graph``: a ``networkx`` graph of nodes, pods, IPs, Services and routes, read from the API.
 """
 
-from labkit.network.cidr import CLUSTER_CIDRS, SERVICE_CIDRS, Route, cluster_dns_ip, route_for, routes
+from labkit.network.cidr import AddressPlan, Route, address_plan, cluster_dns_ip, docker_subnet, route_for, routes
 from labkit.network.graph import graph, snapshot
 from labkit.network.hostnet import BridgeNetwork, HostNetwork, LoopbackNetwork, NetworkSetupError
 
-__all__ = ["CLUSTER_CIDRS", "SERVICE_CIDRS", "BridgeNetwork", "HostNetwork", "LoopbackNetwork", "NetworkSetupError",
+__all__ = ["AddressPlan", "address_plan", "docker_subnet", "BridgeNetwork", "HostNetwork", "LoopbackNetwork", "NetworkSetupError",
            "Route", "cluster_dns_ip", "graph", "route_for", "routes", "snapshot"]

@@ -17,14 +17,41 @@ from typing import Any
 Obj = dict[str, Any]
 Network = ipaddress.IPv4Network
 
-#: where pod IPs come from (``--cluster-cidr``); docker's is the /16 of the bridge labkit creates
-CLUSTER_CIDRS: dict[str, Network] = {"process": ipaddress.ip_network("127.244.0.0/16"),
-                                     "docker": ipaddress.ip_network("10.200.0.0/16"),
-                                     "sim": ipaddress.ip_network("10.244.0.0/16")}
-#: where ClusterIPs come from (``--service-cluster-ip-range``); loopback for the process runtime
-SERVICE_CIDRS: dict[str, Network] = {"process": ipaddress.ip_network("127.96.0.0/16"),
-                                     "docker": ipaddress.ip_network("10.96.0.0/12"),
-                                     "sim": ipaddress.ip_network("10.96.0.0/12")}
+@dataclasses.dataclass(frozen=True, slots=True)
+class AddressPlan:
+    """One cluster's ranges: pod IPs (``--cluster-cidr``), ClusterIPs (``--service-cluster-ip-range``)
+    and the nodes' InternalIPs."""
+
+    cluster_cidr: Network
+    service_cidr: Network
+    node_network: Network
+
+    def node_address(self, index: int) -> str:
+        return str(self.node_network.network_address + index + 1)
+
+
+def address_plan(runtime: str, slot: int) -> AddressPlan:
+    """The ranges of the cluster holding address ``slot`` (:mod:`labkit.network.slots`).
+
+    - process: everything in ``127.0.0.0/8`` (reachable without root): pods ``127.{244+s}.0.0/16``
+      (s < 8), ClusterIPs ``127.{96+s}.0.0/16``, nodes ``127.{80+s}.0.x``;
+    - docker: pods in the lower half of labkit's bridge ``10.{200+s}.0.0/16``, ClusterIPs
+      ``10.{96+s}.0.0/16`` (added to that bridge by kube-proxy), nodes on loopback;
+    - sim: nothing listens, so every sim cluster uses kind's defaults.
+    """
+    if runtime == "process":
+        return AddressPlan(ipaddress.ip_network(f"127.{244 + slot}.0.0/16"), ipaddress.ip_network(f"127.{96 + slot}.0.0/16"),
+                           ipaddress.ip_network(f"127.{80 + slot}.0.0/24"))
+    if runtime == "docker":
+        return AddressPlan(ipaddress.ip_network(f"10.{200 + slot}.0.0/17"), ipaddress.ip_network(f"10.{96 + slot}.0.0/16"),
+                           ipaddress.ip_network(f"127.{80 + slot}.0.0/24"))
+    return AddressPlan(ipaddress.ip_network("10.244.0.0/16"), ipaddress.ip_network("10.96.0.0/12"),
+                       ipaddress.ip_network("127.0.1.0/24"))
+
+
+def docker_subnet(slot: int) -> str:
+    """The bridge network the docker runtime creates for the cluster in ``slot``."""
+    return f"10.{200 + slot}.0.0/16"
 
 
 def cluster_dns_ip(service_cidr: Network) -> str:

@@ -63,12 +63,12 @@ def test_api_group_list_and_group():
                     "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"}}
     assert {k: v for k, v in apps.items() if k not in ("kind", "apiVersion")} in doc["groups"]
     assert discovery.api_group("") is None
-    assert discovery.api_group("batch") is None
+    assert discovery.api_group("autoscaling") is None
 
 
 def test_unknown_group_version():
     assert discovery.api_resource_list("apps", "v2") is None
-    assert discovery.api_resource_list("batch", "v1") is None
+    assert discovery.api_resource_list("autoscaling", "v1") is None
     assert discovery.api_resource_list("", "v2") is None
 
 

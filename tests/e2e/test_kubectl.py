@@ -22,10 +22,15 @@ def manifest(namespace: str, name: str = "web", image: str = "nginx:1.25", repli
                               "spec": {"containers": [{"name": "web", "image": image, "ports": [{"containerPort": 80}]}]}}}})
 
 
+#: a node selector no node matches: the pod stays Pending, so its printed status is deterministic
+PARKED = {"labkit.dev/parked": "true"}
+
+
 def pod_yaml(namespace: str, name: str, **labels: str) -> str:
     return yaml.safe_dump({"apiVersion": "v1", "kind": "Pod",
                            "metadata": {"name": name, "namespace": namespace, "labels": labels or {"app": name}},
-                           "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["sleep", "3600"]}]}})
+                           "spec": {"nodeSelector": PARKED,
+                                    "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "3600"]}]}})
 
 
 def test_get_in_every_output(kubectl: Kubectl, namespace: str) -> None:
@@ -76,12 +81,14 @@ def test_create_apply_twice_and_server_side(kubectl: Kubectl, namespace: str) ->
 
 def test_diff_and_replace(kubectl: Kubectl, namespace: str) -> None:
     kubectl("apply", "-f", "-", input=manifest(namespace))
-    rv = kubectl("get", "deploy", "web", "-n", namespace, "-o", "jsonpath={.metadata.resourceVersion}")
+    spec = ["get", "deploy", "web", "-n", namespace, "-o", "jsonpath={.metadata.generation} {.spec}"]
+    kubectl("rollout", "status", "deploy/web", "-n", namespace, "--timeout=30s")  # the controller is done with it
+    before = kubectl(*spec)
     same = kubectl.run("diff", "-f", "-", input=manifest(namespace), check=False)
-    assert same.returncode == 0, same.stderr
+    assert same.returncode == 0, same.stdout + same.stderr
     changed = kubectl.run("diff", "-f", "-", input=manifest(namespace, image="nginx:1.27"), check=False)
     assert changed.returncode == 1 and "nginx:1.27" in changed.stdout, changed.stderr
-    assert kubectl("get", "deploy", "web", "-n", namespace, "-o", "jsonpath={.metadata.resourceVersion}") == rv
+    assert kubectl(*spec) == before, "diff (a dry-run patch) must not change the live object"
     assert "replaced" in kubectl("replace", "-f", "-", input=manifest(namespace, image="nginx:1.27"))
     assert kubectl("get", "deploy", "web", "-n", namespace,
                    "-o", "jsonpath={.spec.template.spec.containers[0].image}") == "nginx:1.27"

@@ -15,19 +15,20 @@ from labkit.kubelet import Kubelet, KubeletConfig
 from labkit.kubelet.runtime import Runtime
 from labkit.kubelet.runtime.process import ProcessRuntime
 
-FAST = dict(pod_cidr_timeout=0.2, cluster_cidr="127.244.0.0/16", backoff_base=0.3, backoff_max=2.0, pleg_period=0.1,
+FAST = dict(pod_cidr_timeout=0.2, backoff_base=0.3, backoff_max=2.0, pleg_period=0.1,
             renew_interval=0.3, status_update_interval=0.3)
 
 
 @pytest.fixture(scope="module")
 def control_plane() -> Iterator[Cluster]:
-    with Cluster(nodes=0, seed=11, set_kubeconfig_env=False) as c:
+    with Cluster(nodes=0, seed=11, set_kubeconfig_env=False, runtime="process") as c:
         yield c
 
 
 def start_kubelet(c: Cluster, node: str, runtime: Runtime, **config: Any) -> Kubelet:
     client = c.client_for(f"system:node:{node}", ["system:nodes"], agent="kubelet")
-    k = Kubelet(client, node_name=node, runtime=runtime, config=KubeletConfig(**{**FAST, **config}))
+    config = {**FAST, "cluster_cidr": c.controller_config.cluster_cidr, **config}
+    k = Kubelet(client, node_name=node, runtime=runtime, config=KubeletConfig(**config))
     c.add(k)
     return k
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from labkit.kubelet import KubeletConfig
+
 import base64
 
 from labkit.kubelet.runtime.process import ProcessRuntime
@@ -97,5 +99,5 @@ def test_node_registered_and_lease_renewed(api, process_node, control_plane):
     assert node["status"]["nodeInfo"]["containerRuntimeVersion"] == "labkit://process"
     path = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/pn1"
     first = control_plane.run(api.client.get(path))
-    assert first["spec"]["holderIdentity"] == "pn1" and first["spec"]["leaseDurationSeconds"] == 40
+    assert first["spec"]["holderIdentity"] == "pn1" and first["spec"]["leaseDurationSeconds"] == KubeletConfig().lease_duration
     wait_for(lambda: control_plane.run(api.client.get(path))["spec"]["renewTime"] != first["spec"]["renewTime"])

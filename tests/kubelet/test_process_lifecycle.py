@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import urllib.request
 
 from .conftest import pod, wait_for
@@ -16,7 +18,9 @@ def test_pod_runs_with_ip_and_conditions(api, process_node):
     p = wait_for(lambda: (x := api.get("pods", "web")) and condition(x, "Ready") == "True" and x)
     st = p["status"]
     assert st["phase"] == "Running"
-    assert st["podIP"].startswith("127.244.") and st["podIPs"] == [{"ip": st["podIP"]}]
+    node_cidr = ipaddress.ip_network(api.get("nodes", "pn1", namespace="")["spec"]["podCIDR"])
+    assert ipaddress.ip_address(st["podIP"]) in node_cidr and node_cidr.is_loopback  # a loopback address of its own
+    assert st["podIPs"] == [{"ip": st["podIP"]}]
     assert st["hostIP"] == "127.0.0.1" and st["startTime"]
     assert {c["type"] for c in st["conditions"]} >= {"PodScheduled", "Initialized", "ContainersReady", "Ready",
                                                      "PodReadyToStartContainers"}

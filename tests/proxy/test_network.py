@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 from labkit import Cluster
-from labkit.network import SERVICE_CIDRS, cluster_dns_ip, graph, route_for, routes, snapshot
+from labkit.network import address_plan, cluster_dns_ip, graph, route_for, routes, snapshot
 
 NODES = [{"metadata": {"name": f"node-{i}"}, "spec": {"podCIDR": f"127.244.{i}.0/24"},
           "status": {"addresses": [{"type": "InternalIP", "address": f"127.0.1.{i}"}]}} for i in (1, 2)]
@@ -17,8 +17,11 @@ def test_routes_follow_pod_cidrs() -> None:
                                                         ("127.244.2.0/24", "node-2", "127.0.1.2")]
     assert route_for("127.244.2.9", table).node == "node-2"  # type: ignore[union-attr]
     assert route_for("127.96.0.1", table) is None
-    assert cluster_dns_ip(SERVICE_CIDRS["process"]) == "127.96.0.10"
-    assert ipaddress.ip_address(cluster_dns_ip(SERVICE_CIDRS["docker"])) == ipaddress.ip_address("10.96.0.10")
+    assert cluster_dns_ip(address_plan("process", 0).service_cidr) == "127.96.0.10"
+    assert cluster_dns_ip(address_plan("docker", 3).service_cidr) == "10.99.0.10"
+    plans = [address_plan(runtime, slot) for runtime in ("process", "docker") for slot in range(8)]
+    ranges = [n for p in plans for n in (p.cluster_cidr, p.service_cidr)]
+    assert not any(a.overlaps(b) for i, a in enumerate(ranges) for b in ranges[i + 1:]), "slots must never collide"
 
 
 def test_graph_of_nodes_pods_services() -> None:

@@ -1,0 +1,124 @@
+"""The Job strategy (``pkg/registry/batch/job``).
+
+Mirrors ``SetDefaults_Job`` (``pkg/apis/batch/v1/defaults.go``), the selector generation of the Job
+strategy (``generateSelector``: ``batch.kubernetes.io/controller-uid`` and ``job-name`` labels, with
+their legacy unprefixed twins, on the template; a selector on the uid), ``ValidateJob``
+(``pkg/apis/batch/validation``) and ``printJob`` (``pkg/printers/internalversion``: NAME STATUS
+COMPLETIONS DURATION AGE, wide CONTAINERS IMAGES SELECTOR). The pod template is defaulted and
+validated by the pod strategy. Left out: ``manualSelector``, Indexed completion, pod failure and
+success policies, ``backoffLimitPerIndex``, and the update rules beyond an immutable selector.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from labkit.apiserver.registry import pod
+from labkit.apiserver.registry.replicaset import (
+    CONTAINERS_COLUMN, IMAGES_COLUMN, SELECTOR_COLUMN, as_selector, container_cells, default_template, invalid_go,
+    go_string_map, nonnegative, selector_string, set_default, validate_selector, validate_selector_unchanged,
+)
+from labkit.apiserver.strategy import (
+    AGE_COLUMN, Cause, Column, Obj, Strategy, age, human_duration, not_supported, parse_time, required,
+)
+
+CONTROLLER_UID, JOB_NAME = "batch.kubernetes.io/controller-uid", "batch.kubernetes.io/job-name"
+LEGACY_CONTROLLER_UID, LEGACY_JOB_NAME = "controller-uid", "job-name"
+
+
+def generate_selector(job: Obj) -> None:
+    """Label the template with the Job's uid and name, and select on the uid (``generateSelector``)."""
+    meta, spec = job["metadata"], job.setdefault("spec", {})
+    template_meta = set_default(set_default(spec, "template", {}), "metadata", {})
+    labels = set_default(template_meta, "labels", {})
+    labels.update({CONTROLLER_UID: meta["uid"], JOB_NAME: meta["name"],
+                   LEGACY_CONTROLLER_UID: meta["uid"], LEGACY_JOB_NAME: meta["name"]})
+    if spec.get("selector") is None:
+        spec["selector"] = {"matchLabels": {CONTROLLER_UID: meta["uid"]}}
+    if not meta.get("labels"):
+        meta["labels"] = dict(labels)
+
+
+def has_condition(job: Obj, kind: str) -> bool:
+    return any(c.get("type") == kind and c.get("status") == "True"
+               for c in (job.get("status") or {}).get("conditions") or [])
+
+
+class JobStrategy(Strategy):
+    kind = "Job"
+    status_subresource = True
+    tracks_generation = True
+    columns = (
+        Column("Status", description="Status of the job."),
+        Column("Completions", description="The desired number of successfully finished pods the job should be run with."),
+        Column("Duration", description="Time required to complete the job."),
+        AGE_COLUMN, CONTAINERS_COLUMN, IMAGES_COLUMN, SELECTOR_COLUMN,
+    )
+
+    def default(self, obj: Obj) -> None:
+        spec = set_default(obj, "spec", {})
+        if spec.get("completions") is None and spec.get("parallelism") is None:
+            spec["completions"] = 1
+        set_default(spec, "parallelism", 1)
+        set_default(spec, "backoffLimit", 6)
+        set_default(spec, "completionMode", "NonIndexed")
+        set_default(spec, "suspend", False)
+        set_default(spec, "podReplacementPolicy", "TerminatingOrFailed")
+        default_template(spec)
+
+    def validate(self, obj: Obj) -> list[Cause]:
+        generate_selector(obj)  # kube does this in the strategy's Validate, once the uid is set
+        return self._validate_spec(obj.get("spec") or {})
+
+    def validate_update(self, obj: Obj, old: Obj) -> list[Cause]:
+        return self._validate_spec(obj.get("spec") or {}) + validate_selector_unchanged(obj, old)
+
+    @staticmethod
+    def _validate_spec(spec: Obj) -> list[Cause]:
+        causes: list[Cause] = []
+        for field in ("parallelism", "completions", "activeDeadlineSeconds", "backoffLimit"):
+            causes += nonnegative(spec, field, "spec")
+        selector = spec.get("selector")
+        if selector is None:
+            return causes + [required("spec.selector")]
+        causes += validate_selector(selector, "spec.selector")
+        template = spec.get("template") or {}
+        labels = (template.get("metadata") or {}).get("labels")
+        converted = as_selector(selector)
+        if converted is not None and not converted.matches(labels):
+            causes.append(invalid_go("spec.template.metadata.labels", go_string_map(labels),
+                                     "`selector` does not match template `labels`"))
+        causes += pod.validate_pod_template(template, "spec.template")
+        policy = (template.get("spec") or {}).get("restartPolicy")
+        if policy not in ("OnFailure", "Never"):
+            causes.append(not_supported("spec.template.spec.restartPolicy", policy or "", ["OnFailure", "Never"]))
+        return causes
+
+    def cells(self, obj: Obj, now: dt.datetime) -> list[Any]:
+        spec, status = obj.get("spec") or {}, obj.get("status") or {}
+        succeeded = status.get("succeeded", 0)
+        if spec.get("completions") is not None:
+            completions = f"{succeeded}/{spec['completions']}"
+        elif (spec.get("parallelism") or 0) > 1:
+            completions = f"{succeeded}/1 of {spec['parallelism']}"
+        else:
+            completions = f"{succeeded}/1"
+        start, end = parse_time(status.get("startTime")), parse_time(status.get("completionTime"))
+        duration = "" if start is None else human_duration(((end or now) - start).total_seconds())
+        if has_condition(obj, "Complete"):
+            state = "Complete"
+        elif has_condition(obj, "Failed"):
+            state = "Failed"
+        elif obj["metadata"].get("deletionTimestamp"):
+            state = "Terminating"
+        elif has_condition(obj, "Suspended"):
+            state = "Suspended"
+        elif has_condition(obj, "FailureTarget"):
+            state = "FailureTarget"
+        else:
+            state = "Running"
+        return [state, completions, duration, age(obj, now), *container_cells(obj), selector_string(spec.get("selector"))]
+
+
+STRATEGY = JobStrategy()

@@ -1,0 +1,25 @@
+"""Settings of the controller manager (``KubeControllerManagerConfiguration``), with teaching timings.
+
+Each field names the kube-controller-manager flag it stands for. Defaults are kube's except where a
+lesson would otherwise wait minutes (noted per field).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(slots=True)
+class ControllerManagerConfig:
+    # --node-monitor-grace-period (kube: 40s): a node whose Lease is older turns Ready=Unknown
+    node_monitor_grace_period: float = 8.0
+    # --node-monitor-period (kube: 5s): how often node health is checked
+    node_monitor_period: float = 1.0
+    # --cluster-cidr and --node-cidr-mask-size (kube: no default; kind uses these)
+    cluster_cidr: str = "10.244.0.0/16"
+    node_cidr_mask_size: int = 24
+    # --leader-elect and --leader-elect-{lease-duration,renew-deadline,retry-period} (kube: 15s/10s/2s)
+    leader_elect: bool = True
+    lease_duration: float = 4.0
+    renew_deadline: float = 3.0
+    retry_period: float = 0.5

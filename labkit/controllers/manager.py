@@ -1,0 +1,95 @@
+"""kube-controller-manager: many controllers in one process, one shared informer cache, one leader.
+
+Mirrors ``cmd/kube-controller-manager/app`` (``NewControllerDescriptors``, ``StartControllers``): the
+controllers share one :class:`~labkit.controllers.base.SharedInformers`, and only the replica holding
+the ``kube-system/kube-controller-manager`` Lease runs them. Losing the Lease stops the controllers
+(kube exits the process instead) and the manager becomes a candidate again. Every controller keeps its
+own gate, named after it, so ``cluster.pause()`` / ``step()`` reach each loop. Left out: the cloud,
+certificate, volume, HPA, CronJob, TTL-after-finished, DaemonSet and StatefulSet controllers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from labkit.client import Client
+from labkit.component import Component
+from labkit.controllers.base import Controller, SharedInformers
+from labkit.controllers.config import ControllerManagerConfig
+from labkit.controllers.deployment import DeploymentController
+from labkit.controllers.endpoints import EndpointsController
+from labkit.controllers.endpointslice import EndpointSliceController
+from labkit.controllers.garbagecollector import GarbageCollector
+from labkit.controllers.job import JobController
+from labkit.controllers.namespace import NamespaceController
+from labkit.controllers.nodeipam import NodeIpamController
+from labkit.controllers.nodelifecycle import NodeLifecycleController
+from labkit.controllers.replicaset import ReplicaSetController
+from labkit.controllers.serviceaccount import ServiceAccountsController
+from labkit.leaderelection import LeaderElector
+
+#: controller names as ``--controllers`` spells them
+CONTROLLERS: dict[str, type[Controller]] = {
+    "replicaset": ReplicaSetController,
+    "deployment": DeploymentController,
+    "job": JobController,
+    "endpoint": EndpointsController,
+    "endpointslice": EndpointSliceController,
+    "namespace": NamespaceController,
+    "garbagecollector": GarbageCollector,
+    "serviceaccount": ServiceAccountsController,
+    "nodelifecycle": NodeLifecycleController,
+    "nodeipam": NodeIpamController,
+}
+
+
+class ControllerManager(Component):
+    """Runs ``controllers`` (names from :data:`CONTROLLERS`; default all) while it leads."""
+
+    name = "kube-controller-manager"
+
+    def __init__(self, client: Client, *, controllers: list[str] | None = None,
+                 config: ControllerManagerConfig | None = None, identity: str = "") -> None:
+        super().__init__(client)
+        self.config = config or ControllerManagerConfig()
+        unknown = set(controllers or ()) - set(CONTROLLERS)
+        if unknown:
+            raise ValueError(f"unknown controllers {sorted(unknown)}: choose from {sorted(CONTROLLERS)}")
+        self.informers = SharedInformers(client)
+        self.controllers = {n: CONTROLLERS[n](client, informers=self.informers, config=self.config)
+                            for n in controllers or CONTROLLERS}
+        for controller in self.controllers.values():
+            self.gates.extend(controller.gates)
+        self.elector = LeaderElector(client, name="kube-controller-manager", identity=identity,
+                                     lease_duration=self.config.lease_duration,
+                                     renew_deadline=self.config.renew_deadline,
+                                     retry_period=self.config.retry_period) if self.config.leader_elect else None
+
+    @property
+    def is_leader(self) -> bool:
+        return self.elector.is_leader if self.elector is not None else True
+
+    async def run(self) -> None:
+        if self.elector is None:
+            await self._start_controllers()
+        else:
+            self.spawn(self.elector.run(self._start_controllers, self._stop_controllers), "leaderelection")
+
+    async def _start_controllers(self) -> None:
+        for controller in self.controllers.values():
+            controller.setup()
+        await self.informers.start(self.spawn)  # the informers belong to the manager, not one controller
+        for controller in self.controllers.values():
+            await controller.run()
+
+    async def _stop_controllers(self) -> None:
+        for controller in self.controllers.values():
+            await controller.stop_workers()
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):  # leader election first: it releases the Lease and stops the workers
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for controller in self.controllers.values():  # flush their events while the client is open
+            await controller.stop()
+        await super().stop()

@@ -1,0 +1,161 @@
+"""Node lifecycle and taint-based eviction (``pkg/controller/nodelifecycle``, ``pkg/controller/tainteviction``).
+
+``monitorNodeHealth``: a node's last sign of life is the newer of its Lease's ``renewTime`` (in
+``kube-node-lease``) and its Ready condition's ``lastHeartbeatTime``. Silent for longer than
+``node_monitor_grace_period``, its Ready (and the pressure conditions) turn ``Unknown`` with reason
+``NodeStatusUnknown``, "Kubelet stopped posting node status.". Ready=False / Unknown put
+``node.kubernetes.io/not-ready`` / ``node.kubernetes.io/unreachable`` taints on the node with both
+``NoSchedule`` and ``NoExecute``; Ready=True removes them. The taint eviction manager then deletes
+each pod on a ``NoExecute``-tainted node: at once if a taint is not tolerated, otherwise after the
+smallest matching ``tolerationSeconds`` counted from the taint's ``timeAdded`` (the API server gives
+every pod 300 s for these two taints). Every node is re-checked each ``node_monitor_period``.
+Left out: zone disruption states and eviction rate limits, ``NodeStatusNeverUpdated``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import datetime as dt
+
+from labkit.client import APIStatusError, resource_path
+from labkit.controllers.base import Controller, Obj, Result, now_utc, parse_time, rfc3339
+
+NOT_READY, UNREACHABLE = "node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"
+CONDITION_TAINTS = {"False": NOT_READY, "Unknown": UNREACHABLE}
+
+
+def tolerates(toleration: Obj, taint: Obj) -> bool:
+    """``Toleration.ToleratesTaint``."""
+    if toleration.get("effect") and toleration["effect"] != taint["effect"]:
+        return False
+    if toleration.get("key") and toleration["key"] != taint["key"]:
+        return False
+    if toleration.get("operator", "Equal") == "Exists":
+        return True
+    return toleration.get("value", "") == taint.get("value", "")
+
+
+def eviction_time(pod: Obj, taints: list[Obj]) -> dt.datetime | None:
+    """When the pod must go (``now`` if a taint is not tolerated), or None if it may stay forever."""
+    due: dt.datetime | None = None
+    forever = True
+    for taint in taints:
+        matching = [t for t in pod["spec"].get("tolerations") or [] if tolerates(t, taint)]
+        if not matching:
+            return now_utc()
+        seconds = [t["tolerationSeconds"] for t in matching if t.get("tolerationSeconds") is not None]
+        if len(seconds) == len(matching):  # every matching toleration is bounded
+            forever = False
+            at = (parse_time(taint.get("timeAdded")) or now_utc()) + dt.timedelta(seconds=max(min(seconds), 0))
+            due = at if due is None else min(due, at)
+    return None if forever else due
+
+
+class NodeLifecycleController(Controller):
+    name = "node-controller"
+
+    def register(self) -> None:
+        self.informer("v1", "nodes").add_handlers(on_add=self.enqueue, on_update=lambda _o, n: self.enqueue(n))
+        self.informer("coordination.k8s.io/v1", "leases")
+        self.informer("v1", "pods").add_handlers(on_add=self._pod_changed, on_update=lambda _o, n: self._pod_changed(n))
+
+    def _pod_changed(self, pod: Obj) -> None:
+        if pod["spec"].get("nodeName"):
+            self.queue.add(pod["spec"]["nodeName"])
+
+    async def run(self) -> None:
+        await super().run()
+        self.spawn(self._monitor(), "monitor")
+
+    async def _monitor(self) -> None:
+        while True:
+            for node in self.informer("v1", "nodes").list():
+                self.enqueue(node)
+            await asyncio.sleep(self.config.node_monitor_period)
+
+    def _last_heard(self, node: Obj) -> dt.datetime:
+        name = node["metadata"]["name"]
+        times = [parse_time(node["metadata"].get("creationTimestamp"))]
+        lease = self.informer("coordination.k8s.io/v1", "leases").get(f"kube-node-lease/{name}")
+        if lease is not None:
+            times.append(parse_time((lease.get("spec") or {}).get("renewTime")))
+        ready = self._ready(node)
+        if ready is not None:
+            times.append(parse_time(ready.get("lastHeartbeatTime")))
+        return max(t for t in times if t is not None)
+
+    @staticmethod
+    def _ready(node: Obj) -> Obj | None:
+        return next((c for c in (node.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"), None)
+
+    async def sync(self, key: str) -> Result | None:
+        node = self.informer("v1", "nodes").get(key)
+        if node is None:
+            return None
+        node = await self._check_health(node)
+        node = await self._sync_taints(node)
+        return await self._evict(node)
+
+    async def _check_health(self, node: Obj) -> Obj:
+        silent = (now_utc() - self._last_heard(node)).total_seconds()
+        ready = self._ready(node)
+        if silent <= self.config.node_monitor_grace_period or (ready is not None and ready["status"] == "Unknown"):
+            return node
+        node = copy.deepcopy(node)
+        now = rfc3339(now_utc())
+        conditions = node.setdefault("status", {}).setdefault("conditions", [])
+        if ready is None:
+            conditions.append({"type": "Ready"})
+        for c in conditions:
+            if c.get("status") != "Unknown":
+                c.update(status="Unknown", reason="NodeStatusUnknown", message="Kubelet stopped posting node status.",
+                         lastTransitionTime=now)
+                c.setdefault("lastHeartbeatTime", now)
+        updated = await self.client.update(resource_path("v1", "nodes", name=key_name(node), subresource="status"), node)
+        self.recorder.event(node, "Normal", "NodeNotReady", f"Node {key_name(node)} status is now: NodeNotReady")
+        return updated
+
+    async def _sync_taints(self, node: Obj) -> Obj:
+        """``doNoScheduleTaintingPass`` and ``doNoExecuteTaintingPass`` for the Ready condition."""
+        ready = self._ready(node)
+        wanted_key = CONDITION_TAINTS.get(ready["status"]) if ready is not None else None
+        taints = list((node.get("spec") or {}).get("taints") or [])
+        kept = [t for t in taints if t["key"] not in (NOT_READY, UNREACHABLE) or t["key"] == wanted_key]
+        have = {(t["key"], t["effect"]) for t in kept}
+        now = rfc3339(now_utc())
+        for effect in ("NoSchedule", "NoExecute") if wanted_key else ():
+            if (wanted_key, effect) not in have:
+                kept.append({"key": wanted_key, "effect": effect, **({"timeAdded": now} if effect == "NoExecute" else {})})
+        if kept == taints:
+            return node
+        return await self.client.patch(resource_path("v1", "nodes", name=key_name(node)),
+                                       {"spec": {"taints": kept or None}})
+
+    async def _evict(self, node: Obj) -> Result | None:
+        taints = [t for t in (node.get("spec") or {}).get("taints") or [] if t.get("effect") == "NoExecute"]
+        if not taints:
+            return None
+        name, soonest = key_name(node), None
+        for pod in self.informer("v1", "pods").list():
+            if pod["spec"].get("nodeName") != name or pod["metadata"].get("deletionTimestamp"):
+                continue
+            due = eviction_time(pod, taints)
+            if due is None:
+                continue
+            wait = (due - now_utc()).total_seconds()
+            if wait > 0:
+                soonest = wait if soonest is None else min(soonest, wait)
+                continue
+            ns, pod_name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+            self.recorder.event(pod, "Normal", "TaintManagerEviction", f"Marking for deletion Pod {ns}/{pod_name}")
+            try:
+                await self.client.delete(resource_path("v1", "pods", namespace=ns, name=pod_name))
+            except APIStatusError as e:
+                if e.code != 404:
+                    raise
+        return Result(requeue_after=soonest) if soonest is not None else None
+
+
+def key_name(node: Obj) -> str:
+    return node["metadata"]["name"]

@@ -1,0 +1,39 @@
+from labkit.client import resource_path
+
+from .conftest import pods, wait_for
+
+
+def rs_body(name: str, replicas: int) -> dict:
+    labels = {"app": name}
+    return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": name},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}
+
+
+def test_replicaset_scales_up_and_down(api, ns):
+    api("POST", resource_path("apps/v1", "replicasets", namespace=ns), rs_body("web", 3))
+    created = wait_for(lambda: len(pods(api, ns)) == 3 and pods(api, ns), what="3 pods")
+    rs = api("GET", resource_path("apps/v1", "replicasets", namespace=ns, name="web"))
+    for p in created:
+        assert p["metadata"]["name"].startswith("web-")
+        ref = p["metadata"]["ownerReferences"][0]
+        assert ref == {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web", "uid": rs["metadata"]["uid"],
+                       "controller": True, "blockOwnerDeletion": True}
+    status = wait_for(lambda: (s := api("GET", resource_path("apps/v1", "replicasets", namespace=ns, name="web"))["status"])
+                      .get("replicas") == 3 and s, what="status")
+    assert status["fullyLabeledReplicas"] == 3 and status["observedGeneration"] == 1
+    wait_for(lambda: sum(e["reason"] == "SuccessfulCreate" for e in api("GET", resource_path("v1", "events", namespace=ns))["items"]) == 3)
+    api("PATCH", resource_path("apps/v1", "replicasets", namespace=ns, name="web"), {"spec": {"replicas": 1}},
+        content_type="application/merge-patch+json")
+    wait_for(lambda: len(pods(api, ns)) == 1, what="scale down to 1")
+    msgs = [e["message"] for e in api("GET", resource_path("v1", "events", namespace=ns))["items"]]
+    assert any(m.startswith("Created pod: web-") for m in msgs)
+
+
+def test_replicaset_replaces_a_deleted_pod(api, ns):
+    api("POST", resource_path("apps/v1", "replicasets", namespace=ns), rs_body("db", 2))
+    first = wait_for(lambda: len(pods(api, ns)) == 2 and pods(api, ns))
+    api("DELETE", resource_path("v1", "pods", namespace=ns, name=first[0]["metadata"]["name"]))
+    after = wait_for(lambda: (ps := pods(api, ns)) and len(ps) == 2 and
+                     first[0]["metadata"]["name"] not in {p["metadata"]["name"] for p in ps} and ps)
+    assert len(after) == 2
