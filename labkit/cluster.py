@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from labkit import store as kv
 from labkit.apiserver.pki import PKI, write_kubeconfig
 from labkit.apiserver.server import APIServer
-from labkit.client import Client
+from labkit.client import APIStatusError, Client, resource_path
 from labkit.component import Component
 from labkit.controllers.config import ControllerManagerConfig
 from labkit.controllers.manager import ControllerManager
@@ -44,6 +44,11 @@ from labkit.trace import Trace
 T = TypeVar("T")
 RUNTIMES = ("docker", "process", "sim")
 CONFIG_MAP = "labkit-config"
+#: what cluster.reset() removes from the default namespace (controllers' objects go with their owners)
+RESET_IN_DEFAULT = (("apps/v1", "deployments"), ("apps/v1", "replicasets"), ("batch/v1", "jobs"), ("v1", "pods"),
+                    ("v1", "services"), ("v1", "configmaps"), ("v1", "secrets"), ("v1", "serviceaccounts"),
+                    ("v1", "events"), ("rbac.authorization.k8s.io/v1", "roles"),
+                    ("rbac.authorization.k8s.io/v1", "rolebindings"))
 
 
 def docker_available(timeout: float = 2.0) -> bool:
@@ -91,6 +96,7 @@ class Cluster:
         self._runtimes: list[Runtime] = []
         self._docker_network: Any = None
         self._slot: slots.Slot | None = None
+        self._admin: Client | None = None
         self.components: list[Component] = []
         self.store: kv.Store | None = None
         self.apiserver: APIServer | None = None
@@ -233,6 +239,63 @@ class Cluster:
         """Start a component on the cluster's loop; it stops with the cluster."""
         return self.run(self._add(component), timeout=timeout)
 
+    # --- seeing it ------------------------------------------------------------------------------
+
+    def story(self, obj: Any, *, namespace: str = "default") -> Any:
+        """The story so far of ``obj`` (``"pod/web"``, ``"deploy/web"``): every request, store write,
+        watch event and decision about it, in order (:mod:`labkit.widgets.story`)."""
+        from labkit.widgets.story import story
+
+        return story(self, obj, namespace=namespace)
+
+    @property
+    def widgets(self) -> Widgets:
+        """Views of this cluster: ``cluster.widgets.cluster()``, ``.timeline("pod/web")`` ..."""
+        return Widgets(self)
+
+    # --- labs ------------------------------------------------------------------------------------
+
+    def reset(self, timeout: float = 60) -> None:
+        """Return the cluster to a clean state between labs: every namespace but the system ones is
+        deleted, and everything a user created in ``default`` goes; the control loops resume. It all
+        happens through the API server, as ``kubectl delete`` would do it."""
+        self.resume()
+        self.run(self._reset(), timeout=timeout)
+
+    async def _reset(self) -> None:
+        client = self.admin()
+        keep = {"default", "kube-system", "kube-public", "kube-node-lease"}
+        namespaces = await client.get(resource_path("v1", "namespaces"))
+        for ns in namespaces["items"]:
+            if ns["metadata"]["name"] not in keep:
+                await client.delete(resource_path("v1", "namespaces", name=ns["metadata"]["name"]))
+        for api_version, plural in RESET_IN_DEFAULT:
+            listed = await client.get(resource_path(api_version, plural, namespace="default"))
+            for item in listed["items"]:
+                name = item["metadata"]["name"]
+                if (plural, name) in (("services", "kubernetes"), ("endpoints", "kubernetes"),
+                                      ("serviceaccounts", "default"), ("configmaps", "kube-root-ca.crt")):
+                    continue
+                try:
+                    await client.delete(resource_path(api_version, plural, namespace="default", name=name),
+                                        {"propagationPolicy": "Background"})
+                except APIStatusError as e:
+                    if e.code != 404:
+                        raise
+        while True:  # wait until the namespaces and pods are really gone
+            left = [n for n in (await client.get(resource_path("v1", "namespaces")))["items"]
+                    if n["metadata"]["name"] not in keep]
+            pods = (await client.get(resource_path("v1", "pods", namespace="default")))["items"]
+            if not left and not pods:
+                return
+            await asyncio.sleep(0.1)
+
+    def admin(self) -> Client:
+        """An API client with cluster-admin rights (``system:masters``), for notebooks and tests."""
+        if self._admin is None:
+            self._admin = self.client_for("kubernetes-admin", ["system:masters"], agent="labkit-notebook")
+        return self._admin
+
     # --- step mode -------------------------------------------------------------------------------
 
     def pause(self) -> None:
@@ -291,6 +354,7 @@ class Cluster:
             await self._docker_network.remove()
         if self._slot is not None:
             self._slot.release()
+        self._admin = None
         for client in self._clients:
             await client.close()
         self._clients.clear()
@@ -343,3 +407,47 @@ class Cluster:
     def __repr__(self) -> str:
         state = f"running at {self.url}" if self.apiserver and self.apiserver.ready else "stopped"
         return f"<labkit.Cluster nodes={len(self.node_names)} runtime={self.runtime} store={self.store_spec} {state}>"
+
+
+class Widgets:
+    """The widgets of one cluster (see :mod:`labkit.widgets`), created on demand."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self._cluster = cluster
+
+    def cluster(self, **kw: Any) -> Any:
+        from labkit.widgets import ClusterView
+
+        return ClusterView(self._cluster, **kw)
+
+    def timeline(self, obj: Any, **kw: Any) -> Any:
+        from labkit.widgets import Timeline
+
+        return Timeline(self._cluster, obj, **kw)
+
+    def scheduler(self, pod: Any, **kw: Any) -> Any:
+        from labkit.widgets import SchedulerView
+
+        return SchedulerView(self._cluster, pod, **kw)
+
+    def store(self, **kw: Any) -> Any:
+        from labkit.widgets import StoreView
+
+        return StoreView(self._cluster, **kw)
+
+    def pod(self, name: str, **kw: Any) -> Any:
+        from labkit.widgets import PodLifecycle
+
+        return PodLifecycle(self._cluster, name, **kw)
+
+    def nodes(self, **kw: Any) -> Any:
+        from labkit.widgets import NodeHealth
+
+        return NodeHealth(self._cluster, **kw)
+
+    def traffic(self, service: str, **kw: Any) -> Any:
+        from labkit.widgets import ServiceTraffic
+
+        if self._cluster.proxy is None:
+            raise RuntimeError("this cluster runs no kube-proxy (the sim runtime has no traffic to show)")
+        return ServiceTraffic(self._cluster.proxy, service, **kw)
