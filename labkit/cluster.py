@@ -220,6 +220,7 @@ class Cluster:
 
     async def _add(self, component: T) -> T:
         assert isinstance(component, Component)
+        component.attach_trace(self.trace)
         self.components.append(component)
         await component.start()
         return component

@@ -104,6 +104,8 @@ class Controller(Component):
     name = "controller"
     watches: ClassVar[list[tuple[str, str]]] = []
     workers: ClassVar[int] = 1
+    #: the plural of the objects this controller's keys name (default: the first watched resource)
+    resource: ClassVar[str] = ""
 
     def __init__(self, client: Client, *, informers: SharedInformers | None = None,
                  config: ControllerManagerConfig | None = None) -> None:
@@ -157,6 +159,9 @@ class Controller(Component):
                 log.log(level, "%s: syncing %r failed: %s", self.name, key, e, exc_info=level == logging.WARNING)
                 self.queue.add_rate_limited(key)
             else:
+                self.decide(self.resource or (self.watches[0][1] if self.watches else ""), key,
+                            f"reconciled {key}" + (f", requeue in {result.requeue_after:g}s" if result and
+                                                    result.requeue_after > 0 else ""))
                 if result is not None and result.requeue_after > 0:
                     self.queue.forget(key)
                     self.queue.add_after(key, result.requeue_after)

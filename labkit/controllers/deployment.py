@@ -124,6 +124,7 @@ def set_condition(status: Obj, kind: str, value: str, reason: str, message: str,
 
 class DeploymentController(Controller):
     name = "deployment-controller"
+    resource = "deployments"
 
     @property
     def deployments(self) -> Informer:

@@ -104,6 +104,7 @@ class ServiceBackedController(Controller):
 
 class EndpointsController(ServiceBackedController):
     name = "endpoint-controller"
+    resource = "services"
 
     async def sync(self, key: str) -> None:
         ns, name = key.split("/", 1)

@@ -21,6 +21,7 @@ MANAGED_BY = "endpointslice-controller.k8s.io"
 
 class EndpointSliceController(ServiceBackedController):
     name = "endpointslice-controller"
+    resource = "services"
 
     def _slices(self, service_key: str) -> list[Obj]:
         ns, name = service_key.split("/", 1)

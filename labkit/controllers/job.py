@@ -30,6 +30,7 @@ def finished_condition(kind: str, reason: str, message: str) -> Obj:
 
 class JobController(Controller):
     name = "job-controller"
+    resource = "jobs"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -14,6 +14,7 @@ import asyncio
 
 from labkit.client import Client
 from labkit.component import Component
+from labkit.trace import Trace
 from labkit.controllers.base import Controller, SharedInformers
 from labkit.controllers.config import ControllerManagerConfig
 from labkit.controllers.deployment import DeploymentController
@@ -68,6 +69,11 @@ class ControllerManager(Component):
     @property
     def is_leader(self) -> bool:
         return self.elector.is_leader if self.elector is not None else True
+
+    def attach_trace(self, trace: Trace) -> None:
+        super().attach_trace(trace)
+        for controller in self.controllers.values():
+            controller.attach_trace(trace)
 
     async def run(self) -> None:
         if self.elector is None:

@@ -124,6 +124,7 @@ async def slow_start_batch(count: int, fn: Any, *, initial: int = 1) -> int:
 
 class ReplicaSetController(Controller):
     name = "replicaset-controller"
+    resource = "replicasets"
     workers = 2
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

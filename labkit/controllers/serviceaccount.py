@@ -13,6 +13,7 @@ DEFAULT = "default"
 
 class ServiceAccountsController(Controller):
     name = "service-account-controller"
+    resource = "namespaces"
 
     def register(self) -> None:
         self.informer("v1", "namespaces").add_handlers(on_add=self.enqueue, on_update=lambda _o, n: self.enqueue(n))
