@@ -28,19 +28,19 @@ class Component:
     def __init__(self, client: Client) -> None:
         self.client = client
         self.gates: list[Gate] = []
-        self.trace: Trace | None = None
+        self.cluster_trace: Trace | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def attach_trace(self, trace: Trace) -> None:
         """Where :meth:`decide` records (the cluster attaches its trace when it adds the component)."""
-        self.trace = trace
+        self.cluster_trace = trace
 
     def decide(self, resource: str, key: str, summary: str, **data: Any) -> None:
         """Record what this component decided about one object (``namespace/name`` or ``name``), so the
         story of an action can show *why* the next request was sent."""
-        if self.trace is not None:
+        if self.cluster_trace is not None:
             namespace, _, name = key.rpartition("/")
-            self.trace.decision(component=self.name, resource=resource, namespace=namespace, name=name,
+            self.cluster_trace.decision(component=self.name, resource=resource, namespace=namespace, name=name,
                                 summary=summary, data=data)
 
     def gate(self, name: str | None = None) -> Gate:
