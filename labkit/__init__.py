@@ -1,15 +1,24 @@
 """labkit: a Kubernetes cluster inside your Python process, built to be watched.
 
+Data flows one way, as in Kubernetes: notebook / kubectl → API server → store → watch → component →
+runtime → status back through the API server. No component reaches around the API server.
+
 Layout (each module's docstring names the Kubernetes code it mirrors and what it leaves out):
 
 - ``store``: etcd's v3 data model (revisions, MVCC, txn, watch, compaction, leases); memory and SQLite.
-- ``apiserver``: kube-apiserver over HTTPS: discovery, REST, watch, patch and apply, Table, Status
-  errors, authentication, authorization and admission. ``apiserver/registry`` holds one strategy per
-  resource.
-- ``client``: the components' own API client (what client-go is to the real ones).
-- ``kubelet``: the node agent (registration so far).
-- ``trace``: every request and watch event, for the widgets.
-- ``cluster``: :class:`Cluster`, the facade notebooks use; ``cli``: ``labkit up``.
+- ``apiserver``: kube-apiserver over HTTPS: discovery, REST, watch (with a watch cache), patch and
+  apply, Table, Status errors, authentication, authorization and admission; ``apiserver/registry`` holds
+  one strategy per resource, ``apiserver/streaming`` logs, exec, attach and port-forward.
+- ``scheduler``: kube-scheduler: queue, framework, one file per plugin, explanations.
+- ``controllers``: kube-controller-manager: one file per controller, and the ``Controller`` base
+  learners write their own with.
+- ``kubelet``: the node agent, over a CRI-shaped ``runtime`` (docker, process, sim).
+- ``proxy``: kube-proxy in userspace mode, and the cluster DNS; ``network``: the address plan.
+- ``client``, ``informer``, ``workqueue``, ``leaderelection``, ``events``: what client-go is to the
+  real components.
+- ``trace``: every request, watch event and decision, for the ``widgets``.
+- ``cluster``: :class:`Cluster`, the facade notebooks use; ``cli``: ``labkit up``;
+  ``exercises``: the course's auto-checked exercises.
 """
 
 from labkit.cluster import Cluster
