@@ -16,10 +16,12 @@ import dataclasses
 import gc
 import json
 import os
+import queue
 import shutil
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -97,6 +99,7 @@ class Cluster:
         self._docker_network: Any = None
         self._slot: slots.Slot | None = None
         self._admin: Client | None = None
+        self._progress: queue.SimpleQueue[str] = queue.SimpleQueue()
         self.components: list[Component] = []
         self.store: kv.Store | None = None
         self.apiserver: APIServer | None = None
@@ -117,7 +120,8 @@ class Cluster:
         self._thread = threading.Thread(target=self._loop.run_forever, name="labkit-cluster", daemon=True)
         self._thread.start()
         try:
-            self.run(self._start(), timeout=timeout)
+            future = asyncio.run_coroutine_threadsafe(self._start(), self._loop)
+            self._wait_showing_progress(future, timeout)
         except BaseException:
             self.stop()
             raise
@@ -128,6 +132,35 @@ class Cluster:
         gc.collect()
         gc.freeze()
         return self
+
+    def _wait_showing_progress(self, future: concurrent.futures.Future[None], timeout: float) -> None:
+        """Wait for the start, printing what a slow step (an image build) reports, from this thread:
+        a notebook cell shows it, and nothing prints from the cluster's thread."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                future.result(timeout=0.1)
+                break
+            except concurrent.futures.TimeoutError:
+                if time.monotonic() > deadline:
+                    future.cancel()
+                    raise TimeoutError(f"the cluster did not start within {timeout}s") from None
+            finally:
+                while not self._progress.empty():
+                    print(f"labkit: {self._progress.get_nowait()}", flush=True)
+
+    async def _prebuild_images(self) -> None:
+        """Build labkit's images now (once per machine), so the first pods do not wait on a build."""
+        from labkit.images import HELLO, NGINX, PAUSE, ensure_built
+        from labkit.kubelet.runtime.docker import docker_client
+
+        def report(line: str) -> None:  # one line per image, not docker's build steps
+            if line.startswith("building "):
+                self._progress.put(f"{line} - first start on this machine only")
+
+        api = docker_client()
+        for image in (PAUSE, NGINX, HELLO):
+            await asyncio.to_thread(ensure_built, api, image, progress=report)
 
     async def _start(self) -> None:
         assert self._workdir is not None
@@ -148,6 +181,7 @@ class Cluster:
             self._docker_network = DockerNetwork(cluster_id, candidates=(docker_subnet(self._slot.number),))
             await self._docker_network.ensure()
             cluster_cidr = self._docker_network.cluster_cidr
+            await self._prebuild_images()
         pki = self._pki = PKI.create(self._workdir / "pki")
         self.apiserver = APIServer(self.store, pki, ids=IdSource(self.seed), trace=self.trace,
                                    service_cidr=str(service_cidr))
