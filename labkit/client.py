@@ -2,9 +2,12 @@
 
 Plays the part of ``k8s.io/client-go`` (``rest.Interface`` and ``watch``) for labkit's scheduler,
 controllers and kubelets: every component reaches the cluster state only through the API server,
-authenticated by its own client certificate, exactly like the real ones. Learners use the official
-``kubernetes`` package or kubectl instead. Left out: protobuf, rate limiting, informers (built on top
-of :meth:`Client.watch` by the components that need them).
+authenticated by its own client certificate or bearer token, exactly like the real ones. Clients that
+authenticate with a token can share one :class:`ConnectionPool` (client-go's shared ``http.Transport``):
+the token travels with every request, so many identities ride the same TLS connections, as when one
+process such as KWOK acts for thousands of nodes. Learners use the official ``kubernetes`` package or
+kubectl instead. Left out: protobuf, rate limiting, informers (built on top of :meth:`Client.watch` by
+the components that need them).
 """
 
 from __future__ import annotations
@@ -41,27 +44,84 @@ def resource_path(api_version: str, plural: str, *, namespace: str = "", name: s
     return path
 
 
-class Client:
-    """An API client bound to one server and one identity (a client certificate)."""
+class ConnectionPool:
+    """TLS connections to one server (trusting ``ca_file``, no client certificate) shared by token clients.
 
-    def __init__(self, server: str, *, ca_file: Path, cert_file: Path, key_file: Path, user_agent: str) -> None:
+    Requests share at most ``limit`` connections (so a thousand clients starting at once do not open a
+    thousand); every watch holds a connection of its own, apart from them. Whoever creates the pool
+    closes it, after the clients that use it.
+    """
+
+    def __init__(self, *, ca_file: Path, limit: int = 32) -> None:
+        self.ssl = ssl.create_default_context(cafile=str(ca_file))
+        self.limit = limit
+        self._requests: aiohttp.TCPConnector | None = None
+        self._watches: aiohttp.TCPConnector | None = None
+
+    @property
+    def requests(self) -> aiohttp.TCPConnector:
+        if self._requests is None or self._requests.closed:
+            self._requests = aiohttp.TCPConnector(ssl=self.ssl, limit=self.limit)
+        return self._requests
+
+    @property
+    def watches(self) -> aiohttp.TCPConnector:
+        if self._watches is None or self._watches.closed:
+            self._watches = aiohttp.TCPConnector(ssl=self.ssl, limit=0)
+        return self._watches
+
+    async def close(self) -> None:
+        for connector in (self._requests, self._watches):
+            if connector is not None:
+                await connector.close()
+
+
+class Client:
+    """An API client bound to one server and one identity: a client certificate (``cert_file`` and
+    ``key_file``, on connections of its own) or a bearer ``token`` (on the connections of ``pool``, or
+    of its own when no pool is given)."""
+
+    def __init__(self, server: str, *, ca_file: Path, cert_file: Path | None = None, key_file: Path | None = None,
+                 token: str | None = None, pool: ConnectionPool | None = None, user_agent: str) -> None:
+        if (cert_file is None) != (key_file is None) or (cert_file is None) == (token is None):
+            raise ValueError("a Client authenticates with either cert_file and key_file, or a token")
+        if pool is not None and token is None:
+            raise ValueError("only token clients share a ConnectionPool (a certificate belongs to its connection)")
         self.server = server
-        self._ssl = ssl.create_default_context(cafile=str(ca_file))
-        self._ssl.load_cert_chain(str(cert_file), str(key_file))
-        self._user_agent = user_agent
+        self._pool = pool
+        if pool is None:
+            self._ssl = ssl.create_default_context(cafile=str(ca_file))
+            if cert_file is not None and key_file is not None:
+                self._ssl.load_cert_chain(str(cert_file), str(key_file))
+        self._headers = {"User-Agent": user_agent, "Accept": "application/json",
+                         **({"Authorization": f"Bearer {token}"} if token else {})}
         self._session: aiohttp.ClientSession | None = None
+        self._watch_session: aiohttp.ClientSession | None = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(ssl=self._ssl, limit=32),
-                headers={"User-Agent": self._user_agent, "Accept": "application/json"})
+            if self._pool is not None:
+                connector, owner = self._pool.requests, False
+            else:
+                connector, owner = aiohttp.TCPConnector(ssl=self._ssl, limit=32), True
+            self._session = aiohttp.ClientSession(connector=connector, connector_owner=owner, headers=self._headers)
         return self._session
 
+    @property
+    def watch_session(self) -> aiohttp.ClientSession:
+        """The session watches use: the pool's watch connections, or this client's own connections."""
+        if self._pool is None:
+            return self.session
+        if self._watch_session is None or self._watch_session.closed:
+            self._watch_session = aiohttp.ClientSession(connector=self._pool.watches, connector_owner=False,
+                                                        headers=self._headers)
+        return self._watch_session
+
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        for session in (self._session, self._watch_session):
+            if session is not None:
+                await session.close()
 
     async def request(self, method: str, path: str, *, body: Any = None, params: Mapping[str, str] | None = None,
                       content_type: str = "application/json") -> Obj:
@@ -94,7 +154,7 @@ class Client:
         query = {"watch": "true", "allowWatchBookmarks": "true", **params}
         if resource_version:
             query["resourceVersion"] = resource_version
-        async with self.session.get(self.server + path, params=query, timeout=aiohttp.ClientTimeout(total=None)) as resp:
+        async with self.watch_session.get(self.server + path, params=query, timeout=aiohttp.ClientTimeout(total=None)) as resp:
             if resp.status >= 300:
                 raise APIStatusError(resp.status, json.loads(await resp.read() or b"{}"))
             async for line in resp.content:

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from labkit import store as kv
 from labkit.apiserver.pki import PKI, write_kubeconfig
 from labkit.apiserver.server import APIServer
-from labkit.client import APIStatusError, Client, resource_path
+from labkit.client import APIStatusError, Client, ConnectionPool, resource_path
 from labkit.component import Component
 from labkit.controllers.config import ControllerManagerConfig
 from labkit.controllers.manager import ControllerManager
@@ -46,6 +46,8 @@ from labkit.trace import Trace
 T = TypeVar("T")
 RUNTIMES = ("docker", "process", "sim")
 CONFIG_MAP = "labkit-config"
+#: above this many sim nodes, heartbeats use Kubernetes' timings instead of the short teaching ones
+LARGE = 100
 #: what cluster.reset() removes from the default namespace (controllers' objects go with their owners)
 RESET_IN_DEFAULT = (("apps/v1", "deployments"), ("apps/v1", "replicasets"), ("batch/v1", "jobs"), ("v1", "pods"),
                     ("v1", "services"), ("v1", "configmaps"), ("v1", "secrets"), ("v1", "serviceaccounts"),
@@ -87,6 +89,12 @@ class Cluster:
         self.trace = Trace()
         self.controller_config = controllers or ControllerManagerConfig()
         self.kubelet_config = kubelet or KubeletConfig()
+        if nodes > LARGE and runtime == "sim":  # thousands of heartbeats: Kubernetes' own timings
+            if kubelet is None:
+                self.kubelet_config = dataclasses.replace(self.kubelet_config, lease_duration=40, renew_interval=10.0,
+                                                          status_update_interval=60.0)
+            if controllers is None:
+                self.controller_config.node_monitor_grace_period = 50.0
         self._kubeconfig_arg = Path(kubeconfig) if kubeconfig else None
         self._set_env = set_kubeconfig_env
         self._workdir: Path | None = None
@@ -100,6 +108,9 @@ class Cluster:
         self._slot: slots.Slot | None = None
         self._admin: Client | None = None
         self._progress: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._cluster_id, self._cluster_cidr = "", ""
+        self._pool: ConnectionPool | None = None
+        self._plan: AddressPlan | None = None
         self.components: list[Component] = []
         self.store: kv.Store | None = None
         self.apiserver: APIServer | None = None
@@ -206,15 +217,50 @@ class Cluster:
             if self.runtime == "docker":
                 self.dns = await self._add(ClusterDNS(self.client_for("system:coredns", agent="coredns"),
                                                       address=cluster_dns_ip(service_cidr), network=network))
-        for i, name in enumerate(self.node_names):
-            runtime = self._runtime_for(cluster_id, name)
-            self._runtimes.append(runtime)
-            config = dataclasses.replace(self.kubelet_config, address=plan.node_address(i), cluster_cidr=cluster_cidr)
-            kubelet = Kubelet(self.client_for(f"system:node:{name}", ["system:nodes"], agent="kubelet"), node_name=name,
-                              runtime=runtime, root_dir=self._workdir / "nodes" / name, config=config)
-            self.apiserver.kubelets[name] = KubeletServer(kubelet)  # type: ignore[attr-defined]
-            self.kubelets[name] = await self._add(kubelet)
+        self._cluster_id, self._plan, self._cluster_cidr = cluster_id, plan, cluster_cidr
+        if self.runtime == "sim":  # KWOK-style nodes: token identities over one shared connection pool
+            self._pool = ConnectionPool(ca_file=pki.directory / "ca.crt")
+        await asyncio.gather(*(self._start_node(name) for name in self.node_names))
         self.apiserver.ready = True
+
+    async def _start_node(self, name: str) -> Kubelet:
+        """A node: its runtime, and a kubelet that registers it with its own identity."""
+        assert self.apiserver is not None and self._workdir is not None and self._plan is not None
+        runtime = self._runtime_for(self._cluster_id, name)
+        self._runtimes.append(runtime)
+        address = self._plan.node_address(self.node_names.index(name))
+        config = dataclasses.replace(self.kubelet_config, address=address, cluster_cidr=self._cluster_cidr)
+        kubelet = Kubelet(self._node_client(name), node_name=name, runtime=runtime,
+                          root_dir=self._workdir / "nodes" / name, config=config)
+        self.apiserver.kubelets[name] = KubeletServer(kubelet)  # type: ignore[attr-defined]
+        self.kubelets[name] = await self._add(kubelet)
+        return kubelet
+
+    def _node_client(self, name: str) -> Client:
+        """The kubelet's identity ``system:node:NAME``: a certificate, or on sim a token sharing one pool."""
+        user, groups = f"system:node:{name}", ["system:nodes"]
+        if self._pool is None:
+            return self.client_for(user, groups, agent="kubelet")
+        assert self._pki is not None and self.apiserver is not None
+        client = Client(self.apiserver.url, ca_file=self._pki.directory / "ca.crt",
+                        token=self._pki.issue_token(user=user, groups=groups), pool=self._pool,
+                        user_agent="kubelet/labkit")
+        self._clients.append(client)
+        return client
+
+    def add_node(self, name: str | None = None, timeout: float = 60) -> str:
+        """Start one more node (a kubelet over a new runtime); it registers itself as nodes do when they
+        join a cluster. Returns its name."""
+        name = name or f"node-{len(self.node_names) + 1}"
+        if name in self.node_names:
+            raise ValueError(f"node {name!r} already exists")
+        self.node_names.append(name)
+        try:
+            self.run(self._start_node(name), timeout=timeout)
+        except BaseException:
+            self.node_names.remove(name)
+            raise
+        return name
 
     def _runtime_for(self, cluster_id: str, node: str) -> Runtime:
         if self.runtime == "docker":
@@ -393,6 +439,9 @@ class Cluster:
         for client in self._clients:
             await client.close()
         self._clients.clear()
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
         if self.apiserver is not None:
             await self.apiserver.stop()
         if self.store is not None:

@@ -346,6 +346,16 @@ def _without_managed_fields(obj: Obj | None) -> Obj:
     return out
 
 
+def _view_without_managed_fields(obj: Obj | None) -> Obj:
+    """``obj`` minus ``metadata.managedFields`` without copying the rest: for reading (compare) only."""
+    if not obj:
+        return {}
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict) or "managedFields" not in metadata:
+        return obj
+    return {**obj, "metadata": {k: v for k, v in metadata.items() if k != "managedFields"}}
+
+
 # --- apply and update ----------------------------------------------------------------------------
 
 
@@ -445,7 +455,7 @@ def track_update(old: Obj | None, new: Obj, *, manager: str, now: str, subresour
     source = metadata["managedFields"] if "managedFields" in metadata else (old or {}).get(
         "metadata", {}).get("managedFields")
     entries = decode_managed_fields(source)
-    change = compare(_without_managed_fields(old), _without_managed_fields(new), merge_schema.root(kind))
+    change = compare(_view_without_managed_fields(old), _view_without_managed_fields(new), merge_schema.root(kind))
     scope = {"api_version": api_version, "kind": kind, "subresource": subresource}
     changed = _owned_here(change.added | change.modified, **scope)
     removed = _owned_here(change.removed, **scope)
