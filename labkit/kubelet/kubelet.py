@@ -4,8 +4,11 @@ Mirrors ``pkg/kubelet/kubelet.go`` (``Run``, ``SyncPod``, ``SyncTerminatingPod``
 runtime manager ``pkg/kubelet/kuberuntime`` (``computePodActions``: sandbox, then init containers in
 order, then containers; restart policy; ``doBackOff`` with 10 s doubling to 5 min), the image
 manager's pull back-off (``ErrImagePull`` then ``ImagePullBackOff``), the PLEG (a relist of the
-runtime every ``pleg_period``) and the node status and lease loops. It talks to the cluster only
-through the API server, as ``system:node:NAME``.
+runtime every ``pleg_period``), the pods' DNS search path (``pkg/kubelet/network/dns``) and the node
+status and lease loops with the node's events (``Starting``, ``NodeReady`` and the other condition
+events at start, ``NodeNotSchedulable`` / ``NodeSchedulable`` when it is cordoned or uncordoned). labkit's own addition: when the runtime runs a stand-in for an image that
+cannot be pulled, the pod gets a Warning event (``ImageStandIn``) and the ``labkit.dev/image-stand-in``
+annotation. It talks to the cluster only through the API server, as ``system:node:NAME``.
 
 Layout: ``registration.py`` (the Node), ``nodelease.py`` (heartbeat), ``podworkers.py`` (one worker
 per pod, through the gate), ``status.py`` (pod status), ``prober.py``, ``envvars.py``,
@@ -37,13 +40,15 @@ from labkit.kubelet.podworkers import PodWorker, PodWorkers
 from labkit.kubelet.prober import ProbeWorker
 from labkit.kubelet.runtime import (
     LABEL_CONTAINER_NAME, LABEL_INIT_CONTAINER, LABEL_NODE, LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_UID,
-    ContainerConfig, ContainerStatus, CRIError, ImagePullError, PodSandboxConfig, PortMapping, Runtime,
+    ContainerConfig, ContainerStatus, CRIError, ImagePullError, ImageRef, PodSandboxConfig, PortMapping, Runtime,
 )
 from labkit.kubelet.volumes import mounts_for, prepare_volumes, remove_pod_dir
 from labkit.quantity import to_bytes, to_millicores
 
 Obj = dict[str, Any]
 log = logging.getLogger(__name__)
+#: labkit's own: on a pod whose image the runtime replaced, ``"nginx:latest -> labkit/nginx:1"`` per image
+STAND_IN_ANNOTATION = "labkit.dev/image-stand-in"
 
 
 @dataclasses.dataclass
@@ -64,6 +69,7 @@ class KubeletConfig:
     backoff_base: float = 10.0  # crash-loop and image-pull back-off: base doubling to backoff_max
     backoff_max: float = 300.0
     pleg_period: float = 1.0  # how often the runtime is relisted for container changes
+    cluster_domain: str = "cluster.local"  # clusterDomain: the pods' DNS search path ends in it
 
 
 class Backoff:
@@ -129,8 +135,9 @@ class Kubelet(Component):
                                renew_interval=self.config.renew_interval)
         self.ipam: HostLocalIPAM | None = None
         self._ipam_lock = asyncio.Lock()
-        self._pulled: set[str] = set()
+        self._pulled: dict[str, ImageRef] = {}
         self._adoptable: dict[str, Any] = {}  # pod uid -> sandbox status found at start
+        self._last_unschedulable = False
 
     # --- startup ---------------------------------------------------------------------------------
 
@@ -139,6 +146,9 @@ class Kubelet(Component):
         node = registration.node_object(self.node_name, address=c.address, cpu=c.cpu, memory=c.memory, pods=c.pods,
                                         runtime=f"labkit://{self.runtime.name}", now=podstatus.rfc3339(time.time()))
         self.node = await registration.register(self.client, node)
+        self._record_node_event("Normal", "Starting", "Starting kubelet.")
+        for cond in self.node["status"]["conditions"]:  # "KubeletHasSufficientMemory" -> "NodeHasSufficientMemory"
+            self._record_node_status_event("Node" + cond["reason"].removeprefix("Kubelet"))
         self.lease.node_uid = self.node["metadata"].get("uid", "")
         await self.lease.renew()
         self._adoptable = {s.labels.get(LABEL_POD_UID, s.uid): s for s in await self.runtime.list_pod_sandboxes()
@@ -170,6 +180,19 @@ class Kubelet(Component):
                 self.node = await self.client.patch(path, {"status": {"conditions": conds}})
             except (APIStatusError, OSError) as e:
                 log.warning("%s: node status update failed: %s", self.name, e)
+                continue
+            unschedulable = bool(self.node.get("spec", {}).get("unschedulable"))
+            if unschedulable != self._last_unschedulable:  # ``recordNodeSchedulableEvent``
+                self._last_unschedulable = unschedulable
+                self._record_node_status_event("NodeNotSchedulable" if unschedulable else "NodeSchedulable")
+
+    def _record_node_event(self, type: str, reason: str, message: str) -> None:
+        """An event about this node; as the kubelet's ``nodeRef``, its UID is the node's name."""
+        self.recorder.event({"kind": "Node", "metadata": {"name": self.node_name, "uid": self.node_name}},
+                            type, reason, message)
+
+    def _record_node_status_event(self, status: str) -> None:
+        self._record_node_event("Normal", status, f"Node {self.node_name} status is now: {status}")
 
     async def _relist_loop(self) -> None:
         """The PLEG: relist the runtime's containers and wake the workers of pods whose containers changed."""
@@ -228,8 +251,9 @@ class Kubelet(Component):
 
     async def _create_sandbox(self, pod: Obj, state: PodState) -> None:
         meta, spec = pod["metadata"], pod.get("spec", {})
+        ipam = await self._pod_ipam(pod)  # first: its range reserves every adoptable pod's IP
         adopted = self._adoptable.pop(meta["uid"], None)
-        ip = adopted.ip if adopted is not None else (await self._pod_ipam(pod)).allocate()
+        ip = adopted.ip if adopted is not None else ipam.allocate()
         ports = [PortMapping(container_port=p["containerPort"], protocol=p.get("protocol", "TCP"),
                              host_port=p.get("hostPort", 0))
                  for c in spec.get("containers", []) for p in c.get("ports") or []]
@@ -238,10 +262,18 @@ class Kubelet(Component):
             hostname=spec.get("hostname") or meta["name"], ports=ports,
             labels={**(meta.get("labels") or {}), LABEL_POD_UID: meta["uid"], LABEL_POD_NAME: meta["name"],
                     LABEL_POD_NAMESPACE: meta["namespace"], LABEL_NODE: self.node_name},
-            annotations=dict(meta.get("annotations") or {}))
+            annotations=dict(meta.get("annotations") or {}), dns_search=self._dns_search(pod))
         state.sandbox_id = adopted.id if adopted is not None else await self.runtime.run_pod_sandbox(state.sandbox)
         state.ip = ip
         state.start_time = pod.get("status", {}).get("startTime") or podstatus.rfc3339(time.time())
+
+    def _dns_search(self, pod: Obj) -> tuple[str, ...]:
+        """``dns.go``'s search path: a ClusterFirst pod looks names up in its namespace's services first."""
+        spec, domain = pod.get("spec", {}), self.config.cluster_domain
+        policy = spec.get("dnsPolicy", "ClusterFirst")
+        if policy == "ClusterFirstWithHostNet" or (policy == "ClusterFirst" and not spec.get("hostNetwork")):
+            return f"{pod['metadata']['namespace']}.svc.{domain}", f"svc.{domain}", domain
+        return ()
 
     async def _containers_by_name(self, state: PodState) -> dict[str, list[ContainerStatus]]:
         """The sandbox's containers per name, newest attempt first."""
@@ -347,6 +379,7 @@ class Kubelet(Component):
         image, name = c.get("image", ""), c["name"]
         if image in self._pulled and c.get("imagePullPolicy") != "Always":
             self.recorder.event(pod, "Normal", "Pulled", f'Container image "{image}" already present on machine')
+            await self._report_stand_in(pod, self._pulled[image])
             return True
         self.recorder.event(pod, "Normal", "Pulling", f'Pulling image "{image}"')
         started = time.monotonic()
@@ -361,11 +394,31 @@ class Kubelet(Component):
             return False
         state.pull_failed_at.pop(name, None)
         took = time.monotonic() - started
-        self._pulled.add(image)
-        note = f" ({ref.note})" if ref.note else ""
+        self._pulled[image] = ref
+        note = f" ({ref.note})" if ref.note and not ref.stand_in else ""  # a stand-in gets its own Warning
         self.recorder.event(pod, "Normal", "Pulled",
                             f'Successfully pulled image "{image}" in {took:.3f}s ({took:.3f}s including waiting){note}')
+        await self._report_stand_in(pod, ref)
         return True
+
+    async def _report_stand_in(self, pod: Obj, ref: ImageRef) -> None:
+        """Say on the pod that another image runs in place of the one it names: a Warning event and
+        the ``labkit.dev/image-stand-in`` annotation (labkit's own; a kubelet never substitutes images)."""
+        if not ref.stand_in:
+            return
+        self.recorder.event(pod, "Warning", "ImageStandIn", f'"{ref.image}" runs as {ref.stand_in}: {ref.note}')
+        meta = pod["metadata"]
+        listed = [v for v in (meta.get("annotations") or {}).get(STAND_IN_ANNOTATION, "").split(", ") if v]
+        entry = f"{ref.image} -> {ref.stand_in}"
+        if entry in listed:
+            return
+        try:
+            await self.client.patch(resource_path("v1", "pods", namespace=meta["namespace"], name=meta["name"]),
+                                    {"metadata": {"uid": meta["uid"],
+                                                  "annotations": {STAND_IN_ANNOTATION: ", ".join([*listed, entry])}}})
+        except APIStatusError as e:
+            if e.code not in (404, 409):
+                raise
 
     async def _container_config(self, pod: Obj, state: PodState, c: Obj, *, attempt: int, init: bool) -> ContainerConfig:
         if state.volume_paths is None:

@@ -107,11 +107,13 @@ class ContainerConfig:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ImageRef:
-    """A pulled (or built) image: ``ref`` is what ``imageID`` reports; ``note`` explains a stand-in."""
+    """A pulled (or built) image: ``ref`` is what ``imageID`` reports; ``stand_in`` names what runs instead
+    of ``image`` when the runtime substitutes it ("" when the image itself runs) and ``note`` says why."""
 
     image: str
     ref: str
     note: str = ""
+    stand_in: str = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

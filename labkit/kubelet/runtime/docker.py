@@ -346,7 +346,7 @@ class DockerRuntime(Runtime):
         ref = "docker://" + images.ensure_built(self.api, definition, progress=progress)
         note = (f'pulling "{image}" failed ({failure}); running labkit\'s stand-in {definition.tag} instead: '
                 f"{definition.summary}")
-        return ImageRef(image, ref, note=note)
+        return ImageRef(image, ref, note=note, stand_in=definition.tag)
 
     async def pull_image(self, image: str, *, progress: ProgressFn | None = None) -> ImageRef:
         """Pull ``image``; labkit's own images are built; a failed pull of a stand-in's image builds the stand-in."""

@@ -148,14 +148,14 @@ class ProcessRuntime(Runtime):
         if family is None:
             known = "; ".join(f"{k} ({v})" for k, v in IMAGES.items())
             raise ImagePullError(f'the process runtime cannot run image "{image}": it runs only {known}')
-        note = ""
+        note, stand_in = "", "busybox httpd" if family == "nginx" else ""  # labkit/hello is labkit's own
         if family in STAND_IN_PORTS:
             port = STAND_IN_PORTS[family]
             note = f"labkit stand-in for {family}: busybox httpd on port {port}"
             if not can_bind(port):
                 note += (f" (not root: ports below {unprivileged_port_start()} are not allowed, so it listens on "
                          f"{port + REMAP_OFFSET}; port-forward to {port} reaches it)")
-        return ImageRef(image=image, ref=f"process://{family}", note=note)
+        return ImageRef(image=image, ref=f"process://{family}", note=note, stand_in=stand_in)
 
     # --- sandboxes ---
 

@@ -1,0 +1,126 @@
+"""What a node leaves behind: nothing after ``cluster.stop()``, running containers adopted (not
+doubled) by a restarted kubelet, and a killed cluster's containers removed by the next start."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from labkit import Cluster
+from labkit.cluster import docker_available
+from labkit.kubelet import Kubelet
+from labkit.kubelet.runtime import LABEL_CLUSTER
+from labkit.kubelet.server import KubeletServer
+
+from conftest import need
+from .conftest import FAST, Env
+
+
+def restart_kubelet(cluster: Cluster, node: str) -> Kubelet:
+    """Stop the node's kubelet component (its containers keep running) and start a new one on the same runtime."""
+    old = cluster.kubelets[node]
+    cluster.run(old.stop())
+    cluster.components.remove(old)
+    new = Kubelet(cluster.client_for(f"system:node:{node}", ["system:nodes"], agent="kubelet"), node_name=node,
+                  runtime=old.runtime, root_dir=old.root, config=old.config)
+    cluster.apiserver.kubelets[node] = KubeletServer(new)  # type: ignore[attr-defined]
+    cluster.kubelets[node] = cluster.add(new)
+    return new
+
+
+def process_groups_alive(groups: set[int]) -> list[int]:
+    """PIDs of live (not zombie) processes in any of ``groups``."""
+    alive = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z" and int(fields[2]) in groups:
+                alive.append(int(entry.name))
+    return alive
+
+
+@pytest.mark.parametrize("runtime", ["docker", "process"])
+def test_restarted_kubelet_adopts_and_stop_leaves_nothing(runtime: str) -> None:
+    if runtime == "docker":
+        need(docker_available(), "a Docker daemon")
+    cluster = Cluster(nodes=1, runtime=runtime, seed=9, set_kubeconfig_env=False, kubelet=FAST).start()
+    try:
+        env = Env(cluster)
+        env.pod("default", "keeper", "busybox", c_command=["sleep", "3600"])
+        first = env.running("default", "keeper")
+        kubelet = cluster.kubelets["node-1"]
+        before = cluster.run(kubelet.runtime.list_containers())
+        sandboxes = cluster.run(kubelet.runtime.list_pod_sandboxes())
+        created = [e for e in env.events("default", "keeper") if e[1] == "Created"]
+
+        new = restart_kubelet(cluster, "node-1")
+        env.pod("default", "newcomer", "busybox", c_command=["sleep", "3600"])
+        second = env.running("default", "newcomer")
+        time.sleep(1)  # several PLEG relists of the new kubelet
+        after = [c for c in cluster.run(new.runtime.list_containers()) if c.sandbox_id in {s.id for s in sandboxes}]
+        assert [(c.id, c.state) for c in after] == [(c.id, "running") for c in before]
+        assert len(cluster.run(new.runtime.list_pod_sandboxes())) == 2
+        pod = env.core.read_namespaced_pod("keeper", "default")
+        assert pod.status.container_statuses[0].restart_count == 0
+        assert pod.status.container_statuses[0].container_id.endswith(before[0].id)
+        assert [e for e in env.events("default", "keeper") if e[1] == "Created"] == created
+        assert second.status.pod_ip != first.status.pod_ip  # the adopted pod's IP stays reserved
+        assert env.core.read_namespaced_pod_log("keeper", "default") == ""  # the API reaches the new kubelet
+
+        if runtime == "process":
+            groups = set(new.runtime._groups)  # type: ignore[attr-defined]
+            assert len(process_groups_alive(groups)) >= 2
+        cluster_id = getattr(new.runtime, "cluster_id", "")  # the docker runtime's label value
+    finally:
+        cluster.stop()
+    if runtime == "process":
+        assert process_groups_alive(groups) == []
+    else:
+        import docker
+
+        api = docker.from_env().api
+        label = {"label": f"{LABEL_CLUSTER}={cluster_id}"}
+        assert api.containers(all=True, filters=label) == [] and api.networks(filters=label) == []
+
+
+CRASHING = textwrap.dedent("""
+    import time
+    from labkit import Cluster
+    c = Cluster(nodes=1, runtime="docker", set_kubeconfig_env=False).start()
+    c.run(c.admin().create("/api/v1/namespaces/default/pods", {"metadata": {"name": "orphan"}, "spec": {
+        "containers": [{"name": "main", "image": "busybox", "command": ["sleep", "3600"]}]}}))
+    while c.run(c.admin().get("/api/v1/namespaces/default/pods/orphan"))["status"]["phase"] != "Running":
+        time.sleep(0.1)
+    print(c.kubelets["node-1"].runtime.cluster_id, flush=True)
+    time.sleep(600)
+""")
+
+
+@pytest.mark.docker
+def test_next_start_removes_what_a_killed_cluster_left() -> None:
+    need(docker_available(), "a Docker daemon")
+    import docker
+
+    api = docker.from_env().api
+    child = subprocess.Popen([sys.executable, "-c", CRASHING], stdout=subprocess.PIPE, text=True)
+    try:
+        cluster_id = child.stdout.readline().strip()
+        assert cluster_id, "the child cluster did not start"
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    label = {"label": f"{LABEL_CLUSTER}={cluster_id}"}
+    assert len(api.containers(all=True, filters=label)) == 2  # the pod's sandbox and container
+    assert len(api.networks(filters=label)) == 1
+    with Cluster(nodes=0, runtime="docker", set_kubeconfig_env=False):
+        assert api.containers(all=True, filters=label) == [] and api.networks(filters=label) == []

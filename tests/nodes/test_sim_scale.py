@@ -1,0 +1,39 @@
+"""Many simulated nodes: every one registers, holds a lease and reports Ready, and pods spread over them.
+
+100 nodes keep this test to seconds; ``benchmarks/kubelet.py`` times the 1000-node cluster."""
+
+from __future__ import annotations
+
+from labkit import Cluster
+from labkit.client import resource_path
+
+from .conftest import wait_for
+
+NODES = 100
+
+
+def test_every_simulated_node_is_ready_and_runs_pods() -> None:
+    with Cluster(nodes=NODES, runtime="sim", seed=1, set_kubeconfig_env=False) as cluster:
+        admin = cluster.admin()
+
+        def get(path: str) -> list[dict]:
+            return cluster.run(admin.get(path))["items"]
+
+        nodes = get(resource_path("v1", "nodes"))
+        assert len(nodes) == NODES
+        assert all(next(c["status"] for c in n["status"]["conditions"] if c["type"] == "Ready") == "True" for n in nodes)
+        leases = get(resource_path("coordination.k8s.io/v1", "leases", namespace="kube-node-lease"))
+        assert sorted(lease["metadata"]["name"] for lease in leases) == sorted(n["metadata"]["name"] for n in nodes)
+
+        cluster.run(admin.create(resource_path("apps/v1", "deployments", namespace="default"), {
+            "metadata": {"name": "spread"}, "spec": {
+                "replicas": 20, "selector": {"matchLabels": {"app": "spread"}},
+                "template": {"metadata": {"labels": {"app": "spread"}},
+                             "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}))
+
+        def all_running() -> list[dict] | None:
+            pods = [p for p in get(resource_path("v1", "pods", namespace="default"))
+                    if p["status"].get("phase") == "Running"]
+            return pods if len(pods) == 20 else None
+        running = wait_for(all_running, timeout=30)
+        assert len({p["spec"]["nodeName"] for p in running}) > 1

@@ -1,0 +1,182 @@
+"""On both real runtimes (docker and process), whole cluster: probes restart containers, logs/exec/
+port-forward through kubectl 1.27/1.31/1.33 and the Python client, Services balanced over ready pods
+from the notebook and from inside a pod, and pod-to-pod traffic across nodes."""
+
+from __future__ import annotations
+
+import collections
+import os
+import re
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+from kubernetes.stream import portforward, stream
+
+from conftest import Kubectl, kubectl_path, need
+from labkit.proxy import query
+
+from .conftest import Env, wait_for
+
+HELLO = "labkit/hello:1"
+
+
+def logs_when_done(env: Env, ns: str, name: str, timeout: float = 30) -> str:
+    """The output of a run-to-completion pod."""
+    wait_for(lambda: env.core.read_namespaced_pod(name, ns).status.phase in ("Succeeded", "Failed"), timeout=timeout,
+             what=lambda: env.describe(ns, name))
+    return env.core.read_namespaced_pod_log(name, ns)
+
+
+def test_failing_liveness_probe_restarts_the_container(env: Env) -> None:
+    ns = env.namespace()
+    env.pod(ns, "sick", "busybox", c_command=["sleep", "3600"],
+            c_livenessProbe={"exec": {"command": ["false"]}, "periodSeconds": 1, "failureThreshold": 1})
+
+    def restarted() -> bool:
+        statuses = env.core.read_namespaced_pod("sick", ns).status.container_statuses or []
+        return bool(statuses) and statuses[0].restart_count >= 1
+    wait_for(restarted, timeout=30, what=lambda: env.describe(ns, "sick"))
+    events = env.events(ns, "sick")
+    assert any(kind == "Warning" and reason == "Unhealthy" and msg.startswith("Liveness probe failed")
+               for kind, reason, msg in events), events
+    assert ("Normal", "Killing", "Container main failed liveness probe, will be restarted") in events
+
+
+@pytest.fixture(scope="package")
+def streaming_pods(env: Env) -> tuple[Env, str]:
+    ns = env.namespace()
+    env.pod(ns, "hello", HELLO, c_ports=[{"containerPort": 8080}])
+    env.pod(ns, "talker", "busybox",
+            c_command=["sh", "-c", "echo first line; i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done"])
+    env.running(ns, "hello")
+    env.running(ns, "talker")
+    return env, ns
+
+
+@pytest.mark.kubectl
+@pytest.mark.parametrize("version", ["1.27", "1.31", "1.33"])
+def test_kubectl_logs_exec_port_forward(streaming_pods: tuple[Env, str], version: str, tmp_path: Path) -> None:
+    env, ns = streaming_pods
+    kubectl = Kubectl(kubectl_path(version), Path(env.cluster.kubeconfig), tmp_path / "cache")
+
+    wait_for(lambda: "tick 2" in kubectl("logs", "-n", ns, "talker"))
+    assert kubectl("logs", "-n", ns, "talker").startswith("first line\n")
+    assert kubectl("logs", "-n", ns, "talker", "--tail=1").startswith("tick ")
+    assert kubectl("exec", "-n", ns, "hello", "--", "echo", "hi there") == "hi there\n"
+    assert kubectl("exec", "-i", "-n", ns, "hello", "--", "cat", input="from stdin\n") == "from stdin\n"
+    assert kubectl.run("exec", "-n", ns, "hello", "--", "sh", "-c", "exit 3", check=False).returncode == 3
+
+    forward = subprocess.Popen([str(kubectl.binary), f"--kubeconfig={kubectl.kubeconfig}", "port-forward", "-n", ns,
+                                "pod/hello", ":8080"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = forward.stdout.readline()  # Forwarding from 127.0.0.1:PORT -> 8080
+        local = re.search(r"127\.0\.0\.1:(\d+) -> 8080", line)
+        assert local, line + forward.stderr.read() if forward.poll() is not None else line
+        for _ in range(2):  # two connections through one forward
+            body = urllib.request.urlopen(f"http://127.0.0.1:{local[1]}/", timeout=10).read().decode()
+            assert "hello" in body
+    finally:
+        forward.terminate()
+        forward.wait(10)
+
+
+def test_python_client_exec_port_forward_and_followed_log(streaming_pods: tuple[Env, str]) -> None:
+    env, ns = streaming_pods
+    api = env.core
+    assert stream(api.connect_get_namespaced_pod_exec, "hello", ns, command=["echo", "from python"],
+                  stderr=True, stdin=False, stdout=True, tty=False) == "from python\n"
+    ws = stream(api.connect_get_namespaced_pod_exec, "hello", ns, command=["sh", "-c", "echo oops >&2; exit 3"],
+                stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
+    ws.run_forever(timeout=10)
+    assert (ws.read_stderr(), ws.returncode) == ("oops\n", 3)
+
+    pf = portforward(api.connect_get_namespaced_pod_portforward, "hello", ns, ports="8080")
+    sock = pf.socket(8080)
+    sock.setblocking(True)
+    sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    reply = b""
+    while chunk := sock.recv(4096):
+        reply += chunk
+    sock.close()
+    assert reply.startswith(b"HTTP/1.") and b"hello" in reply
+
+    resp = api.read_namespaced_pod_log("talker", ns, follow=True, _preload_content=False)
+    seen = b""
+    for chunk in resp.stream(64):
+        seen += chunk
+        if seen.count(b"tick") >= 3:
+            break
+    resp.release_conn()
+    assert seen.startswith(b"first line\n")
+
+
+@pytest.fixture(scope="package")
+def web(env: Env) -> tuple[Env, str]:
+    """Deployment ``web`` (3 x labkit/hello) behind Service ``web``, plus an unready pod the Service selects."""
+    if env.runtime == "docker":
+        need(os.geteuid() == 0, "root (kube-proxy adds ClusterIPs to labkit's bridge)")
+    ns = env.namespace()
+    env.core.create_namespaced_service(ns, {"metadata": {"name": "web"}, "spec": {
+        "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}})
+    env.apps.create_namespaced_deployment(ns, {"metadata": {"name": "web"}, "spec": {
+        "replicas": 3, "selector": {"matchLabels": {"app": "web", "tier": "deployment"}},
+        "template": {"metadata": {"labels": {"app": "web", "tier": "deployment"}}, "spec": {
+            "terminationGracePeriodSeconds": 1,
+            "containers": [{"name": "hello", "image": HELLO, "ports": [{"containerPort": 8080}]}]}}}})
+    env.pod(ns, "unready", HELLO, labels={"app": "web"},
+            c_readinessProbe={"exec": {"command": ["false"]}, "periodSeconds": 1})
+
+    def endpoints() -> bool:
+        slices = env.cluster.run(env.cluster.admin().get(
+            f"/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices?labelSelector=kubernetes.io/service-name=web"))
+        eps = [e for s in slices["items"] for e in s.get("endpoints") or []]
+        return len(eps) == 4 and sum(bool(e["conditions"].get("ready")) for e in eps) == 3
+    wait_for(endpoints, timeout=40, what=lambda: str([(p.metadata.name, p.status.phase) for p in env.pods(ns, "app=web")]))
+    return env, ns
+
+
+def deployment_pods(env: Env, ns: str) -> set[str]:
+    return {p.metadata.name for p in env.pods(ns, "tier=deployment")}
+
+
+def answers(text: str) -> collections.Counter[str]:
+    """Which pods answered: labkit/hello says its pod's name."""
+    return collections.Counter(re.findall(r"(web-[a-z0-9]+-[a-z0-9]+|unready)", text))
+
+
+def test_service_from_the_notebook_by_cluster_ip_and_by_name(web: tuple[Env, str]) -> None:
+    env, ns = web
+    svc = env.core.read_namespaced_service("web", ns)
+    url = f"http://{svc.spec.cluster_ip}:80/"
+    assert env.cluster.proxy.url("web", ns) == url.rstrip("/")
+    seen = answers("".join(urllib.request.urlopen(url, timeout=5).read().decode() for _ in range(9)))
+    assert set(seen) == deployment_pods(env, ns), seen  # every ready pod answers, the unready one never
+    assert max(seen.values()) - min(seen.values()) <= 1  # round robin
+    if env.runtime == "docker":  # the cluster DNS answers the Service's name with its ClusterIP
+        rcode, addresses = env.cluster.run(query(f"web.{ns}.svc.cluster.local", server=env.cluster.dns.address))
+        assert (rcode, addresses) == (0, [svc.spec.cluster_ip])
+        assert env.cluster.dns.resolve("web", ns) == svc.spec.cluster_ip
+
+
+def test_service_from_inside_a_pod(web: tuple[Env, str]) -> None:
+    env, ns = web
+    # docker: the pod resolves "web" through the cluster DNS and its search path; process: the
+    # kubelet's service environment variables (no DNS for host processes)
+    target = "http://web" if env.runtime == "docker" else "http://$WEB_SERVICE_HOST:$WEB_SERVICE_PORT"
+    env.pod(ns, "client", "busybox", restartPolicy="Never",
+            c_command=["sh", "-c", f"for i in 1 2 3 4 5 6; do wget -qO- {target}/; done"])
+    seen = answers(logs_when_done(env, ns, "client"))
+    assert set(seen) == deployment_pods(env, ns) and sum(seen.values()) == 6, seen
+
+
+def test_pod_to_pod_across_nodes(env: Env) -> None:
+    ns = env.namespace()
+    env.pod(ns, "server", HELLO, nodeSelector={"kubernetes.io/hostname": "node-2"})
+    server = env.running(ns, "server")
+    env.pod(ns, "caller", "busybox", restartPolicy="Never", nodeSelector={"kubernetes.io/hostname": "node-1"},
+            c_command=["wget", "-qO-", f"http://{server.status.pod_ip}:8080/"])
+    out = logs_when_done(env, ns, "caller")
+    assert env.core.read_namespaced_pod("caller", ns).spec.node_name == "node-1"
+    assert "server" in out and server.status.pod_ip in out
