@@ -193,6 +193,10 @@ class Cluster:
             await self._docker_network.ensure()
             cluster_cidr = self._docker_network.cluster_cidr
             await self._prebuild_images()
+        elif self.runtime == "process":
+            from labkit.kubelet.runtime.process import cleanup_leftovers as cleanup_processes
+
+            await asyncio.to_thread(cleanup_processes)  # what a crashed cluster left running
         pki = self._pki = PKI.create(self._workdir / "pki")
         self.apiserver = APIServer(self.store, pki, ids=IdSource(self.seed), trace=self.trace,
                                    service_cidr=str(service_cidr))

@@ -124,3 +124,36 @@ def test_next_start_removes_what_a_killed_cluster_left() -> None:
     assert len(api.networks(filters=label)) == 1
     with Cluster(nodes=0, runtime="docker", set_kubeconfig_env=False):
         assert api.containers(all=True, filters=label) == [] and api.networks(filters=label) == []
+
+
+CRASHING_PROCESS = CRASHING.replace('runtime="docker"', 'runtime="process"').replace(
+    'print(c.kubelets["node-1"].runtime.cluster_id, flush=True)',
+    'print(c.run(c.admin().get("/api/v1/namespaces/default/pods/orphan"))["status"]["podIP"], flush=True)')
+
+
+def _sleepers_on(pod_ip: str) -> list[int]:
+    """PIDs of this user's processes whose environment says they run in the pod with this IP."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and f"POD_IP={pod_ip}".encode() in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_next_process_cluster_kills_what_a_killed_one_left_running() -> None:
+    child = subprocess.Popen([sys.executable, "-c", CRASHING_PROCESS], stdout=subprocess.PIPE, text=True)
+    try:
+        pod_ip = child.stdout.readline().strip()  # type: ignore[union-attr]
+        assert pod_ip, "the child cluster did not start"
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    assert _sleepers_on(pod_ip), "the killed cluster's pod keeps running (its own session)"
+    with Cluster(nodes=0, runtime="process", set_kubeconfig_env=False):
+        deadline = time.monotonic() + 5
+        while _sleepers_on(pod_ip) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _sleepers_on(pod_ip) == []

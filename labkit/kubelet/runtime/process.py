@@ -127,6 +127,51 @@ class _Container:
         return self.directory / "log"
 
 
+
+#: every process the runtime starts carries its owner (labkit's pid and that pid's start time), so the
+#: next start can tell a crashed cluster's leftovers from a running cluster's pods
+OWNER_ENV = "LABKIT_OWNER"
+
+
+def _start_time(pid: int) -> str:
+    """The process's start time in clock ticks (field 22 of /proc/PID/stat); empty if it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+OWNER = f"{os.getpid()}:{_start_time(os.getpid())}"
+
+
+def cleanup_leftovers() -> int:
+    """Kill the process groups that process runtimes of labkit processes no longer running left behind
+    (a crashed cluster); returns how many. Only this user's processes are readable, and only group
+    leaders tagged with a dead owner are killed."""
+    killed = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        tag = next((e.split(b"=", 1)[1].decode() for e in environ if e.startswith(OWNER_ENV.encode() + b"=")), "")
+        if not tag:
+            continue
+        owner_pid, _, started = tag.partition(":")
+        pid = int(entry.name)
+        if _start_time(int(owner_pid)) == started:
+            continue  # the owner still runs
+        try:
+            if os.getpgid(pid) == pid:  # a group leader: the runtime started it
+                os.killpg(pid, signal.SIGKILL)
+                killed += 1
+        except OSError:
+            continue
+    return killed
+
+
 class ProcessRuntime(Runtime):
     """One node's process containers, under ``root_dir`` (logs, stand-in pages, rootfs symlinks)."""
 
@@ -201,7 +246,8 @@ class ProcessRuntime(Runtime):
             link = rootfs / m.container_path.lstrip("/")
             link.parent.mkdir(parents=True, exist_ok=True)
             link.symlink_to(m.host_path)
-        env = {"PATH": PATH, "HOSTNAME": sandbox.hostname, "POD_IP": sandbox.ip, "HOME": str(rootfs), **config.env}
+        env = {"PATH": PATH, "HOSTNAME": sandbox.hostname, "POD_IP": sandbox.ip, "HOME": str(rootfs),
+               OWNER_ENV: OWNER, **config.env}
         argv = self._argv(family, config, sandbox, sb, directory)
         cwd = rewrite_paths(config.working_dir, config.mounts) if config.working_dir else str(rootfs)
         self._containers[cid] = _Container(
