@@ -41,6 +41,10 @@ class Call:
     def dry_run(self) -> bool:
         return request.dry_run(self.query_all.get("dryRun", []))
 
+    def delete_dry_run(self, options: Obj) -> bool:
+        """A delete (or eviction) is a dry run when its query or its DeleteOptions body says ``dryRun``."""
+        return self.dry_run or request.dry_run(list(options.get("dryRun") or []))
+
     @property
     def manager(self) -> str:
         """The field manager: ``fieldManager`` or, as kube-apiserver does, the user agent's program name."""
@@ -166,7 +170,8 @@ def _conflict_error(reg: Registry, name: str, conflict: apply.ApplyConflict) -> 
 def delete(call: Call) -> tuple[int, Obj]:
     reg, info = call.registry, call.info
     options = request.delete_options(call.body, call.content_type, call.query)
-    obj, _gone, call.revision = reg.delete(info.namespace, info.name, options, user=call.user, dry_run=call.dry_run)
+    obj, _gone, call.revision = reg.delete(info.namespace, info.name, options, user=call.user,
+                                           dry_run=call.delete_dry_run(options))
     return 200, obj
 
 
@@ -176,7 +181,7 @@ def delete_collection(call: Call) -> tuple[int, Obj]:
     before = reg.store.revision
     result = reg.delete_collection(info.namespace, options, label_selector=call.query.get("labelSelector", ""),
                                    field_selector=call.query.get("fieldSelector", ""), user=call.user,
-                                   dry_run=call.dry_run)
+                                   dry_run=call.delete_dry_run(options))
     call.revision = reg.store.revision if reg.store.revision != before else 0
     return 200, result
 

@@ -60,8 +60,9 @@ def eviction(call: Call) -> tuple[int, Obj]:
     """POST pods/NAME/eviction: a polite delete (no PodDisruptionBudgets in labkit, so always allowed)."""
     info = call.info
     body = request.decode_object(call.body, call.content_type, info.resource, kind="Eviction", group_version="policy/v1")
-    _, _, call.revision = call.registry.delete(info.namespace, info.name, body.get("deleteOptions") or {},
-                                               user=call.user, dry_run=call.dry_run)
+    options = body.get("deleteOptions") or {}
+    _, _, call.revision = call.registry.delete(info.namespace, info.name, options, user=call.user,
+                                               dry_run=call.delete_dry_run(options))
     return 201, _success()
 
 

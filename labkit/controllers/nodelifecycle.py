@@ -8,8 +8,10 @@
 ``NoSchedule`` and ``NoExecute``; Ready=True removes them. The taint eviction manager then deletes
 each pod on a ``NoExecute``-tainted node: at once if a taint is not tolerated, otherwise after the
 smallest matching ``tolerationSeconds`` counted from the taint's ``timeAdded`` (the API server gives
-every pod 300 s for these two taints). Every node is re-checked each ``node_monitor_period``.
-Left out: zone disruption states and eviction rate limits, ``NodeStatusNeverUpdated``.
+every pod 300 s for these two taints). A cordoned node (``spec.unschedulable``) gets the
+``node.kubernetes.io/unschedulable:NoSchedule`` taint. A node seen for the first time gets a
+``RegisteredNode`` event. Every node is re-checked each ``node_monitor_period``. Left out: zone
+disruption states and eviction rate limits, ``NodeStatusNeverUpdated``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from labkit.client import APIStatusError, resource_path
 from labkit.controllers.base import Controller, Obj, Result, now_utc, parse_time, rfc3339
 
 NOT_READY, UNREACHABLE = "node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"
+UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
 CONDITION_TAINTS = {"False": NOT_READY, "Unknown": UNREACHABLE}
 
 
@@ -56,6 +59,7 @@ class NodeLifecycleController(Controller):
     name = "node-controller"
 
     def register(self) -> None:
+        self._registered: set[str] = set()  # ``knownNodeSet``
         self.informer("v1", "nodes").add_handlers(on_add=self.enqueue, on_update=lambda _o, n: self.enqueue(n))
         self.informer("coordination.k8s.io/v1", "leases")
         self.informer("v1", "pods").add_handlers(on_add=self._pod_changed, on_update=lambda _o, n: self._pod_changed(n))
@@ -92,7 +96,11 @@ class NodeLifecycleController(Controller):
     async def sync(self, key: str) -> Result | None:
         node = self.informer("v1", "nodes").get(key)
         if node is None:
+            self._registered.discard(key)
             return None
+        if key not in self._registered:
+            self._registered.add(key)
+            self.recorder.event(node, "Normal", "RegisteredNode", f"Node {key} event: Registered Node {key} in Controller")
         node = await self._check_health(node)
         node = await self._sync_taints(node)
         return await self._evict(node)
@@ -117,16 +125,20 @@ class NodeLifecycleController(Controller):
         return updated
 
     async def _sync_taints(self, node: Obj) -> Obj:
-        """``doNoScheduleTaintingPass`` and ``doNoExecuteTaintingPass`` for the Ready condition."""
+        """``doNoScheduleTaintingPass`` and ``doNoExecuteTaintingPass`` for the Ready condition and cordoning."""
         ready = self._ready(node)
         wanted_key = CONDITION_TAINTS.get(ready["status"]) if ready is not None else None
+        wanted = [(wanted_key, "NoSchedule"), (wanted_key, "NoExecute")] if wanted_key else []
+        if (node.get("spec") or {}).get("unschedulable"):
+            wanted.append((UNSCHEDULABLE, "NoSchedule"))
         taints = list((node.get("spec") or {}).get("taints") or [])
-        kept = [t for t in taints if t["key"] not in (NOT_READY, UNREACHABLE) or t["key"] == wanted_key]
+        kept = [t for t in taints if t["key"] not in (NOT_READY, UNREACHABLE, UNSCHEDULABLE)
+                or (t["key"], t["effect"]) in wanted]
         have = {(t["key"], t["effect"]) for t in kept}
         now = rfc3339(now_utc())
-        for effect in ("NoSchedule", "NoExecute") if wanted_key else ():
-            if (wanted_key, effect) not in have:
-                kept.append({"key": wanted_key, "effect": effect, **({"timeAdded": now} if effect == "NoExecute" else {})})
+        for key, effect in wanted:
+            if (key, effect) not in have:
+                kept.append({"key": key, "effect": effect, **({"timeAdded": now} if effect == "NoExecute" else {})})
         if kept == taints:
             return node
         return await self.client.patch(resource_path("v1", "nodes", name=key_name(node)),
