@@ -154,11 +154,16 @@ class Credentials:
         return ctx
 
 
+#: API-level figures use simulated nodes: pods "run" without containers, so the figures are the control
+#: plane's, not Docker's (start with LABKIT_RUNTIME=docker to time a docker cluster's start instead)
+RUNTIME = os.environ.get("LABKIT_RUNTIME", "sim")
+
+
 @contextmanager
 def cluster(store: str = "memory", nodes: int = 1) -> Iterator[tuple[Cluster, client.CoreV1Api, Credentials]]:
     """A started cluster, a CoreV1Api on its kubeconfig and its credentials; stopped on any exit."""
     with tempfile.TemporaryDirectory(prefix="labkit-bench-") as tmp, \
-            Cluster(nodes=nodes, store=store.replace("{tmp}", tmp)) as c:
+            Cluster(nodes=nodes, runtime=RUNTIME, store=store.replace("{tmp}", tmp)) as c:
         assert c.kubeconfig is not None
         api = client.CoreV1Api(config.new_client_from_config(str(c.kubeconfig)))
         try:
@@ -180,7 +185,7 @@ def bench_ready(s: Settings) -> dict[int, dict[str, float]]:
         returned, ready = [], []
         for _ in range(s.starts):
             t0 = time.perf_counter()
-            c = Cluster(nodes=nodes)
+            c = Cluster(nodes=nodes, runtime=RUNTIME)
             try:
                 c.start()
                 returned.append(time.perf_counter() - t0)

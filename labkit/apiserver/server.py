@@ -39,7 +39,7 @@ KUBERNETES_VERSION = "v1.33.0"
 PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version", "/version/")
 OPENAPI_V2_CONTENT_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 COMPACTION_INTERVAL = 300.0  # kube-apiserver's --etcd-compaction-interval default
-Handler = Callable[[handlers.Call], tuple[int, Obj]]
+Handler = Callable[[handlers.Call], tuple[int, Obj | bytes]]
 
 
 def version_info() -> Obj:
@@ -313,13 +313,14 @@ class APIServer:
             return await self._connect(req, call)
         if info.verb == "watch":
             return await self._watch(req, call)
-        handler = self._handler(req.method, info, res)
+        handler = self._handler(req.method, info, res, req.headers.get("Accept"))
         return self._respond(req, call, handler(call))
 
-    def _handler(self, method: str, info: request.RequestInfo, res: Resource) -> Handler:
+    def _handler(self, method: str, info: request.RequestInfo, res: Resource, accept: str | None) -> Handler:
         sub = info.subresource
         routes: dict[tuple[str, str], Handler] = {
-            ("GET", ""): handlers.get if info.name else handlers.list_objects,
+            ("GET", ""): handlers.get if info.name else (
+                handlers.list_objects if tables.wants_table(accept) else handlers.list_json),
             ("GET", "status"): handlers.get,
             ("POST", ""): handlers.create,
             ("PUT", ""): handlers.update, ("PUT", "status"): handlers.update,
@@ -338,8 +339,10 @@ class APIServer:
             raise errors.method_not_supported(f"{res.plural}/{sub}" if sub else res.plural, method)
         return handler
 
-    def _respond(self, req: web.Request, call: handlers.Call, result: tuple[int, Obj]) -> web.Response:
+    def _respond(self, req: web.Request, call: handlers.Call, result: tuple[int, Obj | bytes]) -> web.Response:
         code, body = result
+        if isinstance(body, bytes):
+            return web.Response(status=code, body=body, headers={"Content-Type": "application/json"})
         info = call.info
         res = info.resource
         if (tables.wants_table(req.headers.get("Accept")) and res is not None and res.stored and body.get("kind") != "Status"
