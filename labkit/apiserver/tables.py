@@ -37,7 +37,9 @@ def row(resource: Resource, obj: Obj, *, include_object: str, now: dt.datetime) 
     if include_object == "Object":
         out["object"] = obj
     elif include_object == "Metadata":
-        out["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]}
+        # managedFields are left out: kubectl hides them anyway, and they are most of the metadata's bytes
+        meta = {k: v for k, v in obj["metadata"].items() if k != "managedFields"}
+        out["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta}
     return out
 
 
