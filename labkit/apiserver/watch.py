@@ -77,7 +77,7 @@ class WatchCache:
         self.registry = registry
         self.window: collections.deque[Change] = collections.deque(maxlen=WINDOW)
         self.floor = 0  # every change with revision > floor is in the window
-        self._queues: set[asyncio.Queue[list[Change]]] = set()
+        self._queues: set[asyncio.Queue[list[Change] | None]] = set()
         self._handle: kv.WatchHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
@@ -113,12 +113,13 @@ class WatchCache:
         for queue in self._queues:
             queue.put_nowait(changes)
 
-    def subscribe(self) -> asyncio.Queue[list[Change]]:
-        queue: asyncio.Queue[list[Change]] = asyncio.Queue()
+    def subscribe(self) -> asyncio.Queue[list[Change] | None]:
+        """A queue of change batches (``None`` is a watcher's own bookmark tick)."""
+        queue: asyncio.Queue[list[Change] | None] = asyncio.Queue()
         self._queues.add(queue)
         return queue
 
-    def unsubscribe(self, queue: asyncio.Queue[list[Change]]) -> None:
+    def unsubscribe(self, queue: asyncio.Queue[list[Change] | None]) -> None:
         self._queues.discard(queue)
 
     def since(self, revision: int) -> list[Change] | None:
@@ -153,6 +154,8 @@ async def watch(cache: WatchCache, namespace: str, *, matches: Callable[[Obj], b
     store = registry.store
     cache.start()
     queue = cache.subscribe()
+    loop = asyncio.get_running_loop()
+    ticker: asyncio.TimerHandle | None = None
     try:
         prefix = registry.resource.key_prefix(namespace or None)
         in_namespace = (lambda obj: obj["metadata"].get("namespace") == namespace) if namespace else (lambda obj: True)
@@ -179,21 +182,26 @@ async def watch(cache: WatchCache, namespace: str, *, matches: Callable[[Obj], b
                 yield "ADDED", obj, None
         if send_initial_events:
             yield "BOOKMARK", bookmark(registry, last, initial_events_end=True), None
-        pending = backlog
+        pending: list[Change] | None = backlog
         while True:
-            for change in pending:
-                if change.revision <= last:
-                    continue
-                last = change.revision
-                seen = change.for_watcher(wanted)
-                if seen is not None:
-                    yield seen[0], seen[1], change
-            try:
-                async with asyncio.timeout(bookmark_interval):
-                    pending = await queue.get()
-            except TimeoutError:
-                pending = []
+            if pending is None:  # the bookmark tick: nothing happened for a while
                 if allow_bookmarks:
                     yield "BOOKMARK", bookmark(registry, last), None
+            else:
+                for change in pending:
+                    if change.revision <= last:
+                        continue
+                    last = change.revision
+                    seen = change.for_watcher(wanted)
+                    if seen is not None:
+                        yield seen[0], seen[1], change
+            if ticker is None or ticker.cancelled():
+                ticker = loop.call_later(bookmark_interval, queue.put_nowait, None)
+            pending = await queue.get()
+            if pending is not None:
+                ticker.cancel()
+                ticker = None
     finally:
+        if ticker is not None:
+            ticker.cancel()
         cache.unsubscribe(queue)
