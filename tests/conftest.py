@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,3 +88,18 @@ def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]
 
 def which(cmd: str) -> str | None:
     return shutil.which(cmd)
+
+
+def wait_for(fn: Callable[[], Any], timeout: float = 30, every: float = 0.05,
+             what: str | Callable[[], str] = "") -> Any:
+    """Poll ``fn`` until it returns something truthy, and return that; fail after ``timeout`` seconds
+    saying ``what`` was awaited (a string, or a function describing the state at the time)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(every)
+    described = what() if callable(what) else what
+    raise AssertionError(f"not met in {timeout}s: {described or getattr(fn, '__name__', fn)} (last: {last!r})")

@@ -13,6 +13,7 @@ import pytest
 from labkit import Cluster
 from labkit.client import resource_path
 from labkit.controllers import ControllerManagerConfig
+from conftest import wait_for
 
 FAST = ControllerManagerConfig(node_monitor_grace_period=2.0, node_monitor_period=0.3,
                                lease_duration=2.0, renew_deadline=1.5, retry_period=0.2)
@@ -43,16 +44,6 @@ def ns(api: Any, request: pytest.FixtureRequest) -> str:
     api("POST", "/api/v1/namespaces", {"metadata": {"name": name}})
     return name
 
-
-def wait_for(check: Callable[[], Any], timeout: float = 15, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def pods(api: Any, ns: str, selector: str = "") -> list[dict[str, Any]]:

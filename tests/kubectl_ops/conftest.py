@@ -15,6 +15,7 @@ from conftest import Kubectl, kubectl_path
 
 from labkit import Cluster
 from labkit.client import resource_path
+from conftest import wait_for
 
 VERSIONS = ("1.27", "1.31", "1.33")
 
@@ -55,14 +56,6 @@ def kubectl(request: pytest.FixtureRequest, ops_cluster: Cluster, api: Callable[
     assert ops_cluster.kubeconfig is not None
     return NamespacedKubectl(kubectl_path(request.param), ops_cluster.kubeconfig, tmp_path / "cache", namespace=name)
 
-
-def wait_for(check: Callable[[], Any], *, timeout: float = 20, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-    return value
 
 
 def live_pods(api: Callable[..., Any], ns: str) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from labkit.client import resource_path
 from labkit.kubelet import Kubelet, KubeletConfig
 from labkit.kubelet.runtime import Runtime
 from labkit.kubelet.runtime.process import ProcessRuntime
+from conftest import wait_for
 
 FAST = dict(pod_cidr_timeout=0.2, backoff_base=0.3, backoff_max=2.0, pleg_period=0.1,
             renew_interval=0.3, status_update_interval=0.3)
@@ -40,16 +41,6 @@ def process_node(control_plane: Cluster, tmp_path_factory: pytest.TempPathFactor
     yield k, runtime
     control_plane.run(runtime.cleanup())
 
-
-def wait_for(fn: Callable[[], Any], timeout: float = 10, every: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"condition not met in {timeout}s (last: {last!r})")
 
 
 class Api:

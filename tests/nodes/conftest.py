@@ -19,6 +19,7 @@ from labkit.cluster import docker_available
 from labkit.kubelet import KubeletConfig
 
 from conftest import need
+from conftest import wait_for
 
 FAST = KubeletConfig(backoff_base=1.0, backoff_max=4.0, pleg_period=0.2)
 _namespaces = itertools.count(1)
@@ -64,16 +65,6 @@ class Env:
 
     def pods(self, namespace: str, selector: str) -> list[client.V1Pod]:
         return self.core.list_namespaced_pod(namespace, label_selector=selector).items
-
-def wait_for(fn: Callable[[], Any], timeout: float = 30, every: float = 0.1, what: Callable[[], str] | None = None) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"not met in {timeout}s: {what() if what else repr(last)}")
 
 def start(runtime: str) -> Cluster:
     return Cluster(nodes=2, runtime=runtime, seed=5, set_kubeconfig_env=False, kubelet=FAST).start()

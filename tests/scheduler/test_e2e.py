@@ -11,6 +11,7 @@ import pytest
 from labkit import Cluster
 from labkit.client import resource_path
 from labkit.scheduler import FunctionScheduler, Plugin, Profile, Scheduler, default_plugins
+from conftest import wait_for
 
 Obj = dict[str, Any]
 
@@ -25,15 +26,6 @@ def pod(name: str, *, cpu: str = "100m", priority_class: str = "", scheduler: st
         body["spec"]["schedulerName"] = scheduler
     return body
 
-
-def wait_for(fn: Callable[[], Any], timeout: float = 10) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {fn}")
 
 
 @pytest.fixture

@@ -10,17 +10,10 @@ import pytest
 
 from labkit import Cluster
 from labkit.client import resource_path
+from conftest import wait_for
 
 Obj = dict[str, Any]
 
-
-def wait_for(fn: Callable[[], Any], timeout: float = 10) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := fn():
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {fn}")
 
 
 def create_pod(c: Cluster, name: str, *, namespace: str = "default", **spec: Any) -> Obj:
