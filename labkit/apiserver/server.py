@@ -11,6 +11,7 @@ and fairness, audit policy, aggregation of extension API servers, CRDs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import ipaddress
 import json
@@ -47,6 +48,12 @@ def version_info() -> Obj:
     return {"major": major, "minor": minor, "gitVersion": KUBERNETES_VERSION, "gitCommit": "labkit",
             "gitTreeState": "clean", "buildDate": "2025-04-23T00:00:00Z", "goVersion": "labkit-python",
             "compiler": "labkit", "platform": "linux/amd64"}
+
+
+def backed_up(req: web.Request) -> bool:
+    """True when a streaming client has stopped reading: its connection holds too many unsent bytes."""
+    transport = req.transport
+    return transport is None or transport.get_write_buffer_size() > watch.BACKLOG_LIMIT
 
 
 def _json(code: int, body: Any, content_type: str = "application/json") -> web.Response:
@@ -399,34 +406,35 @@ class APIServer:
         resp = web.StreamResponse(status=200, headers={
             "Content-Type": tables.TABLE_CONTENT_TYPE if as_table else "application/json"})
         resp.enable_chunked_encoding()
-        events = watch.watch(self._watch_cache(reg), info.namespace, matches=matches, resource_version=rv,
-                             send_initial_events=None if send_initial is None else send_initial == "true",
-                             allow_bookmarks=allow_bookmarks)
         await resp.prepare(req)
         with_columns = True
+
+        async def send(kind: str, obj: Obj, change: watch.Change | None) -> None:
+            nonlocal with_columns
+            meta = obj["metadata"]
+            if as_table and kind != "BOOKMARK":
+                sent = tables.table(reg.resource, [obj], include_object=include, now=self.clock(),
+                                    list_meta={"resourceVersion": meta["resourceVersion"]}, with_columns=with_columns)
+                with_columns = False
+                line = json.dumps({"type": kind, "object": sent}, separators=(",", ":")).encode() + b"\n"
+            elif change is not None:
+                line = change.line(kind, obj)
+            else:
+                line = json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
+            await resp.write(line)
+            self.trace.watch_event(user=call.user.name, resource=info.plural, type=kind,
+                                   namespace=meta.get("namespace", ""), name=meta.get("name", ""),
+                                   revision=int(meta.get("resourceVersion") or 0))
+
         try:
             async with asyncio.timeout(timeout):
-                async for kind, obj, change in events:
-                    meta = obj["metadata"]
-                    if as_table and kind != "BOOKMARK":
-                        sent = tables.table(reg.resource, [obj], include_object=include, now=self.clock(),
-                                            list_meta={"resourceVersion": meta["resourceVersion"]},
-                                            with_columns=with_columns)
-                        with_columns = False
-                        line = json.dumps({"type": kind, "object": sent}, separators=(",", ":")).encode() + b"\n"
-                    elif change is not None:
-                        line = change.line(kind, obj)
-                    else:
-                        line = json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
-                    await resp.write(line)
-                    self.trace.watch_event(user=call.user.name, resource=info.plural, type=kind,
-                                           namespace=meta.get("namespace", ""), name=meta.get("name", ""),
-                                           revision=int(meta.get("resourceVersion") or 0))
+                await watch.watch(self._watch_cache(reg), info.namespace, send, matches=matches, resource_version=rv,
+                                  send_initial_events=None if send_initial is None else send_initial == "true",
+                                  allow_bookmarks=allow_bookmarks, backed_up=lambda: backed_up(req))
         except errors.ApiError as e:
             await resp.write(json.dumps({"type": "ERROR", "object": e.status()}, separators=(",", ":")).encode() + b"\n")
-        except TimeoutError:
+        except (TimeoutError, ConnectionError):
             pass
-        finally:
-            await events.aclose()
-        await resp.write_eof()
+        with contextlib.suppress(ConnectionError):
+            await resp.write_eof()
         return resp

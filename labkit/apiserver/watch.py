@@ -8,6 +8,11 @@ receive the same event. The cache keeps a window of recent events, so a client r
 ``resourceVersion`` is served from memory; an older one is replayed from the store's history, and one
 older than the store's compaction gets an ``ERROR`` event with ``410 Expired`` — how clients learn to
 relist. A watch from an unset or ``"0"`` resourceVersion first sends ``ADDED`` for every existing object.
+
+Live events are pushed: one fan-out task per resource writes each change to every watcher in turn
+(the cacher's ``dispatchEvent``), so a hundred watchers cost a hundred writes, not a hundred task
+wake-ups. A watcher first catches up on its own (initial objects, then the backlog) while the
+fan-out buffers what arrives meanwhile.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import asyncio
 import collections
 import json
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from labkit import store as kv
@@ -26,6 +31,7 @@ from labkit.apiserver.storage import Registry, decode
 Obj = dict[str, Any]
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 WINDOW = 4096  # events the watch cache keeps (kube-apiserver's default watch cache size is 100+)
+BACKLOG_LIMIT = 256 * 1024  # unsent bytes after which a watcher counts as not keeping up
 
 
 class Change:
@@ -70,15 +76,49 @@ def _decode_events(events: Sequence[kv.Event], registry: Registry) -> list[Chang
     return out
 
 
-class WatchCache:
-    """The shared store watch of one resource and the window of recent changes."""
+Send = Callable[[str, Obj, "Change | None"], Awaitable[None]]
 
-    def __init__(self, registry: Registry) -> None:
+
+class Watcher:
+    """One client's watch: its filter, the last revision it has, and how to send it an event."""
+
+    def __init__(self, wanted: Callable[[Obj], bool], send: Send, *, allow_bookmarks: bool,
+                 backed_up: Callable[[], bool] = lambda: False) -> None:
+        self.wanted = wanted
+        self.send = send
+        self.backed_up = backed_up
+        self.allow_bookmarks = allow_bookmarks
+        self.last = 0
+        self.live = False  # False while catching up: the fan-out buffers instead of sending
+        self.buffer: list[list[Change]] = []
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def deliver(self, changes: Sequence[Change]) -> None:
+        for change in changes:
+            if change.revision <= self.last:
+                continue
+            self.last = change.revision
+            seen = change.for_watcher(self.wanted)
+            if seen is not None:
+                await self.send(seen[0], seen[1], change)
+
+    def fail(self, error: BaseException) -> None:
+        if not self.done.done():
+            self.done.set_exception(error)
+
+
+class WatchCache:
+    """The shared store watch of one resource, the window of recent changes, and the fan-out."""
+
+    def __init__(self, registry: Registry, *, bookmark_interval: float = 30.0) -> None:
         self.registry = registry
+        self.bookmark_interval = bookmark_interval
         self.window: collections.deque[Change] = collections.deque(maxlen=WINDOW)
         self.floor = 0  # every change with revision > floor is in the window
-        self._queues: set[asyncio.Queue[list[Change] | None]] = set()
+        self.watchers: set[Watcher] = set()
+        self._incoming: asyncio.Queue[list[Change]] = asyncio.Queue()
         self._handle: kv.WatchHandle | None = None
+        self._fanout: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
 
@@ -91,11 +131,15 @@ class WatchCache:
         self.floor = store.revision
         self._handle = store.watch(self.registry.resource.key_prefix(), self._on_events, prefix=True,
                                    start_revision=self.floor + 1)
+        self._fanout = self._loop.create_task(self._fan_out())
 
     def stop(self) -> None:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+        if self._fanout is not None:
+            self._fanout.cancel()
+            self._fanout = None
 
     def _on_events(self, events: Sequence[kv.Event]) -> None:
         changes = _decode_events(events, self.registry)
@@ -110,17 +154,37 @@ class WatchCache:
         self.window.extend(changes)
         if overflow:  # everything after the oldest kept revision is still here
             self.floor = max(self.floor, self.window[0].revision)
-        for queue in self._queues:
-            queue.put_nowait(changes)
+        self._incoming.put_nowait(changes)
 
-    def subscribe(self) -> asyncio.Queue[list[Change] | None]:
-        """A queue of change batches (``None`` is a watcher's own bookmark tick)."""
-        queue: asyncio.Queue[list[Change] | None] = asyncio.Queue()
-        self._queues.add(queue)
-        return queue
+    async def _fan_out(self) -> None:
+        while True:
+            try:
+                async with asyncio.timeout(self.bookmark_interval):
+                    changes = await self._incoming.get()
+            except TimeoutError:
+                for w in list(self.watchers):
+                    if w.live and w.allow_bookmarks:
+                        await self._send(w, w.send("BOOKMARK", bookmark(self.registry, w.last), None))
+                continue
+            for w in list(self.watchers):
+                if w.live:
+                    await self._send(w, w.deliver(changes))
+                else:
+                    w.buffer.append(changes)
 
-    def unsubscribe(self, queue: asyncio.Queue[list[Change] | None]) -> None:
-        self._queues.discard(queue)
+    async def _send(self, w: Watcher, sending: Coroutine[Any, Any, None]) -> None:
+        """One watcher's share of the fan-out. A client that stops reading would hold everyone up, so
+        once its unsent bytes pile up its watch is closed (it will re-watch), as the cacher does."""
+        if w.backed_up():
+            sending.close()
+            self.watchers.discard(w)
+            w.fail(ConnectionError("the watcher does not keep up with its events"))
+            return
+        try:
+            await sending
+        except Exception as e:  # noqa: BLE001 - a gone client ends its own watch only
+            self.watchers.discard(w)
+            w.fail(e)
 
     def since(self, revision: int) -> list[Change] | None:
         """The changes after ``revision`` from the window, or None if the window no longer reaches back."""
@@ -144,22 +208,20 @@ async def _store_history(registry: Registry, prefix: str, start: int) -> list[Ch
     return _decode_events(replayed, registry)
 
 
-async def watch(cache: WatchCache, namespace: str, *, matches: Callable[[Obj], bool], resource_version: str,
-                send_initial_events: bool | None, allow_bookmarks: bool,
-                bookmark_interval: float = 30.0) -> AsyncIterator[tuple[str, Obj, Change | None]]:
-    """Yield ``(type, object, change)`` until the consumer stops; ``change`` carries the shared
-    serialized line (None for initial and bookmark events). Raises :class:`ApiError` (410) when the
-    requested resourceVersion is compacted; the caller renders that as an ERROR event."""
+async def watch(cache: WatchCache, namespace: str, send: Send, *, matches: Callable[[Obj], bool],
+                resource_version: str, send_initial_events: bool | None, allow_bookmarks: bool,
+                backed_up: Callable[[], bool] = lambda: False) -> None:
+    """Serve one watch through ``send`` until the client goes away (or the caller cancels). Raises
+    :class:`ApiError` (410, 504) before anything is sent when the resourceVersion cannot be served."""
     registry = cache.registry
     store = registry.store
     cache.start()
-    queue = cache.subscribe()
-    loop = asyncio.get_running_loop()
-    ticker: asyncio.TimerHandle | None = None
+    prefix = registry.resource.key_prefix(namespace or None)
+    in_namespace = (lambda obj: obj["metadata"].get("namespace") == namespace) if namespace else (lambda obj: True)
+    w = Watcher(lambda obj: in_namespace(obj) and matches(obj), send, allow_bookmarks=allow_bookmarks,
+                backed_up=backed_up)
+    cache.watchers.add(w)  # from now on the fan-out buffers this watcher's changes
     try:
-        prefix = registry.resource.key_prefix(namespace or None)
-        in_namespace = (lambda obj: obj["metadata"].get("namespace") == namespace) if namespace else (lambda obj: True)
-        wanted = lambda obj: in_namespace(obj) and matches(obj)  # noqa: E731
         initial: list[Obj] = []
         if send_initial_events or (send_initial_events is None and resource_version in ("", "0")):
             page = store.range(prefix, prefix=True)
@@ -178,30 +240,15 @@ async def watch(cache: WatchCache, namespace: str, *, matches: Callable[[Obj], b
             except kv.Compacted as e:
                 raise errors.gone(f"too old resource version: {last} ({e.compacted})") from None
         for obj in initial:
-            if wanted(obj):
-                yield "ADDED", obj, None
+            if w.wanted(obj):
+                await send("ADDED", obj, None)
+        w.last = last
         if send_initial_events:
-            yield "BOOKMARK", bookmark(registry, last, initial_events_end=True), None
-        pending: list[Change] | None = backlog
-        while True:
-            if pending is None:  # the bookmark tick: nothing happened for a while
-                if allow_bookmarks:
-                    yield "BOOKMARK", bookmark(registry, last), None
-            else:
-                for change in pending:
-                    if change.revision <= last:
-                        continue
-                    last = change.revision
-                    seen = change.for_watcher(wanted)
-                    if seen is not None:
-                        yield seen[0], seen[1], change
-            if ticker is None or ticker.cancelled():
-                ticker = loop.call_later(bookmark_interval, queue.put_nowait, None)
-            pending = await queue.get()
-            if pending is not None:
-                ticker.cancel()
-                ticker = None
+            await send("BOOKMARK", bookmark(registry, last, initial_events_end=True), None)
+        await w.deliver(backlog)
+        while w.buffer:  # what the fan-out held back while this watcher caught up
+            await w.deliver(w.buffer.pop(0))
+        w.live = True
+        await w.done
     finally:
-        if ticker is not None:
-            ticker.cancel()
-        cache.unsubscribe(queue)
+        cache.watchers.discard(w)

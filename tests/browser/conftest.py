@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from conftest import need
+from testkit import need
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage",

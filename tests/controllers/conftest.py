@@ -13,7 +13,7 @@ import pytest
 from labkit import Cluster
 from labkit.client import resource_path
 from labkit.controllers import ControllerManagerConfig
-from conftest import wait_for
+from testkit import wait_for
 
 FAST = ControllerManagerConfig(node_monitor_grace_period=2.0, node_monitor_period=0.3,
                                lease_duration=2.0, renew_deadline=1.5, retry_period=0.2)

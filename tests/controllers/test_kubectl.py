@@ -2,7 +2,7 @@
 pinned version, are in tests/kubectl_ops)."""
 
 import pytest
-from conftest import Kubectl, kubectl_path
+from testkit import Kubectl, kubectl_path
 
 from labkit.client import resource_path
 

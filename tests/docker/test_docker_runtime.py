@@ -21,7 +21,7 @@ from labkit.kubelet.runtime import (
     ContainerConfig, CRIError, ExecSession, ImagePullError, PodSandboxConfig,
 )
 from labkit.kubelet.runtime.docker import LABEL_PID, DockerNetwork, DockerRuntime, cleanup_leftovers, docker_client
-from conftest import need
+from testkit import need
 
 pytestmark = pytest.mark.docker
 

@@ -11,7 +11,7 @@ import pytest
 from labkit import images
 from labkit.kubelet.runtime.docker import docker_client
 
-from conftest import need
+from testkit import need
 
 
 @pytest.mark.parametrize(("image", "tag"), [

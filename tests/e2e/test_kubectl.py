@@ -10,7 +10,7 @@ import time
 import pytest
 import yaml
 
-from conftest import Kubectl
+from testkit import Kubectl
 
 
 def manifest(namespace: str, name: str = "web", image: str = "nginx:1.25", replicas: int = 2) -> str:

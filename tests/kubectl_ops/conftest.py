@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Kubectl, kubectl_path
+from testkit import Kubectl, kubectl_path
 
 from labkit import Cluster
 from labkit.client import resource_path
-from conftest import wait_for
+from testkit import wait_for
 
 VERSIONS = ("1.27", "1.31", "1.33")
 

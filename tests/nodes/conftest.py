@@ -18,8 +18,8 @@ from labkit import Cluster
 from labkit.cluster import docker_available
 from labkit.kubelet import KubeletConfig
 
-from conftest import need
-from conftest import wait_for
+from testkit import need
+from testkit import wait_for
 
 FAST = KubeletConfig(backoff_base=1.0, backoff_max=4.0, pleg_period=0.2)
 _namespaces = itertools.count(1)

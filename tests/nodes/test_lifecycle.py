@@ -19,7 +19,7 @@ from labkit.kubelet import Kubelet
 from labkit.kubelet.runtime import LABEL_CLUSTER
 from labkit.kubelet.server import KubeletServer
 
-from conftest import need
+from testkit import need
 from .conftest import FAST, Env
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from kubernetes.stream import portforward, stream
 
-from conftest import Kubectl, kubectl_path, need
+from testkit import Kubectl, kubectl_path, need
 from labkit.proxy import query
 
 from .conftest import Env, wait_for

@@ -14,7 +14,7 @@ from labkit.client import Client
 from labkit.network import BridgeNetwork
 from labkit.proxy import ClusterDNS, KubeProxy
 
-from conftest import need
+from testkit import need
 from .conftest import create, endpoint_slice, eventually, get, service
 
 CLUSTER_IP, DNS_IP, NODE_PORT = "10.111.0.50", "10.111.0.10", 30081

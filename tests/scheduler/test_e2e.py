@@ -11,7 +11,7 @@ import pytest
 from labkit import Cluster
 from labkit.client import resource_path
 from labkit.scheduler import FunctionScheduler, Plugin, Profile, Scheduler, default_plugins
-from conftest import wait_for
+from testkit import wait_for
 
 Obj = dict[str, Any]
 

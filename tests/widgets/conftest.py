@@ -10,7 +10,7 @@ import pytest
 
 from labkit import Cluster
 from labkit.client import resource_path
-from conftest import wait_for
+from testkit import wait_for
 
 Obj = dict[str, Any]
 
