@@ -264,8 +264,15 @@ class Kubelet(Component):
                     LABEL_POD_NAMESPACE: meta["namespace"], LABEL_NODE: self.node_name},
             annotations=dict(meta.get("annotations") or {}), dns_search=self._dns_search(pod))
         state.sandbox_id = adopted.id if adopted is not None else await self.runtime.run_pod_sandbox(state.sandbox)
+        self._cri(pod, f"{'adopted sandbox' if adopted is not None else 'RunPodSandbox'} (pod IP {ip})",
+                  sandbox=state.sandbox_id)
         state.ip = ip
         state.start_time = pod.get("status", {}).get("startTime") or podstatus.rfc3339(time.time())
+
+    def _cri(self, pod: Obj, summary: str, **data: str) -> None:
+        """Record a runtime call for this pod in the cluster's trace (the story shows it)."""
+        meta = pod["metadata"]
+        self.decide("pods", f"{meta['namespace']}/{meta['name']}", summary, runtime=self.runtime.name, **data)
 
     def _dns_search(self, pod: Obj) -> tuple[str, ...]:
         """``dns.go``'s search path: a ClusterFirst pod looks names up in its namespace's services first."""
@@ -356,6 +363,7 @@ class Kubelet(Component):
         try:
             config = await self._container_config(pod, state, c, attempt=attempt, init=init)
             cid = await self.runtime.create_container(state.sandbox_id, config, state.sandbox)
+            self._cri(pod, f"CreateContainer {name} ({c.get('image', '')})", container=cid)
         except CRIError as e:
             self.recorder.event(pod, "Warning", "Failed", f"Error: {e.message}")
             state.waiting[name] = (e.reason, e.message)
@@ -363,6 +371,7 @@ class Kubelet(Component):
         self.recorder.event(pod, "Normal", "Created", f"Created container: {name}")
         try:
             await self.runtime.start_container(cid)
+            self._cri(pod, f"StartContainer {name}", container=cid)
         except CRIError as e:
             self.recorder.event(pod, "Warning", "Failed", f"Error: {e.message}")
             state.waiting[name] = (e.reason, e.message)
@@ -382,6 +391,7 @@ class Kubelet(Component):
             await self._report_stand_in(pod, self._pulled[image])
             return True
         self.recorder.event(pod, "Normal", "Pulling", f'Pulling image "{image}"')
+        self._cri(pod, f"PullImage {image}")
         started = time.monotonic()
         try:
             ref = await self.runtime.pull_image(image)
@@ -495,6 +505,7 @@ class Kubelet(Component):
     async def _kill_for_probe(self, pod: Obj, state: PodState, c: Obj, cur: ContainerStatus, kind: str) -> None:
         self.recorder.event(pod, "Normal", "Killing", f"Container {c['name']} failed {kind} probe, will be restarted")
         self._stop_probes(state, cur.id)
+        self._cri(pod, f"StopContainer {c['name']} (failed {kind} probe)", container=cur.id)
         await self.runtime.stop_container(cur.id, float(pod["spec"].get("terminationGracePeriodSeconds", 30)))
 
     def _stop_probes(self, state: PodState, container_id: str | None = None) -> None:
@@ -560,10 +571,14 @@ class Kubelet(Component):
             running = [c for c in await self.runtime.list_containers(state.sandbox_id) if c.state in ("running", "created")]
             for c in running:
                 self.recorder.event(pod, "Normal", "Killing", f"Stopping container {c.labels.get(LABEL_CONTAINER_NAME, c.name)}")
+            for c in running:
+                self._cri(pod, f"StopContainer {c.labels.get(LABEL_CONTAINER_NAME, c.name)} (grace {grace:g}s)",
+                          container=c.id)
             await asyncio.gather(*(self.runtime.stop_container(c.id, grace) for c in running))
             if not worker.deleted:
                 await self._write_status(worker, terminal=True)
             await self.runtime.stop_pod_sandbox(state.sandbox_id)
+            self._cri(pod, "StopPodSandbox", sandbox=state.sandbox_id)
         if not worker.deleted:
             try:  # the kubelet's final word: the pod's containers are gone, delete it for good
                 await self.client.delete(resource_path("v1", "pods", namespace=meta["namespace"], name=meta["name"]),
@@ -573,6 +588,7 @@ class Kubelet(Component):
                     raise
         if state.sandbox_id:
             await self.runtime.remove_pod_sandbox(state.sandbox_id)
+            self._cri(pod, "RemovePodSandbox", sandbox=state.sandbox_id)
         if state.ip and self.ipam is not None:
             self.ipam.release(state.ip)
         remove_pod_dir(self.root, meta["uid"])
