@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from labkit import Cluster
 from labkit.client import resource_path
 from labkit.controllers import ControllerManagerConfig
-from testkit import wait_for
+from testkit import wait_for  # noqa: F401 - re-exported to this folder's tests
 
 FAST = ControllerManagerConfig(node_monitor_grace_period=2.0, node_monitor_period=0.3,
                                lease_duration=2.0, renew_deadline=1.5, retry_period=0.2)

@@ -4,7 +4,6 @@ drain change its nodes), once per pinned kubectl version."""
 from __future__ import annotations
 
 import subprocess
-import time
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from testkit import Kubectl, kubectl_path
 
 from labkit import Cluster
 from labkit.client import resource_path
-from testkit import wait_for
+from testkit import wait_for  # noqa: F401 - re-exported to this folder's tests
 
 VERSIONS = ("1.27", "1.31", "1.33")
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,7 +12,7 @@ from labkit.client import resource_path
 from labkit.kubelet import Kubelet, KubeletConfig
 from labkit.kubelet.runtime import Runtime
 from labkit.kubelet.runtime.process import ProcessRuntime
-from testkit import wait_for
+from testkit import wait_for  # noqa: F401 - re-exported to this folder's tests
 
 FAST = dict(pod_cidr_timeout=0.2, backoff_base=0.3, backoff_max=2.0, pleg_period=0.1,
             renew_interval=0.3, status_update_interval=0.3)

@@ -7,8 +7,7 @@ each test uses its own namespace. ``node_cluster`` runs a test on both runtimes.
 from __future__ import annotations
 
 import itertools
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 
 from labkit import Cluster
 from labkit.network import address_plan, cluster_dns_ip, graph, route_for, routes, snapshot

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from labkit import Cluster
 from labkit.client import resource_path
-from testkit import wait_for
+from testkit import wait_for  # noqa: F401 - re-exported to this folder's tests
 
 Obj = dict[str, Any]
 

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 import pytest
 
 from labkit import Cluster
-from labkit.client import resource_path
 from labkit.controllers.config import ControllerManagerConfig
 from labkit.kubelet import KubeletConfig
 from labkit.widgets.node_health import NodeHealth
