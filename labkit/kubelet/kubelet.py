@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -112,7 +113,7 @@ class PodState:
 
 
 class Kubelet(Component):
-    """One node's kubelet. ``root_dir`` holds pod volumes (a temporary directory by default)."""
+    """One node's kubelet. ``root_dir`` holds pod volumes (by default a temporary directory, removed on stop)."""
 
     name = "kubelet"
 
@@ -123,6 +124,7 @@ class Kubelet(Component):
         self.node_name = node_name
         self.runtime = runtime
         self.config = config or KubeletConfig()
+        self._owns_root = not root_dir
         self.root = Path(root_dir) if root_dir else Path(tempfile.mkdtemp(prefix=f"labkit-kubelet-{node_name}-"))
         self.recorder = EventRecorder(client, "kubelet", host=node_name)
         self.status = podstatus.StatusManager(client)
@@ -168,6 +170,8 @@ class Kubelet(Component):
         await self.workers.stop()
         await self.recorder.flush()
         await super().stop()
+        if self._owns_root:
+            shutil.rmtree(self.root, ignore_errors=True)
 
     async def _node_status_loop(self) -> None:
         """``syncNodeStatus``: refresh the conditions' ``lastHeartbeatTime`` every ``status_update_interval``."""

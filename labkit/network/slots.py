@@ -3,7 +3,8 @@
 A cluster's pod, Service and node addresses are real listening addresses (loopback on the process
 runtime, a bridge on docker), so two clusters running at once (a notebook and a test, two
 notebooks) must not share them. Each running cluster holds one *slot*: an exclusive ``flock`` on a
-file in the temporary directory, released by the kernel when the process ends, however it ends.
+file in ``/tmp/labkit-slots`` (machine-wide, whatever ``TMPDIR`` says), released by the kernel when
+the process ends, however it ends.
 The slot number picks the cluster's ranges (:func:`labkit.network.cidr.address_plan`).
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import tempfile
 from pathlib import Path
 
 SLOTS = 8  # docker can have 10.200-10.207.0.0/16; the loopback plans fit as many
@@ -36,7 +36,7 @@ class Slot:
 
 def acquire(*, only: int | None = None, directory: Path | None = None) -> Slot:
     """The lowest free slot (or exactly slot ``only``); :class:`NoFreeSlot` when none can be had."""
-    base = Path(directory or tempfile.gettempdir()) / "labkit-slots"
+    base = Path(directory or "/tmp") / "labkit-slots"
     base.mkdir(exist_ok=True)
     for number in range(SLOTS) if only is None else (only,):
         fd = os.open(base / f"{number}.lock", os.O_CREAT | os.O_RDWR, 0o666)

@@ -16,9 +16,12 @@ import yaml
 
 
 def start_up(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
+    """``labkit up`` with its own TMPDIR (``tmp_path/tmp``), so what it leaves behind can be seen."""
     kubeconfig = tmp_path / "kc.yaml"
+    (tmp_path / "tmp").mkdir(exist_ok=True)
     proc = subprocess.Popen([sys.executable, "-m", "labkit.cli", "up", "--kubeconfig", str(kubeconfig), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                            env={**os.environ, "TMPDIR": str(tmp_path / "tmp")})
     line = proc.stdout.readline()  # type: ignore[union-attr]
     assert "ready" in line, (line, proc.stderr.read() if proc.poll() is not None else "")  # type: ignore[union-attr]
     return proc, line
@@ -44,8 +47,7 @@ def test_up_prints_one_ready_line_serves_readyz_and_stops_cleanly(tmp_path: Path
         proc.send_signal(sig)
         assert proc.wait(timeout=20) == 0
     assert not kubeconfig.exists(), "a stopped cluster leaves nothing behind"
-    leftovers = [p for p in Path("/tmp").glob("labkit-*") if str(proc.pid) in p.name]
-    assert leftovers == []
+    assert list((tmp_path / "tmp").iterdir()) == [], "a stopped cluster removes its temporary files"
 
 
 def test_up_refuses_bad_arguments(tmp_path: Path) -> None:
