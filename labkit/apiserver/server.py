@@ -421,16 +421,17 @@ class APIServer:
                 line = change.line(kind, obj)
             else:
                 line = json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
-            await resp.write(line)
             self.trace.watch_event(user=call.user.name, resource=info.plural, type=kind,
                                    namespace=meta.get("namespace", ""), name=meta.get("name", ""),
                                    revision=int(meta.get("resourceVersion") or 0))
+            await resp.write(line)  # recorded first: a reader may see the line before this write returns
 
         try:
             async with asyncio.timeout(timeout):
                 await watch.watch(self._watch_cache(reg), info.namespace, send, matches=matches, resource_version=rv,
                                   send_initial_events=None if send_initial is None else send_initial == "true",
-                                  allow_bookmarks=allow_bookmarks, backed_up=lambda: backed_up(req))
+                                  allow_bookmarks=allow_bookmarks, backed_up=lambda: backed_up(req),
+                                  trigger=reg.trigger(field_selector))
         except errors.ApiError as e:
             await resp.write(json.dumps({"type": "ERROR", "object": e.status()}, separators=(",", ":")).encode() + b"\n")
         except (TimeoutError, ConnectionError):

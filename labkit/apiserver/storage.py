@@ -120,6 +120,18 @@ class Registry:
         fields.update(self.strategy.field_labels(obj))
         return fields
 
+    def trigger_value(self, obj: Obj) -> str:
+        """The value of this resource's watch trigger field in ``obj``."""
+        field = self.strategy.trigger_field
+        if field == "metadata.name":
+            return obj["metadata"].get("name", "")
+        return self.field_set(obj).get(field, "")
+
+    def trigger(self, field_selector: str) -> str | None:
+        """The value a watch with this (valid) field selector requires of the trigger field, if any."""
+        fields = selectors.parse_field_selector(field_selector or "")
+        return next((v for f, op, v in fields.requirements if f == self.strategy.trigger_field and op == "="), None)
+
     def matcher(self, label_selector: str, field_selector: str) -> Callable[[Obj], bool]:
         """A predicate for list and watch filtering; bad selectors are 400s."""
         try:

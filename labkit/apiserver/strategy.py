@@ -223,6 +223,9 @@ class Strategy:
     #: False when the printer has no leading Name column (Events): then :attr:`columns` and
     #: :meth:`cells` cover the whole row, Name included where the printer puts it
     name_column: bool = True
+    #: the field the watch cache indexes watchers by (the cacher's ``IndexerFuncs`` trigger): a watch
+    #: whose field selector requires ``field=value`` only looks at changes with that value
+    trigger_field: str = "metadata.name"
 
     def default(self, obj: Obj) -> None:
         """Fill in defaults, as ``SetDefaults_<Kind>`` does; called on create and update."""

@@ -12,7 +12,10 @@ relist. A watch from an unset or ``"0"`` resourceVersion first sends ``ADDED`` f
 Live events are pushed: one fan-out task per resource writes each change to every watcher in turn
 (the cacher's ``dispatchEvent``), so a hundred watchers cost a hundred writes, not a hundred task
 wake-ups. A watcher first catches up on its own (initial objects, then the backlog) while the
-fan-out buffers what arrives meanwhile.
+fan-out buffers what arrives meanwhile. Watchers whose field selector pins the resource's trigger
+field (``spec.nodeName`` for pods, ``metadata.name`` otherwise) are indexed by its value, as the
+cacher's ``indexedTrigger`` does: a change reaches only the watchers of its old and new value (and the
+unindexed ones), so a thousand kubelets do not each look at every pod.
 """
 
 from __future__ import annotations
@@ -37,12 +40,13 @@ BACKLOG_LIMIT = 256 * 1024  # unsent bytes after which a watcher counts as not k
 class Change:
     """One store event, decoded once: the new object (``None`` for a delete) and the previous one."""
 
-    __slots__ = ("revision", "new", "old", "_lines")
+    __slots__ = ("revision", "new", "old", "triggers", "_lines")
 
-    def __init__(self, revision: int, new: Obj | None, old: Obj | None) -> None:
+    def __init__(self, revision: int, new: Obj | None, old: Obj | None, triggers: frozenset[str] = frozenset()) -> None:
         self.revision = revision
         self.new = new
         self.old = old
+        self.triggers = triggers  # the trigger field's values in the old and the new object
         self._lines: dict[str, bytes] = {}
 
     def line(self, kind: str, obj: Obj) -> bytes:
@@ -67,12 +71,10 @@ def _decode_events(events: Sequence[kv.Event], registry: Registry) -> list[Chang
     for ev in events:
         rev = ev.kv.mod_revision
         old = registry.typed(decode(ev.prev_kv)) if ev.prev_kv else None
-        if ev.type == "DELETE":
-            if old is not None:
-                old["metadata"]["resourceVersion"] = str(rev)
-            out.append(Change(rev, None, old))
-        else:
-            out.append(Change(rev, registry.typed(decode(ev.kv)), old))
+        new = None if ev.type == "DELETE" else registry.typed(decode(ev.kv))
+        if new is None and old is not None:
+            old["metadata"]["resourceVersion"] = str(rev)
+        out.append(Change(rev, new, old, frozenset(registry.trigger_value(o) for o in (old, new) if o is not None)))
     return out
 
 
@@ -83,8 +85,9 @@ class Watcher:
     """One client's watch: its filter, the last revision it has, and how to send it an event."""
 
     def __init__(self, wanted: Callable[[Obj], bool], send: Send, *, allow_bookmarks: bool,
-                 backed_up: Callable[[], bool] = lambda: False) -> None:
+                 backed_up: Callable[[], bool] = lambda: False, trigger: str | None = None) -> None:
         self.wanted = wanted
+        self.trigger = trigger  # the trigger field's value this watcher's selector requires, if any
         self.send = send
         self.backed_up = backed_up
         self.allow_bookmarks = allow_bookmarks
@@ -115,7 +118,9 @@ class WatchCache:
         self.bookmark_interval = bookmark_interval
         self.window: collections.deque[Change] = collections.deque(maxlen=WINDOW)
         self.floor = 0  # every change with revision > floor is in the window
-        self.watchers: set[Watcher] = set()
+        self.watchers: set[Watcher] = set()  # the unindexed ones
+        self.triggered: dict[str, set[Watcher]] = {}  # the indexed ones, by trigger value
+        self.dispatched = 0  # the revision of the last change handed to the fan-out
         self._incoming: asyncio.Queue[list[Change]] = asyncio.Queue()
         self._handle: kv.WatchHandle | None = None
         self._fanout: asyncio.Task[None] | None = None
@@ -156,34 +161,65 @@ class WatchCache:
             self.floor = max(self.floor, self.window[0].revision)
         self._incoming.put_nowait(changes)
 
+    def add(self, w: Watcher) -> None:
+        """From now on the fan-out hands ``w`` its changes (buffered until it is live)."""
+        if w.trigger is None:
+            self.watchers.add(w)
+        else:
+            self.triggered.setdefault(w.trigger, set()).add(w)
+
+    def discard(self, w: Watcher) -> None:
+        if w.trigger is None:
+            self.watchers.discard(w)
+        elif (same := self.triggered.get(w.trigger)) is not None:
+            same.discard(w)
+            if not same:
+                del self.triggered[w.trigger]
+
+    def _targets(self, changes: list[Change]) -> list[tuple[Watcher, list[Change]]]:
+        """Each watcher with the changes it may see: all of them, or those of its trigger value."""
+        targets = [(w, changes) for w in self.watchers]
+        if self.triggered:
+            indexed: dict[Watcher, list[Change]] = {}
+            for change in changes:
+                for value in change.triggers:
+                    for w in self.triggered.get(value, ()):
+                        mine = indexed.setdefault(w, [])
+                        if not mine or mine[-1] is not change:
+                            mine.append(change)
+            targets.extend(indexed.items())
+        return targets
+
     async def _fan_out(self) -> None:
         while True:
             try:
                 async with asyncio.timeout(self.bookmark_interval):
                     changes = await self._incoming.get()
             except TimeoutError:
-                for w in list(self.watchers):
-                    if w.live and w.allow_bookmarks:
+                for w in [*self.watchers, *(w for ws in self.triggered.values() for w in ws)]:
+                    if w.live and w.allow_bookmarks:  # everything up to ``dispatched`` has reached it
+                        w.last = max(w.last, self.dispatched)
                         await self._send(w, w.send("BOOKMARK", bookmark(self.registry, w.last), None))
                 continue
-            for w in list(self.watchers):
+            self.dispatched = changes[-1].revision
+            for w, theirs in self._targets(changes):
                 if w.live:
-                    await self._send(w, w.deliver(changes))
+                    await self._send(w, w.deliver(theirs))
                 else:
-                    w.buffer.append(changes)
+                    w.buffer.append(theirs)
 
     async def _send(self, w: Watcher, sending: Coroutine[Any, Any, None]) -> None:
         """One watcher's share of the fan-out. A client that stops reading would hold everyone up, so
         once its unsent bytes pile up its watch is closed (it will re-watch), as the cacher does."""
         if w.backed_up():
             sending.close()
-            self.watchers.discard(w)
+            self.discard(w)
             w.fail(ConnectionError("the watcher does not keep up with its events"))
             return
         try:
             await sending
         except Exception as e:  # noqa: BLE001 - a gone client ends its own watch only
-            self.watchers.discard(w)
+            self.discard(w)
             w.fail(e)
 
     def since(self, revision: int) -> list[Change] | None:
@@ -210,17 +246,18 @@ async def _store_history(registry: Registry, prefix: str, start: int) -> list[Ch
 
 async def watch(cache: WatchCache, namespace: str, send: Send, *, matches: Callable[[Obj], bool],
                 resource_version: str, send_initial_events: bool | None, allow_bookmarks: bool,
-                backed_up: Callable[[], bool] = lambda: False) -> None:
+                backed_up: Callable[[], bool] = lambda: False, trigger: str | None = None) -> None:
     """Serve one watch through ``send`` until the client goes away (or the caller cancels). Raises
-    :class:`ApiError` (410, 504) before anything is sent when the resourceVersion cannot be served."""
+    :class:`ApiError` (410, 504) before anything is sent when the resourceVersion cannot be served.
+    ``trigger``: the trigger field's value ``matches`` requires, if it requires one."""
     registry = cache.registry
     store = registry.store
     cache.start()
     prefix = registry.resource.key_prefix(namespace or None)
     in_namespace = (lambda obj: obj["metadata"].get("namespace") == namespace) if namespace else (lambda obj: True)
     w = Watcher(lambda obj: in_namespace(obj) and matches(obj), send, allow_bookmarks=allow_bookmarks,
-                backed_up=backed_up)
-    cache.watchers.add(w)  # from now on the fan-out buffers this watcher's changes
+                backed_up=backed_up, trigger=trigger)
+    cache.add(w)  # from now on the fan-out buffers this watcher's changes
     try:
         initial: list[Obj] = []
         if send_initial_events or (send_initial_events is None and resource_version in ("", "0")):
@@ -251,4 +288,4 @@ async def watch(cache: WatchCache, namespace: str, send: Send, *, matches: Calla
         w.live = True
         await w.done
     finally:
-        cache.watchers.discard(w)
+        cache.discard(w)

@@ -4,6 +4,8 @@ bookmarks and sendInitialEvents."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
 import requests
@@ -117,3 +119,33 @@ def test_seeded_clusters_generate_the_same_names_and_uids() -> None:
             return p.metadata.name, p.metadata.uid
 
     assert run() == run()
+
+
+def test_watches_pinned_to_a_node_get_only_that_nodes_pods(cluster: Cluster, raw: requests.Session,
+                                                            namespace: str) -> None:
+    """What each kubelet watches (``spec.nodeName=NODE``) and the scheduler (``spec.nodeName=``): the
+    watch cache indexes such watchers by node, and a pod moving onto a node leaves the unassigned watch."""
+    url = f"{cluster.url}/api/v1/namespaces/{namespace}/pods"
+    rv = raw.get(url).json()["metadata"]["resourceVersion"]
+    seen: dict[str, list[tuple[str, str]]] = {}
+
+    def watch(node: str, n: int) -> None:
+        got = events(raw, url, n, fieldSelector=f"spec.nodeName={node}", resourceVersion=rv)
+        seen[node] = [(e["type"], e["object"]["metadata"]["name"]) for e in got]
+
+    threads = [threading.Thread(target=watch, args=args) for args in (("ghost-a", 1), ("ghost-b", 1), ("", 4))]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)  # the watches are live: what follows goes through the fan-out
+    assert {"ghost-a", "ghost-b", ""} <= set(cluster.apiserver._watch_caches["", "pods"].triggered)  # type: ignore[union-attr]
+    for name, node in (("pa", "ghost-a"), ("pb", "ghost-b")):
+        body = {"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "nginx"}],
+                                                     "schedulerName": "nobody"}}
+        assert raw.post(url, json=body).status_code == 201
+        binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name},
+                   "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
+        assert raw.post(f"{url}/{name}/binding", json=binding).status_code == 201
+    for t in threads:
+        t.join(timeout=10)
+    assert seen == {"ghost-a": [("ADDED", "pa")], "ghost-b": [("ADDED", "pb")],
+                    "": [("ADDED", "pa"), ("DELETED", "pa"), ("ADDED", "pb"), ("DELETED", "pb")]}

@@ -623,6 +623,8 @@ class PodStrategy(Strategy):
         return [ready, reason, restarts_cell, age(obj, now), pod_ip(obj) or "<none>", spec.get("nodeName") or "<none>",
                 status.get("nominatedNodeName") or "<none>", gates_cell]
 
+    trigger_field = "spec.nodeName"  # each kubelet watches only its node's pods
+
     def field_labels(self, obj: Obj) -> dict[str, str]:
         spec, status = obj.get("spec") or {}, obj.get("status") or {}
         return {
