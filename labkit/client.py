@@ -12,13 +12,14 @@ the components that need them).
 
 from __future__ import annotations
 
-import json
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+
+from labkit import codec
 
 Obj = dict[str, Any]
 
@@ -125,11 +126,11 @@ class Client:
 
     async def request(self, method: str, path: str, *, body: Any = None, params: Mapping[str, str] | None = None,
                       content_type: str = "application/json") -> Obj:
-        data = None if body is None else json.dumps(body).encode()
+        data = None if body is None else codec.dumps(body)
         headers = {"Content-Type": content_type} if data is not None else {}
         async with self.session.request(method, self.server + path, data=data, params=params, headers=headers) as resp:
             payload = await resp.read()
-            obj = json.loads(payload) if payload else {}
+            obj = codec.loads(payload) if payload else {}
             if resp.status >= 300:
                 raise APIStatusError(resp.status, obj)
             return obj
@@ -156,11 +157,11 @@ class Client:
             query["resourceVersion"] = resource_version
         async with self.watch_session.get(self.server + path, params=query, timeout=aiohttp.ClientTimeout(total=None)) as resp:
             if resp.status >= 300:
-                raise APIStatusError(resp.status, json.loads(await resp.read() or b"{}"))
+                raise APIStatusError(resp.status, codec.loads(await resp.read() or b"{}"))
             async for line in resp.content:
                 if not line.strip():
                     continue
-                event = json.loads(line)
+                event = codec.loads(line)
                 if event["type"] == "ERROR":
                     raise APIStatusError(event["object"].get("code", 500), event["object"])
                 yield event["type"], event["object"]

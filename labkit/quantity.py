@@ -91,6 +91,11 @@ def parse_quantity(text: str | int | float) -> Quantity:
     """Parse a quantity as written in JSON or YAML (a string, or a bare number)."""
     if isinstance(text, bool) or not isinstance(text, (str, int, float)):
         raise QuantityError(FORMAT_MESSAGE)
+    return _parse(text)
+
+
+@functools.lru_cache(maxsize=4096, typed=True)  # quantities are immutable, and a cluster repeats a few
+def _parse(text: str | int | float) -> Quantity:
     s = str(text).strip() if not isinstance(text, float) else repr(text)
     m = _SYNTAX.fullmatch(s)
     if not s or not m or not (m.group(2) or m.group(3)):

@@ -174,6 +174,8 @@ def _compare_objects(old: Any, new: Any, type_name: str | None, path: Path, out:
 
 
 def _compare(old: Any, new: Any, fs: FieldSchema, path: Path, out: Comparison, *, member_if_new: bool) -> None:
+    if old is not _MISSING and new is not _MISSING and type(old) is type(new) and old == new:
+        return  # an unchanged subtree (one C-level comparison) has nothing to report
     present = [v for v in (old, new) if v is not _MISSING]
     if all(isinstance(v, dict) for v in present) and not fs.atomic and any(present):
         _compare_objects(old, new, fs.type, path, out)
@@ -454,11 +456,15 @@ def track_update(old: Obj | None, new: Obj, *, manager: str, now: str, subresour
     metadata = new.setdefault("metadata", {})
     source = metadata["managedFields"] if "managedFields" in metadata else (old or {}).get(
         "metadata", {}).get("managedFields")
-    entries = decode_managed_fields(source)
     change = compare(_view_without_managed_fields(old), _view_without_managed_fields(new), merge_schema.root(kind))
     scope = {"api_version": api_version, "kind": kind, "subresource": subresource}
     changed = _owned_here(change.added | change.modified, **scope)
     removed = _owned_here(change.removed, **scope)
+    if not changed and not removed and "managedFields" not in metadata:
+        if source:  # nothing changed hands: the old entries stand as they were
+            metadata["managedFields"] = source
+        return
+    entries = decode_managed_fields(source)
     for entry in entries.values():
         entry.fields -= changed | removed
     mine = changed - removed

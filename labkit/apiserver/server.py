@@ -14,13 +14,13 @@ import asyncio
 import contextlib
 import datetime as dt
 import ipaddress
-import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
+from labkit import codec
 from labkit import store as kv
 from labkit.apiserver import discovery, errors, handlers, request, streaming, subresources, tables, watch
 from labkit.apiserver.admission import AdmissionChain, NamespaceLifecycle, Priority, ServiceAccount
@@ -57,7 +57,7 @@ def backed_up(req: web.Request) -> bool:
 
 
 def _json(code: int, body: Any, content_type: str = "application/json") -> web.Response:
-    return web.Response(status=code, body=json.dumps(body, separators=(",", ":")).encode(),
+    return web.Response(status=code, body=codec.dumps(body),
                         headers={"Content-Type": content_type})
 
 
@@ -416,11 +416,11 @@ class APIServer:
                 sent = tables.table(reg.resource, [obj], include_object=include, now=self.clock(),
                                     list_meta={"resourceVersion": meta["resourceVersion"]}, with_columns=with_columns)
                 with_columns = False
-                line = json.dumps({"type": kind, "object": sent}, separators=(",", ":")).encode() + b"\n"
+                line = codec.dumps({"type": kind, "object": sent}) + b"\n"
             elif change is not None:
                 line = change.line(kind, obj)
             else:
-                line = json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
+                line = codec.dumps({"type": kind, "object": obj}) + b"\n"
             self.trace.watch_event(user=call.user.name, resource=info.plural, type=kind,
                                    namespace=meta.get("namespace", ""), name=meta.get("name", ""),
                                    revision=int(meta.get("resourceVersion") or 0))
@@ -433,7 +433,7 @@ class APIServer:
                                   allow_bookmarks=allow_bookmarks, backed_up=lambda: backed_up(req),
                                   trigger=reg.trigger(field_selector))
         except errors.ApiError as e:
-            await resp.write(json.dumps({"type": "ERROR", "object": e.status()}, separators=(",", ":")).encode() + b"\n")
+            await resp.write(codec.dumps({"type": "ERROR", "object": e.status()}) + b"\n")
         except (TimeoutError, ConnectionError):
             pass
         with contextlib.suppress(ConnectionError):

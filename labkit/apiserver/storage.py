@@ -19,6 +19,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from labkit import codec
 from labkit import store as kv
 from labkit.apiserver import errors, selectors
 from labkit.apiserver.admission import AdmissionChain, Attributes
@@ -45,11 +46,11 @@ def encode(obj: Obj) -> bytes:
     meta = obj.get("metadata", {})
     if "resourceVersion" in meta:
         obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "resourceVersion"}}
-    return json.dumps(obj, separators=(",", ":")).encode()
+    return codec.dumps(obj)
 
 
 def decode(item: kv.KeyValue, revision: int | None = None) -> Obj:
-    obj = json.loads(item.value)
+    obj = codec.loads(item.value)
     obj["metadata"]["resourceVersion"] = str(revision or item.mod_revision)
     return obj
 
@@ -63,7 +64,7 @@ def _with_resource_version(item: kv.KeyValue) -> bytes:
     first one in the bytes."""
     at = item.value.find(_METADATA, 0, 512)
     if at < 0:
-        return json.dumps(decode(item), separators=(",", ":")).encode()
+        return codec.dumps(decode(item))
     at += len(_METADATA)
     return b'%s"resourceVersion":"%d",%s' % (item.value[:at], item.mod_revision, item.value[at:])
 
@@ -164,11 +165,11 @@ class Registry:
         """The same list, serialized. Without selectors the stored JSON of each item is used as it is,
         with only its resourceVersion added: no decoding and re-encoding of a thousand objects."""
         items, meta = self._select(ns, **options)
-        head = json.dumps({"apiVersion": self.resource.group_version, "kind": f"{self.resource.kind}List",
-                           "metadata": meta}, separators=(",", ":"))[:-1]
-        body = b",".join(_with_resource_version(item) if obj is None else
-                         json.dumps(self.typed(obj), separators=(",", ":")).encode() for item, obj in items)
-        return head.encode() + b',"items":[' + body + b"]}"
+        head = codec.dumps({"apiVersion": self.resource.group_version, "kind": f"{self.resource.kind}List",
+                            "metadata": meta})[:-1]
+        body = b",".join(_with_resource_version(item) if obj is None else codec.dumps(self.typed(obj))
+                         for item, obj in items)
+        return head + b',"items":[' + body + b"]}"
 
     def _select(self, ns: str, *, label_selector: str = "", field_selector: str = "", limit: int = 0,
                 continue_token: str = "", resource_version: str = "",

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import json
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
+from labkit import codec
 from labkit import store as kv
 from labkit.apiserver import errors
 from labkit.apiserver.storage import Registry, decode
@@ -53,7 +53,7 @@ class Change:
         """The JSON watch event line, serialized once per event type and shared by every watcher."""
         cached = self._lines.get(kind)
         if cached is None:
-            cached = self._lines[kind] = json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
+            cached = self._lines[kind] = codec.dumps({"type": kind, "object": obj}) + b"\n"
         return cached
 
     def for_watcher(self, matches: Callable[[Obj], bool]) -> tuple[str, Obj] | None:

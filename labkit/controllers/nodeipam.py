@@ -2,8 +2,9 @@
 
 Slices ``cluster_cidr`` (``--cluster-cidr``, default 10.244.0.0/16) into blocks of
 ``node_cidr_mask_size`` (``--node-cidr-mask-size``, /24) and writes the first free block into a new
-node's ``spec.podCIDR`` and ``spec.podCIDRs``; blocks in use are learned from the nodes themselves (and remembered once handed out),
-so a restart allocates nothing twice. A full range records ``CIDRNotAvailable`` on the node.
+node's ``spec.podCIDR`` and ``spec.podCIDRs``, searching on from the last block handed out (the
+cidrSet's ``nextCandidate``); blocks in use are learned from the nodes themselves and remembered once
+handed out, so a restart allocates nothing twice. A full range records ``CIDRNotAvailable`` on the node.
 Left out: dual-stack, the cloud allocator, releasing blocks of deleted nodes before a re-list.
 """
 
@@ -22,19 +23,39 @@ class NodeIpamController(Controller):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._allocated: set[str] = set()  # the cidrSet: blocks handed out that the cache may not show yet
+        self._used: set[str] | None = None  # the cidrSet: blocks in use or handed out (learned on first sync)
+        self._next = 0  # ``nextCandidate``: the search for a free block goes on from the last one given
 
     async def sync(self, key: str) -> None:
-        node = self.informer("v1", "nodes").get(key)
-        if node is None or (node.get("spec") or {}).get("podCIDR"):
+        nodes = self.informer("v1", "nodes")
+        if self._used is None:
+            self._used = {n["spec"]["podCIDR"] for n in nodes.list() if (n.get("spec") or {}).get("podCIDR")}
+        node = nodes.get(key)
+        if node is None:
             return
-        used = self._allocated | {n["spec"]["podCIDR"] for n in self.informer("v1", "nodes").list() if (n.get("spec") or {}).get("podCIDR")}
-        cluster = ipaddress.ip_network(self.config.cluster_cidr)
-        free = next((str(net) for net in cluster.subnets(new_prefix=self.config.node_cidr_mask_size)
-                     if str(net) not in used), None)
+        if cidr := (node.get("spec") or {}).get("podCIDR"):
+            self._used.add(cidr)
+            return
+        free = self._allocate()
         if free is None:
             self.recorder.event(node, "Normal", "CIDRNotAvailable",
                                 f"Node {key} status is now: CIDRNotAvailable")
             return
-        self._allocated.add(free)
         await self.client.patch(resource_path("v1", "nodes", name=key), {"spec": {"podCIDR": free, "podCIDRs": [free]}})
+
+    def _allocate(self) -> str | None:
+        """The next free block after the last one handed out (wrapping around), marked used."""
+        assert self._used is not None
+        cluster = ipaddress.ip_network(self.config.cluster_cidr)
+        prefix = self.config.node_cidr_mask_size
+        count = 2 ** (prefix - cluster.prefixlen) if prefix >= cluster.prefixlen else 0
+        size = 2 ** (cluster.max_prefixlen - prefix)
+        base = int(cluster.network_address)
+        for i in range(count):
+            n = (self._next + i) % count
+            block = str(ipaddress.ip_network((base + n * size, prefix)))
+            if block not in self._used:
+                self._used.add(block)
+                self._next = (n + 1) % count
+                return block
+        return None

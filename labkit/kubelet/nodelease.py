@@ -67,9 +67,10 @@ class NodeLease:
                 "spec": {"holderIdentity": self.node, "leaseDurationSeconds": self.duration, "renewTime": micro_time()}}
 
     async def run(self) -> None:
+        """Renew every ``renew_interval``, the first time one interval after the :meth:`renew` at start."""
         while True:
+            await asyncio.sleep(self.renew_interval)
             try:
                 await self.renew()
             except (APIStatusError, OSError) as e:
                 log.warning("node %s: failed to renew lease: %s", self.node, e)
-            await asyncio.sleep(self.renew_interval)

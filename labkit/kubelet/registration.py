@@ -2,8 +2,9 @@
 
 Mirrors ``pkg/kubelet/kubelet_node_status.go`` (``registerWithAPIServer``, ``initialNode``): the
 kubelet creates its Node with its own identity (``system:node:NAME``), the well-known labels, capacity,
-allocatable, addresses and node info, then posts conditions. If the Node already exists (a restarted
-kubelet) it is reused. Left out: the pod workers, heartbeats and status loop of a running kubelet.
+allocatable, addresses, node info and conditions in one request (``initialNode`` fills in the status
+before the create). If the Node already exists (a restarted kubelet) it is reused and its status posted.
+Left out: the pod workers, heartbeats and status loop of a running kubelet.
 """
 
 from __future__ import annotations
@@ -50,13 +51,14 @@ def node_object(name: str, *, address: str, cpu: str = "2", memory: str = "4Gi",
 
 
 async def register(client: Client, node: Obj) -> Obj:
-    """Create the Node, or take over the existing one, then post its status (the kubelet's first sync)."""
+    """Create the Node with its status (a Node may carry status on create), or take over the existing
+    one and post the status to it."""
     name = node["metadata"]["name"]
     try:
-        created = await client.create(resource_path("v1", "nodes"), node)
+        return await client.create(resource_path("v1", "nodes"), node)
     except APIStatusError as e:
         if e.reason != "AlreadyExists":
             raise
-        created = await client.get(resource_path("v1", "nodes", name=name))
-    created["status"] = node["status"]
-    return await client.update(resource_path("v1", "nodes", name=name, subresource="status"), created)
+    existing = await client.get(resource_path("v1", "nodes", name=name))
+    existing["status"] = node["status"]
+    return await client.update(resource_path("v1", "nodes", name=name, subresource="status"), existing)

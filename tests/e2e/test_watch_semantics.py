@@ -147,5 +147,7 @@ def test_watches_pinned_to_a_node_get_only_that_nodes_pods(cluster: Cluster, raw
         assert raw.post(f"{url}/{name}/binding", json=binding).status_code == 201
     for t in threads:
         t.join(timeout=10)
+    for name in ("pa", "pb"):  # no kubelet will confirm these deletions: end them at once
+        raw.delete(f"{url}/{name}", json={"gracePeriodSeconds": 0})
     assert seen == {"ghost-a": [("ADDED", "pa")], "ghost-b": [("ADDED", "pb")],
                     "": [("ADDED", "pa"), ("DELETED", "pa"), ("ADDED", "pb"), ("DELETED", "pb")]}
