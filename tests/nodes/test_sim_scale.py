@@ -1,6 +1,6 @@
 """Many simulated nodes: every one registers, holds a lease and reports Ready, and pods spread over them.
 
-100 nodes keep this test to seconds; ``benchmarks/kubelet.py`` times the 1000-node cluster."""
+The issue's thousand nodes (about 15-25 s to start here); ``benchmarks/kubelet.py`` times them."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from labkit.client import resource_path
 
 from .conftest import wait_for
 
-NODES = 100
+NODES = 1000
 
 
 def test_every_simulated_node_is_ready_and_runs_pods() -> None:
-    with Cluster(nodes=NODES, runtime="sim", seed=1, set_kubeconfig_env=False) as cluster:
+    with Cluster(nodes=NODES, runtime="sim", seed=1, set_kubeconfig_env=False).start(timeout=240) as cluster:
         admin = cluster.admin()
 
         def get(path: str) -> list[dict]:
@@ -35,5 +35,5 @@ def test_every_simulated_node_is_ready_and_runs_pods() -> None:
             pods = [p for p in get(resource_path("v1", "pods", namespace="default"))
                     if p["status"].get("phase") == "Running"]
             return pods if len(pods) == 20 else None
-        running = wait_for(all_running, timeout=30)
+        running = wait_for(all_running, timeout=60)
         assert len({p["spec"]["nodeName"] for p in running}) > 1
