@@ -37,6 +37,7 @@ from labkit.ids import IdSource
 from labkit.kubelet import Kubelet, KubeletConfig
 from labkit.kubelet.runtime import Runtime
 from labkit.kubelet.server import KubeletServer
+from labkit.kubelet.simpods import SimPodSource
 from labkit.network import AddressPlan, BridgeNetwork, LoopbackNetwork, address_plan, cluster_dns_ip, docker_subnet, slots
 from labkit.proxy import KubeProxy
 from labkit.proxy.dns import ClusterDNS
@@ -107,6 +108,7 @@ class Cluster:
         self._docker_network: Any = None
         self._slot: slots.Slot | None = None
         self._admin: Client | None = None
+        self._sim_pods: SimPodSource | None = None
         self._progress: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._cluster_id, self._cluster_cidr = "", ""
         self._pool: ConnectionPool | None = None
@@ -182,7 +184,7 @@ class Cluster:
             raise ValueError(f"this store holds a {saved['runtime']} cluster; start it with runtime={saved['runtime']!r}")
         if self.runtime != "sim":
             self._slot = slots.acquire(only=int(saved["slot"]) if "slot" in saved else None)
-        plan = address_plan(self.runtime, self._slot.number if self._slot else 0)
+        plan = address_plan(self.runtime, self._slot.number if self._slot else 0, nodes=len(self.node_names))
         cluster_cidr, service_cidr = str(plan.cluster_cidr), plan.service_cidr
         if self.runtime == "docker":
             from labkit.kubelet.runtime.docker import DockerNetwork, cleanup_leftovers
@@ -224,6 +226,9 @@ class Cluster:
         self._cluster_id, self._plan, self._cluster_cidr = cluster_id, plan, cluster_cidr
         if self.runtime == "sim":  # KWOK-style nodes: token identities over one shared connection pool
             self._pool = ConnectionPool(ca_file=pki.directory / "ca.crt")
+            if len(self.node_names) > LARGE:  # and, as KWOK does, one pod watch for all of them
+                self._sim_pods = await self._add(SimPodSource(self._node_client(
+                    "system:serviceaccount:kube-system:kwok-controller", ["system:serviceaccounts"], "kwok")))
         await asyncio.gather(*(self._start_node(name) for name in self.node_names))
         self.apiserver.ready = True
 
@@ -234,21 +239,21 @@ class Cluster:
         self._runtimes.append(runtime)
         address = self._plan.node_address(self.node_names.index(name))
         config = dataclasses.replace(self.kubelet_config, address=address, cluster_cidr=self._cluster_cidr)
-        kubelet = Kubelet(self._node_client(name), node_name=name, runtime=runtime,
-                          root_dir=self._workdir / "nodes" / name, config=config)
+        kubelet = Kubelet(self._node_client(f"system:node:{name}", ["system:nodes"], "kubelet"), node_name=name,
+                          runtime=runtime, root_dir=self._workdir / "nodes" / name, config=config,
+                          pods=self._sim_pods.view(name) if self._sim_pods else None)
         self.apiserver.kubelets[name] = KubeletServer(kubelet)  # type: ignore[attr-defined]
         self.kubelets[name] = await self._add(kubelet)
         return kubelet
 
-    def _node_client(self, name: str) -> Client:
-        """The kubelet's identity ``system:node:NAME``: a certificate, or on sim a token sharing one pool."""
-        user, groups = f"system:node:{name}", ["system:nodes"]
+    def _node_client(self, user: str, groups: Sequence[str], agent: str) -> Client:
+        """A node-side identity (``system:node:NAME``): a certificate, or on sim a token sharing one pool."""
         if self._pool is None:
-            return self.client_for(user, groups, agent="kubelet")
+            return self.client_for(user, groups, agent=agent)
         assert self._pki is not None and self.apiserver is not None
         client = Client(self.apiserver.url, ca_file=self._pki.directory / "ca.crt",
-                        token=self._pki.issue_token(user=user, groups=groups), pool=self._pool,
-                        user_agent="kubelet/labkit")
+                        token=self._pki.issue_token(user=user, groups=list(groups)), pool=self._pool,
+                        user_agent=f"{agent}/labkit")
         self._clients.append(client)
         return client
 
@@ -428,9 +433,12 @@ class Cluster:
         self._loop = self._thread = self._workdir = None
 
     async def _stop(self) -> None:
+        await asyncio.gather(*(c.stop() for c in self.components if isinstance(c, Kubelet)))  # nodes at once
         for component in reversed(self.components):
-            await component.stop()
+            if not isinstance(component, Kubelet):
+                await component.stop()
         self.components.clear()
+        self._sim_pods = None
         for runtime in self._runtimes:
             await runtime.cleanup()
             await runtime.close()

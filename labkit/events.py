@@ -74,7 +74,15 @@ class EventRecorder:
         except (APIStatusError, OSError, aiohttp.ClientError) as e:
             log.debug("could not record event %s on %s: %s", reason, ref["name"], e)
 
-    async def flush(self) -> None:
-        """Wait for the events recorded so far to be written (tests and shutdown)."""
-        if self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+    async def flush(self, timeout: float | None = None) -> None:
+        """Wait for the events recorded so far to be written (tests and shutdown); after ``timeout``
+        seconds give up on the rest, as events are best effort (a stopping component drops them)."""
+        if not self._tasks:
+            return
+        pending = list(self._tasks)
+        _, unsent = await asyncio.wait(pending, timeout=timeout)
+        for task in unsent:
+            task.cancel()
+        if unsent:
+            await asyncio.gather(*unsent, return_exceptions=True)
+            log.info("%s: %d events dropped at shutdown", self.source["component"], len(unsent))

@@ -43,6 +43,7 @@ from labkit.kubelet.runtime import (
     LABEL_CONTAINER_NAME, LABEL_INIT_CONTAINER, LABEL_NODE, LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_UID,
     ContainerConfig, ContainerStatus, CRIError, ImagePullError, ImageRef, PodSandboxConfig, PortMapping, Runtime,
 )
+from labkit.kubelet.simpods import NodePods
 from labkit.kubelet.volumes import mounts_for, prepare_volumes, remove_pod_dir
 from labkit.quantity import to_bytes, to_millicores
 
@@ -50,6 +51,7 @@ Obj = dict[str, Any]
 log = logging.getLogger(__name__)
 #: labkit's own: on a pod whose image the runtime replaced, ``"nginx:latest -> labkit/nginx:1"`` per image
 STAND_IN_ANNOTATION = "labkit.dev/image-stand-in"
+STOP_FLUSH_SECONDS = 5.0  # how long a stopping kubelet waits for its events to be written
 
 
 @dataclasses.dataclass
@@ -113,12 +115,13 @@ class PodState:
 
 
 class Kubelet(Component):
-    """One node's kubelet. ``root_dir`` holds pod volumes (by default a temporary directory, removed on stop)."""
+    """One node's kubelet. ``root_dir`` holds pod volumes (by default a temporary directory, removed on stop);
+    ``pods``: where its pods come from (by default its own informer on ``spec.nodeName=NODE``)."""
 
     name = "kubelet"
 
     def __init__(self, client: Client, *, node_name: str, runtime: Runtime, root_dir: str | Path | None = None,
-                 config: KubeletConfig | None = None) -> None:
+                 config: KubeletConfig | None = None, pods: Informer | NodePods | None = None) -> None:
         super().__init__(client)
         self.name = f"kubelet-{node_name}"
         self.node_name = node_name
@@ -129,7 +132,7 @@ class Kubelet(Component):
         self.recorder = EventRecorder(client, "kubelet", host=node_name)
         self.status = podstatus.StatusManager(client)
         self.backoff = Backoff(self.config.backoff_base, self.config.backoff_max)
-        self.pods = Informer(client, "v1", "pods", field_selector=f"spec.nodeName={node_name}")
+        self.pods = pods or Informer(client, "v1", "pods", field_selector=f"spec.nodeName={node_name}")
         self.workers = PodWorkers(gate=self.gate(f"kubelet-{node_name}"), sync=self._sync, new_state=lambda _: PodState(),
                                   retry_after=min(1.0, self.config.backoff_base))
         self.node: Obj = {}
@@ -168,7 +171,7 @@ class Kubelet(Component):
         for worker in list(self.workers.workers.values()):
             self._stop_probes(worker.state)
         await self.workers.stop()
-        await self.recorder.flush()
+        await self.recorder.flush(timeout=STOP_FLUSH_SECONDS)
         await super().stop()
         if self._owns_root:
             shutil.rmtree(self.root, ignore_errors=True)

@@ -30,14 +30,16 @@ class AddressPlan:
         return str(self.node_network.network_address + index + 1)
 
 
-def address_plan(runtime: str, slot: int) -> AddressPlan:
+def address_plan(runtime: str, slot: int, *, nodes: int = 0) -> AddressPlan:
     """The ranges of the cluster holding address ``slot`` (:mod:`labkit.network.slots`).
 
     - process: everything in ``127.0.0.0/8`` (reachable without root): pods ``127.{244+s}.0.0/16``
       (s < 8), ClusterIPs ``127.{96+s}.0.0/16``, nodes ``127.{80+s}.0.x``;
     - docker: pods in the lower half of labkit's bridge ``10.{200+s}.0.0/16``, ClusterIPs
       ``10.{96+s}.0.0/16`` (added to that bridge by kube-proxy), nodes on loopback;
-    - sim: nothing listens, so every sim cluster uses kind's defaults.
+    - sim: nothing listens, so every sim cluster uses kind's defaults, except that more ``nodes``
+      than a /16 has /24 blocks for get a pod range that has one per node (``10.128.0.0/15`` and up,
+      as large clusters are configured).
     """
     if runtime == "process":
         return AddressPlan(ipaddress.ip_network(f"127.{244 + slot}.0.0/16"), ipaddress.ip_network(f"127.{96 + slot}.0.0/16"),
@@ -45,7 +47,8 @@ def address_plan(runtime: str, slot: int) -> AddressPlan:
     if runtime == "docker":
         return AddressPlan(ipaddress.ip_network(f"10.{200 + slot}.0.0/17"), ipaddress.ip_network(f"10.{96 + slot}.0.0/16"),
                            ipaddress.ip_network(f"127.{80 + slot}.0.0/24"))
-    return AddressPlan(ipaddress.ip_network("10.244.0.0/16"), ipaddress.ip_network("10.96.0.0/12"),
+    pods = "10.244.0.0/16" if nodes <= 256 else f"10.128.0.0/{max(9, 24 - (nodes - 1).bit_length())}"
+    return AddressPlan(ipaddress.ip_network(pods), ipaddress.ip_network("10.96.0.0/12"),
                        ipaddress.ip_network("127.0.1.0/24"))
 
 

@@ -25,6 +25,11 @@ def test_every_simulated_node_is_ready_and_runs_pods() -> None:
         leases = get(resource_path("coordination.k8s.io/v1", "leases", namespace="kube-node-lease"))
         assert sorted(lease["metadata"]["name"] for lease in leases) == sorted(n["metadata"]["name"] for n in nodes)
 
+        def pod_cidrs() -> set[str] | None:
+            cidrs = {n["spec"].get("podCIDR") for n in get(resource_path("v1", "nodes"))}
+            return cidrs if None not in cidrs else None
+        assert len(wait_for(pod_cidrs, timeout=60)) == NODES, "each node has a podCIDR of its own"
+
         cluster.run(admin.create(resource_path("apps/v1", "deployments", namespace="default"), {
             "metadata": {"name": "spread"}, "spec": {
                 "replicas": 20, "selector": {"matchLabels": {"app": "spread"}},
@@ -37,3 +42,8 @@ def test_every_simulated_node_is_ready_and_runs_pods() -> None:
             return pods if len(pods) == 20 else None
         running = wait_for(all_running, timeout=60)
         assert len({p["spec"]["nodeName"] for p in running}) > 1
+
+        # at this size one shared pod watch feeds every kubelet: deletions reach them too
+        cluster.run(admin.patch(resource_path("apps/v1", "deployments", namespace="default", name="spread"),
+                                {"spec": {"replicas": 0}}))
+        assert wait_for(lambda: not get(resource_path("v1", "pods", namespace="default")) or None, timeout=60)

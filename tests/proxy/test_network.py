@@ -21,6 +21,9 @@ def test_routes_follow_pod_cidrs() -> None:
     plans = [address_plan(runtime, slot) for runtime in ("process", "docker") for slot in range(8)]
     ranges = [n for p in plans for n in (p.cluster_cidr, p.service_cidr)]
     assert not any(a.overlaps(b) for i, a in enumerate(ranges) for b in ranges[i + 1:]), "slots must never collide"
+    for nodes in (3, 257, 5000):  # a large sim cluster gets a /24 for every node, outside the Service range
+        plan = address_plan("sim", 0, nodes=nodes)
+        assert plan.cluster_cidr.num_addresses // 256 >= nodes and not plan.cluster_cidr.overlaps(plan.service_cidr)
 
 
 def test_graph_of_nodes_pods_services() -> None:

@@ -1,0 +1,105 @@
+"""One pod watch for every simulated node, as KWOK keeps it (``kubernetes-sigs/kwok``, ``pkg/kwok/controllers``).
+
+A real kubelet lists and watches only its own node's pods (``spec.nodeName=NODE``), so a thousand
+kubelets hold a thousand watches and make a thousand lists at start. KWOK, which fakes whole clusters
+of nodes, holds one watch of the pods bound to any node and hands each pod to the node it is bound to.
+:class:`SimPodSource` does that for labkit's large sim clusters: one informer (``spec.nodeName!=``)
+under its own identity, and a :class:`NodePods` view per node that the node's kubelet uses in place
+of its own informer. Everything else (pod workers, status writes, events, leases) stays per kubelet,
+with the node's identity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from labkit.client import Client
+from labkit.component import Component
+from labkit.informer import Informer, key_of
+
+Obj = dict[str, Any]
+
+
+class NodePods:
+    """The pods bound to one node, fed by the shared source; the part of :class:`Informer` a kubelet uses."""
+
+    def __init__(self, source: SimPodSource, node: str) -> None:
+        self.node = node
+        self.source = source
+        self.synced = asyncio.Event()  # set once the pods known at start have been handed to the handlers
+        self.cache: dict[str, Obj] = {}
+        self._on_add: list[Callable[[Obj], None]] = []
+        self._on_update: list[Callable[[Obj, Obj], None]] = []
+        self._on_delete: list[Callable[[Obj], None]] = []
+
+    def add_handlers(self, *, on_add: Callable[[Obj], None] | None = None,
+                     on_update: Callable[[Obj, Obj], None] | None = None,
+                     on_delete: Callable[[Obj], None] | None = None) -> None:
+        self._on_add += [on_add] if on_add else []
+        self._on_update += [on_update] if on_update else []
+        self._on_delete += [on_delete] if on_delete else []
+
+    def get(self, key: str) -> Obj | None:
+        return self.cache.get(key)
+
+    def list(self) -> list[Obj]:
+        return list(self.cache.values())
+
+    async def run(self) -> None:
+        """The shared source does the watching: once it has listed, hand over the pods known so far
+        (as an informer's first list does); from then on its events reach the handlers as they come."""
+        await self.source.informer.synced.wait()
+        for obj in list(self.cache.values()):
+            for fn in self._on_add:
+                fn(obj)
+        self.synced.set()
+        await asyncio.Event().wait()
+
+    def added(self, obj: Obj) -> None:
+        self.cache[key_of(obj)] = obj
+        for fn in self._on_add if self.synced.is_set() else ():
+            fn(obj)
+
+    def updated(self, old: Obj, new: Obj) -> None:
+        self.cache[key_of(new)] = new
+        for fn in self._on_update if self.synced.is_set() else ():
+            fn(old, new)
+
+    def deleted(self, obj: Obj) -> None:
+        self.cache.pop(key_of(obj), None)
+        for fn in self._on_delete if self.synced.is_set() else ():
+            fn(obj)
+
+
+class SimPodSource(Component):
+    """The shared watch of bound pods and the per-node views it feeds."""
+
+    name = "kwok-controller"
+
+    def __init__(self, client: Client) -> None:
+        super().__init__(client)
+        self.informer = Informer(client, "v1", "pods", field_selector="spec.nodeName!=")
+        self.nodes: dict[str, NodePods] = {}
+        self.informer.add_handlers(on_add=lambda o: self._to(o, "added", o),
+                                   on_update=lambda old, new: self._to(new, "updated", old, new),
+                                   on_delete=lambda o: self._to(o, "deleted", o))
+
+    def view(self, node: str) -> NodePods:
+        """The pods of ``node`` (made once per node); pods that arrived before it are handed over now."""
+        pods = self.nodes.get(node)
+        if pods is None:
+            pods = self.nodes[node] = NodePods(self, node)
+            for obj in self.informer.list():
+                if obj["spec"].get("nodeName") == node:
+                    pods.cache[key_of(obj)] = obj
+        return pods
+
+    def _to(self, obj: Obj, event: str, *args: Obj) -> None:
+        pods = self.nodes.get(obj["spec"].get("nodeName", ""))
+        if pods is not None:
+            getattr(pods, event)(*args)
+
+    async def run(self) -> None:
+        self.spawn(self.informer.run(), "pod-informer")
