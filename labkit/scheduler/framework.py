@@ -96,6 +96,7 @@ class CycleState:
         self.skip_filter_plugins: set[str] = set()
         self.skip_score_plugins: set[str] = set()
         self.all_nodes: Sequence[NodeInfo] = ()  # every node in the cache this cycle (SnapshotSharedLister)
+        self.filters: list[tuple[str, Any]] | None = None  # (name, filter) of the plugins not skipped
 
     def write(self, key: str, value: Any) -> None:
         self._data[key] = value
@@ -197,6 +198,7 @@ class Framework:
         self.weights = {p.name: weights.get(p.name, 1) for p in self.score_plugins}
 
     def run_pre_filter_plugins(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
+        state.filters = None
         for p in self.pre_filter_plugins:
             s = _as_status(p.pre_filter(state, pod, nodes), p.name)
             if s.code == Code.Skip:
@@ -207,14 +209,13 @@ class Framework:
 
     def run_filter_plugins(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         """The first plugin that rejects the node decides (kube stops at the first failure too)."""
-        skip = state.skip_filter_plugins
-        for p in self.filter_plugins:
-            if p.name in skip:
-                continue
-            s = p.filter(state, pod, node)
+        if state.filters is None:  # the plugins PreFilter did not skip, worked out once per cycle
+            state.filters = [(p.name, p.filter) for p in self.filter_plugins if p.name not in state.skip_filter_plugins]
+        for name, run in state.filters:
+            s = run(state, pod, node)
             if s is not None and s.code != Code.Success:
                 if not s.plugin:
-                    s.plugin = p.name
+                    s.plugin = name
                 return s
         return SUCCESS
 

@@ -47,6 +47,7 @@ class NodeResourcesFit(Plugin):
             raise ValueError(f"scoring strategy {strategy!r} is not supported")
         self.strategy = strategy
         self.resources = resources
+        self._readers = tuple((Resource.getter(name), weight) for name, weight in resources)
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         reasons = insufficient_resources(pod.requests, node)
@@ -55,9 +56,10 @@ class NodeResourcesFit(Plugin):
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         total = weights = 0
         most = self.strategy == MOST_ALLOCATED
-        for name, weight in self.resources:
-            capacity = node.allocatable.get(name)
-            requested = node.non_zero_requested.get(name) + pod.non_zero_requests.get(name)
+        alloc, used, wanted = node.allocatable, node.non_zero_requested, pod.non_zero_requests
+        for get, weight in self._readers:
+            capacity = get(alloc)
+            requested = get(used) + get(wanted)
             if capacity == 0:
                 s = 0
             elif most:
@@ -74,13 +76,15 @@ class NodeResourcesBalancedAllocation(Plugin):
 
     def __init__(self, resources: tuple[str, ...] = ("cpu", "memory")) -> None:
         self.resources = resources
+        self._readers = tuple(Resource.getter(name) for name in resources)
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         fractions = []
-        for name in self.resources:
-            capacity = node.allocatable.get(name)
+        alloc, used, wanted = node.allocatable, node.requested, pod.requests
+        for get in self._readers:
+            capacity = get(alloc)
             if capacity:
-                fractions.append(min((node.requested.get(name) + pod.requests.get(name)) / capacity, 1.0))
+                fractions.append(min((get(used) + get(wanted)) / capacity, 1.0))
         if len(fractions) == 2:
             std = abs(fractions[0] - fractions[1]) / 2
         elif len(fractions) > 2:

@@ -25,6 +25,8 @@ class TaintToleration(Plugin):
         return Status.unresolvable(f"node(s) had untolerated taint {{{taint.get('key', '')}: {taint.get('value', '')}}}")
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        if not node.taints:
+            return 0
         tolerations = [t for t in pod.tolerations if t.get("effect") in (None, "", "PreferNoSchedule")]
         return sum(1 for taint in node.taints if taint.get("effect") == "PreferNoSchedule"
                    and not any(tolerates(t, taint) for t in tolerations))
