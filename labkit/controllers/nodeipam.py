@@ -20,6 +20,7 @@ from labkit.controllers.base import Controller
 class NodeIpamController(Controller):
     name = "node-ipam-controller"
     watches = [("v1", "nodes")]
+    workers = 30  # the range allocator's ``cidrUpdateWorkers``: a burst of new nodes is patched in parallel
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

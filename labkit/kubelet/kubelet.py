@@ -225,8 +225,10 @@ class Kubelet(Component):
                 return self.ipam
             deadline = time.monotonic() + self.config.pod_cidr_timeout
             cidr = self.node.get("spec", {}).get("podCIDR", "")
+            pause = 0.1
             while not cidr and time.monotonic() < deadline:
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(pause)
+                pause = min(2 * pause, 1.0)  # a busy cluster is not asked more often than it can answer
                 self.node = await self.client.get(resource_path("v1", "nodes", name=self.node_name))
                 cidr = self.node.get("spec", {}).get("podCIDR", "")
             if not cidr:
