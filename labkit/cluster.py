@@ -49,6 +49,8 @@ RUNTIMES = ("docker", "process", "sim")
 CONFIG_MAP = "labkit-config"
 #: above this many sim nodes, heartbeats use Kubernetes' timings instead of the short teaching ones
 LARGE = 100
+#: the garbage collector's thresholds while a cluster runs (Python's defaults: 700, 10, 10)
+GC_THRESHOLD = (50_000, 20, 100)
 #: what cluster.reset() removes from the default namespace (controllers' objects go with their owners)
 RESET_IN_DEFAULT = (("apps/v1", "deployments"), ("apps/v1", "replicasets"), ("batch/v1", "jobs"), ("v1", "pods"),
                     ("v1", "services"), ("v1", "configmaps"), ("v1", "secrets"), ("v1", "serviceaccounts"),
@@ -109,6 +111,7 @@ class Cluster:
         self._slot: slots.Slot | None = None
         self._admin: Client | None = None
         self._sim_pods: SimPodSource | None = None
+        self._gc_threshold: tuple[int, ...] | None = None
         self._progress: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._cluster_id, self._cluster_cidr = "", ""
         self._pool: ConnectionPool | None = None
@@ -144,6 +147,11 @@ class Cluster:
         # keeps the garbage collector's full passes (60-300 ms) off every request's path.
         gc.collect()
         gc.freeze()
+        # What the cluster creates as it runs (thousands of pods, decoded in several caches) makes each
+        # pass longer: collecting less often keeps a large cluster's throughput (10 000 pods on 1000
+        # nodes: 108 -> 124-139 pods/s). Restored on stop.
+        self._gc_threshold = gc.get_threshold()
+        gc.set_threshold(*(max(now, tuned) for now, tuned in zip(self._gc_threshold, GC_THRESHOLD)))
         return self
 
     def _wait_showing_progress(self, future: concurrent.futures.Future[None], timeout: float) -> None:
@@ -426,6 +434,9 @@ class Cluster:
         if self._loop is not None and not self._loop.is_running():
             self._loop.close()
         self._restore_kubeconfig_env()
+        if self._gc_threshold is not None:
+            gc.set_threshold(*self._gc_threshold)
+            self._gc_threshold = None
         if self._kubeconfig_arg is not None:
             self._kubeconfig_arg.unlink(missing_ok=True)
         if self._workdir is not None:

@@ -83,3 +83,12 @@ def test_kubeconfig_env_is_restored(monkeypatch) -> None:
     with Cluster(nodes=0) as c:
         assert os.environ["KUBECONFIG"] == str(c.kubeconfig)
     assert os.environ["KUBECONFIG"] == "/somewhere/else"
+
+
+def test_gc_thresholds_are_raised_while_running_and_restored() -> None:
+    import gc
+
+    before = gc.get_threshold()
+    with Cluster(nodes=0, runtime="sim", set_kubeconfig_env=False):
+        assert all(now >= was for now, was in zip(gc.get_threshold(), before)) and gc.get_threshold()[0] >= 50_000
+    assert gc.get_threshold() == before
