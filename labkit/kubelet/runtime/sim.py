@@ -11,7 +11,8 @@ with annotations (read when the sandbox is created):
   ``OOMKilled`` so that lesson can be shown too). An exit code alone means "exit at once".
 
 Logs are one synthetic line per container; exec, attach and port-forward fail with "the sim runtime
-has no processes". Per-node cost is a few dicts, so one process holds thousands of nodes.
+has no processes". Per-node cost is a few dicts, so one process holds thousands of nodes; above a
+hundred of them the kubelets also share one pod watch (:mod:`labkit.kubelet.simpods`).
 """
 
 from __future__ import annotations
