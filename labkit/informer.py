@@ -26,18 +26,10 @@ def key_of(obj: Obj) -> str:
     return f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"]
 
 
-class Informer:
-    """One resource's cache. ``await run()`` in a task; ``await synced.wait()`` before trusting it."""
+class EventHandlers:
+    """The ``ResourceEventHandler`` lists of a cache, and telling them about a change."""
 
-    def __init__(self, client: Client, api_version: str, plural: str, *, namespace: str = "",
-                 label_selector: str = "", field_selector: str = "") -> None:
-        self.client = client
-        self.path = resource_path(api_version, plural, namespace=namespace)
-        self.plural = plural
-        self._params = {k: v for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if v}
-        self.cache: dict[str, Obj] = {}
-        self.synced = asyncio.Event()
-        self.resource_version = ""
+    def __init__(self) -> None:
         self._on_add: list[Callable[[Obj], None]] = []
         self._on_update: list[Callable[[Obj, Obj], None]] = []
         self._on_delete: list[Callable[[Obj], None]] = []
@@ -51,6 +43,33 @@ class Informer:
             self._on_update.append(on_update)
         if on_delete:
             self._on_delete.append(on_delete)
+
+    def _emit_add(self, obj: Obj) -> None:
+        for fn in self._on_add:
+            fn(obj)
+
+    def _emit_update(self, old: Obj, new: Obj) -> None:
+        for fn in self._on_update:
+            fn(old, new)
+
+    def _emit_delete(self, obj: Obj) -> None:
+        for fn in self._on_delete:
+            fn(obj)
+
+
+class Informer(EventHandlers):
+    """One resource's cache. ``await run()`` in a task; ``await synced.wait()`` before trusting it."""
+
+    def __init__(self, client: Client, api_version: str, plural: str, *, namespace: str = "",
+                 label_selector: str = "", field_selector: str = "") -> None:
+        super().__init__()
+        self.client = client
+        self.path = resource_path(api_version, plural, namespace=namespace)
+        self.plural = plural
+        self._params = {k: v for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if v}
+        self.cache: dict[str, Obj] = {}
+        self.synced = asyncio.Event()
+        self.resource_version = ""
 
     def get(self, key: str) -> Obj | None:
         return self.cache.get(key)
@@ -111,15 +130,3 @@ class Informer:
                     self._emit_add(obj)
                 else:
                     self._emit_update(old, obj)
-
-    def _emit_add(self, obj: Obj) -> None:
-        for fn in self._on_add:
-            fn(obj)
-
-    def _emit_update(self, old: Obj, new: Obj) -> None:
-        for fn in self._on_update:
-            fn(old, new)
-
-    def _emit_delete(self, obj: Obj) -> None:
-        for fn in self._on_delete:
-            fn(obj)

@@ -12,34 +12,24 @@ with the node's identity.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 from labkit.client import Client
 from labkit.component import Component
-from labkit.informer import Informer, key_of
+from labkit.informer import EventHandlers, Informer, key_of
 
 Obj = dict[str, Any]
 
 
-class NodePods:
+class NodePods(EventHandlers):
     """The pods bound to one node, fed by the shared source; the part of :class:`Informer` a kubelet uses."""
 
     def __init__(self, source: SimPodSource, node: str) -> None:
+        super().__init__()
         self.node = node
         self.source = source
         self.synced = asyncio.Event()  # set once the pods known at start have been handed to the handlers
         self.cache: dict[str, Obj] = {}
-        self._on_add: list[Callable[[Obj], None]] = []
-        self._on_update: list[Callable[[Obj, Obj], None]] = []
-        self._on_delete: list[Callable[[Obj], None]] = []
-
-    def add_handlers(self, *, on_add: Callable[[Obj], None] | None = None,
-                     on_update: Callable[[Obj, Obj], None] | None = None,
-                     on_delete: Callable[[Obj], None] | None = None) -> None:
-        self._on_add += [on_add] if on_add else []
-        self._on_update += [on_update] if on_update else []
-        self._on_delete += [on_delete] if on_delete else []
 
     def get(self, key: str) -> Obj | None:
         return self.cache.get(key)
@@ -52,25 +42,24 @@ class NodePods:
         (as an informer's first list does); from then on its events reach the handlers as they come."""
         await self.source.informer.synced.wait()
         for obj in list(self.cache.values()):
-            for fn in self._on_add:
-                fn(obj)
+            self._emit_add(obj)
         self.synced.set()
         await asyncio.Event().wait()
 
     def added(self, obj: Obj) -> None:
         self.cache[key_of(obj)] = obj
-        for fn in self._on_add if self.synced.is_set() else ():
-            fn(obj)
+        if self.synced.is_set():
+            self._emit_add(obj)
 
     def updated(self, old: Obj, new: Obj) -> None:
         self.cache[key_of(new)] = new
-        for fn in self._on_update if self.synced.is_set() else ():
-            fn(old, new)
+        if self.synced.is_set():
+            self._emit_update(old, new)
 
     def deleted(self, obj: Obj) -> None:
         self.cache.pop(key_of(obj), None)
-        for fn in self._on_delete if self.synced.is_set() else ():
-            fn(obj)
+        if self.synced.is_set():
+            self._emit_delete(obj)
 
 
 class SimPodSource(Component):
