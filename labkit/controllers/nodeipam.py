@@ -26,6 +26,7 @@ class NodeIpamController(Controller):
         super().__init__(*args, **kwargs)
         self._used: set[str] | None = None  # the cidrSet: blocks in use or handed out (learned on first sync)
         self._next = 0  # ``nextCandidate``: the search for a free block goes on from the last one given
+        self._given: set[str] = set()  # uids of the nodes patched, whose update the cache may not show yet
 
     async def sync(self, key: str) -> None:
         nodes = self.informer("v1", "nodes")
@@ -37,12 +38,16 @@ class NodeIpamController(Controller):
         if cidr := (node.get("spec") or {}).get("podCIDR"):
             self._used.add(cidr)
             return
+        uid = node["metadata"].get("uid", "")
+        if uid in self._given:  # an event from before our patch: a node gets one range, once
+            return
         free = self._allocate()
         if free is None:
             self.recorder.event(node, "Normal", "CIDRNotAvailable",
                                 f"Node {key} status is now: CIDRNotAvailable")
             return
         await self.client.patch(resource_path("v1", "nodes", name=key), {"spec": {"podCIDR": free, "podCIDRs": [free]}})
+        self._given.add(uid)
 
     def _allocate(self) -> str | None:
         """The next free block after the last one handed out (wrapping around), marked used."""
