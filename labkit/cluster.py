@@ -249,7 +249,8 @@ class Cluster:
         config = dataclasses.replace(self.kubelet_config, address=address, cluster_cidr=self._cluster_cidr)
         kubelet = Kubelet(self._node_client(f"system:node:{name}", ["system:nodes"], "kubelet"), node_name=name,
                           runtime=runtime, root_dir=self._workdir / "nodes" / name, config=config,
-                          pods=self._sim_pods.view(name) if self._sim_pods else None)
+                          pods=self._sim_pods.view(name) if self._sim_pods else None,
+                          services=self._sim_pods.services if self._sim_pods else None)
         self.apiserver.kubelets[name] = KubeletServer(kubelet)  # type: ignore[attr-defined]
         self.kubelets[name] = await self._add(kubelet)
         return kubelet

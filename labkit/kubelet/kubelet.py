@@ -116,12 +116,15 @@ class PodState:
 
 class Kubelet(Component):
     """One node's kubelet. ``root_dir`` holds pod volumes (by default a temporary directory, removed on stop);
-    ``pods``: where its pods come from (by default its own informer on ``spec.nodeName=NODE``)."""
+    ``pods``: where its pods come from (by default its own informer on ``spec.nodeName=NODE``);
+    ``services``: the Service cache for environment variables (by default its own, as the kubelet's
+    service lister; a shared one is run by whoever shares it)."""
 
     name = "kubelet"
 
     def __init__(self, client: Client, *, node_name: str, runtime: Runtime, root_dir: str | Path | None = None,
-                 config: KubeletConfig | None = None, pods: Informer | NodePods | None = None) -> None:
+                 config: KubeletConfig | None = None, pods: Informer | NodePods | None = None,
+                 services: Informer | None = None) -> None:
         super().__init__(client)
         self.name = f"kubelet-{node_name}"
         self.node_name = node_name
@@ -133,6 +136,8 @@ class Kubelet(Component):
         self.status = podstatus.StatusManager(client)
         self.backoff = Backoff(self.config.backoff_base, self.config.backoff_max)
         self.pods = pods or Informer(client, "v1", "pods", field_selector=f"spec.nodeName={node_name}")
+        self._owns_services = services is None
+        self.services = services or Informer(client, "v1", "services")
         self.workers = PodWorkers(gate=self.gate(f"kubelet-{node_name}"), sync=self._sync, new_state=lambda _: PodState(),
                                   retry_after=min(1.0, self.config.backoff_base))
         self.node: Obj = {}
@@ -161,6 +166,8 @@ class Kubelet(Component):
         self.pods.add_handlers(on_add=self.workers.update, on_update=self.workers.changed,
                                on_delete=lambda pod: self.workers.update(pod, deleted=True))
         self.spawn(self.pods.run(), "pod-informer")
+        if self._owns_services:
+            self.spawn(self.services.run(), "service-informer")
         self.spawn(self.lease.run(), "lease")
         self.spawn(self._node_status_loop(), "node-status")
         self.spawn(self._relist_loop(), "pleg")
@@ -472,13 +479,15 @@ class Kubelet(Component):
             raise
 
     async def _services(self, pod: Obj) -> list[Obj]:
-        """Services whose variables the pod gets: its namespace's (``enableServiceLinks``) and ``default/kubernetes``."""
+        """Services whose variables the pod gets, from the service cache (``getServiceEnvVarMap``): its
+        namespace's (``enableServiceLinks``) and ``default/kubernetes``. As the kubelet does, containers
+        wait until the cache has been filled once: variables from a half-read list would be wrong."""
+        await self.services.synced.wait()
         namespace = pod["metadata"]["namespace"]
-        out = []
-        if pod.get("spec", {}).get("enableServiceLinks", True):
-            out = (await self.client.get(resource_path("v1", "services", namespace=namespace)))["items"]
+        out = sorted(self.services.list(namespace), key=lambda s: s["metadata"]["name"]) if pod.get(
+            "spec", {}).get("enableServiceLinks", True) else []
         if namespace != "default" or not out:
-            master = await self._get_object("services", "default", "kubernetes")
+            master = self.services.get("default/kubernetes")
             out = [s for s in out if s["metadata"]["name"] != "kubernetes"] + ([master] if master else [])
         return out
 

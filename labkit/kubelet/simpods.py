@@ -5,7 +5,8 @@ kubelets hold a thousand watches and make a thousand lists at start. KWOK, which
 of nodes, holds one watch of the pods bound to any node and hands each pod to the node it is bound to.
 :class:`SimPodSource` does that for labkit's large sim clusters: one informer (``spec.nodeName!=``)
 under its own identity, and a :class:`NodePods` view per node that the node's kubelet uses in place
-of its own informer. Everything else (pod workers, status writes, events, leases) stays per kubelet,
+of its own informer. The Service cache that gives containers their environment variables is shared
+the same way. Everything else (pod workers, status writes, events, leases) stays per kubelet,
 with the node's identity.
 """
 
@@ -63,13 +64,14 @@ class NodePods(EventHandlers):
 
 
 class SimPodSource(Component):
-    """The shared watch of bound pods and the per-node views it feeds."""
+    """The shared watch of bound pods, the per-node views it feeds, and a Service cache for all nodes."""
 
     name = "kwok-controller"
 
     def __init__(self, client: Client) -> None:
         super().__init__(client)
         self.informer = Informer(client, "v1", "pods", field_selector="spec.nodeName!=")
+        self.services = Informer(client, "v1", "services")
         self.nodes: dict[str, NodePods] = {}
         self.informer.add_handlers(on_add=lambda o: self._to(o, "added", o),
                                    on_update=lambda old, new: self._to(new, "updated", old, new),
@@ -92,3 +94,4 @@ class SimPodSource(Component):
 
     async def run(self) -> None:
         self.spawn(self.informer.run(), "pod-informer")
+        self.spawn(self.services.run(), "service-informer")
