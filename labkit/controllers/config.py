@@ -23,3 +23,8 @@ class ControllerManagerConfig:
     lease_duration: float = 4.0
     renew_deadline: float = 3.0
     retry_period: float = 0.5
+    # --terminated-pod-gc-threshold (kube: 12500): terminated pods kept before the oldest are deleted
+    terminated_pod_gc_threshold: int = 12500
+    # how often pod GC runs and how long a missing node is quarantined (kube: 20s and 40s, not flags)
+    pod_gc_period: float = 2.0
+    pod_gc_quarantine: float = 5.0

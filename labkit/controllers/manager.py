@@ -25,6 +25,7 @@ from labkit.controllers.job import JobController
 from labkit.controllers.namespace import NamespaceController
 from labkit.controllers.nodeipam import NodeIpamController
 from labkit.controllers.nodelifecycle import NodeLifecycleController
+from labkit.controllers.podgc import PodGCController
 from labkit.controllers.replicaset import ReplicaSetController
 from labkit.controllers.serviceaccount import ServiceAccountsController
 from labkit.leaderelection import LeaderElector
@@ -41,6 +42,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "serviceaccount": ServiceAccountsController,
     "nodelifecycle": NodeLifecycleController,
     "nodeipam": NodeIpamController,
+    "podgc": PodGCController,
 }
 
 
