@@ -174,7 +174,10 @@ def _compare_objects(old: Any, new: Any, type_name: str | None, path: Path, out:
 
 
 def _compare(old: Any, new: Any, fs: FieldSchema, path: Path, out: Comparison, *, member_if_new: bool) -> None:
-    if old is not _MISSING and new is not _MISSING and type(old) is type(new) and old == new:
+    if old is _MISSING:
+        _added(new, fs, path, out, member_if_new)
+        return
+    if new is not _MISSING and type(old) is type(new) and old == new:
         return  # an unchanged subtree (one C-level comparison) has nothing to report
     present = [v for v in (old, new) if v is not _MISSING]
     if all(isinstance(v, dict) for v in present) and not fs.atomic and any(present):
@@ -193,6 +196,24 @@ def _compare(old: Any, new: Any, fs: FieldSchema, path: Path, out: Comparison, *
         out.added.add(path)
     elif member_if_new and new is _MISSING:
         out.removed.add(path)
+
+
+def _added(new: Any, fs: FieldSchema, path: Path, out: Comparison, member: bool) -> None:
+    """What :func:`_compare` reports for a subtree that did not exist before: all of it (the path of every
+    field, and of every map or list item that has children when it is a member)."""
+    if isinstance(new, dict) and new and not fs.atomic:
+        for name, value in new.items():
+            child = merge_schema.field(fs.type, name)
+            _added(value, child, path + (("f", name),), out, child.type is None)
+    elif isinstance(new, list) and new and fs.list_type != "atomic":
+        item_fs = FieldSchema(type=fs.type)
+        for element, item in _index(new, fs).items():
+            _added(item, item_fs, path + (element,), out, True)
+    else:
+        out.added.add(path)
+        return
+    if member:
+        out.added.add(path)
 
 
 def _compare_items(old: list, new: list, fs: FieldSchema, path: Path, out: Comparison) -> None:
