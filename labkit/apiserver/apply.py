@@ -327,12 +327,21 @@ class Entry:
     time: str
     fields: FieldSet
     subresource: str = ""
+    raw: Obj | None = None  # the stored entry it was read from, while it stays the same
 
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.manager, self.operation, self.subresource)
 
+    def drop(self, paths: FieldSet) -> None:
+        """Stop owning ``paths``."""
+        if not self.fields.isdisjoint(paths):
+            self.fields = self.fields - paths
+            self.raw = None
+
     def as_dict(self) -> Obj:
+        if self.raw is not None:  # unchanged: no need to encode its fields again
+            return self.raw
         out = {"manager": self.manager, "operation": self.operation, "apiVersion": self.api_version,
                "time": self.time, "fieldsType": "FieldsV1", "fieldsV1": encode_fields(self.fields)}
         if self.subresource:
@@ -340,15 +349,17 @@ class Entry:
         return out
 
 
-def decode_managed_fields(entries: list | None) -> dict[tuple[str, str, str], Entry]:
-    """``metadata.managedFields`` as entries keyed by (manager, operation, subresource)."""
+def decode_managed_fields(entries: list | None, *, stored: bool = False) -> dict[tuple[str, str, str], Entry]:
+    """``metadata.managedFields`` as entries keyed by (manager, operation, subresource). ``stored``: they
+    come from the stored object, so an entry that does not change may be written back as it was."""
     out: dict[tuple[str, str, str], Entry] = {}
     for raw in entries or []:
         entry = Entry(raw.get("manager", ""), raw.get("operation", ""), raw.get("apiVersion", ""),
-                      raw.get("time", ""), decode_fields(raw.get("fieldsV1") or {}), raw.get("subresource", ""))
+                      raw.get("time", ""), decode_fields(raw.get("fieldsV1") or {}), raw.get("subresource", ""), raw if stored else None)
         previous = out.get(entry.key)
         if previous is not None:
             entry.fields |= previous.fields
+            entry.raw = None
         out[entry.key] = entry
     return out
 
@@ -398,7 +409,7 @@ def server_side_apply(live: Obj | None, applied: Obj, *, manager: str, force: bo
     if _has_status_subresource(api_version, kind):
         config.pop("status", None)
     base = _without_managed_fields(live)
-    entries = decode_managed_fields((live or {}).get("metadata", {}).get("managedFields"))
+    entries = decode_managed_fields((live or {}).get("metadata", {}).get("managedFields"), stored=True)
 
     key = (manager, "Apply", "")
     previous = entries.get(key)
@@ -415,7 +426,7 @@ def server_side_apply(live: Obj | None, applied: Obj, *, manager: str, force: bo
         raise ApplyConflict(conflicts)
     for k, entry in entries.items():
         if k != key:
-            entry.fields -= changed | change.removed
+            entry.drop(changed | change.removed)
     if previous is None or result != base:
         entries[key].time = now
     _store_managed_fields(result, entries)
@@ -485,9 +496,9 @@ def track_update(old: Obj | None, new: Obj, *, manager: str, now: str, subresour
         if source:  # nothing changed hands: the old entries stand as they were
             metadata["managedFields"] = source
         return
-    entries = decode_managed_fields(source)
+    entries = decode_managed_fields(source, stored="managedFields" not in metadata)
     for entry in entries.values():
-        entry.fields -= changed | removed
+        entry.drop(changed | removed)
     mine = changed - removed
     if mine:
         key = (manager, "Update", subresource)

@@ -13,7 +13,6 @@ run the admission chain; ``dry_run`` runs everything but the store write. Left o
 from __future__ import annotations
 
 import base64
-import copy
 import datetime as dt
 import json
 from collections.abc import Callable
@@ -275,14 +274,14 @@ class Registry:
         res = self.resource
         for _ in range(_CAS_RETRIES):
             old, item = self._read(ns, name)
-            new = mutate(copy.deepcopy(old))
+            new = mutate(decode(item))  # a private copy: parsing the stored bytes again beats deepcopy
             new_meta = new.setdefault("metadata", {})
             rv = precondition_rv if precondition_rv is not None else new_meta.get("resourceVersion")
             if rv and rv != old["metadata"]["resourceVersion"]:
                 raise errors.conflict(res.plural, name, group=res.group)
             if new_meta.get("name", name) != name:
                 raise errors.bad_request(f"the name of the object ({new_meta.get('name')}) does not match the name on the URL ({name})")
-            new = self._prepare_update(new, old, subresource)
+            new = self._prepare_update(new, old, subresource, item)
             attrs = self._attrs("UPDATE", ns, name, user, dry_run, subresource)
             self.admission.admit(attrs, new, old)
             causes = validate_object_meta_update(new["metadata"], old["metadata"])
@@ -310,7 +309,7 @@ class Registry:
                 raise errors.conflict(res.plural, name, group=res.group)
         raise errors.conflict(res.plural, name, "too many concurrent writers; try again", res.group)
 
-    def _prepare_update(self, new: Obj, old: Obj, subresource: str) -> Obj:
+    def _prepare_update(self, new: Obj, old: Obj, subresource: str, item: kv.KeyValue) -> Obj:
         meta, old_meta = new["metadata"], old["metadata"]
         for field in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"):
             if field in old_meta:
@@ -321,7 +320,7 @@ class Registry:
             meta["namespace"] = old_meta.get("namespace")
         if subresource == "status":
             status = new.get("status")
-            new = {**copy.deepcopy(old), "metadata": meta}
+            new = {**decode(item), "metadata": meta}
             if status is None:
                 new.pop("status", None)
             else:
@@ -351,7 +350,7 @@ class Registry:
                                       f"{pre['resourceVersion']}, ResourceVersion in object meta: {meta.get('resourceVersion')}",
                                       res.group)
             self.admission.validate(self._attrs("DELETE", ns, name, user, dry_run), None, old)
-            new = copy.deepcopy(old)
+            new = decode(item)
             graceful = self._mark_for_deletion(new, options)
             if graceful:
                 if _same(new, old) or dry_run:

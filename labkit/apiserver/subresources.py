@@ -9,7 +9,6 @@ Mirrors ``pkg/registry/core/pod/storage`` (``BindingREST``, ``EvictionREST``),
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
@@ -39,7 +38,8 @@ def binding(call: Call) -> tuple[int, Obj]:
     now = rfc3339(call.now)
 
     def bind(pod: Obj) -> Obj:
-        before = copy.deepcopy(pod)
+        # what binding changes is replaced, never edited in place: copying those two levels keeps ``before`` whole
+        before = {**pod, "spec": {**pod["spec"]}, **({"status": {**pod["status"]}} if "status" in pod else {})}
         current = pod.get("spec", {}).get("nodeName")
         if current:
             raise errors.conflict("pods/binding", info.name, f'pod {info.name} is already assigned to node "{current}"')
