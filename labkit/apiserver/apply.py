@@ -380,10 +380,16 @@ def _without_managed_fields(obj: Obj | None) -> Obj:
     return out
 
 
-def _view_without_managed_fields(obj: Obj | None) -> Obj:
-    """``obj`` minus ``metadata.managedFields`` without copying the rest: for reading (compare) only."""
+def _tracked_view(obj: Obj | None, subresource: str, status_split: bool) -> Obj:
+    """The part of ``obj`` an update through ``subresource`` can own (see :func:`_owned_here`), minus
+    ``metadata.managedFields``, without copying the rest: for reading (compare) only. Leaving out the
+    rest up front spares walking it (a Node created with its status, say)."""
     if not obj:
         return {}
+    if subresource == "status":
+        return {"status": obj["status"]} if "status" in obj else {}
+    if subresource == "" and status_split and "status" in obj:
+        obj = {k: v for k, v in obj.items() if k != "status"}
     metadata = obj.get("metadata")
     if not isinstance(metadata, dict) or "managedFields" not in metadata:
         return obj
@@ -488,7 +494,9 @@ def track_update(old: Obj | None, new: Obj, *, manager: str, now: str, subresour
     metadata = new.setdefault("metadata", {})
     source = metadata["managedFields"] if "managedFields" in metadata else (old or {}).get(
         "metadata", {}).get("managedFields")
-    change = compare(_view_without_managed_fields(old), _view_without_managed_fields(new), merge_schema.root(kind))
+    split = _has_status_subresource(api_version, kind)
+    change = compare(_tracked_view(old, subresource, split), _tracked_view(new, subresource, split),
+                     merge_schema.root(kind))
     scope = {"api_version": api_version, "kind": kind, "subresource": subresource}
     changed = _owned_here(change.added | change.modified, **scope)
     removed = _owned_here(change.removed, **scope)
