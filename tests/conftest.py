@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,7 +41,8 @@ def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]
     """A fresh namespace per test, named after it."""
     from kubernetes import client, config
 
-    name = "t-" + "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:50].strip("-")
+    slug = "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:44].strip("-")
+    name = f"t-{slug}-{zlib.crc32(request.node.nodeid.encode()):08x}"  # parametrized tests differ in the hash
     api = client.CoreV1Api(config.new_client_from_config(str(cluster.kubeconfig)))
     api.create_namespace({"metadata": {"name": name}})
     yield name

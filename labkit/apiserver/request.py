@@ -132,17 +132,48 @@ def check_type(obj: Obj, kind: str, group_version: str) -> None:
         raise errors.bad_request(f"the kind in the data ({got_kind}) does not match the expected kind ({kind})")
 
 
+def json_type(value: Any) -> str:
+    """What encoding/json calls a JSON value in its unmarshal errors."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(value), "value")
+
+
+def unmarshal_error(value: Any, struct_field: str, go_type: str) -> errors.ApiError:
+    """The 400 Kubernetes' JSON decoder gives for a value of the wrong type."""
+    return errors.bad_request(f"json: cannot unmarshal {json_type(value)} into Go struct field {struct_field} "
+                              f"of type {go_type}")
+
+
+_DELETE_OPTION_TYPES: dict[str, tuple[str, Any]] = {
+    "gracePeriodSeconds": ("int64", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "preconditions": ("v1.Preconditions", lambda v: isinstance(v, dict) and all(
+        isinstance(v.get(k, ""), str) for k in ("uid", "resourceVersion"))),
+    "orphanDependents": ("bool", lambda v: isinstance(v, bool)),
+    "propagationPolicy": ("v1.DeletionPropagation", lambda v: isinstance(v, str)),
+    "dryRun": ("[]string", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)),
+}
+
+
+def checked_delete_options(body: Any, where: str) -> Obj:
+    """``body`` when it is a DeleteOptions with fields of the right types, else the decoder's 400."""
+    if not isinstance(body, dict):
+        raise errors.bad_request(f"json: cannot unmarshal {json_type(body)} into Go value of type {where}")
+    if body.get("kind") not in (None, "", "DeleteOptions"):
+        raise errors.bad_request(f"the kind in the data ({body['kind']}) does not match the expected kind (DeleteOptions)")
+    for name, (go_type, ok) in _DELETE_OPTION_TYPES.items():
+        if body.get(name) is not None and not ok(body[name]):
+            raise unmarshal_error(body[name], f"DeleteOptions.{name}", go_type)
+    return body
+
+
 def delete_options(raw: bytes, content_type: str, query: dict[str, str]) -> Obj:
-    """DeleteOptions from the body (JSON or protobuf; an unreadable one is ignored, as kubectl's
-    drain sends odd bodies) overlaid with query parameters."""
-    options: Obj = {}
-    if raw.strip():
-        try:
-            body = decode_body(raw, content_type)
-            if isinstance(body, dict):
-                options = body
-        except errors.ApiError:
-            options = {}
+    """DeleteOptions from the body (JSON, YAML or protobuf, as ``drain`` sends it) overlaid with query
+    parameters. A body that cannot be read is an error, never ignored: it may carry preconditions."""
+    body = decode_body(raw, content_type) if raw.strip() else None
+    options = checked_delete_options(body, "v1.DeleteOptions") if body is not None else {}
     if "gracePeriodSeconds" in query:
         try:
             options["gracePeriodSeconds"] = int(query["gracePeriodSeconds"])

@@ -265,7 +265,10 @@ class APIServer:
     async def _read_body(req: web.Request) -> bytes:
         if req.content_length is not None and req.content_length > request.MAX_BODY:
             raise errors.too_large()
-        body = await req.content.read(request.MAX_BODY + 1)
+        try:
+            body = await req.read()  # all of it: ``content.read(n)`` returns only what has arrived so far
+        except web.HTTPRequestEntityTooLarge:
+            raise errors.too_large() from None
         if len(body) > request.MAX_BODY:
             raise errors.too_large()
         return body

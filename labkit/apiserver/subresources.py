@@ -60,7 +60,11 @@ def eviction(call: Call) -> tuple[int, Obj]:
     """POST pods/NAME/eviction: a polite delete (no PodDisruptionBudgets in labkit, so always allowed)."""
     info = call.info
     body = request.decode_object(call.body, call.content_type, info.resource, kind="Eviction", group_version="policy/v1")
-    options = body.get("deleteOptions") or {}
+    if body.get("metadata") is not None and not isinstance(body["metadata"], dict):
+        raise request.unmarshal_error(body["metadata"], "Eviction.metadata", "v1.ObjectMeta")
+    if (body.get("metadata") or {}).get("name") not in (None, info.name):
+        raise errors.bad_request("name in URL does not match name in Eviction object")
+    options = request.checked_delete_options(body.get("deleteOptions") or {}, "v1.DeleteOptions")
     _, _, call.revision = call.registry.delete(info.namespace, info.name, options, user=call.user,
                                                dry_run=call.delete_dry_run(options))
     return 201, _success()

@@ -143,3 +143,45 @@ def test_bad_selectors_and_watch_options_are_refused(raw: requests.Session) -> N
     status_of(raw.get(f"{base}/api/v1/pods", params={"fieldSelector": "spec.bogus=1"}), 400, "BadRequest")
     r = raw.get(f"{base}/api/v1/pods", params={"watch": "true", "sendInitialEvents": "true"})
     status_of(r, 422, "Invalid")
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/yaml"])
+def test_a_large_body_is_read_whole(raw: requests.Session, namespace: str, content_type: str) -> None:
+    data = {f"k{i:06d}": "v" * 40 for i in range(18_000)}  # about 900 KB, under the 1 MiB a ConfigMap may hold
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "big"}, "data": data}
+    body = json.dumps(cm) if content_type == "application/json" else "".join(
+        ["apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n", *(f"  {k}: {v}\n" for k, v in data.items())])
+    r = post(raw, f"/api/v1/namespaces/{namespace}/configmaps", body, content_type)
+    assert r.status_code == 201, r.text[:300]
+    stored = raw.get(f"{raw.base_url}/api/v1/namespaces/{namespace}/configmaps/big").json()  # type: ignore[attr-defined]
+    assert stored["data"] == data, "every key the client sent is stored"
+
+
+@pytest.mark.parametrize(("body", "content_type", "code", "reason"), [
+    ('{"preconditions": {"uid": "nope"}}', "text/plain", 415, "UnsupportedMediaType"),
+    ('{"preconditions": {"uid": "nope"}} x', "application/json", 400, "BadRequest"),
+    ('{"preconditions": []}', "application/json", 400, "BadRequest"),
+    ('{"dryRun": "All"}', "application/json", 400, "BadRequest"),
+    ('{"kind": "Pod", "apiVersion": "v1"}', "application/json", 400, "BadRequest"),
+    ('{"preconditions": {"uid": "nope"}}', "application/json", 409, "Conflict"),
+])
+def test_a_delete_whose_options_cannot_be_honoured_deletes_nothing(raw: requests.Session, namespace: str, body: str,
+                                                                     content_type: str, code: int, reason: str) -> None:
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+    assert post(raw, path, json.dumps({"metadata": {"name": "keep"}})).status_code == 201
+    r = raw.delete(f"{raw.base_url}{path}/keep", data=body, headers={"Content-Type": content_type})  # type: ignore[attr-defined]
+    status_of(r, code, reason)
+    assert raw.get(f"{raw.base_url}{path}/keep").status_code == 200, "still there"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("eviction", "message"), [
+    ({"metadata": {"name": "other"}}, "name in URL does not match name in Eviction object"),
+    ({"metadata": {"name": "p"}, "deleteOptions": {"gracePeriodSeconds": "x"}}, "DeleteOptions.gracePeriodSeconds"),
+])
+def test_an_eviction_that_does_not_match_evicts_nothing(raw: requests.Session, namespace: str, eviction: dict,
+                                                        message: str) -> None:
+    pods = f"/api/v1/namespaces/{namespace}/pods"
+    assert post(raw, pods, json.dumps(POD)).status_code == 201
+    body = {"apiVersion": "policy/v1", "kind": "Eviction", **eviction}
+    assert message in status_of(post(raw, f"{pods}/p/eviction", json.dumps(body)), 400, "BadRequest")["message"]
+    assert raw.get(f"{raw.base_url}{pods}/p").status_code == 200  # type: ignore[attr-defined]
