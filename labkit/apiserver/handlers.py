@@ -196,10 +196,30 @@ def _list_options(call: Call) -> dict[str, Any]:
         limit = int(q.get("limit") or 0)
     except ValueError:
         raise errors.bad_request(f"invalid limit: {q.get('limit')!r}") from None
+    rv, match = q.get("resourceVersion", ""), q.get("resourceVersionMatch", "")
+    if rv and not rv.isdigit():
+        raise errors.bad_request(f"invalid resource version: {rv!r}")
+    causes = []  # ``ValidateListOptions``
+    if match:
+        if not rv:
+            causes.append("resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion "
+                          "is provided")
+        if q.get("continue"):
+            causes.append("resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden when continue is provided")
+        if match not in ("Exact", "NotOlderThan"):
+            causes.append(f'resourceVersionMatch: Unsupported value: "{match}": supported values: "Exact", '
+                          '"NotOlderThan", ""')
+        if match == "Exact" and rv == "0":
+            causes.append('resourceVersionMatch: Forbidden: resourceVersionMatch "exact" is forbidden for '
+                          'resourceVersion "0"')
+    if "sendInitialEvents" in q:
+        causes.append("sendInitialEvents: Forbidden: sendInitialEvents is forbidden for list")
+    if causes:
+        joined = causes[0] if len(causes) == 1 else "[" + ", ".join(causes) + "]"
+        raise errors.unprocessable(f'ListOptions.meta.k8s.io "" is invalid: {joined}')
     return {"label_selector": q.get("labelSelector", ""), "field_selector": q.get("fieldSelector", ""),
             "limit": max(limit, 0), "continue_token": q.get("continue", ""),
-            "resource_version": q.get("resourceVersion", ""),
-            "resource_version_match": q.get("resourceVersionMatch", "")}
+            "resource_version": rv, "resource_version_match": match}
 
 
 def list_objects(call: Call) -> tuple[int, Obj]:

@@ -132,6 +132,15 @@ def check_type(obj: Obj, kind: str, group_version: str) -> None:
         raise errors.bad_request(f"the kind in the data ({got_kind}) does not match the expected kind ({kind})")
 
 
+def parse_bool(value: str, name: str) -> bool:
+    """A boolean query parameter, spelled as Go's ``strconv.ParseBool`` reads it."""
+    if value in ("1", "t", "T", "true", "TRUE", "True"):
+        return True
+    if value in ("0", "f", "F", "false", "FALSE", "False"):
+        return False
+    raise errors.bad_request(f'invalid value for {name}: strconv.ParseBool: parsing "{value}": invalid syntax')
+
+
 def json_type(value: Any) -> str:
     """What encoding/json calls a JSON value in its unmarshal errors."""
     if isinstance(value, bool):

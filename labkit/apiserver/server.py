@@ -390,7 +390,8 @@ class APIServer:
         if info.name:  # GET .../pods/NAME?watch=true watches one object
             field_selector = ",".join(filter(None, [f"metadata.name={info.name}", field_selector]))
         matches = reg.matcher(q.get("labelSelector", ""), field_selector)
-        send_initial = q.get("sendInitialEvents")
+        raw_initial = q.get("sendInitialEvents")
+        send_initial = None if raw_initial is None else request.parse_bool(raw_initial, "sendInitialEvents")
         allow_bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
         rv = q.get("resourceVersion", "")
         if send_initial is not None:
@@ -432,13 +433,17 @@ class APIServer:
         try:
             async with asyncio.timeout(timeout):
                 await watch.watch(self._watch_cache(reg), info.namespace, send, matches=matches, resource_version=rv,
-                                  send_initial_events=None if send_initial is None else send_initial == "true",
+                                  send_initial_events=send_initial,
                                   allow_bookmarks=allow_bookmarks, backed_up=lambda: backed_up(req),
                                   trigger=reg.trigger(field_selector))
         except errors.ApiError as e:
             await resp.write(codec.dumps({"type": "ERROR", "object": e.status()}) + b"\n")
         except (TimeoutError, ConnectionError):
             pass
+        except Exception as e:  # noqa: BLE001 - the stream has begun: a bug ends it with an ERROR event
+            with contextlib.suppress(ConnectionError):
+                status = errors.internal(f"{type(e).__name__}: {e}").status()
+                await resp.write(codec.dumps({"type": "ERROR", "object": status}) + b"\n")
         with contextlib.suppress(ConnectionError):
             await resp.write_eof()
         return resp

@@ -264,6 +264,8 @@ async def watch(cache: WatchCache, namespace: str, send: Send, *, matches: Calla
             page = store.range(prefix, prefix=True)
             initial = [registry.typed(decode(item)) for item in page.kvs]
             last = page.revision
+        elif resource_version in ("", "0"):  # sendInitialEvents=false: changes from now on only
+            last = store.revision
         else:
             last = int(resource_version)
             if last > store.revision:

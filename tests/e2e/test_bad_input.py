@@ -185,3 +185,30 @@ def test_an_eviction_that_does_not_match_evicts_nothing(raw: requests.Session, n
     body = {"apiVersion": "policy/v1", "kind": "Eviction", **eviction}
     assert message in status_of(post(raw, f"{pods}/p/eviction", json.dumps(body)), 400, "BadRequest")["message"]
     assert raw.get(f"{raw.base_url}{pods}/p").status_code == 200  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("params", "code", "needle"), [
+    ({"resourceVersionMatch": "Exact"}, 422, "forbidden unless resourceVersion is provided"),
+    ({"resourceVersion": "1", "resourceVersionMatch": "Bogus"}, 422, 'Unsupported value: "Bogus"'),
+    ({"resourceVersion": "0", "resourceVersionMatch": "Exact"}, 422, 'forbidden for resourceVersion "0"'),
+    ({"sendInitialEvents": "true"}, 422, "sendInitialEvents is forbidden for list"),
+    ({"resourceVersion": "abc"}, 400, "invalid resource version"),
+    ({"watch": "true", "sendInitialEvents": "bogus"}, 400, "sendInitialEvents"),
+])
+def test_list_options_kube_refuses_are_refused(raw: requests.Session, params: dict, code: int, needle: str) -> None:
+    r = raw.get(f"{raw.base_url}/api/v1/configmaps", params=params)  # type: ignore[attr-defined]
+    assert needle in status_of(r, code, "Invalid" if code == 422 else "BadRequest")["message"]
+
+
+def test_watch_without_initial_events_starts_now(raw: requests.Session, namespace: str) -> None:
+    """``sendInitialEvents=false`` with no resourceVersion: no ADDED for what exists, then the changes."""
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+    assert post(raw, path, json.dumps({"metadata": {"name": "before"}})).status_code == 201
+    params = {"watch": "true", "sendInitialEvents": "false", "allowWatchBookmarks": "true",
+              "resourceVersionMatch": "NotOlderThan", "timeoutSeconds": "2"}
+    with raw.get(f"{raw.base_url}{path}", params=params, stream=True) as r:  # type: ignore[attr-defined]
+        assert r.status_code == 200
+        assert post(raw, path, json.dumps({"metadata": {"name": "after"}})).status_code == 201
+        events = [json.loads(line) for line in r.iter_lines() if line]
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events if e["type"] != "BOOKMARK"] == [
+        ("ADDED", "after")]
