@@ -20,6 +20,26 @@ from labkit.workqueue import Gate
 log = logging.getLogger(__name__)
 
 
+class RepeatedFailure:
+    """Logs a loop's failure once, not on every retry: a kubelet whose Node was deleted fails its status
+    update every few seconds, and each warning would land in the notebook cell. The same failure again
+    goes to debug; a different one, or the first after a success, warns again."""
+
+    def __init__(self, logger: logging.Logger, what: str) -> None:
+        self.logger, self.what, self.last = logger, what, ""
+
+    def failed(self, error: Exception) -> None:
+        message = f"{self.what}: {error}"
+        if message != self.last:
+            self.logger.warning("%s (retrying; repeats are not logged)", message)
+        else:
+            self.logger.debug("%s", message)
+        self.last = message
+
+    def succeeded(self) -> None:
+        self.last = ""
+
+
 class Component:
     """Base class: subclasses implement :meth:`run` (start their loops with :meth:`spawn`)."""
 

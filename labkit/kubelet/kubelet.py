@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit.client import APIStatusError, Client, resource_path
-from labkit.component import Component
+from labkit.component import Component, RepeatedFailure
 from labkit.events import EventRecorder
 from labkit.informer import Informer
 from labkit.kubelet import registration, status as podstatus
@@ -186,6 +186,7 @@ class Kubelet(Component):
     async def _node_status_loop(self) -> None:
         """``syncNodeStatus``: refresh the conditions' ``lastHeartbeatTime`` every ``status_update_interval``."""
         path = resource_path("v1", "nodes", name=self.node_name, subresource="status")
+        failures = RepeatedFailure(log, f"{self.name}: node status update failed")
         while True:
             await asyncio.sleep(self.config.status_update_interval)
             now = podstatus.rfc3339(time.time())
@@ -193,8 +194,9 @@ class Kubelet(Component):
             try:
                 self.node = await self.client.patch(path, {"status": {"conditions": conds}})
             except (APIStatusError, OSError) as e:
-                log.warning("%s: node status update failed: %s", self.name, e)
+                failures.failed(e)
                 continue
+            failures.succeeded()
             unschedulable = bool(self.node.get("spec", {}).get("unschedulable"))
             if unschedulable != self._last_unschedulable:  # ``recordNodeSchedulableEvent``
                 self._last_unschedulable = unschedulable

@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from labkit.client import APIStatusError, Client, resource_path
+from labkit.component import RepeatedFailure
 
 Obj = dict[str, Any]
 NAMESPACE = "kube-node-lease"
@@ -68,9 +69,12 @@ class NodeLease:
 
     async def run(self) -> None:
         """Renew every ``renew_interval``, the first time one interval after the :meth:`renew` at start."""
+        failures = RepeatedFailure(log, f"node {self.node}: failed to renew lease")
         while True:
             await asyncio.sleep(self.renew_interval)
             try:
                 await self.renew()
             except (APIStatusError, OSError) as e:
-                log.warning("node %s: failed to renew lease: %s", self.node, e)
+                failures.failed(e)
+            else:
+                failures.succeeded()
