@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from labkit.kubelet import KubeletConfig
 
+import asyncio
 import base64
 
 from labkit.kubelet.runtime.process import ProcessRuntime
@@ -101,3 +102,31 @@ def test_node_registered_and_lease_renewed(api, process_node, control_plane):
     first = control_plane.run(api.client.get(path))
     assert first["spec"]["holderIdentity"] == "pn1" and first["spec"]["leaseDurationSeconds"] == KubeletConfig().lease_duration
     wait_for(lambda: control_plane.run(api.client.get(path))["spec"]["renewTime"] != first["spec"]["renewTime"])
+
+
+def test_exec_tty_is_a_controlling_terminal(tmp_path):
+    """``kubectl exec -it POD -- sh``: the shell has job control, ^C stops the foreground command, and the
+    shell's exit code comes back."""
+    from labkit.kubelet.runtime.process import BUSYBOX, ProcessExecSession
+
+    async def session() -> tuple[int, bytes]:
+        s = await ProcessExecSession.start([BUSYBOX, "sh"], env={"PATH": "/bin"}, cwd=str(tmp_path), tty=True,
+                                           stdin=True, groups=set())
+        out = b""
+
+        async def read() -> None:
+            nonlocal out
+            async for _, chunk in s.output():
+                out += chunk
+        reader = asyncio.get_running_loop().create_task(read())
+        for keys in (b"sleep 100\n", b"\x03", b"echo job-$((20+22))\n", b"exit 3\n"):
+            await s.write_stdin(keys)
+            await asyncio.sleep(0.3)
+        code = await asyncio.wait_for(s.wait(), timeout=5)  # a hung shell (^C lost) fails here
+        await asyncio.wait_for(reader, timeout=5)
+        return code, out
+
+    code, out = asyncio.run(session())
+    assert code == 3
+    assert b"job-42" in out
+    assert b"can't access tty" not in out

@@ -467,6 +467,10 @@ class ProcessExecSession(ExecSession):
                     groups: set[int]) -> ProcessExecSession:
         if tty:
             master, slave = pty.openpty()
+            # The terminal must become the session's controlling terminal, or a shell has no job control and
+            # ^C reaches nothing: a new session leader acquires the first terminal it opens, so a shell
+            # re-opens it by name, then becomes the command (no preexec_fn in a threaded process).
+            argv = ["/bin/sh", "-c", 'exec "$@" <>"$0" >&0 2>&0', os.ttyname(slave), *argv]
             proc = await asyncio.create_subprocess_exec(*argv, env=dict(env), cwd=cwd, start_new_session=True,
                                                         stdin=slave, stdout=slave, stderr=slave)
             os.close(slave)
