@@ -3,11 +3,13 @@
 ``syncReplicaSet``: list the pods the selector matches, adopt orphans (``ControllerRefManager``),
 create missing pods in slow-start batches (1, 2, 4 ... as ``slowStartBatch``) or delete the surplus
 preferring the least useful pods (``ActivePodsWithRanks``: unscheduled before scheduled, Pending
-before Running, not-ready before ready, newer before older), then write ``status``. Expectations
+before Running, not-ready before ready, lower ``pod-deletion-cost`` first, then pods whose node holds
+more of the owner's pods, ready for less time, more restarts, newer), then write ``status``. Expectations
 (``ControllerExpectations``) keep a sync from acting again before the cache has seen its own
 creates and deletes. Events read as kube's: ``SuccessfulCreate`` "Created pod: web-7d9f8-abcde".
-At most ``burstReplicas`` (500) pods are created or deleted per sync. Left out: pod-deletion-cost,
-ranking by co-located replicas, releasing owned pods that stop matching the selector.
+At most ``burstReplicas`` (500) pods are created or deleted per sync. Left out: the logarithmic time
+buckets of ``LogarithmicScaleDown`` (times compare exactly), releasing owned pods that stop matching
+the selector.
 """
 
 from __future__ import annotations
@@ -84,18 +86,41 @@ def is_pod_available(pod: Obj, min_ready_seconds: int) -> bool:
     return since is not None and (now_utc() - since).total_seconds() >= min_ready_seconds
 
 
-def _deletion_rank(pod: Obj) -> tuple[Any, ...]:
-    """Smaller sorts first = deleted first (``ActivePods.Less``)."""
+DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
+
+
+def _newest_first(timestamp: str) -> str:
+    """A sort key that puts later RFC 3339 times first and an empty one before all."""
+    return "".join(chr(0x10FFFF - ord(ch)) for ch in timestamp)
+
+
+def _deletion_cost(pod: Obj) -> int:
+    try:
+        return int((pod["metadata"].get("annotations") or {}).get(DELETION_COST, 0))
+    except ValueError:
+        return 0
+
+
+def _deletion_rank(pod: Obj, on_same_node: int) -> tuple[Any, ...]:
+    """Smaller sorts first = deleted first (``ActivePodsWithRanks.Less``)."""
     status = pod.get("status", {})
     phase_rank = {"Pending": 0, "Unknown": 1, "Running": 2}.get(status.get("phase", "Pending"), 0)
+    ready = is_pod_ready(pod)
+    ready_since = (pod_ready_condition(pod) or {}).get("lastTransitionTime") or "" if ready else ""
     restarts = sum(c.get("restartCount", 0) for c in status.get("containerStatuses") or [])
-    created = pod["metadata"].get("creationTimestamp") or ""
-    return (bool(pod["spec"].get("nodeName")), phase_rank, is_pod_ready(pod), -restarts,
-            "".join(chr(0x10FFFF - ord(ch)) for ch in created))  # newer first
+    return (bool(pod["spec"].get("nodeName")), phase_rank, ready, _deletion_cost(pod), -on_same_node,
+            _newest_first(ready_since), -restarts, _newest_first(pod["metadata"].get("creationTimestamp") or ""))
 
 
-def pods_to_delete(pods: list[Obj], n: int) -> list[Obj]:
-    return sorted(pods, key=_deletion_rank)[:n]
+def pods_to_delete(pods: list[Obj], n: int, related: list[Obj] | None = None) -> list[Obj]:
+    """The ``n`` pods to delete first. A pod is ranked by how many ``related`` pods (its owner's pods and
+    its siblings', ``getIndirectlyRelatedPods``) share its node: scaling down spreads what is left."""
+    per_node: dict[str, int] = {}
+    for p in related if related is not None else pods:
+        node = p["spec"].get("nodeName")
+        if node and is_pod_active(p):
+            per_node[node] = per_node.get(node, 0) + 1
+    return sorted(pods, key=lambda p: _deletion_rank(p, per_node.get(p["spec"].get("nodeName") or "", 0)))[:n]
 
 
 def pod_from_template(template: Obj, *, generate_name: str, namespace: str, owner_ref: Obj) -> Obj:
@@ -143,6 +168,16 @@ class ReplicaSetController(Controller):
         self.replicasets.add_handlers(on_add=self.enqueue, on_update=lambda _o, n: self.enqueue(n),
                                       on_delete=self._rs_deleted)
         self.pods.add_handlers(on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted)
+
+    def _related_pods(self, rs: Obj, active: list[Obj]) -> list[Obj]:
+        """The pods of every ReplicaSet with this one's owner (a Deployment's old and new ones)."""
+        owner = controller_ref(rs)
+        if owner is None:
+            return active
+        ns = rs["metadata"]["namespace"]
+        siblings = {r["metadata"]["uid"] for r in self.replicasets.list(ns)
+                    if (controller_ref(r) or {}).get("uid") == owner.get("uid")}
+        return [p for p in self.pods.list(ns) if (controller_ref(p) or {}).get("uid") in siblings]
 
     def _rs_deleted(self, rs: Obj) -> None:
         self.expectations.forget(key_of(rs))
@@ -246,7 +281,7 @@ class ReplicaSetController(Controller):
                 self.expectations.expect(key)  # skipped creations will not be observed
                 raise
         elif diff > 0:
-            victims = pods_to_delete(active, min(diff, BURST_REPLICAS))
+            victims = pods_to_delete(active, min(diff, BURST_REPLICAS), self._related_pods(rs, active))
             self.expectations.expect(key, deletes={key_of(p) for p in victims})
 
             async def delete(pod: Obj) -> None:

@@ -37,3 +37,24 @@ def test_replicaset_replaces_a_deleted_pod(api, ns):
     after = wait_for(lambda: (ps := pods(api, ns)) and len(ps) == 2 and
                      first[0]["metadata"]["name"] not in {p["metadata"]["name"] for p in ps} and ps)
     assert len(after) == 2
+
+
+def _running(name: str, node: str, *, created: str = "2024-01-01T00:00:00Z", ready_since: str = "2024-01-01T00:01:00Z",
+             cost: int | None = None) -> dict:
+    meta = {"name": name, "creationTimestamp": created}
+    if cost is not None:
+        meta["annotations"] = {"controller.kubernetes.io/pod-deletion-cost": str(cost)}
+    return {"metadata": meta, "spec": {"nodeName": node},
+            "status": {"phase": "Running", "conditions": [
+                {"type": "Ready", "status": "True", "lastTransitionTime": ready_since}]}}
+
+
+def test_scale_down_takes_from_the_node_with_most_replicas_first():
+    from labkit.controllers.replicaset import pods_to_delete
+    pods = [_running("a", "node-1", created="2024-01-01T00:09:00Z"),  # the newest, alone on its node
+            _running("b", "node-2"), _running("c", "node-2"), _running("d", "node-3")]
+    assert {p["metadata"]["name"] for p in pods_to_delete(pods, 1)} <= {"b", "c"}
+    assert pods_to_delete(pods + [_running("e", "node-3", cost=-5)], 1)[0]["metadata"]["name"] == "e", \
+        "a lower pod-deletion-cost goes first"
+    later = _running("f", "node-4", ready_since="2024-01-01T00:05:00Z")
+    assert pods_to_delete([_running("g", "node-5"), later], 1) == [later], "ready for less time goes first"
