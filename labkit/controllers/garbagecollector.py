@@ -11,7 +11,8 @@ of the resources it knows. Three things happen, as in kube's ``attemptToDeleteIt
   too when they have dependents of their own); once no dependent with ``blockOwnerDeletion`` is
   left, the finalizer is removed and the API server removes the owner.
 
-The API server adds those finalizers on DELETE with ``propagationPolicy``. Left out: discovery of
+Only changes of owners, finalizers or deletion are looked at (a pod's status write or a Lease's renewal
+is not). The API server adds those finalizers on DELETE with ``propagationPolicy``. Left out: discovery of
 every resource (labkit watches a fixed list, :data:`GC_RESOURCES`; owners of other kinds are
 assumed to exist), cross-namespace owner checks, the ``absentOwnerCache``.
 """
@@ -27,10 +28,13 @@ ORPHAN, FOREGROUND = "orphan", "foregroundDeletion"
 #: (apiVersion, plural, kind) of the resources the collector watches
 GC_RESOURCES: tuple[tuple[str, str, str], ...] = (
     ("v1", "pods", "Pod"), ("v1", "services", "Service"), ("v1", "configmaps", "ConfigMap"),
-    ("v1", "secrets", "Secret"), ("apps/v1", "replicasets", "ReplicaSet"), ("apps/v1", "deployments", "Deployment"),
+    ("v1", "secrets", "Secret"), ("v1", "serviceaccounts", "ServiceAccount"), ("v1", "endpoints", "Endpoints"),
+    ("v1", "nodes", "Node"), ("coordination.k8s.io/v1", "leases", "Lease"),
+    ("apps/v1", "replicasets", "ReplicaSet"), ("apps/v1", "deployments", "Deployment"),
     ("batch/v1", "jobs", "Job"),
     ("discovery.k8s.io/v1", "endpointslices", "EndpointSlice"),
 )
+_OWNERSHIP = ("ownerReferences", "finalizers", "deletionTimestamp")
 
 
 class GarbageCollector(Controller):
@@ -47,8 +51,16 @@ class GarbageCollector(Controller):
     def register(self) -> None:
         for plural, informer in self._informers.items():
             informer.add_handlers(on_add=lambda o, p=plural: self._observe(p, o),
-                                  on_update=lambda _old, o, p=plural: self._observe(p, o),
+                                  on_update=lambda old, o, p=plural: self._updated(p, old, o),
                                   on_delete=lambda o, p=plural: self._forget(p, o))
+
+    def _updated(self, plural: str, old: Obj, new: Obj) -> None:
+        """Only a change of owners, finalizers or deletion matters (the graph builder's ``referencesDiffs``):
+        a pod's status write or a Lease's renewal is not the collector's business."""
+        meta = new["metadata"]
+        if any(old["metadata"].get(f) != meta.get(f) for f in _OWNERSHIP) or (
+                meta.get("deletionTimestamp") and {ORPHAN, FOREGROUND} & set(meta.get("finalizers") or [])):
+            self._observe(plural, new)  # (an owner the collector is finalizing is looked at again each time)
 
     def _observe(self, plural: str, obj: Obj) -> None:
         meta, item = obj["metadata"], (plural, key_of(obj))
@@ -142,7 +154,11 @@ class GarbageCollector(Controller):
     async def _remove_finalizer(self, plural: str, key: str, obj: Obj, finalizer: str) -> None:
         body = {**obj, "metadata": {**obj["metadata"],
                                     "finalizers": [f for f in obj["metadata"].get("finalizers") or [] if f != finalizer]}}
-        await self._ignore_gone(self.client.update(self._path(plural, key), body))
+        try:
+            await self.client.update(self._path(plural, key), body)
+        except APIStatusError as e:
+            if e.code != 404:  # a 409 (the owner changed meanwhile) is tried again
+                raise
 
     @staticmethod
     async def _ignore_gone(request: object) -> None:

@@ -56,3 +56,14 @@ def test_orphan_replicaset_leaves_its_pods(api, ns):
     wait_for(lambda: gone(api, resource_path("apps/v1", "replicasets", namespace=ns, name="solo")), what="owner gone")
     survivors = pods(api, ns)
     assert len(survivors) == 2 and all(not p["metadata"].get("ownerReferences") for p in survivors)
+
+
+def test_a_deleted_nodes_lease_is_collected(api):
+    """The kubelet's Lease names its Node as owner: deleting the Node removes the Lease too."""
+    node = api("POST", "/api/v1/nodes", {"metadata": {"name": "gone-soon"}})
+    leases = resource_path("coordination.k8s.io/v1", "leases", namespace="kube-node-lease")
+    api("POST", leases, {"metadata": {"name": "gone-soon", "ownerReferences": [
+        {"apiVersion": "v1", "kind": "Node", "name": "gone-soon", "uid": node["metadata"]["uid"]}]},
+        "spec": {"holderIdentity": "gone-soon", "leaseDurationSeconds": 40}})
+    api("DELETE", "/api/v1/nodes/gone-soon")
+    wait_for(lambda: gone(api, f"{leases}/gone-soon"), what="the Lease collected")
