@@ -10,8 +10,9 @@ each pod on a ``NoExecute``-tainted node: at once if a taint is not tolerated, o
 smallest matching ``tolerationSeconds`` counted from the taint's ``timeAdded`` (the API server gives
 every pod 300 s for these two taints). A cordoned node (``spec.unschedulable``) gets the
 ``node.kubernetes.io/unschedulable:NoSchedule`` taint. A node seen for the first time gets a
-``RegisteredNode`` event. Every node is re-checked each ``node_monitor_period``. Left out: zone
-disruption states and eviction rate limits, ``NodeStatusNeverUpdated``.
+``RegisteredNode`` event, a deleted one ``RemovingNode``. Every node is re-checked each
+``node_monitor_period``. Left out: zone disruption states and eviction rate limits,
+``NodeStatusNeverUpdated``.
 """
 
 from __future__ import annotations
@@ -60,9 +61,16 @@ class NodeLifecycleController(Controller):
 
     def register(self) -> None:
         self._registered: set[str] = set()  # ``knownNodeSet``
-        self.informer("v1", "nodes").add_handlers(on_add=self.enqueue, on_update=lambda _o, n: self.enqueue(n))
+        self.informer("v1", "nodes").add_handlers(on_add=self.enqueue, on_update=lambda _o, n: self.enqueue(n),
+                                                  on_delete=self._node_deleted)
         self.informer("coordination.k8s.io/v1", "leases")
         self.informer("v1", "pods").add_handlers(on_add=self._pod_changed, on_update=lambda _o, n: self._pod_changed(n))
+
+    def _node_deleted(self, node: Obj) -> None:
+        name = node["metadata"]["name"]
+        if name in self._registered:
+            self._registered.discard(name)
+            self.recorder.event(node, "Normal", "RemovingNode", f"Node {name} event: Removing Node {name} from Controller")
 
     def _pod_changed(self, pod: Obj) -> None:
         if pod["spec"].get("nodeName"):
@@ -96,7 +104,6 @@ class NodeLifecycleController(Controller):
     async def sync(self, key: str) -> Result | None:
         node = self.informer("v1", "nodes").get(key)
         if node is None:
-            self._registered.discard(key)
             return None
         if key not in self._registered:
             self._registered.add(key)

@@ -69,3 +69,14 @@ def test_node_ipam_assigns_distinct_pod_cidrs(api):
                for s in cidrs)
     for name in ("ipam-a", "ipam-b", "ipam-c"):
         api("DELETE", f"/api/v1/nodes/{name}")
+
+
+def test_registered_and_removed_nodes_get_events(api):
+    register_node(api, "comes-and-goes")
+
+    def reasons():
+        return {e["reason"] for e in api("GET", resource_path("v1", "events", namespace="default"))["items"]
+                if e["involvedObject"].get("name") == "comes-and-goes"}
+    wait_for(lambda: "RegisteredNode" in reasons(), what="RegisteredNode")
+    api("DELETE", "/api/v1/nodes/comes-and-goes")
+    wait_for(lambda: "RemovingNode" in reasons(), what="RemovingNode")
