@@ -132,6 +132,34 @@ def check_type(obj: Obj, kind: str, group_version: str) -> None:
         raise errors.bad_request(f"the kind in the data ({got_kind}) does not match the expected kind ({kind})")
 
 
+def response_format(accept: str | None) -> str:
+    """How to encode a resource response, from the Accept header's first range labkit can serve:
+    ``"table"`` (``as=Table``), ``"partial"`` (``as=PartialObjectMetadata[List]``), ``"yaml"`` or
+    ``"json"``; 406 when none can be (protobuf responses are not made: clients that ask for them
+    also accept JSON)."""
+    if not accept or not accept.strip():
+        return "json"
+    for media_range in accept.split(","):
+        mt, *params = (x.strip() for x in media_range.split(";"))
+        options = {k.strip(): v.strip() for k, _, v in (p.partition("=") for p in params)}
+        mt = mt.lower()
+        if mt in ("*/*", "application/*"):
+            return "json"
+        if mt == "application/yaml":
+            return "yaml"
+        if mt == "application/json":
+            conversion = options.get("as")
+            if not conversion:
+                return "json"
+            if options.get("g") == "meta.k8s.io" and options.get("v") in ("v1", "v1beta1"):
+                if conversion == "Table":
+                    return "table"
+                if conversion in ("PartialObjectMetadata", "PartialObjectMetadataList"):
+                    return "partial"
+    raise errors.ApiError(406, "NotAcceptable", "only the following media types are accepted: application/json, "
+                                                "application/yaml")
+
+
 def parse_bool(value: str, name: str) -> bool:
     """A boolean query parameter, spelled as Go's ``strconv.ParseBool`` reads it."""
     if value in ("1", "t", "T", "true", "TRUE", "True"):

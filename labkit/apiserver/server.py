@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import yaml
 from aiohttp import web
 
 from labkit import codec
@@ -54,6 +55,11 @@ def backed_up(req: web.Request) -> bool:
     """True when a streaming client has stopped reading: its connection holds too many unsent bytes."""
     transport = req.transport
     return transport is None or transport.get_write_buffer_size() > watch.BACKLOG_LIMIT
+
+
+def _partial(obj: Obj) -> Obj:
+    """An object as ``PartialObjectMetadata``: what metadata-only clients (the garbage collector's) read."""
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata", {})}
 
 
 def _json(code: int, body: Any, content_type: str = "application/json") -> web.Response:
@@ -315,22 +321,22 @@ class APIServer:
         res = info.resource
         assert res is not None
         sub = info.subresource
+        if sub in ("log", "exec", "attach", "portforward"):
+            return await self._connect(req, call)
+        fmt = request.response_format(req.headers.get("Accept"))
         if not res.stored:
             if req.method != "POST":
                 raise errors.method_not_supported(res.plural, req.method)
-            return self._respond(req, call, subresources.review(call, self.authorizer))
-        if sub in ("log", "exec", "attach", "portforward"):
-            return await self._connect(req, call)
+            return self._respond(req, call, subresources.review(call, self.authorizer), fmt)
         if info.verb == "watch":
-            return await self._watch(req, call)
-        handler = self._handler(req.method, info, res, req.headers.get("Accept"))
-        return self._respond(req, call, handler(call))
+            return await self._watch(req, call, fmt)
+        handler = self._handler(req.method, info, res, fmt)
+        return self._respond(req, call, handler(call), fmt)
 
-    def _handler(self, method: str, info: request.RequestInfo, res: Resource, accept: str | None) -> Handler:
+    def _handler(self, method: str, info: request.RequestInfo, res: Resource, fmt: str) -> Handler:
         sub = info.subresource
         routes: dict[tuple[str, str], Handler] = {
-            ("GET", ""): handlers.get if info.name else (
-                handlers.list_objects if tables.wants_table(accept) else handlers.list_json),
+            ("GET", ""): handlers.get if info.name else (handlers.list_json if fmt == "json" else handlers.list_objects),
             ("GET", "status"): handlers.get,
             ("POST", ""): handlers.create,
             ("PUT", ""): handlers.update, ("PUT", "status"): handlers.update,
@@ -345,22 +351,33 @@ class APIServer:
                 call, lambda user, groups: self.pki.issue_token(user=user, groups=groups)),
         }
         handler = routes.get((method, sub))
-        if handler is None or (method == "POST" and not sub and info.name):
+        if handler is None or (method == "POST" and not sub and info.name) or (method in ("PUT", "PATCH") and not info.name):
             raise errors.method_not_supported(f"{res.plural}/{sub}" if sub else res.plural, method)
         return handler
 
-    def _respond(self, req: web.Request, call: handlers.Call, result: tuple[int, Obj | bytes]) -> web.Response:
+    def _respond(self, req: web.Request, call: handlers.Call, result: tuple[int, Obj | bytes], fmt: str) -> web.Response:
         code, body = result
         if isinstance(body, bytes):
             return web.Response(status=code, body=body, headers={"Content-Type": "application/json"})
         info = call.info
         res = info.resource
-        if (tables.wants_table(req.headers.get("Accept")) and res is not None and res.stored and body.get("kind") != "Status"
-                and not info.subresource and req.method == "GET"):
+        convertible = (res is not None and res.stored and body.get("kind") != "Status" and not info.subresource
+                       and req.method == "GET")
+        if fmt == "table" and convertible:
+            assert res is not None
             items = body["items"] if "items" in body else [body]
             meta = body.get("metadata", {}) if "items" in body else {}
             return _json(code, tables.table(res, items, include_object=call.query.get("includeObject", "Metadata"),
                                             now=call.now, list_meta=meta), tables.TABLE_CONTENT_TYPE)
+        if fmt == "partial" and convertible:
+            if "items" in body:
+                body = {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+                        "metadata": body.get("metadata", {}), "items": [_partial(o) for o in body["items"]]}
+            else:
+                body = _partial(body)
+        if fmt == "yaml":
+            return web.Response(status=code, body=yaml.safe_dump(body, sort_keys=False).encode(),
+                                headers={"Content-Type": "application/yaml"})
         return _json(code, body)
 
     async def _connect(self, req: web.Request, call: handlers.Call) -> web.StreamResponse:
@@ -384,8 +401,11 @@ class APIServer:
             cache = self._watch_caches[key] = watch.WatchCache(reg)
         return cache
 
-    async def _watch(self, req: web.Request, call: handlers.Call) -> web.StreamResponse:
+    async def _watch(self, req: web.Request, call: handlers.Call, fmt: str) -> web.StreamResponse:
         info, reg, q = call.info, call.registry, call.query
+        if fmt == "yaml":  # there is no streaming YAML
+            raise errors.ApiError(406, "NotAcceptable", "only the following media types are accepted: "
+                                                        "application/json;stream=watch")
         field_selector = q.get("fieldSelector", "")
         if info.name:  # GET .../pods/NAME?watch=true watches one object
             field_selector = ",".join(filter(None, [f"metadata.name={info.name}", field_selector]))
@@ -405,7 +425,7 @@ class APIServer:
         if rv not in ("", "0") and not rv.isdigit():
             raise errors.bad_request(f"invalid resource version: {rv!r}")
         timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds", "").isdigit() else None
-        as_table = tables.wants_table(req.headers.get("Accept"))
+        as_table = fmt == "table"
         include = q.get("includeObject", "Metadata")
         resp = web.StreamResponse(status=200, headers={
             "Content-Type": tables.TABLE_CONTENT_TYPE if as_table else "application/json"})
@@ -416,7 +436,9 @@ class APIServer:
         async def send(kind: str, obj: Obj, change: watch.Change | None) -> None:
             nonlocal with_columns
             meta = obj["metadata"]
-            if as_table and kind != "BOOKMARK":
+            if fmt == "partial" and kind != "BOOKMARK":
+                line = codec.dumps({"type": kind, "object": _partial(obj)}) + b"\n"
+            elif as_table and kind != "BOOKMARK":
                 sent = tables.table(reg.resource, [obj], include_object=include, now=self.clock(),
                                     list_meta={"resourceVersion": meta["resourceVersion"]}, with_columns=with_columns)
                 with_columns = False

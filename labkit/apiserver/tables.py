@@ -20,15 +20,6 @@ TABLE_CONTENT_TYPE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 INCLUDE_OBJECT = ("None", "Metadata", "Object")
 
 
-def wants_table(accept: str | None) -> bool:
-    """True when the Accept header asks for a v1 (or v1beta1) Table first."""
-    for part in (accept or "").split(","):
-        params = {k.strip(): v.strip() for k, _, v in (p.partition("=") for p in part.split(";")[1:])}
-        if params.get("as") == "Table" and params.get("g") == "meta.k8s.io":
-            return True
-    return False
-
-
 def row(resource: Resource, obj: Obj, *, include_object: str, now: dt.datetime) -> Obj:
     cells = resource.strategy.cells(obj, now)
     if resource.strategy.name_column:

@@ -212,3 +212,26 @@ def test_watch_without_initial_events_starts_now(raw: requests.Session, namespac
         events = [json.loads(line) for line in r.iter_lines() if line]
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events if e["type"] != "BOOKMARK"] == [
         ("ADDED", "after")]
+
+
+def test_put_or_patch_on_a_collection_is_405(raw: requests.Session, namespace: str) -> None:
+    url = f"{raw.base_url}/api/v1/namespaces/{namespace}/configmaps"  # type: ignore[attr-defined]
+    status_of(raw.put(url, data="{}", headers={"Content-Type": "application/json"}), 405, "MethodNotAllowed")
+    status_of(raw.patch(url, data="{}", headers={"Content-Type": "application/merge-patch+json"}), 405,
+              "MethodNotAllowed")
+
+
+def test_responses_follow_the_accept_header(raw: requests.Session, namespace: str) -> None:
+    path = f"{raw.base_url}/api/v1/namespaces/{namespace}/configmaps"  # type: ignore[attr-defined]
+    assert raw.post(path, json={"metadata": {"name": "cm"}, "data": {"a": "b"}}).status_code == 201
+    status_of(raw.get(path, headers={"Accept": "text/html"}), 406, "NotAcceptable")
+    status_of(raw.get(path, headers={"Accept": "application/vnd.kubernetes.protobuf"}), 406, "NotAcceptable")
+    r = raw.get(f"{path}/cm", headers={"Accept": "application/vnd.kubernetes.protobuf, application/json"})
+    assert r.headers["Content-Type"].startswith("application/json") and r.json()["data"] == {"a": "b"}
+    r = raw.get(f"{path}/cm", headers={"Accept": "application/yaml"})
+    assert r.headers["Content-Type"] == "application/yaml" and "data:\n  a: b\n" in r.text
+    r = raw.get(path, headers={"Accept": "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io"})
+    listed = r.json()
+    assert listed["kind"] == "PartialObjectMetadataList"
+    assert [(i["kind"], i["metadata"]["name"], "data" in i) for i in listed["items"]] == [
+        ("PartialObjectMetadata", "cm", False)]
