@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from labkit.apiserver import apply, errors, patch, request
+from labkit.apiserver import apply, errors, fieldtypes, patch, request
 from labkit.apiserver.authn import UserInfo
 from labkit.apiserver.request import RequestInfo
 from labkit.apiserver.storage import Registry
@@ -36,6 +36,22 @@ class Call:
     now: dt.datetime
     revision: int = 0  # set by writes, for the trace
     created_name: str = ""  # set by creates: the name the server gave (generateName)
+    warnings: list[str] = dataclasses.field(default_factory=list)  # sent back as Warning headers
+
+    def check_fields(self, obj: Obj, *, group_version: str = "", kind: str = "", patch: bool = False) -> Obj:
+        """Type-check a request object of the resource's kind (or ``kind``), dropping, warning about or
+        refusing unknown fields as ``fieldValidation`` says (:mod:`fieldtypes`)."""
+        validation = self.query.get("fieldValidation") or "Warn"
+        if validation not in fieldtypes.VALIDATION:
+            raise errors.bad_request(f'fieldValidation "{validation}" is not supported: use one of Ignore, Warn, Strict')
+        res = self.info.resource
+        assert res is not None
+        model = fieldtypes.model_name(group_version or res.group_version, kind or res.kind)
+        if model is not None:
+            unknown = fieldtypes.check(obj, model, validation=validation, patch=patch)
+            if validation == "Warn":
+                self.warnings.extend(f'unknown field "{path}"' for path in unknown)
+        return obj
 
     @property
     def dry_run(self) -> bool:
@@ -58,7 +74,7 @@ def _track(call: Call, old: Obj | None, new: Obj, subresource: str = "") -> Obj:
 
 def create(call: Call) -> tuple[int, Obj]:
     reg, info = call.registry, call.info
-    obj = request.decode_object(call.body, call.content_type, reg.resource)
+    obj = call.check_fields(request.decode_object(call.body, call.content_type, reg.resource))
     meta = obj.setdefault("metadata", {})
     if info.name and meta.get("name") not in (None, info.name):  # POST to a named URL
         raise errors.bad_request(f"the name of the object ({meta.get('name')}) does not match the name on the URL ({info.name})")
@@ -70,7 +86,7 @@ def create(call: Call) -> tuple[int, Obj]:
 
 def update(call: Call) -> tuple[int, Obj]:
     reg, info = call.registry, call.info
-    obj = request.decode_object(call.body, call.content_type, reg.resource)
+    obj = call.check_fields(request.decode_object(call.body, call.content_type, reg.resource))
     meta = obj.setdefault("metadata", {})
     if meta.get("name") and meta["name"] != info.name:
         raise errors.bad_request(f"the name of the object ({meta['name']}) does not match the name on the URL ({info.name})")
@@ -99,6 +115,8 @@ def patch_object(call: Call) -> tuple[int, Obj]:
             raise errors.bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
     elif not isinstance(doc, dict):
         raise errors.bad_request("the patch must be a JSON object")
+    else:
+        call.check_fields(doc, patch=True)
 
     def mutate(old: Obj) -> Obj:
         try:
@@ -113,7 +131,7 @@ def patch_object(call: Call) -> tuple[int, Obj]:
         if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):
             raise errors.unprocessable("the patch removed the object's metadata")
         request.check_type(new, reg.resource.kind, reg.resource.group_version)
-        return _track(call, old, new, info.subresource)
+        return _track(call, old, call.check_fields(new), info.subresource)
 
     pinned = doc.get("metadata", {}).get("resourceVersion") if isinstance(doc, dict) else None
     updated, call.revision = reg.update(info.namespace, info.name, mutate, user=call.user, dry_run=call.dry_run,
@@ -128,6 +146,7 @@ def _server_side_apply(call: Call, applied: Any) -> tuple[int, Obj]:
     if not applied.get("apiVersion") or not applied.get("kind"):
         raise errors.bad_request("apiVersion and kind must be set in an apply patch")
     request.check_type(applied, reg.resource.kind, reg.resource.group_version)
+    call.check_fields(applied)
     if not call.query.get("fieldManager"):
         raise errors.bad_request("PATCH, application/apply-patch+yaml requests require fieldManager to be set")
     meta = applied.setdefault("metadata", {})

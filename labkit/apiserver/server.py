@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import ipaddress
+import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -202,6 +203,9 @@ class APIServer:
                                          content_type=req.headers.get("Content-Type", ""),
                                          user_agent=req.headers.get("User-Agent", ""), now=self.clock())
                     response = await self._resource(req, call)
+                    if call.warnings and not response.prepared:  # what kubectl prints as "Warning: ..."
+                        for warning in call.warnings:
+                            response.headers.add("Warning", "299 - " + json.dumps(warning))
             code = response.status
             return response
         except errors.ApiError as e:

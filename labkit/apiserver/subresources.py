@@ -27,7 +27,8 @@ def binding(call: Call) -> tuple[int, Obj]:
     """POST pods/NAME/binding: the scheduler's decision. Sets ``spec.nodeName`` once and marks the
     pod ``PodScheduled``; binding an already bound pod is a 409."""
     info = call.info
-    body = request.decode_object(call.body, call.content_type, info.resource, kind="Binding", group_version="v1")
+    body = call.check_fields(request.decode_object(call.body, call.content_type, info.resource, kind="Binding",
+                                                   group_version="v1"), group_version="v1", kind="Binding")
     target = body.get("target") or {}
     node = target.get("name")
     if not node:
@@ -59,9 +60,8 @@ def binding(call: Call) -> tuple[int, Obj]:
 def eviction(call: Call) -> tuple[int, Obj]:
     """POST pods/NAME/eviction: a polite delete (no PodDisruptionBudgets in labkit, so always allowed)."""
     info = call.info
-    body = request.decode_object(call.body, call.content_type, info.resource, kind="Eviction", group_version="policy/v1")
-    if body.get("metadata") is not None and not isinstance(body["metadata"], dict):
-        raise request.unmarshal_error(body["metadata"], "Eviction.metadata", "v1.ObjectMeta")
+    body = call.check_fields(request.decode_object(call.body, call.content_type, info.resource, kind="Eviction",
+                                                   group_version="policy/v1"), group_version="policy/v1", kind="Eviction")
     if (body.get("metadata") or {}).get("name") not in (None, info.name):
         raise errors.bad_request("name in URL does not match name in Eviction object")
     options = request.checked_delete_options(body.get("deleteOptions") or {}, "v1.DeleteOptions")
@@ -82,6 +82,10 @@ def write_scale(call: Call) -> tuple[int, Obj]:
                                       group_version="autoscaling/v1")
     else:
         scale = _patched_scale(call)
+    call.check_fields(scale, group_version="autoscaling/v1", kind="Scale")
+    if (scale.get("metadata") or {}).get("name") not in (None, info.name):
+        raise errors.bad_request(f"the name of the object ({scale['metadata']['name']}) does not match the name "
+                                 f"on the URL ({info.name})")
     causes = validate_scale(scale)
     if causes:
         raise errors.invalid("Scale", info.name, causes, "autoscaling")
@@ -113,7 +117,10 @@ def finalize(call: Call) -> tuple[int, Obj]:
     """PUT namespaces/NAME/finalize: only ``spec.finalizers`` changes; an emptied, terminating
     namespace is then removed."""
     info = call.info
-    body = request.decode_object(call.body, call.content_type, info.resource)
+    body = call.check_fields(request.decode_object(call.body, call.content_type, info.resource))
+    if (body.get("metadata") or {}).get("name") not in (None, info.name):
+        raise errors.bad_request(f"the name of the object ({body['metadata']['name']}) does not match the name "
+                                 f"on the URL ({info.name})")
     finalizers = (body.get("spec") or {}).get("finalizers") or []
 
     def mutate(ns: Obj) -> Obj:
@@ -148,7 +155,7 @@ def review(call: Call, authorizer: Authorizer) -> tuple[int, Obj]:
     """POST a SelfSubjectAccessReview, SelfSubjectRulesReview or SelfSubjectReview."""
     res = call.info.resource
     assert res is not None
-    body = request.decode_object(call.body, call.content_type, res)
+    body = call.check_fields(request.decode_object(call.body, call.content_type, res))
     user = call.user
     spec = body.get("spec") or {}
     if res.kind == "SelfSubjectAccessReview":

@@ -176,7 +176,7 @@ def test_a_delete_whose_options_cannot_be_honoured_deletes_nothing(raw: requests
 
 @pytest.mark.parametrize(("eviction", "message"), [
     ({"metadata": {"name": "other"}}, "name in URL does not match name in Eviction object"),
-    ({"metadata": {"name": "p"}, "deleteOptions": {"gracePeriodSeconds": "x"}}, "DeleteOptions.gracePeriodSeconds"),
+    ({"metadata": {"name": "p"}, "deleteOptions": {"gracePeriodSeconds": "x"}}, "deleteOptions.gracePeriodSeconds"),
 ])
 def test_an_eviction_that_does_not_match_evicts_nothing(raw: requests.Session, namespace: str, eviction: dict,
                                                         message: str) -> None:
@@ -235,3 +235,56 @@ def test_responses_follow_the_accept_header(raw: requests.Session, namespace: st
     assert listed["kind"] == "PartialObjectMetadataList"
     assert [(i["kind"], i["metadata"]["name"], "data" in i) for i in listed["items"]] == [
         ("PartialObjectMetadata", "cm", False)]
+
+
+DEPLOYMENT = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+              "spec": {"replicas": 1, "selector": {"matchLabels": {"a": "b"}},
+                       "template": {"metadata": {"labels": {"a": "b"}},
+                                    "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"replicas": 1.5}, "cannot unmarshal number into Go struct field DeploymentSpec.spec.replicas of type int"),
+    ({"replicas": "abc"}, "cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int"),
+    ({"paused": "x"}, "cannot unmarshal string into Go struct field DeploymentSpec.spec.paused of type bool"),
+    ({"template": 5}, "Go struct field DeploymentSpec.spec.template of type v1.PodTemplateSpec"),
+])
+def test_a_value_of_the_wrong_type_is_400_and_writes_nothing(raw: requests.Session, namespace: str, change: dict,
+                                                              message: str) -> None:
+    path = f"/apis/apps/v1/namespaces/{namespace}/deployments"
+    bad = {**DEPLOYMENT, "spec": {**DEPLOYMENT["spec"], **change}}
+    assert message in status_of(post(raw, path, json.dumps(bad)), 400, "BadRequest")["message"]
+    assert post(raw, path, json.dumps(DEPLOYMENT)).status_code == 201
+    url = f"{raw.base_url}{path}/d"  # type: ignore[attr-defined]
+    r = raw.patch(url, data=json.dumps({"spec": change}), headers={"Content-Type": "application/strategic-merge-patch+json"})
+    assert message in status_of(r, 400, "BadRequest")["message"]
+    assert raw.get(url).json()["spec"]["replicas"] == 1, "the patch wrote nothing"
+
+
+def test_unknown_fields_follow_field_validation(raw: requests.Session, namespace: str) -> None:
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+    url = f"{raw.base_url}{path}"  # type: ignore[attr-defined]
+    body = {"metadata": {"name": "u", "bogusMeta": 1}, "data": {"a": "b"}, "foo": "bar"}
+    r = raw.post(url, params={"fieldValidation": "Strict"}, json=body)
+    assert 'strict decoding error: unknown field "metadata.bogusMeta", unknown field "foo"' in status_of(
+        r, 400, "BadRequest")["message"]
+    r = raw.post(url, json=body)  # the default, Warn: dropped, and said so
+    assert r.status_code == 201 and "foo" not in r.json() and "bogusMeta" not in r.json()["metadata"]
+    assert r.headers["Warning"] == '299 - "unknown field \\"metadata.bogusMeta\\"", 299 - "unknown field \\"foo\\""'
+    r = raw.post(url, params={"fieldValidation": "Ignore"}, json={**body, "metadata": {"name": "v"}})
+    assert r.status_code == 201 and "Warning" not in r.headers and "foo" not in r.json()
+    status_of(raw.post(url, params={"fieldValidation": "Bogus"}, json=body), 400, "BadRequest")
+
+
+def test_quantities_may_be_numbers(raw: requests.Session, namespace: str) -> None:
+    pod = {**POD, "metadata": {"name": "q"}, "spec": {"containers": [
+        {"name": "c", "image": "busybox", "resources": {"limits": {"cpu": 1, "memory": "64Mi"}}}]}}
+    assert post(raw, f"/api/v1/namespaces/{namespace}/pods", json.dumps(pod)).status_code == 201
+
+
+def test_a_binding_or_finalize_with_wrong_types_is_400(raw: requests.Session, namespace: str) -> None:
+    assert post(raw, f"/api/v1/namespaces/{namespace}/pods", json.dumps(POD)).status_code == 201
+    binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "p"}, "target": {"name": 5}}
+    status_of(post(raw, f"/api/v1/namespaces/{namespace}/pods/p/binding", json.dumps(binding)), 400, "BadRequest")
+    url = f"{raw.base_url}/api/v1/namespaces/{namespace}/finalize"  # type: ignore[attr-defined]
+    status_of(raw.put(url, json={"metadata": {"name": namespace}, "spec": {"finalizers": 5}}), 400, "BadRequest")
