@@ -100,13 +100,35 @@ def decode_body(raw: bytes, content_type: str, *, allowed: tuple[str, ...] = BOD
             raise errors.bad_request(f"unable to decode protobuf body: {e}") from None
     if mt in (YAML, APPLY_PATCH):
         try:
-            return yaml.safe_load(raw.decode("utf-8")) if raw.strip() else None
+            return _json_keys(yaml.load(raw.decode("utf-8"), Loader=_YAMLLoader)) if raw.strip() else None
         except (yaml.YAMLError, UnicodeDecodeError) as e:
             raise errors.bad_request(f"error converting YAML to JSON: {str(e).splitlines()[0]}") from None
+        except RecursionError:
+            raise errors.bad_request("error converting YAML to JSON: the document is nested too deeply") from None
     try:
         return json.loads(raw) if raw.strip() else None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise errors.bad_request(f"couldn't get version/kind; json parse error: {e}") from None
+    except RecursionError:
+        raise errors.bad_request("couldn't get version/kind; json parse error: exceeded max depth") from None
+
+
+class _YAMLLoader(yaml.SafeLoader):
+    """YAML as Kubernetes reads it (``sigs.k8s.io/yaml``): a date stays the string it was written as."""
+
+
+_YAMLLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
+def _json_keys(value: Any) -> Any:
+    """Mapping keys as JSON has them: strings (``1: a`` is ``"1": a``, ``true:`` is ``"true":``)."""
+    if isinstance(value, dict):
+        return {(k if isinstance(k, str) else json.dumps(k)): _json_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_keys(v) for v in value]
+    return value
 
 
 def decode_object(raw: bytes, content_type: str, res: Resource, *, kind: str | None = None,

@@ -214,6 +214,9 @@ class APIServer:
         except asyncio.CancelledError:
             code = 499  # the client went away
             raise
+        except RecursionError:  # a body nested deeper than any object (kube's decoder stops at 10000 levels)
+            code = 400
+            return _json(400, errors.bad_request("the object is nested too deeply").status())
         except Exception as e:  # noqa: BLE001 - a bug must still answer as a Status, never a traceback
             code = 500
             return _json(500, errors.internal(f"{type(e).__name__}: {e}").status())

@@ -312,6 +312,8 @@ class Registry:
     def _prepare_update(self, new: Obj, old: Obj, subresource: str, item: kv.KeyValue) -> Obj:
         meta, old_meta = new["metadata"], old["metadata"]
         for field in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"):
+            if field == "uid" and meta.get("uid"):
+                continue  # a uid given must be the object's: validation says "field is immutable" otherwise
             if field in old_meta:
                 meta[field] = old_meta[field]
             else:

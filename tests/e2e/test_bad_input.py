@@ -288,3 +288,21 @@ def test_a_binding_or_finalize_with_wrong_types_is_400(raw: requests.Session, na
     status_of(post(raw, f"/api/v1/namespaces/{namespace}/pods/p/binding", json.dumps(binding)), 400, "BadRequest")
     url = f"{raw.base_url}/api/v1/namespaces/{namespace}/finalize"  # type: ignore[attr-defined]
     status_of(raw.put(url, json={"metadata": {"name": namespace}, "spec": {"finalizers": 5}}), 400, "BadRequest")
+
+
+def test_yaml_reads_as_kubernetes_reads_it(raw: requests.Session, namespace: str) -> None:
+    """A date stays the string it was written as; so deep a body that nothing could hold it is a 400."""
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+    r = post(raw, path, "metadata: {name: 2020-01-01, labels: {day: 2020-01-01}}\ndata: {1: a}\n", "application/yaml")
+    assert r.status_code == 201, r.text
+    assert (r.json()["metadata"]["labels"], r.json()["data"]) == ({"day": "2020-01-01"}, {"1": "a"})
+    status_of(post(raw, path, "[" * 100_000), 400, "BadRequest")
+    status_of(post(raw, path, "a: " + "[" * 100_000, "application/yaml"), 400, "BadRequest")
+
+
+def test_an_update_with_another_uid_is_422(raw: requests.Session, namespace: str) -> None:
+    url = f"{raw.base_url}/api/v1/namespaces/{namespace}/configmaps"  # type: ignore[attr-defined]
+    cm = raw.post(url, json={"metadata": {"name": "same"}}).json()
+    cm["metadata"]["uid"] = "0000-other"
+    body = status_of(raw.put(f"{url}/same", json=cm), 422, "Invalid")
+    assert [c["field"] for c in body["details"]["causes"]] == ["metadata.uid"]
