@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import posixpath
 from collections.abc import Callable
 from typing import Any
 
@@ -218,10 +219,16 @@ class Registry:
     def _decode_continue(token: str, prefix: str) -> tuple[int, str]:
         try:
             data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-            return int(data["rv"]), prefix + data["start"]
+            revision, start = int(data["rv"]), str(data["start"])
         except (ValueError, KeyError, TypeError):
             raise errors.bad_request("continue key is not valid: incorrect encoded start resourceVersion "
                                      "(version meta.k8s.io/v1)") from None
+        if data.get("v") != "meta.k8s.io/v1":
+            raise errors.bad_request("continue key is not valid: server does not recognize this encoded version")
+        # as kube's decodeContinue: a start key that path-cleaning would change could reach outside the prefix
+        if revision <= 0 or not start or posixpath.normpath("/" + start) != "/" + start:
+            raise errors.bad_request("continue key is not valid")
+        return revision, prefix + start
 
     # --- writes ----------------------------------------------------------------------------------
 

@@ -306,3 +306,13 @@ def test_an_update_with_another_uid_is_422(raw: requests.Session, namespace: str
     cm["metadata"]["uid"] = "0000-other"
     body = status_of(raw.put(f"{url}/same", json=cm), 422, "Invalid")
     assert [c["field"] for c in body["details"]["causes"]] == ["metadata.uid"]
+
+
+@pytest.mark.parametrize("token", [{"v": "meta.k8s.io/v1", "rv": -1, "start": "a"},
+                                   {"v": "meta.k8s.io/v1", "rv": 5, "start": "../../secrets/default/"},
+                                   {"v": "meta.k8s.io/v9", "rv": 5, "start": "a"}])
+def test_a_forged_continue_token_is_400(raw: requests.Session, token: dict) -> None:
+    import base64
+    encoded = base64.urlsafe_b64encode(json.dumps(token).encode()).decode().rstrip("=")
+    r = raw.get(f"{raw.base_url}/api/v1/configmaps", params={"limit": "1", "continue": encoded})  # type: ignore[attr-defined]
+    assert "continue key is not valid" in status_of(r, 400, "BadRequest")["message"]
