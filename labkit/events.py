@@ -43,19 +43,22 @@ class EventRecorder:
     def __init__(self, client: Client, component: str, *, host: str = "") -> None:
         self.client = client
         self.source: Obj = {"component": component, **({"host": host} if host else {})}
-        self._seen: dict[tuple[str, str, str, str], tuple[str, int]] = {}  # (uid, type, reason, message) -> (name, count)
+        self._seen: dict[tuple[str, str, str, str], tuple[str, int]] = {}  # (uid+fieldPath, type, reason, message) -> (name, count)
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def event(self, obj: Obj, type: str, reason: str, message: str) -> None:
-        """Record in the background (``Normal`` or ``Warning``)."""
-        task = asyncio.get_running_loop().create_task(self.emit(obj, type, reason, message))
+    def event(self, obj: Obj, type: str, reason: str, message: str, *, field_path: str = "") -> None:
+        """Record in the background (``Normal`` or ``Warning``); ``field_path``: the part of ``obj`` it is
+        about (``spec.containers{web}``)."""
+        task = asyncio.get_running_loop().create_task(self.emit(obj, type, reason, message, field_path=field_path))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def emit(self, obj: Obj, type: str, reason: str, message: str) -> None:
+    async def emit(self, obj: Obj, type: str, reason: str, message: str, *, field_path: str = "") -> None:
         ref = reference(obj)
+        if field_path:
+            ref["fieldPath"] = field_path
         namespace = ref.get("namespace", "default")
-        key = (ref["uid"], type, reason, message)
+        key = (ref["uid"] + field_path, type, reason, message)
         now = _now()
         try:
             if key in self._seen:

@@ -149,7 +149,7 @@ class APIServer:
 
     def _bootstrap(self) -> None:
         """What kube-apiserver's bootstrap controllers create: system namespaces, the ``kubernetes``
-        Service and its Endpoints, the system PriorityClasses."""
+        Service with its Endpoints and EndpointSlice, the system PriorityClasses."""
         host, port = self.url.removeprefix("https://").rsplit(":", 1)
         ns_reg = self.registry("namespaces")
         for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
@@ -160,6 +160,11 @@ class APIServer:
         self._ensure(self.registry("endpoints"), "default", {
             "metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
             "subsets": [{"addresses": [{"ip": host}], "ports": [{"name": "https", "port": int(port), "protocol": "TCP"}]}]})
+        self._ensure(self.registry("endpointslices", "discovery.k8s.io"), "default", {
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "kubernetes", "labels": {"kubernetes.io/service-name": "kubernetes"}},
+            "addressType": "IPv4", "endpoints": [{"addresses": [host], "conditions": {"ready": True}}],
+            "ports": [{"name": "https", "port": int(port), "protocol": "TCP"}]})
         pcs = self.registry("priorityclasses", "scheduling.k8s.io")
         for name, value in (("system-node-critical", 2000001000), ("system-cluster-critical", 2000000000)):
             self._ensure(pcs, "", {"metadata": {"name": name}, "value": value,
@@ -331,6 +336,8 @@ class APIServer:
         if sub in ("log", "exec", "attach", "portforward"):
             return await self._connect(req, call)
         fmt = request.response_format(req.headers.get("Accept"))
+        if res.plural == "endpoints" and not res.group:  # KEP-4974, from Kubernetes 1.33
+            call.warnings.append("v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice")
         if not res.stored:
             if req.method != "POST":
                 raise errors.method_not_supported(res.plural, req.method)

@@ -287,6 +287,13 @@ class Kubelet(Component):
         state.ip = ip
         state.start_time = pod.get("status", {}).get("startTime") or podstatus.rfc3339(time.time())
 
+    def _container_event(self, pod: Obj, container: str, type: str, reason: str, message: str) -> None:
+        """An event about one container: ``involvedObject.fieldPath`` names it (``spec.containers{web}``),
+        which ``kubectl get events`` shows as SUBOBJECT."""
+        init = any(c.get("name") == container for c in pod.get("spec", {}).get("initContainers") or [])
+        field = f"spec.{'initContainers' if init else 'containers'}{{{container}}}"
+        self.recorder.event(pod, type, reason, message, field_path=field)
+
     def _cri(self, pod: Obj, summary: str, **data: str) -> None:
         """Record a runtime call for this pod in the cluster's trace (the story shows it)."""
         meta = pod["metadata"]
@@ -355,7 +362,7 @@ class Kubelet(Component):
             delay = self.backoff.duration(key)
             message = f"back-off {delay:g}s restarting failed container={c['name']} pod={meta['name']}_{meta['namespace']}({meta['uid']})"
             if state.waiting.get(c["name"], ("",))[0] != "CrashLoopBackOff":
-                self.recorder.event(pod, "Warning", "BackOff", f"Back-off restarting failed container {c['name']} in pod "
+                self._container_event(pod, c['name'], "Warning", "BackOff", f"Back-off restarting failed container {c['name']} in pod "
                                                                f"{meta['name']}_{meta['namespace']}({meta['uid']})")
             state.waiting[c["name"]] = ("CrashLoopBackOff", message)
             return left
@@ -372,8 +379,8 @@ class Kubelet(Component):
             left = self.backoff.remaining(pull_key, failed_at)
             if left > 0:
                 if state.waiting.get(name, ("",))[0] != "ImagePullBackOff":
-                    self.recorder.event(pod, "Normal", "BackOff", f'Back-off pulling image "{image}"')
-                    self.recorder.event(pod, "Warning", "Failed", "Error: ImagePullBackOff")
+                    self._container_event(pod, name, "Normal", "BackOff", f'Back-off pulling image "{image}"')
+                    self._container_event(pod, name, "Warning", "Failed", "Error: ImagePullBackOff")
                 state.waiting[name] = ("ImagePullBackOff", f'Back-off pulling image "{image}"')
                 return left
         if not await self._pull(pod, state, c, pull_key):
@@ -383,18 +390,18 @@ class Kubelet(Component):
             cid = await self.runtime.create_container(state.sandbox_id, config, state.sandbox)
             self._cri(pod, f"CreateContainer {name} ({c.get('image', '')})", container=cid)
         except CRIError as e:
-            self.recorder.event(pod, "Warning", "Failed", f"Error: {e.message}")
+            self._container_event(pod, name, "Warning", "Failed", f"Error: {e.message}")
             state.waiting[name] = (e.reason, e.message)
             return self.config.backoff_base
-        self.recorder.event(pod, "Normal", "Created", f"Created container: {name}")
+        self._container_event(pod, name, "Normal", "Created", f"Created container: {name}")
         try:
             await self.runtime.start_container(cid)
             self._cri(pod, f"StartContainer {name}", container=cid)
         except CRIError as e:
-            self.recorder.event(pod, "Warning", "Failed", f"Error: {e.message}")
+            self._container_event(pod, name, "Warning", "Failed", f"Error: {e.message}")
             state.waiting[name] = (e.reason, e.message)
             return self.config.backoff_base
-        self.recorder.event(pod, "Normal", "Started", f"Started container {name}")
+        self._container_event(pod, name, "Normal", "Started", f"Started container {name}")
         state.waiting.pop(name, None)
         if previous is not None:  # keep one dead attempt (``kubectl logs --previous``), remove older ones
             for old in await self.runtime.list_containers(state.sandbox_id):
@@ -405,17 +412,17 @@ class Kubelet(Component):
     async def _pull(self, pod: Obj, state: PodState, c: Obj, pull_key: str) -> bool:
         image, name = c.get("image", ""), c["name"]
         if image in self._pulled and c.get("imagePullPolicy") != "Always":
-            self.recorder.event(pod, "Normal", "Pulled", f'Container image "{image}" already present on machine')
+            self._container_event(pod, name, "Normal", "Pulled", f'Container image "{image}" already present on machine')
             await self._report_stand_in(pod, self._pulled[image])
             return True
-        self.recorder.event(pod, "Normal", "Pulling", f'Pulling image "{image}"')
+        self._container_event(pod, name, "Normal", "Pulling", f'Pulling image "{image}"')
         self._cri(pod, f"PullImage {image}")
         started = time.monotonic()
         try:
             ref = await self.runtime.pull_image(image)
         except ImagePullError as e:
-            self.recorder.event(pod, "Warning", "Failed", f'Failed to pull image "{image}": {e.message}')
-            self.recorder.event(pod, "Warning", "Failed", "Error: ErrImagePull")
+            self._container_event(pod, name, "Warning", "Failed", f'Failed to pull image "{image}": {e.message}')
+            self._container_event(pod, name, "Warning", "Failed", "Error: ErrImagePull")
             state.waiting[name] = ("ErrImagePull", e.message)
             state.pull_failed_at[name] = time.monotonic()
             self.backoff.next(pull_key)
@@ -424,8 +431,8 @@ class Kubelet(Component):
         took = time.monotonic() - started
         self._pulled[image] = ref
         note = f" ({ref.note})" if ref.note and not ref.stand_in else ""  # a stand-in gets its own Warning
-        self.recorder.event(pod, "Normal", "Pulled",
-                            f'Successfully pulled image "{image}" in {took:.3f}s ({took:.3f}s including waiting){note}')
+        self._container_event(pod, name, "Normal", "Pulled",
+                              f'Successfully pulled image "{image}" in {took:.3f}s ({took:.3f}s including waiting){note}')
         await self._report_stand_in(pod, ref)
         return True
 
@@ -523,7 +530,7 @@ class Kubelet(Component):
         return ""
 
     async def _kill_for_probe(self, pod: Obj, state: PodState, c: Obj, cur: ContainerStatus, kind: str) -> None:
-        self.recorder.event(pod, "Normal", "Killing", f"Container {c['name']} failed {kind} probe, will be restarted")
+        self._container_event(pod, c['name'], "Normal", "Killing", f"Container {c['name']} failed {kind} probe, will be restarted")
         self._stop_probes(state, cur.id)
         self._cri(pod, f"StopContainer {c['name']} (failed {kind} probe)", container=cur.id)
         await self.runtime.stop_container(cur.id, float(pod["spec"].get("terminationGracePeriodSeconds", 30)))
@@ -590,7 +597,7 @@ class Kubelet(Component):
         if state.sandbox_id:
             running = [c for c in await self.runtime.list_containers(state.sandbox_id) if c.state in ("running", "created")]
             for c in running:
-                self.recorder.event(pod, "Normal", "Killing", f"Stopping container {c.labels.get(LABEL_CONTAINER_NAME, c.name)}")
+                self._container_event(pod, c.labels.get(LABEL_CONTAINER_NAME, c.name), "Normal", "Killing", f"Stopping container {c.labels.get(LABEL_CONTAINER_NAME, c.name)}")
             for c in running:
                 self._cri(pod, f"StopContainer {c.labels.get(LABEL_CONTAINER_NAME, c.name)} (grace {grace:g}s)",
                           container=c.id)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from labkit.kubelet import KubeletConfig
-
 import asyncio
 import base64
 
+from labkit.client import resource_path
+from labkit.kubelet import KubeletConfig
 from labkit.kubelet.runtime.process import ProcessRuntime
 
 from .conftest import pod, start_kubelet, wait_for
@@ -130,3 +130,16 @@ def test_exec_tty_is_a_controlling_terminal(tmp_path):
     assert code == 3
     assert b"job-42" in out
     assert b"can't access tty" not in out
+
+
+def test_container_events_name_their_container(api, process_node, control_plane):
+    """``involvedObject.fieldPath`` says which container an event is about (kubectl's SUBOBJECT column)."""
+    api.create("pods", pod("subobject", "pn1", [{"name": "main", "image": "busybox", "command": ["sleep", "30"]}],
+                           initContainers=[{"name": "setup", "image": "busybox", "command": ["true"]}]))
+
+    def paths():
+        events = control_plane.run(api.client.get(resource_path("v1", "events", namespace="default")))["items"]
+        return {(e["reason"], e["involvedObject"].get("fieldPath", "")) for e in events
+                if e["involvedObject"]["name"] == "subobject"}
+    wait_for(lambda: {("Started", "spec.initContainers{setup}"), ("Started", "spec.containers{main}")} <= paths(),
+             what=lambda: f"container events, got {paths()}")
