@@ -218,6 +218,7 @@ class Cluster:
         self._save_config(plan)
 
         self.controller_config.cluster_cidr = cluster_cidr
+        self.controller_config.root_ca = pki.ca_cert_pem.decode()
         self.controller_manager = await self._add(ControllerManager(
             self.client_for("system:kube-controller-manager", agent="kube-controller-manager"),
             config=self.controller_config))

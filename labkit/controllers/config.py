@@ -28,3 +28,5 @@ class ControllerManagerConfig:
     # how often pod GC runs and how long a missing node is quarantined (kube: 20s and 40s, not flags)
     pod_gc_period: float = 2.0
     pod_gc_quarantine: float = 5.0
+    # --root-ca-file: the CA bundle published to every namespace as the kube-root-ca.crt ConfigMap
+    root_ca: str = ""

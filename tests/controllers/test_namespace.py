@@ -30,5 +30,18 @@ def test_deleting_a_namespace_empties_and_removes_it(api):
     wait_for(lambda: exists(api, "/api/v1/namespaces/doomed") is None, what="namespace removed")
     # a namespace of the same name starts empty
     api("POST", "/api/v1/namespaces", {"metadata": {"name": "doomed"}})
-    assert api("GET", resource_path("v1", "configmaps", namespace="doomed"))["items"] == []
+    assert "cm" not in {c["metadata"]["name"] for c in api("GET", resource_path("v1", "configmaps", namespace="doomed"))["items"]}
     api("DELETE", "/api/v1/namespaces/doomed")
+
+
+def test_every_namespace_gets_the_root_ca(api, kcm_cluster):
+    """``kube-root-ca.crt``: in each namespace, put back when deleted, restored when changed."""
+    api("POST", "/api/v1/namespaces", {"metadata": {"name": "with-ca"}})
+    path = resource_path("v1", "configmaps", namespace="with-ca", name="kube-root-ca.crt")
+    ca = kcm_cluster.apiserver.pki.ca_cert_pem.decode()
+    first = wait_for(lambda: exists(api, path), what="kube-root-ca.crt")
+    assert first["data"] == {"ca.crt": ca}
+    api("PUT", path, {**first, "data": {"ca.crt": "tampered"}})
+    wait_for(lambda: (exists(api, path) or {}).get("data") == {"ca.crt": ca}, what="restored")
+    api("DELETE", path)
+    wait_for(lambda: (cm := exists(api, path)) and cm["metadata"]["uid"] != first["metadata"]["uid"], what="put back")
