@@ -5,11 +5,12 @@ labkit keeps objects as JSON, so it checks them against the API's field types in
 from the models of the official Python client (``kubernetes.client.models``: each field's JSON name
 and type, generated from Kubernetes' OpenAPI document), read once per kind. A value of the wrong type
 is a 400 in the decoder's words (``json: cannot unmarshal string into Go struct field
-DeploymentSpec.spec.replicas of type int``); a field the kind does not have is dropped with a warning
+DeploymentSpec.spec.replicas of type int32``); a field the kind does not have is dropped with a warning
 (``fieldValidation=Warn``, the default), dropped silently (``Ignore``), or refused (``Strict``, what
 kubectl sends): ``strict decoding error: unknown field "spec.bogus"``. Quantities are typed as strings
 in the models but Kubernetes also reads numbers (``cpu: 1``); resource lists and ``sizeLimit`` accept
-both. Left out: Go's integer widths (every integer is ``int`` here), duplicate-field errors.
+both. Integers are int32 unless named in :data:`_INT64` (the models do not say). Left out:
+duplicate-field errors.
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ Obj = dict[str, Any]
 Type = tuple[Any, ...]  # ("str",), ("list", Type), ("dict", Type), ("model", class name), ...
 VALIDATION = ("Ignore", "Warn", "Strict")
 _QUANTITY_FIELDS = {"limits", "requests", "capacity", "allocatable", "hard", "used", "overhead", "sizeLimit"}
-_GO = {"str": "string", "int": "int", "bool": "bool", "float": "float64", "datetime": "Time", "date": "Time"}
+_GO = {"str": "string", "int": "int32", "bool": "bool", "float": "float64", "datetime": "Time", "date": "Time"}
+#: the integer fields that are int64 in Go (the models say only ``int``); every other one is int32
+_INT64 = {"activeDeadlineSeconds", "terminationGracePeriodSeconds", "deletionGracePeriodSeconds", "generation",
+          "observedGeneration", "runAsUser", "runAsGroup", "fsGroup", "supplementalGroups", "tolerationSeconds",
+          "gracePeriodSeconds", "expirationSeconds", "startingDeadlineSeconds", "sizeBytes", "limit",
+          "remainingItemCount", "user", "group"}
+_INT_RANGE = {"int32": (-2**31, 2**31 - 1), "int64": (-2**63, 2**63 - 1)}
 
 
 def model_name(group_version: str, kind: str) -> str | None:
@@ -94,9 +101,15 @@ def _walk(value: Any, t: Type, path: str, struct: str, name: str, unknown: list[
           "datetime": lambda v: isinstance(v, str), "date": lambda v: isinstance(v, str),
           "object": lambda v: True, "list": lambda v: isinstance(v, list),
           "dict": lambda v: isinstance(v, dict), "model": lambda v: isinstance(v, dict)}[kind]
+    where = f"Go struct field {struct}.{path}" if struct else "Go value"
     if not ok(value):
-        where = f"Go struct field {struct}.{path}" if struct else "Go value"
-        raise errors.bad_request(f"json: cannot unmarshal {json_type(value)} into {where} of type {_go_name(t)}")
+        go_type = ("int64" if name in _INT64 else "int32") if kind == "int" else _go_name(t)
+        raise errors.bad_request(f"json: cannot unmarshal {json_type(value)} into {where} of type {go_type}")
+    if kind == "int":
+        go_type = "int64" if name in _INT64 else "int32"
+        low, high = _INT_RANGE[go_type]
+        if not low <= value <= high:
+            raise errors.bad_request(f"json: cannot unmarshal number {value} into {where} of type {go_type}")
     if kind == "list":
         for item in value:
             _walk(item, t[1], path, struct, name, unknown)
@@ -108,6 +121,9 @@ def _walk(value: Any, t: Type, path: str, struct: str, name: str, unknown: list[
         go_struct = _go_name(t).removeprefix("v1.")
         for key in list(value):
             sub = f"{path}.{key}" if path else key
+            if value[key] is None and unknown is not None and key in fields and fields[key][0] in ("model", "list", "dict"):
+                del value[key]  # a null struct, list or map is its zero value: what leaving it out gives
+                continue
             if key not in fields:
                 if unknown is not None and key not in ("apiVersion", "kind"):
                     unknown.append(sub)

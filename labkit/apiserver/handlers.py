@@ -160,6 +160,8 @@ def _server_side_apply(call: Call, applied: Any) -> tuple[int, Obj]:
             return apply.server_side_apply(live, applied, manager=call.manager, force=force, now=now)
         except apply.ApplyConflict as e:
             raise _conflict_error(reg, info.name, e) from None
+        except patch.PatchError as e:
+            raise errors.ApiError(e.code, "BadRequest" if e.code == 400 else "Invalid", e.message) from None
 
     try:
         updated, call.revision = reg.update(info.namespace, info.name, do_apply, user=call.user,

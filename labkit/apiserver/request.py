@@ -113,8 +113,26 @@ def decode_body(raw: bytes, content_type: str, *, allowed: tuple[str, ...] = BOD
         raise errors.bad_request("couldn't get version/kind; json parse error: exceeded max depth") from None
 
 
+MAX_YAML_NODES = 1_000_000  # far more than 3 MiB can hold without aliases
+
+
 class _YAMLLoader(yaml.SafeLoader):
-    """YAML as Kubernetes reads it (``sigs.k8s.io/yaml``): a date stays the string it was written as."""
+    """YAML as Kubernetes reads it (``sigs.k8s.io/yaml``): a date stays the string it was written as,
+    and a document whose aliases expand beyond reason is refused, as go-yaml refuses it (a few lines
+    of nested aliases can stand for billions of values)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        node = super().compose_node(parent, index)
+        sizes = self.__dict__.setdefault("_sizes", {})
+        size = 1
+        if isinstance(node, yaml.SequenceNode):
+            size += sum(sizes.get(id(child), 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            size += sum(sizes.get(id(k), 1) + sizes.get(id(v), 1) for k, v in node.value)
+        if size > MAX_YAML_NODES:
+            raise yaml.YAMLError("document contains excessive aliasing")
+        sizes[id(node)] = size
+        return node
 
 
 _YAMLLoader.yaml_implicit_resolvers = {

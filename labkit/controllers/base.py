@@ -114,6 +114,7 @@ class Controller(Component):
         self.informers = informers or SharedInformers(client)
         self._registered = False
         self.queue: WorkQueue[str] = WorkQueue(self.name, gate=self.gate(self.name))
+        self._failing: dict[str, str] = {}  # key -> the error its last sync ended with
         self.recorder = EventRecorder(client, self.name)  # the event source, e.g. "replicaset-controller"
 
     def informer(self, api_version: str, plural: str) -> Informer:
@@ -155,10 +156,16 @@ class Controller(Component):
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # noqa: BLE001 - any failure: retry later, as processNextWorkItem
-                level = logging.DEBUG if isinstance(e, APIStatusError) and e.code in (404, 409) else logging.WARNING
-                log.log(level, "%s: syncing %r failed: %s", self.name, key, e, exc_info=level == logging.WARNING)
+                # one line, once per key and error (a notebook cell is not a log); the traceback at debug level
+                message = f"{type(e).__name__}: {e}" if not isinstance(e, APIStatusError) else str(e)
+                expected = isinstance(e, APIStatusError) and e.code in (404, 409)
+                if not expected and self._failing.get(key) != message:
+                    log.warning("%s: syncing %r failed: %s (retrying with back-off)", self.name, key, message)
+                log.debug("%s: syncing %r failed", self.name, key, exc_info=True)
+                self._failing[key] = message
                 self.queue.add_rate_limited(key)
             else:
+                self._failing.pop(key, None)
                 self.decide(self.resource or (self.watches[0][1] if self.watches else ""), key,
                             f"reconciled {key}" + (f", requeue in {result.requeue_after:g}s" if result and
                                                     result.requeue_after > 0 else ""))

@@ -233,8 +233,9 @@ def test_responses_follow_the_accept_header(raw: requests.Session, namespace: st
     r = raw.get(path, headers={"Accept": "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io"})
     listed = r.json()
     assert listed["kind"] == "PartialObjectMetadataList"
-    assert [(i["kind"], i["metadata"]["name"], "data" in i) for i in listed["items"]] == [
-        ("PartialObjectMetadata", "cm", False)]
+    assert ("PartialObjectMetadata", "cm", False) in [(i["kind"], i["metadata"]["name"], "data" in i)
+                                                      for i in listed["items"]]
+    assert all(set(i) == {"kind", "apiVersion", "metadata"} for i in listed["items"])
 
 
 DEPLOYMENT = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
@@ -244,9 +245,11 @@ DEPLOYMENT = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name"
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    ({"replicas": 1.5}, "cannot unmarshal number into Go struct field DeploymentSpec.spec.replicas of type int"),
-    ({"replicas": "abc"}, "cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int"),
+    ({"replicas": 1.5}, "cannot unmarshal number into Go struct field DeploymentSpec.spec.replicas of type int32"),
+    ({"replicas": "abc"}, "cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32"),
     ({"paused": "x"}, "cannot unmarshal string into Go struct field DeploymentSpec.spec.paused of type bool"),
+    ({"replicas": 2**40}, "cannot unmarshal number 1099511627776 into Go struct field DeploymentSpec.spec.replicas "
+                          "of type int32"),
     ({"template": 5}, "Go struct field DeploymentSpec.spec.template of type v1.PodTemplateSpec"),
 ])
 def test_a_value_of_the_wrong_type_is_400_and_writes_nothing(raw: requests.Session, namespace: str, change: dict,
@@ -316,3 +319,24 @@ def test_a_forged_continue_token_is_400(raw: requests.Session, token: dict) -> N
     encoded = base64.urlsafe_b64encode(json.dumps(token).encode()).decode().rstrip("=")
     r = raw.get(f"{raw.base_url}/api/v1/configmaps", params={"limit": "1", "continue": encoded})  # type: ignore[attr-defined]
     assert "continue key is not valid" in status_of(r, 400, "BadRequest")["message"]
+
+
+def test_nulls_and_alias_bombs(raw: requests.Session, namespace: str) -> None:
+    """A null struct is an empty one (then validation speaks); aliases that expand beyond reason are refused."""
+    pods = f"/api/v1/namespaces/{namespace}/pods"
+    status_of(post(raw, pods, json.dumps({"metadata": {"name": "x"}, "spec": None})), 422, "Invalid")
+    status_of(post(raw, pods, json.dumps({"metadata": None})), 422, "Invalid")
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x]"] + [
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]" for p, n in zip("abcdefgh", "bcdefghi")]
+    bomb = "\n".join(levels) + "\nmetadata: {name: bomb}\n"
+    body = status_of(post(raw, f"/api/v1/namespaces/{namespace}/configmaps", bomb, "application/yaml"), 400, "BadRequest")
+    assert "excessive aliasing" in body["message"]
+
+
+def test_server_side_apply_of_a_list_item_without_its_key_is_400(raw: requests.Session, namespace: str) -> None:
+    url = f"{raw.base_url}/apis/apps/v1/namespaces/{namespace}/deployments/d"  # type: ignore[attr-defined]
+    bad = {**DEPLOYMENT, "spec": {**DEPLOYMENT["spec"], "template": {"metadata": {"labels": {"a": "b"}},
+                                                                     "spec": {"containers": [{"image": "nginx"}]}}}}
+    r = raw.patch(url, params={"fieldManager": "me"}, data=json.dumps(bad),
+                  headers={"Content-Type": "application/apply-patch+yaml"})
+    assert 'omits key field "name"' in status_of(r, 400, "BadRequest")["message"]
