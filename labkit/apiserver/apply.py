@@ -35,12 +35,25 @@ _MISSING = object()
 
 
 class ApplyConflict(Exception):
-    """The apply changes fields other managers own; ``conflicts`` lists (manager, ".spec.replicas")."""
+    """The apply changes fields other managers own; ``conflicts`` lists (manager, ".spec.replicas"),
+    ``printed`` says each manager as the API server's message does."""
 
-    def __init__(self, conflicts: list[tuple[str, str]]) -> None:
-        super().__init__(f"Apply failed with {len(conflicts)} conflict(s): "
-                         + "; ".join(f'conflict with "{m}": {p}' for m, p in conflicts))
+    def __init__(self, conflicts: list[tuple[str, str]], printed: dict[str, str] | None = None) -> None:
         self.conflicts = conflicts
+        self.printed = {m: (printed or {}).get(m, f'"{m}"') for m, _ in conflicts}
+        super().__init__(self.message())
+
+    def message(self) -> str:
+        """``Apply failed with 1 conflict: conflict with "m" using apps/v1 at T: .spec.replicas``; several
+        are grouped by manager, one ``- path`` line each."""
+        if len(self.conflicts) == 1:
+            manager, path = self.conflicts[0]
+            return f"Apply failed with 1 conflict: conflict with {self.printed[manager]}: {path}"
+        lines = []
+        for manager in sorted(self.printed):
+            lines.append(f"conflicts with {self.printed[manager]}:")
+            lines += [f"- {path}" for m, path in self.conflicts if m == manager]
+        return f"Apply failed with {len(self.conflicts)} conflicts: " + "\n".join(lines)
 
 
 # --- paths and FieldsV1 --------------------------------------------------------------------------
@@ -333,6 +346,13 @@ class Entry:
     def key(self) -> tuple[str, str, str]:
         return (self.manager, self.operation, self.subresource)
 
+    def printed(self) -> str:
+        """The manager as a conflict message names it: ``"m" with subresource "status" using v1 at T``."""
+        out = f'"{self.manager}"' + (f' with subresource "{self.subresource}"' if self.subresource else "")
+        if self.operation == "Update":
+            out += f" using {self.api_version}" + (f" at {self.time}" if self.time else "")
+        return out
+
     def drop(self, paths: FieldSet) -> None:
         """Stop owning ``paths``."""
         if not self.fields.isdisjoint(paths):
@@ -429,7 +449,7 @@ def server_side_apply(live: Obj | None, applied: Obj, *, manager: str, force: bo
     conflicts = sorted({(e.manager, path_string(p)) for k, e in entries.items() if k != key
                         for p in e.fields & changed})
     if conflicts and not force:
-        raise ApplyConflict(conflicts)
+        raise ApplyConflict(conflicts, {e.manager: e.printed() for k, e in entries.items() if k != key})
     for k, entry in entries.items():
         if k != key:
             entry.drop(changed | change.removed)

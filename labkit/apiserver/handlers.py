@@ -176,12 +176,9 @@ def _server_side_apply(call: Call, applied: Any) -> tuple[int, Obj]:
 
 
 def _conflict_error(reg: Registry, name: str, conflict: apply.ApplyConflict) -> errors.ApiError:
-    gv = reg.resource.group_version
-    lines = [f'conflict with "{manager}" using {gv}: {field}' for manager, field in conflict.conflicts]
-    n = len(lines)
-    message = f"Apply failed with {n} conflict{'s' if n != 1 else ''}: " + "\n".join(lines)
-    causes = [{"reason": "FieldManagerConflict", "message": f'conflict with "{m}" using {gv}', "field": f}
+    causes = [{"reason": "FieldManagerConflict", "message": f"conflict with {conflict.printed[m]}", "field": f}
               for m, f in conflict.conflicts]
+    message = conflict.message()
     details = {"name": name, "kind": reg.resource.plural, "causes": causes}
     if reg.resource.group:
         details["group"] = reg.resource.group

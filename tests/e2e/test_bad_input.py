@@ -4,6 +4,7 @@ never a partial write."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import requests
@@ -340,3 +341,19 @@ def test_server_side_apply_of_a_list_item_without_its_key_is_400(raw: requests.S
     r = raw.patch(url, params={"fieldManager": "me"}, data=json.dumps(bad),
                   headers={"Content-Type": "application/apply-patch+yaml"})
     assert 'omits key field "name"' in status_of(r, 400, "BadRequest")["message"]
+
+
+def test_an_apply_conflict_names_each_manager_as_kubernetes_does(raw: requests.Session, namespace: str) -> None:
+    url = f"{raw.base_url}/apis/apps/v1/namespaces/{namespace}/deployments/d"  # type: ignore[attr-defined]
+    assert post(raw, f"/apis/apps/v1/namespaces/{namespace}/deployments", json.dumps(DEPLOYMENT)).status_code == 201
+    template = {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+    changed = {**DEPLOYMENT, "spec": {**DEPLOYMENT["spec"], "replicas": 3, "template": template}}
+    r = raw.patch(url, params={"fieldManager": "me"}, data=json.dumps(changed),
+                  headers={"Content-Type": "application/apply-patch+yaml"})
+    body = status_of(r, 409, "Conflict")
+    head, *rest = body["message"].split("\n")
+    assert re.fullmatch(r'Apply failed with 2 conflicts: conflicts with "python-requests" using apps/v1 at '
+                        r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ:', head), head
+    image = '.spec.template.spec.containers[name="c"].image'
+    assert rest == ["- .spec.replicas", f"- {image}"]
+    assert {c["field"] for c in body["details"]["causes"]} == {".spec.replicas", image}
