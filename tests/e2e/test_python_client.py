@@ -88,12 +88,13 @@ def test_label_selectors_equality_and_set_based(v1: client.CoreV1Api, namespace:
 
 def test_limit_and_continue_page_through_a_consistent_snapshot(v1: client.CoreV1Api, namespace: str) -> None:
     for i in range(5):
-        v1.create_namespaced_config_map(namespace, {"metadata": {"name": f"cm-{i}"}})
-    page = v1.list_namespaced_config_map(namespace, limit=2)
+        v1.create_namespaced_config_map(namespace, {"metadata": {"name": f"cm-{i}", "labels": {"page": "me"}}})
+    page = v1.list_namespaced_config_map(namespace, limit=2, label_selector="page=me")
     names = [c.metadata.name for c in page.items]
-    v1.create_namespaced_config_map(namespace, {"metadata": {"name": "cm-9"}})  # after the snapshot
+    v1.create_namespaced_config_map(namespace, {"metadata": {"name": "cm-9", "labels": {"page": "me"}}})  # after
     while page.metadata._continue:
-        page = v1.list_namespaced_config_map(namespace, limit=2, _continue=page.metadata._continue)
+        page = v1.list_namespaced_config_map(namespace, limit=2, label_selector="page=me",
+                                             _continue=page.metadata._continue)
         names += [c.metadata.name for c in page.items]
     assert names == [f"cm-{i}" for i in range(5)]
 
