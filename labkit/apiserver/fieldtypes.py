@@ -34,6 +34,7 @@ _INT64 = {"activeDeadlineSeconds", "terminationGracePeriodSeconds", "deletionGra
           "observedGeneration", "runAsUser", "runAsGroup", "fsGroup", "supplementalGroups", "tolerationSeconds",
           "gracePeriodSeconds", "expirationSeconds", "startingDeadlineSeconds", "sizeBytes", "limit",
           "remainingItemCount", "user", "group"}
+_COMPOSITE = ("model", "list", "dict")
 _INT_RANGE = {"int32": (-2**31, 2**31 - 1), "int64": (-2**63, 2**63 - 1)}
 
 
@@ -66,6 +67,11 @@ def _fields(model: str) -> dict[str, Type]:
     return {cls.attribute_map[attr]: _parse(spec) for attr, spec in cls.openapi_types.items()}
 
 
+@functools.cache
+def _struct_name(model: str) -> str:
+    return _go_name(("model", model)).removeprefix("v1.")
+
+
 def _go_name(t: Type) -> str:
     if t[0] == "list":
         return "[]" + _go_name(t[1])
@@ -95,21 +101,20 @@ def _walk(value: Any, t: Type, path: str, struct: str, name: str, unknown: list[
     if value is None:
         return  # null is a zero value for any field
     kind = t[0]
-    ok = {"str": lambda v: isinstance(v, str) or (name in _QUANTITY_FIELDS and _is_number(v)),
-          "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-          "float": _is_number, "bool": lambda v: isinstance(v, bool),
-          "datetime": lambda v: isinstance(v, str), "date": lambda v: isinstance(v, str),
-          "object": lambda v: True, "list": lambda v: isinstance(v, list),
-          "dict": lambda v: isinstance(v, dict), "model": lambda v: isinstance(v, dict)}[kind]
-    where = f"Go struct field {struct}.{path}" if struct else "Go value"
-    if not ok(value):
+    if kind == "str":
+        ok = isinstance(value, str) or (name in _QUANTITY_FIELDS and _is_number(value))
+    else:
+        ok = _FITS[kind](value)
+    if not ok:
         go_type = ("int64" if name in _INT64 else "int32") if kind == "int" else _go_name(t)
-        raise errors.bad_request(f"json: cannot unmarshal {json_type(value)} into {where} of type {go_type}")
+        raise errors.bad_request(f"json: cannot unmarshal {json_type(value)} into {_where(struct, path)} "
+                                 f"of type {go_type}")
     if kind == "int":
         go_type = "int64" if name in _INT64 else "int32"
         low, high = _INT_RANGE[go_type]
         if not low <= value <= high:
-            raise errors.bad_request(f"json: cannot unmarshal number {value} into {where} of type {go_type}")
+            raise errors.bad_request(f"json: cannot unmarshal number {value} into {_where(struct, path)} "
+                                     f"of type {go_type}")
     if kind == "list":
         for item in value:
             _walk(item, t[1], path, struct, name, unknown)
@@ -118,10 +123,10 @@ def _walk(value: Any, t: Type, path: str, struct: str, name: str, unknown: list[
             _walk(item, t[1], path, struct, name, unknown)
     elif kind == "model":
         fields = _fields(t[1])
-        go_struct = _go_name(t).removeprefix("v1.")
+        go_struct = _struct_name(t[1])
         for key in list(value):
             sub = f"{path}.{key}" if path else key
-            if value[key] is None and unknown is not None and key in fields and fields[key][0] in ("model", "list", "dict"):
+            if value[key] is None and unknown is not None and fields.get(key, ("",))[0] in _COMPOSITE:
                 del value[key]  # a null struct, list or map is its zero value: what leaving it out gives
                 continue
             if key not in fields:
@@ -132,5 +137,15 @@ def _walk(value: Any, t: Type, path: str, struct: str, name: str, unknown: list[
             _walk(value[key], fields[key], sub, go_struct, key, unknown)
 
 
+def _where(struct: str, path: str) -> str:
+    return f"Go struct field {struct}.{path}" if struct else "Go value"
+
+
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+_FITS = {"int": lambda v: isinstance(v, int) and not isinstance(v, bool), "float": _is_number,
+         "bool": lambda v: isinstance(v, bool), "datetime": lambda v: isinstance(v, str),
+         "date": lambda v: isinstance(v, str), "object": lambda v: True, "list": lambda v: isinstance(v, list),
+         "dict": lambda v: isinstance(v, dict), "model": lambda v: isinstance(v, dict)}
