@@ -143,3 +143,19 @@ def test_container_events_name_their_container(api, process_node, control_plane)
                 if e["involvedObject"]["name"] == "subobject"}
     wait_for(lambda: {("Started", "spec.initContainers{setup}"), ("Started", "spec.containers{main}")} <= paths(),
              what=lambda: f"container events, got {paths()}")
+
+
+def test_port_forward_to_a_closed_port_says_so_as_a_kubelet_does(api, process_node, control_plane):
+    from labkit.kubelet.runtime import CRIError
+
+    _, runtime = process_node
+    api.create("pods", pod("closed", "pn1", [{"name": "c", "image": "busybox", "command": ["sleep", "30"]}]))
+    wait_for(lambda: (api.get("pods", "closed") or {}).get("status", {}).get("phase") == "Running", what="running")
+    sandbox = next(s for s in control_plane.run(runtime.list_pod_sandboxes()) if s.name == "closed")
+    try:
+        control_plane.run(runtime.port_forward(sandbox.id, 1))
+    except CRIError as e:
+        assert e.reason == "PortForwardError"
+        assert e.message.endswith(f"dial tcp4 {sandbox.ip}:1: connect: connection refused"), e.message
+    else:
+        raise AssertionError("port 1 answered")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import dataclasses
+import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Literal
 
@@ -42,6 +43,12 @@ class CRIError(Exception):
         super().__init__(message)
         self.reason = reason
         self.message = message
+
+
+def port_forward_error(pod: str, ip: str, port: int, error: OSError) -> CRIError:
+    """A port-forward connection the pod refused, in the words a kubelet uses (Go's dial error)."""
+    cause = f"connect: {os.strerror(error.errno).lower()}" if error.errno else str(error)
+    return CRIError("PortForwardError", f"error forwarding port {port} to pod {pod}: dial tcp4 {ip}:{port}: {cause}")
 
 
 class ImagePullError(CRIError):

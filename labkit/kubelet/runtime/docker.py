@@ -45,7 +45,7 @@ from labkit import images
 from labkit.kubelet.runtime import (
     LABEL_CLUSTER, LABEL_CONTAINER_NAME, LABEL_NODE, LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_UID,
     ContainerConfig, ContainerStatus, CRIError, ExecSession, ImagePullError, ImageRef, PodSandboxConfig,
-    ProgressFn, Runtime, SandboxStatus,
+    ProgressFn, Runtime, SandboxStatus, port_forward_error,
 )
 
 #: the creating process (pid and its start time) and host, so leftovers of a dead one can be found
@@ -598,9 +598,7 @@ class DockerRuntime(Runtime):
         try:
             return await asyncio.open_connection(ip, port)
         except OSError as e:
-            cause = f"connect: {os.strerror(e.errno).lower()}" if e.errno else str(e)
-            raise CRIError("PortForwardError",
-                           f"error forwarding port {port} to pod {sandbox_id}: dial tcp4 {ip}:{port}: {cause}") from e
+            raise port_forward_error(sandbox_id, ip, port, e) from e
 
     # --- lifecycle ---
 

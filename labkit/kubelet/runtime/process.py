@@ -52,7 +52,7 @@ from pathlib import Path
 
 from labkit.kubelet.runtime import (
     CRIError, ContainerConfig, ContainerStatus, ExecSession, ImagePullError, ImageRef, Mount, PodSandboxConfig,
-    ProgressFn, Runtime, SandboxStatus,
+    ProgressFn, Runtime, SandboxStatus, port_forward_error,
 )
 
 BUSYBOX = "/bin/busybox"
@@ -435,8 +435,7 @@ class ProcessRuntime(Runtime):
         try:
             return await asyncio.open_connection(sb.config.ip, sb.remaps.get(port, port))
         except OSError as e:
-            raise CRIError("PortForwardError", f"failed to connect to localhost:{port} inside namespace of pod "
-                                               f"{sb.config.name}: {e}") from e
+            raise port_forward_error(sandbox_id, sb.config.ip, port, e) from e
 
     # --- lifecycle ---
 
