@@ -32,8 +32,7 @@ _GO = {"str": "string", "int": "int32", "bool": "bool", "float": "float64", "dat
 #: the integer fields that are int64 in Go (the models say only ``int``); every other one is int32
 _INT64 = {"activeDeadlineSeconds", "terminationGracePeriodSeconds", "deletionGracePeriodSeconds", "generation",
           "observedGeneration", "runAsUser", "runAsGroup", "fsGroup", "supplementalGroups", "tolerationSeconds",
-          "gracePeriodSeconds", "expirationSeconds", "startingDeadlineSeconds", "sizeBytes", "limit",
-          "remainingItemCount", "user", "group"}
+          "gracePeriodSeconds", "expirationSeconds", "startingDeadlineSeconds", "sizeBytes", "remainingItemCount"}
 _COMPOSITE = ("model", "list", "dict")
 _INT_RANGE = {"int32": (-2**31, 2**31 - 1), "int64": (-2**63, 2**63 - 1)}
 
