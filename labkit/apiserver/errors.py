@@ -72,6 +72,11 @@ def bad_request(message: str) -> ApiError:
     return ApiError(400, "BadRequest", message)
 
 
+def name_mismatch(in_object: Any, on_url: str) -> ApiError:
+    """The body names another object than the URL does."""
+    return bad_request(f"the name of the object ({in_object}) does not match the name on the URL ({on_url})")
+
+
 def unauthorized() -> ApiError:
     return ApiError(401, "Unauthorized", "Unauthorized")
 

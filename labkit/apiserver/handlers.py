@@ -67,6 +67,11 @@ class Call:
         return self.query.get("fieldManager") or self.user_agent.split("/")[0] or "unknown"
 
 
+def patch_failed(e: patch.PatchError) -> errors.ApiError:
+    """A patch that cannot be applied: 400 for a malformed one, 422 for one that does not fit the object."""
+    return errors.ApiError(e.code, "BadRequest" if e.code == 400 else "Invalid", e.message)
+
+
 def _track(call: Call, old: Obj | None, new: Obj, subresource: str = "") -> Obj:
     apply.track_update(old, new, manager=call.manager, now=rfc3339(call.now), subresource=subresource)
     return new
@@ -77,7 +82,7 @@ def create(call: Call) -> tuple[int, Obj]:
     obj = call.check_fields(request.decode_object(call.body, call.content_type, reg.resource))
     meta = obj.setdefault("metadata", {})
     if info.name and meta.get("name") not in (None, info.name):  # POST to a named URL
-        raise errors.bad_request(f"the name of the object ({meta.get('name')}) does not match the name on the URL ({info.name})")
+        raise errors.name_mismatch(meta.get("name"), info.name)
     _track(call, None, obj)
     created, call.revision = reg.create(info.namespace, obj, user=call.user, dry_run=call.dry_run)
     call.created_name = created["metadata"]["name"]
@@ -89,7 +94,7 @@ def update(call: Call) -> tuple[int, Obj]:
     obj = call.check_fields(request.decode_object(call.body, call.content_type, reg.resource))
     meta = obj.setdefault("metadata", {})
     if meta.get("name") and meta["name"] != info.name:
-        raise errors.bad_request(f"the name of the object ({meta['name']}) does not match the name on the URL ({info.name})")
+        raise errors.name_mismatch(meta["name"], info.name)
     if reg.resource.namespaced and meta.get("namespace") and meta["namespace"] != info.namespace:
         raise errors.bad_request("the namespace of the provided object does not match the namespace sent on the request")
     meta["name"] = info.name
@@ -127,7 +132,7 @@ def patch_object(call: Call) -> tuple[int, Obj]:
             else:
                 new = patch.apply_strategic_merge_patch(old, doc, kind=reg.resource.kind)
         except patch.PatchError as e:
-            raise errors.ApiError(e.code, "BadRequest" if e.code == 400 else "Invalid", e.message) from None
+            raise patch_failed(e) from None
         if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):
             raise errors.unprocessable("the patch removed the object's metadata")
         request.check_type(new, reg.resource.kind, reg.resource.group_version)
@@ -151,7 +156,7 @@ def _server_side_apply(call: Call, applied: Any) -> tuple[int, Obj]:
         raise errors.bad_request("PATCH, application/apply-patch+yaml requests require fieldManager to be set")
     meta = applied.setdefault("metadata", {})
     if meta.get("name", info.name) != info.name:
-        raise errors.bad_request(f"the name of the object ({meta.get('name')}) does not match the name on the URL ({info.name})")
+        raise errors.name_mismatch(meta.get("name"), info.name)
     force = call.query.get("force") == "true"
     now = rfc3339(call.now)
 
@@ -161,7 +166,7 @@ def _server_side_apply(call: Call, applied: Any) -> tuple[int, Obj]:
         except apply.ApplyConflict as e:
             raise _conflict_error(reg, info.name, e) from None
         except patch.PatchError as e:
-            raise errors.ApiError(e.code, "BadRequest" if e.code == 400 else "Invalid", e.message) from None
+            raise patch_failed(e) from None
 
     try:
         updated, call.revision = reg.update(info.namespace, info.name, do_apply, user=call.user,

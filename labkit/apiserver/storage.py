@@ -287,7 +287,7 @@ class Registry:
             if rv and rv != old["metadata"]["resourceVersion"]:
                 raise errors.conflict(res.plural, name, group=res.group)
             if new_meta.get("name", name) != name:
-                raise errors.bad_request(f"the name of the object ({new_meta.get('name')}) does not match the name on the URL ({name})")
+                raise errors.name_mismatch(new_meta.get("name"), name)
             new = self._prepare_update(new, old, subresource, item)
             attrs = self._attrs("UPDATE", ns, name, user, dry_run, subresource)
             self.admission.admit(attrs, new, old)

@@ -15,7 +15,7 @@ from typing import Any
 
 from labkit.apiserver import errors, request
 from labkit.apiserver.authz import AuthorizationAttributes, Authorizer
-from labkit.apiserver.handlers import Call, _track
+from labkit.apiserver.handlers import Call, _track, patch_failed
 from labkit.apiserver.registry.scale import apply_scale, scale_of, validate_scale
 from labkit.apiserver.strategy import rfc3339
 
@@ -84,8 +84,7 @@ def write_scale(call: Call) -> tuple[int, Obj]:
         scale = _patched_scale(call)
     call.check_fields(scale, group_version="autoscaling/v1", kind="Scale")
     if (scale.get("metadata") or {}).get("name") not in (None, info.name):
-        raise errors.bad_request(f"the name of the object ({scale['metadata']['name']}) does not match the name "
-                                 f"on the URL ({info.name})")
+        raise errors.name_mismatch(scale["metadata"]["name"], info.name)
     causes = validate_scale(scale)
     if causes:
         raise errors.invalid("Scale", info.name, causes, "autoscaling")
@@ -110,7 +109,7 @@ def _patched_scale(call: Call) -> Obj:
             return patch.apply_json_patch(current, doc)
         return patch.apply_merge_patch(current, doc)
     except patch.PatchError as e:
-        raise errors.ApiError(e.code, "BadRequest" if e.code == 400 else "Invalid", e.message) from None
+        raise patch_failed(e) from None
 
 
 def finalize(call: Call) -> tuple[int, Obj]:
@@ -119,8 +118,7 @@ def finalize(call: Call) -> tuple[int, Obj]:
     info = call.info
     body = call.check_fields(request.decode_object(call.body, call.content_type, info.resource))
     if (body.get("metadata") or {}).get("name") not in (None, info.name):
-        raise errors.bad_request(f"the name of the object ({body['metadata']['name']}) does not match the name "
-                                 f"on the URL ({info.name})")
+        raise errors.name_mismatch(body["metadata"]["name"], info.name)
     finalizers = (body.get("spec") or {}).get("finalizers") or []
 
     def mutate(ns: Obj) -> Obj:
