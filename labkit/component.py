@@ -28,7 +28,7 @@ class RepeatedFailure:
     def __init__(self, logger: logging.Logger, what: str) -> None:
         self.logger, self.what, self.last = logger, what, ""
 
-    def failed(self, error: Exception) -> None:
+    def failed(self, error: Exception | str) -> None:
         message = f"{self.what}: {error}"
         if message != self.last:
             self.logger.warning("%s (retrying; repeats are not logged)", message)

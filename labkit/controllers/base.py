@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from labkit.client import APIStatusError, Client
-from labkit.component import Component
+from labkit.component import Component, RepeatedFailure
 from labkit.controllers.config import ControllerManagerConfig
 from labkit.events import EventRecorder
 from labkit.informer import Informer, key_of
@@ -114,7 +114,7 @@ class Controller(Component):
         self.informers = informers or SharedInformers(client)
         self._registered = False
         self.queue: WorkQueue[str] = WorkQueue(self.name, gate=self.gate(self.name))
-        self._failing: dict[str, str] = {}  # key -> the error its last sync ended with
+        self._failing: dict[str, RepeatedFailure] = {}  # keys whose last sync failed
         self.recorder = EventRecorder(client, self.name)  # the event source, e.g. "replicaset-controller"
 
     def informer(self, api_version: str, plural: str) -> Informer:
@@ -157,12 +157,10 @@ class Controller(Component):
                 raise
             except Exception as e:  # noqa: BLE001 - any failure: retry later, as processNextWorkItem
                 # one line, once per key and error (a notebook cell is not a log); the traceback at debug level
-                message = f"{type(e).__name__}: {e}" if not isinstance(e, APIStatusError) else str(e)
-                expected = isinstance(e, APIStatusError) and e.code in (404, 409)
-                if not expected and self._failing.get(key) != message:
-                    log.warning("%s: syncing %r failed: %s (retrying with back-off)", self.name, key, message)
                 log.debug("%s: syncing %r failed", self.name, key, exc_info=True)
-                self._failing[key] = message
+                if not (isinstance(e, APIStatusError) and e.code in (404, 409)):  # a stale cache: retried quietly
+                    failures = self._failing.setdefault(key, RepeatedFailure(log, f"{self.name}: syncing {key!r} failed"))
+                    failures.failed(e if isinstance(e, APIStatusError) else f"{type(e).__name__}: {e}")
                 self.queue.add_rate_limited(key)
             else:
                 self._failing.pop(key, None)

@@ -29,6 +29,11 @@ UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
 CONDITION_TAINTS = {"False": NOT_READY, "Unknown": UNREACHABLE}
 
 
+def ready_condition(node: Obj) -> Obj | None:
+    """The node's ``Ready`` condition, if it has one."""
+    return next((c for c in (node.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"), None)
+
+
 def tolerates(toleration: Obj, taint: Obj) -> bool:
     """``Toleration.ToleratesTaint``."""
     if toleration.get("effect") and toleration["effect"] != taint["effect"]:
@@ -92,14 +97,11 @@ class NodeLifecycleController(Controller):
         lease = self.informer("coordination.k8s.io/v1", "leases").get(f"kube-node-lease/{name}")
         if lease is not None:
             times.append(parse_time((lease.get("spec") or {}).get("renewTime")))
-        ready = self._ready(node)
+        ready = ready_condition(node)
         if ready is not None:
             times.append(parse_time(ready.get("lastHeartbeatTime")))
         return max(t for t in times if t is not None)
 
-    @staticmethod
-    def _ready(node: Obj) -> Obj | None:
-        return next((c for c in (node.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"), None)
 
     async def sync(self, key: str) -> Result | None:
         node = self.informer("v1", "nodes").get(key)
@@ -114,7 +116,7 @@ class NodeLifecycleController(Controller):
 
     async def _check_health(self, node: Obj) -> Obj:
         silent = (now_utc() - self._last_heard(node)).total_seconds()
-        ready = self._ready(node)
+        ready = ready_condition(node)
         if silent <= self.config.node_monitor_grace_period or (ready is not None and ready["status"] == "Unknown"):
             return node
         node = copy.deepcopy(node)
@@ -133,7 +135,7 @@ class NodeLifecycleController(Controller):
 
     async def _sync_taints(self, node: Obj) -> Obj:
         """``doNoScheduleTaintingPass`` and ``doNoExecuteTaintingPass`` for the Ready condition and cordoning."""
-        ready = self._ready(node)
+        ready = ready_condition(node)
         wanted_key = CONDITION_TAINTS.get(ready["status"]) if ready is not None else None
         wanted = [(wanted_key, "NoSchedule"), (wanted_key, "NoExecute")] if wanted_key else []
         if (node.get("spec") or {}).get("unschedulable"):

@@ -22,6 +22,7 @@ import time
 
 from labkit.client import APIStatusError, resource_path
 from labkit.controllers.base import Controller, Obj, Result, now_utc, rfc3339
+from labkit.controllers.nodelifecycle import ready_condition
 
 OUT_OF_SERVICE = "node.kubernetes.io/out-of-service"
 PASS = "pods"  # the one key: a whole gc pass
@@ -31,9 +32,10 @@ def _terminated(pod: Obj) -> bool:
     return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
 
-def _ready(node: Obj) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (node.get("status") or {}).get("conditions") or [])
+def _out_of_service(node: Obj | None) -> bool:
+    """Not Ready and tainted ``node.kubernetes.io/out-of-service``: its pods will not be stopped by a kubelet."""
+    return node is not None and (ready_condition(node) or {}).get("status") != "True" and any(
+        t.get("key") == OUT_OF_SERVICE for t in (node.get("spec") or {}).get("taints") or [])
 
 
 def _eviction_then_age(pod: Obj) -> tuple[bool, str, str]:
@@ -63,9 +65,7 @@ class PodGCController(Controller):
             doomed[pod["metadata"]["uid"]] = (pod, None)
         for pod in pods:
             node = nodes.get(pod["spec"].get("nodeName", ""))
-            if pod["metadata"].get("deletionTimestamp") and (
-                    not pod["spec"].get("nodeName") or (node and not _ready(node) and any(
-                        t.get("key") == OUT_OF_SERVICE for t in (node.get("spec") or {}).get("taints") or []))):
+            if pod["metadata"].get("deletionTimestamp") and (not pod["spec"].get("nodeName") or _out_of_service(node)):
                 doomed[pod["metadata"]["uid"]] = (pod, None)
         gone = await self._deleted_nodes(pods, nodes)
         orphaned = {"type": "DisruptionTarget", "status": "True", "reason": "DeletionByPodGC",
