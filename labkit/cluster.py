@@ -486,8 +486,9 @@ class Cluster:
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 60) -> T:
         """Run a coroutine on the cluster's loop from any other thread and wait for its result."""
-        if self._loop is None:
-            raise RuntimeError("the cluster is not started: call start() first")
+        if self._loop is None or not self._loop.is_running():
+            coro.close()  # never to run: closed now, or Python warns "was never awaited" into the notebook
+            raise RuntimeError("the cluster is not running: call start() first")
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         try:
             return future.result(timeout)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
+
+import pytest
 
 from labkit import Cluster
 
@@ -92,3 +95,16 @@ def test_gc_thresholds_are_raised_while_running_and_restored() -> None:
     with Cluster(nodes=0, runtime="sim", set_kubeconfig_env=False):
         assert all(now >= was for now, was in zip(gc.get_threshold(), before)) and gc.get_threshold()[0] >= 50_000
     assert gc.get_threshold() == before
+
+
+def test_run_on_a_stopped_cluster_is_a_clear_error_without_a_warning(recwarn) -> None:
+    """A widget refreshing while its cluster stops must not print "coroutine ... was never awaited"."""
+    c = Cluster(nodes=0, runtime="sim", set_kubeconfig_env=False).start()
+    c.stop()
+
+    async def read() -> int:
+        return 1
+    with pytest.raises(RuntimeError, match="not running"):
+        c.run(read())
+    gc.collect()
+    assert not [w for w in recwarn if "never awaited" in str(w.message)]
