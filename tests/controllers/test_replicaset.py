@@ -58,3 +58,16 @@ def test_scale_down_takes_from_the_node_with_most_replicas_first():
         "a lower pod-deletion-cost goes first"
     later = _running("f", "node-4", ready_since="2024-01-01T00:05:00Z")
     assert pods_to_delete([_running("g", "node-5"), later], 1) == [later], "ready for less time goes first"
+
+
+def test_a_large_replicaset_combines_its_create_events(api, ns):
+    """As client-go's correlator does: nine events, then one combined event that counts the rest."""
+    api("POST", resource_path("apps/v1", "replicasets", namespace=ns), rs_body("big", 12))
+    wait_for(lambda: len(pods(api, ns)) == 12, what="12 pods")
+
+    def creates() -> list[dict]:
+        return [e for e in api("GET", resource_path("v1", "events", namespace=ns))["items"]
+                if e["reason"] == "SuccessfulCreate"]
+    events = wait_for(lambda: (es := creates()) and sum(e["count"] for e in es) == 12 and es, what="12 counted")
+    combined = [e for e in events if e["message"].startswith("(combined from similar events): Created pod: big-")]
+    assert len(events) == 10 and len(combined) == 1 and combined[0]["count"] == 3
