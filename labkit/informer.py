@@ -4,19 +4,21 @@ Mirrors ``k8s.io/client-go/tools/cache`` (``Reflector``, ``Indexer``, ``SharedIn
 ``ResourceEventHandler``): list to get a consistent snapshot and its resourceVersion, watch from that
 resourceVersion, apply every event to the cache and tell the handlers; on ``410 Gone`` list again; on
 a dropped connection watch again from the last resourceVersion seen. Components read the cache, never
-the API server, on their hot paths. Left out: indexers beyond namespace, resync periods, transformers.
+the API server, on their hot paths; an indexer (``by_index``) finds objects by a computed key, as
+controllers find their pods by owner. Left out: resync periods, transformers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from labkit.client import APIStatusError, Client, resource_path
 
 Obj = dict[str, Any]
+IndexFunc = Callable[[Obj], Iterable[str]]
 log = logging.getLogger(__name__)
 
 
@@ -70,9 +72,54 @@ class Informer(EventHandlers):
         self.cache: dict[str, Obj] = {}
         self.synced = asyncio.Event()
         self.resource_version = ""
+        self._indexers: dict[str, IndexFunc] = {}
+        self._indices: dict[str, dict[str, dict[str, Obj]]] = {}
 
     def get(self, key: str) -> Obj | None:
         return self.cache.get(key)
+
+    def add_indexer(self, name: str, index: IndexFunc) -> None:
+        """``AddIndexers``: keep the cached objects findable by the values ``index`` gives each one.
+        Adding the same name again keeps the first (controllers sharing an informer each ask)."""
+        if name in self._indexers:
+            return
+        self._indexers[name] = index
+        self._indices[name] = {}
+        for key, obj in self.cache.items():
+            self._index(name, key, obj)
+
+    def by_index(self, name: str, value: str) -> list[Obj]:
+        """``ByIndex``: the cached objects whose ``name`` index gives ``value``."""
+        return list(self._indices[name].get(value, {}).values())
+
+    def _index(self, name: str, key: str, obj: Obj) -> None:
+        index = self._indices[name]
+        for value in self._indexers[name](obj):
+            index.setdefault(value, {})[key] = obj
+
+    def _unindex(self, key: str, obj: Obj) -> None:
+        for name, index in self._indices.items():
+            for value in self._indexers[name](obj):
+                bucket = index.get(value)
+                if bucket is not None:
+                    bucket.pop(key, None)
+                    if not bucket:
+                        del index[value]
+
+    def _put(self, key: str, obj: Obj) -> Obj | None:
+        """Cache ``obj`` under ``key`` and index it; the object it replaces."""
+        old = self.cache.get(key)
+        if old is not None:
+            self._unindex(key, old)
+        self.cache[key] = obj
+        for name in self._indices:
+            self._index(name, key, obj)
+        return old
+
+    def _pop(self, key: str) -> None:
+        old = self.cache.pop(key, None)
+        if old is not None:
+            self._unindex(key, old)
 
     def list(self, namespace: str | None = None) -> list[Obj]:
         if namespace is None:
@@ -103,6 +150,10 @@ class Informer(EventHandlers):
         fresh = {key_of(o): o for o in listed["items"]}
         old = self.cache
         self.cache = fresh
+        for name in self._indices:
+            self._indices[name] = {}
+            for key, obj in fresh.items():
+                self._index(name, key, obj)
         self.resource_version = listed["metadata"]["resourceVersion"]
         for key, obj in fresh.items():
             if key not in old:
@@ -120,12 +171,11 @@ class Informer(EventHandlers):
             if kind == "BOOKMARK":
                 continue
             key = key_of(obj)
-            old = self.cache.get(key)
             if kind == "DELETED":
-                self.cache.pop(key, None)
+                self._pop(key)
                 self._emit_delete(obj)
             else:
-                self.cache[key] = obj
+                old = self._put(key, obj)
                 if old is None:
                     self._emit_add(obj)
                 else:

@@ -79,6 +79,20 @@ def controller_ref(obj: Obj) -> Obj | None:
     return next((r for r in obj["metadata"].get("ownerReferences") or [] if r.get("controller")), None)
 
 
+CONTROLLER_UID_INDEX = "controllerUID"
+
+
+def controller_uid_index(obj: Obj) -> list[str]:
+    """``PodControllerUIDIndex``: an object's controller's uid, or for an orphan ``_ORPHAN_POD/<namespace>``."""
+    ref = controller_ref(obj)
+    return [ref["uid"]] if ref is not None else [orphans_of(obj["metadata"].get("namespace", ""))]
+
+
+def orphans_of(namespace: str) -> str:
+    """The ``controllerUID`` index value of the objects in ``namespace`` that no controller owns."""
+    return f"_ORPHAN_POD/{namespace}"
+
+
 def owner_reference(owner: Obj, *, kind: str, api_version: str) -> Obj:
     """A controller ownerReference to ``owner`` (``metav1.NewControllerRef``)."""
     return {"apiVersion": api_version, "kind": kind, "name": owner["metadata"]["name"],

@@ -17,7 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from labkit.client import APIStatusError, resource_path
-from labkit.controllers.base import Controller, Obj, Result, controller_ref, now_utc, owner_reference, parse_time, rfc3339
+from labkit.controllers.base import (CONTROLLER_UID_INDEX, Controller, Obj, Result, controller_ref, controller_uid_index,
+                                     now_utc, owner_reference, parse_time, rfc3339)
 from labkit.controllers.replicaset import Expectations, is_pod_ready, pod_from_template, slow_start_batch
 from labkit.informer import Informer, key_of
 
@@ -49,6 +50,7 @@ class JobController(Controller):
         self.pods.add_handlers(on_add=lambda p: self._pod_event(p, added=True),
                                on_update=lambda _o, p: self._pod_event(p),
                                on_delete=lambda p: self._pod_event(p, deleted=True))
+        self.pods.add_indexer(CONTROLLER_UID_INDEX, controller_uid_index)
 
     def _pod_event(self, pod: Obj, *, added: bool = False, deleted: bool = False) -> None:
         ref = controller_ref(pod)
@@ -70,7 +72,7 @@ class JobController(Controller):
         if any(c["type"] in ("Complete", "Failed") and c["status"] == "True" for c in status.get("conditions") or []):
             return None
         spec, uid = job["spec"], job["metadata"]["uid"]
-        pods = [p for p in self.pods.list(job["metadata"]["namespace"]) if (controller_ref(p) or {}).get("uid") == uid]
+        pods = self.pods.by_index(CONTROLLER_UID_INDEX, uid)
         active = [p for p in pods if p.get("status", {}).get("phase") not in ("Succeeded", "Failed")
                   and not p["metadata"].get("deletionTimestamp")]
         succeeded = max(status.get("succeeded", 0), sum(p.get("status", {}).get("phase") == "Succeeded" for p in pods))

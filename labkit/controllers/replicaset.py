@@ -21,7 +21,8 @@ from typing import Any
 
 from labkit.apiserver.selectors import label_selector_from_object
 from labkit.client import APIStatusError, resource_path
-from labkit.controllers.base import Controller, Obj, Result, controller_ref, now_utc, owner_reference, parse_time
+from labkit.controllers.base import (CONTROLLER_UID_INDEX, Controller, Obj, Result, controller_ref, controller_uid_index,
+                                     now_utc, orphans_of, owner_reference, parse_time)
 from labkit.informer import Informer, key_of
 
 BURST_REPLICAS = 500
@@ -168,6 +169,7 @@ class ReplicaSetController(Controller):
         self.replicasets.add_handlers(on_add=self.enqueue, on_update=lambda _o, n: self.enqueue(n),
                                       on_delete=self._rs_deleted)
         self.pods.add_handlers(on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted)
+        self.pods.add_indexer(CONTROLLER_UID_INDEX, controller_uid_index)
 
     def _related_pods(self, rs: Obj, active: list[Obj]) -> list[Obj]:
         """The pods of every ReplicaSet with this one's owner (a Deployment's old and new ones)."""
@@ -177,7 +179,7 @@ class ReplicaSetController(Controller):
         ns = rs["metadata"]["namespace"]
         siblings = {r["metadata"]["uid"] for r in self.replicasets.list(ns)
                     if (controller_ref(r) or {}).get("uid") == owner.get("uid")}
-        return [p for p in self.pods.list(ns) if (controller_ref(p) or {}).get("uid") in siblings]
+        return [p for uid in siblings for p in self.pods.by_index(CONTROLLER_UID_INDEX, uid)]
 
     def _rs_deleted(self, rs: Obj) -> None:
         self.expectations.forget(key_of(rs))
@@ -235,13 +237,8 @@ class ReplicaSetController(Controller):
         """Pods this ReplicaSet controls, adopting matching orphans (``ClaimPods``)."""
         selector = label_selector_from_object(rs["spec"].get("selector"))
         uid, ns = rs["metadata"]["uid"], rs["metadata"]["namespace"]
-        owned = []
-        for pod in self.pods.list(ns):
-            ref = controller_ref(pod)
-            if ref is not None:
-                if ref["uid"] == uid:
-                    owned.append(pod)
-                continue
+        owned = self.pods.by_index(CONTROLLER_UID_INDEX, uid)
+        for pod in self.pods.by_index(CONTROLLER_UID_INDEX, orphans_of(ns)):
             if pod["metadata"].get("deletionTimestamp") or not selector.matches(pod["metadata"].get("labels") or {}):
                 continue
             if rs["metadata"].get("deletionTimestamp"):
@@ -306,14 +303,14 @@ class ReplicaSetController(Controller):
         spec = rs["spec"]
         template_labels = (spec["template"].get("metadata") or {}).get("labels") or {}
         min_ready = spec.get("minReadySeconds", 0)
-        status = {
-            "replicas": len(active),
-            "fullyLabeledReplicas": sum(1 for p in active
-                                        if template_labels.items() <= (p["metadata"].get("labels") or {}).items()),
-            "readyReplicas": sum(1 for p in active if is_pod_ready(p)),
-            "availableReplicas": sum(1 for p in active if is_pod_available(p, min_ready)),
-            "observedGeneration": rs["metadata"].get("generation", 1),
-        }
+        labeled = ready = available = 0
+        for pod in active:  # one pass: a large ReplicaSet syncs after nearly every change of its pods
+            labeled += template_labels.items() <= (pod["metadata"].get("labels") or {}).items()
+            if is_pod_ready(pod):
+                ready += 1
+                available += is_pod_available(pod, min_ready)
+        status = {"replicas": len(active), "fullyLabeledReplicas": labeled, "readyReplicas": ready,
+                  "availableReplicas": available, "observedGeneration": rs["metadata"].get("generation", 1)}
         old = rs.get("status") or {}
         if any(old.get(k, 0) != v for k, v in status.items()):
             body = {**rs, "status": {**old, **status}}

@@ -43,3 +43,34 @@ def test_informer_lists_then_follows_the_watch() -> None:
             return seen
 
         assert c.run(main()) == [("add", "before"), ("add", "after"), ("update", "after"), ("delete", "before")]
+
+
+def test_an_indexer_follows_the_cache_through_list_and_watch() -> None:
+    """``by_index`` finds objects by a computed value (as controllers find their pods by owner), and
+    moves them when they change and drops them when they go."""
+    with Cluster(nodes=0) as c:
+        async def main() -> list[set[str]]:
+            client = admin_client(c)
+            path = resource_path("v1", "configmaps", namespace="default")
+            await client.create(path, {"metadata": {"name": "a", "labels": {"team": "red"}}})
+            inf = Informer(client, "v1", "configmaps", namespace="default")
+            inf.add_indexer("team", lambda o: [(o["metadata"].get("labels") or {}).get("team", "none")])
+            task = asyncio.create_task(inf.run())
+            await asyncio.wait_for(inf.synced.wait(), 5)
+
+            def red() -> set[str]:
+                return {o["metadata"]["name"] for o in inf.by_index("team", "red")}
+            seen = [red()]
+            await client.create(path, {"metadata": {"name": "b", "labels": {"team": "red"}}})
+            await client.patch(f"{path}/a", {"metadata": {"labels": {"team": "blue"}}})
+            await client.delete(f"{path}/b")
+            for _ in range(50):
+                if "default/b" not in inf.cache and inf.by_index("team", "blue"):
+                    break
+                await asyncio.sleep(0.05)
+            seen += [red(), {o["metadata"]["name"] for o in inf.by_index("team", "blue")}]
+            task.cancel()
+            await client.close()
+            return seen
+
+        assert c.run(main()) == [{"a"}, set(), {"a"}]
