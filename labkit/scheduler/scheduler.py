@@ -17,6 +17,7 @@ import asyncio
 import datetime as dt
 import logging
 import random
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -36,6 +37,9 @@ Obj = dict[str, Any]
 log = logging.getLogger(__name__)
 FLUSH_BACKOFF_PERIOD = 1.0  # flushBackoffQCompleted runs every second
 FLUSH_UNSCHEDULABLE_PERIOD = 30.0
+# kube-scheduler has a core of its own; here it shares one event loop, so it schedules for this many
+# seconds before letting the other components run (one pod per turn starved it on a busy loop)
+TIME_SLICE = 0.005
 AFFINITY_PLUGINS = frozenset({"InterPodAffinity", "PodTopologySpread"})  # what an assigned pod's arrival can help
 
 
@@ -162,12 +166,15 @@ class Scheduler(Component):
     # --- scheduling --------------------------------------------------------------------------------
 
     async def _scheduling_loop(self) -> None:
+        slice_start = time.perf_counter()
         while True:
             qpi = await self.queue.pop()
             await self._binds.acquire()  # back-pressure: at most binds_in_flight bindings at once
             if not self.schedule_one(qpi):
                 self._binds.release()
-            await asyncio.sleep(0)  # let informer events and bindings through between pods
+            if time.perf_counter() - slice_start >= TIME_SLICE:
+                await asyncio.sleep(0)  # let informer events, bindings and the other components through
+                slice_start = time.perf_counter()
 
     def schedule_one(self, qpi: QueuedPodInfo) -> bool:
         """One scheduling cycle; True when it chose a node and started the binding cycle in the background
