@@ -74,6 +74,10 @@ class Cluster:
 
     ``runtime``: ``docker`` (real containers), ``process`` (host processes) or ``sim`` (simulated
     nodes); by default ``$LABKIT_RUNTIME``, else docker when a daemon answers, else process.
+
+    A sim cluster of more than 100 nodes runs them as KWOK does: Kubernetes' own lease and status
+    intervals, one pod watch for all nodes, and no Events from the kubelets (pass ``kubelet=`` a
+    ``KubeletConfig`` to choose otherwise).
     """
 
     def __init__(self, *, nodes: int = 1, runtime: str | None = None, store: str = "memory", seed: int | None = None,
@@ -92,10 +96,10 @@ class Cluster:
         self.trace = Trace()
         self.controller_config = controllers or ControllerManagerConfig()
         self.kubelet_config = kubelet or KubeletConfig()
-        if nodes > LARGE and runtime == "sim":  # thousands of heartbeats: Kubernetes' own timings
+        if nodes > LARGE and runtime == "sim":  # nodes as KWOK runs them: Kubernetes' own timings, no events
             if kubelet is None:
                 self.kubelet_config = dataclasses.replace(self.kubelet_config, lease_duration=40, renew_interval=10.0,
-                                                          status_update_interval=60.0)
+                                                          status_update_interval=60.0, events=False)
             if controllers is None:
                 self.controller_config.node_monitor_grace_period = 50.0
         self._kubeconfig_arg = Path(kubeconfig) if kubeconfig else None

@@ -190,8 +190,9 @@ def _object_key(event: Obj) -> tuple[str, ...]:
 class EventRecorder:
     """Records Events for one component (``source.component``), optionally on one host."""
 
-    def __init__(self, client: Client, component: str, *, host: str = "") -> None:
+    def __init__(self, client: Client, component: str, *, host: str = "", record: bool = True) -> None:
         self.client = client
+        self.record = record  # False: drop every event (a KWOK-style simulated node records none)
         self.source: Obj = {"component": component, **({"host": host} if host else {})}
         self.correlator = EventCorrelator()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -199,6 +200,8 @@ class EventRecorder:
     def event(self, obj: Obj, type: str, reason: str, message: str, *, field_path: str = "") -> None:
         """Record in the background (``Normal`` or ``Warning``); ``field_path``: the part of ``obj`` it is
         about (``spec.containers{web}``). Correlated at once, in the order recorded."""
+        if not self.record:
+            return
         ref = reference(obj)
         if field_path:
             ref["fieldPath"] = field_path

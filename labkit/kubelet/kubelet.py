@@ -73,6 +73,7 @@ class KubeletConfig:
     backoff_max: float = 300.0
     pleg_period: float = 1.0  # how often the runtime is relisted for container changes
     cluster_domain: str = "cluster.local"  # clusterDomain: the pods' DNS search path ends in it
+    events: bool = True  # False: record no Events, as KWOK's simulated nodes (large sim clusters)
 
 
 class Backoff:
@@ -132,7 +133,7 @@ class Kubelet(Component):
         self.config = config or KubeletConfig()
         self._owns_root = not root_dir
         self.root = Path(root_dir) if root_dir else Path(tempfile.mkdtemp(prefix=f"labkit-kubelet-{node_name}-"))
-        self.recorder = EventRecorder(client, "kubelet", host=node_name)
+        self.recorder = EventRecorder(client, "kubelet", host=node_name, record=self.config.events)
         self.status = podstatus.StatusManager(client)
         self.backoff = Backoff(self.config.backoff_base, self.config.backoff_max)
         self.pods = pods or Informer(client, "v1", "pods", field_selector=f"spec.nodeName={node_name}")

@@ -42,6 +42,11 @@ def test_every_simulated_node_is_ready_and_runs_pods() -> None:
             return pods if len(pods) == 20 else None
         running = wait_for(all_running, timeout=60)
         assert len({p["spec"]["nodeName"] for p in running}) > 1
+        # nodes run as KWOK's: the scheduler says where each pod went, no kubelet records events
+        reasons = {(e["source"].get("component"), e["reason"])
+                   for e in get(resource_path("v1", "events", namespace="default"))}
+        assert ("default-scheduler", "Scheduled") in reasons
+        assert not {r for r in reasons if r[0] == "kubelet"}
 
         # at this size one shared pod watch feeds every kubelet: deletions reach them too
         cluster.run(admin.patch(resource_path("apps/v1", "deployments", namespace="default", name="spread"),
