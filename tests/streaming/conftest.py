@@ -25,6 +25,9 @@ def fake(cluster: Cluster) -> Iterator[FakeKubelet]:
     kubelet = FakeKubelet()
     assert cluster.apiserver is not None
     cluster.apiserver.kubelets[NODE] = kubelet  # type: ignore[attr-defined]
+    # node-1's own kubelet must not run the pods the fake answers for (a "Pending" pod would start at
+    # once on the process runtime): its pod workers are held
+    cluster._loop_call(cluster.kubelets[NODE].workers.gate.pause)
 
     async def http_server() -> asyncio.Server:
         async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
