@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 from typing import Any
 
@@ -100,8 +101,16 @@ def path_string(path: Path) -> str:
 _ORDER = {"f": 0, "k": 1, "v": 2, "i": 3}
 
 
+# Objects made from one template carry the same field sets (a thousand pods' status entries): the
+# sets are decoded and encoded once each, and a copy is handed out.
+
 def encode_fields(fields: FieldSet) -> Obj:
     """A field set as FieldsV1 JSON: ``{"f:spec": {"f:replicas": {}}}``, ``"."`` marking a member with children."""
+    return json.loads(_encoded(frozenset(fields)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _encoded(fields: frozenset[Path]) -> str:
     tree: Obj = {}
     members: set[int] = set()
     for path in fields:
@@ -115,10 +124,15 @@ def encode_fields(fields: FieldSet) -> Obj:
         for key in sorted(node, key=lambda k: (_ORDER[k[0]], k)):
             out[key] = render(node[key])
         return out
-    return render(tree)
+    return json.dumps(render(tree), separators=(",", ":"))
 
 
 def decode_fields(fields_v1: Obj) -> FieldSet:
+    return set(_decoded(json.dumps(fields_v1, separators=(",", ":"))))
+
+
+@functools.lru_cache(maxsize=4096)
+def _decoded(fields_v1_json: str) -> frozenset[Path]:
     out: FieldSet = set()
 
     def walk(node: Obj, path: Path) -> None:
@@ -133,8 +147,8 @@ def decode_fields(fields_v1: Obj) -> FieldSet:
             elif kind == "i":
                 value = int(value)
             walk(child, path + ((kind, value),))
-    walk(fields_v1, ())
-    return out
+    walk(json.loads(fields_v1_json), ())
+    return frozenset(out)
 
 
 # --- the typed walks -----------------------------------------------------------------------------
