@@ -9,11 +9,13 @@ and its exact integers are what Kubernetes' decoder gives.
 
 from __future__ import annotations
 
+import copy
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
+T = TypeVar("T")
 loads = orjson.loads
 
 
@@ -23,3 +25,11 @@ def dumps(obj: Any) -> bytes:
         return orjson.dumps(obj)
     except TypeError:  # orjson.JSONEncodeError
         return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def clone(obj: T) -> T:
+    """A deep copy of JSON data, several times faster than ``copy.deepcopy`` (no memo to keep)."""
+    try:
+        return orjson.loads(orjson.dumps(obj))  # type: ignore[no-any-return]
+    except TypeError:  # what orjson cannot encode
+        return copy.deepcopy(obj)

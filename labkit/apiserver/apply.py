@@ -17,12 +17,12 @@ and the Go zero values: Kubernetes records a newly added struct such as ``rollin
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import functools
 import json
 from typing import Any
 
+from labkit import codec
 from labkit.apiserver import merge_schema, resources
 from labkit.apiserver.merge_schema import FieldSchema
 from labkit.apiserver.patch import PatchError
@@ -261,7 +261,7 @@ def _index(items: list, fs: FieldSchema) -> dict[PathElement, Any]:
 
 def merge(live: Obj, config: Obj, type_name: str | None) -> Obj:
     """``live`` with ``config`` merged in (structured-merge-diff's Merge); both are left untouched."""
-    out = copy.deepcopy(live)
+    out = codec.clone(live)
     for name, value in config.items():
         if value is None:
             out.pop(name, None)
@@ -275,7 +275,7 @@ def _merge_value(live: Any, config: Any, fs: FieldSchema) -> Any:
         return merge(live, config, fs.type)
     if isinstance(live, list) and isinstance(config, list) and fs.list_type != "atomic":
         return _merge_items(live, config, fs)
-    return copy.deepcopy(config)
+    return codec.clone(config)
 
 
 def _merge_items(live: list, config: list, fs: FieldSchema) -> list:
@@ -304,7 +304,7 @@ def _merge_items(live: list, config: list, fs: FieldSchema) -> list:
                 continue
         if li < len(live) and (lkeys[li] not in cmap or lkeys[li] in done):
             if lkeys[li] not in cmap:
-                out.append(copy.deepcopy(live[li]))
+                out.append(codec.clone(live[li]))
             li += 1
             continue
         if ci < len(config):
@@ -409,7 +409,7 @@ def _store_managed_fields(obj: Obj, entries: dict[tuple[str, str, str], Entry]) 
 
 
 def _without_managed_fields(obj: Obj | None) -> Obj:
-    out = copy.deepcopy(obj) if obj else {}
+    out = codec.clone(obj) if obj else {}
     out.get("metadata", {}).pop("managedFields", None)
     return out
 

@@ -13,12 +13,12 @@ Kubernetes answers 500 for a malformed directive, labkit answers 400.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import jsonpatch
 import jsonpointer
 
+from labkit import codec
 from labkit.apiserver import merge_schema
 from labkit.apiserver.merge_schema import FieldSchema
 
@@ -55,8 +55,8 @@ def apply_merge_patch(obj: Obj, patch: Obj) -> Obj:
 
 def _merge(target: Any, patch: Any) -> Any:
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    out = copy.deepcopy(target) if isinstance(target, dict) else {}
+        return codec.clone(patch)
+    out = codec.clone(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
             out.pop(key, None)
@@ -90,7 +90,7 @@ def apply_strategic_merge_patch(obj: Obj, patch: Obj, *, kind: str) -> Obj:
     """Apply a strategic merge patch to ``obj`` using the merge keys of ``kind``; returns a new dict."""
     if not isinstance(patch, dict):
         raise _bad("invalid JSON document")
-    merged = _merge_map(copy.deepcopy(obj), copy.deepcopy(patch), merge_schema.root(kind))
+    merged = _merge_map(codec.clone(obj), codec.clone(patch), merge_schema.root(kind))
     return _without_directives(merged)
 
 

@@ -18,11 +18,11 @@ ReplicaSet adoption, ``spec.rollbackTo``.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from typing import Any
 
+from labkit import codec
 from labkit.client import APIStatusError, resource_path
 from labkit.controllers.base import Controller, Obj, Result, controller_ref, now_utc, owner_reference, parse_time, rfc3339
 from labkit.informer import Informer
@@ -48,7 +48,7 @@ def normalized(value: Any) -> Any:
 
 
 def without_hash(template: Obj) -> Obj:
-    t = copy.deepcopy(template)
+    t = codec.clone(template)
     (t.get("metadata") or {}).get("labels", {}).pop(HASH_LABEL, None)
     return normalized(t)
 
@@ -157,7 +157,7 @@ class DeploymentController(Controller):
         d = self.deployments.get(key)
         if d is None:
             return None
-        d = copy.deepcopy(d)
+        d = codec.clone(d)
         all_rs = self._owned(d)
         if d["metadata"].get("deletionTimestamp"):
             return await self._sync_status(d, all_rs, self._find_new(d, all_rs))
@@ -199,7 +199,7 @@ class DeploymentController(Controller):
         status = d.setdefault("status", {})
         ns, name = d["metadata"]["namespace"], d["metadata"]["name"]
         if existing is not None:
-            rs = copy.deepcopy(existing)
+            rs = codec.clone(existing)
             annotations = rs["metadata"].setdefault("annotations", {})
             changed = self._copy_annotations(d, rs)
             if revision(rs) < new_revision:
@@ -217,10 +217,10 @@ class DeploymentController(Controller):
             return rs
         if not create:
             return None
-        template = copy.deepcopy(d["spec"]["template"])
+        template = codec.clone(d["spec"]["template"])
         pod_hash = compute_hash(template, status.get("collisionCount", 0))
         template.setdefault("metadata", {}).setdefault("labels", {})[HASH_LABEL] = pod_hash
-        selector = copy.deepcopy(d["spec"]["selector"])
+        selector = codec.clone(d["spec"]["selector"])
         selector.setdefault("matchLabels", {})[HASH_LABEL] = pod_hash
         rs_name = f"{name}-{pod_hash}"
         surge, _ = fenceposts(d) if d["spec"].get("strategy", {}).get("type") != "Recreate" else (0, 0)
@@ -289,7 +289,7 @@ class DeploymentController(Controller):
 
     async def _scale(self, d: Obj, rs: Obj, to: int) -> tuple[bool, Obj]:
         """``scaleReplicaSetAndRecordEvent``: set replicas and the desired/max annotations."""
-        rs = copy.deepcopy(rs)
+        rs = codec.clone(rs)
         old = replicas(rs)
         surge = fenceposts(d)[0] if (d["spec"].get("strategy") or {}).get("type") != "Recreate" else 0
         annotations_changed = self._set_replicas_annotations(rs, d["spec"].get("replicas", 1),
@@ -406,7 +406,7 @@ class DeploymentController(Controller):
 
     async def _sync_status(self, d: Obj, all_rs: list[Obj], new_rs: Obj | None) -> Result | None:
         """``calculateStatus`` + ``syncRolloutStatus``."""
-        old = copy.deepcopy(d.get("status") or {})
+        old = codec.clone(d.get("status") or {})
         status = d.setdefault("status", {})
         want = d["spec"].get("replicas", 1)
         available = sum(_status(rs, "availableReplicas") for rs in all_rs)

@@ -18,9 +18,9 @@ every pod 300 s for these two taints). A cordoned node (``spec.unschedulable``) 
 from __future__ import annotations
 
 import asyncio
-import copy
 import datetime as dt
 
+from labkit import codec
 from labkit.client import APIStatusError, resource_path
 from labkit.controllers.base import Controller, Obj, Result, now_utc, parse_time, rfc3339
 
@@ -119,7 +119,7 @@ class NodeLifecycleController(Controller):
         ready = ready_condition(node)
         if silent <= self.config.node_monitor_grace_period or (ready is not None and ready["status"] == "Unknown"):
             return node
-        node = copy.deepcopy(node)
+        node = codec.clone(node)
         now = rfc3339(now_utc())
         conditions = node.setdefault("status", {}).setdefault("conditions", [])
         if ready is None:

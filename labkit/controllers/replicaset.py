@@ -15,10 +15,10 @@ the selector.
 from __future__ import annotations
 
 import asyncio
-import copy
 import time
 from typing import Any
 
+from labkit import codec
 from labkit.apiserver.selectors import label_selector_from_object
 from labkit.client import APIStatusError, resource_path
 from labkit.controllers.base import (CONTROLLER_UID_INDEX, Controller, Obj, Result, controller_ref, controller_uid_index,
@@ -131,7 +131,7 @@ def pod_from_template(template: Obj, *, generate_name: str, namespace: str, owne
             "metadata": {"generateName": generate_name, "namespace": namespace,
                          "labels": dict(meta.get("labels") or {}), "annotations": dict(meta.get("annotations") or {}),
                          "ownerReferences": [owner_ref]},
-            "spec": copy.deepcopy(template.get("spec") or {})}
+            "spec": codec.clone(template.get("spec") or {})}
 
 
 async def slow_start_batch(count: int, fn: Any, *, initial: int = 1) -> int:

@@ -10,12 +10,12 @@ ephemeral containers, sidecar (restartable init) containers, the status manager'
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import datetime as dt
 import logging
 from typing import Any
 
+from labkit import codec
 from labkit.client import APIStatusError, Client, resource_path
 from labkit.kubelet.runtime import ContainerStatus
 
@@ -134,7 +134,7 @@ def conditions(*, sandbox_ready: bool, init: list[Obj], regular: list[Obj], pod_
 
 def merge_status(old: Obj, new: Obj, now: str) -> Obj:
     """``new`` on top of ``old``: keep fields the kubelet does not own and unchanged conditions' transition times."""
-    merged = copy.deepcopy(old)
+    merged = codec.clone(old)
     merged.update(new)
     old_conds = {c["type"]: c for c in old.get("conditions") or []}
     conds = [c for c in old.get("conditions") or [] if c["type"] not in KUBELET_CONDITIONS]

@@ -19,13 +19,13 @@ Go structural diff kube appends to the immutable-update message (labkit lists th
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import ipaddress
 import json
 from fractions import Fraction
 from typing import Any
 
+from labkit import codec
 from labkit.apiserver.registry.node import validate_taint_effect
 from labkit.apiserver.strategy import (
     AGE_COLUMN, Cause, Column, Obj, Strategy, age, dns1123_label_errors, dns1123_subdomain_errors, duplicate,
@@ -461,7 +461,7 @@ def validate_pod_update(new: Obj, old: Obj) -> list[Cause]:
     if any({**t, "tolerationSeconds": None} not in new_tolerations for t in list_of_dicts(old_spec.get("tolerations"))):
         causes.append(forbidden("spec.tolerations",
                                 "existing toleration can not be modified except its tolerationSeconds"))
-    munged = copy.deepcopy(spec)
+    munged = codec.clone(spec)
     for kind in CONTAINER_KINDS:
         for c, old_c in zip(munged.get(kind) or [], old_spec.get(kind) or []):
             c["image"] = old_c.get("image")

@@ -9,10 +9,10 @@ Left out: the other autoscaling versions; Scale has no Table printer of its own 
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
+from labkit import codec
 from labkit.apiserver.registry.replicaset import selector_string
 from labkit.apiserver.strategy import Cause, Obj, invalid
 
@@ -48,7 +48,7 @@ def validate_scale(scale: Mapping[str, Any]) -> list[Cause]:
 def apply_scale(obj: Obj, scale: Mapping[str, Any]) -> Obj:
     """A copy of ``obj`` with the Scale's replicas. A ``resourceVersion`` in the Scale is carried over,
     so the store's compare-and-swap rejects a Scale computed from a stale object (409 Conflict)."""
-    updated = copy.deepcopy(obj)
+    updated = codec.clone(obj)
     updated.setdefault("spec", {})["replicas"] = (scale.get("spec") or {}).get("replicas", 0)
     rv = (scale.get("metadata") or {}).get("resourceVersion")
     if rv:
