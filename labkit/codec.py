@@ -3,8 +3,9 @@
 orjson (compact, UTF-8, key order kept) is several times faster than the standard library, which
 matters when one event loop serves the whole cluster. What orjson refuses to encode (integers beyond
 64 bits, non-string keys) falls back to the standard library, so it is never an error. Request
-bodies from users are still parsed by the standard library (``apiserver/request.py``): its errors
-and its exact integers are what Kubernetes' decoder gives.
+bodies are parsed with it too (``apiserver/request.py``); what it refuses (malformed JSON, integers
+beyond 64 bits, NaN) goes to the standard library, whose errors and exact integers are what
+Kubernetes' decoder gives.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from urllib.parse import unquote
 
 import yaml
 
+from labkit import codec
 from labkit.apiserver import errors, protobuf, resources
 from labkit.apiserver.resources import Resource
 
@@ -105,8 +106,14 @@ def decode_body(raw: bytes, content_type: str, *, allowed: tuple[str, ...] = BOD
             raise errors.bad_request(f"error converting YAML to JSON: {str(e).splitlines()[0]}") from None
         except RecursionError:
             raise errors.bad_request("error converting YAML to JSON: the document is nested too deeply") from None
+    if not raw.strip():
+        return None
     try:
-        return json.loads(raw) if raw.strip() else None
+        return codec.loads(raw)  # several times faster; what it refuses gets the standard library's answer
+    except ValueError:
+        pass
+    try:
+        return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise errors.bad_request(f"couldn't get version/kind; json parse error: {e}") from None
     except RecursionError:
