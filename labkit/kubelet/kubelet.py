@@ -54,6 +54,18 @@ STAND_IN_ANNOTATION = "labkit.dev/image-stand-in"
 STOP_FLUSH_SECONDS = 5.0  # how long a stopping kubelet waits for its events to be written
 
 
+def go_duration(seconds: float) -> str:
+    """A duration as Go prints it, truncated to milliseconds as the kubelet's messages are: ``512ms``,
+    ``1.5s``, ``2m3.004s``, ``0s``."""
+    ms = int(seconds * 1000 + 1e-6)
+    if ms < 1000:
+        return f"{ms}ms" if ms else "0s"
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs = f"{rest / 1000:.3f}".rstrip("0").rstrip(".")
+    return (f"{hours}h" if hours else "") + (f"{minutes}m" if hours or minutes else "") + f"{secs}s"
+
+
 @dataclasses.dataclass
 class KubeletConfig:
     """``KubeletConfiguration`` fields labkit honours (teaching defaults may be shorter)."""
@@ -432,8 +444,9 @@ class Kubelet(Component):
         took = time.monotonic() - started
         self._pulled[image] = ref
         note = f" ({ref.note})" if ref.note and not ref.stand_in else ""  # a stand-in gets its own Warning
-        self._container_event(pod, name, "Normal", "Pulled",
-                              f'Successfully pulled image "{image}" in {took:.3f}s ({took:.3f}s including waiting){note}')
+        size = "" if ref.size is None else f" Image size: {ref.size} bytes."
+        self._container_event(pod, name, "Normal", "Pulled", f'Successfully pulled image "{image}" in {go_duration(took)} '
+                                                             f"({go_duration(took)} including waiting).{size}{note}")
         await self._report_stand_in(pod, ref)
         return True
 

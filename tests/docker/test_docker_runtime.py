@@ -302,3 +302,9 @@ def test_leftovers_of_a_dead_process_are_removed(api, network, node_a):
     # a live cluster keeps its pods and network
     assert "alive" in {s.name for s in asyncio.run(node_a.list_pod_sandboxes())}
     assert api.networks(filters={"label": f"{LABEL_CLUSTER}={network.cluster_id}"})
+
+
+def test_a_pulled_image_reports_its_size(api, node_a):
+    """The kubelet's Pulled event ends "Image size: N bytes." with what the image store says."""
+    ref = asyncio.run(node_a.pull_image("busybox"))
+    assert ref.size == api.inspect_image(ref.ref.removeprefix("docker://"))["Size"] > 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-
+import re
 import urllib.request
 
 from .conftest import pod, wait_for
@@ -31,6 +31,9 @@ def test_pod_runs_with_ip_and_conditions(api, process_node):
     assert "web" in body and st["podIP"] in body
     reasons = [r for r, _ in wait_for(lambda: len(api.events("web")) >= 4 and api.events("web"))]
     assert {"Pulling", "Pulled", "Created", "Started"} <= set(reasons)
+    [pulled] = [m for r, m in api.events("web") if r == "Pulled"]  # the kubelet's words; no image store, no size
+    assert re.fullmatch(r'Successfully pulled image "labkit/hello:1" in (\d+ms|[\d.]+s) \((\d+ms|[\d.]+s) including '
+                        r"waiting\)\.( \(labkit stand-in for labkit/hello: .*\))?", pulled), pulled
 
 
 def _get(url: str) -> str:

@@ -115,12 +115,14 @@ class ContainerConfig:
 @dataclasses.dataclass(frozen=True, slots=True)
 class ImageRef:
     """A pulled (or built) image: ``ref`` is what ``imageID`` reports; ``stand_in`` names what runs instead
-    of ``image`` when the runtime substitutes it ("" when the image itself runs) and ``note`` says why."""
+    of ``image`` when the runtime substitutes it ("" when the image itself runs) and ``note`` says why;
+    ``size`` in bytes, None where the runtime keeps no images (process, sim)."""
 
     image: str
     ref: str
     note: str = ""
     stand_in: str = ""
+    size: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import functools
 import ipaddress
 import math
@@ -298,6 +299,7 @@ class DockerRuntime(Runtime):
         self.dns_servers = list(dns_servers)
         self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix=f"docker-{node}")
         self._labels = {LABEL_CLUSTER: cluster_id, LABEL_NODE: node, **_owner_labels()}
+        self._image_sizes: dict[str, int] = {}  # image id -> bytes
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
@@ -331,22 +333,29 @@ class DockerRuntime(Runtime):
     def _pull_sync(self, image: str, progress: ProgressFn | None) -> ImageRef:
         definition = images.lookup(image)
         if definition is not None and images.repository(image) == definition.repository:
-            return ImageRef(image, "docker://" + images.ensure_built(self.api, definition, progress=progress))
+            return self._image_ref(image, images.ensure_built(self.api, definition, progress=progress))
         try:
             for chunk in self.api.pull(image, stream=True, decode=True):
                 if "error" in chunk:
                     raise docker.errors.APIError(chunk["error"])
                 if progress and chunk.get("status"):
                     progress(" ".join(filter(None, (chunk.get("id"), chunk["status"], chunk.get("progress")))))
-            return ImageRef(image, "docker://" + self.api.inspect_image(image)["Id"])
+            return self._image_ref(image, self.api.inspect_image(image)["Id"])
         except docker.errors.APIError as e:
             failure = str(e.explanation or e)
             if definition is None:
                 raise ImagePullError(f'failed to pull image "{image}": {failure}') from e
-        ref = "docker://" + images.ensure_built(self.api, definition, progress=progress)
         note = (f'pulling "{image}" failed ({failure}); running labkit\'s stand-in {definition.tag} instead: '
                 f"{definition.summary}")
-        return ImageRef(image, ref, note=note, stand_in=definition.tag)
+        return dataclasses.replace(self._image_ref(image, images.ensure_built(self.api, definition, progress=progress)),
+                                   note=note, stand_in=definition.tag)
+
+    def _image_ref(self, image: str, image_id: str) -> ImageRef:
+        """``image`` as ``image_id`` with its size (an image's size never changes: asked once per id)."""
+        size = self._image_sizes.get(image_id)
+        if size is None:
+            size = self._image_sizes[image_id] = int(self.api.inspect_image(image_id).get("Size") or 0)
+        return ImageRef(image, "docker://" + image_id, size=size)
 
     async def pull_image(self, image: str, *, progress: ProgressFn | None = None) -> ImageRef:
         """Pull ``image``; labkit's own images are built; a failed pull of a stand-in's image builds the stand-in."""
