@@ -45,6 +45,13 @@ def resource_path(api_version: str, plural: str, *, namespace: str = "", name: s
     return path
 
 
+def _session(connector: aiohttp.BaseConnector, owner: bool, headers: dict[str, str]) -> aiohttp.ClientSession:
+    """A session for API requests: the API server sets no cookies and compresses nothing, so aiohttp's
+    work for both is skipped on every request."""
+    return aiohttp.ClientSession(connector=connector, connector_owner=owner, headers=headers,
+                                 cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False)
+
+
 class ConnectionPool:
     """TLS connections to one server (trusting ``ca_file``, no client certificate) shared by token clients.
 
@@ -106,7 +113,7 @@ class Client:
                 connector, owner = self._pool.requests, False
             else:
                 connector, owner = aiohttp.TCPConnector(ssl=self._ssl, limit=32), True
-            self._session = aiohttp.ClientSession(connector=connector, connector_owner=owner, headers=self._headers)
+            self._session = _session(connector, owner, self._headers)
         return self._session
 
     @property
@@ -115,8 +122,7 @@ class Client:
         if self._pool is None:
             return self.session
         if self._watch_session is None or self._watch_session.closed:
-            self._watch_session = aiohttp.ClientSession(connector=self._pool.watches, connector_owner=False,
-                                                        headers=self._headers)
+            self._watch_session = _session(self._pool.watches, False, self._headers)
         return self._watch_session
 
     async def close(self) -> None:
