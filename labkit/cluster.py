@@ -15,6 +15,7 @@ import concurrent.futures
 import dataclasses
 import gc
 import json
+import logging
 import os
 import queue
 import shutil
@@ -45,7 +46,10 @@ from labkit.scheduler import Scheduler
 from labkit.trace import Trace
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 RUNTIMES = ("docker", "process", "sim")
+#: how long one component may take to stop before the cluster goes on without it (stop() allows 30 s)
+COMPONENT_STOP_SECONDS = 8.0
 CONFIG_MAP = "labkit-config"
 #: above this many sim nodes, heartbeats use Kubernetes' timings instead of the short teaching ones
 LARGE = 100
@@ -56,6 +60,15 @@ RESET_IN_DEFAULT = (("apps/v1", "deployments"), ("apps/v1", "replicasets"), ("ba
                     ("v1", "services"), ("v1", "configmaps"), ("v1", "secrets"), ("v1", "serviceaccounts"),
                     ("v1", "events"), ("rbac.authorization.k8s.io/v1", "roles"),
                     ("rbac.authorization.k8s.io/v1", "rolebindings"))
+
+
+async def _stop_component(component: Component) -> None:
+    """Stop one component; one that hangs is left behind with a warning, so that the containers,
+    processes and ports the cluster made are still removed after it."""
+    try:
+        await asyncio.wait_for(component.stop(), COMPONENT_STOP_SECONDS)
+    except TimeoutError:
+        log.warning("%s did not stop within %gs; the cluster stops without it", component.name, COMPONENT_STOP_SECONDS)
 
 
 def docker_available(timeout: float = 2.0) -> bool:
@@ -450,10 +463,11 @@ class Cluster:
         self._loop = self._thread = self._workdir = None
 
     async def _stop(self) -> None:
-        await asyncio.gather(*(c.stop() for c in self.components if isinstance(c, Kubelet)))  # nodes at once
+        kubelets = [c for c in self.components if isinstance(c, Kubelet)]
+        await asyncio.gather(*(_stop_component(c) for c in kubelets))  # nodes at once
         for component in reversed(self.components):
             if not isinstance(component, Kubelet):
-                await component.stop()
+                await _stop_component(component)
         self.components.clear()
         self._sim_pods = None
         for runtime in self._runtimes:

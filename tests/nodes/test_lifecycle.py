@@ -3,6 +3,7 @@ doubled) by a restarted kubelet, and a killed cluster's containers removed by th
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 
 from labkit import Cluster
 from labkit.cluster import docker_available
+from labkit.component import Component
 from labkit.kubelet import Kubelet
 from labkit.kubelet.runtime import LABEL_CLUSTER
 from labkit.kubelet.server import KubeletServer
@@ -91,6 +93,29 @@ def test_restarted_kubelet_adopts_and_stop_leaves_nothing(runtime: str) -> None:
         api = docker.from_env().api
         label = {"label": f"{LABEL_CLUSTER}={cluster_id}"}
         assert api.containers(all=True, filters=label) == [] and api.networks(filters=label) == []
+
+
+class Stuck(Component):
+    """A component whose stop never returns (a learner's controller awaiting something that never comes)."""
+
+    name = "stuck"
+
+    async def stop(self) -> None:
+        await asyncio.Event().wait()
+
+
+def test_a_component_that_hangs_on_stop_does_not_keep_the_cluster_from_cleaning_up(caplog) -> None:
+    cluster = Cluster(nodes=1, runtime="process", seed=9, set_kubeconfig_env=False, kubelet=FAST).start()
+    env = Env(cluster)
+    env.pod("default", "keeper", "busybox", c_command=["sleep", "3600"])
+    env.running("default", "keeper")
+    groups = set(cluster.kubelets["node-1"].runtime._groups)  # type: ignore[attr-defined]
+    cluster.add(Stuck(cluster.admin()))
+    started = time.monotonic()
+    cluster.stop()
+    assert time.monotonic() - started < 25  # within stop()'s 30 s, with the stuck one left behind
+    assert "stuck did not stop within" in caplog.text
+    assert process_groups_alive(groups) == []
 
 
 CRASHING = textwrap.dedent("""
