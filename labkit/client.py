@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from labkit import codec
+from labkit import codec, transport
 
 Obj = dict[str, Any]
 
@@ -46,8 +46,8 @@ def resource_path(api_version: str, plural: str, *, namespace: str = "", name: s
 
 
 def _session(connector: aiohttp.BaseConnector, owner: bool, headers: dict[str, str]) -> aiohttp.ClientSession:
-    """A session for API requests: the API server sets no cookies and compresses nothing, so aiohttp's
-    work for both is skipped on every request."""
+    """A session for watches: the API server sets no cookies and compresses nothing, so aiohttp's work
+    for both is skipped."""
     return aiohttp.ClientSession(connector=connector, connector_owner=owner, headers=headers,
                                  cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False)
 
@@ -63,13 +63,12 @@ class ConnectionPool:
     def __init__(self, *, ca_file: Path, limit: int = 32) -> None:
         self.ssl = ssl.create_default_context(cafile=str(ca_file))
         self.limit = limit
-        self._requests: aiohttp.TCPConnector | None = None
+        self._requests: transport.Pool | None = None
         self._watches: aiohttp.TCPConnector | None = None
 
-    @property
-    def requests(self) -> aiohttp.TCPConnector:
+    def requests(self, server: str) -> transport.Pool:
         if self._requests is None or self._requests.closed:
-            self._requests = aiohttp.TCPConnector(ssl=self.ssl, limit=self.limit)
+            self._requests = transport.Pool(server, self.ssl, limit=self.limit)
         return self._requests
 
     @property
@@ -79,15 +78,17 @@ class ConnectionPool:
         return self._watches
 
     async def close(self) -> None:
-        for connector in (self._requests, self._watches):
-            if connector is not None:
-                await connector.close()
+        if self._requests is not None:
+            await self._requests.close()
+        if self._watches is not None:
+            await self._watches.close()
 
 
 class Client:
     """An API client bound to one server and one identity: a client certificate (``cert_file`` and
     ``key_file``, on connections of its own) or a bearer ``token`` (on the connections of ``pool``, or
-    of its own when no pool is given)."""
+    of its own when no pool is given). Requests go through :mod:`labkit.transport`, watches through
+    aiohttp."""
 
     def __init__(self, server: str, *, ca_file: Path, cert_file: Path | None = None, key_file: Path | None = None,
                  token: str | None = None, pool: ConnectionPool | None = None, user_agent: str) -> None:
@@ -103,43 +104,45 @@ class Client:
                 self._ssl.load_cert_chain(str(cert_file), str(key_file))
         self._headers = {"User-Agent": user_agent, "Accept": "application/json",
                          **({"Authorization": f"Bearer {token}"} if token else {})}
-        self._session: aiohttp.ClientSession | None = None
+        self._header_lines = "".join(f"{k}: {v}\r\n" for k, v in self._headers.items()).encode()
+        self._requests: transport.Pool | None = None
         self._watch_session: aiohttp.ClientSession | None = None
 
     @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            if self._pool is not None:
-                connector, owner = self._pool.requests, False
-            else:
-                connector, owner = aiohttp.TCPConnector(ssl=self._ssl, limit=32), True
-            self._session = _session(connector, owner, self._headers)
-        return self._session
+    def requests(self) -> transport.Pool:
+        """The connections requests go out on: the shared pool's, or this client's own."""
+        if self._pool is not None:
+            return self._pool.requests(self.server)
+        if self._requests is None or self._requests.closed:
+            self._requests = transport.Pool(self.server, self._ssl)
+        return self._requests
 
     @property
     def watch_session(self) -> aiohttp.ClientSession:
-        """The session watches use: the pool's watch connections, or this client's own connections."""
-        if self._pool is None:
-            return self.session
+        """The session watches use: the pool's watch connections, or this client's own."""
         if self._watch_session is None or self._watch_session.closed:
-            self._watch_session = _session(self._pool.watches, False, self._headers)
+            if self._pool is not None:
+                connector, owner = self._pool.watches, False
+            else:
+                connector, owner = aiohttp.TCPConnector(ssl=self._ssl, limit=0), True
+            self._watch_session = _session(connector, owner, self._headers)
         return self._watch_session
 
     async def close(self) -> None:
-        for session in (self._session, self._watch_session):
-            if session is not None:
-                await session.close()
+        if self._requests is not None:
+            await self._requests.close()
+        if self._watch_session is not None:
+            await self._watch_session.close()
 
     async def request(self, method: str, path: str, *, body: Any = None, params: Mapping[str, str] | None = None,
                       content_type: str = "application/json") -> Obj:
         data = None if body is None else codec.dumps(body)
-        headers = {"Content-Type": content_type} if data is not None else {}
-        async with self.session.request(method, self.server + path, data=data, params=params, headers=headers) as resp:
-            payload = await resp.read()
-            obj = codec.loads(payload) if payload else {}
-            if resp.status >= 300:
-                raise APIStatusError(resp.status, obj)
-            return obj
+        status, payload = await self.requests.request(method, path, params=params, headers=self._header_lines,
+                                                      body=data, content_type=content_type)
+        obj = codec.loads(payload) if payload else {}
+        if status >= 300:
+            raise APIStatusError(status, obj)
+        return obj
 
     async def get(self, path: str, **params: str) -> Obj:
         return await self.request("GET", path, params=params or None)
