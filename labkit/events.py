@@ -23,6 +23,7 @@ import datetime as dt
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -124,7 +125,7 @@ class Correlated:
 class EventCorrelator:
     """Aggregates, deduplicates and spam-filters a component's events before they are written."""
 
-    def __init__(self, clock: Any = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self._aggregates: LRU[tuple[str, ...], _Aggregate] = LRU()
         self._observations: LRU[tuple[str, ...], _Observation] = LRU()
