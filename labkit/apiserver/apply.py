@@ -106,11 +106,11 @@ _ORDER = {"f": 0, "k": 1, "v": 2, "i": 3}
 
 def encode_fields(fields: FieldSet) -> Obj:
     """A field set as FieldsV1 JSON: ``{"f:spec": {"f:replicas": {}}}``, ``"."`` marking a member with children."""
-    return json.loads(_encoded(frozenset(fields)))
+    return codec.loads(_encoded(frozenset(fields)))
 
 
 @functools.lru_cache(maxsize=4096)
-def _encoded(fields: frozenset[Path]) -> str:
+def _encoded(fields: frozenset[Path]) -> bytes:
     tree: Obj = {}
     members: set[int] = set()
     for path in fields:
@@ -124,15 +124,15 @@ def _encoded(fields: frozenset[Path]) -> str:
         for key in sorted(node, key=lambda k: (_ORDER[k[0]], k)):
             out[key] = render(node[key])
         return out
-    return json.dumps(render(tree), separators=(",", ":"))
+    return codec.dumps(render(tree))
 
 
 def decode_fields(fields_v1: Obj) -> FieldSet:
-    return set(_decoded(json.dumps(fields_v1, separators=(",", ":"))))
+    return set(_decoded(codec.dumps(fields_v1)))
 
 
 @functools.lru_cache(maxsize=4096)
-def _decoded(fields_v1_json: str) -> frozenset[Path]:
+def _decoded(fields_v1_json: bytes) -> frozenset[Path]:
     out: FieldSet = set()
 
     def walk(node: Obj, path: Path) -> None:
@@ -147,7 +147,7 @@ def _decoded(fields_v1_json: str) -> frozenset[Path]:
             elif kind == "i":
                 value = int(value)
             walk(child, path + ((kind, value),))
-    walk(json.loads(fields_v1_json), ())
+    walk(codec.loads(fields_v1_json), ())
     return frozenset(out)
 
 
