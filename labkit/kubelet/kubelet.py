@@ -274,13 +274,13 @@ class Kubelet(Component):
         if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
             self._stop_probes(state)
             return None
-        if not state.sandbox_id:
-            await self._create_sandbox(pod, state)
-        due = await self._sync_containers(pod, state)
+        created = not state.sandbox_id and await self._create_sandbox(pod, state)
+        due = await self._sync_containers(pod, state, new_sandbox=created)
         await self._write_status(worker)
         return due
 
-    async def _create_sandbox(self, pod: Obj, state: PodState) -> None:
+    async def _create_sandbox(self, pod: Obj, state: PodState) -> bool:
+        """Run the pod's sandbox, or adopt the one a previous kubelet left; True when it is new."""
         meta, spec = pod["metadata"], pod.get("spec", {})
         ipam = await self._pod_ipam(pod)  # first: its range reserves every adoptable pod's IP
         adopted = self._adoptable.pop(meta["uid"], None)
@@ -293,12 +293,13 @@ class Kubelet(Component):
             hostname=spec.get("hostname") or meta["name"], ports=ports,
             labels={**(meta.get("labels") or {}), LABEL_POD_UID: meta["uid"], LABEL_POD_NAME: meta["name"],
                     LABEL_POD_NAMESPACE: meta["namespace"], LABEL_NODE: self.node_name},
-            annotations=dict(meta.get("annotations") or {}), dns_search=self._dns_search(pod))
+            annotations=dict(meta.get("annotations") or {}), **self._dns_config(pod))
         state.sandbox_id = adopted.id if adopted is not None else await self.runtime.run_pod_sandbox(state.sandbox)
         self._cri(pod, f"{'adopted sandbox' if adopted is not None else 'RunPodSandbox'} (pod IP {ip})",
                   sandbox=state.sandbox_id)
         state.ip = ip
         state.start_time = pod.get("status", {}).get("startTime") or podstatus.rfc3339(time.time())
+        return adopted is None
 
     def _container_event(self, pod: Obj, container: str, type: str, reason: str, message: str) -> None:
         """An event about one container: ``involvedObject.fieldPath`` names it (``spec.containers{web}``),
@@ -312,13 +313,15 @@ class Kubelet(Component):
         meta = pod["metadata"]
         self.decide("pods", f"{meta['namespace']}/{meta['name']}", summary, runtime=self.runtime.name, **data)
 
-    def _dns_search(self, pod: Obj) -> tuple[str, ...]:
-        """``dns.go``'s search path: a ClusterFirst pod looks names up in its namespace's services first."""
+    def _dns_config(self, pod: Obj) -> dict[str, tuple[str, ...]]:
+        """``dns.go``: a ClusterFirst pod looks names up in its namespace's services first, and a name
+        with fewer than five dots through the search path before as it is (``ndots:5``)."""
         spec, domain = pod.get("spec", {}), self.config.cluster_domain
         policy = spec.get("dnsPolicy", "ClusterFirst")
         if policy == "ClusterFirstWithHostNet" or (policy == "ClusterFirst" and not spec.get("hostNetwork")):
-            return f"{pod['metadata']['namespace']}.svc.{domain}", f"svc.{domain}", domain
-        return ()
+            return {"dns_search": (f"{pod['metadata']['namespace']}.svc.{domain}", f"svc.{domain}", domain),
+                    "dns_options": ("ndots:5",)}
+        return {}
 
     async def _containers_by_name(self, state: PodState) -> dict[str, list[ContainerStatus]]:
         """The sandbox's containers per name, newest attempt first."""
@@ -329,11 +332,12 @@ class Kubelet(Component):
             attempts.sort(key=lambda c: (c.attempt, c.created_at), reverse=True)
         return out
 
-    async def _sync_containers(self, pod: Obj, state: PodState) -> float | None:
-        """``computePodActions`` + ``SyncPod``: start what should run; returns when to look again."""
+    async def _sync_containers(self, pod: Obj, state: PodState, *, new_sandbox: bool) -> float | None:
+        """``computePodActions`` + ``SyncPod``: start what should run; returns when to look again.
+        A sandbox created in this sync has no containers yet: the runtime is not asked."""
         spec = pod.get("spec", {})
         policy = spec.get("restartPolicy", "Always")
-        existing = await self._containers_by_name(state)
+        existing = {} if new_sandbox else await self._containers_by_name(state)
         due: list[float] = []
         for c in spec.get("initContainers") or []:
             attempts = existing.get(c["name"], [])

@@ -7,6 +7,7 @@ import ipaddress
 import os
 import re
 import secrets
+import socket
 import subprocess
 import sys
 import time
@@ -18,7 +19,7 @@ import pytest
 from labkit import images
 from labkit.kubelet.runtime import (
     LABEL_CLUSTER, LABEL_CONTAINER_NAME, LABEL_NODE, LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_UID,
-    ContainerConfig, CRIError, ExecSession, ImagePullError, PodSandboxConfig,
+    ContainerConfig, CRIError, ExecSession, ImagePullError, PodSandboxConfig, PortMapping,
 )
 from labkit.kubelet.runtime.docker import LABEL_PID, DockerNetwork, DockerRuntime, cleanup_leftovers, docker_client
 from testkit import need
@@ -37,17 +38,23 @@ def api() -> docker.APIClient:
     return client
 
 
-@pytest.fixture(scope="module")
-def network(api: docker.APIClient) -> Iterator[DockerNetwork]:
-    net = DockerNetwork(f"test-{secrets.token_hex(3)}", api=api)
-    net.ensure_sync()
+@pytest.fixture(scope="module", params=["cni", "docker"])
+def network(api: docker.APIClient, request: pytest.FixtureRequest) -> Iterator[DockerNetwork]:
+    """The cluster bridge, with sandboxes wired by labkit (as root) and, again, attached by Docker."""
+    net = DockerNetwork(f"test-{secrets.token_hex(3)}", api=api, wire_pods=request.param == "cni")
+    try:
+        net.ensure_sync()
+    except CRIError as e:
+        net.remove_sync()
+        need(False, f"root and a local Docker daemon, to wire pods ({e.message})")
+    assert net.pod_wiring == request.param
     yield net
     net.remove_sync()
 
 
 @pytest.fixture(scope="module")
 def node_a(network: DockerNetwork) -> Iterator[DockerRuntime]:
-    runtime = DockerRuntime(network.cluster_id, "node-a", network=network)
+    runtime = DockerRuntime(network.cluster_id, "node-a", network=network, dns_servers=["10.96.0.10"])
     yield runtime
     asyncio.run(runtime.close())
 
@@ -60,12 +67,13 @@ def node_b(network: DockerNetwork) -> DockerRuntime:
 _next_host = iter(range(10, 250))
 
 
-def sandbox(network: DockerNetwork, node: str, name: str) -> PodSandboxConfig:
+def sandbox(network: DockerNetwork, node: str, name: str, ports: tuple[PortMapping, ...] = ()) -> PodSandboxConfig:
     """A pod on ``node`` with the next free address of that node's /24 (the kubelet's choice in labkit)."""
     nodes = list(ipaddress.ip_network(network.cluster_cidr).subnets(new_prefix=24))
     ip = nodes[0 if node == "node-a" else 1][next(_next_host)]
     return PodSandboxConfig(name=name, namespace="default", uid=secrets.token_hex(8), node=node, ip=str(ip),
-                            hostname=name, hosts={"kubernetes": "10.96.0.1"}, dns_search=("default.svc.cluster.local",))
+                            hostname=name, hosts={"kubernetes": "10.96.0.1"}, dns_search=("default.svc.cluster.local",),
+                            dns_options=("ndots:5",), ports=ports)
 
 
 async def start_pod(runtime: DockerRuntime, config: PodSandboxConfig, container: ContainerConfig) -> tuple[str, str]:
@@ -120,6 +128,19 @@ def test_pod_has_limits_labels_and_its_ip(api, network, node_a):
     # the sandbox's hostname and /etc/hosts entries are the pod's
     out, _ = asyncio.run(exec_output(node_a, container_id, ["sh", "-c", "hostname; grep kubernetes /etc/hosts"]))
     assert out.split() == [b"limited", b"10.96.0.1", b"kubernetes"]
+    # eth0 holds the pod's IP, its name resolves to it, and resolv.conf is the kubelet's
+    out, _ = asyncio.run(exec_output(node_a, container_id, [
+        "sh", "-c", "ip -o -4 addr show eth0; grep -w limited /etc/hosts; grep -v '^#' /etc/resolv.conf"]))
+    eth0, hosts, *resolv = out.decode().splitlines()
+    assert f"inet {config.ip}/16" in eth0 and hosts.split() == [config.ip, "limited"]
+    wired = network.pod_wiring == "cni"  # else docker's embedded DNS forwards to the cluster DNS
+    assert sorted(resolv) == ["nameserver " + ("10.96.0.10" if wired else "127.0.0.11"), "options ndots:5",
+                              "search default.svc.cluster.local"]
+    assert api.inspect_container(sandbox_id)["HostConfig"]["NetworkMode"] == ("host" if wired else network.name)
+    # the pod has a network namespace of its own, which its container shares
+    namespaces = {os.stat(f"/proc/{api.inspect_container(c)['State']['Pid']}/ns/net").st_ino
+                  for c in (sandbox_id, container_id)}
+    assert len(namespaces) == 1 and os.stat("/proc/self/ns/net").st_ino not in namespaces
 
 
 def test_oom_killed_is_reported(network, node_a):
@@ -252,6 +273,40 @@ def test_pods_on_two_nodes_reach_each_other_by_ip(network, node_a, node_b):
     server, out, err = asyncio.run(run())
     assert out == f"Hello from hello ({server.ip})\n".encode(), err
     assert {s.name for s in asyncio.run(node_b.list_pod_sandboxes())} == {"client"}
+
+
+def test_a_host_port_is_published_and_its_pod_shares_the_bridge(network, node_a, node_b):
+    """Docker publishes a hostPort, so that sandbox joins the docker network even where others are wired."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        host_port = s.getsockname()[1]
+
+    async def run():
+        server = sandbox(network, "node-a", "published", ports=(PortMapping(container_port=8080, host_port=host_port),))
+        sandbox_id, _ = await start_pod(node_a, server, ContainerConfig(name="hello", image="labkit/hello:1",
+                                                                         env={"POD_NAME": "published"}))
+        client = sandbox(network, "node-b", "neighbour")
+        _, cid = await start_pod(node_b, client, ContainerConfig(name="c", image="busybox", command=["sleep", "inf"]))
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", host_port)
+                writer.write(b"GET / HTTP/1.0\r\n\r\n")
+                page = await reader.read()
+                writer.close()
+                if page:
+                    break
+            except OSError:
+                assert time.monotonic() < deadline
+            await asyncio.sleep(0.1)
+        session = await node_b.exec(cid, ["wget", "-qO-", f"http://{server.ip}:8080/"], tty=False, stdin=False)
+        out, _ = await collect(session)
+        return server, sandbox_id, page, out
+
+    server, sandbox_id, page, out = asyncio.run(run())
+    assert page.endswith(f"Hello from published ({server.ip})\n".encode())
+    assert out == f"Hello from published ({server.ip})\n".encode()
+    assert node_a.api.inspect_container(sandbox_id)["HostConfig"]["NetworkMode"] == network.name
 
 
 def test_cleanup_removes_everything_with_the_cluster_label(api):

@@ -81,6 +81,7 @@ class PodSandboxConfig:
     #: extra /etc/hosts entries (name -> ip) so Services resolve by name inside the pod
     hosts: Mapping[str, str] = dataclasses.field(default_factory=dict)
     dns_search: Sequence[str] = ()
+    dns_options: Sequence[str] = ()  # resolv.conf's ``options`` line
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
