@@ -67,20 +67,25 @@ async def main(pods: int, concurrent: int) -> None:
     network = DockerNetwork(cluster_id)
     await network.ensure()
     runtime = DockerRuntime(cluster_id, "node-1", network=network)
-    addresses = iter(ipaddress.ip_network(network.cluster_cidr).hosts())
+    # the same pods attached by docker, as where labkit cannot wire them (no root, Docker Desktop)
+    docker_wired = DockerNetwork(f"{cluster_id}-d", wire_pods=False)
+    await docker_wired.ensure()
+    fallback = DockerRuntime(docker_wired.cluster_id, "node-1", network=docker_wired)
+    addresses = {n: iter(ipaddress.ip_network(n.cluster_cidr).hosts()) for n in (network, docker_wired)}
     label = f"labkit.bench-{cluster_id}"
 
-    def pod(i: int) -> PodSandboxConfig:
+    def pod(i: int, on: DockerNetwork = network) -> PodSandboxConfig:
         return PodSandboxConfig(name=f"pod-{i}", namespace="bench", uid=secrets.token_hex(8), node="node-1",
-                                ip=str(next(addresses)), hostname=f"pod-{i}")
+                                ip=str(next(addresses[on])), hostname=f"pod-{i}")
 
     try:
         await runtime.pull_image(images.BUSYBOX.tag)
         await runtime.pull_image(images.PAUSE.tag)
         await start_pod(runtime, pod(-1))  # warm-up
-        pod_times, sdk_times, cli_times, bridge_times = [], [], [], []
-        for i in range(pods):  # interleaved, so drift in the daemon hits all three alike
+        pod_times, fallback_times, sdk_times, cli_times, bridge_times = [], [], [], [], []
+        for i in range(pods):  # interleaved, so drift in the daemon hits all alike
             pod_times.append(await start_pod(runtime, pod(i)))
+            fallback_times.append(await start_pod(fallback, pod(i, docker_wired)))
             sdk_times.append(await asyncio.to_thread(raw_sdk, runtime.api, label))
             cli_times.append(await asyncio.to_thread(raw_cli, label))
             bridge_times.append(await asyncio.to_thread(raw_sdk, runtime.api, label, network.name))
@@ -88,19 +93,23 @@ async def main(pods: int, concurrent: int) -> None:
         burst = await asyncio.gather(*(start_pod(runtime, pod(pods + i)) for i in range(concurrent)))
         burst_wall = time.perf_counter() - started
         print(f"{pods} pods one at a time (sandbox + container, create -> running):")
-        print(f"  pod             {summary(pod_times)}")
+        print(f"  pod ({network.pod_wiring} wiring{': ' + network.wiring_note if network.wiring_note else ''})")
+        print(f"                  {summary(pod_times)}")
+        print(f"  pod (docker wiring, as without root) {summary(fallback_times)}")
         print(f"  raw (SDK)       {summary(sdk_times)}")
         print(f"  raw (CLI)       {summary(cli_times)}")
-        # a user-defined bridge starts slower than docker's default one (embedded DNS): the pod's share
+        # a user-defined bridge starts slower than docker's default one (embedded DNS)
         print(f"  raw (SDK, on the cluster's bridge) {summary(bridge_times)}")
         print(f"  pod p50 / raw SDK p50 = {percentile(pod_times, 50) / percentile(sdk_times, 50):.2f}x, "
-              f"pod p50 / raw CLI p50 = {percentile(pod_times, 50) / percentile(cli_times, 50):.2f}x")
+              f"pod p50 / raw CLI p50 = {percentile(pod_times, 50) / percentile(cli_times, 50):.2f}x; "
+              f"docker wiring: {percentile(fallback_times, 50) / percentile(sdk_times, 50):.2f}x the SDK")
         print(f"{concurrent} pods at once: {summary(burst)}  all running after {burst_wall * 1e3:.0f} ms")
     finally:
         for c in runtime.api.containers(all=True, filters={"label": label}):
             runtime.api.remove_container(c["Id"], force=True)
-        await network.remove()
+        await asyncio.gather(network.remove(), docker_wired.remove())
         await runtime.close()
+        await fallback.close()
 
 
 def through_api(pods: int) -> None:
