@@ -43,6 +43,7 @@ class PodWorkers:
         self.new_state = new_state
         self.retry_after = retry_after
         self.workers: dict[str, PodWorker] = {}
+        self.stopped = False
 
     def changed(self, old: Obj, new: Obj) -> None:
         """An informer update: wake the worker only if more than the status changed (kube's pod config
@@ -57,7 +58,7 @@ class PodWorkers:
         uid = pod["metadata"]["uid"]
         worker = self.workers.get(uid)
         if worker is None:
-            if deleted:
+            if deleted or self.stopped:  # an update that arrives while the kubelet stops starts nothing
                 return
             worker = self.workers[uid] = PodWorker(uid, pod, self.new_state(pod))
             worker.task = asyncio.get_running_loop().create_task(self._loop(worker), name=f"podworker:{uid}")
@@ -95,6 +96,7 @@ class PodWorkers:
             self.workers.pop(worker.uid, None)
 
     async def stop(self) -> None:
+        self.stopped = True
         tasks = [w.task for w in self.workers.values() if w.task is not None]
         for t in tasks:
             t.cancel()
