@@ -12,6 +12,8 @@ Layout:
 - ``hostnet``: how a runtime's Service addresses become reachable on this machine (loopback for the
   process runtime, labkit's Docker bridge for the docker runtime) and which addresses labkit may
   send traffic to.
+- ``cni``: the ``bridge`` CNI plugin's data path for the docker runtime (as root): a veth pair from
+  the cluster bridge into a pod's network namespace, ``eth0`` with the pod's IP.
 - ``graph``: a ``networkx`` graph of nodes, pods, IPs, Services and routes, read from the API.
 """
 

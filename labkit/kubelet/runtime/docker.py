@@ -6,9 +6,10 @@ hostname and /etc/hosts; the pod's containers join it with ``network_mode=contai
 (and its IPC namespace). Names follow dockershim's ``k8s_<container>_<pod>_<namespace>_<uid>_<attempt>``
 and the same ``io.kubernetes.*`` labels, so ``docker ps`` reads like a node's.
 
-Networking is one user-defined bridge per cluster (:class:`DockerNetwork`) standing in for a CNI
-plugin: every node's pods sit on it, so pods reach each other by IP across "nodes", and the host
-reaches them through the bridge's gateway (which is how :meth:`DockerRuntime.port_forward` works).
+Networking is one bridge per cluster (:class:`DockerNetwork`): every node's pods sit on it, so pods
+reach each other by IP across "nodes", and the host reaches them through the bridge's gateway (which
+is how :meth:`DockerRuntime.port_forward` works). As root, labkit wires each sandbox to it as a CNI
+plugin would (:mod:`labkit.network.cni`); otherwise Docker attaches it.
 
 The SDK blocks, so every call runs in a private thread pool (not the loop's default executor, which
 long-lived streams would exhaust); exec and attach hand the daemon's hijacked socket to asyncio.
@@ -196,7 +197,8 @@ class DockerNetwork:
             self.pod_wiring, self.wiring_note = "docker", reason
 
     def wire(self, sandbox_id: str, ip: str) -> None:
-        """Connect a started ``network_mode=none`` sandbox to the bridge with ``ip`` (CNI ADD). Blocking."""
+        """Connect a started sandbox, once in a network namespace of its own, to the bridge with ``ip``
+        (CNI ADD). Blocking."""
         pid = self.api.inspect_container(sandbox_id)["State"]["Pid"]
         cni.add(pid, owner=sandbox_id, ip=ip, prefixlen=ipaddress.ip_network(self.subnet).prefixlen,
                 gateway=self.gateway, bridge=self.interface)
