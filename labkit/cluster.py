@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from asyncio import sslproto
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -55,6 +56,10 @@ CONFIG_MAP = "labkit-config"
 LARGE = 100
 #: the garbage collector's thresholds while a cluster runs (Python's defaults: 700, 10, 10)
 GC_THRESHOLD = (50_000, 20, 100)
+#: asyncio gives every TLS connection a 256 KiB read buffer, and both ends of each of a cluster's
+#: connections (one per watch) live in this process: 26 MiB of a 3-node cluster. 64 KiB is four
+#: TLS records, as much as one read can decrypt at a time anyway.
+TLS_READ_BUFFER = 64 * 1024
 #: what cluster.reset() removes from the default namespace (controllers' objects go with their owners)
 RESET_IN_DEFAULT = (("apps/v1", "deployments"), ("apps/v1", "replicasets"), ("batch/v1", "jobs"), ("v1", "pods"),
                     ("v1", "services"), ("v1", "configmaps"), ("v1", "secrets"), ("v1", "serviceaccounts"),
@@ -158,6 +163,7 @@ class Cluster:
         # start and throughput (1000 sim nodes spent 1.5 s of 7 in full passes). Restored on stop.
         self._gc_threshold = gc.get_threshold()
         gc.set_threshold(*(max(now, tuned) for now, tuned in zip(self._gc_threshold, GC_THRESHOLD)))
+        sslproto.SSLProtocol.max_size = min(sslproto.SSLProtocol.max_size, TLS_READ_BUFFER)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="labkit-cluster", daemon=True)
         self._thread.start()
