@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import docker
 import pytest
@@ -93,6 +93,24 @@ async def collect(session: ExecSession) -> tuple[bytes, bytes]:
 
 async def exec_output(runtime: DockerRuntime, container_id: str, command: list[str]) -> tuple[bytes, bytes]:
     return await collect(await runtime.exec(container_id, command, tty=False, stdin=False))
+
+
+async def get_page(connect: Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]], *,
+                   retry_on: type[Exception], timeout: float = 10) -> bytes:
+    """``GET /`` over a new connection each time until the server (perhaps still starting) answers."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            reader, writer = await connect()
+            writer.write(b"GET / HTTP/1.0\r\n\r\n")
+            page = await reader.read()
+            writer.close()
+            if page:
+                return page
+        except retry_on:
+            pass
+        assert time.monotonic() < deadline, "no answer"
+        await asyncio.sleep(0.1)
 
 
 async def wait_exited(runtime: DockerRuntime, container_id: str, timeout: float = 15):
@@ -222,18 +240,7 @@ def test_nginx_stand_in_port_forward_and_pull_errors(api, network, node_a):
         ref = await node_a.pull_image("nginx:1.25")
         config = sandbox(network, "node-a", "web")
         sandbox_id, cid = await start_pod(node_a, config, ContainerConfig(name="nginx", image="nginx:1.25"))
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                reader, writer = await node_a.port_forward(sandbox_id, 80)
-                writer.write(b"GET / HTTP/1.0\r\n\r\n")
-                page = await reader.read()
-                writer.close()
-                if page:
-                    break
-            except CRIError:
-                assert time.monotonic() < deadline
-            await asyncio.sleep(0.1)
+        page = await get_page(lambda: node_a.port_forward(sandbox_id, 80), retry_on=CRIError)
         with pytest.raises(CRIError) as refused:
             await node_a.port_forward(sandbox_id, 81)
         started = time.monotonic()
@@ -287,18 +294,7 @@ def test_a_host_port_is_published_and_its_pod_shares_the_bridge(network, node_a,
                                                                          env={"POD_NAME": "published"}))
         client = sandbox(network, "node-b", "neighbour")
         _, cid = await start_pod(node_b, client, ContainerConfig(name="c", image="busybox", command=["sleep", "inf"]))
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                reader, writer = await asyncio.open_connection("127.0.0.1", host_port)
-                writer.write(b"GET / HTTP/1.0\r\n\r\n")
-                page = await reader.read()
-                writer.close()
-                if page:
-                    break
-            except OSError:
-                assert time.monotonic() < deadline
-            await asyncio.sleep(0.1)
+        page = await get_page(lambda: asyncio.open_connection("127.0.0.1", host_port), retry_on=OSError)
         session = await node_b.exec(cid, ["wget", "-qO-", f"http://{server.ip}:8080/"], tty=False, stdin=False)
         out, _ = await collect(session)
         return server, sandbox_id, page, out
