@@ -18,6 +18,7 @@ masquerading (Docker's rules for the bridge already cover its subnet), CHECK.
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import os
 import secrets
 import socket
@@ -55,10 +56,8 @@ def unavailable(bridge: str) -> str | None:
         return "wiring a pod's network namespace needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN)"
     if not Path(f"/sys/class/net/{bridge}/bridge").is_dir():
         return f"the bridge {bridge} is not on this machine (is the Docker daemon rootless, remote or in a VM?)"
-    try:
-        import pyroute2  # noqa: F401  (Linux only)
-    except ImportError as e:
-        return f"pyroute2 cannot be imported ({e})"
+    if importlib.util.find_spec("pyroute2") is None:  # a dependency on Linux only
+        return "pyroute2 is not installed"
     return None
 
 

@@ -17,6 +17,7 @@ import docker
 import pytest
 
 from labkit import images
+from labkit.network import cni
 from labkit.kubelet.runtime import (
     LABEL_CLUSTER, LABEL_CONTAINER_NAME, LABEL_NODE, LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_UID,
     ContainerConfig, CRIError, ExecSession, ImagePullError, PodSandboxConfig, PortMapping,
@@ -359,3 +360,23 @@ def test_a_pulled_image_reports_its_size(api, node_a):
     """The kubelet's Pulled event ends "Image size: N bytes." with what the image store says."""
     ref = asyncio.run(node_a.pull_image("busybox"))
     assert ref.size == api.inspect_image(ref.ref.removeprefix("docker://"))["Size"] > 0
+
+
+def test_wiring_never_touches_a_process_in_the_hosts_namespace(api, monkeypatch):
+    """The CNI step refuses a container that has not left this machine's network namespace."""
+    monkeypatch.setattr(cni, "NAMESPACE_WAIT_SECONDS", 0.3)
+    cid = api.create_container(images.BUSYBOX.tag, ["sleep", "inf"], labels={LABEL_CLUSTER: "test-host-ns"},
+                               host_config=api.create_host_config(network_mode="host"))["Id"]
+    try:
+        api.start(cid)
+        pid = api.inspect_container(cid)["State"]["Pid"]
+        links = set(os.listdir("/sys/class/net"))
+        with pytest.raises(cni.CNIError) as refused:
+            cni.add(pid, owner=cid, ip="10.254.0.2", prefixlen=16, gateway="10.254.255.254", bridge="docker0")
+        with pytest.raises(cni.CNIError, match="is not in container"):
+            cni.add(os.getpid(), owner=cid, ip="10.254.0.2", prefixlen=16, gateway="10.254.255.254", bridge="docker0")
+    finally:
+        api.remove_container(cid, force=True)
+    # without root, another user's namespace cannot even be looked at
+    assert ("is still in the host's network namespace" if os.geteuid() == 0 else "not visible") in str(refused.value)
+    assert set(os.listdir("/sys/class/net")) == links
