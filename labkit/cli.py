@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"labkit cluster ready at {cluster.url} ({args.nodes} node(s), {cluster.runtime} runtime): "
               f"export KUBECONFIG={cluster.kubeconfig}", flush=True)
+        print(f"pod network: {cluster.pod_network}", flush=True)
         stop.wait()
     finally:
         cluster.stop()

@@ -508,6 +508,15 @@ class Cluster:
     def url(self) -> str:
         return self.apiserver.url if self.apiserver else ""
 
+    @property
+    def pod_network(self) -> str:
+        """How pods get their IPs on this cluster's runtime, in one line."""
+        if self._docker_network is not None:
+            return str(self._docker_network.describe())
+        if self.runtime == "process":
+            return f"each pod is a host process with a loopback address of its own, from {self._cluster_cidr}"
+        return "simulated: pod IPs are recorded, nothing answers on them"
+
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 60) -> T:
         """Run a coroutine on the cluster's loop from any other thread and wait for its result."""
         if self._loop is None or not self._loop.is_running():

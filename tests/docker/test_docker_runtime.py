@@ -49,6 +49,7 @@ def network(api: docker.APIClient, request: pytest.FixtureRequest) -> Iterator[D
         net.remove_sync()
         need(False, f"root and a local Docker daemon, to wire pods ({e.message})")
     assert net.pod_wiring == request.param
+    assert (net.interface if request.param == "cni" else "turned off") in net.describe()
     yield net
     net.remove_sync()
 
