@@ -357,6 +357,21 @@ def test_leftovers_of_a_dead_process_are_removed(api, network, node_a):
     assert api.networks(filters={"label": f"{LABEL_CLUSTER}={network.cluster_id}"})
 
 
+def test_a_leftover_network_in_use_by_a_foreign_container_does_not_stop_the_cleanup(api):
+    """A dead cluster's network that something else still uses is left, with a warning; nothing fails."""
+    name = f"labkit-test-{secrets.token_hex(3)}"
+    dead_owner = {LABEL_CLUSTER: name, LABEL_PID: "999999999", "labkit.pid-start": "1", "labkit.host": socket.gethostname()}
+    net = api.create_network(name, driver="bridge", labels=dead_owner)["Id"]
+    foreign = api.create_container(images.BUSYBOX.tag, ["sleep", "inf"], host_config=api.create_host_config(network_mode=name))
+    try:
+        api.start(foreign)
+        cleanup_leftovers(api)
+        assert [n["Id"] for n in api.networks(names=[name])] == [net]
+    finally:
+        api.remove_container(foreign, force=True)
+        api.remove_network(net)
+
+
 def test_a_pulled_image_reports_its_size(api, node_a):
     """The kubelet's Pulled event ends "Image size: N bytes." with what the image store says."""
     ref = asyncio.run(node_a.pull_image("busybox"))

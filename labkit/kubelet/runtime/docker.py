@@ -115,9 +115,13 @@ def cleanup_leftovers(api: docker.APIClient | None = None) -> int:
                 removed += 1
     for n in api.networks(filters={"label": LABEL_CLUSTER}):
         if _owner_is_gone(n.get("Labels") or {}):
-            with contextlib.suppress(docker.errors.NotFound):
+            try:
                 api.remove_network(n["Id"])
                 removed += 1
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as e:  # a container labkit did not make is still attached
+                log.warning("left docker network %s in place: %s", n["Name"], e.explanation or e)
     return removed
 
 
