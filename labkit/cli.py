@@ -14,6 +14,7 @@ import sys
 import threading
 from pathlib import Path
 
+from labkit.apiserver.server import AUTHORIZATION_MODES
 from labkit.cluster import RUNTIMES, Cluster
 
 
@@ -28,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="where to write the kubeconfig (default ./labkit.kubeconfig)")
     up.add_argument("--port", type=int, default=0, help="API server port (default: a free one)")
     up.add_argument("--seed", type=int, default=None, help="seed for reproducible names and uids")
+    up.add_argument("--authorization-mode", choices=AUTHORIZATION_MODES, default="RBAC",
+                    help="as kube-apiserver's flag: RBAC (default) or AlwaysAllow")
     args = parser.parse_args(argv)
 
     stop = threading.Event()
@@ -35,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stop.set())
     try:
         cluster = Cluster(nodes=args.nodes, runtime=args.runtime, store=args.store, seed=args.seed,
-                          kubeconfig=args.kubeconfig.resolve(), port=args.port, set_kubeconfig_env=False).start()
+                          kubeconfig=args.kubeconfig.resolve(), port=args.port, set_kubeconfig_env=False,
+                          authorization=args.authorization_mode).start()
     except (ValueError, OSError) as e:
         print(f"labkit: {e}", file=sys.stderr)
         return 1

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 from labkit import store as kv
 from labkit.apiserver.pki import PKI, write_kubeconfig
-from labkit.apiserver.server import APIServer
+from labkit.apiserver.server import AUTHORIZATION_MODES, APIServer
 from labkit.client import APIStatusError, Client, ConnectionPool, resource_path
 from labkit.component import Component
 from labkit.controllers.config import ControllerManagerConfig
@@ -96,14 +96,22 @@ class Cluster:
     A sim cluster of more than 100 nodes runs them as KWOK does: Kubernetes' own lease and status
     intervals, one pod watch for all nodes, and no Events from the kubelets (pass ``kubelet=`` a
     ``KubeletConfig`` to choose otherwise).
+
+    ``authorization``: ``RBAC`` (kubeadm's choice: each component may do what its role allows, and
+    a user what their bindings grant; the notebook and kubectl are ``system:masters``) or
+    ``AlwaysAllow``.
     """
 
     def __init__(self, *, nodes: int = 1, runtime: str | None = None, store: str = "memory", seed: int | None = None,
                  kubeconfig: str | Path | None = None, port: int = 0, set_kubeconfig_env: bool = True,
-                 controllers: ControllerManagerConfig | None = None, kubelet: KubeletConfig | None = None) -> None:
+                 controllers: ControllerManagerConfig | None = None, kubelet: KubeletConfig | None = None,
+                 authorization: str = "RBAC") -> None:
         runtime = runtime or os.environ.get("LABKIT_RUNTIME") or ("docker" if docker_available() else "process")
         if runtime not in RUNTIMES:
             raise ValueError(f"unknown runtime {runtime!r}: choose one of {', '.join(RUNTIMES)}")
+        if authorization not in AUTHORIZATION_MODES:
+            raise ValueError(f"unknown authorization {authorization!r}: choose one of {', '.join(AUTHORIZATION_MODES)}")
+        self.authorization = authorization
         if nodes < 0:
             raise ValueError("nodes must be >= 0")
         self.node_names = [f"node-{i + 1}" for i in range(nodes)]
@@ -232,7 +240,7 @@ class Cluster:
             await asyncio.to_thread(cleanup_processes)  # what a crashed cluster left running
         pki = self._pki = PKI.create(self._workdir / "pki")
         self.apiserver = APIServer(self.store, pki, ids=IdSource(self.seed), trace=self.trace,
-                                   service_cidr=str(service_cidr))
+                                   service_cidr=str(service_cidr), authorization=self.authorization)
         url = await self.apiserver.start(port=self.port)
         cert, key = pki.issue_client_cert("admin", user="kubernetes-admin", groups=["system:masters"])
         self.kubeconfig = self._kubeconfig_arg or self._workdir / "kubeconfig"

@@ -1,9 +1,9 @@
 """Authorization: may this user do this verb on this resource?
 
 Mirrors ``k8s.io/apiserver/pkg/authorization/authorizer`` (``Attributes``, ``Authorizer``,
-``RuleResolver``). labkit ships ``AlwaysAllow`` (kube-apiserver's ``--authorization-mode=AlwaysAllow``)
-for now; the RBAC authorizer plugs into the same seam. ``system:masters`` is always allowed, as in
-kube-apiserver.
+``RuleResolver``). Two authorizers fit this seam: :class:`labkit.apiserver.rbac.RBACAuthorizer`
+(a cluster's default) and ``AlwaysAllow`` (kube-apiserver's ``--authorization-mode=AlwaysAllow``).
+``system:masters`` is always allowed, as in kube-apiserver.
 """
 
 from __future__ import annotations

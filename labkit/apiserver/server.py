@@ -24,11 +24,12 @@ from aiohttp import web
 
 from labkit import codec
 from labkit import store as kv
-from labkit.apiserver import discovery, errors, handlers, request, streaming, subresources, tables, watch
+from labkit.apiserver import bootstrappolicy, discovery, errors, handlers, request, streaming, subresources, tables, watch
 from labkit.apiserver.admission import AdmissionChain, NamespaceLifecycle, Priority, ServiceAccount
 from labkit.apiserver.authn import UserInfo
 from labkit.apiserver.authz import AlwaysAllow, AuthorizationAttributes, Authorizer, forbidden_message
 from labkit.apiserver.pki import PKI
+from labkit.apiserver.rbac import RBACAuthorizer
 from labkit.apiserver.resources import RESOURCES, Resource
 from labkit.apiserver.rest import DEFAULT_SERVICE_CIDR, REGISTRY_CLASSES
 from labkit.apiserver.storage import Registry
@@ -39,6 +40,9 @@ from labkit.trace import Trace
 Obj = dict[str, Any]
 #: the Kubernetes release whose API behaviour labkit follows (the kubectl dispatcher picks its kubectl by it)
 KUBERNETES_VERSION = "v1.33.0"
+#: kube-apiserver's --authorization-mode values labkit serves
+AUTHORIZATION_MODES = ("RBAC", "AlwaysAllow")
+RBAC_GROUP = "rbac.authorization.k8s.io"
 PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version", "/version/")
 OPENAPI_V2_CONTENT_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 COMPACTION_INTERVAL = 300.0  # kube-apiserver's --etcd-compaction-interval default
@@ -72,7 +76,7 @@ class APIServer:
     """kube-apiserver for one labkit cluster. Runs on the cluster's event loop."""
 
     def __init__(self, store: kv.Store, pki: PKI, *, ids: IdSource | None = None, trace: Trace | None = None,
-                 clock: Callable[[], dt.datetime] = now_utc, authorizer: Authorizer | None = None,
+                 clock: Callable[[], dt.datetime] = now_utc, authorization: str = "AlwaysAllow",
                  service_cidr: str = DEFAULT_SERVICE_CIDR) -> None:
         self.store = store
         self.pki = pki
@@ -80,12 +84,22 @@ class APIServer:
         self.trace = trace if trace is not None else Trace()
         self.clock = clock
         self.authenticator = pki.authenticator()
-        self.authorizer: Authorizer = authorizer or AlwaysAllow()
+        if authorization not in AUTHORIZATION_MODES:
+            raise ValueError(f"authorization must be one of {', '.join(AUTHORIZATION_MODES)}, not {authorization!r}")
+        self.authorization = authorization
         self.admission = AdmissionChain([NamespaceLifecycle(self._lookup), ServiceAccount(), Priority(self._list_all)])
         self.registries: dict[tuple[str, str], Registry] = {
             (r.group, r.plural): REGISTRY_CLASSES.get(r.plural, Registry)(
                 r, store, ids=self.ids, admission=self.admission, clock=clock)
             for r in RESOURCES if r.stored}
+        self.authorizer: Authorizer = AlwaysAllow()
+        self._rbac_watches: list[kv.WatchHandle] = []
+        if authorization == "RBAC":
+            rbac = RBACAuthorizer(lambda plural: self._list_all(plural, RBAC_GROUP))
+            self._rbac_watches = [store.watch(self.registry(plural, RBAC_GROUP).resource.key_prefix(),
+                                              lambda _: rbac.invalidate(), prefix=True)
+                                  for plural in ("roles", "clusterroles", "rolebindings", "clusterrolebindings")]
+            self.authorizer = rbac
         self.service_cidr = ipaddress.ip_network(service_cidr)
         self.registry("services").service_cidr = self.service_cidr  # type: ignore[attr-defined]
         #: (verb, subresource) -> handler; the streaming pod subresources are added by the node side
@@ -108,8 +122,8 @@ class APIServer:
         except errors.ApiError:
             return None
 
-    def _list_all(self, plural: str) -> list[Obj]:
-        group = "scheduling.k8s.io" if plural == "priorityclasses" else ""
+    def _list_all(self, plural: str, group: str = "") -> list[Obj]:
+        group = "scheduling.k8s.io" if plural == "priorityclasses" else group
         return self.registry(plural, group).list("")["items"]
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -134,6 +148,8 @@ class APIServer:
             self._compactor.cancel()
         for cache in self._watch_caches.values():
             cache.stop()
+        for handle in self._rbac_watches:
+            handle.cancel()
         if self._runner:
             await self._runner.cleanup()
             self._runner = None
@@ -165,6 +181,11 @@ class APIServer:
             "metadata": {"name": "kubernetes", "labels": {"kubernetes.io/service-name": "kubernetes"}},
             "addressType": "IPv4", "endpoints": [{"addresses": [host], "conditions": {"ready": True}}],
             "ports": [{"name": "https", "port": int(port), "protocol": "TCP"}]})
+        if self.authorization == "RBAC":  # kube-apiserver's rbac/bootstrap-roles post-start hook
+            for role in bootstrappolicy.cluster_roles():
+                self._ensure(self.registry("clusterroles", RBAC_GROUP), "", role)
+            for binding in bootstrappolicy.cluster_role_bindings():
+                self._ensure(self.registry("clusterrolebindings", RBAC_GROUP), "", binding)
         pcs = self.registry("priorityclasses", "scheduling.k8s.io")
         for name, value in (("system-node-critical", 2000001000), ("system-cluster-critical", 2000000000)):
             self._ensure(pcs, "", {"metadata": {"name": name}, "value": value,

@@ -150,6 +150,30 @@ def test_auth_can_i(kubectl: Kubectl) -> None:
     assert kubectl("auth", "can-i", "delete", "deployments.apps", "-n", "default").strip() == "yes"
 
 
+def test_rbac_the_articles_pod_reader(kubectl: Kubectl, namespace: str) -> None:
+    """§6.3: a Role that may read pods, bound to jane: she reads pods in its namespace and nothing more."""
+    kubectl("apply", "-f", "-", input=yaml.safe_dump({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"namespace": namespace, "name": "pod-reader"},
+        "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "watch", "list"]}]}))
+    kubectl("create", "rolebinding", "read-pods", "--role=pod-reader", "--user=jane", "-n", namespace)
+    kubectl("create", "-f", "-", input=pod_yaml(namespace, "p"))
+
+    def jane(*args: str) -> subprocess.CompletedProcess[str]:
+        return kubectl.run(*args, "--as=jane", check=False)
+
+    assert jane("auth", "can-i", "list", "pods", "-n", namespace).stdout.strip() == "yes"
+    assert jane("auth", "can-i", "create", "pods", "-n", namespace).stdout.strip() == "no"
+    assert jane("auth", "can-i", "list", "pods", "-n", "kube-system").stdout.strip() == "no"
+    assert jane("get", "pods", "-n", namespace, "-o", "name").stdout.split() == ["pod/p"]
+    denied = jane("delete", "pod", "p", "-n", namespace)
+    assert denied.returncode == 1 and (f'pods "p" is forbidden: User "jane" cannot delete resource "pods" in API group "" '
+                                       f'in the namespace "{namespace}"') in denied.stderr
+    listed = jane("auth", "can-i", "--list", "-n", namespace).stdout
+    assert any(line.split()[:1] == ["pods"] and "[get watch list]" in line for line in listed.splitlines()), listed
+    assert kubectl.run("get", "pods", "-n", namespace, "--as=jane", "--as-group=system:masters").returncode == 0
+
+
 def test_typed_creates_send_protobuf_on_1_33(kubectl_for, namespace: str) -> None:
     k = kubectl_for("1.33")
     assert k("create", "namespace", f"{namespace}-pb").strip() == f"namespace/{namespace}-pb created"

@@ -21,7 +21,7 @@ def test_token_clients_share_one_pool_and_keep_their_identities() -> None:
         async def main() -> list[str]:
             pool = ConnectionPool(ca_file=ca, limit=1)
             clients = [Client(c.url, ca_file=ca, pool=pool, user_agent="test",
-                              token=pki.issue_token(user=f"system:node:n{i}", groups=["system:nodes"]))
+                              token=pki.issue_token(user=f"user-{i}", groups=["system:masters"]))
                        for i in range(6)]
             reviews = await asyncio.gather(*(cl.create(REVIEW, {"apiVersion": "authentication.k8s.io/v1",
                                                                 "kind": "SelfSubjectReview"}) for cl in clients))
@@ -40,7 +40,7 @@ def test_token_clients_share_one_pool_and_keep_their_identities() -> None:
             await pool.close()
             return [r["status"]["userInfo"]["username"] for r in reviews]
 
-        assert c.run(main()) == [f"system:node:n{i}" for i in range(6)]
+        assert c.run(main()) == [f"user-{i}" for i in range(6)]
 
 
 def test_a_client_needs_exactly_one_kind_of_credential(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -59,7 +59,7 @@ def test_pods_and_host_reach_a_cluster_ip_and_its_name(cluster: Cluster, admin: 
     net, backends = bridge
     host_net = BridgeNetwork.for_gateway(net.gateway, net.subnet)
     proxy = KubeProxy(cluster.client_for("system:kube-proxy", agent="kube-proxy"), network=host_net)
-    dns = ClusterDNS(cluster.client_for("coredns-docker", agent="coredns"), address=DNS_IP, network=host_net)
+    dns = ClusterDNS(cluster.client_for("system:coredns", agent="coredns"), address=DNS_IP, network=host_net)
     cluster.run(proxy.start())
     cluster.run(dns.start())
     try:
