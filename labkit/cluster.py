@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 from labkit import store as kv
 from labkit.apiserver.pki import PKI, write_kubeconfig
-from labkit.apiserver.server import AUTHORIZATION_MODES, APIServer
+from labkit.apiserver.server import APIServer, check_authorization_mode
 from labkit.client import APIStatusError, Client, ConnectionPool, resource_path
 from labkit.component import Component
 from labkit.controllers.config import ControllerManagerConfig
@@ -109,9 +109,7 @@ class Cluster:
         runtime = runtime or os.environ.get("LABKIT_RUNTIME") or ("docker" if docker_available() else "process")
         if runtime not in RUNTIMES:
             raise ValueError(f"unknown runtime {runtime!r}: choose one of {', '.join(RUNTIMES)}")
-        if authorization not in AUTHORIZATION_MODES:
-            raise ValueError(f"unknown authorization {authorization!r}: choose one of {', '.join(AUTHORIZATION_MODES)}")
-        self.authorization = authorization
+        self.authorization = check_authorization_mode(authorization)
         if nodes < 0:
             raise ValueError("nodes must be >= 0")
         self.node_names = [f"node-{i + 1}" for i in range(nodes)]

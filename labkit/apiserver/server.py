@@ -49,6 +49,13 @@ COMPACTION_INTERVAL = 300.0  # kube-apiserver's --etcd-compaction-interval defau
 Handler = Callable[[handlers.Call], tuple[int, Obj | bytes]]
 
 
+def check_authorization_mode(mode: str) -> str:
+    """``mode`` if labkit serves it, else a ValueError naming the ones it does."""
+    if mode not in AUTHORIZATION_MODES:
+        raise ValueError(f"unknown authorization mode {mode!r}: choose one of {', '.join(AUTHORIZATION_MODES)}")
+    return mode
+
+
 def version_info() -> Obj:
     major, minor, _patch = KUBERNETES_VERSION.lstrip("v").split(".")
     return {"major": major, "minor": minor, "gitVersion": KUBERNETES_VERSION, "gitCommit": "labkit",
@@ -84,9 +91,7 @@ class APIServer:
         self.trace = trace if trace is not None else Trace()
         self.clock = clock
         self.authenticator = pki.authenticator()
-        if authorization not in AUTHORIZATION_MODES:
-            raise ValueError(f"authorization must be one of {', '.join(AUTHORIZATION_MODES)}, not {authorization!r}")
-        self.authorization = authorization
+        self.authorization = check_authorization_mode(authorization)
         self.admission = AdmissionChain([NamespaceLifecycle(self._lookup), ServiceAccount(), Priority(self._list_all)])
         self.registries: dict[tuple[str, str], Registry] = {
             (r.group, r.plural): REGISTRY_CLASSES.get(r.plural, Registry)(
