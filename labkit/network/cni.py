@@ -76,9 +76,8 @@ def _own_namespace(pid: int, owner: str) -> None:
         raise CNIError(f"process {pid} of container {owner[:12]} is not visible here: {e}") from e
 
 
-def add(pid: int, *, owner: str, ip: str, prefixlen: int, gateway: str, bridge: str) -> str:
-    """Wire the network namespace of process ``pid`` of container ``owner`` to ``bridge``; return
-    the host end's name."""
+def add(pid: int, *, owner: str, ip: str, prefixlen: int, gateway: str, bridge: str) -> None:
+    """Wire the network namespace of process ``pid`` of container ``owner`` to ``bridge``."""
     from pyroute2 import IPRoute
     from pyroute2.netlink.exceptions import NetlinkError
 
@@ -92,7 +91,6 @@ def add(pid: int, *, owner: str, ip: str, prefixlen: int, gateway: str, bridge: 
         _in_namespace(pid, lambda pod: _configure(pod, ip, prefixlen, gateway))
     except (NetlinkError, OSError) as e:
         raise CNIError(f"setting up eth0 of pid {pid} on {bridge}: {e}") from e
-    return host_end
 
 
 def _configure(pod: Any, ip: str, prefixlen: int, gateway: str) -> None:

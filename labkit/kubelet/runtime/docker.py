@@ -515,13 +515,16 @@ class DockerRuntime(Runtime):
     async def remove_pod_sandbox(self, sandbox_id: str) -> None:
         await self._call(self._remove_sandbox_sync, sandbox_id)
 
+    def _ip(self, labels: dict[str, str], network_settings: dict[str, Any] | None) -> str:
+        """A sandbox's IP: the label labkit's wiring set, else what docker's network gave it."""
+        networks = (network_settings or {}).get("Networks") or {}
+        return labels.get(LABEL_POD_IP) or (networks.get(self.network.name) or {}).get("IPAddress", "")
+
     def _sandbox_status(self, c: dict[str, Any]) -> SandboxStatus:
         labels = c["Labels"]
-        networks = (c.get("NetworkSettings") or {}).get("Networks") or {}
         return SandboxStatus(
             id=c["Id"], name=labels.get(LABEL_POD_NAME, ""), namespace=labels.get(LABEL_POD_NAMESPACE, ""),
-            uid=labels.get(LABEL_POD_UID, ""),
-            ip=labels.get(LABEL_POD_IP) or (networks.get(self.network.name) or {}).get("IPAddress", ""),
+            uid=labels.get(LABEL_POD_UID, ""), ip=self._ip(labels, c.get("NetworkSettings")),
             state="ready" if c["State"] == "running" else "notready", created_at=float(c["Created"]),
             labels=_user_labels(labels))
 
@@ -531,8 +534,7 @@ class DockerRuntime(Runtime):
 
     async def sandbox_ip(self, sandbox_id: str) -> str:
         info = await self._call(self.api.inspect_container, sandbox_id)
-        return ((info["Config"]["Labels"] or {}).get(LABEL_POD_IP)
-                or (info["NetworkSettings"]["Networks"].get(self.network.name) or {}).get("IPAddress", ""))
+        return self._ip(info["Config"]["Labels"] or {}, info.get("NetworkSettings"))
 
     # --- containers ---
 
