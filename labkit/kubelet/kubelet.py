@@ -600,7 +600,8 @@ class Kubelet(Component):
         if init:
             new["initContainerStatuses"] = init
         written = await self.status.set_status(pod, new)
-        if written is not None:
+        # an update the informer delivered during the write (a deletion, say) is newer: keep that one
+        if written is not None and worker.pod is pod:
             worker.pod = written
 
     # --- termination -----------------------------------------------------------------------------
