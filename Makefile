@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup course test test-course bench clean
+.PHONY: setup course test test-course test-unprivileged bench clean
 
 setup: $(VENV)/.installed
 
@@ -13,8 +13,16 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
+# As root JupyterLab needs --allow-root (said in one line); with no display (a server, a container)
+# it opens no browser and prints the address to open instead.
 course: setup
-	$(BIN)/jupyter lab --notebook-dir=course
+	@args=; \
+	if [ "$$(id -u)" = 0 ]; then \
+		args=--allow-root; \
+		echo "running as root (--allow-root): the notebooks' code runs as root, and labkit wires pod networks on this machine itself; a learner's laptop account is normally not root"; \
+	fi; \
+	if [ "$$(uname)" = Linux ] && [ -z "$$DISPLAY$$WAYLAND_DISPLAY" ]; then args="$$args --no-browser"; fi; \
+	exec $(BIN)/jupyter lab --notebook-dir=course $$args
 
 test: setup
 	$(BIN)/pytest
@@ -22,7 +30,8 @@ test: setup
 
 # Every course notebook runs top to bottom (its assert cells are the tests), on the process runtime
 # always and on docker when a daemon answers; CI (CI=true) must have Docker.
-NBVAL := $(BIN)/pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=120 -p no:python -q course
+NBVAL_ARGS := --nbval-lax --nbval-current-env --nbval-cell-timeout=120 -p no:python -q course
+NBVAL := $(BIN)/pytest $(NBVAL_ARGS)
 test-course: setup
 	LABKIT_RUNTIME=process $(NBVAL)
 	@if $(BIN)/python -c 'import sys; from labkit.cluster import docker_available; sys.exit(not docker_available())'; then \
@@ -32,6 +41,12 @@ test-course: setup
 	else \
 		echo "no Docker daemon here: the course ran on the process runtime only"; \
 	fi
+
+# As root: the course and the tests marked `unprivileged` as two ordinary accounts it creates,
+# labkit-ci (docker runtime) and labkit-nodocker (process runtime); .ci/unprivileged says how. CI runs
+# it after `make test` (.ci/run); `make test` does not, as it would add accounts to a developer's machine.
+test-unprivileged:
+	NBVAL_ARGS='$(NBVAL_ARGS)' bash .ci/unprivileged
 
 bench: setup
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
