@@ -2,7 +2,8 @@
 
 Contract (other tools rely on it): ``labkit up [--nodes N] [--runtime sim|process|docker]
 [--store memory|sqlite:PATH] [--kubeconfig FILE]`` writes the kubeconfig to FILE, prints one line
-saying the cluster is ready and how to use it, serves ``/readyz`` = ``ok`` once every component is up,
+saying the cluster is ready and how to use it, then one saying which runtime and network it chose and
+why (``runtime: ...``), serves ``/readyz`` = ``ok`` once every component is up,
 and on SIGINT or SIGTERM stops cleanly, leaving nothing behind.
 """
 
@@ -39,14 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cluster = Cluster(nodes=args.nodes, runtime=args.runtime, store=args.store, seed=args.seed,
                           kubeconfig=args.kubeconfig.resolve(), port=args.port, set_kubeconfig_env=False,
-                          authorization=args.authorization_mode).start()
+                          authorization=args.authorization_mode).start(announce=False)
     except (ValueError, OSError) as e:
         print(f"labkit: {e}", file=sys.stderr)
         return 1
     try:
         print(f"labkit cluster ready at {cluster.url} ({args.nodes} node(s), {cluster.runtime} runtime): "
               f"export KUBECONFIG={cluster.kubeconfig}", flush=True)
-        print(f"pod network: {cluster.pod_network}", flush=True)
+        print(f"runtime: {cluster.path}", flush=True)
         stop.wait()
     finally:
         cluster.stop()

@@ -40,7 +40,8 @@ from labkit.kubelet import Kubelet, KubeletConfig
 from labkit.kubelet.runtime import Runtime
 from labkit.kubelet.server import KubeletServer
 from labkit.kubelet.simpods import SimPodSource
-from labkit.network import AddressPlan, BridgeNetwork, LoopbackNetwork, address_plan, cluster_dns_ip, docker_subnet, slots
+from labkit.network import AddressPlan, LoopbackNetwork, address_plan, cluster_dns_ip, docker_subnet, slots
+from labkit.network.netns import HOST, HostNamespace, NamespaceUnavailable, UserNamespace, unprivileged_port_start
 from labkit.proxy import KubeProxy
 from labkit.proxy.dns import ClusterDNS
 from labkit.scheduler import Scheduler
@@ -76,15 +77,32 @@ async def _stop_component(component: Component) -> None:
         log.warning("%s did not stop within %gs; the cluster stops without it", component.name, COMPONENT_STOP_SECONDS)
 
 
-def docker_available(timeout: float = 2.0) -> bool:
-    """True when a Docker daemon answers (the default runtime is docker then, else process)."""
+def docker_unavailable(timeout: float = 2.0) -> str:
+    """Why no Docker daemon can be used from this process ("" when one answers)."""
     try:
         import docker
 
         docker.DockerClient.from_env(timeout=timeout).ping()
-        return True
-    except Exception:  # noqa: BLE001 - no socket, no permission, no daemon: all mean "not here"
-        return False
+        return ""
+    except Exception as e:  # noqa: BLE001 - no SDK, no socket, no permission, no daemon: each says why
+        if "Permission denied" in str(e):
+            return "Docker is here, but this account may not use it (not in the docker group)"
+        return "no Docker daemon answers"
+
+
+def docker_available(timeout: float = 2.0) -> bool:
+    """True when a Docker daemon answers (the default runtime is docker then, else process)."""
+    return not docker_unavailable(timeout)
+
+
+def _choose_runtime(runtime: str | None) -> tuple[str, str]:
+    """The runtime, and why it was chosen."""
+    if runtime:
+        return runtime, "asked for"
+    if os.environ.get("LABKIT_RUNTIME"):
+        return os.environ["LABKIT_RUNTIME"], "LABKIT_RUNTIME"
+    why_not = docker_unavailable()
+    return ("process", why_not) if why_not else ("docker", "a Docker daemon answers")
 
 
 class Cluster:
@@ -106,7 +124,7 @@ class Cluster:
                  kubeconfig: str | Path | None = None, port: int = 0, set_kubeconfig_env: bool = True,
                  controllers: ControllerManagerConfig | None = None, kubelet: KubeletConfig | None = None,
                  authorization: str = "RBAC") -> None:
-        runtime = runtime or os.environ.get("LABKIT_RUNTIME") or ("docker" if docker_available() else "process")
+        runtime, self._runtime_reason = _choose_runtime(runtime)
         if runtime not in RUNTIMES:
             raise ValueError(f"unknown runtime {runtime!r}: choose one of {', '.join(RUNTIMES)}")
         self.authorization = check_authorization_mode(authorization)
@@ -144,6 +162,8 @@ class Cluster:
         self._cluster_id, self._cluster_cidr = "", ""
         self._pool: ConnectionPool | None = None
         self._plan: AddressPlan | None = None
+        self._netns: HostNamespace = HOST
+        self._netns_note = ""
         self.components: list[Component] = []
         self.store: kv.Store | None = None
         self.apiserver: APIServer | None = None
@@ -156,7 +176,8 @@ class Cluster:
 
     # --- lifecycle -------------------------------------------------------------------------------
 
-    def start(self, timeout: float = 60) -> Cluster:
+    def start(self, timeout: float = 60, *, announce: bool = True) -> Cluster:
+        """Start every component; ``announce`` prints :attr:`path`, the runtime and network chosen."""
         if self._thread is not None:
             return self
         self._workdir = Path(tempfile.mkdtemp(prefix="labkit-"))
@@ -181,6 +202,8 @@ class Cluster:
             raise
         if self._set_env:
             self._point_kubeconfig_here()
+        if announce:
+            print(f"labkit: {self.path}", flush=True)
         return self
 
     def _wait_showing_progress(self, future: concurrent.futures.Future[None], timeout: float) -> None:
@@ -228,7 +251,8 @@ class Cluster:
 
             await asyncio.to_thread(cleanup_leftovers)  # what a crashed cluster left behind
             assert self._slot is not None
-            self._docker_network = DockerNetwork(cluster_id, candidates=(docker_subnet(self._slot.number),))
+            self._docker_network = DockerNetwork(cluster_id, candidates=(docker_subnet(self._slot.number),),
+                                                 service_cidr=str(service_cidr))
             await self._docker_network.ensure()
             cluster_cidr = self._docker_network.cluster_cidr
             await self._prebuild_images()
@@ -236,6 +260,7 @@ class Cluster:
             from labkit.kubelet.runtime.process import cleanup_leftovers as cleanup_processes
 
             await asyncio.to_thread(cleanup_processes)  # what a crashed cluster left running
+            await asyncio.to_thread(self._open_namespace)
         pki = self._pki = PKI.create(self._workdir / "pki")
         self.apiserver = APIServer(self.store, pki, ids=IdSource(self.seed), trace=self.trace,
                                    service_cidr=str(service_cidr), authorization=self.authorization)
@@ -254,8 +279,8 @@ class Cluster:
         self.scheduler = await self._add(Scheduler(self.client_for("system:kube-scheduler", agent="kube-scheduler"),
                                                    seed=self.seed))
         if self.runtime != "sim":
-            network = LoopbackNetwork() if self.runtime == "process" else BridgeNetwork.for_gateway(
-                self._docker_network.gateway, str(self._docker_network.subnet))
+            network = (LoopbackNetwork(netns=self._netns, plan=plan) if self.runtime == "process"
+                       else self._docker_network.bridge())
             self.proxy = await self._add(KubeProxy(self.client_for("system:kube-proxy", agent="kube-proxy"),
                                                    network=network))
             if self.runtime == "docker":
@@ -320,7 +345,7 @@ class Cluster:
             from labkit.kubelet.runtime.process import ProcessRuntime
 
             assert self._workdir is not None
-            return ProcessRuntime(root_dir=self._workdir / "runtime" / node, node=node)
+            return ProcessRuntime(root_dir=self._workdir / "runtime" / node, node=node, netns=self._netns)
         from labkit.kubelet.runtime.sim import SimRuntime
 
         return SimRuntime(node=node)
@@ -488,6 +513,9 @@ class Cluster:
         self._runtimes.clear()
         if self._docker_network is not None:
             await self._docker_network.remove()
+        if isinstance(self._netns, UserNamespace):
+            self._netns.stop()
+            self._netns = HOST
         if self._slot is not None:
             self._slot.release()
         self._admin = None
@@ -520,8 +548,29 @@ class Cluster:
         if self._docker_network is not None:
             return str(self._docker_network.describe())
         if self.runtime == "process":
-            return f"each pod is a host process with a loopback address of its own, from {self._cluster_cidr}"
+            where = ("in the cluster's own network namespace (you are not root; Services answer on their ports "
+                     "there, from pods and from this notebook)" if self._netns is not HOST else "on this machine")
+            return (f"each pod is a host process with a loopback address of its own, from {self._cluster_cidr}, "
+                    f"{where}{self._netns_note}")
         return "simulated: pod IPs are recorded, nothing answers on them"
+
+    @property
+    def path(self) -> str:
+        """Which runtime and network this cluster runs on, why, and what another would give, in one line."""
+        gain = {"docker": "",
+                "process": "; with Docker (as root or in the docker group) pods would be real containers with their limits",
+                "sim": "; with docker or process, pods would really run"}[self.runtime]
+        return f"{self.runtime} runtime ({self._runtime_reason}): {self.pod_network}{gain}"
+
+    def _open_namespace(self) -> None:
+        """The process runtime's network: this machine's as root, else the cluster's own (if allowed)."""
+        if HOST.can_bind(80):
+            return
+        try:
+            self._netns = UserNamespace().start()
+        except NamespaceUnavailable as e:
+            self._netns_note = (f"; ports below {unprivileged_port_start()} are closed to you, so Services on them "
+                                f"do not answer and the nginx stand-in listens on 10080: {e}")
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 60) -> T:
         """Run a coroutine on the cluster's loop from any other thread and wait for its result."""

@@ -54,11 +54,11 @@ async def run_probe(probe: Obj, *, container: Obj, container_id: str, pod_ip: st
             get = probe["httpGet"]
             host, port = get.get("host") or pod_ip, resolve_port(get["port"], container)
             url = f"{get.get('scheme', 'HTTP').lower()}://{host}:{port}{get.get('path', '/')}"
-            return await asyncio.wait_for(_http_get(host, port, get.get("path", "/"), url), timeout)
+            return await asyncio.wait_for(_http_get(runtime, host, port, get.get("path", "/"), url), timeout)
         if "tcpSocket" in probe:
             host, port = probe["tcpSocket"].get("host") or pod_ip, resolve_port(probe["tcpSocket"]["port"], container)
             try:
-                _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+                _, writer = await asyncio.wait_for(runtime.open_connection(host, port), timeout)
             except OSError:
                 return False, f"dial tcp {host}:{port}: connect: connection refused"
             writer.close()
@@ -70,9 +70,9 @@ async def run_probe(probe: Obj, *, container: Obj, container_id: str, pod_ip: st
         return False, str(e)
 
 
-async def _http_get(host: str, port: int, path: str, url: str) -> tuple[bool, str]:
+async def _http_get(runtime: Runtime, host: str, port: int, path: str, url: str) -> tuple[bool, str]:
     try:
-        reader, writer = await asyncio.open_connection(host, port)
+        reader, writer = await runtime.open_connection(host, port)
     except OSError:
         return False, f'Get "{url}": dial tcp {host}:{port}: connect: connection refused'
     try:

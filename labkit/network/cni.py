@@ -10,8 +10,9 @@ sandbox's last process exits.
 Netlink through ``pyroute2``; the namespace is entered by a short-lived thread (``setns`` moves only
 the calling thread), so no other thread ever runs in a pod's namespace. A process in this process's
 own network namespace is never configured. Needs what a CNI plugin needs: CAP_NET_ADMIN and
-CAP_SYS_ADMIN, and the bridge and the sandbox's process on this machine (not so with rootless
-Docker or Docker Desktop; :func:`unavailable` says why). Left out: IPv6, hairpin mode, MTU,
+CAP_SYS_ADMIN (without root, :mod:`labkit.network.agent` runs it in a container that has them), and
+the bridge and the sandbox's process on this machine (not so with rootless Docker or Docker Desktop;
+:func:`unavailable` says why). Left out: IPv6, hairpin mode, MTU,
 masquerading (Docker's rules for the bridge already cover its subnet), CHECK.
 """
 
@@ -46,14 +47,20 @@ def _effective_capabilities() -> int:
     return 0
 
 
-def unavailable(bridge: str) -> str | None:
-    """Why pods cannot be wired to ``bridge`` from this process, or None when they can."""
+def privileged() -> bool:
+    """Whether this process may wire namespaces itself (CAP_NET_ADMIN and CAP_SYS_ADMIN: root)."""
     try:
         caps = _effective_capabilities()
     except OSError:
+        return False
+    return bool(caps >> CAP_NET_ADMIN & 1 and caps >> CAP_SYS_ADMIN & 1)
+
+
+def unavailable(bridge: str) -> str | None:
+    """Why pods cannot be wired to ``bridge`` on this machine (by this process or, without root, by
+    :mod:`labkit.network.agent`), or None when they can."""
+    if not Path("/proc/self/status").exists():
         return "no /proc (not Linux)"
-    if not (caps >> CAP_NET_ADMIN & 1 and caps >> CAP_SYS_ADMIN & 1):
-        return "wiring a pod's network namespace needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN)"
     if not Path(f"/sys/class/net/{bridge}/bridge").is_dir():
         return f"the bridge {bridge} is not on this machine (is the Docker daemon rootless, remote or in a VM?)"
     if importlib.util.find_spec("pyroute2") is None:  # a dependency on Linux only

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import random
+import socket
 import struct
 from typing import Any
 
@@ -129,7 +130,11 @@ class ClusterDNS(Component):
                     server._transport.sendto(reply, addr)
 
         loop = asyncio.get_running_loop()
-        self._transport, _ = await loop.create_datagram_endpoint(Serve, local_addr=(self.address, self.port))
+        if self.network is None:
+            self._transport, _ = await loop.create_datagram_endpoint(Serve, local_addr=(self.address, self.port))
+        else:  # a socket where the cluster's network is (port 53 without root: the network agent's)
+            sock, = self.network.listen(self.address, self.port, socket.SOCK_DGRAM)
+            self._transport, _ = await loop.create_datagram_endpoint(Serve, sock=sock)
         self.port = self._transport.get_extra_info("sockname")[1]
 
     def answer(self, packet: bytes) -> bytes | None:

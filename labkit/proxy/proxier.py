@@ -105,10 +105,9 @@ class KubeProxy(Component):
                 proxy = self.proxies[port_name] = PortProxy(port_name, network=self.network, trace=self.trace,
                                                             dial_timeout=self.dial_timeout)
             proxy.balancer.update(endpoints_for(slices, port_name.port), client_ip_affinity=info.client_ip_affinity)
-            frontends = {(cluster_ip, info.port)} if cluster_ip else set()
-            if info.node_port:
-                frontends |= {(address, info.node_port) for address in node_addresses}
-            for (host, port), error in (await proxy.listen(frontends)).items():
+            node_ports = {(address, info.node_port) for address in node_addresses} if info.node_port else set()
+            frontends = ({(cluster_ip, info.port)} if cluster_ip else set()) | node_ports
+            for (host, port), error in (await proxy.listen(frontends, outside=node_ports)).items():
                 hint = " (ports below 1024 need root or net.ipv4.ip_unprivileged_port_start)" if port < 1024 else ""
                 problems.append(f"cannot listen on {host}:{port}: {error.strerror or error}{hint}")
         if problems:

@@ -34,19 +34,23 @@ class PortProxy:
         self.trace = trace
         self.dial_timeout = dial_timeout
         self.balancer = RoundRobin()
-        self.servers: dict[Address, asyncio.Server] = {}
+        self.servers: dict[Address, list[asyncio.Server]] = {}
         self._connections: set[asyncio.Task[None]] = set()
 
-    async def listen(self, frontends: set[Address]) -> dict[Address, OSError]:
-        """Listen on exactly ``frontends``; returns the ones that could not be bound and why."""
+    async def listen(self, frontends: set[Address], *, outside: set[Address] = frozenset()) -> dict[Address, OSError]:
+        """Listen on exactly ``frontends`` (those in ``outside`` are NodePorts, for clients outside the
+        cluster too); returns the ones that could not be bound and why."""
         for addr in set(self.servers) - frontends:
-            self.servers.pop(addr).close()
+            for server in self.servers.pop(addr):
+                server.close()
         failed: dict[Address, OSError] = {}
         for addr in frontends - set(self.servers):
             try:
-                self.servers[addr] = await asyncio.start_server(self._accept, addr[0], addr[1])
+                socks = self.network.listen(addr[0], addr[1], outside=addr in outside)
             except OSError as e:
                 failed[addr] = e
+                continue
+            self.servers[addr] = [await asyncio.start_server(self._accept, sock=sock) for sock in socks]
         return failed
 
     async def close(self) -> None:
@@ -80,7 +84,7 @@ class PortProxy:
                                       error=f"{host} is not an address labkit may send traffic to")
                 continue
             try:
-                up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)),
+                up_reader, up_writer = await asyncio.wait_for(self.network.open_connection(host, int(port)),
                                                               self.dial_timeout)
             except (OSError, asyncio.TimeoutError) as e:
                 self.balancer.forget(client[0])

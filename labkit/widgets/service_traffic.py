@@ -12,8 +12,10 @@ transferred, connection durations.
 from __future__ import annotations
 
 import collections
-import urllib.error
-import urllib.request
+import http.client
+import socket
+import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 from labkit.proxy import ConnectionRecord, ConnectionTrace, KubeProxy
@@ -24,15 +26,28 @@ OUTCOME_COLORS = {"proxied": PHASE_COLORS["Running"], "dial-failed": PHASE_COLOR
                   "no-endpoints": PHASE_COLORS["Failed"], "refused": PHASE_COLORS["Failed"]}
 
 
-def send_requests(url: str, n: int, *, timeout: float = 2.0) -> collections.Counter[str]:
-    """GET ``url`` ``n`` times, one connection each; count the response bodies (or ``error: ...``)."""
+def send_requests(url: str, n: int, *, timeout: float = 2.0,
+                  connect: Callable[[str, int, float], socket.socket] | None = None) -> collections.Counter[str]:
+    """GET ``url`` ``n`` times, one connection each; count the response bodies (or ``error: ...``).
+    ``connect(host, port, timeout)`` makes each connection (kube-proxy's network: where the cluster's
+    addresses are, which without root is a namespace of the cluster's own)."""
+    parts = urllib.parse.urlsplit(url)
+    host, port = parts.hostname or "", parts.port or 80
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     answers: collections.Counter[str] = collections.Counter()
     for _ in range(n):
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as resp:
-                answers[resp.read().decode(errors="replace").strip()] += 1
-        except (urllib.error.URLError, OSError) as e:
-            answers[f"error: {getattr(e, 'reason', e)}"] += 1
+            if connect is not None:
+                conn.sock = connect(host, port, timeout)
+            conn.request("GET", target)
+            resp = conn.getresponse()
+            body = resp.read().decode(errors="replace").strip()
+            answers[body if resp.status < 400 else f"error: {resp.reason}"] += 1
+        except (OSError, http.client.HTTPException) as e:
+            answers[f"error: {e}"] += 1
+        finally:
+            conn.close()
     return answers
 
 
@@ -75,7 +90,7 @@ class ServiceTraffic(LiveWidget):
         if self.proxy is None:
             raise TypeError("send() needs the widget to be built from a KubeProxy, not a bare trace")
         answers = send_requests(self.proxy.url(self.service, self.namespace, port=self.port or None) + path, n,
-                                timeout=timeout)
+                                timeout=timeout, connect=self.proxy.network.connect)
         self.refresh()
         return answers
 

@@ -33,7 +33,7 @@ def test_up_prints_one_ready_line_serves_readyz_and_stops_cleanly(tmp_path: Path
     kubeconfig = tmp_path / "kc.yaml"
     try:
         assert f"export KUBECONFIG={kubeconfig}" in line
-        assert proc.stdout.readline().startswith("pod network: ")  # type: ignore[union-attr]
+        assert proc.stdout.readline().startswith("runtime: ")  # type: ignore[union-attr]
         cfg = yaml.safe_load(kubeconfig.read_text())
         server = cfg["clusters"][0]["cluster"]["server"]
         ctx = ssl.create_default_context()

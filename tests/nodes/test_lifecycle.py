@@ -121,7 +121,7 @@ def test_a_component_that_hangs_on_stop_does_not_keep_the_cluster_from_cleaning_
 CRASHING = textwrap.dedent("""
     import time
     from labkit import Cluster
-    c = Cluster(nodes=1, runtime="docker", set_kubeconfig_env=False).start()
+    c = Cluster(nodes=1, runtime="docker", set_kubeconfig_env=False).start(announce=False)
     c.run(c.admin().create("/api/v1/namespaces/default/pods", {"metadata": {"name": "orphan"}, "spec": {
         "containers": [{"name": "main", "image": "busybox", "command": ["sleep", "3600"]}]}}))
     while c.run(c.admin().get("/api/v1/namespaces/default/pods/orphan"))["status"]["phase"] != "Running":

@@ -11,7 +11,6 @@ import pytest
 
 from labkit import Cluster
 from labkit.client import Client
-from labkit.network import BridgeNetwork
 from labkit.proxy import ClusterDNS, KubeProxy
 
 from testkit import need
@@ -57,7 +56,7 @@ def bridge() -> Iterator[tuple[Any, Any]]:
 def test_pods_and_host_reach_a_cluster_ip_and_its_name(cluster: Cluster, admin: Client, namespace: str,
                                                        bridge: tuple[Any, Any]) -> None:
     net, backends = bridge
-    host_net = BridgeNetwork.for_gateway(net.gateway, net.subnet)
+    host_net = net.bridge()
     proxy = KubeProxy(cluster.client_for("system:kube-proxy", agent="kube-proxy"), network=host_net)
     dns = ClusterDNS(cluster.client_for("system:coredns", agent="coredns"), address=DNS_IP, network=host_net)
     cluster.run(proxy.start())

@@ -245,6 +245,10 @@ class Runtime(abc.ABC):
     async def port_forward(self, sandbox_id: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """A TCP connection to ``port`` inside the pod's network namespace."""
 
+    async def open_connection(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A TCP connection from this node's network (where the kubelet's probes come from)."""
+        return await asyncio.open_connection(host, port)
+
     # --- lifecycle ---
     async def cleanup(self) -> None:
         """Remove everything this runtime created for its cluster (on stop, and leftovers on start)."""

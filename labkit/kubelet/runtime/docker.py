@@ -34,6 +34,7 @@ import secrets
 import signal
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -45,7 +46,9 @@ import docker
 import docker.errors
 
 from labkit import images
-from labkit.network import cni
+from labkit.network import agent, cni
+from labkit.network.agent import AgentClient, AgentError
+from labkit.network.hostnet import BridgeNetwork
 from labkit.kubelet.runtime import (
     LABEL_CLUSTER, LABEL_CONTAINER_NAME, LABEL_NODE, LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_UID,
     ContainerConfig, ContainerStatus, CRIError, ExecSession, ImagePullError, ImageRef, PodSandboxConfig,
@@ -60,6 +63,8 @@ LABEL_HOST = "labkit.host"
 LABEL_TYPE = "io.kubernetes.docker.type"
 LABEL_SANDBOX_ID = "io.kubernetes.sandbox.id"
 LABEL_RESTART_COUNT = "io.kubernetes.container.restartCount"
+#: what a container of the cluster that is no pod's is for (the network agent)
+LABEL_ROLE = "labkit.role"
 #: the image the pod asked for (the container may run a stand-in)
 LABEL_IMAGE = "labkit.image"
 #: a sandbox's IP when labkit wired its network (docker's network settings know only its own)
@@ -164,18 +169,25 @@ class DockerNetwork:
       DNS. A sandbox takes twice as long to start this way: Docker sets up a namespace by running a
       second dockerd process as a hook (about 110 ms here) and the embedded DNS (60-130 ms).
 
-    ``wire_pods=None`` chooses ``"cni"`` where it can work (root, and a daemon on this machine; else
+    ``wire_pods=None`` chooses ``"cni"`` where it can work (a daemon on this machine; else
     ``wiring_note`` says why not). Pods with a hostPort always use ``"docker"``: Docker publishes it.
+
+    Without root, what needs privilege (wiring, the Service CIDR's addresses on the bridge, low ports
+    on them) goes to the cluster's network agent (:mod:`labkit.network.agent`), a container this
+    class starts with the bridge (``agent``; None as root). ``service_cidr`` bounds what it may add.
     """
 
     def __init__(self, cluster_id: str, *, api: docker.APIClient | None = None,
-                 candidates: Sequence[str] = CANDIDATE_SUBNETS, wire_pods: bool | None = None) -> None:
+                 candidates: Sequence[str] = CANDIDATE_SUBNETS, wire_pods: bool | None = None,
+                 service_cidr: str = "10.96.0.0/12") -> None:
         self.cluster_id = cluster_id
         self.api = api or docker_client()
         self.name = f"labkit-{cluster_id}"
         self.id = self.interface = ""
         self.subnet = self.cluster_cidr = self.gateway = ""
         self.pod_wiring, self.wiring_note = "docker", ""
+        self.service_cidr = service_cidr
+        self.agent: AgentClient | None = None
         self._wire_pods = wire_pods
         self._candidates = candidates
         self._lock = threading.Lock()
@@ -187,6 +199,11 @@ class DockerNetwork:
         self.cluster_cidr = str(next(subnet.subnets(prefixlen_diff=1)))
         self.gateway = str(subnet.broadcast_address - 1)
         reason = cni.unavailable(self.interface) if self._wire_pods is not False else "turned off (wire_pods=False)"
+        if reason is None and not cni.privileged():
+            try:
+                self.agent = self._start_agent()
+            except (AgentError, docker.errors.APIError, images.BuildError) as e:
+                reason = f"labkit's network agent could not start: {e}"
         if reason is None:
             self.pod_wiring, self.wiring_note = "cni", ""
         elif self._wire_pods:
@@ -194,10 +211,45 @@ class DockerNetwork:
         else:
             self.pod_wiring, self.wiring_note = "docker", reason
 
+    def _start_agent(self) -> AgentClient:
+        """Start this cluster's network agent container and connect to it. Blocking."""
+        image = images.ensure_built(self.api, images.BUSYBOX)
+        address = f"labkit-agent-{self.cluster_id}-{secrets.token_hex(4)}"
+        owner = _owner_labels()
+        command = ["chroot", "/host", sys.executable, "-E", "-s", agent.__file__, "--address", address,
+                   "--bridge", self.interface, "--subnet", self.subnet, "--service-cidr", self.service_cidr,
+                   "--owner-uid", str(os.getuid()), "--owner-pid", owner[LABEL_PID], "--owner-start", owner[LABEL_PID_START]]
+        host_config = self.api.create_host_config(
+            network_mode="host", pid_mode="host", cap_add=["NET_ADMIN", "SYS_ADMIN"],
+            binds={"/": {"bind": "/host", "mode": "ro"}})
+        container = self.api.create_container(
+            image, command=command, name=f"labkit-agent-{self.cluster_id}", host_config=host_config,
+            labels={LABEL_CLUSTER: self.cluster_id, LABEL_ROLE: "network-agent", **owner})["Id"]
+        self.api.start(container)
+
+        def exited() -> str | None:
+            info = self.api.inspect_container(container)["State"]
+            if info["Running"]:
+                return None
+            logs = self.api.logs(container, tail=5).decode(errors="replace").strip()
+            return f"its container exited with {info['ExitCode']}: {logs}"
+
+        client = AgentClient(address)
+        try:
+            client.connect(alive=exited)
+        except AgentError:
+            with contextlib.suppress(docker.errors.NotFound):
+                self.api.remove_container(container, force=True)
+            raise
+        return client
+
     def describe(self) -> str:
         """How pods get onto this network, in one line for people."""
         if self.pod_wiring == "cni":
-            return f"labkit wires each pod to bridge {self.interface} ({self.subnet}): a veth pair, as the CNI bridge plugin does"
+            how = (" (through labkit's network agent, a container with CAP_NET_ADMIN: you are not root, and the "
+                   "docker group may start one)") if self.agent else ""
+            return (f"labkit wires each pod to bridge {self.interface} ({self.subnet}): a veth pair, as the CNI "
+                    f"bridge plugin does{how}")
         return (f"Docker attaches each pod to its network {self.name} ({self.subnet}), which starts pods slower "
                 f"than labkit's own wiring; that is off: {self.wiring_note}")
 
@@ -211,8 +263,26 @@ class DockerNetwork:
         """Connect a started sandbox, once in a network namespace of its own, to the bridge with ``ip``
         (CNI ADD). Blocking."""
         pid = self.api.inspect_container(sandbox_id)["State"]["Pid"]
+        if self.agent is not None:
+            try:
+                self.agent.wire(pid, owner=sandbox_id, ip=ip)
+            except AgentError as e:
+                raise cni.CNIError(str(e)) from e
+            return
         cni.add(pid, owner=sandbox_id, ip=ip, prefixlen=ipaddress.ip_network(self.subnet).prefixlen,
                 gateway=self.gateway, bridge=self.interface)
+
+    def bridge(self) -> BridgeNetwork:
+        """kube-proxy's and the DNS's view of this network (:class:`labkit.network.BridgeNetwork`)."""
+        return BridgeNetwork(interface=self.interface, gateway=self.gateway, subnet=self.subnet, agent=self.agent)
+
+    def kill(self, pid: int, *, container: str) -> None:
+        """SIGKILL host process ``pid`` of ``container`` (the agent does it when the daemon's processes
+        are not ours to signal)."""
+        if self.agent is not None and not cni.privileged():
+            self.agent.kill(pid, owner=container)
+        else:
+            os.kill(pid, signal.SIGKILL)
 
     def ensure_sync(self) -> None:
         """Create the bridge (or adopt this cluster's existing one). Blocking; idempotent."""
@@ -248,7 +318,10 @@ class DockerNetwork:
         await asyncio.to_thread(self.ensure_sync)
 
     def remove_sync(self) -> None:
-        """Remove every container of this cluster (all nodes), then the bridge. Blocking."""
+        """Remove every container of this cluster (all nodes, the agent), then the bridge. Blocking."""
+        if self.agent is not None:
+            self.agent.close()
+            self.agent = None
         for c in self.api.containers(all=True, filters={"label": f"{LABEL_CLUSTER}={self.cluster_id}"}):
             with contextlib.suppress(docker.errors.NotFound):
                 self.api.remove_container(c["Id"], force=True, v=True)
@@ -659,7 +732,7 @@ class DockerRuntime(Runtime):
             pid = (await self._call(self.api.exec_inspect, exec_id)).get("Pid")
             if pid:
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+                    await self._call(self.network.kill, pid, container=container_id)
 
         return await _HijackedSession.connect(raw, tty=tty, wait=wait, kill=kill,
                                 resize=lambda w, h: self._call(self.api.exec_resize, exec_id, height=h, width=w))

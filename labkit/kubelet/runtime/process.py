@@ -17,9 +17,11 @@ CRI log files) without containers. Honest about what it is not:
   ``labkit/hello``, ``:*``        ``busybox httpd`` on port 8080 answering with the pod's name and IP
 
   Any other image fails to pull (``ErrImagePull``) with a message listing these.
-- **Ports below 1024** (``ip_unprivileged_port_start``) need root. Not root, the nginx stand-in listens
-  on port + 10000 (80 -> 10080) instead; ``port_forward`` to 80 reaches it, and the Pulled event's
-  message says so. Other programs asking for a low port fail as they would without privilege.
+- **Network namespace** (``netns``, :mod:`labkit.network.netns`): as root, this machine's loopback;
+  without root, the cluster's own namespace, where pods start through ``nsenter`` and ports below 1024
+  are open to them (the nginx stand-in listens on 80, as in its image). Where neither is possible (no
+  root, no user namespaces), the nginx stand-in listens on port + 10000 (80 -> 10080) instead;
+  ``port_forward`` to 80 reaches it, and the Pulled event's message says so.
 - **Volumes**: a process cannot have a mount namespace here, so each mount's container path is
   rewritten to its host directory in the command, args, working dir and exec commands
   (``cat /etc/config/key`` reads the kubelet-prepared file); the container's directory also holds a
@@ -50,6 +52,7 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
+from labkit.network.netns import HOST, HostNamespace, unprivileged_port_start
 from labkit.kubelet.runtime import (
     CRIError, ContainerConfig, ContainerStatus, ExecSession, ImagePullError, ImageRef, Mount, PodSandboxConfig,
     ProgressFn, Runtime, SandboxStatus, port_forward_error,
@@ -78,18 +81,6 @@ def image_family(image: str) -> str | None:
 def busybox_applets(busybox: str = BUSYBOX) -> frozenset[str]:
     out = subprocess.run([busybox, "--list"], capture_output=True, text=True, check=False).stdout
     return frozenset(out.split())
-
-
-@functools.cache
-def unprivileged_port_start() -> int:
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text())
-    except (OSError, ValueError):
-        return 1024
-
-
-def can_bind(port: int) -> bool:
-    return os.geteuid() == 0 or port >= unprivileged_port_start()
 
 
 def rewrite_paths(text: str, mounts: Sequence[Mount]) -> str:
@@ -178,8 +169,10 @@ class ProcessRuntime(Runtime):
     name = "process"
     enforces_limits = False
 
-    def __init__(self, *, root_dir: str | Path, node: str = "", busybox: str = BUSYBOX) -> None:
+    def __init__(self, *, root_dir: str | Path, node: str = "", busybox: str = BUSYBOX,
+                 netns: HostNamespace = HOST) -> None:
         self.root = Path(root_dir)
+        self.netns = netns
         self.node = node
         self.busybox = busybox
         self._sandboxes: dict[str, _Sandbox] = {}
@@ -197,7 +190,7 @@ class ProcessRuntime(Runtime):
         if family in STAND_IN_PORTS:
             port = STAND_IN_PORTS[family]
             note = f"labkit stand-in for {family}: busybox httpd on port {port}"
-            if not can_bind(port):
+            if not self.netns.can_bind(port):
                 note += (f" (not root: ports below {unprivileged_port_start()} are not allowed, so it listens on "
                          f"{port + REMAP_OFFSET}; port-forward to {port} reaches it)")
         return ImageRef(image=image, ref=f"process://{family}", note=note, stand_in=stand_in)
@@ -263,7 +256,7 @@ class ProcessRuntime(Runtime):
         words = [*config.command, *config.args] if config.command else list(config.args)
         if not words and family in STAND_IN_PORTS:
             port = STAND_IN_PORTS[family]
-            if not can_bind(port):
+            if not self.netns.can_bind(port):
                 sb.remaps[port] = port + REMAP_OFFSET
             www = directory / "www"
             www.mkdir()
@@ -297,7 +290,7 @@ class ProcessRuntime(Runtime):
         log = c.log_path.open("ab", buffering=0)
         try:
             c.proc = await asyncio.create_subprocess_exec(
-                *c.argv, env=c.env, cwd=c.cwd, start_new_session=True, stdout=asyncio.subprocess.PIPE,
+                *self.netns.enter(c.argv), env=c.env, cwd=c.cwd, start_new_session=True, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 stdin=asyncio.subprocess.PIPE if c.config.stdin else asyncio.subprocess.DEVNULL)
         except OSError as e:
@@ -420,7 +413,7 @@ class ProcessRuntime(Runtime):
         if not argv:
             raise CRIError("NotFound", f'exec: "{command[0] if command else ""}": executable file not found in $PATH '
                                        f'(the process runtime runs busybox applets only)')
-        return await ProcessExecSession.start(argv, env=c.env, cwd=c.cwd, tty=tty, stdin=stdin, groups=self._groups)
+        return await ProcessExecSession.start(self.netns.enter(argv), env=c.env, cwd=c.cwd, tty=tty, stdin=stdin, groups=self._groups)
 
     async def attach(self, container_id: str, *, tty: bool, stdin: bool) -> ExecSession:
         c = self._get(container_id)
@@ -433,9 +426,12 @@ class ProcessRuntime(Runtime):
         if sb is None:
             raise CRIError("NotFound", f"sandbox {sandbox_id} not found")
         try:
-            return await asyncio.open_connection(sb.config.ip, sb.remaps.get(port, port))
+            return await self.open_connection(sb.config.ip, sb.remaps.get(port, port))
         except OSError as e:
             raise port_forward_error(sandbox_id, sb.config.ip, port, e) from e
+
+    async def open_connection(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await self.netns.open_connection(host, port)
 
     # --- lifecycle ---
 
