@@ -262,7 +262,7 @@ def test_nginx_stand_in_port_forward_and_pull_errors(api, network, node_a):
         asyncio.run(node_a.pull_image("example.com/nothing:1"))
     assert no_stand_in.value.reason == "ErrImagePull" and "example.com/nothing" in no_stand_in.value.message
     assert pull_error.value.explanation and not asyncio.run(node_a.image_present("nginx:1.25"))
-    assert asyncio.run(node_a.image_present(images.HELLO.tag))
+    assert asyncio.run(node_a.image_present(images.NGINX.tag))  # the stand-in this test built
 
 
 def test_pods_on_two_nodes_reach_each_other_by_ip(network, node_a, node_b):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +15,7 @@ from labkit.proxy import ClusterDNS, KubeProxy
 from testkit import need
 from .conftest import create, endpoint_slice, eventually, get, service
 
+pytestmark = [pytest.mark.docker, pytest.mark.unprivileged]  # without root, through the network agent
 CLUSTER_IP, DNS_IP, NODE_PORT = "10.111.0.50", "10.111.0.10", 30081
 
 
@@ -34,7 +34,6 @@ def _docker() -> Any:
 def bridge() -> Iterator[tuple[Any, Any]]:
     client = _docker()
     need(client is not None, "a Docker daemon")
-    need(os.geteuid() == 0, "root (ClusterIPs are added to labkit's bridge)")
     from labkit import images
     from labkit.kubelet.runtime import LABEL_CLUSTER
     from labkit.kubelet.runtime.docker import DockerNetwork

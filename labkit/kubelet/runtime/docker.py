@@ -174,12 +174,13 @@ class DockerNetwork:
 
     Without root, what needs privilege (wiring, the Service CIDR's addresses on the bridge, low ports
     on them) goes to the cluster's network agent (:mod:`labkit.network.agent`), a container this
-    class starts with the bridge (``agent``; None as root). ``service_cidr`` bounds what it may add.
+    class starts with the bridge (``agent``, None as root; ``use_agent=True`` starts it as root too).
+    ``service_cidr`` bounds what it may add.
     """
 
     def __init__(self, cluster_id: str, *, api: docker.APIClient | None = None,
                  candidates: Sequence[str] = CANDIDATE_SUBNETS, wire_pods: bool | None = None,
-                 service_cidr: str = "10.96.0.0/12") -> None:
+                 service_cidr: str = "10.96.0.0/12", use_agent: bool | None = None) -> None:
         self.cluster_id = cluster_id
         self.api = api or docker_client()
         self.name = f"labkit-{cluster_id}"
@@ -189,6 +190,7 @@ class DockerNetwork:
         self.service_cidr = service_cidr
         self.agent: AgentClient | None = None
         self._wire_pods = wire_pods
+        self._use_agent = not cni.privileged() if use_agent is None else use_agent
         self._candidates = candidates
         self._lock = threading.Lock()
 
@@ -198,12 +200,14 @@ class DockerNetwork:
         self.interface = (info.get("Options") or {}).get("com.docker.network.bridge.name") or f"br-{self.id[:12]}"
         self.cluster_cidr = str(next(subnet.subnets(prefixlen_diff=1)))
         self.gateway = str(subnet.broadcast_address - 1)
-        reason = cni.unavailable(self.interface) if self._wire_pods is not False else "turned off (wire_pods=False)"
-        if reason is None and not cni.privileged():
+        reason = cni.unavailable(self.interface)
+        if reason is None and self._use_agent:  # for Services too, however pods are wired
             try:
                 self.agent = self._start_agent()
             except (AgentError, docker.errors.APIError, images.BuildError) as e:
                 reason = f"labkit's network agent could not start: {e}"
+        if self._wire_pods is False:
+            reason = "turned off (wire_pods=False)"
         if reason is None:
             self.pod_wiring, self.wiring_note = "cni", ""
         elif self._wire_pods:
@@ -279,7 +283,7 @@ class DockerNetwork:
     def kill(self, pid: int, *, container: str) -> None:
         """SIGKILL host process ``pid`` of ``container`` (the agent does it when the daemon's processes
         are not ours to signal)."""
-        if self.agent is not None and not cni.privileged():
+        if self.agent is not None:
             self.agent.kill(pid, owner=container)
         else:
             os.kill(pid, signal.SIGKILL)
