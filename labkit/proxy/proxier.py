@@ -24,6 +24,7 @@ from labkit.client import Client
 from labkit.component import Component
 from labkit.informer import Informer, key_of
 from labkit.network.hostnet import HostNetwork, NetworkSetupError
+from labkit.network.netns import USERNS_FIX
 from labkit.proxy.endpoints import SERVICE_NAME_LABEL, ServicePortName, endpoints_for, service_ports, slices_of
 from labkit.proxy.trace import ConnectionTrace
 from labkit.proxy.userspace import PortProxy
@@ -108,7 +109,8 @@ class KubeProxy(Component):
             node_ports = {(address, info.node_port) for address in node_addresses} if info.node_port else set()
             frontends = ({(cluster_ip, info.port)} if cluster_ip else set()) | node_ports
             for (host, port), error in (await proxy.listen(frontends, outside=node_ports)).items():
-                hint = " (ports below 1024 need root or net.ipv4.ip_unprivileged_port_start)" if port < 1024 else ""
+                hint = f" (ports below 1024 need root, or a network namespace of the cluster's own: {USERNS_FIX})" \
+                    if port < 1024 and isinstance(error, PermissionError) else ""
                 problems.append(f"cannot listen on {host}:{port}: {error.strerror or error}{hint}")
         if problems:
             self.problems[key] = "; ".join(problems)

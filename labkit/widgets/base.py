@@ -49,7 +49,8 @@ PHASE_COLORS = {
 }
 CSS = (".labkit-widget svg text{font-family:monospace;font-size:11px}"
        ".labkit-widget table{border-collapse:collapse;font-family:monospace;font-size:12px}"
-       ".labkit-widget td,.labkit-widget th{border:1px solid #ccc;padding:2px 6px;text-align:left}")
+       ".labkit-widget td,.labkit-widget th{border:1px solid #ccc;padding:2px 6px;text-align:left}"
+       ".labkit-widget .labkit-problem{color:#a40000;overflow-wrap:anywhere}")
 
 
 def esc(value: object) -> str:

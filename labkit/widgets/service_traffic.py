@@ -110,13 +110,18 @@ class ServiceTraffic(LiveWidget):
         pod = self.pods.get(endpoint.rsplit(":", 1)[0])
         return f"{endpoint} ({pod})" if pod else endpoint
 
+    @property
+    def problem(self) -> str:
+        """Why kube-proxy cannot serve this Service (a frontend it cannot bind), or ""."""
+        return self.proxy.problems.get(f"{self.namespace}/{self.service}", "") if self.proxy else ""
+
     def summary(self) -> str:
         total = sum(sum(c.values()) for c in self.counts.values())
         answered = sum(1 for c in self.counts.values() if c["proxied"])
         return f"ServiceTraffic({self.namespace}/{self.service}: {total} connections, {answered} endpoints answered)"
 
     def text(self) -> str:
-        lines = [self.summary()]
+        lines = [self.summary()] + ([f"  kube-proxy: {self.problem}"] if self.problem else [])
         for endpoint, outcomes in self.counts.items():
             lines.append(f"  {self._label(endpoint)}: " + " ".join(f"{k}={v}" for k, v in sorted(outcomes.items())))
         if self.recent:
@@ -126,6 +131,8 @@ class ServiceTraffic(LiveWidget):
     def render(self) -> str:
         port = f":{esc(self.port)}" if self.port else ""
         title = f"<div><b>service {esc(self.namespace)}/{esc(self.service)}{port}</b></div>"
+        if self.problem:
+            title += f'<div class="labkit-problem">kube-proxy: {esc(self.problem)}</div>'
         if not self.counts:
             return f"{title}<div>no connections yet</div>"
         rows = [(r.seq, r.client, r.frontend, self._label(r.endpoint), r.outcome, r.error) for r in self.recent]

@@ -85,7 +85,7 @@ def process_env() -> Iterator[Env]:
     finally:
         c.stop()
 
-@pytest.fixture(scope="package", params=["docker", "process"])
+@pytest.fixture(scope="package", params=[pytest.param("docker", marks=pytest.mark.docker), "process"])
 def env(request: pytest.FixtureRequest) -> Env:
     """The test runs on both runtimes."""
     return request.getfixturevalue(f"{request.param}_env")
