@@ -12,8 +12,14 @@ Layout:
 - ``hostnet``: how a runtime's Service addresses become reachable on this machine (loopback for the
   process runtime, labkit's Docker bridge for the docker runtime) and which addresses labkit may
   send traffic to.
-- ``cni``: the ``bridge`` CNI plugin's data path for the docker runtime (as root): a veth pair from
-  the cluster bridge into a pod's network namespace, ``eth0`` with the pod's IP.
+- ``cni``: the ``bridge`` CNI plugin's data path for the docker runtime: a veth pair from the
+  cluster bridge into a pod's network namespace, ``eth0`` with the pod's IP.
+- ``netns``: where the process runtime's sockets and pods live: this machine's loopback as root, a
+  network namespace of the cluster's own (in an unprivileged user namespace) otherwise.
+- ``agent``: for a docker-group account that is not root, the privileged container that does what
+  needs CAP_NET_ADMIN (wiring, ClusterIPs on the bridge, ports below 1024), as kube-proxy's and the
+  CNI plugin's privileges do on a node.
+- ``slots``: which address ranges a running cluster holds, machine-wide.
 - ``graph``: a ``networkx`` graph of nodes, pods, IPs, Services and routes, read from the API.
 """
 
