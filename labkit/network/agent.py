@@ -8,7 +8,8 @@ port 53 (CAP_NET_BIND_SERVICE) and wiring a pod's network namespace (:mod:`labki
 
 Membership of the docker group is the power to start a container with any capability, which is how
 kind runs whole nodes without root. So labkit starts one container per cluster, as kube-proxy's
-DaemonSet pod is: host network, host PID namespace, CAP_NET_ADMIN and CAP_SYS_ADMIN, the host's
+DaemonSet pod is: host network, host PID namespace, CAP_NET_ADMIN and CAP_SYS_ADMIN (and CAP_SYS_PTRACE,
+to open the namespace of a sandbox whose runc init is not yet dumpable), the host's
 filesystem read-only at ``/host``; it ``chroot``s there and runs this file with the learner's own
 Python. It answers the cluster's process only (the peer's uid, checked on every connection) on an
 abstract Unix socket, and does exactly these things, each limited to its cluster:
@@ -57,42 +58,66 @@ def _peer(sock: socket.socket) -> tuple[int, int, int]:
 
 
 class AgentClient:
-    """The cluster's connection to its agent: one request at a time, from any thread."""
+    """The cluster's connections to its agent: one per request in flight, from any thread (pods that
+    start at once are wired at once)."""
 
     def __init__(self, address: str) -> None:
         self.address = address
-        self._sock: socket.socket | None = None
+        self._idle: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._closed = False
+
+    def _connect(self) -> socket.socket:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            sock.connect("\0" + self.address)
+            if _peer(sock)[1] != 0:  # anyone may bind an abstract name; only root's answer is the agent's
+                raise AgentError(0, f"@{self.address} is not labkit's network agent (its process is not root)")
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
     def connect(self, *, timeout: float = START_SECONDS, alive: Callable[[], str | None] = lambda: None) -> None:
-        """Connect once the agent listens; ``alive()`` says why to give up (the container exited)."""
+        """Wait until the agent answers; ``alive()`` says why to give up (its container exited)."""
         deadline = time.monotonic() + timeout
         while True:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             try:
-                sock.connect("\0" + self.address)
+                sock = self._connect()
                 break
+            except AgentError:
+                raise
             except OSError as e:
-                sock.close()
                 if (why := alive()) or time.monotonic() > deadline:
                     raise AgentError(e.errno, f"the network agent did not answer: {why or e}") from None
                 time.sleep(0.02)
-        if _peer(sock)[1] != 0:  # anyone may bind an abstract name; only root's answer is the agent's
-            sock.close()
-            raise AgentError(0, f"@{self.address} is not labkit's network agent (its process is not root)")
-        self._sock = sock
+        with self._lock:
+            self._idle.append(sock)
 
     def close(self) -> None:
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for sock in idle:
+            sock.close()
 
     def _call(self, op: str, **args: Any) -> tuple[dict[str, Any], list[int]]:
         with self._lock:
-            if self._sock is None:
-                raise AgentError(0, "the network agent is not connected")
-            self._sock.send(json.dumps({"op": op, **args}).encode())
-            data, fds, _, _ = socket.recv_fds(self._sock, 65536, 1)
+            if self._closed:
+                raise AgentError(0, "the network agent is stopped")
+            sock = self._idle.pop() if self._idle else None
+        sock = sock or self._connect()
+        try:
+            sock.send(json.dumps({"op": op, **args}).encode())
+            data, fds, _, _ = socket.recv_fds(sock, 65536, 1)
+        except BaseException:
+            sock.close()
+            raise
+        with self._lock:
+            if self._closed or not data:
+                sock.close()
+            else:
+                self._idle.append(sock)
         if not data:
             raise AgentError(0, "the network agent has gone")
         answer = json.loads(data)

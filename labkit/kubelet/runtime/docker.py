@@ -224,7 +224,7 @@ class DockerNetwork:
                    "--bridge", self.interface, "--subnet", self.subnet, "--service-cidr", self.service_cidr,
                    "--owner-uid", str(os.getuid()), "--owner-pid", owner[LABEL_PID], "--owner-start", owner[LABEL_PID_START]]
         host_config = self.api.create_host_config(
-            network_mode="host", pid_mode="host", cap_add=["NET_ADMIN", "SYS_ADMIN"],
+            network_mode="host", pid_mode="host", cap_add=["NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE"],
             binds={"/": {"bind": "/host", "mode": "ro"}})
         container = self.api.create_container(
             image, command=command, name=f"labkit-agent-{self.cluster_id}", host_config=host_config,
