@@ -59,6 +59,9 @@ from labkit.kubelet.runtime import (
 LABEL_PID = "labkit.pid"
 LABEL_PID_START = "labkit.pid-start"
 LABEL_HOST = "labkit.host"
+#: the creating account: on a machine whose /proc hides other accounts' processes (hidepid), their
+#: running clusters would look dead, so a clean-up removes only its own account's leftovers (root: all)
+LABEL_UID = "labkit.uid"
 #: dockershim's labels: sandbox or container, the owning sandbox, the attempt
 LABEL_TYPE = "io.kubernetes.docker.type"
 LABEL_SANDBOX_ID = "io.kubernetes.sandbox.id"
@@ -94,12 +97,15 @@ def _process_start(pid: int) -> str:
 
 def _owner_labels() -> dict[str, str]:
     pid = os.getpid()
-    return {LABEL_PID: str(pid), LABEL_PID_START: _process_start(pid), LABEL_HOST: socket.gethostname()}
+    return {LABEL_PID: str(pid), LABEL_PID_START: _process_start(pid), LABEL_HOST: socket.gethostname(),
+            LABEL_UID: str(os.getuid())}
 
 
 def _owner_is_gone(labels: dict[str, str]) -> bool:
-    """A leftover of this host whose creating process no longer runs."""
+    """A leftover of this host, of this account (any, for root), whose creating process no longer runs."""
     if labels.get(LABEL_HOST) != socket.gethostname() or not labels.get(LABEL_PID, "").isdigit():
+        return False
+    if os.getuid() != 0 and labels.get(LABEL_UID, str(os.getuid())) != str(os.getuid()):
         return False
     return _process_start(int(labels[LABEL_PID])) != labels.get(LABEL_PID_START)
 
