@@ -5,6 +5,10 @@ runtime → status back through the API server. No component reaches around the 
 
 Layout (each module's docstring names the Kubernetes code it mirrors and what it leaves out):
 
+- ``apimachinery``: what every component shares, written once with kube's behaviour: the object type
+  ``Obj``, owner references, times, label and field selectors, name and label validation,
+  quantities, pod readiness and QoS, taint toleration. Components import helpers from here, never
+  from one another.
 - ``store``: etcd's v3 data model (revisions, MVCC, txn, watch, compaction, leases); memory and SQLite.
 - ``apiserver``: kube-apiserver over HTTPS: discovery, REST, watch (with a watch cache), patch and
   apply, Table, Status errors, authentication, authorization and admission; ``apiserver/registry`` holds

@@ -20,8 +20,7 @@ from typing import Any
 import aiohttp
 
 from labkit import codec, transport
-
-Obj = dict[str, Any]
+from labkit.apimachinery.meta import Obj
 
 
 class APIStatusError(Exception):

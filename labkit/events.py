@@ -19,19 +19,19 @@ and a failure to record one never fails the component. Left out: the ``events.k8
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import aiohttp
 
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.timeutil import now_utc, rfc3339
 from labkit.client import APIStatusError, Client, resource_path
 
-Obj = dict[str, Any]
 log = logging.getLogger(__name__)
 
 LRU_ENTRIES = 4096
@@ -53,10 +53,6 @@ def reference(obj: Obj) -> Obj:
     if meta.get("namespace"):
         ref["namespace"] = meta["namespace"]
     return ref
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _event_name(ref: Obj) -> str:
@@ -206,7 +202,7 @@ class EventRecorder:
         ref = reference(obj)
         if field_path:
             ref["fieldPath"] = field_path
-        now = _now()
+        now = rfc3339(now_utc())
         body = {"metadata": {"name": _event_name(ref), "namespace": ref.get("namespace", "default")},
                 "involvedObject": ref, "reason": reason, "message": message, "type": type, "source": self.source,
                 "count": 1, "firstTimestamp": now, "lastTimestamp": now,

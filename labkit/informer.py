@@ -13,11 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any
 
+from labkit.apimachinery.meta import Obj
 from labkit.client import APIStatusError, Client, resource_path
 
-Obj = dict[str, Any]
 IndexFunc = Callable[[Obj], Iterable[str]]
 log = logging.getLogger(__name__)
 

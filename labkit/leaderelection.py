@@ -11,23 +11,17 @@ for teaching (kube: 15 s / 10 s / 2 s). Left out: jitter, the ConfigMap/Endpoint
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
 
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.timeutil import micro_time
 from labkit.client import APIStatusError, Client, resource_path
 
-Obj = dict[str, Any]
 log = logging.getLogger(__name__)
-
-
-def micro_time(t: dt.datetime | None = None) -> str:
-    """``metav1.MicroTime``'s RFC 3339 form with microseconds."""
-    return (t or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def default_identity() -> str:

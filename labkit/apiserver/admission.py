@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
 
+from labkit.apimachinery.meta import Obj
 from labkit.apiserver import errors
 from labkit.apiserver.authn import UserInfo
 from labkit.apiserver.resources import Resource
 
-Obj = dict[str, Any]
 #: reads an object through the API server's storage: (plural, namespace, name) -> object or None
 Lookup = Callable[[str, str, str], Obj | None]
 #: lists objects through the API server's storage: plural -> objects

@@ -23,11 +23,11 @@ import json
 from typing import Any
 
 from labkit import codec
+from labkit.apimachinery.meta import Obj
 from labkit.apiserver import merge_schema, resources
 from labkit.apiserver.merge_schema import FieldSchema
 from labkit.apiserver.patch import PatchError
 
-Obj = dict[str, Any]
 PathElement = tuple[str, Any]
 Path = tuple[PathElement, ...]
 FieldSet = set[Path]

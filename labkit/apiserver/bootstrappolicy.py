@@ -21,9 +21,8 @@ components labkit does not have (volumes, certificates, autoscaling ...).
 from __future__ import annotations
 
 import copy
-from typing import Any
+from labkit.apimachinery.meta import Obj
 
-Obj = dict[str, Any]
 READ = ["get", "list", "watch"]
 WRITE = ["create", "delete", "deletecollection", "patch", "update"]
 

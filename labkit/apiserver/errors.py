@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from labkit.apiserver.strategy import Cause
+from labkit.apimachinery.validation import Cause
 
 
 class ApiError(Exception):

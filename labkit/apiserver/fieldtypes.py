@@ -21,10 +21,10 @@ from typing import Any
 
 from kubernetes.client import models
 
+from labkit.apimachinery.meta import Obj
 from labkit.apiserver import errors
 from labkit.apiserver.request import json_type
 
-Obj = dict[str, Any]
 Type = tuple[Any, ...]  # ("str",), ("list", Type), ("dict", Type), ("model", class name), ...
 VALIDATION = ("Ignore", "Warn", "Strict")
 _QUANTITY_FIELDS = {"limits", "requests", "capacity", "allocatable", "hard", "used", "overhead", "sizeLimit"}

@@ -12,13 +12,12 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.timeutil import rfc3339
 from labkit.apiserver import apply, errors, fieldtypes, patch, request
 from labkit.apiserver.authn import UserInfo
 from labkit.apiserver.request import RequestInfo
 from labkit.apiserver.storage import Registry
-from labkit.apiserver.strategy import rfc3339
-
-Obj = dict[str, Any]
 
 
 @dataclasses.dataclass

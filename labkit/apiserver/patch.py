@@ -19,10 +19,10 @@ import jsonpatch
 import jsonpointer
 
 from labkit import codec
+from labkit.apimachinery.meta import Obj
 from labkit.apiserver import merge_schema
 from labkit.apiserver.merge_schema import FieldSchema
 
-Obj = dict[str, Any]
 
 PATCH = "$patch"
 RETAIN_KEYS = "$retainKeys"

@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from labkit.apimachinery.timeutil import rfc3339, unix
 from labkit.apiserver import protobuf_tables as tables
 
 MAGIC = b"k8s\x00"
@@ -137,7 +137,7 @@ def _time(raw: bytes) -> str | None:
         return None
     seconds = _message(raw, _TIMESTAMP).get("seconds", 0)
     try:
-        return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return rfc3339(unix(seconds))
     except (OverflowError, OSError, ValueError):
         raise ProtobufError(f"timestamp out of range: {seconds}") from None
 

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable
-from typing import Any
 
+from labkit.apimachinery.meta import Obj
 from labkit.apiserver.authn import UserInfo
 from labkit.apiserver.authz import AuthorizationAttributes
 
-Obj = dict[str, Any]
 SA_PREFIX = "system:serviceaccount:"
 
 

@@ -15,10 +15,10 @@ from urllib.parse import unquote
 import yaml
 
 from labkit import codec
+from labkit.apimachinery.meta import Obj
 from labkit.apiserver import errors, protobuf, resources
 from labkit.apiserver.resources import Resource
 
-Obj = dict[str, Any]
 MAX_BODY = 3 * 1024 * 1024  # kube-apiserver's MaxRequestBodyBytes
 
 JSON = "application/json"

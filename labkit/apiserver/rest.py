@@ -10,14 +10,14 @@ allocation bitmaps persisted in the store (labkit rebuilds the allocation from e
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
 
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.timeutil import rfc3339
+from labkit.apimachinery.validation import Cause
 from labkit.apiserver import errors
 from labkit.apiserver.authn import UserInfo
 from labkit.apiserver.storage import Registry
-from labkit.apiserver.strategy import Cause, rfc3339
 
-Obj = dict[str, Any]
 #: kube-apiserver's default --service-cluster-ip-range
 DEFAULT_SERVICE_CIDR = "10.96.0.0/12"
 NODE_PORT_RANGE = range(30000, 32768)

@@ -24,6 +24,8 @@ from aiohttp import web
 
 from labkit import codec
 from labkit import store as kv
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.timeutil import now_utc
 from labkit.apiserver import bootstrappolicy, discovery, errors, handlers, request, streaming, subresources, tables, watch
 from labkit.apiserver.admission import AdmissionChain, NamespaceLifecycle, Priority, ServiceAccount
 from labkit.apiserver.authn import UserInfo
@@ -33,11 +35,9 @@ from labkit.apiserver.rbac import RBACAuthorizer
 from labkit.apiserver.resources import RESOURCES, Resource
 from labkit.apiserver.rest import DEFAULT_SERVICE_CIDR, REGISTRY_CLASSES
 from labkit.apiserver.storage import Registry
-from labkit.apiserver.strategy import now_utc
 from labkit.ids import IdSource
 from labkit.trace import Trace
 
-Obj = dict[str, Any]
 #: the Kubernetes release whose API behaviour labkit follows (the kubectl dispatcher picks its kubectl by it)
 KUBERNETES_VERSION = "v1.33.0"
 #: kube-apiserver's --authorization-mode values labkit serves

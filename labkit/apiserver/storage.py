@@ -21,15 +21,17 @@ from typing import Any
 
 from labkit import codec
 from labkit import store as kv
-from labkit.apiserver import errors, selectors
+from labkit.apimachinery.fields import parse_field_selector
+from labkit.apimachinery.labels import SelectorError, parse_label_selector
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.timeutil import rfc3339
+from labkit.apiserver import errors
 from labkit.apiserver.admission import AdmissionChain, Attributes
 from labkit.apiserver.authn import UserInfo
 from labkit.apiserver.resources import Resource
-from labkit.apiserver.strategy import rfc3339
 from labkit.apiserver.validation import validate_object_meta, validate_object_meta_update
 from labkit.ids import IdSource
 
-Obj = dict[str, Any]
 Mutation = Callable[[Obj], Obj]
 
 #: metadata fields the server owns; a client's values are ignored on create
@@ -130,15 +132,15 @@ class Registry:
 
     def trigger(self, field_selector: str) -> str | None:
         """The value a watch with this (valid) field selector requires of the trigger field, if any."""
-        fields = selectors.parse_field_selector(field_selector or "")
+        fields = parse_field_selector(field_selector or "")
         return next((v for f, op, v in fields.requirements if f == self.strategy.trigger_field and op == "="), None)
 
     def matcher(self, label_selector: str, field_selector: str) -> Callable[[Obj], bool]:
         """A predicate for list and watch filtering; bad selectors are 400s."""
         try:
-            labels = selectors.parse_label_selector(label_selector or "")
-            fields = selectors.parse_field_selector(field_selector or "")
-        except selectors.SelectorError as e:
+            labels = parse_label_selector(label_selector or "")
+            fields = parse_field_selector(field_selector or "")
+        except SelectorError as e:
             raise errors.bad_request(str(e)) from None
 
         supported = self.field_set({"metadata": {}})

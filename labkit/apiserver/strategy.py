@@ -9,127 +9,23 @@ the defaulting of ``pkg/apis/<group>/v1/defaults.go``, the validation of
 The generic store (``labkit/apiserver/storage.py``) does what is common to every resource: metadata
 (name, generateName, uid, creationTimestamp, resourceVersion, generation, labels, annotations,
 finalizers) and its validation. A strategy only adds what its resource needs on top. All methods work
-on plain JSON dicts (the wire format) and mutate them in place.
+on plain JSON dicts (the wire format) and mutate them in place. Field errors (``Cause``, ``invalid``
+...) and the name checks are shared with the rest of labkit in ``labkit/apimachinery/validation.py``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
-import re
 from typing import Any
 
-Obj = dict[str, Any]
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.timeutil import parse_time
+from labkit.apimachinery.validation import (
+    Cause, dns1035_label_errors, dns1123_label_errors, dns1123_subdomain_errors, path_segment_errors,
+)
 
-# --- validation causes (metav1.StatusCause, k8s.io/apimachinery/pkg/util/validation/field) ---------
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Cause:
-    """One field error; rendered into ``Status.details.causes``."""
-
-    type: str  # FieldValueRequired, FieldValueInvalid, FieldValueNotSupported, ...
-    message: str
-    field: str
-
-    def as_dict(self) -> Obj:
-        return {"reason": self.type, "message": self.message, "field": self.field}
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
-
-
-def _show(value: Any) -> str:
-    return json.dumps(value) if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-
-
-def required(field: str, detail: str = "") -> Cause:
-    return Cause("FieldValueRequired", "Required value" + (f": {detail}" if detail else ""), field)
-
-
-def invalid(field: str, value: Any, detail: str) -> Cause:
-    return Cause("FieldValueInvalid", f"Invalid value: {_show(value)}: {detail}", field)
-
-
-def not_supported(field: str, value: Any, supported: list[str]) -> Cause:
-    opts = ", ".join(_show(s) for s in supported)
-    return Cause("FieldValueNotSupported", f"Unsupported value: {_show(value)}: supported values: {opts}", field)
-
-
-def duplicate(field: str, value: Any) -> Cause:
-    return Cause("FieldValueDuplicate", f"Duplicate value: {_show(value)}", field)
-
-
-def forbidden(field: str, detail: str) -> Cause:
-    return Cause("FieldValueForbidden", f"Forbidden: {detail}", field)
-
-
-def too_long(field: str, value: Any, limit: int) -> Cause:
-    return Cause("FieldValueTooLong", f"Too long: may not be more than {limit} bytes", field)
-
-
-# --- names (k8s.io/apimachinery/pkg/util/validation) ------------------------------------------------
-
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-
-
-def dns1123_label_errors(value: str) -> list[str]:
-    """Errors for a DNS-1123 label (namespaces, services, container names ...); empty if valid."""
-    errs = []
-    if len(value) > 63:
-        errs.append("must be no more than 63 characters")
-    if not _DNS1123_LABEL.match(value):
-        errs.append(
-            "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must "
-            "start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for "
-            "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-        )
-    return errs
-
-
-def dns1123_subdomain_errors(value: str) -> list[str]:
-    """Errors for a DNS-1123 subdomain (most object names); empty if valid."""
-    errs = []
-    if len(value) > 253:
-        errs.append("must be no more than 253 characters")
-    if not _DNS1123_SUBDOMAIN.match(value):
-        errs.append(
-            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
-            "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
-            "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-        )
-    return errs
-
-
-_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-
-
-def dns1035_label_errors(value: str) -> list[str]:
-    """Errors for a DNS-1035 label (service names: must start with a letter); empty if valid."""
-    errs = []
-    if len(value) > 63:
-        errs.append("must be no more than 63 characters")
-    if not _DNS1035_LABEL.match(value):
-        errs.append(
-            "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
-            "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', "
-            "regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
-        )
-    return errs
-
-
-def path_segment_errors(value: str) -> list[str]:
-    """Errors for a name that only has to be a valid path segment (RBAC objects)."""
-    if value in (".", ".."):
-        return [f"may not be '{value}'"]
-    for bad in ("/", "%"):
-        if bad in value:
-            return [f"may not contain '{bad}'"]
-    return []
-
-
+#: ``Strategy.name_rule`` -> its check (the ``ValidateNameFunc`` of kube's ``ValidateObjectMeta``)
 NAME_RULES = {"subdomain": dns1123_subdomain_errors, "label": dns1123_label_errors, "dns1035": dns1035_label_errors,
               "path": path_segment_errors}
 
@@ -153,12 +49,6 @@ class Column:
 
 NAME_COLUMN = Column("Name", format="name", description="Name must be unique within a namespace.")
 AGE_COLUMN = Column("Age", description="CreationTimestamp is a timestamp representing the server time when this object was created.")
-
-
-def parse_time(value: str | None) -> dt.datetime | None:
-    if not value:
-        return None
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def human_duration(seconds: float) -> str:
@@ -194,14 +84,6 @@ def age(obj: Obj, now: dt.datetime) -> str:
     """The Age cell: time since ``metadata.creationTimestamp``."""
     created = parse_time(obj.get("metadata", {}).get("creationTimestamp"))
     return "<unknown>" if created is None else human_duration((now - created).total_seconds())
-
-
-def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-def rfc3339(t: dt.datetime) -> str:
-    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- the strategy -----------------------------------------------------------------------------------

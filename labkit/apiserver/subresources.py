@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
 
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.timeutil import rfc3339
 from labkit.apiserver import errors, request
 from labkit.apiserver.authz import AuthorizationAttributes, Authorizer
 from labkit.apiserver.handlers import Call, _track, patch_failed
 from labkit.apiserver.registry.scale import apply_scale, scale_of, validate_scale
-from labkit.apiserver.strategy import rfc3339
 
-Obj = dict[str, Any]
 TokenIssuer = Callable[[str, list[str]], str]
 
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
 
+from labkit.apimachinery.meta import Obj
 from labkit.apiserver import errors
 from labkit.apiserver.resources import Resource
 from labkit.apiserver.strategy import NAME_COLUMN
 
-Obj = dict[str, Any]
 TABLE_CONTENT_TYPE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 INCLUDE_OBJECT = ("None", "Metadata", "Object")
 

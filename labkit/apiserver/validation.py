@@ -2,57 +2,21 @@
 
 Mirrors ``k8s.io/apimachinery/pkg/api/validation/objectmeta.go`` (``ValidateObjectMeta``,
 ``ValidateObjectMetaUpdate``) and ``pkg/apis/meta/v1/validation`` (labels). Resource-specific rules
-live in each strategy.
+live in each strategy; the checks of names, label keys and values it applies, and the field errors
+it returns, are ``labkit/apimachinery/validation.py``.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
-from labkit.apiserver.strategy import NAME_RULES, Cause, dns1123_subdomain_errors, forbidden, invalid, required
+from labkit.apimachinery.validation import (
+    Cause, forbidden, invalid, label_value_errors, qualified_name_errors, required,
+)
+from labkit.apiserver.strategy import NAME_RULES
 
-_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-_QUALIFIED_MSG = ("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
-                  "with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
-                  "validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')")
 TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024
-
-
-def qualified_name_errors(key: str) -> list[str]:
-    """Errors of a label or annotation key (``prefix/name``)."""
-    if key.count("/") > 1:
-        return ["a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
-                "with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
-                "validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix "
-                "and '/' (e.g. 'example.com/MyName')"]
-    prefix, _, name = key.rpartition("/")
-    errs: list[str] = []
-    if "/" in key and not prefix:
-        errs.append("prefix part must be non-empty")
-    elif prefix:
-        errs += [f"prefix part {e}" for e in dns1123_subdomain_errors(prefix)]
-    if not name:
-        errs.append("name part must be non-empty")
-    elif len(name) > 63:
-        errs.append("name part must be no more than 63 characters")
-    elif not _QUALIFIED_NAME.match(name):
-        errs.append(_QUALIFIED_MSG)
-    return errs
-
-
-def label_value_errors(value: str) -> list[str]:
-    """Errors of a label value (at most 63 characters, may be empty); empty if valid."""
-    errs = []
-    if len(value) > 63:
-        errs.append("must be no more than 63 characters")
-    if not _LABEL_VALUE.match(value):
-        errs.append("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
-                    "and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or "
-                    "'12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')")
-    return errs
 
 
 def validate_labels(labels: Any, path: str) -> list[Cause]:

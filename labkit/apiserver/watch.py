@@ -28,10 +28,10 @@ from typing import Any
 
 from labkit import codec
 from labkit import store as kv
+from labkit.apimachinery.meta import Obj
 from labkit.apiserver import errors
 from labkit.apiserver.storage import Registry, decode
 
-Obj = dict[str, Any]
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 WINDOW = 4096  # events the watch cache keeps (kube-apiserver's default watch cache size is 100+)
 BACKLOG_LIMIT = 256 * 1024  # unsent bytes after which a watcher counts as not keeping up

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime as dt
 import logging
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from labkit.apimachinery.meta import Obj, get_controller_of
 from labkit.client import APIStatusError, Client
 from labkit.component import Component, RepeatedFailure
 from labkit.controllers.config import ControllerManagerConfig
@@ -25,7 +25,6 @@ from labkit.events import EventRecorder
 from labkit.informer import Informer, key_of
 from labkit.workqueue import WorkQueue
 
-Obj = dict[str, Any]
 log = logging.getLogger(__name__)
 
 
@@ -60,43 +59,18 @@ class SharedInformers:
         await asyncio.gather(*(i.synced.wait() for i in self._informers.values()))
 
 
-def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-def rfc3339(t: dt.datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: str | None) -> dt.datetime | None:
-    if not value:
-        return None
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def controller_ref(obj: Obj) -> Obj | None:
-    """The ownerReference with ``controller: true`` (``metav1.GetControllerOf``)."""
-    return next((r for r in obj["metadata"].get("ownerReferences") or [] if r.get("controller")), None)
-
-
 CONTROLLER_UID_INDEX = "controllerUID"
 
 
 def controller_uid_index(obj: Obj) -> list[str]:
     """``PodControllerUIDIndex``: an object's controller's uid, or for an orphan ``_ORPHAN_POD/<namespace>``."""
-    ref = controller_ref(obj)
+    ref = get_controller_of(obj)
     return [ref["uid"]] if ref is not None else [orphans_of(obj["metadata"].get("namespace", ""))]
 
 
 def orphans_of(namespace: str) -> str:
     """The ``controllerUID`` index value of the objects in ``namespace`` that no controller owns."""
     return f"_ORPHAN_POD/{namespace}"
-
-
-def owner_reference(owner: Obj, *, kind: str, api_version: str) -> Obj:
-    """A controller ownerReference to ``owner`` (``metav1.NewControllerRef``)."""
-    return {"apiVersion": api_version, "kind": kind, "name": owner["metadata"]["name"],
-            "uid": owner["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
 
 
 class Controller(Component):

@@ -23,8 +23,10 @@ import math
 from typing import Any
 
 from labkit import codec
+from labkit.apimachinery.meta import Obj, get_controller_of, new_controller_ref
+from labkit.apimachinery.timeutil import now_utc, parse_time, rfc3339
 from labkit.client import APIStatusError, resource_path
-from labkit.controllers.base import Controller, Obj, Result, controller_ref, now_utc, owner_reference, parse_time, rfc3339
+from labkit.controllers.base import Controller, Result
 from labkit.informer import Informer
 
 REVISION = "deployment.kubernetes.io/revision"
@@ -141,14 +143,14 @@ class DeploymentController(Controller):
                                       on_delete=self._rs_changed)
 
     def _rs_changed(self, rs: Obj) -> None:
-        ref = controller_ref(rs)
+        ref = get_controller_of(rs)
         if ref is not None and ref.get("kind") == "Deployment":
             self.queue.add(f"{rs['metadata']['namespace']}/{ref['name']}")
 
     def _owned(self, d: Obj) -> list[Obj]:
         uid = d["metadata"]["uid"]
         owned = [rs for rs in self.replicasets.list(d["metadata"]["namespace"])
-                 if (controller_ref(rs) or {}).get("uid") == uid]
+                 if (get_controller_of(rs) or {}).get("uid") == uid]
         return sorted(owned, key=lambda rs: (rs["metadata"].get("creationTimestamp", ""), rs["metadata"]["name"]))
 
     # --- sync -----------------------------------------------------------------------------------
@@ -226,7 +228,7 @@ class DeploymentController(Controller):
         surge, _ = fenceposts(d) if d["spec"].get("strategy", {}).get("type") != "Recreate" else (0, 0)
         rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
               "metadata": {"name": rs_name, "namespace": ns, "labels": dict(template["metadata"]["labels"]),
-                           "annotations": {}, "ownerReferences": [owner_reference(d, kind="Deployment",
+                           "annotations": {}, "ownerReferences": [new_controller_ref(d, kind="Deployment",
                                                                                   api_version="apps/v1")]},
               "spec": {"replicas": 0, "minReadySeconds": d["spec"].get("minReadySeconds", 0),
                        "selector": selector, "template": template}}

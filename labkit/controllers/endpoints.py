@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from labkit.apiserver.selectors import label_selector_from_object
+from labkit.apimachinery.labels import selector_from_validated_set
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.podutil import is_pod_ready
 from labkit.client import APIStatusError, resource_path
-from labkit.controllers.base import Controller, Obj
-from labkit.controllers.replicaset import is_pod_ready
+from labkit.controllers.base import Controller
 from labkit.informer import Informer
 
 
@@ -37,7 +38,7 @@ def service_pods(service: Obj, pods: Informer) -> list[Obj]:
     selector = service["spec"].get("selector")
     if not selector:
         return []
-    match = label_selector_from_object({"matchLabels": selector})
+    match = selector_from_validated_set(selector)
     return [p for p in pods.list(service["metadata"]["namespace"])
             if match.matches(p["metadata"].get("labels") or {}) and p.get("status", {}).get("podIP")
             and not p["metadata"].get("deletionTimestamp")]
@@ -81,7 +82,7 @@ class ServiceBackedController(Controller):
         labels = pod["metadata"].get("labels") or {}
         for svc in self.services.list(pod["metadata"]["namespace"]):
             selector = svc["spec"].get("selector")
-            if selector and selector.items() <= labels.items():
+            if selector and selector_from_validated_set(selector).matches(labels):
                 self.enqueue(svc)
 
     async def put(self, api_version: str, plural: str, namespace: str, name: str, body: Obj, current: Obj | None) -> None:

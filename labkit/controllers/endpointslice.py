@@ -10,8 +10,8 @@ endpoints per slice, topology hints and zones, IPv6, endpoints of terminating po
 
 from __future__ import annotations
 
+from labkit.apimachinery.meta import Obj, get_controller_of, new_controller_ref
 from labkit.client import resource_path
-from labkit.controllers.base import Obj, controller_ref, owner_reference
 from labkit.controllers.endpoints import ServiceBackedController, endpoint_ports, is_serving, service_pods
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
@@ -60,8 +60,8 @@ class EndpointSliceController(ServiceBackedController):
         labels = {**(service["metadata"].get("labels") or {}), SERVICE_NAME_LABEL: name, MANAGED_BY_LABEL: MANAGED_BY}
         body = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
                 "metadata": {"generateName": f"{name}-", "namespace": ns, "labels": labels,
-                             "ownerReferences": [owner_reference(service, kind="Service", api_version="v1")]},
+                             "ownerReferences": [new_controller_ref(service, kind="Service", api_version="v1")]},
                 "addressType": "IPv4", "endpoints": endpoints, "ports": ports}
-        current = next((s for s in slices if (controller_ref(s) or {}).get("uid") == service["metadata"]["uid"]), None)
+        current = next((s for s in slices if (get_controller_of(s) or {}).get("uid") == service["metadata"]["uid"]), None)
         await self.put("discovery.k8s.io/v1", "endpointslices", ns, current["metadata"]["name"] if current else "",
                        body, current)

@@ -19,8 +19,9 @@ assumed to exist), cross-namespace owner checks, the ``absentOwnerCache``.
 
 from __future__ import annotations
 
+from labkit.apimachinery.meta import Obj
 from labkit.client import APIStatusError, resource_path
-from labkit.controllers.base import Controller, Obj
+from labkit.controllers.base import Controller
 from labkit.informer import key_of
 
 ORPHAN, FOREGROUND = "orphan", "foregroundDeletion"

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from labkit.apimachinery.meta import Obj, get_controller_of, new_controller_ref
+from labkit.apimachinery.podutil import is_pod_ready
+from labkit.apimachinery.timeutil import now_utc, parse_time, rfc3339
 from labkit.client import APIStatusError, resource_path
-from labkit.controllers.base import (CONTROLLER_UID_INDEX, Controller, Obj, Result, controller_ref, controller_uid_index,
-                                     now_utc, owner_reference, parse_time, rfc3339)
-from labkit.controllers.replicaset import Expectations, is_pod_ready, pod_from_template, slow_start_batch
+from labkit.controllers.base import CONTROLLER_UID_INDEX, Controller, Result, controller_uid_index
+from labkit.controllers.replicaset import Expectations, pod_from_template, slow_start_batch
 from labkit.informer import Informer, key_of
 
 
@@ -53,7 +55,7 @@ class JobController(Controller):
         self.pods.add_indexer(CONTROLLER_UID_INDEX, controller_uid_index)
 
     def _pod_event(self, pod: Obj, *, added: bool = False, deleted: bool = False) -> None:
-        ref = controller_ref(pod)
+        ref = get_controller_of(pod)
         if ref is None or ref.get("kind") != "Job":
             return
         key = f"{pod['metadata']['namespace']}/{ref['name']}"
@@ -120,7 +122,7 @@ class JobController(Controller):
     async def _create_pods(self, key: str, job: Obj, count: int) -> None:
         ns, name = job["metadata"]["namespace"], job["metadata"]["name"]
         body = pod_from_template(job["spec"]["template"], generate_name=f"{name}-", namespace=ns,
-                                 owner_ref=owner_reference(job, kind="Job", api_version="batch/v1"))
+                                 owner_ref=new_controller_ref(job, kind="Job", api_version="batch/v1"))
         self.expectations.expect(key, adds=count)
 
         async def create() -> None:

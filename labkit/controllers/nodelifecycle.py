@@ -21,28 +21,16 @@ import asyncio
 import datetime as dt
 
 from labkit import codec
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.nodeutil import get_node_condition
+from labkit.apimachinery.taints import tolerates_taint
+from labkit.apimachinery.timeutil import now_utc, parse_time, rfc3339
 from labkit.client import APIStatusError, resource_path
-from labkit.controllers.base import Controller, Obj, Result, now_utc, parse_time, rfc3339
+from labkit.controllers.base import Controller, Result
 
 NOT_READY, UNREACHABLE = "node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"
 UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
 CONDITION_TAINTS = {"False": NOT_READY, "Unknown": UNREACHABLE}
-
-
-def ready_condition(node: Obj) -> Obj | None:
-    """The node's ``Ready`` condition, if it has one."""
-    return next((c for c in (node.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"), None)
-
-
-def tolerates(toleration: Obj, taint: Obj) -> bool:
-    """``Toleration.ToleratesTaint``."""
-    if toleration.get("effect") and toleration["effect"] != taint["effect"]:
-        return False
-    if toleration.get("key") and toleration["key"] != taint["key"]:
-        return False
-    if toleration.get("operator", "Equal") == "Exists":
-        return True
-    return toleration.get("value", "") == taint.get("value", "")
 
 
 def eviction_time(pod: Obj, taints: list[Obj]) -> dt.datetime | None:
@@ -50,7 +38,7 @@ def eviction_time(pod: Obj, taints: list[Obj]) -> dt.datetime | None:
     due: dt.datetime | None = None
     forever = True
     for taint in taints:
-        matching = [t for t in pod["spec"].get("tolerations") or [] if tolerates(t, taint)]
+        matching = [t for t in pod["spec"].get("tolerations") or [] if tolerates_taint(t, taint)]
         if not matching:
             return now_utc()
         seconds = [t["tolerationSeconds"] for t in matching if t.get("tolerationSeconds") is not None]
@@ -97,7 +85,7 @@ class NodeLifecycleController(Controller):
         lease = self.informer("coordination.k8s.io/v1", "leases").get(f"kube-node-lease/{name}")
         if lease is not None:
             times.append(parse_time((lease.get("spec") or {}).get("renewTime")))
-        ready = ready_condition(node)
+        ready = get_node_condition(node, "Ready")
         if ready is not None:
             times.append(parse_time(ready.get("lastHeartbeatTime")))
         return max(t for t in times if t is not None)
@@ -116,7 +104,7 @@ class NodeLifecycleController(Controller):
 
     async def _check_health(self, node: Obj) -> Obj:
         silent = (now_utc() - self._last_heard(node)).total_seconds()
-        ready = ready_condition(node)
+        ready = get_node_condition(node, "Ready")
         if silent <= self.config.node_monitor_grace_period or (ready is not None and ready["status"] == "Unknown"):
             return node
         node = codec.clone(node)
@@ -135,7 +123,7 @@ class NodeLifecycleController(Controller):
 
     async def _sync_taints(self, node: Obj) -> Obj:
         """``doNoScheduleTaintingPass`` and ``doNoExecuteTaintingPass`` for the Ready condition and cordoning."""
-        ready = ready_condition(node)
+        ready = get_node_condition(node, "Ready")
         wanted_key = CONDITION_TAINTS.get(ready["status"]) if ready is not None else None
         wanted = [(wanted_key, "NoSchedule"), (wanted_key, "NoExecute")] if wanted_key else []
         if (node.get("spec") or {}).get("unschedulable"):

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import time
 
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.nodeutil import get_node_condition
+from labkit.apimachinery.timeutil import now_utc, rfc3339
 from labkit.client import APIStatusError, resource_path
-from labkit.controllers.base import Controller, Obj, Result, now_utc, rfc3339
-from labkit.controllers.nodelifecycle import ready_condition
+from labkit.controllers.base import Controller, Result
 
 OUT_OF_SERVICE = "node.kubernetes.io/out-of-service"
 PASS = "pods"  # the one key: a whole gc pass
@@ -34,7 +36,7 @@ def _terminated(pod: Obj) -> bool:
 
 def _out_of_service(node: Obj | None) -> bool:
     """Not Ready and tainted ``node.kubernetes.io/out-of-service``: its pods will not be stopped by a kubelet."""
-    return node is not None and (ready_condition(node) or {}).get("status") != "True" and any(
+    return node is not None and (get_node_condition(node, "Ready") or {}).get("status") != "True" and any(
         t.get("key") == OUT_OF_SERVICE for t in (node.get("spec") or {}).get("taints") or [])
 
 

@@ -19,10 +19,11 @@ import time
 from typing import Any
 
 from labkit import codec
-from labkit.apiserver.selectors import label_selector_from_object
+from labkit.apimachinery.labels import label_selector_from_object
+from labkit.apimachinery.meta import Obj, get_controller_of, new_controller_ref
+from labkit.apimachinery.podutil import get_pod_ready_condition, is_pod_available, is_pod_ready
 from labkit.client import APIStatusError, resource_path
-from labkit.controllers.base import (CONTROLLER_UID_INDEX, Controller, Obj, Result, controller_ref, controller_uid_index,
-                                     now_utc, orphans_of, owner_reference, parse_time)
+from labkit.controllers.base import CONTROLLER_UID_INDEX, Controller, Result, controller_uid_index, orphans_of
 from labkit.informer import Informer, key_of
 
 BURST_REPLICAS = 500
@@ -68,25 +69,6 @@ def is_pod_active(pod: Obj) -> bool:
     return not pod["metadata"].get("deletionTimestamp") and pod.get("status", {}).get("phase") not in ("Succeeded", "Failed")
 
 
-def pod_ready_condition(pod: Obj) -> Obj | None:
-    return next((c for c in pod.get("status", {}).get("conditions") or [] if c.get("type") == "Ready"), None)
-
-
-def is_pod_ready(pod: Obj) -> bool:
-    cond = pod_ready_condition(pod)
-    return cond is not None and cond.get("status") == "True"
-
-
-def is_pod_available(pod: Obj, min_ready_seconds: int) -> bool:
-    """Ready for at least ``minReadySeconds`` (``podutil.IsPodAvailable``)."""
-    if not is_pod_ready(pod):
-        return False
-    if min_ready_seconds <= 0:
-        return True
-    since = parse_time((pod_ready_condition(pod) or {}).get("lastTransitionTime"))
-    return since is not None and (now_utc() - since).total_seconds() >= min_ready_seconds
-
-
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 
 
@@ -107,7 +89,7 @@ def _deletion_rank(pod: Obj, on_same_node: int) -> tuple[Any, ...]:
     status = pod.get("status", {})
     phase_rank = {"Pending": 0, "Unknown": 1, "Running": 2}.get(status.get("phase", "Pending"), 0)
     ready = is_pod_ready(pod)
-    ready_since = (pod_ready_condition(pod) or {}).get("lastTransitionTime") or "" if ready else ""
+    ready_since = (get_pod_ready_condition(pod) or {}).get("lastTransitionTime") or "" if ready else ""
     restarts = sum(c.get("restartCount", 0) for c in status.get("containerStatuses") or [])
     return (bool(pod["spec"].get("nodeName")), phase_rank, ready, _deletion_cost(pod), -on_same_node,
             _newest_first(ready_since), -restarts, _newest_first(pod["metadata"].get("creationTimestamp") or ""))
@@ -173,12 +155,12 @@ class ReplicaSetController(Controller):
 
     def _related_pods(self, rs: Obj, active: list[Obj]) -> list[Obj]:
         """The pods of every ReplicaSet with this one's owner (a Deployment's old and new ones)."""
-        owner = controller_ref(rs)
+        owner = get_controller_of(rs)
         if owner is None:
             return active
         ns = rs["metadata"]["namespace"]
         siblings = {r["metadata"]["uid"] for r in self.replicasets.list(ns)
-                    if (controller_ref(r) or {}).get("uid") == owner.get("uid")}
+                    if (get_controller_of(r) or {}).get("uid") == owner.get("uid")}
         return [p for uid in siblings for p in self.pods.by_index(CONTROLLER_UID_INDEX, uid)]
 
     def _rs_deleted(self, rs: Obj) -> None:
@@ -186,7 +168,7 @@ class ReplicaSetController(Controller):
         self.enqueue(rs)
 
     def _owner_key(self, pod: Obj) -> str | None:
-        ref = controller_ref(pod)
+        ref = get_controller_of(pod)
         if ref is None or ref.get("kind") != "ReplicaSet":
             return None
         key = f"{pod['metadata']['namespace']}/{ref['name']}"
@@ -204,7 +186,7 @@ class ReplicaSetController(Controller):
         if key is not None:
             self.expectations.creation_observed(key)
             self.queue.add(key)
-        elif controller_ref(pod) is None:
+        elif get_controller_of(pod) is None:
             self._enqueue_matching(pod)
 
     def _pod_updated(self, old: Obj, pod: Obj) -> None:
@@ -213,7 +195,7 @@ class ReplicaSetController(Controller):
             if pod["metadata"].get("deletionTimestamp"):
                 self.expectations.deletion_observed(key, key_of(pod))
             self.queue.add(key)
-        elif controller_ref(pod) is None:
+        elif get_controller_of(pod) is None:
             self._enqueue_matching(pod)
 
     def _pod_deleted(self, pod: Obj) -> None:
@@ -244,7 +226,7 @@ class ReplicaSetController(Controller):
             if rs["metadata"].get("deletionTimestamp"):
                 continue
             refs = [*(pod["metadata"].get("ownerReferences") or []),
-                    owner_reference(rs, kind="ReplicaSet", api_version="apps/v1")]
+                    new_controller_ref(rs, kind="ReplicaSet", api_version="apps/v1")]
             try:
                 owned.append(await self.client.patch(
                     resource_path("v1", "pods", namespace=ns, name=pod["metadata"]["name"]),
@@ -261,7 +243,7 @@ class ReplicaSetController(Controller):
             count = min(-diff, BURST_REPLICAS)
             self.expectations.expect(key, adds=count)
             body = pod_from_template(rs["spec"]["template"], generate_name=f"{name}-", namespace=ns,
-                                     owner_ref=owner_reference(rs, kind="ReplicaSet", api_version="apps/v1"))
+                                     owner_ref=new_controller_ref(rs, kind="ReplicaSet", api_version="apps/v1"))
 
             async def create() -> None:
                 try:

@@ -9,8 +9,9 @@ Left out: the ``kubernetes.io/description`` annotation.
 
 from __future__ import annotations
 
+from labkit.apimachinery.meta import Obj
 from labkit.client import APIStatusError, resource_path
-from labkit.controllers.base import Controller, Obj
+from labkit.controllers.base import Controller
 
 NAME = "kube-root-ca.crt"
 

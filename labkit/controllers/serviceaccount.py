@@ -5,8 +5,9 @@ done in a Terminating namespace. Left out: the legacy token Secrets controller.
 
 from __future__ import annotations
 
+from labkit.apimachinery.meta import Obj
 from labkit.client import APIStatusError, resource_path
-from labkit.controllers.base import Controller, Obj
+from labkit.controllers.base import Controller
 
 DEFAULT = "default"
 

@@ -16,12 +16,11 @@ import base64
 import math
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
 
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.resource import parse_quantity
 from labkit.kubelet.runtime import CRIError
-from labkit.quantity import parse_quantity
 
-Obj = dict[str, Any]
 #: fetches a ConfigMap or Secret: ("configmaps"|"secrets", namespace, name) -> object or None
 GetObject = Callable[[str, str, str], Awaitable[Obj | None]]
 _EXPAND = re.compile(r"\$\$|\$\(([^)]*)\)")

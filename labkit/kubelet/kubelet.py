@@ -29,6 +29,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.resource import to_bytes, to_millicores
+from labkit.apimachinery.timeutil import now_utc, rfc3339
 from labkit.client import APIStatusError, Client, resource_path
 from labkit.component import Component, RepeatedFailure
 from labkit.events import EventRecorder
@@ -45,9 +48,7 @@ from labkit.kubelet.runtime import (
 )
 from labkit.kubelet.simpods import NodePods
 from labkit.kubelet.volumes import mounts_for, prepare_volumes, remove_pod_dir
-from labkit.quantity import to_bytes, to_millicores
 
-Obj = dict[str, Any]
 log = logging.getLogger(__name__)
 #: labkit's own: on a pod whose image the runtime replaced, ``"nginx:latest -> labkit/nginx:1"`` per image
 STAND_IN_ANNOTATION = "labkit.dev/image-stand-in"
@@ -167,7 +168,7 @@ class Kubelet(Component):
     async def run(self) -> None:
         c = self.config
         node = registration.node_object(self.node_name, address=c.address, cpu=c.cpu, memory=c.memory, pods=c.pods,
-                                        runtime=f"labkit://{self.runtime.name}", now=podstatus.rfc3339(time.time()))
+                                        runtime=f"labkit://{self.runtime.name}", now=rfc3339(now_utc()))
         self.node = await registration.register(self.client, node)
         self._record_node_event("Normal", "Starting", "Starting kubelet.")
         for cond in self.node["status"]["conditions"]:  # "KubeletHasSufficientMemory" -> "NodeHasSufficientMemory"
@@ -202,7 +203,7 @@ class Kubelet(Component):
         failures = RepeatedFailure(log, f"{self.name}: node status update failed")
         while True:
             await asyncio.sleep(self.config.status_update_interval)
-            now = podstatus.rfc3339(time.time())
+            now = rfc3339(now_utc())
             conds = [{**cond, "lastHeartbeatTime": now} for cond in self.node.get("status", {}).get("conditions", [])]
             try:
                 self.node = await self.client.patch(path, {"status": {"conditions": conds}})
@@ -298,7 +299,7 @@ class Kubelet(Component):
         self._cri(pod, f"{'adopted sandbox' if adopted is not None else 'RunPodSandbox'} (pod IP {ip})",
                   sandbox=state.sandbox_id)
         state.ip = ip
-        state.start_time = pod.get("status", {}).get("startTime") or podstatus.rfc3339(time.time())
+        state.start_time = pod.get("status", {}).get("startTime") or rfc3339(now_utc())
         return adopted is None
 
     def _container_event(self, pod: Obj, container: str, type: str, reason: str, message: str) -> None:

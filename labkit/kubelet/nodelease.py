@@ -11,20 +11,15 @@ the next renewal).
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
-from typing import Any
 
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.timeutil import micro_time
 from labkit.client import APIStatusError, Client, resource_path
 from labkit.component import RepeatedFailure
 
-Obj = dict[str, Any]
 NAMESPACE = "kube-node-lease"
 log = logging.getLogger(__name__)
-
-
-def micro_time() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class NodeLease:

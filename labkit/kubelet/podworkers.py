@@ -16,9 +16,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from labkit.apimachinery.meta import Obj
 from labkit.workqueue import Gate
 
-Obj = dict[str, Any]
 log = logging.getLogger(__name__)
 #: sync(worker) -> seconds until the next sync is due (None: only when woken), or "done"
 SyncFn = Callable[["PodWorker"], Awaitable[float | None | str]]

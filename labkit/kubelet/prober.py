@@ -17,9 +17,9 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, Literal
 
+from labkit.apimachinery.meta import Obj
 from labkit.kubelet.runtime import CRIError, Runtime
 
-Obj = dict[str, Any]
 ProbeKind = Literal["liveness", "readiness", "startup"]
 INITIAL = {"liveness": True, "readiness": False, "startup": None}
 

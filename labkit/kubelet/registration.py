@@ -10,11 +10,10 @@ Left out: the pod workers, heartbeats and status loop of a running kubelet.
 from __future__ import annotations
 
 import platform
-from typing import Any
 
+from labkit.apimachinery.meta import Obj
 from labkit.client import APIStatusError, Client, resource_path
 
-Obj = dict[str, Any]
 KUBELET_VERSION = "v1.33.0"
 
 

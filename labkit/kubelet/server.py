@@ -14,11 +14,10 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+from labkit.apimachinery.meta import Obj
 from labkit.apiserver.streaming.kubelet_api import KubeletError
 from labkit.kubelet.kubelet import Kubelet
 from labkit.kubelet.runtime import CRIError, ExecSession
-
-Obj = dict[str, Any]
 
 
 def _bad(message: str) -> KubeletError:

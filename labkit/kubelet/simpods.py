@@ -13,13 +13,11 @@ with the node's identity.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
+from labkit.apimachinery.meta import Obj
 from labkit.client import Client
 from labkit.component import Component
 from labkit.informer import EventHandlers, Informer, key_of
-
-Obj = dict[str, Any]
 
 
 class NodePods(EventHandlers):

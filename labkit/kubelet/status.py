@@ -11,21 +11,16 @@ ephemeral containers, sidecar (restartable init) containers, the status manager'
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import logging
-from typing import Any
 
 from labkit import codec
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.timeutil import now_utc, rfc3339, unix
 from labkit.client import APIStatusError, Client, resource_path
 from labkit.kubelet.runtime import ContainerStatus
 
-Obj = dict[str, Any]
 log = logging.getLogger(__name__)
 KUBELET_CONDITIONS = ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")
-
-
-def rfc3339(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclasses.dataclass
@@ -42,7 +37,7 @@ class ContainerView:
 
 def _terminated(c: ContainerStatus, runtime: str) -> Obj:
     out = {"exitCode": c.exit_code, "reason": c.reason or ("Completed" if c.exit_code == 0 else "Error"),
-           "startedAt": rfc3339(c.started_at or c.created_at), "finishedAt": rfc3339(c.finished_at),
+           "startedAt": rfc3339(unix(c.started_at or c.created_at)), "finishedAt": rfc3339(unix(c.finished_at)),
            "containerID": f"{runtime}://{c.id}"}
     if c.message:
         out["message"] = c.message
@@ -67,7 +62,7 @@ def container_status(view: ContainerView, *, runtime: str, default_waiting: str)
     elif cur is None or cur.state == "created":
         status["state"] = {"waiting": {"reason": default_waiting}}
     elif cur.state == "running":
-        status["state"] = {"running": {"startedAt": rfc3339(cur.started_at)}}
+        status["state"] = {"running": {"startedAt": rfc3339(unix(cur.started_at))}}
     else:
         status["state"] = {"terminated": _terminated(cur, runtime)}
     return status
@@ -164,7 +159,7 @@ class StatusManager:
         """Write ``status`` if it changes the pod; returns the pod as written (None if it is gone)."""
         meta = pod["metadata"]
         path = resource_path("v1", "pods", namespace=meta["namespace"], name=meta["name"], subresource="status")
-        now = rfc3339(dt.datetime.now(dt.timezone.utc).timestamp())
+        now = rfc3339(now_utc())
         for _ in range(attempts):
             merged = merge_status(pod.get("status") or {}, status, now)
             if _without_times(merged) == _without_times(pod.get("status") or {}):

@@ -14,12 +14,11 @@ import base64
 import os
 import shutil
 from pathlib import Path
-from typing import Any
 
+from labkit.apimachinery.meta import Obj
 from labkit.kubelet.envvars import GetObject, config_error, field_value
 from labkit.kubelet.runtime import Mount
 
-Obj = dict[str, Any]
 PLUGINS = {"emptyDir": "empty-dir", "configMap": "configmap", "secret": "secret", "downwardAPI": "downward-api",
            "hostPath": "host-path"}
 

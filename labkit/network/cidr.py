@@ -12,9 +12,8 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 from collections.abc import Iterable
-from typing import Any
+from labkit.apimachinery.meta import Obj
 
-Obj = dict[str, Any]
 Network = ipaddress.IPv4Network
 
 @dataclasses.dataclass(frozen=True, slots=True)

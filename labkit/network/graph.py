@@ -15,14 +15,12 @@ Ingress.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 import networkx as nx
 
+from labkit.apimachinery.meta import Obj
 from labkit.client import Client, resource_path
 from labkit.network.cidr import internal_ip, route_for, routes
-
-Obj = dict[str, Any]
 
 
 def graph(*, nodes: Iterable[Obj] = (), pods: Iterable[Obj] = (), services: Iterable[Obj] = (),

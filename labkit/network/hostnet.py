@@ -32,13 +32,13 @@ import ipaddress
 import logging
 import socket
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Protocol
 
+from labkit.apimachinery.meta import Obj
 from labkit.network.agent import AgentClient, AgentError
 from labkit.network.cidr import AddressPlan, internal_ip
 from labkit.network.netns import HOST, HostNamespace
 
-Obj = dict[str, Any]
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 log = logging.getLogger(__name__)

@@ -24,7 +24,6 @@ from labkit.informer import Informer
 from labkit.network.hostnet import HostNetwork
 from labkit.proxy.endpoints import slices_of, usable
 
-Obj = dict[str, Any]
 TYPE_A, CLASS_IN = 1, 1
 NOERROR, NXDOMAIN = 0, 3
 TTL = 5

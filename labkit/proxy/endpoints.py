@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from typing import Any
+from labkit.apimachinery.meta import Obj
 
-Obj = dict[str, Any]
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 

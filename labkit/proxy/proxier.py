@@ -18,8 +18,8 @@ check node ports, ``--nodeport-addresses`` filtering.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
+from labkit.apimachinery.meta import Obj
 from labkit.client import Client
 from labkit.component import Component
 from labkit.informer import Informer, key_of
@@ -30,7 +30,6 @@ from labkit.proxy.trace import ConnectionTrace
 from labkit.proxy.userspace import PortProxy
 from labkit.workqueue import WorkQueue
 
-Obj = dict[str, Any]
 log = logging.getLogger(__name__)
 
 

@@ -11,11 +11,9 @@ timer (labkit's bindings either succeed or fail, they never silently vanish), in
 
 from __future__ import annotations
 
-from typing import Any
 
+from labkit.apimachinery.meta import Obj
 from labkit.scheduler.types import ImageState, NodeInfo, PodInfo
-
-Obj = dict[str, Any]
 
 
 def is_terminal(pod: Obj) -> bool:

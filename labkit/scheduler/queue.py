@@ -22,12 +22,11 @@ import itertools
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
+from labkit.apimachinery.meta import Obj
 from labkit.scheduler.types import PodInfo
 from labkit.workqueue import Gate
 
-Obj = dict[str, Any]
 log = logging.getLogger(__name__)
 INITIAL_BACKOFF = 1.0
 MAX_BACKOFF = 10.0

@@ -14,7 +14,6 @@ while this instance leads. Every attempt is kept for :meth:`Scheduler.explain` (
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import random
 import time
@@ -22,6 +21,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.timeutil import now_utc, rfc3339
 from labkit.client import APIStatusError, Client, resource_path
 from labkit.component import Component
 from labkit.events import EventRecorder
@@ -33,7 +34,6 @@ from labkit.scheduler.profile import Profile
 from labkit.scheduler.queue import QueuedPodInfo, SchedulingQueue
 from labkit.scheduler.schedule_one import GenericScheduler
 
-Obj = dict[str, Any]
 log = logging.getLogger(__name__)
 FLUSH_BACKOFF_PERIOD = 1.0  # flushBackoffQCompleted runs every second
 FLUSH_UNSCHEDULABLE_PERIOD = 30.0
@@ -248,7 +248,7 @@ class Scheduler(Component):
                 and (not nominated or status.get("nominatedNodeName") == nominated)):
             return
         condition = {"type": "PodScheduled", "status": "False", "reason": reason, "message": message,
-                     "lastProbeTime": None, "lastTransitionTime": _now()}
+                     "lastProbeTime": None, "lastTransitionTime": rfc3339(now_utc())}
         patch: Obj = {"status": {"conditions": [condition]}}
         if nominated:
             patch["status"]["nominatedNodeName"] = nominated
@@ -272,7 +272,3 @@ class Scheduler(Component):
     def explain(self, pod: str) -> list[Attempt]:
         """Every remembered attempt to schedule ``namespace/name``, oldest first."""
         return list(self._attempts.get(pod if "/" in pod else f"default/{pod}", []))
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -16,9 +16,9 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from labkit.quantity import parse_quantity
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.resource import parse_quantity
 
-Obj = dict[str, Any]
 
 DEFAULT_MILLI_CPU_REQUEST = 100  # schedutil.DefaultMilliCPURequest: 0.1 core for a container without a request
 DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024  # schedutil.DefaultMemoryRequest: 200 MiB

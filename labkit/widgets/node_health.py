@@ -18,13 +18,14 @@ import threading
 from collections import deque
 from typing import Any
 
-from labkit.apiserver.strategy import parse_time
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.nodeutil import get_node_condition
+from labkit.apimachinery.timeutil import now_utc, parse_time
 from labkit.informer import Informer
 from labkit.kubelet.nodelease import NAMESPACE as LEASE_NAMESPACE
 from labkit.widgets.base import PHASE_COLORS, LiveWidget, esc
 from labkit.widgets.pod_lifecycle import InformerFeed
 
-Obj = dict[str, Any]
 STATUS_COLORS = {"True": PHASE_COLORS["Ready"], "False": PHASE_COLORS["NotReady"], "Unknown": PHASE_COLORS["Unknown"]}
 
 
@@ -73,7 +74,7 @@ class NodeHealth(LiveWidget):
         self._states: dict[str, NodeState] = {}
         self._states_lock = threading.Lock()
         self.nodes: list[NodeState] = []  # the model the view shows, sorted by name
-        self.now = dt.datetime.now(dt.timezone.utc)  # when the model was collected (ages count to it)
+        self.now = now_utc()  # when the model was collected (ages count to it)
         if cluster is not None:
             InformerFeed.attach(self, cluster, self._informers, tick=tick, on_tick=self.invalidate)
         self.refresh()
@@ -90,13 +91,13 @@ class NodeHealth(LiveWidget):
 
     def record_node(self, node: Obj) -> None:
         """Take in one version of a Node (any thread): its Ready condition and taints."""
-        ready = next((c for c in (node.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"), None)
+        ready = get_node_condition(node, "Ready")
         with self._states_lock:
             state = self._state(node["metadata"]["name"])
             state.has_node = True
             state.taints = tuple(f"{t['key']}:{t['effect']}" for t in (node.get("spec") or {}).get("taints") or [])
             if ready is not None and (not state.ready or state.ready[-1].status != ready.get("status")):
-                at = parse_time(ready.get("lastTransitionTime")) or dt.datetime.now(dt.timezone.utc)
+                at = parse_time(ready.get("lastTransitionTime")) or now_utc()
                 state.ready.append(ReadyTransition(at, ready.get("status", ""), ready.get("reason", "")))
         self.invalidate()
 
@@ -116,7 +117,7 @@ class NodeHealth(LiveWidget):
         with self._states_lock:
             self.nodes = [dataclasses.replace(s, heartbeats=deque(s.heartbeats, maxlen=s.heartbeats.maxlen),
                                               ready=list(s.ready)) for _, s in sorted(self._states.items())]
-        self.now = dt.datetime.now(dt.timezone.utc)
+        self.now = now_utc()
 
     def summary(self) -> str:
         ready = sum(1 for n in self.nodes if n.ready and n.ready[-1].status == "True")

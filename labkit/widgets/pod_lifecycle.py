@@ -22,11 +22,11 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from labkit.apimachinery.meta import Obj
 from labkit.component import Component
 from labkit.informer import Informer
 from labkit.widgets.base import PHASE_COLORS, LiveWidget, esc
 
-Obj = dict[str, Any]
 CONDITION_ORDER = ("PodScheduled", "Initialized", "ContainersReady", "Ready")
 STATE_COLORS = {"waiting": PHASE_COLORS["Pending"], "running": PHASE_COLORS["Running"],
                 "terminated": PHASE_COLORS["Unknown"], "": "#eeeeee"}

@@ -7,10 +7,9 @@ import copy
 
 import pytest
 
+from labkit.apimachinery.podutil import qos_class
 from labkit.apiserver.errors import ApiError
-from labkit.apiserver.registry.pod import (
-    STRATEGY, default_pod_spec, qos_class, validate_pod_spec, validate_pod_template,
-)
+from labkit.apiserver.registry.pod import STRATEGY, default_pod_spec, validate_pod_spec, validate_pod_template
 
 from .conftest import NOW
 

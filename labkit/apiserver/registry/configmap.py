@@ -16,7 +16,9 @@ import datetime as dt
 import re
 from typing import Any
 
-from labkit.apiserver.strategy import AGE_COLUMN, Cause, Column, Obj, Strategy, age, forbidden, invalid, too_long
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.validation import Cause, forbidden, invalid, too_long
+from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age
 
 #: ``core.MaxSecretSize``: the limit for a ConfigMap's or a Secret's data
 MAX_SIZE = 1024 * 1024

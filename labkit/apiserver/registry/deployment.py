@@ -16,12 +16,14 @@ import json
 import re
 from typing import Any
 
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.validation import Cause, forbidden, invalid, not_supported, required
 from labkit.apiserver.registry.replicaset import (
     CONTAINERS_COLUMN, IMAGES_COLUMN, SELECTOR_COLUMN, container_cells, default_template, invalid_go, nonnegative,
     set_default,
     selector_string, validate_selector_and_template, validate_selector_unchanged,
 )
-from labkit.apiserver.strategy import AGE_COLUMN, Cause, Column, Obj, Strategy, age, forbidden, invalid, not_supported, required
+from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age
 
 _PERCENT = re.compile(r"^[0-9]+%$")
 

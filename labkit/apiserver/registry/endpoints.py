@@ -13,10 +13,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.validation import Cause, dns1123_label_errors, invalid, required
 from labkit.apiserver.registry.pod import ip_errors, list_of_dicts, port_number_errors, validate_protocol
-from labkit.apiserver.strategy import (
-    AGE_COLUMN, Cause, Column, Obj, Strategy, age, dns1123_label_errors, invalid, required,
-)
+from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age
 
 MAX_SHOWN = 3
 

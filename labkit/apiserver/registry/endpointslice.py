@@ -14,10 +14,11 @@ import datetime as dt
 import ipaddress
 from typing import Any
 
-from labkit.apiserver.strategy import (
-    AGE_COLUMN, Cause, Column, Obj, Strategy, age, dns1123_label_errors, dns1123_subdomain_errors, duplicate,
-    invalid, not_supported, required,
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.validation import (
+    Cause, dns1123_label_errors, dns1123_subdomain_errors, duplicate, invalid, not_supported, required,
 )
+from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age
 
 ADDRESS_TYPES = ["FQDN", "IPv4", "IPv6"]
 PROTOCOLS = ["SCTP", "TCP", "UDP"]

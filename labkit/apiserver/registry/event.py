@@ -18,10 +18,10 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from labkit.apiserver.strategy import (
-    NAME_COLUMN, Cause, Column, Obj, Strategy, dns1123_subdomain_errors, human_duration, invalid, parse_time, required,
-)
-from labkit.apiserver.validation import qualified_name_errors
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.timeutil import parse_time
+from labkit.apimachinery.validation import Cause, dns1123_subdomain_errors, invalid, qualified_name_errors, required
+from labkit.apiserver.strategy import NAME_COLUMN, Column, Strategy, human_duration
 
 NAME_LIMIT = 128  # reportingInstance, action, reason
 MESSAGE_LIMIT = 1024

@@ -14,14 +14,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.timeutil import parse_time
+from labkit.apimachinery.validation import Cause, not_supported, required
 from labkit.apiserver.registry import pod
 from labkit.apiserver.registry.replicaset import (
     CONTAINERS_COLUMN, IMAGES_COLUMN, SELECTOR_COLUMN, as_selector, container_cells, default_template, invalid_go,
     go_string_map, nonnegative, selector_string, set_default, validate_selector, validate_selector_unchanged,
 )
-from labkit.apiserver.strategy import (
-    AGE_COLUMN, Cause, Column, Obj, Strategy, age, human_duration, not_supported, parse_time, required,
-)
+from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age, human_duration
 
 CONTROLLER_UID, JOB_NAME = "batch.kubernetes.io/controller-uid", "batch.kubernetes.io/job-name"
 LEGACY_CONTROLLER_UID, LEGACY_JOB_NAME = "controller-uid", "job-name"

@@ -12,7 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from labkit.apiserver.strategy import AGE_COLUMN, Cause, Column, Obj, Strategy, age, forbidden, invalid, not_supported
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.validation import Cause, forbidden, invalid, not_supported
+from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age
 
 
 class LeaseStrategy(Strategy):

@@ -16,8 +16,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from labkit.apiserver.strategy import AGE_COLUMN, Cause, Column, Obj, Strategy, age, invalid
-from labkit.apiserver.validation import qualified_name_errors
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.validation import Cause, invalid, qualified_name_errors
+from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age
 
 NAME_LABEL = "kubernetes.io/metadata.name"
 KUBERNETES_FINALIZER = "kubernetes"

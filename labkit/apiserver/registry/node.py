@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from labkit.apiserver.strategy import (
-    AGE_COLUMN, Cause, Column, Obj, Strategy, age, duplicate, invalid, not_supported, required,
-)
-from labkit.apiserver.validation import qualified_name_errors
-from labkit.quantity import default_resource_list
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.nodeutil import get_node_condition
+from labkit.apimachinery.resource import default_resource_list
+from labkit.apimachinery.validation import Cause, duplicate, invalid, not_supported, qualified_name_errors, required
+from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age
 
 TAINT_EFFECTS = ["NoSchedule", "PreferNoSchedule", "NoExecute"]
 ROLE_LABEL_PREFIX = "node-role.kubernetes.io/"
@@ -49,7 +49,7 @@ def validate_taints(taints: Any, path: str) -> list[Cause]:
 
 def node_status_cell(node: Obj) -> str:
     """``Ready``, ``NotReady`` or ``Unknown`` from the Ready condition, plus ``SchedulingDisabled``."""
-    ready = next((c for c in node.get("status", {}).get("conditions") or [] if c.get("type") == "Ready"), None)
+    ready = get_node_condition(node, "Ready")
     parts = ["Unknown" if ready is None else "Ready" if ready.get("status") == "True" else "NotReady"]
     if node.get("spec", {}).get("unschedulable"):
         parts.append("SchedulingDisabled")

@@ -5,8 +5,9 @@
   :func:`default_pod_spec`, which Deployments, ReplicaSets and Jobs call on their templates; plus the
   pod-only ``SetDefaults_Pod`` (requests default to limits, ``enableServiceLinks``).
 - On create, :meth:`PodStrategy.prepare_for_create` sets ``status`` to Pending with the QoS class
-  (``pkg/apis/core/helper/qos``) and adds the not-ready/unreachable tolerations that the
-  ``DefaultTolerationSeconds`` admission plugin adds in kube-apiserver. ``serviceAccountName`` and
+  (``pkg/apis/core/helper/qos``, in ``labkit/apimachinery/podutil.py``) and adds the
+  not-ready/unreachable tolerations that the ``DefaultTolerationSeconds`` admission plugin adds in
+  kube-apiserver. ``serviceAccountName`` and
   ``priority`` come from labkit's admission chain (``labkit/apiserver/admission.py``).
 - Validation: the parts of ``ValidatePodSpec`` and ``ValidatePodUpdate``
   (``pkg/apis/core/validation``) a learner runs into, with kube's field paths and messages.
@@ -22,19 +23,21 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
-from fractions import Fraction
 from typing import Any
 
 from labkit import codec
-from labkit.apiserver.registry.node import validate_taint_effect
-from labkit.apiserver.strategy import (
-    AGE_COLUMN, Cause, Column, Obj, Strategy, age, dns1123_label_errors, dns1123_subdomain_errors, duplicate,
-    forbidden, human_duration, invalid, not_supported, parse_time, required,
+from labkit.apimachinery.meta import Obj, find_status_condition
+from labkit.apimachinery.podutil import CONTAINER_KINDS, containers_of, qos_class
+from labkit.apimachinery.resource import QuantityError, default_resource_list, parse_quantity
+from labkit.apimachinery.timeutil import parse_time
+from labkit.apimachinery.validation import (
+    Cause, dns1123_label_errors, dns1123_subdomain_errors, duplicate, forbidden, invalid, not_supported,
+    qualified_name_errors, required,
 )
-from labkit.apiserver.validation import qualified_name_errors, validate_labels
-from labkit.quantity import QuantityError, default_resource_list, parse_quantity
+from labkit.apiserver.registry.node import validate_taint_effect
+from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age, human_duration
+from labkit.apiserver.validation import validate_labels
 
-CONTAINER_KINDS = ("containers", "initContainers")  # the order kube validates them in
 RESTART_POLICIES = ["Always", "OnFailure", "Never"]
 DNS_POLICIES = ["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"]
 PULL_POLICIES = ["Always", "IfNotPresent", "Never"]
@@ -59,11 +62,6 @@ MAX_INT32 = 2**31 - 1
 def list_of_dicts(value: Any) -> list[Obj]:
     """The dict items of a list (malformed entries are reported by validation, not by defaulting)."""
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def containers_of(spec: Obj) -> list[Obj]:
-    """Containers, then init containers."""
-    return [c for kind in CONTAINER_KINDS for c in list_of_dicts(spec.get(kind))]
 
 
 # --- defaulting (pkg/apis/core/v1/defaults.go) ------------------------------------------------------
@@ -165,44 +163,6 @@ def add_default_tolerations(spec: Obj) -> None:
             tolerations.append({"key": taint, "operator": "Exists", "effect": "NoExecute",
                                 "tolerationSeconds": DEFAULT_TOLERATION_SECONDS})
     spec["tolerations"] = tolerations
-
-
-# --- QoS class (pkg/apis/core/helper/qos) -----------------------------------------------------------
-
-
-def _amount(value: Any) -> Fraction | None:
-    try:
-        return parse_quantity(value).amount
-    except QuantityError:
-        return None
-
-
-def qos_class(spec: Obj) -> str:
-    """``Guaranteed``, ``Burstable`` or ``BestEffort`` from the cpu and memory requests and limits.
-
-    A request missing where a limit is set counts as the limit, as defaulting makes it."""
-    requests: dict[str, Fraction] = {}
-    limits: dict[str, Fraction] = {}
-    guaranteed = True
-    for c in containers_of(spec):
-        resources = c.get("resources") if isinstance(c.get("resources"), dict) else {}
-        lim = resources.get("limits") if isinstance(resources.get("limits"), dict) else {}
-        req = {**lim, **(resources.get("requests") if isinstance(resources.get("requests"), dict) else {})}
-        found = set()
-        for target, source in ((requests, req), (limits, lim)):
-            for name in ("cpu", "memory"):
-                amount = _amount(source[name]) if name in source else None
-                if amount is not None and amount > 0:
-                    target[name] = target.get(name, Fraction(0)) + amount
-                    if target is limits:
-                        found.add(name)
-        if found != {"cpu", "memory"}:
-            guaranteed = False
-    if not requests and not limits:
-        return "BestEffort"
-    if guaranteed and requests == limits:
-        return "Guaranteed"
-    return "Burstable"
 
 
 # --- validation (pkg/apis/core/validation) ----------------------------------------------------------
@@ -487,7 +447,7 @@ def _sidecars(spec: Obj) -> set[str]:
 
 
 def _condition(status: Obj, kind: str) -> Obj:
-    return next((c for c in list_of_dicts(status.get("conditions")) if c.get("type") == kind), {})
+    return find_status_condition(status.get("conditions"), kind) or {}
 
 
 def _condition_true(status: Obj, kind: str) -> bool:

@@ -14,7 +14,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from labkit.apiserver.strategy import AGE_COLUMN, Cause, Column, Obj, Strategy, age, forbidden, invalid, not_supported, required
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.validation import Cause, forbidden, invalid, not_supported, required
+from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age
 
 SYSTEM_PREFIX = "system-"
 #: the classes kube-apiserver creates at start-up: name -> value (neither is globalDefault)

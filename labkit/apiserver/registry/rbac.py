@@ -15,10 +15,12 @@ import datetime as dt
 import json
 from typing import Any
 
-from labkit.apiserver.strategy import (
-    AGE_COLUMN, Cause, Column, Obj, Strategy, age, dns1123_subdomain_errors, invalid, not_supported,
-    parse_time, path_segment_errors, required, rfc3339,
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.timeutil import parse_time, rfc3339
+from labkit.apimachinery.validation import (
+    Cause, dns1123_subdomain_errors, invalid, not_supported, path_segment_errors, required,
 )
+from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age
 
 GROUP = "rbac.authorization.k8s.io"
 SUBJECT_KINDS = ["ServiceAccount", "User", "Group"]

@@ -3,7 +3,7 @@
 Mirrors ``SetDefaults_ReplicaSet`` (``pkg/apis/apps/v1/defaults.go``), ``ValidateReplicaSetSpec`` and
 ``ValidatePodTemplateSpecForReplicaSet`` (``pkg/apis/apps/validation``), ``ValidateLabelSelector``
 (``pkg/apis/meta/v1/validation``) and ``printReplicaSet`` (``pkg/printers/internalversion``). Selector
-matching and printing come from ``labkit/apiserver/selectors.py``; the pod template's own spec is
+matching and printing come from ``labkit/apimachinery/labels.py``; the pod template's own spec is
 defaulted and validated by the pod strategy (``registry/pod.py``).
 
 Error values for maps and selectors are rendered the way Go's ``%#v`` prints them
@@ -19,12 +19,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from labkit.apimachinery.labels import LabelSelector, SelectorError, label_selector_from_object
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.validation import Cause, forbidden, invalid, not_supported, qualified_name_errors, required
 from labkit.apiserver.registry import pod
-from labkit.apiserver.selectors import LabelSelector, SelectorError, label_selector_from_object
-from labkit.apiserver.strategy import (
-    AGE_COLUMN, Cause, Column, Obj, Strategy, age, forbidden, invalid, not_supported, required,
-)
-from labkit.apiserver.validation import qualified_name_errors, validate_labels
+from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age
+from labkit.apiserver.validation import validate_labels
 
 # --- label selectors (metav1.LabelSelector) ---------------------------------------------------------
 

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from labkit import codec
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.validation import Cause, invalid
 from labkit.apiserver.registry.replicaset import selector_string
-from labkit.apiserver.strategy import Cause, Obj, invalid
 
 _META_FIELDS = ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
 

@@ -17,8 +17,10 @@ import datetime as dt
 import json
 from typing import Any
 
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.validation import Cause, invalid, required, too_long
 from labkit.apiserver.registry.configmap import MAX_SIZE, config_key_errors, decode_base64, immutable_errors
-from labkit.apiserver.strategy import AGE_COLUMN, Cause, Column, Obj, Strategy, age, invalid, required, too_long
+from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age
 
 _REDACTED = "<secret contents redacted>"
 

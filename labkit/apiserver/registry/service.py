@@ -20,13 +20,14 @@ import datetime as dt
 import ipaddress
 from typing import Any
 
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.validation import (
+    Cause, dns1123_label_errors, duplicate, forbidden, invalid, not_supported, required,
+)
 from labkit.apiserver.registry.pod import (
     list_of_dicts, port_number_errors, validate_port_number_or_name, validate_protocol,
 )
-from labkit.apiserver.strategy import (
-    AGE_COLUMN, Cause, Column, Obj, Strategy, age, dns1123_label_errors, duplicate, forbidden, invalid,
-    not_supported, required,
-)
+from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age
 from labkit.apiserver.validation import validate_labels
 
 SERVICE_TYPES = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]

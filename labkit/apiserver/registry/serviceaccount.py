@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from labkit.apiserver.strategy import AGE_COLUMN, Column, Obj, Strategy, age
+from labkit.apimachinery.meta import Obj
+from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age
 
 
 class ServiceAccountStrategy(Strategy):

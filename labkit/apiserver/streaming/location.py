@@ -13,9 +13,9 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from labkit.apimachinery.validation import invalid
 from labkit.apiserver import errors, handlers
 from labkit.apiserver.streaming.kubelet_api import KubeletAPI
-from labkit.apiserver.strategy import invalid
 
 DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
 _TRUE = ("1", "t", "T", "TRUE", "true", "True")

@@ -52,6 +52,7 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
+from labkit.apimachinery.timeutil import micro_time, now_utc
 from labkit.network.netns import HOST, HostNamespace, unprivileged_port_start
 from labkit.kubelet.runtime import (
     CRIError, ContainerConfig, ContainerStatus, ExecSession, ImagePullError, ImageRef, Mount, PodSandboxConfig,
@@ -89,10 +90,6 @@ def rewrite_paths(text: str, mounts: Sequence[Mount]) -> str:
         pattern = r"(?<![\w./-])" + re.escape(m.container_path.rstrip("/")) + r"(?=[/\s'\";:)]|$)"
         text = re.sub(pattern, lambda _: m.host_path, text)
     return text
-
-
-def _now_rfc3339nano() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclasses.dataclass
@@ -283,7 +280,7 @@ class ProcessRuntime(Runtime):
         if not c.argv:
             message = f'exec: "{c.config.command[0] if c.config.command else c.config.args[0]}": executable file ' \
                       f'not found in $PATH (the process runtime runs busybox applets only)'
-            c.log_path.write_text(f"{_now_rfc3339nano()} stderr F {message}\n")
+            c.log_path.write_text(f"{micro_time()} stderr F {message}\n")
             c.status = dataclasses.replace(c.status, state="exited", exit_code=128, reason="StartError",
                                            message=message, started_at=now, finished_at=now)
             return
@@ -306,7 +303,7 @@ class ProcessRuntime(Runtime):
         async def copy(stream: asyncio.StreamReader, name: str) -> None:
             while chunk := await stream.read(65536):
                 *lines, rest = chunk.split(b"\n")
-                prefix = f"{_now_rfc3339nano()} {name} ".encode()
+                prefix = f"{micro_time()} {name} ".encode()
                 records = [prefix + b"F " + line + b"\n" for line in lines]
                 if rest:  # a partial line (CRI tag P) is logged now, not held until its newline comes
                     records.append(prefix + b"P " + rest + b"\n")
@@ -365,7 +362,7 @@ class ProcessRuntime(Runtime):
         c = self._get(container_id)
         since = ""
         if since_seconds is not None:
-            since = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=since_seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            since = micro_time(now_utc() - dt.timedelta(seconds=since_seconds))
         budget = limit_bytes if limit_bytes is not None else -1
 
         def render(raw: bytes) -> bytes | None:

@@ -1,21 +1,20 @@
-"""Helpers several plugins share: score normalization, taints and tolerations, node selectors.
+"""Helpers several plugins share: score normalization and node selectors.
 
 Mirrors ``pkg/scheduler/framework/plugins/helper`` (``DefaultNormalizeScore``),
-``k8s.io/component-helpers/scheduling/corev1`` (``ToleratesTaint``, ``FindMatchingUntoleratedTaint``,
-``GetRequiredNodeAffinity``: ``nodeSelector`` ANDed with required node affinity terms) and
-``nodeaffinity`` (``NodeSelectorRequirement`` operators In, NotIn, Exists, DoesNotExist, Gt, Lt;
-``matchFields`` on ``metadata.name``).
+``k8s.io/component-helpers/scheduling/corev1`` (``GetRequiredNodeAffinity``: ``nodeSelector`` ANDed
+with required node affinity terms) and ``nodeaffinity`` (``NodeSelectorRequirement`` operators In,
+NotIn, Exists, DoesNotExist, Gt, Lt; ``matchFields`` on ``metadata.name``). Taints and tolerations
+(``ToleratesTaint``, ``FindMatchingUntoleratedTaint``) and label selectors, which the controllers use
+too, are in ``labkit/apimachinery`` (``taints.py``, ``labels.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
 
+from labkit.apimachinery.meta import Obj
 from labkit.scheduler.framework import MAX_NODE_SCORE
 from labkit.scheduler.types import NodeInfo, PodInfo
-
-Obj = dict[str, Any]
 
 
 def default_normalize_score(scores: list[int], *, reverse: bool = False, max_priority: int = MAX_NODE_SCORE) -> None:
@@ -28,27 +27,6 @@ def default_normalize_score(scores: list[int], *, reverse: bool = False, max_pri
     for i, s in enumerate(scores):
         s = max_priority * s // highest
         scores[i] = max_priority - s if reverse else s
-
-
-def tolerates(toleration: Obj, taint: Obj) -> bool:
-    """``Toleration.ToleratesTaint``: an empty effect matches every effect, an empty key with
-    ``Exists`` matches every key."""
-    if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
-        return False
-    if toleration.get("key") and toleration["key"] != taint.get("key"):
-        return False
-    op = toleration.get("operator") or "Equal"
-    if op == "Exists":
-        return True
-    return op == "Equal" and (toleration.get("value") or "") == (taint.get("value") or "")
-
-
-def untolerated_taint(taints: list[Obj], tolerations: list[Obj], effects: tuple[str, ...]) -> Obj | None:
-    """The first taint with one of ``effects`` that no toleration tolerates."""
-    for taint in taints:
-        if taint.get("effect") in effects and not any(tolerates(t, taint) for t in tolerations):
-            return taint
-    return None
 
 
 def _requirement_matches(req: Obj, value: str | None) -> bool:
@@ -95,12 +73,3 @@ def required_node_affinity(pod: PodInfo) -> Callable[[NodeInfo], bool] | None:
         return required is None or any(term_matches(t, labels, node.name) for t in required)
 
     return matches
-
-
-def label_selector_matches(selector: Obj | None, labels: Mapping[str, str]) -> bool:
-    """A ``metav1.LabelSelector`` against labels; a missing selector matches nothing, ``{}`` everything."""
-    if selector is None:
-        return False
-    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
-        return False
-    return all(_requirement_matches(r, labels.get(r.get("key", ""))) for r in selector.get("matchExpressions") or [])

@@ -16,13 +16,12 @@ keep counts current during preemption's what-ifs.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
+from labkit.apimachinery.labels import label_selector_from_object
+from labkit.apimachinery.meta import Obj
 from labkit.scheduler.framework import MAX_NODE_SCORE, CycleState, Plugin, Status
-from labkit.scheduler.plugins.helper import label_selector_matches
 from labkit.scheduler.types import NodeInfo, PodInfo
 
-Obj = dict[str, Any]
 ERR_REASON_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules"
 ERR_REASON_AFFINITY = "node(s) didn't match pod affinity rules"
 ERR_REASON_ANTI_AFFINITY = "node(s) didn't match pod anti-affinity rules"
@@ -41,7 +40,7 @@ class AffinityTerm:
     def matches(self, pod: PodInfo) -> bool:
         if self.namespaces is not None and pod.namespace not in self.namespaces:
             return False
-        return label_selector_matches(self.selector, pod.labels)
+        return label_selector_from_object(self.selector).matches(pod.labels)
 
 
 def affinity_terms(pod: PodInfo, kind: str, *, required: bool) -> list[AffinityTerm]:

@@ -6,8 +6,8 @@ Mirrors ``pkg/scheduler/framework/plugins/nodeunschedulable``.
 
 from __future__ import annotations
 
+from labkit.apimachinery.taints import tolerates_taint
 from labkit.scheduler.framework import CycleState, Plugin, Status
-from labkit.scheduler.plugins.helper import tolerates
 from labkit.scheduler.types import NodeInfo, PodInfo
 
 ERR_REASON_UNSCHEDULABLE = "node(s) were unschedulable"
@@ -18,6 +18,6 @@ class NodeUnschedulable(Plugin):
     name = "NodeUnschedulable"
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
-        if not node.unschedulable or any(tolerates(t, TAINT_NODE_UNSCHEDULABLE) for t in pod.tolerations):
+        if not node.unschedulable or any(tolerates_taint(t, TAINT_NODE_UNSCHEDULABLE) for t in pod.tolerations):
             return None
         return Status.unresolvable(ERR_REASON_UNSCHEDULABLE)

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
 
+from labkit.apimachinery.labels import label_selector_from_object
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.taints import find_matching_untolerated_taint
 from labkit.scheduler.framework import MAX_NODE_SCORE, CycleState, Plugin, Status
-from labkit.scheduler.plugins.helper import label_selector_matches, required_node_affinity, untolerated_taint
+from labkit.scheduler.plugins.helper import required_node_affinity
 from labkit.scheduler.types import NodeInfo, PodInfo
 
-Obj = dict[str, Any]
 ERR_REASON_CONSTRAINTS_NOT_MATCH = "node(s) didn't match pod topology spread constraints"
 ERR_REASON_NODE_LABEL_NOT_MATCH = ERR_REASON_CONSTRAINTS_NOT_MATCH + " (missing required label)"
 IGNORED = -1  # raw score of a node without the topology keys; normalized to 0
@@ -57,7 +58,7 @@ def constraints_of(pod: PodInfo, when: str) -> list[Constraint]:
                 {"key": k, "operator": "In", "values": [pod.labels[k]]} for k in keys]
         out.append(Constraint(c.get("maxSkew", 1), c.get("topologyKey", ""), selector, c.get("minDomains") or 1,
                               c.get("nodeAffinityPolicy", "Honor") == "Honor", c.get("nodeTaintsPolicy") == "Honor",
-                              int(label_selector_matches(selector, pod.labels))))
+                              int(label_selector_from_object(selector).matches(pod.labels))))
     return out
 
 
@@ -70,10 +71,10 @@ def _count_pods(pod: PodInfo, constraints: list[Constraint], nodes: list[NodeInf
         for c in constraints:
             if c.honor_affinity and affinity is not None and not affinity(node):
                 continue
-            if c.honor_taints and untolerated_taint(node.taints, pod.tolerations, ("NoSchedule", "NoExecute")):
+            if c.honor_taints and find_matching_untolerated_taint(node.taints, pod.tolerations, ("NoSchedule", "NoExecute")):
                 continue
             n = sum(1 for p in node.pods if p.namespace == pod.namespace
-                    and not p.pod["metadata"].get("deletionTimestamp") and label_selector_matches(c.selector, p.labels))
+                    and not p.pod["metadata"].get("deletionTimestamp") and label_selector_from_object(c.selector).matches(p.labels))
             value = labels[c.topology_key]
             c.counts[value] = c.counts.get(value, 0) + n
 

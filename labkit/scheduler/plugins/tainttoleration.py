@@ -8,8 +8,9 @@ normalized in reverse.
 
 from __future__ import annotations
 
+from labkit.apimachinery.taints import find_matching_untolerated_taint, tolerates_taint
 from labkit.scheduler.framework import CycleState, Plugin, Status
-from labkit.scheduler.plugins.helper import default_normalize_score, tolerates, untolerated_taint
+from labkit.scheduler.plugins.helper import default_normalize_score
 from labkit.scheduler.types import NodeInfo, PodInfo
 
 
@@ -19,7 +20,7 @@ class TaintToleration(Plugin):
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         if not node.taints:
             return None
-        taint = untolerated_taint(node.taints, pod.tolerations, ("NoSchedule", "NoExecute"))
+        taint = find_matching_untolerated_taint(node.taints, pod.tolerations, ("NoSchedule", "NoExecute"))
         if taint is None:
             return None
         return Status.unresolvable(f"node(s) had untolerated taint {{{taint.get('key', '')}: {taint.get('value', '')}}}")
@@ -29,7 +30,7 @@ class TaintToleration(Plugin):
             return 0
         tolerations = [t for t in pod.tolerations if t.get("effect") in (None, "", "PreferNoSchedule")]
         return sum(1 for taint in node.taints if taint.get("effect") == "PreferNoSchedule"
-                   and not any(tolerates(t, taint) for t in tolerations))
+                   and not any(tolerates_taint(t, taint) for t in tolerations))
 
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
         default_normalize_score(scores, reverse=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labkit.quantity import (
+from labkit.apimachinery.resource import (
     FORMAT_MESSAGE, SUFFIX_MESSAGE, QuantityError, canonical, default_resource_list, parse_quantity, to_bytes,
     to_millicores,
 )

@@ -1,12 +1,11 @@
-"""labkit.apiserver.selectors: label and field selectors with kube's syntax, semantics and errors."""
+"""labkit.apimachinery.labels and .fields: label and field selectors with kube's syntax, semantics and errors."""
 
 from __future__ import annotations
 
 import pytest
 
-from labkit.apiserver.selectors import (
-    FieldSelector, SelectorError, label_selector_from_object, parse_field_selector, parse_label_selector,
-)
+from labkit.apimachinery.fields import FieldSelector, parse_field_selector
+from labkit.apimachinery.labels import SelectorError, label_selector_from_object, parse_label_selector
 
 # --- label selectors: parsing and the canonical string ------------------------------------------------
 

@@ -10,9 +10,12 @@ suffix was written in; printing it gives the canonical form kube-apiserver retur
 - the suffix is as large as possible: ``1000m`` becomes ``1``, ``2048Ki`` ``2Mi``;
 - a binary quantity below 1Ki, or one with a fractional byte, is printed in decimal SI.
 
-Parsing rounds up (away from zero) to nano units, as Kubernetes does. Left out: the int64 fast path
-and its overflow cases (Python integers are exact), ``Quantity`` arithmetic beyond comparison and
-addition, and the protobuf form.
+Parsing rounds up (away from zero) to nano units, as Kubernetes does. :func:`default_resource_list`
+is ``SetDefaults_ResourceList`` (``pkg/apis/core/v1/defaults.go``), which the API server applies to
+requests and limits; the scheduler reads amounts with :func:`parse_quantity`, the kubelet with
+:func:`to_millicores` and :func:`to_bytes`. Left out: the int64 fast path and its overflow cases
+(Python integers are exact), ``Quantity`` arithmetic beyond comparison and addition, and the
+protobuf form.
 """
 
 from __future__ import annotations

@@ -1,29 +1,33 @@
-"""Label and field selectors: ``?labelSelector=`` / ``?fieldSelector=`` and ``spec.selector``.
+"""Label selectors: ``?labelSelector=``, ``kubectl get -l``, a workload's ``spec.selector`` and a
+Service's ``spec.selector``.
 
 Mirrors ``k8s.io/apimachinery/pkg/labels`` (the lexer and parser of ``selector.go``, ``NewRequirement``
-and its validation, ``Requirement.Matches``, the canonical ``String``), ``metav1.LabelSelectorAsSelector``
-(``pkg/apis/meta/v1/helpers.go``) and ``k8s.io/apimachinery/pkg/fields`` (``ParseSelector``, escaping).
-Error messages read like kube's, so a bad ``kubectl get -l`` gets the same complaint.
+and its validation, ``Requirement.Matches``, the canonical ``String``, ``SelectorFromValidatedSet``)
+and ``metav1.LabelSelectorAsSelector`` (``pkg/apis/meta/v1/helpers.go``): the API server filters
+lists and watches with them, the controllers find a workload's pods, the scheduler a pod (anti-)
+affinity term's or a topology spread constraint's pods. Error messages read like kube's, so a bad
+``kubectl get -l`` gets the same complaint.
 
-Left out: ``RequiresExactMatch`` and the other introspection helpers used for indexing, field-selector
-transforms, and ``ValidatedSetSelector``. Which fields a resource lets you select on is the
-strategy's business (``Strategy.field_labels``), not this module's.
+Left out: ``RequiresExactMatch`` and the other introspection helpers used for indexing, and the
+map-backed fast path of ``ValidatedSetSelector`` (a set selector here is ANDed ``=`` requirements).
+Field selectors are :mod:`labkit.apimachinery.fields`; node selectors (``NodeSelectorRequirement``,
+which also has ``Gt``/``Lt`` and ``matchFields``) are the scheduler's ``nodeaffinity`` helpers.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from labkit.apiserver.strategy import invalid
-from labkit.apiserver.validation import label_value_errors, qualified_name_errors
+from labkit.apimachinery.validation import invalid, label_value_errors, qualified_name_errors
 
 
 class SelectorError(ValueError):
-    """A selector that does not parse or validate; the caller answers 400 BadRequest."""
+    """A label or field selector that does not parse or validate; the API server answers 400 BadRequest."""
 
 
 # --- requirements (labels.Requirement) -------------------------------------------------------------------
@@ -270,86 +274,38 @@ _SELECTOR_OPERATORS = {"In": IN, "NotIn": NOT_IN, "Exists": EXISTS, "DoesNotExis
 
 
 def label_selector_from_object(selector: Mapping[str, Any] | None) -> LabelSelector:
-    """``metav1.LabelSelectorAsSelector``: None selects nothing, ``{}`` selects everything."""
+    """``metav1.LabelSelectorAsSelector``: None selects nothing, ``{}`` selects everything.
+
+    Kube converts a selector once and matches with it many times; labkit's callers keep the JSON
+    selector and convert at each match (the scheduler per pod and node), so conversions are
+    remembered by content."""
     if selector is None:
         return LabelSelector(nothing=True)
-    requirements = [new_requirement(k, EQUALS, [v]) for k, v in (selector.get("matchLabels") or {}).items()]
-    for expr in selector.get("matchExpressions") or ():
-        operator = _SELECTOR_OPERATORS.get(expr.get("operator"))
+    match_labels = tuple((selector.get("matchLabels") or {}).items())
+    expressions = tuple((e.get("key", ""), e.get("operator"), tuple(e.get("values") or ()))
+                        for e in selector.get("matchExpressions") or ())
+    try:
+        return _remembered_selector(match_labels, expressions)
+    except TypeError:  # an unhashable value (validation refuses it): nothing to remember
+        return _as_selector(match_labels, expressions)
+
+
+def _as_selector(match_labels: tuple[tuple[str, str], ...],
+                 expressions: tuple[tuple[str, Any, tuple[str, ...]], ...]) -> LabelSelector:
+    requirements = [new_requirement(k, EQUALS, [v]) for k, v in match_labels]
+    for key, op, values in expressions:
+        operator = _SELECTOR_OPERATORS.get(op)
         if operator is None:
-            raise SelectorError(f"{json.dumps(expr.get('operator') or '')} is not a valid label selector operator")
-        requirements.append(new_requirement(expr.get("key", ""), operator, expr.get("values") or ()))
+            raise SelectorError(f"{json.dumps(op or '')} is not a valid label selector operator")
+        requirements.append(new_requirement(key, operator, values))
     return _selector(requirements)
 
 
-# --- field selectors (k8s.io/apimachinery/pkg/fields) ------------------------------------------------
+_remembered_selector = functools.lru_cache(maxsize=4096)(_as_selector)
 
 
-def escape_field_value(value: str) -> str:
-    """``fields.EscapeValue``: backslash-escape ``\\``, ``,`` and ``=``."""
-    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=")
-
-
-def _unescape_field_value(value: str) -> str:
-    out, escaped = [], False
-    for c in value:
-        if escaped:
-            if c not in "\\,=":
-                raise SelectorError(f"invalid field selector: invalid escape sequence: \\{c}")
-            out.append(c)
-            escaped = False
-        elif c == "\\":
-            escaped = True
-        elif c in ",=":
-            # Go formats the rune with %v, i.e. as its code point
-            raise SelectorError(f"invalid field selector: unescaped character in value: {ord(c)}")
-        else:
-            out.append(c)
-    if escaped:
-        raise SelectorError("invalid field selector: invalid escape sequence: \\")
-    return "".join(out)
-
-
-def _split_terms(text: str) -> list[str]:
-    """Split on commas that are not backslash-escaped (the escapes stay in the terms)."""
-    terms, start, escaped = [], 0, False
-    for i, c in enumerate(text):
-        if escaped:
-            escaped = False
-        elif c == "\\":
-            escaped = True
-        elif c == ",":
-            terms.append(text[start:i])
-            start = i + 1
-    return [*terms, text[start:]] if text else []
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class FieldSelector:
-    """ANDed ``(field, op, value)`` terms; op is ``=`` or ``!=``. A missing field reads as ``""``."""
-
-    requirements: tuple[tuple[str, str, str], ...] = ()
-
-    def matches(self, fields: Mapping[str, str]) -> bool:
-        return all((fields.get(f, "") == v) == (op == "=") for f, op, v in self.requirements)
-
-    def empty(self) -> bool:
-        return not self.requirements
-
-    def __str__(self) -> str:
-        return ",".join(f"{f}{op}{escape_field_value(v)}" for f, op, v in self.requirements)
-
-
-def parse_field_selector(text: str) -> FieldSelector:
-    """``fields.ParseSelector``: ``a=b,c!=d`` (``==`` means ``=``); values escape ``\\ , =`` with ``\\``."""
-    requirements = []
-    for term in sorted(_split_terms(text)):
-        if not term:
-            continue
-        # the field name has no escaping: the first operator found splits the term
-        match = re.search(r"!=|==|=", term)
-        if match is None:
-            raise SelectorError(f"invalid selector: '{text}'; can't understand '{term}'")
-        op = "!=" if match.group() == "!=" else "="
-        requirements.append((term[:match.start()], op, _unescape_field_value(term[match.end():])))
-    return FieldSelector(tuple(requirements))
+def selector_from_validated_set(labels: Mapping[str, str]) -> LabelSelector:
+    """``labels.SelectorFromValidatedSet``: ``key=value`` for every entry, as a Service's
+    ``spec.selector`` (validated when the Service was written) selects its pods. ``{}`` selects
+    everything; callers that mean "no selector, no pods" check for that themselves."""
+    return _selector(Requirement(k, EQUALS, (v,)) for k, v in labels.items())

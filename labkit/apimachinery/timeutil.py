@@ -1,0 +1,46 @@
+"""Times as the Kubernetes API writes them: ``metav1.Time`` and ``metav1.MicroTime``.
+
+Mirrors ``k8s.io/apimachinery/pkg/apis/meta/v1`` ``time.go`` and ``micro_time.go``. On the wire a
+``Time`` (``creationTimestamp``, a condition's ``lastTransitionTime`` ...) is RFC 3339 in UTC to the
+second, ``2026-01-01T12:00:00Z``; a ``MicroTime`` (a Lease's ``renewTime``, an Event's
+``eventTime``) keeps six fraction digits, ``2026-01-01T12:00:00.123456Z``. Both are written in UTC
+whatever zone the time was taken in (Go's ``t.UTC().Format``). Labkit keeps times as aware
+``datetime`` objects and converts only at the edges: :func:`rfc3339` and :func:`micro_time` to
+write, :func:`parse_time` to read.
+
+Left out: the zero time (Go writes ``null``; labkit leaves the field out or writes None itself),
+nanoseconds (Python's ``datetime`` stops at microseconds), and ``Time``'s protobuf form (the
+Timestamp message, in ``labkit/apiserver/protobuf.py``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+
+def now_utc() -> dt.datetime:
+    """The current time, aware and in UTC (``metav1.Now``)."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def unix(seconds: float) -> dt.datetime:
+    """The time ``seconds`` after the Unix epoch (``metav1.Unix``): what a runtime reports as a number."""
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
+
+
+def rfc3339(t: dt.datetime) -> str:
+    """``metav1.Time``'s JSON form: RFC 3339 in UTC, to the second (``2026-01-01T12:00:00Z``)."""
+    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def micro_time(t: dt.datetime | None = None) -> str:
+    """``metav1.MicroTime``'s JSON form: RFC 3339 in UTC with six fraction digits
+    (``2026-01-01T12:00:00.000000Z``), of ``t`` or of now."""
+    return (t or now_utc()).astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(value: str | None) -> dt.datetime | None:
+    """A ``Time`` or ``MicroTime`` string as an aware ``datetime``; None for a missing or empty one."""
+    if not value:
+        return None
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
