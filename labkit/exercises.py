@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import html
 import textwrap
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,7 +101,7 @@ class Exercise:
     def solution(self) -> Reveal:
         return Reveal("solution", self.title, self._solution)
 
-    def solve(self, namespace: MutableMapping[str, Any]) -> CheckResult:
+    def solve(self, namespace: dict[str, Any]) -> CheckResult:
         """Apply the solution in ``namespace`` (a notebook passes ``globals()``) unless the check
         already passes, then check again. The solution's code is not shown."""
         if not self.check().ok:

@@ -93,7 +93,7 @@ class LeaderElector:
         except APIStatusError as e:
             if e.code != 404:
                 raise
-            spec = {"holderIdentity": self.identity, "leaseDurationSeconds": int(self.lease_duration),
+            spec: Obj = {"holderIdentity": self.identity, "leaseDurationSeconds": int(self.lease_duration),
                     "acquireTime": now, "renewTime": now, "leaseTransitions": 0}
             body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                     "metadata": {"name": self.name, "namespace": self.namespace}, "spec": spec}

@@ -15,6 +15,7 @@ import asyncio
 import ssl
 import time
 from collections import deque
+from collections.abc import Mapping
 from urllib.parse import quote, urlencode, urlsplit
 
 import httptools
@@ -92,7 +93,7 @@ class Pool:
         self._slots: asyncio.Semaphore | None = None
         self.closed = False
 
-    async def request(self, method: str, path: str, *, params: dict[str, str] | None = None, headers: bytes = b"",
+    async def request(self, method: str, path: str, *, params: Mapping[str, str] | None = None, headers: bytes = b"",
                       body: bytes | None = None, content_type: str = "application/json") -> tuple[int, bytes]:
         """Send one request; ``headers``: ``Name: value\\r\\n`` lines every request of its client carries."""
         path, _, query = path.partition("?")  # a query may come in the path, in ``params``, or both

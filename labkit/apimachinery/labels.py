@@ -64,7 +64,7 @@ class Requirement:
         if self.operator == DOES_NOT_EXIST:
             return not present
         # Gt / Lt: the label must hold an integer (anything else simply does not match)
-        if not present or not _is_int64(value) or len(self.values) != 1:
+        if value is None or not _is_int64(value) or len(self.values) != 1:
             return False
         limit = int(self.values[0])
         return int(value) > limit if self.operator == GREATER_THAN else int(value) < limit

@@ -66,6 +66,11 @@ def _amount(value: Any) -> Fraction | None:
         return None
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    """``value`` if it is an object, else empty (what a missing or malformed field reads as)."""
+    return value if isinstance(value, dict) else {}
+
+
 def qos_class(spec: Obj) -> str:
     """``Guaranteed``, ``Burstable`` or ``BestEffort`` from the cpu and memory requests and limits (``GetPodQOS``).
 
@@ -74,9 +79,9 @@ def qos_class(spec: Obj) -> str:
     limits: dict[str, Fraction] = {}
     guaranteed = True
     for c in containers_of(spec):
-        resources = c.get("resources") if isinstance(c.get("resources"), dict) else {}
-        lim = resources.get("limits") if isinstance(resources.get("limits"), dict) else {}
-        req = {**lim, **(resources.get("requests") if isinstance(resources.get("requests"), dict) else {})}
+        resources = _mapping(c.get("resources"))
+        lim = _mapping(resources.get("limits"))
+        req = {**lim, **_mapping(resources.get("requests"))}
         found = set()
         for target, source in ((requests, req), (limits, lim)):
             for name in ("cpu", "memory"):

@@ -44,6 +44,7 @@ async def prepare_volumes(root: Path, pod: Obj, *, get: GetObject) -> dict[str, 
         source = vol[kind]
         if kind == "emptyDir":
             continue
+        files: dict[str, tuple[str | bytes, int | None]]
         if kind == "downwardAPI":
             files = {item["path"]: (field_value(pod, item["fieldRef"]["fieldPath"]), item.get("mode"))
                      for item in source.get("items") or [] if "fieldRef" in item}

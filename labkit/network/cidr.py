@@ -41,14 +41,14 @@ def address_plan(runtime: str, slot: int, *, nodes: int = 0) -> AddressPlan:
       as large clusters are configured).
     """
     if runtime == "process":
-        return AddressPlan(ipaddress.ip_network(f"127.{244 + slot}.0.0/16"), ipaddress.ip_network(f"127.{96 + slot}.0.0/16"),
-                           ipaddress.ip_network(f"127.{80 + slot}.0.0/24"))
+        return AddressPlan(ipaddress.IPv4Network(f"127.{244 + slot}.0.0/16"), ipaddress.IPv4Network(f"127.{96 + slot}.0.0/16"),
+                           ipaddress.IPv4Network(f"127.{80 + slot}.0.0/24"))
     if runtime == "docker":
-        return AddressPlan(ipaddress.ip_network(f"10.{200 + slot}.0.0/17"), ipaddress.ip_network(f"10.{96 + slot}.0.0/16"),
-                           ipaddress.ip_network(f"127.{80 + slot}.0.0/24"))
+        return AddressPlan(ipaddress.IPv4Network(f"10.{200 + slot}.0.0/17"), ipaddress.IPv4Network(f"10.{96 + slot}.0.0/16"),
+                           ipaddress.IPv4Network(f"127.{80 + slot}.0.0/24"))
     pods = "10.244.0.0/16" if nodes <= 256 else f"10.128.0.0/{max(9, 24 - (nodes - 1).bit_length())}"
-    return AddressPlan(ipaddress.ip_network(pods), ipaddress.ip_network("10.96.0.0/12"),
-                       ipaddress.ip_network("127.0.1.0/24"))
+    return AddressPlan(ipaddress.IPv4Network(pods), ipaddress.IPv4Network("10.96.0.0/12"),
+                       ipaddress.IPv4Network("127.0.1.0/24"))
 
 
 def docker_subnet(slot: int) -> str:
@@ -86,4 +86,4 @@ def routes(nodes: Iterable[Obj]) -> list[Route]:
 def route_for(ip: str, table: Iterable[Route]) -> Route | None:
     """The route a packet to ``ip`` takes (None: not a pod address)."""
     address = ipaddress.ip_address(ip)
-    return next((r for r in table if address in ipaddress.ip_network(r.cidr)), None)
+    return next((r for r in table if address in ipaddress.IPv4Network(r.cidr)), None)

@@ -37,7 +37,8 @@ class PortProxy:
         self.servers: dict[Address, list[asyncio.Server]] = {}
         self._connections: set[asyncio.Task[None]] = set()
 
-    async def listen(self, frontends: set[Address], *, outside: set[Address] = frozenset()) -> dict[Address, OSError]:
+    async def listen(self, frontends: set[Address], *,
+                     outside: frozenset[Address] | set[Address] = frozenset()) -> dict[Address, OSError]:
         """Listen on exactly ``frontends`` (those in ``outside`` are NodePorts, for clients outside the
         cluster too); returns the ones that could not be bound and why."""
         for addr in set(self.servers) - frontends:

@@ -23,7 +23,7 @@ import operator
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import cast
+from typing import Any, cast
 
 from labkit.store import (
     Compacted, Compare, Delete, DeleteResult, Event, FutureRevision, Get, KeyValue, LeaseNotFound, Op,
@@ -32,7 +32,7 @@ from labkit.store import (
 
 _log = logging.getLogger(__name__)
 
-_COMPARE_OPS: dict[str, Callable[[object, object], bool]] = {
+_COMPARE_OPS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq, "!=": operator.ne, "<": operator.lt, ">": operator.gt,
 }
 

@@ -59,7 +59,7 @@ class MemoryStore(MVCCStore):
         kvs = []
         for key in self._keys[lo:hi]:
             kv: KeyValue | None = self._versions[key][-1]
-            if kv.mod_revision > revision:  # an old revision: bisect; the current one never does
+            if kv is not None and kv.mod_revision > revision:  # an old revision: bisect; the current one never does
                 kv = self._get(key, revision)
             if kv and kv.version:
                 kvs.append(kv)

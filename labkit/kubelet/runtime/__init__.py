@@ -35,6 +35,8 @@ LABEL_INIT_CONTAINER = "labkit.init-container"
 #: called with a short human line while a slow step (an image build or pull) runs
 ProgressFn = Callable[[str], None]
 
+ContainerState = Literal["created", "running", "exited", "unknown"]
+
 
 class CRIError(Exception):
     """A runtime call failed; ``reason`` is what the kubelet reports (e.g. ``CreateContainerError``)."""
@@ -131,7 +133,7 @@ class ContainerStatus:
     id: str
     name: str
     sandbox_id: str
-    state: Literal["created", "running", "exited", "unknown"]
+    state: ContainerState
     image: str = ""
     image_ref: str = ""
     created_at: float = 0.0  # unix seconds

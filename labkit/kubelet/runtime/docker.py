@@ -51,7 +51,7 @@ from labkit.network.agent import AgentClient, AgentError
 from labkit.network.hostnet import BridgeNetwork
 from labkit.kubelet.runtime import (
     LABEL_CLUSTER, LABEL_CONTAINER_NAME, LABEL_NODE, LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_UID,
-    ContainerConfig, ContainerStatus, CRIError, ExecSession, ImagePullError, ImageRef, PodSandboxConfig,
+    ContainerConfig, ContainerState, ContainerStatus, CRIError, ExecSession, ImagePullError, ImageRef, PodSandboxConfig,
     ProgressFn, Runtime, SandboxStatus, port_forward_error,
 )
 
@@ -453,7 +453,9 @@ class DockerRuntime(Runtime):
         if progress is None:
             return None
         loop = asyncio.get_running_loop()
-        return lambda line: loop.call_soon_threadsafe(progress, line)
+        def report(line: str) -> None:
+            loop.call_soon_threadsafe(progress, line)
+        return report
 
     # --- images ---
 
@@ -670,8 +672,9 @@ class DockerRuntime(Runtime):
     @staticmethod
     def _container_status(info: dict[str, Any]) -> ContainerStatus:
         labels, state = info["Config"]["Labels"], info["State"]
-        status = {"created": "created", "running": "running", "paused": "running", "restarting": "running",
-                  "exited": "exited", "dead": "exited"}.get(state["Status"], "unknown")
+        states: dict[str, ContainerState] = {"created": "created", "running": "running", "paused": "running",
+                                             "restarting": "running", "exited": "exited", "dead": "exited"}
+        status = states.get(state["Status"], "unknown")
         reason = ""
         if status == "exited":
             reason = "OOMKilled" if state.get("OOMKilled") else "Completed" if state["ExitCode"] == 0 else "Error"

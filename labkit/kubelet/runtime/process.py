@@ -396,9 +396,9 @@ class ProcessRuntime(Runtime):
                         return
                     await asyncio.sleep(0.1)
                     continue
-                line = render(raw)
-                if line is not None:
-                    chunk = line if budget < 0 else line[:budget]
+                rendered = render(raw)
+                if rendered is not None:
+                    chunk = rendered if budget < 0 else rendered[:budget]
                     budget -= len(chunk) if budget > 0 else 0
                     yield chunk
 
