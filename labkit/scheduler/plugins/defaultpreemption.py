@@ -17,9 +17,11 @@ and nominated pods' reserved room in other pods' filters.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from labkit.client import APIStatusError, resource_path
-from labkit.scheduler.framework import Code, CycleState, Diagnosis, FitError, Framework, Handle, Plugin, Status
+from labkit.scheduler.framework import Code, CycleState, Diagnosis, FitError, Framework, Handle, Status
+from labkit.scheduler.interface import PostFilterPlugin
 from labkit.scheduler.types import NodeInfo, PodInfo
 
 log = logging.getLogger(__name__)
@@ -54,14 +56,14 @@ def pick_one_node(candidates: dict[str, list[PodInfo]]) -> str:
     return min(candidates.items(), key=cost)[0]
 
 
-class DefaultPreemption(Plugin):
+class DefaultPreemption(PostFilterPlugin):
     name = "DefaultPreemption"
 
-    def post_filter(self, state: CycleState, pod: PodInfo, statuses: dict[str, Status],
-                    handle: Handle) -> tuple[Status, str]:
+    def post_filter(self, state: CycleState, pod: PodInfo, statuses: Mapping[str, Status],
+                    handle: Handle) -> tuple[Status | None, str]:
         if pod.spec.get("preemptionPolicy") == "Never":
             return Status.unschedulable("preemption: not eligible due to preemptionPolicy=Never."), ""
-        nominated = (pod.pod.get("status") or {}).get("nominatedNodeName")
+        nominated: str = (pod.pod.get("status") or {}).get("nominatedNodeName") or ""
         on_nominated = next((n for n in handle.nodes if n.name == nominated), None)
         if on_nominated is not None and any(p.priority < pod.priority and p.pod["metadata"].get("deletionTimestamp")
                                             for p in on_nominated.pods):

@@ -9,16 +9,19 @@ except that a pod matching its own terms may start a group no pod has yet), the 
 (Unschedulable). Scoring sums preferred terms' weights per domain both ways (the incoming pod's
 terms over existing pods, and existing pods' preferred terms and required affinity, with
 ``hardPodAffinityWeight`` 1, over the incoming pod), then rescales min..max onto 0..100.
-Left out: ``namespaceSelector`` other than ``{}`` (all namespaces), the PreFilter extensions that
-keep counts current during preemption's what-ifs.
+AddPod/RemovePod (PreFilterExtensions) keep the counts right while preemption removes victims in a
+what-if. Left out: ``namespaceSelector`` other than ``{}`` (all namespaces).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
-from labkit.scheduler.framework import MAX_NODE_SCORE, CycleState, Plugin, Status
+from labkit.scheduler.framework import MAX_NODE_SCORE, CycleState, Status
+from labkit.scheduler.interface import (FilterPlugin, PreFilterExtensions, PreFilterPlugin, PreScorePlugin,
+                                        ScoreExtensions, ScorePlugin)
 from labkit.scheduler.plugins.helper import label_selector_matches
 from labkit.scheduler.types import NodeInfo, PodInfo
 
@@ -64,6 +67,23 @@ def affinity_terms(pod: PodInfo, kind: str, *, required: bool) -> list[AffinityT
     return terms
 
 
+def _count(counts: dict[tuple[str, str], int], key: str, node: NodeInfo, n: int = 1) -> None:
+    value = node.labels.get(key)
+    if value is not None:
+        counts[(key, value)] = counts.get((key, value), 0) + n
+
+
+def _update(counts: dict[tuple[str, str], int], key: str, node: NodeInfo, n: int) -> None:
+    """``topologyToMatchedTermCount.update``: a count down to zero is dropped."""
+    value = node.labels.get(key)
+    if value is not None:
+        total = counts.get((key, value), 0) + n
+        if total:
+            counts[(key, value)] = total
+        else:
+            counts.pop((key, value), None)
+
+
 @dataclasses.dataclass(slots=True)
 class _PreFilterState:
     affinity: list[AffinityTerm]
@@ -72,17 +92,28 @@ class _PreFilterState:
     affinity_counts: dict[tuple[str, str], int]
     anti_affinity_counts: dict[tuple[str, str], int]
 
+    def clone(self) -> _PreFilterState:
+        return _PreFilterState(self.affinity, self.anti_affinity, dict(self.existing_anti_counts),
+                               dict(self.affinity_counts), dict(self.anti_affinity_counts))
 
-def _count(counts: dict[tuple[str, str], int], key: str, node: NodeInfo, n: int = 1) -> None:
-    value = node.labels.get(key)
-    if value is not None:
-        counts[(key, value)] = counts.get((key, value), 0) + n
+    def update_with_pod(self, updated: PodInfo, pod: PodInfo, node: NodeInfo, n: int) -> None:
+        """``updateWithPod``: ``updated`` joins (+1) or leaves (-1) ``node`` in a what-if."""
+        if updated.has_required_anti_affinity:
+            for t in affinity_terms(updated, "podAntiAffinity", required=True):
+                if t.matches(pod):
+                    _update(self.existing_anti_counts, t.topology_key, node, n)
+        if self.affinity and all(t.matches(updated) for t in self.affinity):
+            for t in self.affinity:
+                _update(self.affinity_counts, t.topology_key, node, n)
+        for t in self.anti_affinity:
+            if t.matches(updated):
+                _update(self.anti_affinity_counts, t.topology_key, node, n)
 
 
-class InterPodAffinity(Plugin):
+class InterPodAffinity(PreFilterPlugin, PreFilterExtensions, FilterPlugin, PreScorePlugin, ScorePlugin, ScoreExtensions):
     name = "InterPodAffinity"
 
-    def pre_filter(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status | None:
+    def pre_filter(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status | None:
         affinity = affinity_terms(pod, "podAffinity", required=True)
         anti = affinity_terms(pod, "podAntiAffinity", required=True)
         holders = [n for n in nodes if n.pods_with_required_anti_affinity]
@@ -106,6 +137,14 @@ class InterPodAffinity(Plugin):
         state.write(self.name, s)
         return None
 
+    def add_pod(self, state: CycleState, pod: PodInfo, pod_to_add: PodInfo, node: NodeInfo) -> Status | None:
+        state.read(self.name).update_with_pod(pod_to_add, pod, node, 1)
+        return None
+
+    def remove_pod(self, state: CycleState, pod: PodInfo, pod_to_remove: PodInfo, node: NodeInfo) -> Status | None:
+        state.read(self.name).update_with_pod(pod_to_remove, pod, node, -1)
+        return None
+
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         s: _PreFilterState = state.read(self.name)
         labels = node.labels
@@ -115,8 +154,8 @@ class InterPodAffinity(Plugin):
         if s.affinity and not self._satisfies_affinity(s, pod, labels):
             return Status.unresolvable(ERR_REASON_AFFINITY)
         for t in s.anti_affinity:
-            value = labels.get(t.topology_key)
-            if value is not None and s.anti_affinity_counts.get((t.topology_key, value), 0) > 0:
+            domain = labels.get(t.topology_key)
+            if domain is not None and s.anti_affinity_counts.get((t.topology_key, domain), 0) > 0:
                 return Status.unschedulable(ERR_REASON_ANTI_AFFINITY)
         return None
 
@@ -129,7 +168,7 @@ class InterPodAffinity(Plugin):
         # the first pod of a group: no pod matches yet, but the pod matches its own terms
         return not s.affinity_counts and all(t.matches(pod) for t in s.affinity)
 
-    def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status | None:
+    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status | None:
         affinity = affinity_terms(pod, "podAffinity", required=False)
         anti = affinity_terms(pod, "podAntiAffinity", required=False)
         incoming = bool(affinity or anti)

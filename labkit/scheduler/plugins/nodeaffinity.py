@@ -8,17 +8,20 @@ normalized so the best node gets 100. Left out: the plugin's ``addedAffinity`` a
 
 from __future__ import annotations
 
-from labkit.scheduler.framework import CycleState, Plugin, Status
+from collections.abc import Sequence
+
+from labkit.scheduler.framework import CycleState, Status
+from labkit.scheduler.interface import FilterPlugin, PreFilterPlugin, PreScorePlugin, ScoreExtensions, ScorePlugin
 from labkit.scheduler.plugins.helper import default_normalize_score, required_node_affinity, term_matches
 from labkit.scheduler.types import NodeInfo, PodInfo
 
 ERR_REASON_POD = "node(s) didn't match Pod's node affinity/selector"
 
 
-class NodeAffinity(Plugin):
+class NodeAffinity(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugin, ScoreExtensions):
     name = "NodeAffinity"
 
-    def pre_filter(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status | None:
+    def pre_filter(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status | None:
         matches = required_node_affinity(pod)
         if matches is None:
             return Status.skip()
@@ -28,7 +31,7 @@ class NodeAffinity(Plugin):
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         return None if state.read(self.name)(node) else Status.unresolvable(ERR_REASON_POD)
 
-    def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status | None:
+    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status | None:
         preferred = (pod.affinity.get("nodeAffinity") or {}).get("preferredDuringSchedulingIgnoredDuringExecution")
         if not preferred:
             return Status.skip()

@@ -13,7 +13,8 @@ fractions) with the actual requests. Left out: ``RequestedToCapacityRatio``, ign
 
 from __future__ import annotations
 
-from labkit.scheduler.framework import MAX_NODE_SCORE, CycleState, Plugin, Status
+from labkit.scheduler.framework import MAX_NODE_SCORE, CycleState, Status
+from labkit.scheduler.interface import FilterPlugin, ScorePlugin
 from labkit.scheduler.types import NodeInfo, PodInfo, Resource
 
 LEAST_ALLOCATED = "LeastAllocated"
@@ -39,7 +40,7 @@ def insufficient_resources(pod: Resource, node: NodeInfo) -> list[str]:
     return reasons
 
 
-class NodeResourcesFit(Plugin):
+class NodeResourcesFit(FilterPlugin, ScorePlugin):
     name = "NodeResourcesFit"
 
     def __init__(self, strategy: str = LEAST_ALLOCATED, resources: tuple[tuple[str, int], ...] = DEFAULT_RESOURCES) -> None:
@@ -71,7 +72,7 @@ class NodeResourcesFit(Plugin):
         return total // weights if weights else 0
 
 
-class NodeResourcesBalancedAllocation(Plugin):
+class NodeResourcesBalancedAllocation(ScorePlugin):
     name = "NodeResourcesBalancedAllocation"
 
     def __init__(self, resources: tuple[str, ...] = ("cpu", "memory")) -> None:

@@ -8,12 +8,13 @@ normalized in reverse.
 
 from __future__ import annotations
 
-from labkit.scheduler.framework import CycleState, Plugin, Status
+from labkit.scheduler.framework import CycleState, Status
+from labkit.scheduler.interface import FilterPlugin, ScoreExtensions, ScorePlugin
 from labkit.scheduler.plugins.helper import default_normalize_score, tolerates, untolerated_taint
 from labkit.scheduler.types import NodeInfo, PodInfo
 
 
-class TaintToleration(Plugin):
+class TaintToleration(FilterPlugin, ScorePlugin, ScoreExtensions):
     name = "TaintToleration"
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
