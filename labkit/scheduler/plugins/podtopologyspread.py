@@ -30,6 +30,7 @@ Obj = dict[str, Any]
 ERR_REASON_CONSTRAINTS_NOT_MATCH = "node(s) didn't match pod topology spread constraints"
 ERR_REASON_NODE_LABEL_NOT_MATCH = ERR_REASON_CONSTRAINTS_NOT_MATCH + " (missing required label)"
 IGNORED = -1  # raw score of a node without the topology keys; normalized to 0
+HOSTNAME = "kubernetes.io/hostname"
 
 
 @dataclasses.dataclass(slots=True)
@@ -144,8 +145,10 @@ class PodTopologySpread(PreFilterPlugin, PreFilterExtensions, FilterPlugin, PreS
         if not constraints:
             return Status.skip()
         _count_pods(pod, constraints, state.all_nodes, required_node_affinity(pod))
-        weights = [math.log(len({n.labels[c.topology_key] for n in nodes if c.topology_key in n.labels}) + 2)
-                   for c in constraints]
+        # the domains among the feasible nodes that carry every key (per node for the hostname key)
+        counted = [n for n in nodes if all(c.topology_key in n.labels for c in constraints)]
+        weights = [math.log((len(counted) if c.topology_key == HOSTNAME else
+                             len({n.labels[c.topology_key] for n in counted})) + 2) for c in constraints]
         state.write(self.name + "/score", (constraints, weights))
         return None
 
@@ -157,7 +160,7 @@ class PodTopologySpread(PreFilterPlugin, PreFilterExtensions, FilterPlugin, PreS
             if value is None:
                 return IGNORED
             total += c.counts.get(value, 0) * weight + (c.max_skew - 1)
-        return round(total)
+        return math.floor(total + 0.5)  # Go's math.Round: halves away from zero
 
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
         counted = [s for s in scores if s != IGNORED]
