@@ -3,12 +3,12 @@ selector, within a topology domain (the nodes sharing the value of ``topologyKey
 
 Mirrors ``pkg/scheduler/framework/plugins/interpodaffinity``. PreFilter counts, per
 ``(topologyKey, value)``, the existing pods matching each required term of the incoming pod, and the
-existing pods whose required anti-affinity the incoming pod would violate. Filter checks, in kube's
-order: existing pods' anti-affinity (Unschedulable), the pod's affinity (UnschedulableAndUnresolvable,
-except that a pod matching its own terms may start a group no pod has yet), the pod's anti-affinity
-(Unschedulable). Scoring sums preferred terms' weights per domain both ways (the incoming pod's
-terms over existing pods, and existing pods' preferred terms and required affinity, with
-``hardPodAffinityWeight`` 1, over the incoming pod), then rescales min..max onto 0..100.
+existing pods whose required anti-affinity the incoming pod would violate (no terms either way: Skip).
+Filter checks, in kube's order: the pod's affinity (UnschedulableAndUnresolvable, except that a pod
+matching its own terms may start a group no pod has yet), the pod's anti-affinity (Unschedulable),
+existing pods' anti-affinity (Unschedulable). Scoring sums preferred terms' weights per domain both
+ways (the incoming pod's terms over existing pods, and existing pods' preferred terms and required
+affinity, with ``hardPodAffinityWeight`` 1, over the incoming pod), then rescales min..max onto 0..100.
 AddPod/RemovePod (PreFilterExtensions) keep the counts right while preemption removes victims in a
 what-if. Left out: ``namespaceSelector`` other than ``{}`` (all namespaces).
 """
@@ -125,6 +125,8 @@ class InterPodAffinity(PreFilterPlugin, PreFilterExtensions, FilterPlugin, PreSc
                 for term in affinity_terms(existing, "podAntiAffinity", required=True):
                     if term.matches(pod):
                         _count(s.existing_anti_counts, term.topology_key, node)
+        if not affinity and not anti and not s.existing_anti_counts:
+            return Status.skip()
         if affinity or anti:
             for node in nodes:
                 for existing in node.pods:
@@ -148,15 +150,15 @@ class InterPodAffinity(PreFilterPlugin, PreFilterExtensions, FilterPlugin, PreSc
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         s: _PreFilterState = state.read(self.name)
         labels = node.labels
-        for (key, value), n in s.existing_anti_counts.items():
-            if n > 0 and labels.get(key) == value:
-                return Status.unschedulable(ERR_REASON_EXISTING_ANTI_AFFINITY)
         if s.affinity and not self._satisfies_affinity(s, pod, labels):
             return Status.unresolvable(ERR_REASON_AFFINITY)
         for t in s.anti_affinity:
             domain = labels.get(t.topology_key)
             if domain is not None and s.anti_affinity_counts.get((t.topology_key, domain), 0) > 0:
                 return Status.unschedulable(ERR_REASON_ANTI_AFFINITY)
+        for (key, value), n in s.existing_anti_counts.items():
+            if n > 0 and labels.get(key) == value:
+                return Status.unschedulable(ERR_REASON_EXISTING_ANTI_AFFINITY)
         return None
 
     @staticmethod
@@ -204,4 +206,4 @@ class InterPodAffinity(PreFilterPlugin, PreFilterExtensions, FilterPlugin, PreSc
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
         low, high = min(scores, default=0), max(scores, default=0)
         for i, s in enumerate(scores):
-            scores[i] = int(MAX_NODE_SCORE * (s - low) / (high - low)) if high > low else 0
+            scores[i] = int(MAX_NODE_SCORE * ((s - low) / (high - low))) if high > low else 0  # Go's order
