@@ -4,7 +4,7 @@ Mirrors ``pkg/scheduler/framework/plugins/helper`` (``DefaultNormalizeScore``),
 ``k8s.io/component-helpers/scheduling/corev1`` (``ToleratesTaint``, ``FindMatchingUntoleratedTaint``,
 ``GetRequiredNodeAffinity``: ``nodeSelector`` ANDed with required node affinity terms) and
 ``nodeaffinity`` (``NodeSelectorRequirement`` operators In, NotIn, Exists, DoesNotExist, Gt, Lt;
-``matchFields`` on ``metadata.name``; a term that does not parse matches nothing).
+``matchFields`` on ``metadata.name``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from labkit.apiserver.validation import label_value_errors, qualified_name_errors
 from labkit.scheduler.framework import MAX_NODE_SCORE
 from labkit.scheduler.types import NodeInfo, PodInfo
 
@@ -72,9 +71,7 @@ def _requirement_matches(req: Obj, value: str | None) -> bool:
 
 
 def term_matches(term: Obj, labels: Mapping[str, str], name: str) -> bool:
-    """A ``NodeSelectorTerm``: all its expressions and fields hold; an empty term matches nothing. (A term
-    that does not parse matches nothing either: callers drop those once per cycle, with
-    :func:`node_selector_term_errors`, as kube parses a pod's terms once.)"""
+    """A ``NodeSelectorTerm``: all its expressions and fields hold; an empty term matches nothing."""
     exprs, fields = term.get("matchExpressions") or [], term.get("matchFields") or []
     if not exprs and not fields:
         return False
@@ -85,7 +82,11 @@ def term_matches(term: Obj, labels: Mapping[str, str], name: str) -> bool:
 def node_selector_term_errors(term: Obj, path: str = "") -> list[str]:
     """Why ``labels.NewRequirement`` (``nodeSelectorRequirementsAsSelector``) and the field selector
     refuse a term's requirements: a key that is not a qualified name, a value that is not a label
-    value, values where the operator wants none (or not exactly one integer, for Gt and Lt)."""
+    value, values where the operator wants none (or not exactly one integer, for Gt and Lt). A term
+    that does not parse matches no node; callers drop such terms once per cycle (kube parses a pod's
+    terms once), so :func:`term_matches` need not check."""
+    from labkit.apiserver.validation import label_value_errors, qualified_name_errors
+
     errs: list[str] = []
     for i, r in enumerate(term.get("matchExpressions") or []):
         at, key, op, values = f"{path}.matchExpressions[{i}]", r.get("key", ""), r.get("operator"), r.get("values") or []
