@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from labkit.client import Client
-from labkit.scheduler.framework import CycleState, Plugin, Status
+from labkit.scheduler.framework import CycleState, Status
+from labkit.scheduler.interface import FilterPlugin, PreFilterPlugin
 from labkit.scheduler.plugins import DefaultBinder
 from labkit.scheduler.profile import Profile
 from labkit.scheduler.scheduler import Scheduler
@@ -22,7 +23,7 @@ from labkit.scheduler.types import NodeInfo, PodInfo
 PickFunction = Callable[[dict[str, Any], list[NodeInfo]], "str | NodeInfo | None"]
 
 
-class Pick(Plugin):
+class Pick(PreFilterPlugin, FilterPlugin):
     """PreFilter asks ``pick`` once per cycle; Filter lets only the picked node through."""
 
     name = "Pick"

@@ -53,7 +53,7 @@ class GenericScheduler:
         s = fw.run_pre_filter_plugins(state, pod, nodes)
         attempt.skipped_filters = state.skip_filter_plugins
         if s.code == Code.Error:
-            raise RuntimeError(f"running PreFilter plugin {s.plugin!r}: {s.message}")
+            raise RuntimeError(s.message)
         if not s.is_success():
             diagnosis.pre_filter_msg = s.message
             diagnosis.unschedulable_plugins.add(s.plugin)
@@ -71,7 +71,7 @@ class GenericScheduler:
             return feasible[0].name
         s = fw.run_pre_score_plugins(state, pod, feasible)
         if not s.is_success():
-            raise RuntimeError(f"running PreScore plugin {s.plugin!r}: {s.message}")
+            raise RuntimeError(s.message)
         attempt.scores = fw.run_score_plugins(state, pod, feasible)
         return self._select_host(feasible, attempt.scores, fw.weights)
 
@@ -95,7 +95,7 @@ class GenericScheduler:
                 if len(feasible) >= wanted:
                     break
             elif s.code == Code.Error:
-                raise RuntimeError(f"running Filter plugin {s.plugin!r} on node {node.name}: {s.message}")
+                raise RuntimeError(s.message)
             else:
                 statuses[node.name] = s
                 diagnosis.unschedulable_plugins.add(s.plugin)

@@ -3,12 +3,14 @@
 Mirrors ``pkg/scheduler/scheduler.go`` and ``eventhandlers.go`` (which pods go where: assigned pods
 into the cache, pending pods of our profiles into the queue; which events move unschedulable pods)
 and ``schedule_one.go``'s ``scheduleOne`` around the algorithm: assume the pod on the chosen node,
-run Reserve, then bind in the background (the binding cycle) while the next pod is scheduled; on
-failure run PostFilter (preemption), record a ``FailedScheduling`` event, set the pod's
-``PodScheduled=False`` condition (and ``nominatedNodeName``) and hand the pod back to the queue.
-With an ``elector`` (:class:`labkit.leaderelection.LeaderElector`) the scheduling loop runs only
-while this instance leads. Every attempt is kept for :meth:`Scheduler.explain` (the last
-``explain_limit`` pods). Left out: Permit/PreBind/PostBind, the nominator, extenders, metrics.
+run Reserve and Permit, then wait for Permit, PreBind, Bind and PostBind in the background (the
+binding cycle) while the next pod is scheduled; a plugin's rejection after the node was chosen
+reads as a FitError over that one node. When no node fits run PostFilter (preemption); on any
+failure record a ``FailedScheduling`` event, set the pod's ``PodScheduled=False`` condition (and
+``nominatedNodeName``) and hand the pod back to the queue. With an ``elector``
+(:class:`labkit.leaderelection.LeaderElector`) the scheduling loop runs only while this instance
+leads. Every attempt is kept for :meth:`Scheduler.explain` (the last ``explain_limit`` pods).
+Left out: the nominator, extenders, metrics.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from labkit.events import EventRecorder
 from labkit.informer import Informer, key_of
 from labkit.scheduler.cache import Cache, is_terminal
 from labkit.scheduler.explain import Attempt
-from labkit.scheduler.framework import CycleState, FitError, Framework, Handle
+from labkit.scheduler.framework import CycleState, Diagnosis, FitError, Framework, Handle, Status
 from labkit.scheduler.profile import Profile
 from labkit.scheduler.queue import QueuedPodInfo, SchedulingQueue
 from labkit.scheduler.schedule_one import GenericScheduler
@@ -203,32 +205,60 @@ class Scheduler(Component):
             return False
         attempt.node = node
         self.cache.assume_pod(pod, node)
-        status = fw.run_reserve_plugins(state, pod, node)
-        if not status.is_success():
-            fw.run_unreserve_plugins(state, pod, node)
+        handle = self._handle(fw, profile.scheduler_name)
+        status = fw.run_reserve_plugins_reserve(state, pod, node)
+        if status.is_success():
+            status = fw.run_permit_plugins(state, pod, node, handle)
+        if not (status.is_success() or status.is_wait()):
+            fw.run_reserve_plugins_unreserve(state, pod, node)
             self.cache.forget_pod(pod.key)
-            attempt.error = status.message
-            self._failure(qpi, cycle, attempt, reason="SchedulerError")
+            self._rejected(qpi, cycle, attempt, node, status)
             return False
-        self.spawn(self._bind(fw, profile.scheduler_name, state, qpi, node, attempt), f"bind {pod.key}")
+        self.spawn(self._bind(fw, handle, state, qpi, node, attempt), f"bind {pod.key}")
         return True
 
-    async def _bind(self, fw: Framework, scheduler_name: str, state: CycleState, qpi: QueuedPodInfo, node: str,
+    async def _bind(self, fw: Framework, handle: Handle, state: CycleState, qpi: QueuedPodInfo, node: str,
                     attempt: Attempt) -> None:
+        """The binding cycle: wait for Permit, PreBind, Bind, PostBind; on failure undo the reservation."""
         pod = qpi.pod_info
         try:
-            status = await fw.run_bind_plugins(state, pod, node, self._handle(fw, scheduler_name))
+            if pod.uid in fw.waiting_pods:  # a pod held by Permit does not hold a binding slot
+                self._binds.release()
+                try:
+                    status = await fw.wait_on_permit(pod)
+                finally:
+                    await self._binds.acquire()
+            else:
+                status = await fw.wait_on_permit(pod)
+            if status.is_success():
+                status = await fw.run_pre_bind_plugins(state, pod, node, handle)
+            if status.is_success():
+                status = await fw.run_bind_plugins(state, pod, node, handle)
         finally:
             self._binds.release()
         if status.is_success():
             self.queue.done(pod.key)
-            self.recorders[scheduler_name].event(pod.pod, "Normal", "Scheduled",
-                                                 f"Successfully assigned {pod.namespace}/{pod.name} to {node}")
+            self.recorders[attempt.profile].event(pod.pod, "Normal", "Scheduled",
+                                                  f"Successfully assigned {pod.namespace}/{pod.name} to {node}")
+            fw.run_post_bind_plugins(state, pod, node)
             return
-        fw.run_unreserve_plugins(state, pod, node)
+        fw.run_reserve_plugins_unreserve(state, pod, node)
         self.cache.forget_pod(pod.key)
-        attempt.node, attempt.error = "", f"binding rejected: {status.message}"
-        self._failure(qpi, attempt.cycle, attempt, reason="SchedulerError")
+        self._rejected(qpi, attempt.cycle, attempt, node, status)
+
+    def _rejected(self, qpi: QueuedPodInfo, cycle: int, attempt: Attempt, node: str, status: Status) -> None:
+        """A failure after the node was chosen (Reserve, Permit, PreBind, Bind): a plugin's rejection reads
+        as a FitError over the one node; anything else is a SchedulerError."""
+        attempt.node = ""
+        if status.is_rejected():
+            diagnosis = Diagnosis()
+            diagnosis.node_to_status[node] = status
+            qpi.unschedulable_plugins = {status.plugin}
+            attempt.error = str(FitError(qpi.pod_info, 1, diagnosis))
+            self._failure(qpi, cycle, attempt, reason="Unschedulable")
+        else:
+            attempt.error = status.message
+            self._failure(qpi, cycle, attempt, reason="SchedulerError")
 
     def _handle(self, fw: Framework, scheduler_name: str) -> Handle:
         return Handle(client=self.client, framework=fw, nodes=self.cache.node_list,
@@ -243,7 +273,7 @@ class Scheduler(Component):
 
     async def _update_pod_status(self, pod: Obj, reason: str, message: str, nominated: str) -> None:
         status = pod.get("status") or {}
-        current = next((c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"), {})
+        current: Obj = next((c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"), {})
         if (current.get("status") == "False" and current.get("reason") == reason and current.get("message") == message
                 and (not nominated or status.get("nominatedNodeName") == nominated)):
             return

@@ -10,7 +10,7 @@ import pytest
 
 from labkit import Cluster
 from labkit.client import resource_path
-from labkit.scheduler import FunctionScheduler, Plugin, Profile, Scheduler, default_plugins
+from labkit.scheduler import Code, FunctionScheduler, Plugin, Profile, Scheduler, Status, default_plugins
 from testkit import wait_for
 
 Obj = dict[str, Any]
@@ -150,6 +150,50 @@ def test_custom_plugin_and_second_scheduler(cluster: Cluster) -> None:
     assert wait_for(lambda: get_pod(cluster, "fn")["spec"].get("nodeName")) == "node-1"
     assert fn.explain("default/fn")[0].node == "node-1"  # type: ignore[attr-defined]
     assert not get_pod(cluster, "nobody")["spec"].get("nodeName")
+
+
+class Gate(Plugin):
+    """Permit: every pod waits until the test lets it through."""
+
+    name = "Gate"
+
+    def permit(self, state, pod, node_name, handle):  # type: ignore[no-untyped-def]
+        return Status(Code.Wait), 30
+
+
+class Full(Plugin):
+    """Reserve: every node is full."""
+
+    name = "Full"
+
+    def reserve(self, state, pod, node_name):  # type: ignore[no-untyped-def]
+        return Status.unschedulable("node(s) were full for Full")
+
+    def unreserve(self, state, pod, node_name):  # type: ignore[no-untyped-def]
+        pass
+
+
+def test_permit_holds_a_pod_and_reserve_rejects_one(cluster: Cluster) -> None:
+    add_scheduler(cluster)
+    s = add_scheduler(cluster, profiles=[Profile("gated", plugins=[*default_plugins(), Gate()]),
+                                         Profile("full", plugins=[*default_plugins(), Full()])])
+    create(cluster, pod("held", scheduler="gated"))
+    fw = s.profiles["gated"][1]
+    [waiting] = wait_for(lambda: list(fw.waiting_pods.values()))
+    time.sleep(0.3)
+    assert not get_pod(cluster, "held")["spec"].get("nodeName")
+
+    async def allow() -> None:
+        waiting.allow("Gate")
+    cluster.run(allow())
+    assert wait_for(lambda: get_pod(cluster, "held")["spec"].get("nodeName")) in cluster.node_names
+
+    create(cluster, pod("refused", scheduler="full"))
+    event = wait_for(lambda: [e for e in events_for(cluster, "refused") if e["reason"] == "FailedScheduling"])[0]
+    assert event["message"] == "0/1 nodes are available: 1 node(s) were full for Full."
+    cond = wait_for(lambda: [c for c in get_pod(cluster, "refused")["status"].get("conditions", [])
+                             if c["type"] == "PodScheduled"])[0]
+    assert (cond["status"], cond["reason"]) == ("False", "Unschedulable")
 
 
 def test_step_mode(cluster: Cluster) -> None:

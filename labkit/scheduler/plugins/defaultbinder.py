@@ -7,11 +7,12 @@ so a pod deleted and recreated under the same name is not bound by mistake) and 
 from __future__ import annotations
 
 from labkit.client import APIStatusError, resource_path
-from labkit.scheduler.framework import CycleState, Handle, Plugin, Status
+from labkit.scheduler.framework import CycleState, Handle, Status
+from labkit.scheduler.interface import BindPlugin
 from labkit.scheduler.types import PodInfo
 
 
-class DefaultBinder(Plugin):
+class DefaultBinder(BindPlugin):
     name = "DefaultBinder"
 
     async def bind(self, state: CycleState, pod: PodInfo, node_name: str, handle: Handle) -> Status:

@@ -57,14 +57,53 @@ def term_matches(term: Obj, labels: Mapping[str, str], name: str) -> bool:
             and all(r.get("key") == "metadata.name" and _requirement_matches(r, name) for r in fields))
 
 
+def node_selector_term_errors(term: Obj, path: str = "") -> list[str]:
+    """Why ``labels.NewRequirement`` (``nodeSelectorRequirementsAsSelector``) and the field selector
+    refuse a term's requirements: a key that is not a qualified name, a value that is not a label
+    value, values where the operator wants none (or not exactly one integer, for Gt and Lt). A term
+    that does not parse matches no node; callers drop such terms once per cycle (kube parses a pod's
+    terms once), so :func:`term_matches` need not check."""
+    from labkit.apiserver.validation import label_value_errors, qualified_name_errors
+
+    errs: list[str] = []
+    for i, r in enumerate(term.get("matchExpressions") or []):
+        at, key, op, values = f"{path}.matchExpressions[{i}]", r.get("key", ""), r.get("operator"), r.get("values") or []
+        errs += [f'{at}.key: Invalid value: "{key}": {e}' for e in qualified_name_errors(key)]
+        if op in ("In", "NotIn") and not values:
+            errs.append(f"{at}.values: Required value: for 'in', 'notin' operators, values set can't be empty")
+        elif op in ("Exists", "DoesNotExist") and values:
+            errs.append(f"{at}.values: Forbidden: values set must be empty for exists and does not exist")
+        elif op in ("Gt", "Lt"):
+            if len(values) != 1:
+                errs.append(f"{at}.values: Required value: for 'Gt', 'Lt' operators, exactly one value is required")
+            elif not values[0].lstrip("+-").isdigit():
+                errs.append(f"{at}.values[0]: Invalid value: \"{values[0]}\": for 'Gt', 'Lt' operators, "
+                            "the value must be an integer")
+        elif op not in ("In", "NotIn", "Exists", "DoesNotExist"):
+            errs.append(f'{at}.operator: Unsupported value: "{op}"')
+        errs += [f'{at}.values[{j}]: Invalid value: "{v}": {e}' for j, v in enumerate(values)
+                 for e in label_value_errors(v)]
+    for i, r in enumerate(term.get("matchFields") or []):
+        at, op, values = f"{path}.matchFields[{i}]", r.get("operator"), r.get("values") or []
+        if r.get("key") != "metadata.name":
+            errs.append(f'{at}.key: Invalid value: "{r.get("key", "")}": not a supported field selector key')
+        elif op not in ("In", "NotIn"):
+            errs.append(f'{at}.operator: Unsupported value: "{op}"')
+        elif len(values) != 1:
+            errs.append(f"{at}.values: Required value: must have one element")
+    return errs
+
+
 def required_node_affinity(pod: PodInfo) -> Callable[[NodeInfo], bool] | None:
     """``GetRequiredNodeAffinity``: the pod's ``nodeSelector`` and required terms as one predicate
-    (terms are ORed), or None when the pod has neither."""
+    (terms are ORed; those that do not parse are dropped), or None when the pod has neither."""
     selector = pod.spec.get("nodeSelector") or {}
     required = ((pod.affinity.get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution")
                 or {}).get("nodeSelectorTerms")
     if not selector and required is None:
         return None
+    if required is not None:  # a term that does not parse matches no node (LazyErrorNodeSelector)
+        required = [t for t in required if not node_selector_term_errors(t)]
 
     def matches(node: NodeInfo) -> bool:
         labels = node.labels

@@ -8,7 +8,10 @@ share counts all nodes in the cache, not only the feasible ones.
 
 from __future__ import annotations
 
-from labkit.scheduler.framework import MAX_NODE_SCORE, CycleState, Plugin
+from collections.abc import Sequence
+
+from labkit.scheduler.framework import MAX_NODE_SCORE, CycleState
+from labkit.scheduler.interface import PreScorePlugin, ScorePlugin
 from labkit.scheduler.types import NodeInfo, PodInfo, normalized_image_name
 
 MB = 1024 * 1024
@@ -16,10 +19,10 @@ MIN_THRESHOLD = 23 * MB
 MAX_CONTAINER_THRESHOLD = 1000 * MB
 
 
-class ImageLocality(Plugin):
+class ImageLocality(PreScorePlugin, ScorePlugin):
     name = "ImageLocality"
 
-    def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> None:
+    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> None:
         containers = (pod.spec.get("initContainers") or []) + (pod.spec.get("containers") or [])
         state.write(self.name, ([normalized_image_name(c.get("image", "")) for c in containers], len(state.all_nodes)))
 

@@ -3,23 +3,26 @@ selector, within a topology domain (the nodes sharing the value of ``topologyKey
 
 Mirrors ``pkg/scheduler/framework/plugins/interpodaffinity``. PreFilter counts, per
 ``(topologyKey, value)``, the existing pods matching each required term of the incoming pod, and the
-existing pods whose required anti-affinity the incoming pod would violate. Filter checks, in kube's
-order: existing pods' anti-affinity (Unschedulable), the pod's affinity (UnschedulableAndUnresolvable,
-except that a pod matching its own terms may start a group no pod has yet), the pod's anti-affinity
-(Unschedulable). Scoring sums preferred terms' weights per domain both ways (the incoming pod's
-terms over existing pods, and existing pods' preferred terms and required affinity, with
-``hardPodAffinityWeight`` 1, over the incoming pod), then rescales min..max onto 0..100.
-Left out: ``namespaceSelector`` other than ``{}`` (all namespaces), the PreFilter extensions that
-keep counts current during preemption's what-ifs.
+existing pods whose required anti-affinity the incoming pod would violate (no terms either way: Skip).
+Filter checks, in kube's order: the pod's affinity (UnschedulableAndUnresolvable, except that a pod
+matching its own terms may start a group no pod has yet), the pod's anti-affinity (Unschedulable),
+existing pods' anti-affinity (Unschedulable). Scoring sums preferred terms' weights per domain both
+ways (the incoming pod's terms over existing pods, and existing pods' preferred terms and required
+affinity, with ``hardPodAffinityWeight`` 1, over the incoming pod), then rescales min..max onto 0..100.
+AddPod/RemovePod (PreFilterExtensions) keep the counts right while preemption removes victims in a
+what-if. Left out: ``namespaceSelector`` other than ``{}`` (all namespaces).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 from labkit.apimachinery.labels import label_selector_from_object
 from labkit.apimachinery.meta import Obj
-from labkit.scheduler.framework import MAX_NODE_SCORE, CycleState, Plugin, Status
+from labkit.scheduler.framework import MAX_NODE_SCORE, CycleState, Status
+from labkit.scheduler.interface import (FilterPlugin, PreFilterExtensions, PreFilterPlugin, PreScorePlugin,
+                                        ScoreExtensions, ScorePlugin)
 from labkit.scheduler.types import NodeInfo, PodInfo
 
 ERR_REASON_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules"
@@ -63,6 +66,23 @@ def affinity_terms(pod: PodInfo, kind: str, *, required: bool) -> list[AffinityT
     return terms
 
 
+def _count(counts: dict[tuple[str, str], int], key: str, node: NodeInfo, n: int = 1) -> None:
+    value = node.labels.get(key)
+    if value is not None:
+        counts[(key, value)] = counts.get((key, value), 0) + n
+
+
+def _update(counts: dict[tuple[str, str], int], key: str, node: NodeInfo, n: int) -> None:
+    """``topologyToMatchedTermCount.update``: a count down to zero is dropped."""
+    value = node.labels.get(key)
+    if value is not None:
+        total = counts.get((key, value), 0) + n
+        if total:
+            counts[(key, value)] = total
+        else:
+            counts.pop((key, value), None)
+
+
 @dataclasses.dataclass(slots=True)
 class _PreFilterState:
     affinity: list[AffinityTerm]
@@ -71,17 +91,28 @@ class _PreFilterState:
     affinity_counts: dict[tuple[str, str], int]
     anti_affinity_counts: dict[tuple[str, str], int]
 
+    def clone(self) -> _PreFilterState:
+        return _PreFilterState(self.affinity, self.anti_affinity, dict(self.existing_anti_counts),
+                               dict(self.affinity_counts), dict(self.anti_affinity_counts))
 
-def _count(counts: dict[tuple[str, str], int], key: str, node: NodeInfo, n: int = 1) -> None:
-    value = node.labels.get(key)
-    if value is not None:
-        counts[(key, value)] = counts.get((key, value), 0) + n
+    def update_with_pod(self, updated: PodInfo, pod: PodInfo, node: NodeInfo, n: int) -> None:
+        """``updateWithPod``: ``updated`` joins (+1) or leaves (-1) ``node`` in a what-if."""
+        if updated.has_required_anti_affinity:
+            for t in affinity_terms(updated, "podAntiAffinity", required=True):
+                if t.matches(pod):
+                    _update(self.existing_anti_counts, t.topology_key, node, n)
+        if self.affinity and all(t.matches(updated) for t in self.affinity):
+            for t in self.affinity:
+                _update(self.affinity_counts, t.topology_key, node, n)
+        for t in self.anti_affinity:
+            if t.matches(updated):
+                _update(self.anti_affinity_counts, t.topology_key, node, n)
 
 
-class InterPodAffinity(Plugin):
+class InterPodAffinity(PreFilterPlugin, PreFilterExtensions, FilterPlugin, PreScorePlugin, ScorePlugin, ScoreExtensions):
     name = "InterPodAffinity"
 
-    def pre_filter(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status | None:
+    def pre_filter(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status | None:
         affinity = affinity_terms(pod, "podAffinity", required=True)
         anti = affinity_terms(pod, "podAntiAffinity", required=True)
         holders = [n for n in nodes if n.pods_with_required_anti_affinity]
@@ -93,6 +124,8 @@ class InterPodAffinity(Plugin):
                 for term in affinity_terms(existing, "podAntiAffinity", required=True):
                     if term.matches(pod):
                         _count(s.existing_anti_counts, term.topology_key, node)
+        if not affinity and not anti and not s.existing_anti_counts:
+            return Status.skip()
         if affinity or anti:
             for node in nodes:
                 for existing in node.pods:
@@ -105,18 +138,26 @@ class InterPodAffinity(Plugin):
         state.write(self.name, s)
         return None
 
+    def add_pod(self, state: CycleState, pod: PodInfo, pod_to_add: PodInfo, node: NodeInfo) -> Status | None:
+        state.read(self.name).update_with_pod(pod_to_add, pod, node, 1)
+        return None
+
+    def remove_pod(self, state: CycleState, pod: PodInfo, pod_to_remove: PodInfo, node: NodeInfo) -> Status | None:
+        state.read(self.name).update_with_pod(pod_to_remove, pod, node, -1)
+        return None
+
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         s: _PreFilterState = state.read(self.name)
         labels = node.labels
-        for (key, value), n in s.existing_anti_counts.items():
-            if n > 0 and labels.get(key) == value:
-                return Status.unschedulable(ERR_REASON_EXISTING_ANTI_AFFINITY)
         if s.affinity and not self._satisfies_affinity(s, pod, labels):
             return Status.unresolvable(ERR_REASON_AFFINITY)
         for t in s.anti_affinity:
-            value = labels.get(t.topology_key)
-            if value is not None and s.anti_affinity_counts.get((t.topology_key, value), 0) > 0:
+            domain = labels.get(t.topology_key)
+            if domain is not None and s.anti_affinity_counts.get((t.topology_key, domain), 0) > 0:
                 return Status.unschedulable(ERR_REASON_ANTI_AFFINITY)
+        for (key, value), n in s.existing_anti_counts.items():
+            if n > 0 and labels.get(key) == value:
+                return Status.unschedulable(ERR_REASON_EXISTING_ANTI_AFFINITY)
         return None
 
     @staticmethod
@@ -128,7 +169,7 @@ class InterPodAffinity(Plugin):
         # the first pod of a group: no pod matches yet, but the pod matches its own terms
         return not s.affinity_counts and all(t.matches(pod) for t in s.affinity)
 
-    def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status | None:
+    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status | None:
         affinity = affinity_terms(pod, "podAffinity", required=False)
         anti = affinity_terms(pod, "podAntiAffinity", required=False)
         incoming = bool(affinity or anti)
@@ -164,4 +205,4 @@ class InterPodAffinity(Plugin):
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
         low, high = min(scores, default=0), max(scores, default=0)
         for i, s in enumerate(scores):
-            scores[i] = int(MAX_NODE_SCORE * (s - low) / (high - low)) if high > low else 0
+            scores[i] = int(MAX_NODE_SCORE * ((s - low) / (high - low))) if high > low else 0  # Go's order

@@ -6,13 +6,14 @@ Mirrors ``pkg/scheduler/framework/plugins/nodename``. (The scheduler only sees p
 
 from __future__ import annotations
 
-from labkit.scheduler.framework import CycleState, Plugin, Status
+from labkit.scheduler.framework import CycleState, Status
+from labkit.scheduler.interface import FilterPlugin
 from labkit.scheduler.types import NodeInfo, PodInfo
 
 ERR_REASON = "node(s) didn't match the requested node name"
 
 
-class NodeName(Plugin):
+class NodeName(FilterPlugin):
     name = "NodeName"
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:

@@ -6,19 +6,29 @@ Mirrors ``pkg/scheduler/framework/plugins/noderesources`` (``fit.go`` ``fitsRequ
 count and every requested resource against ``allocatable`` minus what assigned pods request, giving
 one reason per short resource (``Insufficient cpu``, ``Too many pods``). Fit's score uses the
 *non-zero* requests (a container without requests counts as 100m cpu / 200Mi) over cpu and memory,
-weight 1 each; ``LeastAllocated`` (the default) prefers emptier nodes, ``MostAllocated`` fuller ones
-(bin packing). BalancedAllocation scores 100 × (1 − standard deviation of the cpu and memory
-fractions) with the actual requests. Left out: ``RequestedToCapacityRatio``, ignored resource groups.
+weight 1 each, leaving out resources the node does not have and extended resources the pod does not
+ask for; ``LeastAllocated`` (the default) prefers emptier nodes, ``MostAllocated`` fuller ones (bin
+packing). BalancedAllocation scores 100 × (1 − standard deviation of the cpu and memory fractions)
+with the actual requests, and skips best-effort pods. Left out: ``RequestedToCapacityRatio``, ignored
+resources and resource groups, the 1.34 UnschedulableAndUnresolvable for a pod larger than the node.
 """
 
 from __future__ import annotations
 
-from labkit.scheduler.framework import MAX_NODE_SCORE, CycleState, Plugin, Status
+from collections.abc import Sequence
+
+from labkit.scheduler.framework import MAX_NODE_SCORE, CycleState, Status
+from labkit.scheduler.interface import FilterPlugin, PreScorePlugin, ScorePlugin
 from labkit.scheduler.types import NodeInfo, PodInfo, Resource
 
 LEAST_ALLOCATED = "LeastAllocated"
 MOST_ALLOCATED = "MostAllocated"
 DEFAULT_RESOURCES = (("cpu", 1), ("memory", 1))
+
+
+def is_scalar(name: str) -> bool:
+    """``IsScalarResourceName``: extended, hugepages and ``kubernetes.io/``-prefixed resources."""
+    return "/" in name or name.startswith("hugepages-")
 
 
 def insufficient_resources(pod: Resource, node: NodeInfo) -> list[str]:
@@ -39,7 +49,7 @@ def insufficient_resources(pod: Resource, node: NodeInfo) -> list[str]:
     return reasons
 
 
-class NodeResourcesFit(Plugin):
+class NodeResourcesFit(FilterPlugin, ScorePlugin):
     name = "NodeResourcesFit"
 
     def __init__(self, strategy: str = LEAST_ALLOCATED, resources: tuple[tuple[str, int], ...] = DEFAULT_RESOURCES) -> None:
@@ -47,7 +57,7 @@ class NodeResourcesFit(Plugin):
             raise ValueError(f"scoring strategy {strategy!r} is not supported")
         self.strategy = strategy
         self.resources = resources
-        self._readers = tuple((Resource.getter(name), weight) for name, weight in resources)
+        self._readers = tuple((Resource.getter(name), weight, is_scalar(name)) for name, weight in resources)
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         reasons = insufficient_resources(pod.requests, node)
@@ -57,12 +67,12 @@ class NodeResourcesFit(Plugin):
         total = weights = 0
         most = self.strategy == MOST_ALLOCATED
         alloc, used, wanted = node.allocatable, node.non_zero_requested, pod.non_zero_requests
-        for get, weight in self._readers:
-            capacity = get(alloc)
-            requested = get(used) + get(wanted)
-            if capacity == 0:
-                s = 0
-            elif most:
+        for get, weight, scalar in self._readers:
+            capacity, asked = get(alloc), get(wanted)
+            if capacity == 0 or (scalar and asked == 0):  # not on the node, or an extended resource not asked for
+                continue
+            requested = get(used) + asked
+            if most:
                 s = min(requested, capacity) * MAX_NODE_SCORE // capacity
             else:
                 s = 0 if requested > capacity else (capacity - requested) * MAX_NODE_SCORE // capacity
@@ -71,20 +81,25 @@ class NodeResourcesFit(Plugin):
         return total // weights if weights else 0
 
 
-class NodeResourcesBalancedAllocation(Plugin):
+class NodeResourcesBalancedAllocation(PreScorePlugin, ScorePlugin):
     name = "NodeResourcesBalancedAllocation"
 
     def __init__(self, resources: tuple[str, ...] = ("cpu", "memory")) -> None:
         self.resources = resources
-        self._readers = tuple(Resource.getter(name) for name in resources)
+        self._readers = tuple((Resource.getter(name), is_scalar(name)) for name in resources)
+
+    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status | None:
+        if not any(get(pod.requests) for get, _ in self._readers):
+            return Status.skip()  # a best-effort pod: balance says nothing about where it goes (kube #129138)
+        return None
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         fractions = []
         alloc, used, wanted = node.allocatable, node.requested, pod.requests
-        for get in self._readers:
-            capacity = get(alloc)
-            if capacity:
-                fractions.append(min((get(used) + get(wanted)) / capacity, 1.0))
+        for get, scalar in self._readers:
+            capacity, asked = get(alloc), get(wanted)
+            if capacity and not (scalar and asked == 0):
+                fractions.append(min((get(used) + asked) / capacity, 1.0))
         if len(fractions) == 2:
             std = abs(fractions[0] - fractions[1]) / 2
         elif len(fractions) > 2:

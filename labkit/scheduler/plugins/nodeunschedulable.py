@@ -7,14 +7,15 @@ Mirrors ``pkg/scheduler/framework/plugins/nodeunschedulable``.
 from __future__ import annotations
 
 from labkit.apimachinery.taints import tolerates_taint
-from labkit.scheduler.framework import CycleState, Plugin, Status
+from labkit.scheduler.framework import CycleState, Status
+from labkit.scheduler.interface import FilterPlugin
 from labkit.scheduler.types import NodeInfo, PodInfo
 
 ERR_REASON_UNSCHEDULABLE = "node(s) were unschedulable"
 TAINT_NODE_UNSCHEDULABLE = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
 
 
-class NodeUnschedulable(Plugin):
+class NodeUnschedulable(FilterPlugin):
     name = "NodeUnschedulable"
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:

@@ -8,25 +8,30 @@ affinity (``nodeTaintsPolicy: Honor`` also drops nodes with untolerated taints).
 minimum`` exceeds ``maxSkew`` (a domain count below ``minDomains`` makes the minimum 0); a node without
 the key is UnschedulableAndUnresolvable. Score (``ScheduleAnyway``) weighs each domain's count by
 log(domains + 2), adds ``maxSkew − 1``, and favours the least crowded nodes. ``matchLabelKeys`` adds
-the pod's own values to the selector. Left out: the cluster-wide default constraints (a pod without
-constraints is not spread), the PreFilter extensions for preemption's what-ifs.
+the pod's own values to the selector. AddPod/RemovePod (PreFilterExtensions) keep the counts right
+while preemption removes victims in a what-if. Left out: the cluster-wide default constraints (a pod without
+constraints is not spread).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable, Sequence
 
 from labkit.apimachinery.labels import label_selector_from_object
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.taints import find_matching_untolerated_taint
-from labkit.scheduler.framework import MAX_NODE_SCORE, CycleState, Plugin, Status
+from labkit.scheduler.framework import MAX_NODE_SCORE, CycleState, Status
+from labkit.scheduler.interface import (FilterPlugin, PreFilterExtensions, PreFilterPlugin, PreScorePlugin,
+                                        ScoreExtensions, ScorePlugin)
 from labkit.scheduler.plugins.helper import required_node_affinity
 from labkit.scheduler.types import NodeInfo, PodInfo
 
 ERR_REASON_CONSTRAINTS_NOT_MATCH = "node(s) didn't match pod topology spread constraints"
 ERR_REASON_NODE_LABEL_NOT_MATCH = ERR_REASON_CONSTRAINTS_NOT_MATCH + " (missing required label)"
 IGNORED = -1  # raw score of a node without the topology keys; normalized to 0
+HOSTNAME = "kubernetes.io/hostname"
 
 
 @dataclasses.dataclass(slots=True)
@@ -39,6 +44,9 @@ class Constraint:
     honor_taints: bool
     self_match: int
     counts: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def clone(self) -> Constraint:
+        return dataclasses.replace(self, counts=dict(self.counts))
 
     def global_min(self) -> int:
         if len(self.counts) < self.min_domains:
@@ -62,16 +70,41 @@ def constraints_of(pod: PodInfo, when: str) -> list[Constraint]:
     return out
 
 
-def _count_pods(pod: PodInfo, constraints: list[Constraint], nodes: list[NodeInfo] | tuple[NodeInfo, ...]) -> None:
-    affinity = required_node_affinity(pod)
+@dataclasses.dataclass(slots=True)
+class _PreFilterState:
+    """The DoNotSchedule constraints with their per-domain counts (``preFilterState``)."""
+
+    constraints: list[Constraint]
+    node_affinity: Callable[[NodeInfo], bool] | None
+
+    def clone(self) -> _PreFilterState:
+        return _PreFilterState([c.clone() for c in self.constraints], self.node_affinity)
+
+    def update_with_pod(self, updated: PodInfo, pod: PodInfo, node: NodeInfo, delta: int) -> None:
+        """``updateWithPod``: ``updated`` joins (+1) or leaves (-1) ``node`` in a what-if."""
+        if updated.namespace != pod.namespace or not all(c.topology_key in node.labels for c in self.constraints):
+            return
+        for c in self.constraints:
+            if _counts_node(c, pod, node, self.node_affinity) and label_selector_from_object(c.selector).matches(updated.labels):
+                value = node.labels[c.topology_key]
+                c.counts[value] = c.counts.get(value, 0) + delta
+
+
+def _counts_node(c: Constraint, pod: PodInfo, node: NodeInfo, affinity: Callable[[NodeInfo], bool] | None) -> bool:
+    """``matchNodeInclusionPolicies``: with Honor, nodes the pod could not go to do not count."""
+    if c.honor_affinity and affinity is not None and not affinity(node):
+        return False
+    return not (c.honor_taints and find_matching_untolerated_taint(node.taints, pod.tolerations, ("NoSchedule", "NoExecute")))
+
+
+def _count_pods(pod: PodInfo, constraints: list[Constraint], nodes: Sequence[NodeInfo],
+                affinity: Callable[[NodeInfo], bool] | None) -> None:
     for node in nodes:
         labels = node.labels
         if not all(c.topology_key in labels for c in constraints):
             continue
         for c in constraints:
-            if c.honor_affinity and affinity is not None and not affinity(node):
-                continue
-            if c.honor_taints and find_matching_untolerated_taint(node.taints, pod.tolerations, ("NoSchedule", "NoExecute")):
+            if not _counts_node(c, pod, node, affinity):
                 continue
             n = sum(1 for p in node.pods if p.namespace == pod.namespace
                     and not p.pod["metadata"].get("deletionTimestamp") and label_selector_from_object(c.selector).matches(p.labels))
@@ -79,19 +112,28 @@ def _count_pods(pod: PodInfo, constraints: list[Constraint], nodes: list[NodeInf
             c.counts[value] = c.counts.get(value, 0) + n
 
 
-class PodTopologySpread(Plugin):
+class PodTopologySpread(PreFilterPlugin, PreFilterExtensions, FilterPlugin, PreScorePlugin, ScorePlugin, ScoreExtensions):
     name = "PodTopologySpread"
 
-    def pre_filter(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status | None:
+    def pre_filter(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status | None:
         constraints = constraints_of(pod, "DoNotSchedule")
         if not constraints:
             return Status.skip()
-        _count_pods(pod, constraints, nodes)
-        state.write(self.name, constraints)
+        affinity = required_node_affinity(pod)
+        _count_pods(pod, constraints, nodes, affinity)
+        state.write(self.name, _PreFilterState(constraints, affinity))
+        return None
+
+    def add_pod(self, state: CycleState, pod: PodInfo, pod_to_add: PodInfo, node: NodeInfo) -> Status | None:
+        state.read(self.name).update_with_pod(pod_to_add, pod, node, 1)
+        return None
+
+    def remove_pod(self, state: CycleState, pod: PodInfo, pod_to_remove: PodInfo, node: NodeInfo) -> Status | None:
+        state.read(self.name).update_with_pod(pod_to_remove, pod, node, -1)
         return None
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
-        for c in state.read(self.name):
+        for c in state.read(self.name).constraints:
             value = node.labels.get(c.topology_key)
             if value is None:
                 return Status.unresolvable(ERR_REASON_NODE_LABEL_NOT_MATCH)
@@ -99,13 +141,15 @@ class PodTopologySpread(Plugin):
                 return Status.unschedulable(ERR_REASON_CONSTRAINTS_NOT_MATCH)
         return None
 
-    def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status | None:
+    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status | None:
         constraints = constraints_of(pod, "ScheduleAnyway")
         if not constraints:
             return Status.skip()
-        _count_pods(pod, constraints, state.all_nodes)
-        weights = [math.log(len({n.labels[c.topology_key] for n in nodes if c.topology_key in n.labels}) + 2)
-                   for c in constraints]
+        _count_pods(pod, constraints, state.all_nodes, required_node_affinity(pod))
+        # the domains among the feasible nodes that carry every key (per node for the hostname key)
+        counted = [n for n in nodes if all(c.topology_key in n.labels for c in constraints)]
+        weights = [math.log((len(counted) if c.topology_key == HOSTNAME else
+                             len({n.labels[c.topology_key] for n in counted})) + 2) for c in constraints]
         state.write(self.name + "/score", (constraints, weights))
         return None
 
@@ -117,7 +161,7 @@ class PodTopologySpread(Plugin):
             if value is None:
                 return IGNORED
             total += c.counts.get(value, 0) * weight + (c.max_skew - 1)
-        return round(total)
+        return math.floor(total + 0.5)  # Go's math.Round: halves away from zero
 
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
         counted = [s for s in scores if s != IGNORED]

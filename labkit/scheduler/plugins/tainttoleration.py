@@ -9,12 +9,13 @@ normalized in reverse.
 from __future__ import annotations
 
 from labkit.apimachinery.taints import find_matching_untolerated_taint, tolerates_taint
-from labkit.scheduler.framework import CycleState, Plugin, Status
+from labkit.scheduler.framework import CycleState, Status
+from labkit.scheduler.interface import FilterPlugin, ScoreExtensions, ScorePlugin
 from labkit.scheduler.plugins.helper import default_normalize_score
 from labkit.scheduler.types import NodeInfo, PodInfo
 
 
-class TaintToleration(Plugin):
+class TaintToleration(FilterPlugin, ScorePlugin, ScoreExtensions):
     name = "TaintToleration"
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
