@@ -141,11 +141,12 @@ def _decoded(fields_v1_json: bytes) -> frozenset[Path]:
         for key, child in node.items():
             if key == ".":
                 continue
-            kind, value = key[0], key[2:]
+            kind, text = key[0], key[2:]
+            value: Any = text
             if kind in ("k", "v"):
-                value = _canonical(json.loads(value))
+                value = _canonical(json.loads(text))
             elif kind == "i":
-                value = int(value)
+                value = int(text)
             walk(child, path + ((kind, value),))
     walk(codec.loads(fields_v1_json), ())
     return frozenset(out)

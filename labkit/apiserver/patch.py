@@ -13,6 +13,7 @@ Kubernetes answers 500 for a malformed directive, labkit answers 400.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import jsonpatch
@@ -222,7 +223,7 @@ def _check_order(patched: list, order: list, merge_key: str) -> None:
         raise _bad(f"The order in patch list:\n{patched}\n doesn't match $setElementOrder list:\n{order}")
 
 
-def _identity(merge_key: str):
+def _identity(merge_key: str) -> Callable[[Any], Any]:
     """What identifies a list item: its merge key's value for lists of maps, the item itself otherwise."""
     if not merge_key:
         return lambda item: item
@@ -275,7 +276,7 @@ def _element_kind(items: list) -> None:
         raise _bad("mismatched element types in a merged list")
 
 
-def _special_elements(original: list, patch: list, ident) -> tuple[list, list]:
+def _special_elements(original: list, patch: list, ident: Callable[[Any], Any]) -> tuple[list, list]:
     """Handle ``{"$patch": "delete", <key>: ...}`` and ``{"$patch": "replace"}`` items of a patch list."""
     plain, replace = [], False
     for item in patch:
@@ -294,7 +295,8 @@ def _special_elements(original: list, patch: list, ident) -> tuple[list, list]:
     return (plain, []) if replace else (original, plain)
 
 
-def _normalize_order(in_patch: list, server_only: list, patch_order: list, server_order: list, ident) -> list:
+def _normalize_order(in_patch: list, server_only: list, patch_order: list, server_order: list,
+                     ident: Callable[[Any], Any]) -> list:
     """Order patch items as the patch does and server-only items as the live list does, then interleave
     them: a server-only item goes before a patch item only when the live list has it first."""
     def position(order: list, item: Any) -> int:

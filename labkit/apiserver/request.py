@@ -222,7 +222,8 @@ def json_type(value: Any) -> str:
         return "bool"
     if isinstance(value, (int, float)):
         return "number"
-    return {str: "string", list: "array", dict: "object"}.get(type(value), "value")
+    names: dict[type, str] = {str: "string", list: "array", dict: "object"}
+    return names.get(type(value), "value")
 
 
 def unmarshal_error(value: Any, struct_field: str, go_type: str) -> errors.ApiError:

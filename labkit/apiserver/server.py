@@ -213,6 +213,7 @@ class APIServer:
         user: UserInfo | None = None
         info: request.RequestInfo | None = None
         call: handlers.Call | None = None
+        response: web.StreamResponse
         code = 500
         try:
             query = {k: v for k, v in req.query.items()}

@@ -78,7 +78,7 @@ def _decode_events(events: Sequence[kv.Event], registry: Registry) -> list[Chang
     return out
 
 
-Send = Callable[[str, Obj, "Change | None"], Awaitable[None]]
+Send = Callable[[str, Obj, "Change | None"], Coroutine[Any, Any, None]]
 
 
 class Watcher:

@@ -27,7 +27,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.resource import to_bytes, to_millicores
@@ -126,6 +126,13 @@ class PodState:
     killed_by_probe: set[str] = dataclasses.field(default_factory=set)
     start_time: str = ""
     warned_limits: bool = False
+
+
+class DNSConfig(TypedDict, total=False):
+    """The resolv.conf part of a sandbox's config (``PodSandboxConfig.dns_config``)."""
+
+    dns_search: tuple[str, ...]
+    dns_options: tuple[str, ...]
 
 
 class Kubelet(Component):
@@ -314,7 +321,7 @@ class Kubelet(Component):
         meta = pod["metadata"]
         self.decide("pods", f"{meta['namespace']}/{meta['name']}", summary, runtime=self.runtime.name, **data)
 
-    def _dns_config(self, pod: Obj) -> dict[str, tuple[str, ...]]:
+    def _dns_config(self, pod: Obj) -> DNSConfig:
         """``dns.go``: a ClusterFirst pod looks names up in its namespace's services first, and a name
         with fewer than five dots through the search path before as it is (``ndots:5``)."""
         spec, domain = pod.get("spec", {}), self.config.cluster_domain
@@ -405,6 +412,7 @@ class Kubelet(Component):
             return self.backoff.duration(pull_key)
         try:
             config = await self._container_config(pod, state, c, attempt=attempt, init=init)
+            assert state.sandbox is not None, "containers are created in a sandbox"
             cid = await self.runtime.create_container(state.sandbox_id, config, state.sandbox)
             self._cri(pod, f"CreateContainer {name} ({c.get('image', '')})", container=cid)
         except CRIError as e:
@@ -563,7 +571,8 @@ class Kubelet(Component):
 
     async def _views(self, pod: Obj, state: PodState) -> tuple[list[podstatus.ContainerView], list[podstatus.ContainerView]]:
         existing = await self._containers_by_name(state) if state.sandbox_id else {}
-        init_views, views = [], []
+        init_views: list[podstatus.ContainerView] = []
+        views: list[podstatus.ContainerView] = []
         for kind, out in (("initContainers", init_views), ("containers", views)):
             for c in pod.get("spec", {}).get(kind) or []:
                 attempts = existing.get(c["name"], [])

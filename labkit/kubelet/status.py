@@ -139,7 +139,7 @@ def merge_status(old: Obj, new: Obj, now: str) -> Obj:
             conds.append(prev)  # the scheduler's condition stays as it wrote it
             continue
         same = prev is not None and prev.get("status") == cond["status"]
-        conds.append({**cond, "lastTransitionTime": prev.get("lastTransitionTime", now) if same else now})
+        conds.append({**cond, "lastTransitionTime": prev.get("lastTransitionTime", now) if same and prev else now})
     merged["conditions"] = conds
     return merged
 

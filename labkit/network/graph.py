@@ -46,8 +46,8 @@ def graph(*, nodes: Iterable[Obj] = (), pods: Iterable[Obj] = (), services: Iter
             g.add_edge(key, f"node/{node}", kind="runs-on")
         if ip:
             pod_by_ip[ip] = key
-            if route := route_for(ip, table):
-                g.add_edge(f"cidr/{route.cidr}", key, kind="contains")
+            if found := route_for(ip, table):
+                g.add_edge(f"cidr/{found.cidr}", key, kind="contains")
     for svc in services:
         meta, spec = svc["metadata"], svc.get("spec", {})
         g.add_node(f"service/{meta.get('namespace', '')}/{meta['name']}", kind="service", name=meta["name"],

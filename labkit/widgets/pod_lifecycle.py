@@ -124,7 +124,7 @@ class PodRow:
 def _container(name: str, status: Obj | None) -> ContainerRow:
     if status is None:
         return ContainerRow(name, "", "", False, 0)
-    state, detail = next(iter((status.get("state") or {}).items()), ("", {}))
+    state, detail = next(iter((status.get("state") or {}).items()), ("", None))
     return ContainerRow(name, state, (detail or {}).get("reason", ""), bool(status.get("ready")),
                         int(status.get("restartCount", 0)))
 

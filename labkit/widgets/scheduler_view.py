@@ -92,13 +92,13 @@ class SchedulerView(LiveWidget):
         for node, by_plugin in verdicts.items():
             cells = []
             for p in plugins:
-                f = by_plugin.get(p)
-                if f is None:
+                verdict = by_plugin.get(p)
+                if verdict is None:
                     cells.append("<td></td>")
                     continue
-                color = VERDICT_COLORS.get(f.verdict, "#f2dede")
-                reason = f": {esc(f.reason)}" if f.reason else ""
-                cells.append(f'<td style="background:{color}">{esc(f.verdict)}{reason}</td>')
+                color = VERDICT_COLORS.get(verdict.verdict, "#f2dede")
+                reason = f": {esc(verdict.reason)}" if verdict.reason else ""
+                cells.append(f'<td style="background:{color}">{esc(verdict.verdict)}{reason}</td>')
             rows.append(f"<tr><td>{esc(node)}</td>{''.join(cells)}</tr>")
         head = "".join(f"<th>{esc(p)}</th>" for p in ["node (filters)", *plugins])
         return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"

@@ -16,7 +16,7 @@ import http.client
 import socket
 import urllib.parse
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeGuard
 
 from labkit.proxy import ConnectionRecord, ConnectionTrace, KubeProxy
 from labkit.proxy.endpoints import SERVICE_NAME_LABEL
@@ -73,7 +73,7 @@ class ServiceTraffic(LiveWidget):
         self.follow(self.trace, self._mine)
         self.refresh()
 
-    def _mine(self, record: Any) -> bool:
+    def _mine(self, record: Any) -> TypeGuard[ConnectionRecord]:
         key = f"{self.namespace}/{self.service}"
         return isinstance(record, ConnectionRecord) and (
             record.service == (f"{key}:{self.port}" if self.port else key)

@@ -133,7 +133,7 @@ class Step:
 
     def to_dict(self, *, times: bool = False) -> dict[str, Any]:
         """Plain data; without ``times`` it leaves out seq, t and latencies (what differs between runs)."""
-        d = {"kind": self.kind, "source": self.source, "target": self.target, "object": self.object,
+        d: dict[str, Any] = {"kind": self.kind, "source": self.source, "target": self.target, "object": self.object,
              "summary": self.summary, "data": dict(self.data)}
         if times:
             d.update(seq=self.seq, t=self.t)

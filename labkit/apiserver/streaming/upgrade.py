@@ -28,7 +28,9 @@ class RawConnection:
     async def accept(self, headers: Mapping[str, str]) -> None:
         """Answer 101 with ``headers``; from then on the connection's bytes are this object's."""
         protocol = self._req.protocol
-        protocol.set_parser(self)  # before the 101 leaves: the client may answer at once
+        # before the 101 leaves: the client may answer at once. aiohttp's parser slot takes any object
+        # with feed_data/feed_eof (its own WebSocketReader is one); its annotation names only that class
+        protocol.set_parser(self)  # type: ignore[arg-type]
         protocol.keep_alive(False)
         self.response.headers.update(headers)
         await self.response.prepare(self._req)
