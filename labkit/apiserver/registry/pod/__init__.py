@@ -8,13 +8,15 @@
 - ``printing``: ``printPod`` (``pkg/printers/internalversion/printers.go``), the Table.
 - ``strategy``: ``pkg/registry/core/pod/strategy.go``, the :class:`PodStrategy` that puts the three
   above together for the generic store, with what happens on create.
+- ``storage``: ``pkg/registry/core/pod/storage``: graceful deletion (``binding`` and ``eviction``
+  are still in ``labkit/apiserver/subresources.py``).
 
-The QoS class (``pkg/apis/core/helper/qos``) is ``labkit/apimachinery/podutil.py``. The pod's storage
-(``pkg/registry/core/pod/storage``: graceful deletion, ``binding``, ``eviction``) is still in
-``labkit/apiserver/rest.py`` and ``subresources.py``; the streaming subresources (log, exec, attach,
-portforward) are ``labkit/apiserver/streaming``.
+The QoS class (``pkg/apis/core/helper/qos``) is ``labkit/apimachinery/podutil.py``; the streaming
+subresources (log, exec, attach, portforward) are ``labkit/apiserver/streaming``.
 
-This package exports the names other modules use.
+This package exports the strategy's side only: ``storage`` builds on the generic store, which needs
+the list of resources, which needs this package, so it is imported where the REST storage is wired
+(``labkit/apiserver/rest.py``).
 """
 
 from labkit.apiserver.registry.pod.defaults import default_pod, default_pod_spec

@@ -13,8 +13,8 @@
 - Selectable fields (``PodToSelectableFields``) and the watch cache's trigger on ``spec.nodeName``
   (``NodeNameTriggerFunc``), so each kubelet watches only its node's pods.
 
-The grace period of a delete (``CheckGracefulDelete``) is the pod's storage's (``PodRegistry`` in
-``labkit/apiserver/rest.py``). Left out: the create warnings (``WarningsOnCreate``), dropping fields of
+The grace period of a delete (``CheckGracefulDelete``) is in ``storage.py``, beside the rest of what
+the pod's storage does. Left out: the create warnings (``WarningsOnCreate``), dropping fields of
 disabled features, the affinity and topology-spread ``matchLabelKeys`` mutation, AppArmor field
 sync, and the ephemeral-containers and resize strategies.
 """

@@ -1,4 +1,4 @@
-"""The Service strategy (``pkg/registry/core/service``).
+"""The Service strategy (``pkg/registry/core/service/strategy.go``).
 
 - Defaulting from ``SetDefaults_Service``: type ClusterIP, sessionAffinity None, port protocol TCP,
   targetPort = port, the traffic policies; plus the single-stack IPv4 ``ipFamilies`` /
@@ -9,9 +9,9 @@
   drop nodePorts when the type no longer needs them (``dropTypeDependentFields``).
 - Printing from ``printService``: ``80/TCP``, ``80:30080/TCP``.
 
-Allocating clusterIPs and nodePorts is the API server storage's job, not the strategy's. Left out:
-dual-stack, load balancer class and source ranges, health-check node ports, topology and
-traffic-distribution fields, externalIPs admission.
+Allocating clusterIPs and nodePorts is the storage's job, not the strategy's: ``storage.py`` beside
+this module. Left out: dual-stack, load balancer class and source ranges, health-check node ports,
+topology and traffic-distribution fields, externalIPs admission.
 """
 
 from __future__ import annotations
