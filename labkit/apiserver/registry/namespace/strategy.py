@@ -7,8 +7,8 @@
   (the namespace controller removes it through ``/finalize`` once the contents are gone). Updates
   through the main resource keep the old ``spec.finalizers`` and ``status``.
 
-Deletion, which makes a namespace Terminating, is the storage's: ``storage.py`` beside this module;
-``/finalize`` is in ``labkit/apiserver/subresources.py``. Left out: the ``/finalize`` subresource's own strategy (the API server keeps
+Deletion, which makes a namespace Terminating, and ``/finalize`` are the storage's: ``storage.py``
+beside this module. Left out: the ``/finalize`` subresource's own strategy (the API server keeps
 everything but ``spec.finalizers`` there).
 """
 

@@ -8,8 +8,7 @@
 - ``printing``: ``printPod`` (``pkg/printers/internalversion/printers.go``), the Table.
 - ``strategy``: ``pkg/registry/core/pod/strategy.go``, the :class:`PodStrategy` that puts the three
   above together for the generic store, with what happens on create.
-- ``storage``: ``pkg/registry/core/pod/storage``: graceful deletion (``binding`` and ``eviction``
-  are still in ``labkit/apiserver/subresources.py``).
+- ``storage``: ``pkg/registry/core/pod/storage``: graceful deletion, ``binding`` and ``eviction``.
 
 The QoS class (``pkg/apis/core/helper/qos``) is ``labkit/apimachinery/podutil.py``; the streaming
 subresources (log, exec, attach, portforward) are ``labkit/apiserver/streaming``.
