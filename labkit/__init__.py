@@ -12,7 +12,9 @@ Layout (each module's docstring names the Kubernetes code it mirrors and what it
 - ``store``: etcd's v3 data model (revisions, MVCC, txn, watch, compaction, leases); memory and SQLite.
 - ``apiserver``: kube-apiserver over HTTPS: discovery, REST, watch (with a watch cache), patch and
   apply, Table, Status errors, authentication, authorization and admission; ``apiserver/registry`` holds
-  one strategy per resource, ``apiserver/streaming`` logs, exec, attach and port-forward.
+  one strategy per resource with its storage beside it (``registry/pod/`` split as kube splits it:
+  defaults, validation, printing, strategy, storage), ``apiserver/streaming`` logs, exec, attach and
+  port-forward.
 - ``scheduler``: kube-scheduler: queue, framework, one file per plugin, explanations.
 - ``controllers``: kube-controller-manager: one file per controller, and the ``Controller`` base
   learners write their own with.

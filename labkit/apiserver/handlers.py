@@ -2,8 +2,9 @@
 
 Mirrors ``k8s.io/apiserver/pkg/endpoints/handlers`` (``get.go``, ``create.go``, ``update.go``,
 ``patch.go``, ``delete.go``, ``watch.go``): decode, run the storage operation, encode. The aiohttp
-plumbing (authentication, tracing, streaming) lives in ``server.py``; special subresources
-(binding, eviction, scale, token) and reviews live in ``subresources.py``.
+plumbing (authentication, tracing, streaming) lives in ``server.py``; the subresources with storage
+of their own (binding, eviction, scale, finalize, token) live beside their resource's strategy under
+``registry/``, the self reviews in ``registry/reviews.py``; ``rest.py`` and ``server.py`` route to them.
 """
 
 from __future__ import annotations

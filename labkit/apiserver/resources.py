@@ -3,7 +3,8 @@
 Mirrors the REST storage wiring of ``k8s.io/kubernetes/pkg/registry/*/rest/storage_*.go`` and the
 discovery facts kubectl reads (short names, categories, verbs, subresources). Discovery documents,
 URL routing and the store layout are all derived from :data:`RESOURCES`; adding a resource is one
-entry here plus its strategy under ``labkit/apiserver/registry/``.
+entry here plus its strategy under ``labkit/apiserver/registry/`` (and its storage, if it has storage
+of its own, wired in ``rest.py``: ``registry/__init__.py`` says how).
 """
 
 from __future__ import annotations

@@ -26,14 +26,16 @@ from labkit import codec
 from labkit import store as kv
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.timeutil import now_utc
-from labkit.apiserver import bootstrappolicy, discovery, errors, handlers, request, streaming, subresources, tables, watch
+from labkit.apiserver import bootstrappolicy, discovery, errors, handlers, request, streaming, tables, watch
 from labkit.apiserver.admission import AdmissionChain, NamespaceLifecycle, Priority, ServiceAccount
 from labkit.apiserver.authn import UserInfo
 from labkit.apiserver.authz import AlwaysAllow, AuthorizationAttributes, Authorizer, forbidden_message
 from labkit.apiserver.pki import PKI
 from labkit.apiserver.rbac import RBACAuthorizer
+from labkit.apiserver.registry.reviews import review
+from labkit.apiserver.registry.serviceaccount.storage import token_request
 from labkit.apiserver.resources import RESOURCES, Resource
-from labkit.apiserver.rest import DEFAULT_SERVICE_CIDR, REGISTRY_CLASSES
+from labkit.apiserver.rest import DEFAULT_SERVICE_CIDR, REGISTRY_CLASSES, SUBRESOURCE_HANDLERS
 from labkit.apiserver.storage import Registry
 from labkit.ids import IdSource
 from labkit.trace import Trace
@@ -368,7 +370,7 @@ class APIServer:
         if not res.stored:
             if req.method != "POST":
                 raise errors.method_not_supported(res.plural, req.method)
-            return self._respond(req, call, subresources.review(call, self.authorizer), fmt)
+            return self._respond(req, call, review(call, self.authorizer), fmt)
         if info.verb == "watch":
             return await self._watch(req, call, fmt)
         handler = self._handler(req.method, info, res, fmt)
@@ -383,12 +385,8 @@ class APIServer:
             ("PUT", ""): handlers.update, ("PUT", "status"): handlers.update,
             ("PATCH", ""): handlers.patch_object, ("PATCH", "status"): handlers.patch_object,
             ("DELETE", ""): handlers.delete if info.name else handlers.delete_collection,
-            ("POST", "binding"): subresources.binding,
-            ("POST", "eviction"): subresources.eviction,
-            ("GET", "scale"): subresources.get_scale,
-            ("PUT", "scale"): subresources.write_scale, ("PATCH", "scale"): subresources.write_scale,
-            ("PUT", "finalize"): subresources.finalize,
-            ("POST", "token"): lambda call: subresources.token_request(
+            **SUBRESOURCE_HANDLERS,
+            ("POST", "token"): lambda call: token_request(
                 call, lambda user, groups: self.pki.issue_token(user=user, groups=groups)),
         }
         handler = routes.get((method, sub))

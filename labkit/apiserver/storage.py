@@ -5,7 +5,8 @@ Mirrors ``k8s.io/apiserver/pkg/registry/generic/registry/store.go`` (``Create``,
 ``limit``/``continue``) over ``k8s.io/apiserver/pkg/storage/etcd3/store.go`` (each write a
 compare-and-swap transaction on ``mod_revision``; ``resourceVersion`` *is* the store revision).
 
-What each resource does differently comes from its strategy (``labkit/apiserver/registry``). Writes
+What each resource does differently comes from its strategy, and for the few with storage of their
+own from a subclass of :class:`Registry` beside it (both in ``labkit/apiserver/registry``). Writes
 run the admission chain; ``dry_run`` runs everything but the store write. Left out: the watch cache
 (every watch reads the store's history), storage versions and encryption at rest.
 """

@@ -9,7 +9,8 @@ the defaulting of ``pkg/apis/<group>/v1/defaults.go``, the validation of
 The generic store (``labkit/apiserver/storage.py``) does what is common to every resource: metadata
 (name, generateName, uid, creationTimestamp, resourceVersion, generation, labels, annotations,
 finalizers) and its validation. A strategy only adds what its resource needs on top. All methods work
-on plain JSON dicts (the wire format) and mutate them in place. Field errors (``Cause``, ``invalid``
+on plain JSON dicts (the wire format) and mutate them in place (:func:`list_of_dicts` reads a list
+field whose entries may not all be objects: validation reports those). Field errors (``Cause``, ``invalid``
 ...) and the name checks are shared with the rest of labkit in ``labkit/apimachinery/validation.py``.
 """
 
@@ -28,6 +29,12 @@ from labkit.apimachinery.validation import (
 #: ``Strategy.name_rule`` -> its check (the ``ValidateNameFunc`` of kube's ``ValidateObjectMeta``)
 NAME_RULES = {"subdomain": dns1123_subdomain_errors, "label": dns1123_label_errors, "dns1035": dns1035_label_errors,
               "path": path_segment_errors}
+
+
+def list_of_dicts(value: Any) -> list[Obj]:
+    """The dict items of a list (malformed entries are reported by validation, not by defaulting)."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
 
 # --- Table (meta.k8s.io/v1 Table, pkg/printers) -----------------------------------------------------
 

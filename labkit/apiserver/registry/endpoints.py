@@ -15,8 +15,8 @@ from typing import Any
 
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.validation import Cause, dns1123_label_errors, invalid, required
-from labkit.apiserver.registry.pod import ip_errors, list_of_dicts, port_number_errors, validate_protocol
-from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age
+from labkit.apiserver.registry.pod.validation import ip_errors, port_number_errors, validate_protocol
+from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age, list_of_dicts
 
 MAX_SHOWN = 3
 

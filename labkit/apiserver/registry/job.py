@@ -17,7 +17,7 @@ from typing import Any
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.timeutil import parse_time
 from labkit.apimachinery.validation import Cause, not_supported, required
-from labkit.apiserver.registry import pod
+from labkit.apiserver.registry.pod.validation import validate_pod_template
 from labkit.apiserver.registry.replicaset import (
     CONTAINERS_COLUMN, IMAGES_COLUMN, SELECTOR_COLUMN, as_selector, container_cells, default_template, invalid_go,
     go_string_map, nonnegative, selector_string, set_default, validate_selector, validate_selector_unchanged,
@@ -90,7 +90,7 @@ class JobStrategy(Strategy):
         if converted is not None and not converted.matches(labels):
             causes.append(invalid_go("spec.template.metadata.labels", go_string_map(labels),
                                      "`selector` does not match template `labels`"))
-        causes += pod.validate_pod_template(template, "spec.template")
+        causes += validate_pod_template(template, "spec.template")
         policy = (template.get("spec") or {}).get("restartPolicy")
         if policy not in ("OnFailure", "Never"):
             causes.append(not_supported("spec.template.spec.restartPolicy", policy or "", ["OnFailure", "Never"]))

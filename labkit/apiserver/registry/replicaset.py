@@ -4,7 +4,7 @@ Mirrors ``SetDefaults_ReplicaSet`` (``pkg/apis/apps/v1/defaults.go``), ``Validat
 ``ValidatePodTemplateSpecForReplicaSet`` (``pkg/apis/apps/validation``), ``ValidateLabelSelector``
 (``pkg/apis/meta/v1/validation``) and ``printReplicaSet`` (``pkg/printers/internalversion``). Selector
 matching and printing come from ``labkit/apimachinery/labels.py``; the pod template's own spec is
-defaulted and validated by the pod strategy (``registry/pod.py``).
+defaulted and validated by the pod strategy (``registry/pod/``).
 
 Error values for maps and selectors are rendered the way Go's ``%#v`` prints them
 (``map[string]string{"app":"web"}``), because that is what kubectl users see in real error messages.
@@ -22,7 +22,8 @@ from typing import Any
 from labkit.apimachinery.labels import LabelSelector, SelectorError, label_selector_from_object
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.validation import Cause, forbidden, invalid, not_supported, qualified_name_errors, required
-from labkit.apiserver.registry import pod
+from labkit.apiserver.registry.pod.defaults import default_pod_spec
+from labkit.apiserver.registry.pod.validation import validate_pod_template
 from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age
 from labkit.apiserver.validation import validate_labels
 
@@ -115,7 +116,7 @@ def set_default(obj: Obj, key: str, value: Any) -> Any:
 def default_template(spec: Obj) -> None:
     """Pod defaults inside ``spec.template`` (what the generated ``SetObjectDefaults_*`` does)."""
     template = set_default(spec, "template", {})
-    pod.default_pod_spec(set_default(template, "spec", {}))
+    default_pod_spec(set_default(template, "spec", {}))
 
 
 def validate_selector_and_template(spec: Mapping[str, Any], *, kind: str) -> list[Cause]:
@@ -146,7 +147,7 @@ def validate_template(template: Mapping[str, Any], selector: LabelSelector, *, k
     if not selector.empty() and not selector.matches(labels):
         causes.append(invalid_go("spec.template.metadata.labels", go_string_map(labels),
                                  "`selector` does not match template `labels`"))
-    causes += pod.validate_pod_template(template, "spec.template")
+    causes += validate_pod_template(template, "spec.template")
     spec = template.get("spec") or {}
     policy = spec.get("restartPolicy")
     if policy != "Always":

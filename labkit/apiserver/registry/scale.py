@@ -1,8 +1,10 @@
 """The ``/scale`` subresource of Deployments and ReplicaSets (autoscaling/v1 ``Scale``).
 
-Mirrors ``scaleFromDeployment`` / ``scaleFromReplicaSet`` and ``scaleUpdatedObjectInfo`` in
-``pkg/registry/apps/{deployment,replicaset}/storage/storage.go`` and ``ValidateScale`` in
-``pkg/apis/autoscaling/validation``. ``kubectl scale`` and HorizontalPodAutoscalers go through here.
+Mirrors ``ScaleREST`` with ``scaleFromDeployment`` / ``scaleFromReplicaSet`` and
+``scaleUpdatedObjectInfo`` in ``pkg/registry/apps/{deployment,replicaset}/storage/storage.go`` and
+``ValidateScale`` in ``pkg/apis/autoscaling/validation``. ``kubectl scale`` and HorizontalPodAutoscalers
+go through here. Kube has a copy in each resource's storage; labkit has this one module for both,
+beside their strategies.
 
 Left out: the other autoscaling versions; Scale has no Table printer of its own here.
 """
@@ -15,6 +17,8 @@ from typing import Any
 from labkit import codec
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.validation import Cause, invalid
+from labkit.apiserver import errors, request
+from labkit.apiserver.handlers import Call, _track, patch_failed
 from labkit.apiserver.registry.replicaset import selector_string
 
 _META_FIELDS = ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
@@ -55,3 +59,45 @@ def apply_scale(obj: Obj, scale: Mapping[str, Any]) -> Obj:
     if rv:
         updated.setdefault("metadata", {})["resourceVersion"] = rv
     return updated
+
+
+def get_scale(call: Call) -> tuple[int, Obj]:
+    return 200, scale_of(call.registry.get(call.info.namespace, call.info.name))
+
+
+def write_scale(call: Call) -> tuple[int, Obj]:
+    """PUT or PATCH .../scale: computed on the Scale view, written back as ``spec.replicas``."""
+    reg, info = call.registry, call.info
+    if call.info.verb == "update":
+        scale = request.decode_object(call.body, call.content_type, info.resource, kind="Scale",
+                                      group_version="autoscaling/v1")
+    else:
+        scale = _patched_scale(call)
+    call.check_fields(scale, group_version="autoscaling/v1", kind="Scale")
+    if (scale.get("metadata") or {}).get("name") not in (None, info.name):
+        raise errors.name_mismatch(scale["metadata"]["name"], info.name)
+    causes = validate_scale(scale)
+    if causes:
+        raise errors.invalid("Scale", info.name, causes, "autoscaling")
+
+    def mutate(obj: Obj) -> Obj:
+        return _track(call, obj, apply_scale(obj, scale), "scale")
+
+    updated, call.revision = reg.update(info.namespace, info.name, mutate, user=call.user, dry_run=call.dry_run)
+    return 200, scale_of(updated)
+
+
+def _patched_scale(call: Call) -> Obj:
+    """Apply the PATCH body to the current Scale view (patch types work on Scale, not the parent)."""
+    from labkit.apiserver import patch
+
+    current = scale_of(call.registry.get(call.info.namespace, call.info.name))
+    mt = request.media_type(call.content_type)
+    doc = request.decode_body(call.body, call.content_type, allowed=(request.MERGE_PATCH, request.STRATEGIC_PATCH,
+                                                                     request.JSON_PATCH))
+    try:
+        if mt == request.JSON_PATCH:
+            return patch.apply_json_patch(current, doc)
+        return patch.apply_merge_patch(current, doc)
+    except patch.PatchError as e:
+        raise patch_failed(e) from None

@@ -1,4 +1,4 @@
-"""The Namespace strategy (``pkg/registry/core/namespace``).
+"""The Namespace strategy (``pkg/registry/core/namespace/strategy.go``).
 
 - Every namespace carries the label ``kubernetes.io/metadata.name=<name>``: set by
   ``SetDefaults_Namespace`` and kept by the strategy's ``Canonicalize`` on every write, so a client
@@ -7,8 +7,9 @@
   (the namespace controller removes it through ``/finalize`` once the contents are gone). Updates
   through the main resource keep the old ``spec.finalizers`` and ``status``.
 
-Left out: the ``/finalize`` subresource's own strategy (the API server keeps everything but
-``spec.finalizers`` there) and the Terminating phase, which deletion sets.
+Deletion, which makes a namespace Terminating, and ``/finalize`` are the storage's: ``storage.py``
+beside this module. Left out: the ``/finalize`` subresource's own strategy (the API server keeps
+everything but ``spec.finalizers`` there).
 """
 
 from __future__ import annotations

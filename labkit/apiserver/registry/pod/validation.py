@@ -1,17 +1,14 @@
-"""The Pod strategy (``pkg/registry/core/pod``), and the pod spec rules pod templates reuse.
+"""Pod validation (``pkg/apis/core/validation/validation.go``), with kube's field paths and messages.
 
-- Defaulting: ``SetDefaults_PodSpec``, ``SetDefaults_Container``, ``SetDefaults_Probe``, the volume
-  defaults and ``SetDefaults_ResourceList`` (``pkg/apis/core/v1/defaults.go``) in
-  :func:`default_pod_spec`, which Deployments, ReplicaSets and Jobs call on their templates; plus the
-  pod-only ``SetDefaults_Pod`` (requests default to limits, ``enableServiceLinks``).
-- On create, :meth:`PodStrategy.prepare_for_create` sets ``status`` to Pending with the QoS class
-  (``pkg/apis/core/helper/qos``, in ``labkit/apimachinery/podutil.py``) and adds the
-  not-ready/unreachable tolerations that the ``DefaultTolerationSeconds`` admission plugin adds in
-  kube-apiserver. ``serviceAccountName`` and
-  ``priority`` come from labkit's admission chain (``labkit/apiserver/admission.py``).
-- Validation: the parts of ``ValidatePodSpec`` and ``ValidatePodUpdate``
-  (``pkg/apis/core/validation``) a learner runs into, with kube's field paths and messages.
-- Printing: ``printPod`` (``pkg/printers/internalversion``), including the Status and Restarts cells.
+- :func:`validate_pod_spec`: ``ValidatePodSpec``, what a pod or a pod template must satisfy
+  (volumes, containers and their ports, env, mounts and resources, restart and DNS policies, the
+  deadline, the node name and selector, tolerations); :func:`validate_pod_template` adds the
+  template's labels (``ValidatePodTemplateSpec``), for Deployments, ReplicaSets and Jobs.
+- :func:`validate_pod`: ``ValidatePodCreate``; :func:`validate_pod_update`: ``ValidatePodUpdate``
+  (only images, a shorter deadline and added tolerations may change).
+- The port, protocol and IP checks (``ValidatePortNumOrName``, ``validateProtocol``,
+  ``IsValidPortNum``, ``IsValidPortName``, ``IsValidIP``) are core validation that Services and
+  Endpoints use too.
 
 Left out: ephemeral containers, resize, pod-level resources, probes/lifecycle/securityContext
 validation, affinity and topology-spread validation, host port conflicts, user namespaces, and the
@@ -20,22 +17,20 @@ Go structural diff kube appends to the immutable-update message (labkit lists th
 
 from __future__ import annotations
 
-import datetime as dt
 import ipaddress
 import json
 from typing import Any
 
 from labkit import codec
-from labkit.apimachinery.meta import Obj, find_status_condition
-from labkit.apimachinery.podutil import CONTAINER_KINDS, containers_of, qos_class
-from labkit.apimachinery.resource import QuantityError, default_resource_list, parse_quantity
-from labkit.apimachinery.timeutil import parse_time
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.podutil import CONTAINER_KINDS
+from labkit.apimachinery.resource import QuantityError, parse_quantity
 from labkit.apimachinery.validation import (
     Cause, dns1123_label_errors, dns1123_subdomain_errors, duplicate, forbidden, invalid, not_supported,
     qualified_name_errors, required,
 )
 from labkit.apiserver.registry.node import validate_taint_effect
-from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age, human_duration
+from labkit.apiserver.strategy import list_of_dicts
 from labkit.apiserver.validation import validate_labels
 
 RESTART_POLICIES = ["Always", "OnFailure", "Never"]
@@ -45,10 +40,6 @@ TERMINATION_MESSAGE_POLICIES = ["File", "FallbackToLogsOnError"]
 PROTOCOLS = ["SCTP", "TCP", "UDP"]
 TOLERATION_OPERATORS = ["Equal", "Exists"]
 STANDARD_CONTAINER_RESOURCES = ("cpu", "memory", "ephemeral-storage")
-DEFAULT_MODE = 0o644  # secret, configMap, downwardAPI and projected volumes
-DEFAULT_TOLERATION_SECONDS = 300
-NODE_NOT_READY_TAINT = "node.kubernetes.io/not-ready"
-NODE_UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
 UPDATABLE_POD_SPEC_FIELDS = (
     "`spec.containers[*].image`",
     "`spec.initContainers[*].image`",
@@ -57,115 +48,6 @@ UPDATABLE_POD_SPEC_FIELDS = (
     "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)",
 )
 MAX_INT32 = 2**31 - 1
-
-
-def list_of_dicts(value: Any) -> list[Obj]:
-    """The dict items of a list (malformed entries are reported by validation, not by defaulting)."""
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-# --- defaulting (pkg/apis/core/v1/defaults.go) ------------------------------------------------------
-
-
-def image_tag(image: str) -> str:
-    """The tag of an image reference ("" when there is none or it is pinned by digest only)."""
-    name = image.split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    return last.rsplit(":", 1)[1] if ":" in last else ""
-
-
-def default_container(c: Obj) -> None:
-    if not c.get("imagePullPolicy"):
-        image = c.get("image") if isinstance(c.get("image"), str) else ""
-        tag = image_tag(image) or ("" if "@" in image else "latest")
-        c["imagePullPolicy"] = "Always" if tag == "latest" else "IfNotPresent"
-    c.setdefault("terminationMessagePath", "/dev/termination-log")
-    c.setdefault("terminationMessagePolicy", "File")
-    resources = c.setdefault("resources", {})  # kube always serialises the struct, so `{}` shows
-    if isinstance(resources, dict):
-        default_resource_list(resources.get("limits"))
-        default_resource_list(resources.get("requests"))
-    for port in list_of_dicts(c.get("ports")):
-        port.setdefault("protocol", "TCP")
-    for env in list_of_dicts(c.get("env")):
-        field_ref = (env.get("valueFrom") or {}).get("fieldRef")
-        if isinstance(field_ref, dict):
-            field_ref.setdefault("apiVersion", "v1")
-    for probe_name in ("livenessProbe", "readinessProbe", "startupProbe"):
-        probe = c.get(probe_name)
-        if isinstance(probe, dict):
-            for field, value in (("timeoutSeconds", 1), ("periodSeconds", 10), ("successThreshold", 1),
-                                 ("failureThreshold", 3)):
-                probe.setdefault(field, value)
-            http_get = probe.get("httpGet")
-            if isinstance(http_get, dict):
-                http_get.setdefault("path", "/")
-                http_get.setdefault("scheme", "HTTP")
-
-
-def default_volume(v: Obj) -> None:
-    sources = [k for k in v if k != "name"]
-    if not sources:
-        v["emptyDir"] = {}
-    for kind in ("secret", "configMap", "downwardAPI", "projected"):
-        if isinstance(v.get(kind), dict):
-            v[kind].setdefault("defaultMode", DEFAULT_MODE)
-    if isinstance(v.get("hostPath"), dict):
-        v["hostPath"].setdefault("type", "")
-
-
-def default_pod_spec(spec: Obj) -> None:
-    """Defaults for any pod spec, pod templates included (``SetDefaults_PodSpec`` and friends)."""
-    spec.setdefault("dnsPolicy", "ClusterFirst")
-    spec.setdefault("restartPolicy", "Always")
-    spec.setdefault("securityContext", {})
-    spec.setdefault("terminationGracePeriodSeconds", 30)
-    spec.setdefault("schedulerName", "default-scheduler")
-    for c in containers_of(spec):
-        default_container(c)
-    for v in list_of_dicts(spec.get("volumes")):
-        default_volume(v)
-    # v1 keeps the deprecated `serviceAccount` in step with `serviceAccountName` (conversion)
-    if spec.get("serviceAccount") and not spec.get("serviceAccountName"):
-        spec["serviceAccountName"] = spec["serviceAccount"]
-    if spec.get("serviceAccountName"):
-        spec["serviceAccount"] = spec["serviceAccountName"]
-
-
-def default_pod(pod: Obj) -> None:
-    """``SetDefaults_Pod`` on top of :func:`default_pod_spec` (what only real pods get)."""
-    spec = pod.setdefault("spec", {})
-    if not isinstance(spec, dict):
-        return
-    default_pod_spec(spec)
-    for c in containers_of(spec):
-        resources = c.get("resources")
-        if isinstance(resources, dict) and isinstance(resources.get("limits"), dict):
-            requests = resources.setdefault("requests", {})
-            if isinstance(requests, dict):
-                for name, value in resources["limits"].items():
-                    requests.setdefault(name, value)
-    spec.setdefault("enableServiceLinks", True)
-    if spec.get("hostNetwork"):
-        for c in containers_of(spec):
-            for port in list_of_dicts(c.get("ports")):
-                if not port.get("hostPort"):
-                    port["hostPort"] = port.get("containerPort")
-
-
-def add_default_tolerations(spec: Obj) -> None:
-    """The ``DefaultTolerationSeconds`` admission plugin: tolerate a not-ready or unreachable node
-    for 300s unless the pod already tolerates that taint."""
-    tolerations = spec.get("tolerations") if isinstance(spec.get("tolerations"), list) else []
-    for taint in (NODE_NOT_READY_TAINT, NODE_UNREACHABLE_TAINT):
-        if not any(t.get("key", "") in ("", taint) and t.get("effect", "") in ("", "NoExecute")
-                   for t in list_of_dicts(tolerations)):
-            tolerations.append({"key": taint, "operator": "Exists", "effect": "NoExecute",
-                                "tolerationSeconds": DEFAULT_TOLERATION_SECONDS})
-    spec["tolerations"] = tolerations
-
-
-# --- validation (pkg/apis/core/validation) ----------------------------------------------------------
 
 PORT_RANGE_MESSAGE = "must be between 1 and 65535, inclusive"
 
@@ -436,167 +318,3 @@ def validate_pod_update(new: Obj, old: Obj) -> list[Cause]:
         causes.append(forbidden("spec", f"pod updates may not change fields other than "
                                         f"{','.join(UPDATABLE_POD_SPEC_FIELDS)}\n{diff}"))
     return causes
-
-
-# --- printing (printPod) ----------------------------------------------------------------------------
-
-
-def _sidecars(spec: Obj) -> set[str]:
-    """Init containers with ``restartPolicy: Always`` keep running beside the app containers."""
-    return {c.get("name", "") for c in list_of_dicts(spec.get("initContainers")) if c.get("restartPolicy") == "Always"}
-
-
-def _condition(status: Obj, kind: str) -> Obj:
-    return find_status_condition(status.get("conditions"), kind) or {}
-
-
-def _condition_true(status: Obj, kind: str) -> bool:
-    return _condition(status, kind).get("status") == "True"
-
-
-def _last_finished(cs: Obj) -> str:
-    return ((cs.get("lastState") or {}).get("terminated") or {}).get("finishedAt", "")
-
-
-def _exit_reason(terminated: Obj) -> str:
-    if terminated.get("reason"):
-        return terminated["reason"]
-    return f"Signal:{terminated['signal']}" if terminated.get("signal") else f"ExitCode:{terminated.get('exitCode', 0)}"
-
-
-def pod_ip(pod: Obj) -> str:
-    status = pod.get("status") or {}
-    ips = list_of_dicts(status.get("podIPs"))
-    return ips[0].get("ip", "") if ips else status.get("podIP", "")
-
-
-def pod_row_summary(pod: Obj) -> tuple[str, str, int, str]:
-    """``(ready, status, restarts, last restart finishedAt)`` as ``printPod`` computes them.
-
-    The status is the phase, or the reason of the most telling container state: ``Init:1/2``,
-    ``ContainerCreating``, ``CrashLoopBackOff``, ``Completed``, ``Error``, ``Terminating`` ..."""
-    spec, status = pod.get("spec") or {}, pod.get("status") or {}
-    sidecars = _sidecars(spec)
-    total = len(list_of_dicts(spec.get("containers"))) + len(sidecars)
-    ready = restarts = sidecar_restarts = 0
-    last_restart = sidecar_last_restart = ""  # RFC 3339 strings compare in time order
-    reason = status.get("reason") or status.get("phase", "")
-    if _condition(status, "PodScheduled").get("reason") == "SchedulingGated":
-        reason = "SchedulingGated"
-
-    initializing = False
-    n_init = len(list_of_dicts(spec.get("initContainers")))
-    for i, cs in enumerate(list_of_dicts(status.get("initContainerStatuses"))):
-        state = cs.get("state") or {}
-        restarts += cs.get("restartCount", 0)
-        last_restart = max(last_restart, _last_finished(cs))
-        sidecar = cs.get("name") in sidecars
-        if sidecar:
-            sidecar_restarts += cs.get("restartCount", 0)
-            sidecar_last_restart = max(sidecar_last_restart, _last_finished(cs))
-        terminated, waiting = state.get("terminated"), state.get("waiting")
-        if terminated is not None and terminated.get("exitCode", 0) == 0:
-            continue
-        if sidecar and cs.get("started"):
-            ready += 1 if cs.get("ready") else 0
-            continue
-        if terminated is not None:
-            reason = "Init:" + _exit_reason(terminated)
-        elif waiting is not None and waiting.get("reason") and waiting["reason"] != "PodInitializing":
-            reason = "Init:" + waiting["reason"]
-        else:
-            reason = f"Init:{i}/{n_init}"
-        initializing = True
-        break
-
-    if not initializing or _condition_true(status, "Initialized"):
-        restarts, last_restart = sidecar_restarts, sidecar_last_restart
-        has_running = False
-        for cs in reversed(list_of_dicts(status.get("containerStatuses"))):
-            state = cs.get("state") or {}
-            restarts += cs.get("restartCount", 0)
-            last_restart = max(last_restart, _last_finished(cs))
-            waiting, terminated = state.get("waiting"), state.get("terminated")
-            if waiting is not None and waiting.get("reason"):
-                reason = waiting["reason"]
-            elif terminated is not None:
-                reason = _exit_reason(terminated)
-            elif cs.get("ready") and state.get("running") is not None:
-                has_running = True
-                ready += 1
-        if reason == "Completed" and has_running:
-            reason = "Running" if _condition_true(status, "Ready") else "NotReady"
-
-    deleting = bool(pod.get("metadata", {}).get("deletionTimestamp"))
-    if deleting and status.get("reason") == "NodeLost":
-        reason = "Unknown"
-    elif deleting and status.get("phase") not in ("Succeeded", "Failed"):
-        reason = "Terminating"
-    return f"{ready}/{total}", reason, restarts, last_restart
-
-
-class PodStrategy(Strategy):
-    kind = "Pod"
-    status_subresource = True
-    tracks_generation = True
-    columns = (
-        Column("Ready", description="Ready containers out of all containers."),
-        Column("Status", description="The phase, or the most telling container state."),
-        Column("Restarts", description="Container restarts, and how long ago the last one was."),
-        AGE_COLUMN,
-        Column("IP", priority=1, description="The pod's first IP address."),
-        Column("Node", priority=1, description="The node the pod is bound to."),
-        Column("Nominated Node", priority=1, description="The node the scheduler preempted for this pod."),
-        Column("Readiness Gates", priority=1, description="Readiness gates that are true, out of all."),
-    )
-
-    def default(self, obj: Obj) -> None:
-        default_pod(obj)
-
-    def prepare_for_create(self, obj: Obj) -> None:
-        spec = obj.setdefault("spec", {})
-        if not isinstance(spec, dict):
-            return
-        obj["status"] = {"phase": "Pending", "qosClass": qos_class(spec)}
-        if spec.get("schedulingGates"):
-            obj["status"]["conditions"] = [{"type": "PodScheduled", "status": "False", "reason": "SchedulingGated",
-                                            "message": "Scheduling is blocked due to non-empty scheduling gates"}]
-        add_default_tolerations(spec)
-
-    def validate(self, obj: Obj) -> list[Cause]:
-        return validate_pod(obj)
-
-    def validate_update(self, obj: Obj, old: Obj) -> list[Cause]:
-        return validate_pod_update(obj, old)
-
-    def cells(self, obj: Obj, now: dt.datetime) -> list[Any]:
-        ready, reason, restarts, last_restart = pod_row_summary(obj)
-        finished = parse_time(last_restart)
-        restarts_cell = f"{restarts} ({human_duration((now - finished).total_seconds())} ago)" \
-            if restarts and finished else str(restarts)
-        spec, status = obj.get("spec") or {}, obj.get("status") or {}
-        gates = list_of_dicts(spec.get("readinessGates"))
-        gates_cell = "<none>"
-        if gates:
-            true = sum(1 for g in gates if _condition_true(status, g.get("conditionType", "")))
-            gates_cell = f"{true}/{len(gates)}"
-        return [ready, reason, restarts_cell, age(obj, now), pod_ip(obj) or "<none>", spec.get("nodeName") or "<none>",
-                status.get("nominatedNodeName") or "<none>", gates_cell]
-
-    trigger_field = "spec.nodeName"  # each kubelet watches only its node's pods
-
-    def field_labels(self, obj: Obj) -> dict[str, str]:
-        spec, status = obj.get("spec") or {}, obj.get("status") or {}
-        return {
-            "spec.nodeName": spec.get("nodeName", ""),
-            "spec.restartPolicy": spec.get("restartPolicy", ""),
-            "spec.schedulerName": spec.get("schedulerName", ""),
-            "spec.serviceAccountName": spec.get("serviceAccountName", ""),
-            "spec.hostNetwork": "true" if spec.get("hostNetwork") else "false",
-            "status.phase": status.get("phase", ""),
-            "status.podIP": pod_ip(obj),
-            "status.nominatedNodeName": status.get("nominatedNodeName", ""),
-        }
-
-
-STRATEGY = PodStrategy()

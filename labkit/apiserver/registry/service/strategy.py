@@ -1,4 +1,4 @@
-"""The Service strategy (``pkg/registry/core/service``).
+"""The Service strategy (``pkg/registry/core/service/strategy.go``).
 
 - Defaulting from ``SetDefaults_Service``: type ClusterIP, sessionAffinity None, port protocol TCP,
   targetPort = port, the traffic policies; plus the single-stack IPv4 ``ipFamilies`` /
@@ -9,9 +9,9 @@
   drop nodePorts when the type no longer needs them (``dropTypeDependentFields``).
 - Printing from ``printService``: ``80/TCP``, ``80:30080/TCP``.
 
-Allocating clusterIPs and nodePorts is the API server storage's job, not the strategy's. Left out:
-dual-stack, load balancer class and source ranges, health-check node ports, topology and
-traffic-distribution fields, externalIPs admission.
+Allocating clusterIPs and nodePorts is the storage's job, not the strategy's: ``storage.py`` beside
+this module. Left out: dual-stack, load balancer class and source ranges, health-check node ports,
+topology and traffic-distribution fields, externalIPs admission.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.validation import (
     Cause, dns1123_label_errors, duplicate, forbidden, invalid, not_supported, required,
 )
-from labkit.apiserver.registry.pod import (
-    list_of_dicts, port_number_errors, validate_port_number_or_name, validate_protocol,
+from labkit.apiserver.registry.pod.validation import (
+    port_number_errors, validate_port_number_or_name, validate_protocol,
 )
-from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age
+from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age, list_of_dicts
 from labkit.apiserver.validation import validate_labels
 
 SERVICE_TYPES = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]

@@ -1,8 +1,9 @@
-"""The ServiceAccount strategy (``pkg/registry/core/serviceaccount``).
+"""The ServiceAccount strategy (``pkg/registry/core/serviceaccount/strategy.go``).
 
 ServiceAccounts need nothing beyond metadata validation (``ValidateServiceAccount``); this adds the
-``printServiceAccount`` columns. Left out: the legacy token-Secret references are stored as given
-(no controller creates token Secrets since Kubernetes 1.24).
+``printServiceAccount`` columns. The ``/token`` subresource is ``storage.py`` beside this module.
+Left out: the legacy token-Secret references are stored as given (no controller creates token
+Secrets since Kubernetes 1.24).
 """
 
 from __future__ import annotations
