@@ -18,6 +18,7 @@ from labkit.apimachinery.timeutil import rfc3339
 from labkit.apiserver import apply, errors, fieldtypes, patch, request
 from labkit.apiserver.authn import UserInfo
 from labkit.apiserver.request import RequestInfo
+from labkit.apiserver.resources import Resource
 from labkit.apiserver.storage import Registry
 
 
@@ -44,14 +45,19 @@ class Call:
         validation = self.query.get("fieldValidation") or "Warn"
         if validation not in fieldtypes.VALIDATION:
             raise errors.bad_request(f'fieldValidation "{validation}" is not supported: use one of Ignore, Warn, Strict')
-        res = self.info.resource
-        assert res is not None
+        res = self.resource
         model = fieldtypes.model_name(group_version or res.group_version, kind or res.kind)
         if model is not None:
             unknown = fieldtypes.check(obj, model, validation=validation, patch=patch)
             if validation == "Warn":
                 self.warnings.extend(f'unknown field "{path}"' for path in unknown)
         return obj
+
+    @property
+    def resource(self) -> Resource:
+        """The resource addressed (every call a registry handles addresses one)."""
+        assert self.info.resource is not None, f"{self.info.path} is not a resource request"
+        return self.info.resource
 
     @property
     def dry_run(self) -> bool:

@@ -14,6 +14,7 @@ run the admission chain; ``dry_run`` runs everything but the store write. Left o
 from __future__ import annotations
 
 import base64
+import builtins
 import datetime as dt
 import json
 import posixpath
@@ -176,7 +177,7 @@ class Registry:
 
     def _select(self, ns: str, *, label_selector: str = "", field_selector: str = "", limit: int = 0,
                 continue_token: str = "", resource_version: str = "",
-                resource_version_match: str = "") -> tuple[list[tuple[kv.KeyValue, Obj | None]], Obj]:
+                resource_version_match: str = "") -> tuple[builtins.list[tuple[kv.KeyValue, Obj | None]], Obj]:
         """The page of items to list and the list's metadata; an item comes decoded when a selector
         had to look inside it."""
         matches = self.matcher(label_selector, field_selector) if label_selector or field_selector else None

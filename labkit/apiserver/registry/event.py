@@ -34,7 +34,8 @@ def _since(value: str | None, now: dt.datetime) -> str:
 
 def validate_event(event: Obj) -> list[Cause]:
     namespace = event.get("metadata", {}).get("namespace", "")
-    involved = event.get("involvedObject") if isinstance(event.get("involvedObject"), dict) else {}
+    raw = event.get("involvedObject")
+    involved: Obj = raw if isinstance(raw, dict) else {}
     involved_ns = involved.get("namespace", "")
     mismatch = invalid("involvedObject.namespace", involved_ns, "does not match event.namespace")
     causes: list[Cause] = []

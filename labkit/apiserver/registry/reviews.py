@@ -26,7 +26,7 @@ def review(call: Call, authorizer: Authorizer) -> tuple[int, Obj]:
     user = call.user
     spec = body.get("spec") or {}
     if res.kind == "SelfSubjectAccessReview":
-        ra, nra = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
+        ra, nra = spec.get("resourceAttributes") or {}, spec.get("nonResourceAttributes") or {}
         if not ra and not nra:
             raise errors.invalid(res.kind, "", [errors.Cause("FieldValueRequired", "Required value: exactly one of "
                                  "nonResourceAttributes or resourceAttributes must be specified", "spec.resourceAttributes")],

@@ -69,7 +69,7 @@ def write_scale(call: Call) -> tuple[int, Obj]:
     """PUT or PATCH .../scale: computed on the Scale view, written back as ``spec.replicas``."""
     reg, info = call.registry, call.info
     if call.info.verb == "update":
-        scale = request.decode_object(call.body, call.content_type, info.resource, kind="Scale",
+        scale = request.decode_object(call.body, call.content_type, call.resource, kind="Scale",
                                       group_version="autoscaling/v1")
     else:
         scale = _patched_scale(call)

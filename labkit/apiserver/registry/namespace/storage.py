@@ -38,7 +38,7 @@ def finalize(call: Call) -> tuple[int, Obj]:
     """PUT namespaces/NAME/finalize: only ``spec.finalizers`` changes; an emptied, terminating
     namespace is then removed."""
     info = call.info
-    body = call.check_fields(request.decode_object(call.body, call.content_type, info.resource))
+    body = call.check_fields(request.decode_object(call.body, call.content_type, call.resource))
     if (body.get("metadata") or {}).get("name") not in (None, info.name):
         raise errors.name_mismatch(body["metadata"]["name"], info.name)
     finalizers = (body.get("spec") or {}).get("finalizers") or []

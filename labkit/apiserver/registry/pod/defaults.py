@@ -31,7 +31,8 @@ def image_tag(image: str) -> str:
 
 def default_container(c: Obj) -> None:
     if not c.get("imagePullPolicy"):
-        image = c.get("image") if isinstance(c.get("image"), str) else ""
+        raw = c.get("image")
+        image = raw if isinstance(raw, str) else ""
         tag = image_tag(image) or ("" if "@" in image else "latest")
         c["imagePullPolicy"] = "Always" if tag == "latest" else "IfNotPresent"
     c.setdefault("terminationMessagePath", "/dev/termination-log")

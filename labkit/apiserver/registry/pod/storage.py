@@ -42,7 +42,7 @@ def binding(call: Call) -> tuple[int, Obj]:
     """POST pods/NAME/binding: the scheduler's decision. Sets ``spec.nodeName`` once and marks the
     pod ``PodScheduled``; binding an already bound pod is a 409."""
     info = call.info
-    body = call.check_fields(request.decode_object(call.body, call.content_type, info.resource, kind="Binding",
+    body = call.check_fields(request.decode_object(call.body, call.content_type, call.resource, kind="Binding",
                                                    group_version="v1"), group_version="v1", kind="Binding")
     target = body.get("target") or {}
     node = target.get("name")
@@ -75,7 +75,7 @@ def binding(call: Call) -> tuple[int, Obj]:
 def eviction(call: Call) -> tuple[int, Obj]:
     """POST pods/NAME/eviction: a polite delete (no PodDisruptionBudgets in labkit, so always allowed)."""
     info = call.info
-    body = call.check_fields(request.decode_object(call.body, call.content_type, info.resource, kind="Eviction",
+    body = call.check_fields(request.decode_object(call.body, call.content_type, call.resource, kind="Eviction",
                                                    group_version="policy/v1"), group_version="policy/v1", kind="Eviction")
     if (body.get("metadata") or {}).get("name") not in (None, info.name):
         raise errors.bad_request("name in URL does not match name in Eviction object")

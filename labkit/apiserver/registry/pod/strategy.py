@@ -40,7 +40,8 @@ NODE_UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
 def add_default_tolerations(spec: Obj) -> None:
     """The ``DefaultTolerationSeconds`` admission plugin: tolerate a not-ready or unreachable node
     for 300s unless the pod already tolerates that taint."""
-    tolerations = spec.get("tolerations") if isinstance(spec.get("tolerations"), list) else []
+    raw = spec.get("tolerations")
+    tolerations: list[Any] = raw if isinstance(raw, list) else []
     for taint in (NODE_NOT_READY_TAINT, NODE_UNREACHABLE_TAINT):
         if not any(t.get("key", "") in ("", taint) and t.get("effect", "") in ("", "NoExecute")
                    for t in list_of_dicts(tolerations)):

@@ -211,7 +211,7 @@ def validate_pod_spec(spec: Any, path: str) -> list[Cause]:
         volumes.add(name)
     if not isinstance(spec.get("containers"), list) or not spec["containers"]:
         causes.append(required(f"{path}.containers"))
-    names: set[str] = set()
+    names: set[Any] = set()
     for kind in CONTAINER_KINDS:
         for i, c in enumerate(spec.get(kind) or []):
             at = f"{path}.{kind}[{i}]"

@@ -24,7 +24,7 @@ def token_request(call: Call, issue: TokenIssuer) -> tuple[int, Obj]:
     """POST serviceaccounts/NAME/token: a bearer token that authenticates as the service account."""
     info = call.info
     call.registry.get(info.namespace, info.name)  # 404 if the account does not exist
-    body = request.decode_object(call.body, call.content_type, info.resource, kind="TokenRequest",
+    body = request.decode_object(call.body, call.content_type, call.resource, kind="TokenRequest",
                                  group_version="authentication.k8s.io/v1")
     spec = body.setdefault("spec", {})
     seconds = int(spec.get("expirationSeconds") or 3600)
