@@ -20,23 +20,23 @@ import datetime as dt
 
 def now_utc() -> dt.datetime:
     """The current time, aware and in UTC (``metav1.Now``)."""
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def unix(seconds: float) -> dt.datetime:
     """The time ``seconds`` after the Unix epoch (``metav1.Unix``): what a runtime reports as a number."""
-    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
+    return dt.datetime.fromtimestamp(seconds, dt.UTC)
 
 
 def rfc3339(t: dt.datetime) -> str:
     """``metav1.Time``'s JSON form: RFC 3339 in UTC, to the second (``2026-01-01T12:00:00Z``)."""
-    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def micro_time(t: dt.datetime | None = None) -> str:
     """``metav1.MicroTime``'s JSON form: RFC 3339 in UTC with six fraction digits
     (``2026-01-01T12:00:00.000000Z``), of ``t`` or of now."""
-    return (t or now_utc()).astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return (t or now_utc()).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_time(value: str | None) -> dt.datetime | None:

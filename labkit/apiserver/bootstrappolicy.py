@@ -21,6 +21,7 @@ components labkit does not have (volumes, certificates, autoscaling ...).
 from __future__ import annotations
 
 import copy
+
 from labkit.apimachinery.meta import Obj
 
 READ = ["get", "list", "watch"]

@@ -24,7 +24,6 @@ from labkit.apimachinery.meta import Obj
 from labkit.apiserver import merge_schema
 from labkit.apiserver.merge_schema import FieldSchema
 
-
 PATCH = "$patch"
 RETAIN_KEYS = "$retainKeys"
 SET_ELEMENT_ORDER = "$setElementOrder/"

@@ -84,7 +84,7 @@ class PKI:
         (directory / TOKEN_FILE).unlink(missing_ok=True)
         key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kubernetes")])
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         public = key.public_key()
         cert = (
             x509.CertificateBuilder()
@@ -124,7 +124,7 @@ class PKI:
             [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations]
             + [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
         )
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         builder = (
             x509.CertificateBuilder()
             .subject_name(subject).issuer_name(self._ca_cert.subject).public_key(key.public_key())

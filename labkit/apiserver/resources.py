@@ -12,8 +12,22 @@ from __future__ import annotations
 import dataclasses
 
 from labkit.apiserver.registry import (
-    configmap, deployment, endpoints, endpointslice, event, job, lease, namespace, node, pod, priorityclass,
-    rbac, replicaset, secret, service, serviceaccount,
+    configmap,
+    deployment,
+    endpoints,
+    endpointslice,
+    event,
+    job,
+    lease,
+    namespace,
+    node,
+    pod,
+    priorityclass,
+    rbac,
+    replicaset,
+    secret,
+    service,
+    serviceaccount,
 )
 from labkit.apiserver.strategy import Strategy
 

@@ -23,7 +23,11 @@ from typing import Any
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.timeutil import parse_time
 from labkit.apimachinery.validation import (
-    Cause, dns1035_label_errors, dns1123_label_errors, dns1123_subdomain_errors, path_segment_errors,
+    Cause,
+    dns1035_label_errors,
+    dns1123_label_errors,
+    dns1123_subdomain_errors,
+    path_segment_errors,
 )
 
 #: ``Strategy.name_rule`` -> its check (the ``ValidateNameFunc`` of kube's ``ValidateObjectMeta``)

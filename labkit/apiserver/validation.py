@@ -12,7 +12,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from labkit.apimachinery.validation import (
-    Cause, forbidden, invalid, label_value_errors, qualified_name_errors, required,
+    Cause,
+    forbidden,
+    invalid,
+    label_value_errors,
+    qualified_name_errors,
+    required,
 )
 from labkit.apiserver.strategy import NAME_RULES
 

@@ -36,15 +36,28 @@ from labkit.client import APIStatusError, Client, resource_path
 from labkit.component import Component, RepeatedFailure
 from labkit.events import EventRecorder
 from labkit.informer import Informer
-from labkit.kubelet import registration, status as podstatus
+from labkit.kubelet import registration
+from labkit.kubelet import status as podstatus
 from labkit.kubelet.envvars import expand, make_environment
 from labkit.kubelet.ipam import HostLocalIPAM, fallback_cidr
 from labkit.kubelet.nodelease import NodeLease
 from labkit.kubelet.podworkers import PodWorker, PodWorkers
 from labkit.kubelet.prober import ProbeWorker
 from labkit.kubelet.runtime import (
-    LABEL_CONTAINER_NAME, LABEL_INIT_CONTAINER, LABEL_NODE, LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_UID,
-    ContainerConfig, ContainerStatus, CRIError, ImagePullError, ImageRef, PodSandboxConfig, PortMapping, Runtime,
+    LABEL_CONTAINER_NAME,
+    LABEL_INIT_CONTAINER,
+    LABEL_NODE,
+    LABEL_POD_NAME,
+    LABEL_POD_NAMESPACE,
+    LABEL_POD_UID,
+    ContainerConfig,
+    ContainerStatus,
+    CRIError,
+    ImagePullError,
+    ImageRef,
+    PodSandboxConfig,
+    PortMapping,
+    Runtime,
 )
 from labkit.kubelet.simpods import NodePods
 from labkit.kubelet.volumes import mounts_for, prepare_volumes, remove_pod_dir

@@ -78,7 +78,7 @@ class PodWorkers:
                 timeout = None if due is None else max(due - time.monotonic(), 0)
                 try:
                     await asyncio.wait_for(worker.wake.wait(), timeout)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 worker.wake.clear()
                 await self.gate.wait_turn()

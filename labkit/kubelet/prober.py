@@ -46,7 +46,7 @@ async def run_probe(probe: Obj, *, container: Obj, container_id: str, pod_ip: st
                 return await session.wait(), out
             try:
                 code, out = await asyncio.wait_for(collect(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 await session.kill()
                 return False, f"command {probe['exec'].get('command')!r} timed out"
             return code == 0, out.decode(errors="replace").strip() or f"command exited with {code}"
@@ -64,7 +64,7 @@ async def run_probe(probe: Obj, *, container: Obj, container_id: str, pod_ip: st
             writer.close()
             return True, ""
         return False, "probe has no handler (exec, httpGet or tcpSocket)"
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return False, "context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
     except (CRIError, ValueError) as e:
         return False, str(e)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 from collections.abc import Iterable
+
 from labkit.apimachinery.meta import Obj
 
 Network = ipaddress.IPv4Network

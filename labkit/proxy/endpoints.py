@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+
 from labkit.apimachinery.meta import Obj
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"

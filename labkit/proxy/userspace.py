@@ -87,7 +87,7 @@ class PortProxy:
             try:
                 up_reader, up_writer = await asyncio.wait_for(self.network.open_connection(host, int(port)),
                                                               self.dial_timeout)
-            except (OSError, asyncio.TimeoutError) as e:
+            except (TimeoutError, OSError) as e:
                 self.balancer.forget(client[0])
                 self.trace.connection(**record, endpoint=endpoint, outcome="dial-failed", error=str(e) or "timeout")
                 continue

@@ -18,9 +18,21 @@ Mirrors ``pkg/scheduler`` in kubernetes/kubernetes. Layout:
 from labkit.scheduler.custom import FunctionScheduler
 from labkit.scheduler.explain import Attempt, FilterVerdict, PluginScore
 from labkit.scheduler.framework import Code, CycleState, FitError, Framework, Handle, Status
-from labkit.scheduler.interface import (BindPlugin, FilterPlugin, PermitPlugin, Plugin, PostBindPlugin,
-                                        PostFilterPlugin, PreBindPlugin, PreFilterExtensions, PreFilterPlugin,
-                                        PreScorePlugin, ReservePlugin, ScoreExtensions, ScorePlugin)
+from labkit.scheduler.interface import (
+                                        BindPlugin,
+                                        FilterPlugin,
+                                        PermitPlugin,
+                                        Plugin,
+                                        PostBindPlugin,
+                                        PostFilterPlugin,
+                                        PreBindPlugin,
+                                        PreFilterExtensions,
+                                        PreFilterPlugin,
+                                        PreScorePlugin,
+                                        ReservePlugin,
+                                        ScoreExtensions,
+                                        ScorePlugin,
+)
 from labkit.scheduler.plugins import DEFAULT_WEIGHTS, default_plugins
 from labkit.scheduler.profile import Profile
 from labkit.scheduler.scheduler import Scheduler

@@ -11,7 +11,6 @@ timer (labkit's bindings either succeed or fail, they never silently vanish), in
 
 from __future__ import annotations
 
-
 from labkit.apimachinery.meta import Obj
 from labkit.scheduler.types import ImageState, NodeInfo, PodInfo
 

@@ -17,9 +17,22 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from labkit.scheduler.interface import (BindPlugin, FilterPlugin, PermitPlugin, Plugin, PostBindPlugin,
-                                        PostFilterPlugin, PreBindPlugin, PreFilterExtensions, PreFilterPlugin,
-                                        PreScorePlugin, ReservePlugin, ScoreExtensions, ScorePlugin, extension_points)
+from labkit.scheduler.interface import (
+    BindPlugin,
+    FilterPlugin,
+    PermitPlugin,
+    Plugin,
+    PostBindPlugin,
+    PostFilterPlugin,
+    PreBindPlugin,
+    PreFilterExtensions,
+    PreFilterPlugin,
+    PreScorePlugin,
+    ReservePlugin,
+    ScoreExtensions,
+    ScorePlugin,
+    extension_points,
+)
 from labkit.scheduler.types import NodeInfo, PodInfo
 
 if TYPE_CHECKING:

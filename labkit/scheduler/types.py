@@ -19,7 +19,6 @@ from typing import Any
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.resource import parse_quantity
 
-
 DEFAULT_MILLI_CPU_REQUEST = 100  # schedutil.DefaultMilliCPURequest: 0.1 core for a container without a request
 DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024  # schedutil.DefaultMemoryRequest: 200 MiB
 _FIELDS = {"cpu": "milli_cpu", "memory": "memory", "ephemeral-storage": "ephemeral_storage", "pods": "allowed_pod_number"}

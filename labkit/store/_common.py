@@ -26,8 +26,24 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 
 from labkit.store import (
-    Compacted, Compare, Delete, DeleteResult, Event, FutureRevision, Get, KeyValue, LeaseNotFound, Op,
-    Put, PutResult, RangeResult, Store, StoreError, TxnResult, WatchCallback, WatchHandle,
+    Compacted,
+    Compare,
+    Delete,
+    DeleteResult,
+    Event,
+    FutureRevision,
+    Get,
+    KeyValue,
+    LeaseNotFound,
+    Op,
+    Put,
+    PutResult,
+    RangeResult,
+    Store,
+    StoreError,
+    TxnResult,
+    WatchCallback,
+    WatchHandle,
 )
 
 _log = logging.getLogger(__name__)

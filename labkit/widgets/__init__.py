@@ -20,8 +20,8 @@ from labkit.widgets.node_health import NodeHealth
 from labkit.widgets.pod_lifecycle import PodLifecycle
 from labkit.widgets.scheduler_view import SchedulerView
 from labkit.widgets.service_traffic import ServiceTraffic, send_requests
-from labkit.widgets.story import ObjectRef, Step, Story, build_story, ref_of, story
 from labkit.widgets.store_view import StoreView
+from labkit.widgets.story import ObjectRef, Step, Story, build_story, ref_of, story
 from labkit.widgets.timeline import Timeline
 
 __all__ = ["PHASE_COLORS", "ClusterView", "LiveWidget", "NodeHealth", "ObjectRef", "PodLifecycle", "SchedulerView",

@@ -19,9 +19,17 @@ from typing import Any
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.validation import Cause, forbidden, invalid, not_supported, required
 from labkit.apiserver.registry.replicaset import (
-    CONTAINERS_COLUMN, IMAGES_COLUMN, SELECTOR_COLUMN, container_cells, default_template, invalid_go, nonnegative,
+    CONTAINERS_COLUMN,
+    IMAGES_COLUMN,
+    SELECTOR_COLUMN,
+    container_cells,
+    default_template,
+    invalid_go,
+    nonnegative,
+    selector_string,
     set_default,
-    selector_string, validate_selector_and_template, validate_selector_unchanged,
+    validate_selector_and_template,
+    validate_selector_unchanged,
 )
 from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age
 

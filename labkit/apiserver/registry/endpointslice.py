@@ -16,7 +16,13 @@ from typing import Any
 
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.validation import (
-    Cause, dns1123_label_errors, dns1123_subdomain_errors, duplicate, invalid, not_supported, required,
+    Cause,
+    dns1123_label_errors,
+    dns1123_subdomain_errors,
+    duplicate,
+    invalid,
+    not_supported,
+    required,
 )
 from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age
 

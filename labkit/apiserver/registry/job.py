@@ -19,8 +19,19 @@ from labkit.apimachinery.timeutil import parse_time
 from labkit.apimachinery.validation import Cause, not_supported, required
 from labkit.apiserver.registry.pod.validation import validate_pod_template
 from labkit.apiserver.registry.replicaset import (
-    CONTAINERS_COLUMN, IMAGES_COLUMN, SELECTOR_COLUMN, as_selector, container_cells, default_template, invalid_go,
-    go_string_map, nonnegative, selector_string, set_default, validate_selector, validate_selector_unchanged,
+    CONTAINERS_COLUMN,
+    IMAGES_COLUMN,
+    SELECTOR_COLUMN,
+    as_selector,
+    container_cells,
+    default_template,
+    go_string_map,
+    invalid_go,
+    nonnegative,
+    selector_string,
+    set_default,
+    validate_selector,
+    validate_selector_unchanged,
 )
 from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age, human_duration
 

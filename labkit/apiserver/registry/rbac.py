@@ -18,7 +18,12 @@ from typing import Any
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.timeutil import parse_time, rfc3339
 from labkit.apimachinery.validation import (
-    Cause, dns1123_subdomain_errors, invalid, not_supported, path_segment_errors, required,
+    Cause,
+    dns1123_subdomain_errors,
+    invalid,
+    not_supported,
+    path_segment_errors,
+    required,
 )
 from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age
 

@@ -46,14 +46,29 @@ import docker
 import docker.errors
 
 from labkit import images
+from labkit.kubelet.runtime import (
+    LABEL_CLUSTER,
+    LABEL_CONTAINER_NAME,
+    LABEL_NODE,
+    LABEL_POD_NAME,
+    LABEL_POD_NAMESPACE,
+    LABEL_POD_UID,
+    ContainerConfig,
+    ContainerState,
+    ContainerStatus,
+    CRIError,
+    ExecSession,
+    ImagePullError,
+    ImageRef,
+    PodSandboxConfig,
+    ProgressFn,
+    Runtime,
+    SandboxStatus,
+    port_forward_error,
+)
 from labkit.network import agent, cni
 from labkit.network.agent import AgentClient, AgentError
 from labkit.network.hostnet import BridgeNetwork
-from labkit.kubelet.runtime import (
-    LABEL_CLUSTER, LABEL_CONTAINER_NAME, LABEL_NODE, LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_UID,
-    ContainerConfig, ContainerState, ContainerStatus, CRIError, ExecSession, ImagePullError, ImageRef, PodSandboxConfig,
-    ProgressFn, Runtime, SandboxStatus, port_forward_error,
-)
 
 #: the creating process (pid and its start time) and host, so leftovers of a dead one can be found
 LABEL_PID = "labkit.pid"

@@ -53,11 +53,21 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
 from labkit.apimachinery.timeutil import micro_time, now_utc
-from labkit.network.netns import HOST, HostNamespace, unprivileged_port_start
 from labkit.kubelet.runtime import (
-    CRIError, ContainerConfig, ContainerStatus, ExecSession, ImagePullError, ImageRef, Mount, PodSandboxConfig,
-    ProgressFn, Runtime, SandboxStatus, port_forward_error,
+    ContainerConfig,
+    ContainerStatus,
+    CRIError,
+    ExecSession,
+    ImagePullError,
+    ImageRef,
+    Mount,
+    PodSandboxConfig,
+    ProgressFn,
+    Runtime,
+    SandboxStatus,
+    port_forward_error,
 )
+from labkit.network.netns import HOST, HostNamespace, unprivileged_port_start
 
 BUSYBOX = "/bin/busybox"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -332,7 +342,7 @@ class ProcessRuntime(Runtime):
         self._kill_group(c.proc.pid, signal.SIGTERM)
         try:
             await asyncio.wait_for(asyncio.shield(c.waiter), timeout=max(timeout, 0.01))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._kill_group(c.proc.pid, signal.SIGKILL)
             await c.waiter
 

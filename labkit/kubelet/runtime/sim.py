@@ -24,8 +24,17 @@ import time
 from collections.abc import AsyncIterator, Sequence
 
 from labkit.kubelet.runtime import (
-    LABEL_INIT_CONTAINER, CRIError, ContainerConfig, ContainerStatus, ExecSession, ImagePullError, ImageRef,
-    PodSandboxConfig, ProgressFn, Runtime, SandboxStatus,
+    LABEL_INIT_CONTAINER,
+    ContainerConfig,
+    ContainerStatus,
+    CRIError,
+    ExecSession,
+    ImagePullError,
+    ImageRef,
+    PodSandboxConfig,
+    ProgressFn,
+    Runtime,
+    SandboxStatus,
 )
 
 ANNOTATION_RUN_SECONDS = "labkit.dev/sim-run-seconds"

@@ -21,8 +21,14 @@ from collections.abc import Sequence
 from labkit.apimachinery.labels import label_selector_from_object
 from labkit.apimachinery.meta import Obj
 from labkit.scheduler.framework import MAX_NODE_SCORE, CycleState, Status
-from labkit.scheduler.interface import (FilterPlugin, PreFilterExtensions, PreFilterPlugin, PreScorePlugin,
-                                        ScoreExtensions, ScorePlugin)
+from labkit.scheduler.interface import (
+    FilterPlugin,
+    PreFilterExtensions,
+    PreFilterPlugin,
+    PreScorePlugin,
+    ScoreExtensions,
+    ScorePlugin,
+)
 from labkit.scheduler.types import NodeInfo, PodInfo
 
 ERR_REASON_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules"

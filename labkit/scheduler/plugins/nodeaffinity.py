@@ -17,8 +17,12 @@ from typing import Any
 
 from labkit.scheduler.framework import CycleState, Status
 from labkit.scheduler.interface import FilterPlugin, PreFilterPlugin, PreScorePlugin, ScoreExtensions, ScorePlugin
-from labkit.scheduler.plugins.helper import (default_normalize_score, node_selector_term_errors, required_node_affinity,
-                                             term_matches)
+from labkit.scheduler.plugins.helper import (
+    default_normalize_score,
+    node_selector_term_errors,
+    required_node_affinity,
+    term_matches,
+)
 from labkit.scheduler.types import NodeInfo, PodInfo
 
 ERR_REASON_POD = "node(s) didn't match Pod's node affinity/selector"

@@ -23,8 +23,14 @@ from labkit.apimachinery.labels import label_selector_from_object
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.taints import find_matching_untolerated_taint
 from labkit.scheduler.framework import MAX_NODE_SCORE, CycleState, Status
-from labkit.scheduler.interface import (FilterPlugin, PreFilterExtensions, PreFilterPlugin, PreScorePlugin,
-                                        ScoreExtensions, ScorePlugin)
+from labkit.scheduler.interface import (
+    FilterPlugin,
+    PreFilterExtensions,
+    PreFilterPlugin,
+    PreScorePlugin,
+    ScoreExtensions,
+    ScorePlugin,
+)
 from labkit.scheduler.plugins.helper import required_node_affinity
 from labkit.scheduler.types import NodeInfo, PodInfo
 

@@ -22,8 +22,15 @@ from labkit.apiserver.registry.pod.defaults import default_pod, default_pod_spec
 from labkit.apiserver.registry.pod.printing import pod_ip, pod_row_summary
 from labkit.apiserver.registry.pod.strategy import STRATEGY, PodStrategy
 from labkit.apiserver.registry.pod.validation import (
-    ip_errors, port_name_errors, port_number_errors, validate_pod, validate_pod_spec, validate_pod_template,
-    validate_pod_update, validate_port_number_or_name, validate_protocol,
+    ip_errors,
+    port_name_errors,
+    port_number_errors,
+    validate_pod,
+    validate_pod_spec,
+    validate_pod_template,
+    validate_pod_update,
+    validate_port_number_or_name,
+    validate_protocol,
 )
 from labkit.apiserver.strategy import list_of_dicts
 

@@ -26,8 +26,15 @@ from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.podutil import CONTAINER_KINDS
 from labkit.apimachinery.resource import QuantityError, parse_quantity
 from labkit.apimachinery.validation import (
-    Cause, dns1123_label_errors, dns1123_subdomain_errors, duplicate, forbidden, invalid, not_supported,
-    qualified_name_errors, required,
+    Cause,
+    dns1123_label_errors,
+    dns1123_subdomain_errors,
+    duplicate,
+    forbidden,
+    invalid,
+    not_supported,
+    qualified_name_errors,
+    required,
 )
 from labkit.apiserver.registry.node import validate_taint_effect
 from labkit.apiserver.strategy import list_of_dicts

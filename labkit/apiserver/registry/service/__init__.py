@@ -7,7 +7,13 @@ the list of resources, which needs this package, so it is imported where the RES
 """
 
 from labkit.apiserver.registry.service.strategy import (
-    STRATEGY, ServiceStrategy, default_service, external_ip_cell, keep_allocated, port_cell, validate_service,
+    STRATEGY,
+    ServiceStrategy,
+    default_service,
+    external_ip_cell,
+    keep_allocated,
+    port_cell,
+    validate_service,
 )
 
 __all__ = ["STRATEGY", "ServiceStrategy", "default_service", "external_ip_cell", "keep_allocated", "port_cell",

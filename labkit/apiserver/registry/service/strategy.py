@@ -22,10 +22,18 @@ from typing import Any
 
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.validation import (
-    Cause, dns1123_label_errors, duplicate, forbidden, invalid, not_supported, required,
+    Cause,
+    dns1123_label_errors,
+    duplicate,
+    forbidden,
+    invalid,
+    not_supported,
+    required,
 )
 from labkit.apiserver.registry.pod.validation import (
-    port_number_errors, validate_port_number_or_name, validate_protocol,
+    port_number_errors,
+    validate_port_number_or_name,
+    validate_protocol,
 )
 from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age, list_of_dicts
 from labkit.apiserver.validation import validate_labels
