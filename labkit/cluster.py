@@ -189,7 +189,8 @@ class Cluster:
         # caches as it runs) makes each pass longer: collecting less often keeps a large cluster's
         # start and throughput (1000 sim nodes spent 1.5 s of 7 in full passes). Restored on stop.
         self._gc_threshold = gc.get_threshold()
-        gc.set_threshold(*(max(now, tuned) for now, tuned in zip(self._gc_threshold, GC_THRESHOLD)))
+        gc.set_threshold(*(max(now, tuned) for now, tuned in
+                           zip(self._gc_threshold, GC_THRESHOLD, strict=True)))
         sslproto.SSLProtocol.max_size = min(sslproto.SSLProtocol.max_size, TLS_READ_BUFFER)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="labkit-cluster", daemon=True)

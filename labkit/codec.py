@@ -36,6 +36,6 @@ def clone(obj: T) -> T:
     """A deep copy of JSON data, several times faster than ``copy.deepcopy`` (no memo to keep); anything
     else is deep-copied as it is."""
     try:
-        return orjson.loads(orjson.dumps(obj, option=_CLONE_STRICT))  # type: ignore[no-any-return]
+        return orjson.loads(orjson.dumps(obj, option=_CLONE_STRICT))
     except TypeError:  # not plain JSON
         return copy.deepcopy(obj)

@@ -284,7 +284,8 @@ def _merge_items(live: list, config: list, fs: FieldSchema) -> list:
     item_fs = FieldSchema(type=fs.type)
     lkeys = [item_element(item, fs, n) for n, item in enumerate(live)]
     ckeys = [item_element(item, fs, n) for n, item in enumerate(config)]
-    lmap, cmap = dict(zip(reversed(lkeys), reversed(live))), dict(zip(reversed(ckeys), reversed(config)))
+    lmap = dict(zip(reversed(lkeys), reversed(live), strict=True))
+    cmap = dict(zip(reversed(ckeys), reversed(config), strict=True))
     shared = [k for k in dict.fromkeys(ckeys) if k in lmap]
     out, done, li, ci = [], set(), 0, 0
 

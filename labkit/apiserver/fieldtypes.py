@@ -118,7 +118,7 @@ def _walk(value: Any, t: Type, path: str, struct: str, name: str, unknown: list[
         for item in value:
             _walk(item, t[1], path, struct, name, unknown)
     elif kind == "dict":
-        for key, item in value.items():
+        for item in value.values():
             _walk(item, t[1], path, struct, name, unknown)
     elif kind == "model":
         fields = _fields(t[1])

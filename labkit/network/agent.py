@@ -212,7 +212,7 @@ class _Agent:
                 made: socket.socket | None = None
                 try:
                     reply, made = self.answer(json.loads(data))
-                except Exception as e:  # every failure is the client's answer, never the agent's end
+                except Exception as e:  # noqa: BLE001 - every failure is the client's answer, never the agent's end
                     reply = {"error": str(e), "errno": getattr(e, "errno", 0) or 0}
                 try:
                     socket.send_fds(conn, [json.dumps(reply).encode()], [made.fileno()] if made else [])

@@ -125,7 +125,7 @@ def _in_namespace(pid: int, configure: Callable[[Any], None]) -> None:
                 os.close(fd)
             with IPRoute() as pod:
                 configure(pod)
-        except BaseException as e:  # re-raised in the caller's thread
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
             failure.append(e)
 
     thread = threading.Thread(target=enter, name=f"cni-{pid}")

@@ -82,7 +82,7 @@ class KubeProxy(Component):
             try:
                 await self.sync_service(key)
                 self.queue.forget(key)
-            except Exception:  # noqa: BLE001 - retried with back-off, as a controller would
+            except Exception:  # retried with back-off, as a controller would
                 log.exception("kube-proxy: syncing %s", key)
                 self.queue.add_rate_limited(key)
             finally:

@@ -97,7 +97,7 @@ class Watcher(WatchHandle):
             return
         try:
             self.callback(matching)
-        except Exception:
+        except Exception:  # noqa: BLE001 - any callback's failure cancels only its own watch
             _log.exception("watch callback for %r failed; cancelling the watch", self.key)
             self.cancel()
 
@@ -429,7 +429,7 @@ class MVCCStore(Store):
                 return
             try:
                 self.expire_leases()
-            except Exception:
+            except Exception:  # noqa: BLE001 - the lessor thread must outlive one failed expiry
                 _log.exception("expiring leases failed")
 
     def close(self) -> None:

@@ -172,7 +172,7 @@ class LiveWidget(ipywidgets.VBox):
         for fn in closers:
             try:
                 fn()
-            except Exception:  # noqa: BLE001 - a source that is already gone is fine
+            except Exception:  # a source that is already gone is fine
                 log.debug("closing %s", type(self).__name__, exc_info=True)
         _refresher.forget(self)
         for child in self.children:
@@ -232,7 +232,7 @@ class _Refresher:
             for w in due:
                 try:
                     w.refresh()
-                except Exception:  # noqa: BLE001 - e.g. the cluster stopped mid-read; keep the thread alive
+                except Exception:  # e.g. the cluster stopped mid-read; keep the thread alive
                     log.debug("refreshing %s failed", type(w).__name__, exc_info=True)
 
 

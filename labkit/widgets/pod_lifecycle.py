@@ -200,7 +200,7 @@ class PodLifecycle(LiveWidget):
         width, span = 600, max(self.rows[-1].t - t0, 1e-9)
         xs = [round((r.t - t0) / span * width) if len(self.rows) > 1 else 0 for r in self.rows] + [width]
         parts = []
-        for row, x, nxt in zip(self.rows, xs, xs[1:]):
+        for row, x, nxt in zip(self.rows, xs, xs[1:], strict=False):
             color = PHASE_COLORS.get(row.phase, "#eeeeee") if row.event != "DELETED" else "#ffffff"
             parts.append(f'<rect x="{x}" y="0" width="{max(nxt - x, 2)}" height="14" fill="{color}">'
                          f"<title>{esc(row.event)} {esc(row.phase)}</title></rect>"

@@ -172,7 +172,7 @@ class Story:
     def __len__(self) -> int:
         return len(self.steps)
 
-    def __iter__(self) -> Iterable[Step]:  # type: ignore[override]
+    def __iter__(self) -> Iterable[Step]:
         return iter(self.steps)
 
     def __repr__(self) -> str:

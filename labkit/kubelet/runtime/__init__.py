@@ -252,9 +252,9 @@ class Runtime(abc.ABC):
         return await asyncio.open_connection(host, port)
 
     # --- lifecycle ---
-    async def cleanup(self) -> None:
+    async def cleanup(self) -> None:  # noqa: B027 - a default no-op, for runtimes that leave nothing behind
         """Remove everything this runtime created for its cluster (on stop, and leftovers on start)."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - a default no-op, for runtimes that hold no client
         """Release client resources (not the containers: see :meth:`cleanup`)."""
 

@@ -815,7 +815,7 @@ async def _iterate_in_thread(stream: Iterator[bytes]) -> AsyncIterator[bytes]:
             for item in stream:
                 loop.call_soon_threadsafe(queue.put_nowait, item)
             loop.call_soon_threadsafe(queue.put_nowait, None)
-        except BaseException as e:  # the consumer re-raises it (or has gone and closed the stream)
+        except BaseException as e:  # noqa: BLE001 - the consumer re-raises it (or has gone and closed the stream)
             with contextlib.suppress(RuntimeError):  # the loop closed first
                 loop.call_soon_threadsafe(queue.put_nowait, e)
 

@@ -49,7 +49,7 @@ import struct
 import subprocess
 import termios
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 
 from labkit.apimachinery.timeutil import micro_time, now_utc
@@ -98,8 +98,13 @@ def rewrite_paths(text: str, mounts: Sequence[Mount]) -> str:
     """Replace each mount's container path (as a whole path prefix) by its host directory."""
     for m in sorted(mounts, key=lambda m: -len(m.container_path)):
         pattern = r"(?<![\w./-])" + re.escape(m.container_path.rstrip("/")) + r"(?=[/\s'\";:)]|$)"
-        text = re.sub(pattern, lambda _: m.host_path, text)
+        text = re.sub(pattern, _verbatim(m.host_path), text)
     return text
+
+
+def _verbatim(replacement: str) -> Callable[[re.Match[str]], str]:
+    """A ``re.sub`` replacement used as it is (no backslash escapes or group references in it)."""
+    return lambda _: replacement
 
 
 @dataclasses.dataclass

@@ -162,7 +162,7 @@ class PodTopologySpread(PreFilterPlugin, PreFilterExtensions, FilterPlugin, PreS
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         constraints, weights = state.read(self.name + "/score")
         total = 0.0
-        for c, weight in zip(constraints, weights):
+        for c, weight in zip(constraints, weights, strict=True):
             value = node.labels.get(c.topology_key)
             if value is None:
                 return IGNORED

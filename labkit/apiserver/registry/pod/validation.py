@@ -284,7 +284,7 @@ def _changes(old: Any, new: Any, path: str) -> list[str]:
         return [line for k in sorted(old.keys() | new.keys())
                 for line in _changes(old.get(k), new.get(k), f"{path}.{k}")]
     if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        return [line for i, (o, n) in enumerate(zip(old, new)) for line in _changes(o, n, f"{path}[{i}]")]
+        return [line for i, (o, n) in enumerate(zip(old, new, strict=True)) for line in _changes(o, n, f"{path}[{i}]")]
     if old == new:
         return []
     show = lambda v: "<unset>" if v is None else json.dumps(v, separators=(",", ":"))  # noqa: E731
@@ -312,7 +312,7 @@ def validate_pod_update(new: Obj, old: Obj) -> list[Cause]:
                                 "existing toleration can not be modified except its tolerationSeconds"))
     munged = codec.clone(spec)
     for kind in CONTAINER_KINDS:
-        for c, old_c in zip(munged.get(kind) or [], old_spec.get(kind) or []):
+        for c, old_c in zip(munged.get(kind) or [], old_spec.get(kind) or [], strict=True):
             c["image"] = old_c.get("image")
     for field in ("activeDeadlineSeconds", "tolerations"):
         munged[field] = old_spec.get(field)
