@@ -102,8 +102,8 @@ class Priority(AdmissionPlugin):
         if wanted:
             pc = next((c for c in classes if c["metadata"]["name"] == wanted), None)
             if pc is None:
-                raise errors.forbidden(f'pods "{attrs.name}" is forbidden: no PriorityClass with name {wanted} was found',
-                                       "pods", attrs.name)
+                raise errors.forbidden(f'pods "{attrs.name}" is forbidden: no PriorityClass with name {wanted} '
+                                       "was found", "pods", attrs.name)
         else:
             pc = next((c for c in classes if c.get("globalDefault")), None)
             if pc is not None:

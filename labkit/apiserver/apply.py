@@ -391,7 +391,8 @@ def decode_managed_fields(entries: list | None, *, stored: bool = False) -> dict
     out: dict[tuple[str, str, str], Entry] = {}
     for raw in entries or []:
         entry = Entry(raw.get("manager", ""), raw.get("operation", ""), raw.get("apiVersion", ""),
-                      raw.get("time", ""), decode_fields(raw.get("fieldsV1") or {}), raw.get("subresource", ""), raw if stored else None)
+                      raw.get("time", ""), decode_fields(raw.get("fieldsV1") or {}), raw.get("subresource", ""),
+                      raw if stored else None)
         previous = out.get(entry.key)
         if previous is not None:
             entry.fields |= previous.fields

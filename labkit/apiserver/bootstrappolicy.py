@@ -88,7 +88,8 @@ CLUSTER_ROLES: dict[str, list[Obj]] = {
     "admin": _ADMIN,
     "edit": _EDIT,
     "view": _VIEW,
-    "system:discovery": [paths(["get"], ["/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*", *PUBLIC_INFO])],
+    "system:discovery": [paths(["get"], ["/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*",
+                                         *PUBLIC_INFO])],
     "system:public-info-viewer": [paths(["get"], PUBLIC_INFO)],
     "system:basic-user": [
         rule(["create"], ["authorization.k8s.io"], ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]),

@@ -43,7 +43,8 @@ def _qualified(resource: str, group: str) -> str:
 
 
 def not_found(resource: str, name: str, group: str = "") -> ApiError:
-    return ApiError(404, "NotFound", f'{_qualified(resource, group)} "{name}" not found', _details(resource, group, name))
+    return ApiError(404, "NotFound", f'{_qualified(resource, group)} "{name}" not found',
+                    _details(resource, group, name))
 
 
 def already_exists(resource: str, name: str, group: str = "") -> ApiError:
@@ -55,8 +56,8 @@ CONFLICT_MODIFIED = "the object has been modified; please apply your changes to 
 
 
 def conflict(resource: str, name: str, detail: str = CONFLICT_MODIFIED, group: str = "") -> ApiError:
-    return ApiError(409, "Conflict", f'Operation cannot be fulfilled on {_qualified(resource, group)} "{name}": {detail}',
-                    _details(resource, group, name))
+    return ApiError(409, "Conflict", f'Operation cannot be fulfilled on {_qualified(resource, group)} '
+                    f'"{name}": {detail}', _details(resource, group, name))
 
 
 def invalid(kind: str, name: str, causes: Sequence[Cause], group: str = "") -> ApiError:
@@ -99,7 +100,8 @@ def too_large() -> ApiError:
 
 def unsupported_media_type(content_type: str, accepted: Sequence[str]) -> ApiError:
     return ApiError(415, "UnsupportedMediaType",
-                    f"the body of the request was in an unknown format - accepted media types include: {', '.join(accepted)}",
+                    "the body of the request was in an unknown format - "
+                    f"accepted media types include: {', '.join(accepted)}",
                     None)
 
 

@@ -44,7 +44,8 @@ class Call:
         refusing unknown fields as ``fieldValidation`` says (:mod:`fieldtypes`)."""
         validation = self.query.get("fieldValidation") or "Warn"
         if validation not in fieldtypes.VALIDATION:
-            raise errors.bad_request(f'fieldValidation "{validation}" is not supported: use one of Ignore, Warn, Strict')
+            raise errors.bad_request(f'fieldValidation "{validation}" is not supported: '
+                                     "use one of Ignore, Warn, Strict")
         res = self.resource
         model = fieldtypes.model_name(group_version or res.group_version, kind or res.kind)
         if model is not None:
@@ -102,14 +103,16 @@ def update(call: Call) -> tuple[int, Obj]:
     if meta.get("name") and meta["name"] != info.name:
         raise errors.name_mismatch(meta["name"], info.name)
     if reg.resource.namespaced and meta.get("namespace") and meta["namespace"] != info.namespace:
-        raise errors.bad_request("the namespace of the provided object does not match the namespace sent on the request")
+        raise errors.bad_request("the namespace of the provided object does not match the namespace "
+                                 "sent on the request")
     meta["name"] = info.name
 
     def mutate(old: Obj) -> Obj:
         return _track(call, old, obj, info.subresource)
 
     updated, call.revision = reg.update(info.namespace, info.name, mutate, user=call.user, dry_run=call.dry_run,
-                                        subresource=info.subresource, precondition_rv=meta.get("resourceVersion") or None)
+                                        subresource=info.subresource,
+                                        precondition_rv=meta.get("resourceVersion") or None)
     return 200, updated
 
 
@@ -234,7 +237,8 @@ def _list_options(call: Call) -> dict[str, Any]:
             causes.append("resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion "
                           "is provided")
         if q.get("continue"):
-            causes.append("resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden when continue is provided")
+            causes.append("resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden when continue "
+                          "is provided")
         if match not in ("Exact", "NotOlderThan"):
             causes.append(f'resourceVersionMatch: Unsupported value: "{match}": supported values: "Exact", '
                           '"NotOlderThan", ""')

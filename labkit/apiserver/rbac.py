@@ -131,8 +131,10 @@ class RBACAuthorizer:
                 continue
             for rule in grant.rules:
                 if rule.get("nonResourceURLs"):
-                    non_resource.append({"verbs": list(rule["verbs"]), "nonResourceURLs": list(rule["nonResourceURLs"])})
+                    non_resource.append({"verbs": list(rule["verbs"]),
+                                         "nonResourceURLs": list(rule["nonResourceURLs"])})
                 else:
-                    resource_rules.append({k: list(rule[k]) for k in ("verbs", "apiGroups", "resources", "resourceNames")
+                    resource_rules.append({k: list(rule[k])
+                                           for k in ("verbs", "apiGroups", "resources", "resourceNames")
                                            if rule.get(k)})
         return resource_rules, non_resource

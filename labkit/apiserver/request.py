@@ -247,7 +247,8 @@ def checked_delete_options(body: Any, where: str) -> Obj:
     if not isinstance(body, dict):
         raise errors.bad_request(f"json: cannot unmarshal {json_type(body)} into Go value of type {where}")
     if body.get("kind") not in (None, "", "DeleteOptions"):
-        raise errors.bad_request(f"the kind in the data ({body['kind']}) does not match the expected kind (DeleteOptions)")
+        raise errors.bad_request(f"the kind in the data ({body['kind']}) does not match the expected kind "
+                                 "(DeleteOptions)")
     for name, (go_type, ok) in _DELETE_OPTION_TYPES.items():
         if body.get(name) is not None and not ok(body[name]):
             raise unmarshal_error(body[name], f"DeleteOptions.{name}", go_type)

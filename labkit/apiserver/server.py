@@ -179,10 +179,12 @@ class APIServer:
             self._ensure(ns_reg, "", {"metadata": {"name": ns}})
         self._ensure(self.registry("services"), "default", {
             "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
-            "spec": {"clusterIP": str(next(self.service_cidr.hosts())), "ports": [{"name": "https", "port": 443, "targetPort": int(port)}]}})
+            "spec": {"clusterIP": str(next(self.service_cidr.hosts())),
+                     "ports": [{"name": "https", "port": 443, "targetPort": int(port)}]}})
         self._ensure(self.registry("endpoints"), "default", {
             "metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
-            "subsets": [{"addresses": [{"ip": host}], "ports": [{"name": "https", "port": int(port), "protocol": "TCP"}]}]})
+            "subsets": [{"addresses": [{"ip": host}],
+                         "ports": [{"name": "https", "port": int(port), "protocol": "TCP"}]}]})
         self._ensure(self.registry("endpointslices", "discovery.k8s.io"), "default", {
             "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
             "metadata": {"name": "kubernetes", "labels": {"kubernetes.io/service-name": "kubernetes"}},
@@ -196,9 +198,10 @@ class APIServer:
         pcs = self.registry("priorityclasses", "scheduling.k8s.io")
         for name, value in (("system-node-critical", 2000001000), ("system-cluster-critical", 2000000000)):
             self._ensure(pcs, "", {"metadata": {"name": name}, "value": value,
-                                   "description": "Used for system critical pods that must not be moved from their current node."
-                                   if name == "system-node-critical" else
-                                   "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary."})
+                                   "description": "Used for system critical pods that must not be moved from their "
+                                   "current node." if name == "system-node-critical" else
+                                   "Used for system critical pods that must run in the cluster, but can be moved to "
+                                   "another node if necessary."})
 
     def _ensure(self, reg: Registry, ns: str, obj: Obj) -> None:
         name = obj["metadata"]["name"]
@@ -379,7 +382,8 @@ class APIServer:
     def _handler(self, method: str, info: request.RequestInfo, res: Resource, fmt: str) -> Handler:
         sub = info.subresource
         routes: dict[tuple[str, str], Handler] = {
-            ("GET", ""): handlers.get if info.name else (handlers.list_json if fmt == "json" else handlers.list_objects),
+            ("GET", ""): handlers.get if info.name else (handlers.list_json if fmt == "json"
+                                                         else handlers.list_objects),
             ("GET", "status"): handlers.get,
             ("POST", ""): handlers.create,
             ("PUT", ""): handlers.update, ("PUT", "status"): handlers.update,
@@ -390,11 +394,13 @@ class APIServer:
                 call, lambda user, groups: self.pki.issue_token(user=user, groups=groups)),
         }
         handler = routes.get((method, sub))
-        if handler is None or (method == "POST" and not sub and info.name) or (method in ("PUT", "PATCH") and not info.name):
+        if (handler is None or (method == "POST" and not sub and info.name)
+                or (method in ("PUT", "PATCH") and not info.name)):
             raise errors.method_not_supported(f"{res.plural}/{sub}" if sub else res.plural, method)
         return handler
 
-    def _respond(self, req: web.Request, call: handlers.Call, result: tuple[int, Obj | bytes], fmt: str) -> web.Response:
+    def _respond(self, req: web.Request, call: handlers.Call, result: tuple[int, Obj | bytes],
+                 fmt: str) -> web.Response:
         code, body = result
         if isinstance(body, bytes):
             return web.Response(status=code, body=body, headers={"Content-Type": "application/json"})
@@ -430,7 +436,8 @@ class APIServer:
             raise errors.bad_request(f"pod {info.name} does not have a host assigned")
         handler = self.connect_handlers.get(info.subresource)
         if handler is None:
-            raise errors.ApiError(503, "ServiceUnavailable", f'no kubelet is serving {info.subresource} for node "{node}"')
+            raise errors.ApiError(503, "ServiceUnavailable",
+                                  f'no kubelet is serving {info.subresource} for node "{node}"')
         return await handler(req, call)
 
     def _watch_cache(self, reg: Registry) -> watch.WatchCache:

@@ -244,7 +244,8 @@ class Registry:
             raise self._invalid("", [errors.Cause("FieldValueInvalid", "must be an object", "metadata")])
         if res.namespaced:
             if meta.get("namespace") and ns and meta["namespace"] != ns:
-                raise errors.bad_request("the namespace of the provided object does not match the namespace sent on the request")
+                raise errors.bad_request("the namespace of the provided object does not match the namespace "
+                                         "sent on the request")
             meta["namespace"] = meta.get("namespace") or ns
         else:
             meta.pop("namespace", None)
@@ -296,7 +297,8 @@ class Registry:
             attrs = self._attrs("UPDATE", ns, name, user, dry_run, subresource)
             self.admission.admit(attrs, new, old)
             causes = validate_object_meta_update(new["metadata"], old["metadata"])
-            causes += validate_object_meta(new["metadata"], namespaced=res.namespaced, name_rule=self.strategy.name_rule)
+            causes += validate_object_meta(new["metadata"], namespaced=res.namespaced,
+                                           name_rule=self.strategy.name_rule)
             if subresource not in TRUSTED_SUBRESOURCES:
                 causes += self.strategy.validate_update(new, old)
             if causes:
@@ -309,7 +311,8 @@ class Registry:
                 return new, 0
             meta = new["metadata"]
             if self.should_delete_during_update(new):
-                txn = self.store.txn([kv.Compare(item.key, "mod_revision", "==", item.mod_revision)], [kv.Delete(item.key)])
+                txn = self.store.txn([kv.Compare(item.key, "mod_revision", "==", item.mod_revision)],
+                                     [kv.Delete(item.key)])
             else:
                 txn = self.store.txn([kv.Compare(item.key, "mod_revision", "==", item.mod_revision)],
                                      [kv.Put(item.key, encode(new))])
@@ -360,8 +363,8 @@ class Registry:
                                       f"UID in object meta: {meta.get('uid')}", res.group)
             if pre.get("resourceVersion") and pre["resourceVersion"] != meta.get("resourceVersion"):
                 raise errors.conflict(res.plural, name, "Precondition failed: ResourceVersion in precondition: "
-                                      f"{pre['resourceVersion']}, ResourceVersion in object meta: {meta.get('resourceVersion')}",
-                                      res.group)
+                                      f"{pre['resourceVersion']}, ResourceVersion in object meta: "
+                                      f"{meta.get('resourceVersion')}", res.group)
             self.admission.validate(self._attrs("DELETE", ns, name, user, dry_run), None, old)
             new = decode(item)
             graceful = self._mark_for_deletion(new, options)
@@ -431,7 +434,8 @@ class Registry:
 
 
 def _same(a: Obj, b: Obj) -> bool:
-    strip = lambda o: {**o, "metadata": {k: v for k, v in o["metadata"].items() if k not in ("resourceVersion", "managedFields")}}  # noqa: E731
+    strip = lambda o: {**o, "metadata": {k: v for k, v in o["metadata"].items()  # noqa: E731
+                                         if k not in ("resourceVersion", "managedFields")}}
     return strip(a) == strip(b)
 
 

@@ -59,7 +59,8 @@ class Column:
 
 
 NAME_COLUMN = Column("Name", format="name", description="Name must be unique within a namespace.")
-AGE_COLUMN = Column("Age", description="CreationTimestamp is a timestamp representing the server time when this object was created.")
+AGE_COLUMN = Column("Age", description="CreationTimestamp is a timestamp representing the server time when this "
+                                       "object was created.")
 
 
 def human_duration(seconds: float) -> str:

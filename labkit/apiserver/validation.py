@@ -48,7 +48,8 @@ def validate_annotations(annotations: Any, path: str) -> list[Cause]:
     if any(not isinstance(v, str) for v in annotations.values()):
         causes.append(invalid(path, "", "values must be strings"))
     elif sum(len(k) + len(v) for k, v in annotations.items()) > TOTAL_ANNOTATION_SIZE_LIMIT:
-        causes.append(Cause("FieldValueTooLong", f"Too long: must have at most {TOTAL_ANNOTATION_SIZE_LIMIT} bytes", path))
+        causes.append(Cause("FieldValueTooLong", f"Too long: must have at most {TOTAL_ANNOTATION_SIZE_LIMIT} bytes",
+                            path))
     return causes
 
 
@@ -88,5 +89,6 @@ def validate_object_meta_update(new: Mapping[str, Any], old: Mapping[str, Any]) 
         added = set(new.get("finalizers") or []) - set(old.get("finalizers") or [])
         if added:
             causes.append(forbidden("metadata.finalizers",
-                                    f"no new finalizers can be added if the object is being deleted, found new finalizers {sorted(added)}"))
+                                    "no new finalizers can be added if the object is being deleted, "
+                                    f"found new finalizers {sorted(added)}"))
     return causes

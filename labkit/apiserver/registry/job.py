@@ -63,7 +63,8 @@ class JobStrategy(Strategy):
     tracks_generation = True
     columns = (
         Column("Status", description="Status of the job."),
-        Column("Completions", description="The desired number of successfully finished pods the job should be run with."),
+        Column("Completions",
+               description="The desired number of successfully finished pods the job should be run with."),
         Column("Duration", description="Time required to complete the job."),
         AGE_COLUMN, CONTAINERS_COLUMN, IMAGES_COLUMN, SELECTOR_COLUMN,
     )
@@ -130,7 +131,8 @@ class JobStrategy(Strategy):
             state = "FailureTarget"
         else:
             state = "Running"
-        return [state, completions, duration, age(obj, now), *container_cells(obj), selector_string(spec.get("selector"))]
+        return [state, completions, duration, age(obj, now), *container_cells(obj),
+                selector_string(spec.get("selector"))]
 
 
 STRATEGY = JobStrategy()

@@ -39,7 +39,8 @@ def _validate_rule(rule: dict[str, Any], *, namespaced: bool, path: str) -> list
     urls = rule.get("nonResourceURLs") or []
     if urls:
         if namespaced:
-            causes.append(invalid(f"{path}.nonResourceURLs", urls, "namespaced rules cannot apply to non-resource URLs"))
+            causes.append(invalid(f"{path}.nonResourceURLs", urls,
+                                  "namespaced rules cannot apply to non-resource URLs"))
         if rule.get("apiGroups") or rule.get("resources") or rule.get("resourceNames"):
             causes.append(invalid(f"{path}.nonResourceURLs", urls,
                                   "rules cannot apply to both regular resources and non-resource URLs"))
@@ -150,7 +151,8 @@ class RoleBindingStrategy(Strategy):
         ref = obj.get("roleRef") or {}
         keys = ("apiGroup", "kind", "name")
         if any(ref.get(k, "") != (old.get("roleRef") or {}).get(k, "") for k in keys):
-            causes.append(Cause("FieldValueInvalid", f"Invalid value: {_go_role_ref(ref)}: cannot change roleRef", "roleRef"))
+            causes.append(Cause("FieldValueInvalid", f"Invalid value: {_go_role_ref(ref)}: cannot change roleRef",
+                                "roleRef"))
         return causes
 
     def cells(self, obj: Obj, now: dt.datetime) -> list[Any]:
@@ -158,7 +160,8 @@ class RoleBindingStrategy(Strategy):
         subjects = obj.get("subjects") or []
 
         def names(kind: str) -> str:
-            return ", ".join(s.get("name", "") if kind != "ServiceAccount" else f"{s.get('namespace', '')}/{s.get('name', '')}"
+            return ", ".join(s.get("name", "") if kind != "ServiceAccount"
+                             else f"{s.get('namespace', '')}/{s.get('name', '')}"
                              for s in subjects if s.get("kind") == kind)
 
         return [f"{ref.get('kind', '')}/{ref.get('name', '')}", age(obj, now),

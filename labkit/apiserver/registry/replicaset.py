@@ -57,7 +57,8 @@ def validate_selector(selector: Mapping[str, Any], path: str) -> list[Cause]:
         if op in _SET_OPERATORS and not values:
             causes.append(required(f"{at}.values", "must be specified when `operator` is 'In' or 'NotIn'"))
         elif op in _EXISTS_OPERATORS and values:
-            causes.append(forbidden(f"{at}.values", "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"))
+            causes.append(forbidden(f"{at}.values",
+                                    "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"))
         elif op not in _SET_OPERATORS + _EXISTS_OPERATORS:
             causes.append(invalid(f"{at}.operator", op, "not a valid selector operator"))
         causes += [invalid(f"{at}.key", expr.get("key", ""), e) for e in qualified_name_errors(expr.get("key", ""))]
@@ -129,7 +130,8 @@ def validate_selector_and_template(spec: Mapping[str, Any], *, kind: str) -> lis
         causes += validate_selector(selector, "spec.selector")
         if not selector.get("matchLabels") and not selector.get("matchExpressions"):
             # kube-apiserver says "deployment" here for ReplicaSets too
-            causes.append(invalid_go("spec.selector", go_label_selector(selector), "empty selector is invalid for deployment"))
+            causes.append(invalid_go("spec.selector", go_label_selector(selector),
+                                     "empty selector is invalid for deployment"))
     converted = as_selector(selector)
     if converted is None:
         causes.append(invalid_go("spec.selector", go_label_selector(selector), "invalid label selector"))
@@ -153,7 +155,8 @@ def validate_template(template: Mapping[str, Any], selector: LabelSelector, *, k
     if policy != "Always":
         causes.append(not_supported("spec.template.spec.restartPolicy", policy or "", ["Always"]))
     if spec.get("activeDeadlineSeconds") is not None:
-        causes.append(forbidden("spec.template.spec.activeDeadlineSeconds", f"activeDeadlineSeconds in {kind} is not Supported"))
+        causes.append(forbidden("spec.template.spec.activeDeadlineSeconds",
+                                f"activeDeadlineSeconds in {kind} is not Supported"))
     return causes
 
 

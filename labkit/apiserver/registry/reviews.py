@@ -28,12 +28,15 @@ def review(call: Call, authorizer: Authorizer) -> tuple[int, Obj]:
     if res.kind == "SelfSubjectAccessReview":
         ra, nra = spec.get("resourceAttributes") or {}, spec.get("nonResourceAttributes") or {}
         if not ra and not nra:
-            raise errors.invalid(res.kind, "", [errors.Cause("FieldValueRequired", "Required value: exactly one of "
-                                 "nonResourceAttributes or resourceAttributes must be specified", "spec.resourceAttributes")],
+            raise errors.invalid(res.kind, "", [errors.Cause("FieldValueRequired",
+                                                             "Required value: exactly one of nonResourceAttributes "
+                                                             "or resourceAttributes must be specified",
+                                                             "spec.resourceAttributes")],
                                  res.group)
         if ra:
-            attrs = AuthorizationAttributes(user, ra.get("verb", ""), True, ra.get("namespace", ""), ra.get("group", ""),
-                                            ra.get("resource", ""), ra.get("subresource", ""), ra.get("name", ""))
+            attrs = AuthorizationAttributes(user, ra.get("verb", ""), True,
+                                            ra.get("namespace", ""), ra.get("group", ""), ra.get("resource", ""),
+                                            ra.get("subresource", ""), ra.get("name", ""))
         else:
             attrs = AuthorizationAttributes(user, nra.get("verb", ""), False, path=nra.get("path", ""))
         allowed, reason = authorizer.authorize(attrs)

@@ -42,6 +42,7 @@ class KubeletAPI(Protocol):
 
     async def attach(self, namespace: str, pod: str, container: str, *, tty: bool, stdin: bool) -> ExecSession: ...
 
-    async def port_forward(self, namespace: str, pod: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def port_forward(self, namespace: str, pod: str,
+                           port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """A TCP connection to ``port`` in the pod's network namespace."""
         ...

@@ -190,7 +190,8 @@ async def exec_handler(kubelets: Mapping[str, KubeletAPI], req: web.Request, cal
     return await _serve(kubelets, req, call, attach=False)
 
 
-async def attach_handler(kubelets: Mapping[str, KubeletAPI], req: web.Request, call: handlers.Call) -> web.StreamResponse:
+async def attach_handler(kubelets: Mapping[str, KubeletAPI], req: web.Request,
+                         call: handlers.Call) -> web.StreamResponse:
     return await _serve(kubelets, req, call, attach=True)
 
 

@@ -47,10 +47,12 @@ def binding(call: Call) -> tuple[int, Obj]:
     target = body.get("target") or {}
     node = target.get("name")
     if not node:
-        raise errors.invalid("Binding", info.name, [errors.Cause("FieldValueRequired", "Required value", "target.name")])
+        raise errors.invalid("Binding", info.name,
+                             [errors.Cause("FieldValueRequired", "Required value", "target.name")])
     if target.get("kind", "Node") != "Node":
         raise errors.invalid("Binding", info.name, [errors.Cause("FieldValueNotSupported",
-                                                                 f'Unsupported value: "{target["kind"]}"', "target.kind")])
+                                                                 f'Unsupported value: "{target["kind"]}"',
+                                                                 "target.kind")])
     now = rfc3339(call.now)
 
     def bind(pod: Obj) -> Obj:
@@ -60,7 +62,8 @@ def binding(call: Call) -> tuple[int, Obj]:
         if current:
             raise errors.conflict("pods/binding", info.name, f'pod {info.name} is already assigned to node "{current}"')
         if pod["metadata"].get("deletionTimestamp"):
-            raise errors.conflict("pods/binding", info.name, f"pod {info.name} is being deleted, cannot be assigned to a host")
+            raise errors.conflict("pods/binding", info.name, f"pod {info.name} is being deleted, "
+                                  "cannot be assigned to a host")
         pod["spec"]["nodeName"] = node
         conditions = [c for c in pod.setdefault("status", {}).get("conditions", []) if c.get("type") != "PodScheduled"]
         conditions.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": now})
@@ -76,7 +79,8 @@ def eviction(call: Call) -> tuple[int, Obj]:
     """POST pods/NAME/eviction: a polite delete (no PodDisruptionBudgets in labkit, so always allowed)."""
     info = call.info
     body = call.check_fields(request.decode_object(call.body, call.content_type, call.resource, kind="Eviction",
-                                                   group_version="policy/v1"), group_version="policy/v1", kind="Eviction")
+                                                   group_version="policy/v1"),
+                             group_version="policy/v1", kind="Eviction")
     if (body.get("metadata") or {}).get("name") not in (None, info.name):
         raise errors.bad_request("name in URL does not match name in Eviction object")
     options = request.checked_delete_options(body.get("deleteOptions") or {}, "v1.DeleteOptions")

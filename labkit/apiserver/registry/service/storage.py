@@ -38,12 +38,14 @@ class ServiceRegistry(Registry):
         ip = spec.get("clusterIP")
         if ip and ip != "None":
             if ip in used_ips:
-                raise self._invalid(name, [Cause("FieldValueInvalid", f'Invalid value: "{ip}": provided IP is already allocated',
+                raise self._invalid(name, [Cause("FieldValueInvalid",
+                                                 f'Invalid value: "{ip}": provided IP is already allocated',
                                                  "spec.clusterIPs")])
         elif not ip and spec.get("type") != "ExternalName":
             ip = next((str(a) for a in self.service_cidr.hosts() if str(a) not in used_ips), None)
             if ip is None:
-                raise errors.ApiError(500, "InternalError", "Internal error occurred: failed to allocate a serviceIP: range is full")
+                raise errors.ApiError(500, "InternalError",
+                                      "Internal error occurred: failed to allocate a serviceIP: range is full")
             spec["clusterIP"] = ip
         if ip:
             spec["clusterIPs"] = [ip]
@@ -58,7 +60,8 @@ class ServiceRegistry(Registry):
                 else:
                     wanted = next((p for p in NODE_PORT_RANGE if p not in used_ports), None)
                     if wanted is None:
-                        raise errors.ApiError(500, "InternalError", "Internal error occurred: failed to allocate a nodePort: range is full")
+                        raise errors.ApiError(500, "InternalError",
+                                              "Internal error occurred: failed to allocate a nodePort: range is full")
                     port["nodePort"] = wanted
                 used_ports.add(wanted)
         return super().create(ns, obj, user=user, dry_run=dry_run)
