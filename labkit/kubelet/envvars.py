@@ -83,7 +83,8 @@ def field_value(pod: Obj, path: str) -> str:
 
 
 def resource_value(container: Obj, ref: Obj, allocatable: Mapping[str, str]) -> str:
-    """``resourceFieldRef``: a request or limit (a missing limit is the node's allocatable), in ``divisor`` units, rounded up."""
+    """``resourceFieldRef``: a request or limit (a missing limit is the node's allocatable), in ``divisor`` units,
+    rounded up."""
     kind, _, resource = ref["resource"].partition(".")
     value = (container.get("resources", {}).get(kind) or {}).get(resource)
     if value is None:

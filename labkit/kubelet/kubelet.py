@@ -6,9 +6,10 @@ order, then containers; restart policy; ``doBackOff`` with 10 s doubling to 5 mi
 manager's pull back-off (``ErrImagePull`` then ``ImagePullBackOff``), the PLEG (a relist of the
 runtime every ``pleg_period``), the pods' DNS search path (``pkg/kubelet/network/dns``) and the node
 status and lease loops with the node's events (``Starting``, ``NodeReady`` and the other condition
-events at start, ``NodeNotSchedulable`` / ``NodeSchedulable`` when it is cordoned or uncordoned). labkit's own addition: when the runtime runs a stand-in for an image that
-cannot be pulled, the pod gets a Warning event (``ImageStandIn``) and the ``labkit.dev/image-stand-in``
-annotation. It talks to the cluster only through the API server, as ``system:node:NAME``.
+events at start, ``NodeNotSchedulable`` / ``NodeSchedulable`` when it is cordoned or uncordoned).
+labkit's own addition: when the runtime runs a stand-in for an image that cannot be pulled, the pod
+gets a Warning event (``ImageStandIn``) and the ``labkit.dev/image-stand-in`` annotation.
+It talks to the cluster only through the API server, as ``system:node:NAME``.
 
 Layout: ``registration.py`` (the Node), ``nodelease.py`` (heartbeat), ``podworkers.py`` (one worker
 per pod, through the gate), ``status.py`` (pod status), ``prober.py``, ``envvars.py``,
@@ -135,7 +136,8 @@ class PodState:
     volume_paths: dict[str, str] | None = None
     waiting: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
     pull_failed_at: dict[str, float] = dataclasses.field(default_factory=dict)  # container -> monotonic
-    probes: dict[str, dict[str, ProbeWorker]] = dataclasses.field(default_factory=dict)  # container id -> kind -> worker
+    # container id -> kind -> worker
+    probes: dict[str, dict[str, ProbeWorker]] = dataclasses.field(default_factory=dict)
     killed_by_probe: set[str] = dataclasses.field(default_factory=set)
     start_time: str = ""
     warned_limits: bool = False
@@ -172,8 +174,8 @@ class Kubelet(Component):
         self.pods = pods or Informer(client, "v1", "pods", field_selector=f"spec.nodeName={node_name}")
         self._owns_services = services is None
         self.services = services or Informer(client, "v1", "services")
-        self.workers = PodWorkers(gate=self.gate(f"kubelet-{node_name}"), sync=self._sync, new_state=lambda _: PodState(),
-                                  retry_after=min(1.0, self.config.backoff_base))
+        self.workers = PodWorkers(gate=self.gate(f"kubelet-{node_name}"), sync=self._sync,
+                                  new_state=lambda _: PodState(), retry_after=min(1.0, self.config.backoff_base))
         self.node: Obj = {}
         self.lease = NodeLease(client, node=node_name, duration=self.config.lease_duration,
                                renew_interval=self.config.renew_interval)
@@ -398,10 +400,12 @@ class Kubelet(Component):
         if left > 0:
             meta = pod["metadata"]
             delay = self.backoff.duration(key)
-            message = f"back-off {delay:g}s restarting failed container={c['name']} pod={meta['name']}_{meta['namespace']}({meta['uid']})"
+            message = (f"back-off {delay:g}s restarting failed container={c['name']} "
+                       f"pod={meta['name']}_{meta['namespace']}({meta['uid']})")
             if state.waiting.get(c["name"], ("",))[0] != "CrashLoopBackOff":
-                self._container_event(pod, c['name'], "Warning", "BackOff", f"Back-off restarting failed container {c['name']} in pod "
-                                                               f"{meta['name']}_{meta['namespace']}({meta['uid']})")
+                self._container_event(pod, c['name'], "Warning", "BackOff",
+                                      f"Back-off restarting failed container {c['name']} in pod "
+                                      f"{meta['name']}_{meta['namespace']}({meta['uid']})")
             state.waiting[c["name"]] = ("CrashLoopBackOff", message)
             return left
         self.backoff.next(key)
@@ -451,7 +455,8 @@ class Kubelet(Component):
     async def _pull(self, pod: Obj, state: PodState, c: Obj, pull_key: str) -> bool:
         image, name = c.get("image", ""), c["name"]
         if image in self._pulled and c.get("imagePullPolicy") != "Always":
-            self._container_event(pod, name, "Normal", "Pulled", f'Container image "{image}" already present on machine')
+            self._container_event(pod, name, "Normal", "Pulled",
+                                  f'Container image "{image}" already present on machine')
             await self._report_stand_in(pod, self._pulled[image])
             return True
         self._container_event(pod, name, "Normal", "Pulling", f'Pulling image "{image}"')
@@ -471,8 +476,9 @@ class Kubelet(Component):
         self._pulled[image] = ref
         note = f" ({ref.note})" if ref.note and not ref.stand_in else ""  # a stand-in gets its own Warning
         size = "" if ref.size is None else f" Image size: {ref.size} bytes."
-        self._container_event(pod, name, "Normal", "Pulled", f'Successfully pulled image "{image}" in {go_duration(took)} '
-                                                             f"({go_duration(took)} including waiting).{size}{note}")
+        self._container_event(pod, name, "Normal", "Pulled",
+                              f'Successfully pulled image "{image}" in {go_duration(took)} '
+                              f"({go_duration(took)} including waiting).{size}{note}")
         await self._report_stand_in(pod, ref)
         return True
 
@@ -495,14 +501,16 @@ class Kubelet(Component):
             if e.code not in (404, 409):
                 raise
 
-    async def _container_config(self, pod: Obj, state: PodState, c: Obj, *, attempt: int, init: bool) -> ContainerConfig:
+    async def _container_config(self, pod: Obj, state: PodState, c: Obj, *,
+                                attempt: int, init: bool) -> ContainerConfig:
         if state.volume_paths is None:
             state.volume_paths = await prepare_volumes(self.root, pod, get=self._get_object)
         pod_view = {**pod, "status": {**pod.get("status", {}), "podIP": state.ip, "podIPs": [{"ip": state.ip}],
                                       "hostIP": self.config.address, "hostIPs": [{"ip": self.config.address}]}}
         env = await make_environment(pod_view, c, get=self._get_object, services=await self._services(pod),
                                      allocatable=self.node.get("status", {}).get("allocatable", {}))
-        limits, requests = (c.get("resources") or {}).get("limits") or {}, (c.get("resources") or {}).get("requests") or {}
+        limits, requests = ((c.get("resources") or {}).get("limits") or {},
+                            (c.get("resources") or {}).get("requests") or {})
         if (limits or requests) and not self.runtime.enforces_limits and not state.warned_limits:
             state.warned_limits = True
             self.recorder.event(pod, "Warning", "LimitsNotEnforced",
@@ -512,8 +520,10 @@ class Kubelet(Component):
             name=c["name"], image=c.get("image", ""), command=[expand(w, env) for w in c.get("command") or []],
             args=[expand(w, env) for w in c.get("args") or []], env=env, working_dir=c.get("workingDir", ""),
             mounts=mounts_for(c, state.volume_paths),
-            cpu_limit_millis=to_millicores(limits.get("cpu", 0)), cpu_request_millis=to_millicores(requests.get("cpu", 0)),
-            memory_limit_bytes=to_bytes(limits.get("memory", 0)), memory_request_bytes=to_bytes(requests.get("memory", 0)),
+            cpu_limit_millis=to_millicores(limits.get("cpu", 0)),
+            cpu_request_millis=to_millicores(requests.get("cpu", 0)),
+            memory_limit_bytes=to_bytes(limits.get("memory", 0)),
+            memory_request_bytes=to_bytes(requests.get("memory", 0)),
             tty=bool(c.get("tty")), stdin=bool(c.get("stdin")), stdin_once=bool(c.get("stdinOnce")),
             labels={LABEL_CONTAINER_NAME: c["name"], LABEL_POD_UID: pod["metadata"]["uid"],
                     **({LABEL_INIT_CONTAINER: "true"} if init else {})},
@@ -556,8 +566,9 @@ class Kubelet(Component):
             probe = c.get(f"{kind}Probe")
             if probe:
                 workers[kind] = ProbeWorker(
-                    kind=kind, probe=probe, container=c, container_id=cur.id, pod_ip=state.ip, runtime=self.runtime,  # type: ignore[arg-type]
-                    on_failure=lambda msg: self.recorder.event(self.pods.get(_key(pod)) or pod, "Warning", "Unhealthy", msg),
+                    kind=kind, probe=probe, container=c, container_id=cur.id, pod_ip=state.ip, runtime=self.runtime,
+                    on_failure=lambda msg: self.recorder.event(self.pods.get(_key(pod)) or pod,
+                                                               "Warning", "Unhealthy", msg),
                     on_change=lambda: self.workers.wake(uid), startup_done=startup_done)
                 workers[kind].start()
         state.probes[cur.id] = workers
@@ -570,7 +581,8 @@ class Kubelet(Component):
         return ""
 
     async def _kill_for_probe(self, pod: Obj, state: PodState, c: Obj, cur: ContainerStatus, kind: str) -> None:
-        self._container_event(pod, c['name'], "Normal", "Killing", f"Container {c['name']} failed {kind} probe, will be restarted")
+        self._container_event(pod, c['name'], "Normal", "Killing",
+                              f"Container {c['name']} failed {kind} probe, will be restarted")
         self._stop_probes(state, cur.id)
         self._cri(pod, f"StopContainer {c['name']} (failed {kind} probe)", container=cur.id)
         await self.runtime.stop_container(cur.id, float(pod["spec"].get("terminationGracePeriodSeconds", 30)))
@@ -582,7 +594,8 @@ class Kubelet(Component):
 
     # --- status ----------------------------------------------------------------------------------
 
-    async def _views(self, pod: Obj, state: PodState) -> tuple[list[podstatus.ContainerView], list[podstatus.ContainerView]]:
+    async def _views(self, pod: Obj,
+                     state: PodState) -> tuple[list[podstatus.ContainerView], list[podstatus.ContainerView]]:
         existing = await self._containers_by_name(state) if state.sandbox_id else {}
         init_views: list[podstatus.ContainerView] = []
         views: list[podstatus.ContainerView] = []
@@ -612,7 +625,8 @@ class Kubelet(Component):
                                               else "ContainerCreating") for v in views]
         pod_phase = podstatus.phase(pod.get("spec", {}), init, regular)
         if terminal and pod_phase not in ("Succeeded", "Failed"):
-            pod_phase = "Succeeded" if all(s["state"].get("terminated", {}).get("exitCode", 1) == 0 for s in regular) else "Failed"
+            pod_phase = "Succeeded" if all(s["state"].get("terminated", {}).get("exitCode", 1) == 0
+                                           for s in regular) else "Failed"
         new: Obj = {"phase": pod_phase,
                     "conditions": podstatus.conditions(sandbox_ready=bool(state.sandbox_id) and not terminal,
                                                        init=init, regular=regular, pod_phase=pod_phase),
@@ -637,9 +651,11 @@ class Kubelet(Component):
                                                           pod.get("spec", {}).get("terminationGracePeriodSeconds", 30)))
         self._stop_probes(state)
         if state.sandbox_id:
-            running = [c for c in await self.runtime.list_containers(state.sandbox_id) if c.state in ("running", "created")]
+            running = [c for c in await self.runtime.list_containers(state.sandbox_id)
+                       if c.state in ("running", "created")]
             for c in running:
-                self._container_event(pod, c.labels.get(LABEL_CONTAINER_NAME, c.name), "Normal", "Killing", f"Stopping container {c.labels.get(LABEL_CONTAINER_NAME, c.name)}")
+                self._container_event(pod, c.labels.get(LABEL_CONTAINER_NAME, c.name), "Normal", "Killing",
+                                      f"Stopping container {c.labels.get(LABEL_CONTAINER_NAME, c.name)}")
             for c in running:
                 self._cri(pod, f"StopContainer {c.labels.get(LABEL_CONTAINER_NAME, c.name)} (grace {grace:g}s)",
                           container=c.id)

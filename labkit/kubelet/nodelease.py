@@ -59,7 +59,8 @@ class NodeLease:
     def _new(self) -> Obj:
         owner = [{"apiVersion": "v1", "kind": "Node", "name": self.node, "uid": self.node_uid}] if self.node_uid else []
         return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                "metadata": {"name": self.node, "namespace": NAMESPACE, **({"ownerReferences": owner} if owner else {})},
+                "metadata": {"name": self.node, "namespace": NAMESPACE,
+                             **({"ownerReferences": owner} if owner else {})},
                 "spec": {"holderIdentity": self.node, "leaseDurationSeconds": self.duration, "renewTime": micro_time()}}
 
     async def run(self) -> None:

@@ -34,7 +34,8 @@ def resolve_port(port: Any, container: Obj) -> int:
     raise ValueError(f"couldn't find port: {port} in {container['name']}")
 
 
-async def run_probe(probe: Obj, *, container: Obj, container_id: str, pod_ip: str, runtime: Runtime) -> tuple[bool, str]:
+async def run_probe(probe: Obj, *, container: Obj, container_id: str, pod_ip: str,
+                    runtime: Runtime) -> tuple[bool, str]:
     """Probe once: ``(success, output)`` (the output is what a failure's event message shows)."""
     timeout = float(probe.get("timeoutSeconds", 1))
     try:

@@ -29,12 +29,14 @@ def node_object(name: str, *, address: str, cpu: str = "2", memory: str = "4Gi",
                         ("DiskPressure", "NoDiskPressure", "kubelet has no disk pressure"),
                         ("PIDPressure", "SufficientPID", "kubelet has sufficient PID available"))]
     conditions.append({"type": "Ready", "status": "True", "reason": "KubeletReady",
-                       "message": "kubelet is posting ready status", "lastHeartbeatTime": now, "lastTransitionTime": now})
+                       "message": "kubelet is posting ready status", "lastHeartbeatTime": now,
+                       "lastTransitionTime": now})
     return {
         "apiVersion": "v1", "kind": "Node",
         "metadata": {"name": name,
                      "labels": {"beta.kubernetes.io/arch": arch, "beta.kubernetes.io/os": "linux",
-                                "kubernetes.io/arch": arch, "kubernetes.io/hostname": name, "kubernetes.io/os": "linux"},
+                                "kubernetes.io/arch": arch, "kubernetes.io/hostname": name,
+                                "kubernetes.io/os": "linux"},
                      "annotations": {"node.alpha.kubernetes.io/ttl": "0",
                                      "volumes.kubernetes.io/controller-managed-attach-detach": "true"}},
         "spec": {},

@@ -71,9 +71,9 @@ class KubeletServer:
             raise _bad(f"container {name} is not running (state: {attempts[0].state})")
         return attempts[0].id
 
-    async def logs(self, namespace: str, pod: str, container: str, *, follow: bool = False, tail_lines: int | None = None,
-                   since_seconds: int | None = None, timestamps: bool = False, previous: bool = False,
-                   limit_bytes: int | None = None) -> AsyncIterator[bytes]:
+    async def logs(self, namespace: str, pod: str, container: str, *, follow: bool = False,
+                   tail_lines: int | None = None, since_seconds: int | None = None, timestamps: bool = False,
+                   previous: bool = False, limit_bytes: int | None = None) -> AsyncIterator[bytes]:
         cid = await self._container_id(namespace, pod, container, previous=previous)
         try:
             async for chunk in self.kubelet.runtime.logs(cid, follow=follow and not previous, tail_lines=tail_lines,
@@ -98,7 +98,8 @@ class KubeletServer:
         except CRIError as e:
             raise _bad(e.message) from e
 
-    async def port_forward(self, namespace: str, pod: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def port_forward(self, namespace: str, pod: str,
+                           port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         worker = self._worker(namespace, pod)
         if not worker.state.sandbox_id:
             raise _bad(f"pod {pod} does not have a sandbox yet")

@@ -169,7 +169,8 @@ class ExecSession(abc.ABC):
 
     @abc.abstractmethod
     def output(self) -> AsyncIterator[tuple[int, bytes]]:
-        """``(stream, data)`` chunks until both streams end; stream 1 = stdout, 2 = stderr (a TTY merges them into 1)."""
+        """``(stream, data)`` chunks until both streams end; stream 1 = stdout, 2 = stderr (a TTY merges them
+        into 1)."""
 
     @abc.abstractmethod
     async def wait(self) -> int:

@@ -243,7 +243,8 @@ class DockerNetwork:
         owner = _owner_labels()
         command = ["chroot", "/host", sys.executable, "-E", "-s", agent.__file__, "--address", address,
                    "--bridge", self.interface, "--subnet", self.subnet, "--service-cidr", self.service_cidr,
-                   "--owner-uid", str(os.getuid()), "--owner-pid", owner[LABEL_PID], "--owner-start", owner[LABEL_PID_START]]
+                   "--owner-uid", str(os.getuid()), "--owner-pid", owner[LABEL_PID],
+                   "--owner-start", owner[LABEL_PID_START]]
         host_config = self.api.create_host_config(
             network_mode="host", pid_mode="host", cap_add=["NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE"],
             binds={"/": {"bind": "/host", "mode": "ro"}})
@@ -780,7 +781,8 @@ class DockerRuntime(Runtime):
                                 resize=lambda w, h: self._call(self.api.resize, container_id, height=h, width=w))
 
     async def port_forward(self, sandbox_id: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        """Connect from the host to the pod's IP on the bridge (a service bound to the pod's 127.0.0.1 is not reachable)."""
+        """Connect from the host to the pod's IP on the bridge (a service bound to the pod's 127.0.0.1 is not
+        reachable)."""
         try:
             ip = await self.sandbox_ip(sandbox_id)
         except docker.errors.NotFound as e:

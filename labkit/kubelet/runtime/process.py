@@ -257,9 +257,9 @@ class ProcessRuntime(Runtime):
         cwd = rewrite_paths(config.working_dir, config.mounts) if config.working_dir else str(rootfs)
         self._containers[cid] = _Container(
             config=config, directory=directory, argv=argv, env=env, cwd=cwd,
-            status=ContainerStatus(id=cid, name=config.name, sandbox_id=sandbox_id, state="created", image=config.image,
-                                   image_ref=f"process://{family}", created_at=time.time(), attempt=config.restart_count,
-                                   labels=dict(config.labels)))
+            status=ContainerStatus(id=cid, name=config.name, sandbox_id=sandbox_id, state="created",
+                                   image=config.image, image_ref=f"process://{family}", created_at=time.time(),
+                                   attempt=config.restart_count, labels=dict(config.labels)))
         return cid
 
     def _argv(self, family: str, config: ContainerConfig, sandbox: PodSandboxConfig, sb: _Sandbox,
@@ -273,7 +273,8 @@ class ProcessRuntime(Runtime):
             www = directory / "www"
             www.mkdir()
             (www / "index.html").write_text(self._page(family, sandbox))
-            return [self.busybox, "httpd", "-f", "-v", "-p", f"{sandbox.ip}:{sb.remaps.get(port, port)}", "-h", str(www)]
+            return [self.busybox, "httpd", "-f", "-v",
+                    "-p", f"{sandbox.ip}:{sb.remaps.get(port, port)}", "-h", str(www)]
         return self._resolve([rewrite_paths(w, config.mounts) for w in (words or ["sh"])])
 
     @staticmethod
@@ -425,7 +426,8 @@ class ProcessRuntime(Runtime):
         if not argv:
             raise CRIError("NotFound", f'exec: "{command[0] if command else ""}": executable file not found in $PATH '
                                        f'(the process runtime runs busybox applets only)')
-        return await ProcessExecSession.start(self.netns.enter(argv), env=c.env, cwd=c.cwd, tty=tty, stdin=stdin, groups=self._groups)
+        return await ProcessExecSession.start(self.netns.enter(argv), env=c.env, cwd=c.cwd,
+                                              tty=tty, stdin=stdin, groups=self._groups)
 
     async def attach(self, container_id: str, *, tty: bool, stdin: bool) -> ExecSession:
         c = self._get(container_id)

@@ -59,14 +59,15 @@ class SimRuntime(Runtime):
 
     async def pull_image(self, image: str, *, progress: ProgressFn | None = None) -> ImageRef:
         if image.endswith(":invalid") or image.startswith("invalid/"):
-            raise ImagePullError(f'rpc error: code = NotFound desc = failed to pull and unpack image "{image}": not found')
+            raise ImagePullError("rpc error: code = NotFound desc = "
+                                 f'failed to pull and unpack image "{image}": not found')
         return ImageRef(image=image, ref=f"sim://{image}")
 
     async def run_pod_sandbox(self, config: PodSandboxConfig) -> str:
         sid = f"sim-sandbox-{next(_ids)}"
-        self._sandboxes[sid] = (config, SandboxStatus(id=sid, name=config.name, namespace=config.namespace, uid=config.uid,
-                                                      ip=config.ip, state="ready", created_at=time.time(),
-                                                      labels=dict(config.labels)))
+        self._sandboxes[sid] = (config, SandboxStatus(id=sid, name=config.name, namespace=config.namespace,
+                                                      uid=config.uid, ip=config.ip, state="ready",
+                                                      created_at=time.time(), labels=dict(config.labels)))
         return sid
 
     async def stop_pod_sandbox(self, sandbox_id: str) -> None:
@@ -122,8 +123,8 @@ class SimRuntime(Runtime):
         if c is None or c.state not in ("created", "running"):
             return
         reason = "Completed" if code == 0 else "OOMKilled" if code == 137 else "Error"
-        self._containers[cid] = dataclasses.replace(c, state="exited", exit_code=code, reason=reason, finished_at=time.time(),
-                                         started_at=c.started_at or time.time())
+        self._containers[cid] = dataclasses.replace(c, state="exited", exit_code=code, reason=reason,
+                                                    finished_at=time.time(), started_at=c.started_at or time.time())
         self._timers.pop(cid, None)
 
     async def stop_container(self, container_id: str, timeout: float) -> None:
