@@ -163,7 +163,8 @@ class Client:
         query = {"watch": "true", "allowWatchBookmarks": "true", **params}
         if resource_version:
             query["resourceVersion"] = resource_version
-        async with self.watch_session.get(self.server + path, params=query, timeout=aiohttp.ClientTimeout(total=None)) as resp:
+        async with self.watch_session.get(self.server + path, params=query,
+                                          timeout=aiohttp.ClientTimeout(total=None)) as resp:
             if resp.status >= 300:
                 raise APIStatusError(resp.status, codec.loads(await resp.read() or b"{}"))
             async for line in resp.content:

@@ -242,7 +242,8 @@ class Cluster:
         self.store = kv.open_store(self.store_spec)
         saved = self._saved_config()
         if saved.get("runtime", self.runtime) != self.runtime:
-            raise ValueError(f"this store holds a {saved['runtime']} cluster; start it with runtime={saved['runtime']!r}")
+            raise ValueError(f"this store holds a {saved['runtime']} cluster; start it with "
+                             f"runtime={saved['runtime']!r}")
         if self.runtime != "sim":
             self._slot = slots.acquire(only=int(saved["slot"]) if "slot" in saved else None)
         plan = address_plan(self.runtime, self._slot.number if self._slot else 0, nodes=len(self.node_names))
@@ -559,7 +560,8 @@ class Cluster:
     def path(self) -> str:
         """Which runtime and network this cluster runs on, why, and what another would give, in one line."""
         gain = {"docker": "",
-                "process": "; with Docker (as root or in the docker group) pods would be real containers with their limits",
+                "process": "; with Docker (as root or in the docker group) pods would be real containers "
+                           "with their limits",
                 "sim": "; with docker or process, pods would really run"}[self.runtime]
         return f"{self.runtime} runtime ({self._runtime_reason}): {self.pod_network}{gain}"
 

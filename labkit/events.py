@@ -224,7 +224,8 @@ class EventRecorder:
                 if correlated.after is not None and not correlated.after.done():
                     await asyncio.wait([correlated.after])
                 try:
-                    await self.client.patch(resource_path("v1", "events", namespace=meta["namespace"], name=meta["name"]),
+                    await self.client.patch(resource_path("v1", "events",
+                                                          namespace=meta["namespace"], name=meta["name"]),
                                             correlated.patch, patch_type="application/strategic-merge-patch+json")
                     return
                 except APIStatusError as e:

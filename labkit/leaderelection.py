@@ -98,7 +98,8 @@ class LeaderElector:
             body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                     "metadata": {"name": self.name, "namespace": self.namespace}, "spec": spec}
             try:
-                await self.client.create(resource_path("coordination.k8s.io/v1", "leases", namespace=self.namespace), body)
+                await self.client.create(resource_path("coordination.k8s.io/v1", "leases",
+                                                       namespace=self.namespace), body)
             except APIStatusError as e2:
                 if e2.code == 409:
                     return False

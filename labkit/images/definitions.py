@@ -52,7 +52,8 @@ def repository(image: str) -> str:
 
 
 _ROOTFS_FILES = {
-    "rootfs/etc/passwd": ("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n", 0o644),
+    "rootfs/etc/passwd": ("root:x:0:0:root:/root:/bin/sh\n"
+                          "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n", 0o644),
     "rootfs/etc/group": ("root:x:0:\nnogroup:x:65534:\n", 0o644),
     "rootfs/tmp/.keep": ("", 0o644),
     "rootfs/root/.keep": ("", 0o644),

@@ -27,5 +27,5 @@ from labkit.network.cidr import AddressPlan, Route, address_plan, cluster_dns_ip
 from labkit.network.graph import graph, snapshot
 from labkit.network.hostnet import BridgeNetwork, HostNetwork, LoopbackNetwork, NetworkSetupError
 
-__all__ = ["AddressPlan", "address_plan", "docker_subnet", "BridgeNetwork", "HostNetwork", "LoopbackNetwork", "NetworkSetupError",
-           "Route", "cluster_dns_ip", "graph", "route_for", "routes", "snapshot"]
+__all__ = ["AddressPlan", "address_plan", "docker_subnet", "BridgeNetwork", "HostNetwork", "LoopbackNetwork",
+           "NetworkSetupError", "Route", "cluster_dns_ip", "graph", "route_for", "routes", "snapshot"]

@@ -42,10 +42,12 @@ def address_plan(runtime: str, slot: int, *, nodes: int = 0) -> AddressPlan:
       as large clusters are configured).
     """
     if runtime == "process":
-        return AddressPlan(ipaddress.IPv4Network(f"127.{244 + slot}.0.0/16"), ipaddress.IPv4Network(f"127.{96 + slot}.0.0/16"),
+        return AddressPlan(ipaddress.IPv4Network(f"127.{244 + slot}.0.0/16"),
+                           ipaddress.IPv4Network(f"127.{96 + slot}.0.0/16"),
                            ipaddress.IPv4Network(f"127.{80 + slot}.0.0/24"))
     if runtime == "docker":
-        return AddressPlan(ipaddress.IPv4Network(f"10.{200 + slot}.0.0/17"), ipaddress.IPv4Network(f"10.{96 + slot}.0.0/16"),
+        return AddressPlan(ipaddress.IPv4Network(f"10.{200 + slot}.0.0/17"),
+                           ipaddress.IPv4Network(f"10.{96 + slot}.0.0/16"),
                            ipaddress.IPv4Network(f"127.{80 + slot}.0.0/24"))
     pods = "10.244.0.0/16" if nodes <= 256 else f"10.128.0.0/{max(9, 24 - (nodes - 1).bit_length())}"
     return AddressPlan(ipaddress.IPv4Network(pods), ipaddress.IPv4Network("10.96.0.0/12"),

@@ -62,7 +62,8 @@ class HostNetwork(Protocol):
     def may_connect(self, ip: str) -> bool:
         """Whether kube-proxy may open a connection to endpoint ``ip``."""
 
-    def listen(self, host: str, port: int, kind: int = socket.SOCK_STREAM, *, outside: bool = False) -> list[socket.socket]:
+    def listen(self, host: str, port: int, kind: int = socket.SOCK_STREAM, *,
+               outside: bool = False) -> list[socket.socket]:
         """Bound sockets for a frontend ``host:port`` (``outside``: a NodePort, reachable from outside
         the cluster too); raises OSError when none can be bound."""
 
@@ -102,7 +103,8 @@ class LoopbackNetwork:
         address = ipaddress.ip_address(ip)
         return self.netns if any(address in r for r in self._ranges) else HOST
 
-    def listen(self, host: str, port: int, kind: int = socket.SOCK_STREAM, *, outside: bool = False) -> list[socket.socket]:
+    def listen(self, host: str, port: int, kind: int = socket.SOCK_STREAM, *,
+               outside: bool = False) -> list[socket.socket]:
         made = [self._where(host).listen(host, port, kind)]
         if outside and self._where(host) is not HOST and HOST.can_bind(port):
             try:
@@ -166,7 +168,8 @@ class BridgeNetwork:
         address = ipaddress.ip_address(ip)
         return address in LOOPBACK or address in self.subnet
 
-    def listen(self, host: str, port: int, kind: int = socket.SOCK_STREAM, *, outside: bool = False) -> list[socket.socket]:
+    def listen(self, host: str, port: int, kind: int = socket.SOCK_STREAM, *,
+               outside: bool = False) -> list[socket.socket]:
         if self.agent is None or HOST.can_bind(port):
             return [HOST.listen(host, port, kind)]
         return [self.agent.listen(host, port, kind)]

@@ -121,7 +121,8 @@ class PermitPlugin(Plugin, Protocol):
     """The last word before binding: allow (Success), reject, or ``Code.Wait`` for at most ``timeout``
     seconds until someone calls ``handle.get_waiting_pod(uid).allow(name)`` (or ``.reject``)."""
 
-    def permit(self, state: CycleState, pod: PodInfo, node_name: str, handle: Handle) -> tuple[Status | None, float]: ...
+    def permit(self, state: CycleState, pod: PodInfo, node_name: str,
+               handle: Handle) -> tuple[Status | None, float]: ...
 
 
 @runtime_checkable

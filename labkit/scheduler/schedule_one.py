@@ -28,7 +28,8 @@ def num_feasible_nodes_to_find(percentage_of_nodes_to_score: int, num_all_nodes:
         return num_all_nodes
     percentage = percentage_of_nodes_to_score
     if percentage <= 0:
-        percentage = max(BASE_PERCENTAGE_OF_NODES_TO_SCORE - num_all_nodes // 125, MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND)
+        percentage = max(BASE_PERCENTAGE_OF_NODES_TO_SCORE - num_all_nodes // 125,
+                         MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND)
     return max(num_all_nodes * percentage // 100, MIN_FEASIBLE_NODES_TO_FIND)
 
 

@@ -88,7 +88,8 @@ class Scheduler(Component):
     # --- lifecycle ---------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        self.nodes.add_handlers(on_add=self._on_node_add, on_update=self._on_node_update, on_delete=self._on_node_delete)
+        self.nodes.add_handlers(on_add=self._on_node_add, on_update=self._on_node_update,
+                                on_delete=self._on_node_delete)
         self.pods.add_handlers(on_add=self._on_pod_add, on_update=self._on_pod_update, on_delete=self._on_pod_delete)
         for informer in (self.nodes, self.pods):
             self.spawn(informer.run(), f"informer-{informer.plural}")

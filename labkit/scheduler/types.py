@@ -21,7 +21,8 @@ from labkit.apimachinery.resource import parse_quantity
 
 DEFAULT_MILLI_CPU_REQUEST = 100  # schedutil.DefaultMilliCPURequest: 0.1 core for a container without a request
 DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024  # schedutil.DefaultMemoryRequest: 200 MiB
-_FIELDS = {"cpu": "milli_cpu", "memory": "memory", "ephemeral-storage": "ephemeral_storage", "pods": "allowed_pod_number"}
+_FIELDS = {"cpu": "milli_cpu", "memory": "memory", "ephemeral-storage": "ephemeral_storage",
+           "pods": "allowed_pod_number"}
 
 
 @dataclasses.dataclass(slots=True)
@@ -229,7 +230,8 @@ class NodeInfo:
     def clone(self) -> NodeInfo:
         """A copy whose pod lists and sums can change without touching this one (preemption's what-if)."""
         c = NodeInfo.__new__(NodeInfo)
-        c.name, c.node, c.labels, c.taints, c.unschedulable = self.name, self.node, self.labels, self.taints, self.unschedulable
+        c.name, c.node, c.labels, c.taints, c.unschedulable = (self.name, self.node, self.labels, self.taints,
+                                                                self.unschedulable)
         c.allocatable, c.images, c.generation = self.allocatable, self.images, self.generation
         c.requested, c.non_zero_requested = self.requested.copy(), self.non_zero_requested.copy()
         c.pods, c.pods_with_affinity = list(self.pods), list(self.pods_with_affinity)

@@ -93,7 +93,8 @@ def terminating_by_preemption(pod: PodInfo) -> bool:
     if not pod.pod["metadata"].get("deletionTimestamp"):
         return False
     return any(c.get("type") == "DisruptionTarget" and c.get("status") == "True"
-               and c.get("reason") == PREEMPTION_BY_SCHEDULER for c in (pod.pod.get("status") or {}).get("conditions") or [])
+               and c.get("reason") == PREEMPTION_BY_SCHEDULER
+               for c in (pod.pod.get("status") or {}).get("conditions") or [])
 
 
 def eligible_to_preempt_others(pod: PodInfo, nodes: Sequence[NodeInfo], statuses: Mapping[str, Status]) -> str:
@@ -122,7 +123,8 @@ class DefaultPreemption(PostFilterPlugin):
                     handle: Handle) -> tuple[Status | None, str]:
         why_not = eligible_to_preempt_others(pod, handle.nodes, statuses)
         if why_not:
-            return Status.unschedulable(f"preemption: {why_not}"), (pod.pod.get("status") or {}).get("nominatedNodeName") or ""
+            return (Status.unschedulable(f"preemption: {why_not}"),
+                    (pod.pod.get("status") or {}).get("nominatedNodeName") or "")
         node_statuses: dict[str, Status] = {}
         candidates: dict[str, list[PodInfo]] = {}
         for node in handle.nodes:

@@ -67,7 +67,8 @@ def node_selector_term_errors(term: Obj, path: str = "") -> list[str]:
 
     errs: list[str] = []
     for i, r in enumerate(term.get("matchExpressions") or []):
-        at, key, op, values = f"{path}.matchExpressions[{i}]", r.get("key", ""), r.get("operator"), r.get("values") or []
+        at, key, op, values = (f"{path}.matchExpressions[{i}]", r.get("key", ""), r.get("operator"),
+                               r.get("values") or [])
         errs += [f'{at}.key: Invalid value: "{key}": {e}' for e in qualified_name_errors(key)]
         if op in ("In", "NotIn") and not values:
             errs.append(f"{at}.values: Required value: for 'in', 'notin' operators, values set can't be empty")

@@ -115,7 +115,8 @@ class _PreFilterState:
                 _update(self.anti_affinity_counts, t.topology_key, node, n)
 
 
-class InterPodAffinity(PreFilterPlugin, PreFilterExtensions, FilterPlugin, PreScorePlugin, ScorePlugin, ScoreExtensions):
+class InterPodAffinity(PreFilterPlugin, PreFilterExtensions, FilterPlugin,
+                       PreScorePlugin, ScorePlugin, ScoreExtensions):
     name = "InterPodAffinity"
 
     def pre_filter(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status | None:

@@ -52,7 +52,8 @@ def insufficient_resources(pod: Resource, node: NodeInfo) -> list[str]:
 class NodeResourcesFit(FilterPlugin, ScorePlugin):
     name = "NodeResourcesFit"
 
-    def __init__(self, strategy: str = LEAST_ALLOCATED, resources: tuple[tuple[str, int], ...] = DEFAULT_RESOURCES) -> None:
+    def __init__(self, strategy: str = LEAST_ALLOCATED,
+                 resources: tuple[tuple[str, int], ...] = DEFAULT_RESOURCES) -> None:
         if strategy not in (LEAST_ALLOCATED, MOST_ALLOCATED):
             raise ValueError(f"scoring strategy {strategy!r} is not supported")
         self.strategy = strategy

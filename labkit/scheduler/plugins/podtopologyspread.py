@@ -91,7 +91,8 @@ class _PreFilterState:
         if updated.namespace != pod.namespace or not all(c.topology_key in node.labels for c in self.constraints):
             return
         for c in self.constraints:
-            if _counts_node(c, pod, node, self.node_affinity) and label_selector_from_object(c.selector).matches(updated.labels):
+            if (_counts_node(c, pod, node, self.node_affinity)
+                    and label_selector_from_object(c.selector).matches(updated.labels)):
                 value = node.labels[c.topology_key]
                 c.counts[value] = c.counts.get(value, 0) + delta
 
@@ -100,7 +101,8 @@ def _counts_node(c: Constraint, pod: PodInfo, node: NodeInfo, affinity: Callable
     """``matchNodeInclusionPolicies``: with Honor, nodes the pod could not go to do not count."""
     if c.honor_affinity and affinity is not None and not affinity(node):
         return False
-    return not (c.honor_taints and find_matching_untolerated_taint(node.taints, pod.tolerations, ("NoSchedule", "NoExecute")))
+    return not (c.honor_taints and find_matching_untolerated_taint(node.taints, pod.tolerations,
+                                                                   ("NoSchedule", "NoExecute")))
 
 
 def _count_pods(pod: PodInfo, constraints: list[Constraint], nodes: Sequence[NodeInfo],
@@ -113,12 +115,14 @@ def _count_pods(pod: PodInfo, constraints: list[Constraint], nodes: Sequence[Nod
             if not _counts_node(c, pod, node, affinity):
                 continue
             n = sum(1 for p in node.pods if p.namespace == pod.namespace
-                    and not p.pod["metadata"].get("deletionTimestamp") and label_selector_from_object(c.selector).matches(p.labels))
+                    and not p.pod["metadata"].get("deletionTimestamp")
+                    and label_selector_from_object(c.selector).matches(p.labels))
             value = labels[c.topology_key]
             c.counts[value] = c.counts.get(value, 0) + n
 
 
-class PodTopologySpread(PreFilterPlugin, PreFilterExtensions, FilterPlugin, PreScorePlugin, ScorePlugin, ScoreExtensions):
+class PodTopologySpread(PreFilterPlugin, PreFilterExtensions, FilterPlugin,
+                        PreScorePlugin, ScorePlugin, ScoreExtensions):
     name = "PodTopologySpread"
 
     def pre_filter(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status | None:

@@ -24,7 +24,8 @@ class TaintToleration(FilterPlugin, ScorePlugin, ScoreExtensions):
         taint = find_matching_untolerated_taint(node.taints, pod.tolerations, ("NoSchedule", "NoExecute"))
         if taint is None:
             return None
-        return Status.unresolvable(f"node(s) had untolerated taint {{{taint.get('key', '')}: {taint.get('value', '')}}}")
+        return Status.unresolvable("node(s) had untolerated taint "
+                                   f"{{{taint.get('key', '')}: {taint.get('value', '')}}}")
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         if not node.taints:
