@@ -18,15 +18,14 @@ from typing import Any
 
 from labkit.apimachinery.meta import Obj, get_controller_of, new_controller_ref
 from labkit.apimachinery.podutil import is_pod_ready
-from labkit.apimachinery.timeutil import now_utc, parse_time, rfc3339
+from labkit.apimachinery.timeutil import parse_time, rfc3339
 from labkit.client import APIStatusError, resource_path
 from labkit.controllers.base import CONTROLLER_UID_INDEX, Controller, Result, controller_uid_index
 from labkit.controllers.replicaset import Expectations, pod_from_template, slow_start_batch
 from labkit.informer import Informer, key_of
 
 
-def finished_condition(kind: str, reason: str, message: str) -> Obj:
-    now = rfc3339(now_utc())
+def finished_condition(kind: str, reason: str, message: str, now: str) -> Obj:
     return {"type": kind, "status": "True", "lastProbeTime": now, "lastTransitionTime": now,
             "reason": reason, "message": message}
 
@@ -37,7 +36,7 @@ class JobController(Controller):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.expectations = Expectations()
+        self.expectations = Expectations(self.clock)
 
     @property
     def jobs(self) -> Informer:
@@ -79,17 +78,21 @@ class JobController(Controller):
                   and not p["metadata"].get("deletionTimestamp")]
         succeeded = max(status.get("succeeded", 0), sum(p.get("status", {}).get("phase") == "Succeeded" for p in pods))
         failed = max(status.get("failed", 0), sum(p.get("status", {}).get("phase") == "Failed" for p in pods))
-        status.setdefault("startTime", rfc3339(now_utc()))
+        now = self.clock.now()
+        status.setdefault("startTime", rfc3339(now))
         started = parse_time(status["startTime"])
         deadline = spec.get("activeDeadlineSeconds")
         completions = spec.get("completions")
         finished = None
         if failed > spec.get("backoffLimit", 6):
-            finished = finished_condition("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")
-        elif deadline is not None and started is not None and (now_utc() - started).total_seconds() >= deadline:
-            finished = finished_condition("Failed", "DeadlineExceeded", "Job was active longer than specified deadline")
+            finished = finished_condition("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit",
+                                          rfc3339(now))
+        elif deadline is not None and started is not None and (now - started).total_seconds() >= deadline:
+            finished = finished_condition("Failed", "DeadlineExceeded", "Job was active longer than specified deadline",
+                                          rfc3339(now))
         elif (completions is not None and succeeded >= completions) or (completions is None and succeeded and not active):
-            finished = finished_condition("Complete", "CompletionsReached", "Reached expected number of succeeded pods")
+            finished = finished_condition("Complete", "CompletionsReached", "Reached expected number of succeeded pods",
+                                          rfc3339(now))
         if finished is not None:
             await self._delete_pods(job, active)
             active = []
@@ -116,7 +119,7 @@ class JobController(Controller):
                                                    name=job["metadata"]["name"], subresource="status"),
                                      {**job, "status": status})
         if finished is None and deadline is not None and started is not None:
-            return Result(requeue_after=max(deadline - (now_utc() - started).total_seconds(), 0.05))
+            return Result(requeue_after=max(deadline - (now - started).total_seconds(), 0.05))
         return None
 
     async def _create_pods(self, key: str, job: Obj, count: int) -> None:

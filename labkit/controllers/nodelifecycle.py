@@ -17,7 +17,6 @@ every pod 300 s for these two taints). A cordoned node (``spec.unschedulable``) 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 
 from labkit import codec
@@ -33,18 +32,19 @@ UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
 CONDITION_TAINTS = {"False": NOT_READY, "Unknown": UNREACHABLE}
 
 
-def eviction_time(pod: Obj, taints: list[Obj]) -> dt.datetime | None:
+def eviction_time(pod: Obj, taints: list[Obj], now: dt.datetime | None = None) -> dt.datetime | None:
     """When the pod must go (``now`` if a taint is not tolerated), or None if it may stay forever."""
+    now = now or now_utc()
     due: dt.datetime | None = None
     forever = True
     for taint in taints:
         matching = [t for t in pod["spec"].get("tolerations") or [] if tolerates_taint(t, taint)]
         if not matching:
-            return now_utc()
+            return now
         seconds = [t["tolerationSeconds"] for t in matching if t.get("tolerationSeconds") is not None]
         if len(seconds) == len(matching):  # every matching toleration is bounded
             forever = False
-            at = (parse_time(taint.get("timeAdded")) or now_utc()) + dt.timedelta(seconds=max(min(seconds), 0))
+            at = (parse_time(taint.get("timeAdded")) or now) + dt.timedelta(seconds=max(min(seconds), 0))
             due = at if due is None else min(due, at)
     return None if forever else due
 
@@ -77,7 +77,7 @@ class NodeLifecycleController(Controller):
         while True:
             for node in self.informer("v1", "nodes").list():
                 self.enqueue(node)
-            await asyncio.sleep(self.config.node_monitor_period)
+            await self.clock.sleep(self.config.node_monitor_period)
 
     def _last_heard(self, node: Obj) -> dt.datetime:
         name = node["metadata"]["name"]
@@ -103,12 +103,12 @@ class NodeLifecycleController(Controller):
         return await self._evict(node)
 
     async def _check_health(self, node: Obj) -> Obj:
-        silent = (now_utc() - self._last_heard(node)).total_seconds()
+        silent = (self.clock.now() - self._last_heard(node)).total_seconds()
         ready = get_node_condition(node, "Ready")
         if silent <= self.config.node_monitor_grace_period or (ready is not None and ready["status"] == "Unknown"):
             return node
         node = codec.clone(node)
-        now = rfc3339(now_utc())
+        now = rfc3339(self.clock.now())
         conditions = node.setdefault("status", {}).setdefault("conditions", [])
         if ready is None:
             conditions.append({"type": "Ready"})
@@ -132,7 +132,7 @@ class NodeLifecycleController(Controller):
         kept = [t for t in taints if t["key"] not in (NOT_READY, UNREACHABLE, UNSCHEDULABLE)
                 or (t["key"], t["effect"]) in wanted]
         have = {(t["key"], t["effect"]) for t in kept}
-        now = rfc3339(now_utc())
+        now = rfc3339(self.clock.now())
         for key, effect in wanted:
             if (key, effect) not in have:
                 kept.append({"key": key, "effect": effect, **({"timeAdded": now} if effect == "NoExecute" else {})})
@@ -149,10 +149,11 @@ class NodeLifecycleController(Controller):
         for pod in self.informer("v1", "pods").list():
             if pod["spec"].get("nodeName") != name or pod["metadata"].get("deletionTimestamp"):
                 continue
-            due = eviction_time(pod, taints)
+            now = self.clock.now()
+            due = eviction_time(pod, taints, now)
             if due is None:
                 continue
-            wait = (due - now_utc()).total_seconds()
+            wait = (due - now).total_seconds()
             if wait > 0:
                 soonest = wait if soonest is None else min(soonest, wait)
                 continue
