@@ -4,7 +4,7 @@
 create missing pods in slow-start batches (1, 2, 4 ... as ``slowStartBatch``) or delete the surplus
 preferring the least useful pods (``ActivePodsWithRanks``: unscheduled before scheduled, Pending
 before Running, not-ready before ready, lower ``pod-deletion-cost`` first, then pods whose node holds
-more of the owner's pods, ready for less time, more restarts, newer), then write ``status``. Expectations
+more of the owner's pods, ready for less time, more restarts of one container, newer), then write ``status``. Expectations
 (``ControllerExpectations``) keep a sync from acting again before the cache has seen its own
 creates and deletes. Events read as kube's: ``SuccessfulCreate`` "Created pod: web-7d9f8-abcde".
 At most ``burstReplicas`` (500) pods are created or deleted per sync. Left out: the logarithmic time
@@ -85,15 +85,27 @@ def _deletion_cost(pod: Obj) -> int:
         return 0
 
 
+def _max_restarts(pod: Obj) -> tuple[int, int]:
+    """``maxContainerRestarts``: the most restarts of one container, then of one sidecar (an init
+    container with ``restartPolicy: Always``); not their sum."""
+    status = pod.get("status") or {}
+    regular = max((c.get("restartCount", 0) for c in status.get("containerStatuses") or []), default=0)
+    sidecars = {c.get("name") for c in pod["spec"].get("initContainers") or [] if c.get("restartPolicy") == "Always"}
+    sidecar = max((c.get("restartCount", 0) for c in status.get("initContainerStatuses") or []
+                   if c.get("name") in sidecars), default=0)
+    return regular, sidecar
+
+
 def _deletion_rank(pod: Obj, on_same_node: int) -> tuple[Any, ...]:
     """Smaller sorts first = deleted first (``ActivePodsWithRanks.Less``)."""
     status = pod.get("status", {})
     phase_rank = {"Pending": 0, "Unknown": 1, "Running": 2}.get(status.get("phase", "Pending"), 0)
     ready = is_pod_ready(pod)
     ready_since = (get_pod_ready_condition(pod) or {}).get("lastTransitionTime") or "" if ready else ""
-    restarts = sum(c.get("restartCount", 0) for c in status.get("containerStatuses") or [])
+    regular, sidecar = _max_restarts(pod)
     return (bool(pod["spec"].get("nodeName")), phase_rank, ready, _deletion_cost(pod), -on_same_node,
-            _newest_first(ready_since), -restarts, _newest_first(pod["metadata"].get("creationTimestamp") or ""))
+            _newest_first(ready_since), -regular, -sidecar,
+            _newest_first(pod["metadata"].get("creationTimestamp") or ""))
 
 
 def pods_to_delete(pods: list[Obj], n: int, related: list[Obj] | None = None) -> list[Obj]:
