@@ -213,15 +213,17 @@ class DeploymentController(Controller):
             if revision(rs) < new_revision:
                 annotations[REVISION] = str(new_revision)
                 changed = True
+            if rs["spec"].get("minReadySeconds", 0) != d["spec"].get("minReadySeconds", 0):
+                rs["spec"]["minReadySeconds"] = d["spec"].get("minReadySeconds", 0)
+                changed = True
             if changed:
                 rs = await self.client.update(resource_path("apps/v1", "replicasets", namespace=ns,
                                                             name=rs["metadata"]["name"]), rs)
             await self._set_deployment_revision(d, revision(rs))
-            cond = condition(status, "Progressing")
-            if cond is None or cond.get("reason") not in ("ReplicaSetUpdated", "NewReplicaSetAvailable",
-                                                          "FoundNewReplicaSet", "NewReplicaSetCreated"):
+            if condition(status, "Progressing") is None:  # only when none was recorded: a timeout or a pause stays
                 self._set_condition(status, "Progressing", "True", "FoundNewReplicaSet",
-                              f'Found new replica set "{rs["metadata"]["name"]}"')
+                                    f'Found new replica set "{rs["metadata"]["name"]}"')
+                await self._write_status(d)
             return rs
         if not create:
             return None
@@ -448,10 +450,9 @@ class DeploymentController(Controller):
             elif cond is not None and cond["status"] == "True":
                 since = parse_time(cond.get("lastUpdateTime"))
                 if since is not None and (self.clock.now() - since).total_seconds() > deadline:
+                    # the condition only: kube's syncRolloutStatus records no event for it
                     self._set_condition(status, "Progressing", "False", "ProgressDeadlineExceeded",
-                                  f'ReplicaSet "{rs_name}" has timed out progressing.')
-                    self.recorder.event(d, "Warning", "ProgressDeadlineExceeded",
-                                        f'Deployment "{d["metadata"]["name"]}" has timed out progressing.')
+                                        f'ReplicaSet "{rs_name}" has timed out progressing.')
                 elif since is not None:
                     result = Result(requeue_after=max(deadline - (self.clock.now() - since).total_seconds(), 0) + 1)
         if status != old:
