@@ -151,7 +151,7 @@ class Harness:
     # --- what came out ----------------------------------------------------------------------------
 
     def actions(self, *, reads: bool = True) -> list[Action]:
-        """The requests sent so far, without Event writes and discovery (see :meth:`events`)."""
+        """The requests sent so far, without the recorder's Event writes and discovery (see :meth:`events`)."""
         return self.client.actions(events=False, discovery=False, reads=reads)
 
     def writes(self) -> list[Action]:

@@ -499,8 +499,9 @@ class FakeClient:
         self.reactors.insert(0, Reactor(verb, resource, reaction))
 
     def actions(self, *, events: bool = True, discovery: bool = True, reads: bool = True) -> list[Action]:
-        """Every action so far, in order (``Actions()``); leave out Event writes, discovery or get/list."""
-        return [a for a in self._actions if (events or a.plural != "events")
+        """Every action so far, in order (``Actions()``); leave out what an EventRecorder sends (creates and
+        patches of Events), discovery, or get and list."""
+        return [a for a in self._actions if (events or not _recorded_event(a))
                 and (discovery or a.resource not in DISCOVERY) and (reads or a.verb not in ("get", "list"))]
 
     def clear_actions(self) -> None:
@@ -602,6 +603,10 @@ class FakeClient:
         return t.delete_collection(kind, action.namespace, action.body,
                                    label_selector=action.params.get("labelSelector", ""),
                                    field_selector=action.params.get("fieldSelector", ""))
+
+
+def _recorded_event(action: Action) -> bool:
+    return action.resource == "events" and action.verb in ("create", "patch")
 
 
 def _discovery(what: str, group_version: str) -> Obj:
