@@ -584,6 +584,8 @@ class FakeClient:
             return _discovery(action.resource, action.name)
         t = self.tracker
         kind = t.kind_of(action.api_version, action.plural, namespaced=bool(action.namespace))
+        if action.namespace and not kind.namespaced:  # /namespaces/x/nodes/y: no such path
+            raise _error(errors.not_found_path())
         sub = action.subresource
         if sub not in ("", "status", "scale", "finalize"):
             raise _error(errors.method_not_supported(action.resource, action.verb))

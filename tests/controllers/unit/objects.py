@@ -130,7 +130,7 @@ def node(name: str, *, ready: str | None = "True", heartbeat: str = T0, taints: 
 
 def lease(node_name: str, renewed: str) -> Obj:
     return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-            "metadata": meta(node_name, "kube-node-lease"),
+            "metadata": meta(node_name, "kube-node-lease", uid=f"uid-lease-{node_name}"),
             "spec": {"holderIdentity": node_name, "leaseDurationSeconds": 40, "renewTime": renewed}}
 
 
