@@ -83,7 +83,7 @@ class JobController(Controller):
         started = parse_time(status["startTime"])
         deadline = spec.get("activeDeadlineSeconds")
         completions = spec.get("completions")
-        finished = None
+        finished, created = None, 0
         if failed > spec.get("backoffLimit", 6):
             finished = finished_condition("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit",
                                           rfc3339(now))
@@ -108,11 +108,12 @@ class JobController(Controller):
                 want = min(want, completions - succeeded)
             elif succeeded:
                 want = 0
-            if len(active) < want:
-                await self._create_pods(key, job, want - len(active))
+            if len(active) < want:  # manageJob: the status counts the pods just created, and not those deleted
+                created = await self._create_pods(key, job, want - len(active))
             elif len(active) > want:
                 await self._delete_pods(job, active[want:])
-        status.update(active=len(active), succeeded=succeeded, failed=failed,
+                active = active[:want]
+        status.update(active=len(active) + created, succeeded=succeeded, failed=failed,
                       ready=sum(1 for p in active if is_pod_ready(p)))
         if status != (job.get("status") or {}):
             await self.client.update(resource_path("batch/v1", "jobs", namespace=job["metadata"]["namespace"],
@@ -122,7 +123,8 @@ class JobController(Controller):
             return Result(requeue_after=max(deadline - (now - started).total_seconds(), 0.05))
         return None
 
-    async def _create_pods(self, key: str, job: Obj, count: int) -> None:
+    async def _create_pods(self, key: str, job: Obj, count: int) -> int:
+        """Create ``count`` pods in slow-start batches; how many were created (a failure is raised)."""
         ns, name = job["metadata"]["namespace"], job["metadata"]["name"]
         body = pod_from_template(job["spec"]["template"], generate_name=f"{name}-", namespace=ns,
                                  owner_ref=new_controller_ref(job, kind="Job", api_version="batch/v1"))
@@ -138,7 +140,7 @@ class JobController(Controller):
             self.recorder.event(job, "Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
 
         try:
-            await slow_start_batch(count, create)
+            return await slow_start_batch(count, create)
         except BaseException:
             self.expectations.expect(key)
             raise
