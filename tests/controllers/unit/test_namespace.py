@@ -37,7 +37,7 @@ def test_content_that_stays_brings_the_namespace_back_later(harness):
     assert not [a for a in h.writes() if a.resource == "namespaces/finalize"]
     assert h.waiting() == [("doomed", 1.0)]
     (held,) = h.objects("v1", "configmaps")
-    h.run(h.client.update(f"/api/v1/namespaces/doomed/configmaps/held",
+    h.run(h.client.update("/api/v1/namespaces/doomed/configmaps/held",
                           {**held, "metadata": {**held["metadata"], "finalizers": []}}))
     h.clear()
     assert h.drain(advance=1.0) == ["doomed"]
