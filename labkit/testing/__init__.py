@@ -13,7 +13,8 @@ kube's controller tests (:class:`Harness` and :func:`drain`, in ``controller``):
 
 It lives in the package, not under ``tests/``, as client-go's fake ships in the library: anyone
 writing a controller on labkit (a learner's own, in the course's §3.3) can test it the same way.
-Nothing here opens a socket, starts a task that outlives a call, or reads the system clock.
+Nothing here opens a socket, leaves a task running between calls, or reads the system clock (an Event's
+own timestamps excepted: the recorder stamps them).
 
 Left out: fakes of the API server's behaviour beyond what ``fake`` lists (validation, admission,
 graceful deletion), and of the kubelet or the scheduler.

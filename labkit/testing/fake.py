@@ -25,14 +25,17 @@ update that names a stale one is a 409; an update of the main resource keeps ``s
 ``/status`` changes only ``status``; an unchanged object is not written again; label and field
 selectors filter lists; ``preconditions`` and ``propagationPolicy`` on delete, finalizers (an object
 with finalizers, or a namespace with ``spec.finalizers``, is only marked with ``deletionTimestamp``
-and goes when the last is removed); ``/scale`` reads and writes ``spec.replicas``. Status errors carry
-the API server's reasons and messages (``labkit.apiserver.errors``); patches are applied by the API
-server's own code (``labkit.apiserver.patch``).
+and goes when the last is removed); ``/scale`` reads and writes ``spec.replicas``; a patch that
+changes ``metadata.uid`` is a 422 and an update naming another uid a 409; a cluster-scoped resource
+asked for inside a namespace is a 404, as that path does not exist. Status errors carry the API
+server's reasons and messages (``labkit.apiserver.errors``); patches are applied by the API server's
+own code (``labkit.apiserver.patch``).
 
 Left out: validation, defaulting and admission (an object is stored as given), graceful deletion
 (a pod goes at once), server-side apply, watch (informers are filled by
 :class:`labkit.testing.FakeInformers`, and changes reach them when a test delivers them), the
-``binding``, ``eviction``, ``log``, ``exec`` and ``token`` subresources, paging.
+``binding``, ``eviction``, ``log``, ``exec`` and ``token`` subresources, paging. An Event's name and
+timestamps are the recorder's own, from the system clock.
 """
 
 from __future__ import annotations
@@ -49,8 +52,9 @@ from labkit.apimachinery.timeutil import rfc3339
 from labkit.apiserver import discovery, errors, resources
 from labkit.apiserver.patch import PatchError, apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
 from labkit.client import APIStatusError
-from labkit.clock import REAL, Clock
+from labkit.clock import Clock
 from labkit.ids import IdSource
+from labkit.testing.clock import FakeClock
 
 MERGE = "application/merge-patch+json"
 STRATEGIC = "application/strategic-merge-patch+json"
@@ -187,8 +191,8 @@ class ObjectTracker:
     """The objects, by ``(apiVersion, plural)`` and ``(namespace, name)``, and what changed since a
     test last looked (:meth:`take_changes`, what a watch would have sent)."""
 
-    def __init__(self, *, clock: Clock = REAL, seed: int = 0) -> None:
-        self.clock = clock
+    def __init__(self, *, clock: Clock | None = None, seed: int = 0) -> None:
+        self.clock = clock or FakeClock()
         self.ids = IdSource(seed)
         self.resource_version = 0
         self._objects: dict[tuple[str, str], dict[tuple[str, str], Obj]] = {}
@@ -482,8 +486,7 @@ class FakeClient:
     ``fake.NewSimpleClientset(objects...)``). ``objects`` are the starting state."""
 
     def __init__(self, objects: Iterable[Obj] = (), *, clock: Clock | None = None, seed: int = 0) -> None:
-        from labkit.testing.clock import FakeClock
-        self.tracker = ObjectTracker(clock=clock or FakeClock(), seed=seed)
+        self.tracker = ObjectTracker(clock=clock, seed=seed)
         for obj in objects:
             self.tracker.add(obj)
         self.tracker.take_changes()  # the starting state is what informers list, not news
