@@ -21,7 +21,9 @@ Layout (each module's docstring names the Kubernetes code it mirrors and what it
 - ``kubelet``: the node agent, over a CRI-shaped ``runtime`` (docker, process, sim).
 - ``proxy``: kube-proxy in userspace mode, and the cluster DNS; ``network``: the address plan.
 - ``client``, ``informer``, ``workqueue``, ``leaderelection``, ``events``: what client-go is to the
-  real components.
+  real components; ``clock``: the time they read (``k8s.io/utils/clock``).
+- ``testing``: client-go's fake clientset, fake informers, a fake clock and a driver, to test one
+  controller without a cluster.
 - ``trace``: every request, watch event and decision, for the ``widgets``.
 - ``cluster``: :class:`Cluster`, the facade notebooks use; ``cli``: ``labkit up``;
   ``exercises``: the course's auto-checked exercises.

@@ -3,7 +3,10 @@
 Mirrors ``k8s.io/client-go/util/workqueue``: a key is queued at most once (``dirty`` set), a key
 being processed is not handed out twice (``processing`` set; re-added keys wait until ``done``),
 ``add_rate_limited`` retries with per-key exponential back-off (5 ms doubling to 1000 s, as
-``DefaultControllerRateLimiter``) and ``forget`` resets it.
+``DefaultControllerRateLimiter``) and ``forget`` resets it; a key added with a delay while it already
+waits keeps the sooner time (the delaying queue holds one entry per key). Delays run on a
+:class:`~labkit.clock.Clock`, as the delaying queue's ``Clock`` option: on a fake clock a test sees
+the keys waiting (:meth:`WorkQueue.waiting`) and lets them in by stepping time, never by sleeping.
 
 :class:`Gate` is labkit's own: every control loop takes its next work item through a gate, so
 ``pause()`` holds the loop between items and ``step()`` lets exactly one item through.
@@ -15,6 +18,8 @@ import asyncio
 from collections import deque
 from collections.abc import Hashable
 from typing import Generic, TypeVar
+
+from labkit.clock import REAL, Cancellable, Clock
 
 K = TypeVar("K", bound=Hashable)
 
@@ -60,15 +65,16 @@ class Gate:
 class WorkQueue(Generic[K]):
     """A deduplicating, rate-limited queue of keys for one controller."""
 
-    def __init__(self, name: str, *, gate: Gate | None = None) -> None:
+    def __init__(self, name: str, *, gate: Gate | None = None, clock: Clock = REAL) -> None:
         self.name = name
         self.gate = gate or Gate(name)
+        self.clock = clock
         self._queue: deque[K] = deque()
         self._dirty: set[K] = set()
         self._processing: set[K] = set()
         self._failures: dict[K, int] = {}
         self._ready = asyncio.Event()
-        self._timers: set[asyncio.TimerHandle] = set()
+        self._timers: dict[K, tuple[Cancellable, float]] = {}  # a key waiting -> (its timer, when it is due)
         self.shutting_down = False
 
     def add(self, key: K) -> None:
@@ -80,18 +86,28 @@ class WorkQueue(Generic[K]):
             self._ready.set()
 
     def add_after(self, key: K, delay: float) -> None:
+        """Add ``key`` once ``delay`` seconds have passed. A key already waiting waits once, for the
+        sooner of the two times (the delaying queue's ``insert``)."""
+        if self.shutting_down:
+            return
         if delay <= 0:
             self.add(key)
             return
-        loop = asyncio.get_running_loop()
-        handle: asyncio.TimerHandle
+        due = self.clock.monotonic() + delay
+        waiting = self._timers.get(key)
+        if waiting is not None:
+            if waiting[1] <= due:
+                return
+            waiting[0].cancel()
+        handle: Cancellable
 
         def fire() -> None:
-            self._timers.discard(handle)
+            if self._timers.get(key, (None,))[0] is handle:
+                del self._timers[key]
             self.add(key)
 
-        handle = loop.call_later(delay, fire)
-        self._timers.add(handle)
+        handle = self.clock.call_later(delay, fire)
+        self._timers[key] = (handle, due)
 
     def add_rate_limited(self, key: K) -> None:
         n = self._failures.get(key, 0)
@@ -126,9 +142,14 @@ class WorkQueue(Generic[K]):
 
     def shut_down(self) -> None:
         self.shutting_down = True
-        for handle in self._timers:
+        for handle, _ in self._timers.values():
             handle.cancel()
         self._timers.clear()
+
+    def waiting(self) -> list[tuple[K, float]]:
+        """Keys added with a delay that have not come in yet, with the seconds each still waits, soonest first."""
+        now = self.clock.monotonic()
+        return sorted(((key, max(due - now, 0.0)) for key, (_, due) in self._timers.items()), key=lambda kw: kw[1])
 
     def __len__(self) -> int:
         return len(self._queue)

@@ -12,6 +12,7 @@ masks (ephemeral containers), pod-level resources in the QoS class, and the kube
 
 from __future__ import annotations
 
+import datetime as dt
 from fractions import Fraction
 from typing import Any
 
@@ -46,14 +47,14 @@ def is_pod_ready(pod: Obj) -> bool:
     return cond is not None and cond.get("status") == "True"
 
 
-def is_pod_available(pod: Obj, min_ready_seconds: int) -> bool:
-    """Ready for at least ``minReadySeconds`` (``IsPodAvailable``)."""
+def is_pod_available(pod: Obj, min_ready_seconds: int, now: dt.datetime | None = None) -> bool:
+    """Ready for at least ``minReadySeconds`` at ``now`` (default: the current time) (``IsPodAvailable``)."""
     if not is_pod_ready(pod):
         return False
     if min_ready_seconds <= 0:
         return True
     since = parse_time((get_pod_ready_condition(pod) or {}).get("lastTransitionTime"))
-    return since is not None and (now_utc() - since).total_seconds() >= min_ready_seconds
+    return since is not None and ((now or now_utc()) - since).total_seconds() >= min_ready_seconds
 
 
 # --- QoS class (pkg/apis/core/helper/qos) -------------------------------------------------------------

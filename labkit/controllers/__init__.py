@@ -12,7 +12,8 @@ Layout (one module per ``pkg/controller/<name>`` in kubernetes/kubernetes):
 - ``namespace``, ``garbagecollector``, ``serviceaccount``: cleanup and defaults.
 - ``nodelifecycle``, ``nodeipam``: node health, taints, taint-based eviction, pod CIDRs.
 
-Every controller talks only to the API server, as ``system:kube-controller-manager``.
+Every controller talks only to the API server, as ``system:kube-controller-manager``, and reads the time
+from its clock; ``labkit.testing.Harness`` runs one on a fake client, fake informers and a fake clock.
 """
 
 from labkit.controllers.base import Controller, Result, SharedInformers

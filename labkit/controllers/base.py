@@ -5,8 +5,11 @@ by every controller of a process) and the shape of every ``pkg/controller/<name>
 event handlers turn cache changes into keys on a rate-limited ``workqueue``, workers take keys and
 call ``syncHandler(key)``, an error re-queues the key with back-off. The public seam for learners is
 :meth:`Controller.reconcile` and :class:`Result`, as controller-runtime's ``Reconciler`` and
-``reconcile.Result``. Left out: resync periods and indexers; a controller tolerates the 409/404s a
-stale cache causes (the ReplicaSet and Job controllers add ``expectations`` for their own writes).
+``reconcile.Result``. A controller reads the time from its ``clock`` (``k8s.io/utils/clock``, as kube's
+controllers take one), so a test runs it on a fake clock, and :meth:`Controller.process` is one turn of
+the worker loop (``processNextWorkItem``) that a test can drive key by key (``labkit.testing``).
+Left out: resync periods; a controller tolerates the 409/404s a stale cache causes (the ReplicaSet and
+Job controllers add ``expectations`` for their own writes).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any, ClassVar
 
 from labkit.apimachinery.meta import Obj, get_controller_of
 from labkit.client import APIStatusError, Client
+from labkit.clock import REAL, Clock
 from labkit.component import Component, RepeatedFailure
 from labkit.controllers.config import ControllerManagerConfig
 from labkit.events import EventRecorder
@@ -96,12 +100,13 @@ class Controller(Component):
     resource: ClassVar[str] = ""
 
     def __init__(self, client: Client, *, informers: SharedInformers | None = None,
-                 config: ControllerManagerConfig | None = None) -> None:
+                 config: ControllerManagerConfig | None = None, clock: Clock = REAL) -> None:
         super().__init__(client)
         self.config = config or ControllerManagerConfig()
         self.informers = informers or SharedInformers(client)
+        self.clock = clock
         self._registered = False
-        self.queue: WorkQueue[str] = WorkQueue(self.name, gate=self.gate(self.name))
+        self.queue: WorkQueue[str] = WorkQueue(self.name, gate=self.gate(self.name), clock=clock)
         self._failing: dict[str, RepeatedFailure] = {}  # keys whose last sync failed
         self.recorder = EventRecorder(client, self.name)  # the event source, e.g. "replicaset-controller"
 
@@ -139,31 +144,37 @@ class Controller(Component):
     async def _worker(self) -> None:
         while True:
             key = await self.queue.get()
-            try:
-                result = await self.sync(key)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # noqa: BLE001 - any failure: retry later, as processNextWorkItem
-                # one line, once per key and error (a notebook cell is not a log); the traceback at debug level
-                log.debug("%s: syncing %r failed", self.name, key, exc_info=True)
-                if not (isinstance(e, APIStatusError) and e.code in (404, 409)):  # a stale cache: retried quietly
-                    failures = self._failing.setdefault(key, RepeatedFailure(log, f"{self.name}: syncing {key!r} failed"))
-                    failures.failed(e if isinstance(e, APIStatusError) else f"{type(e).__name__}: {e}")
+            await self.process(key)
+
+    async def process(self, key: str) -> None:
+        """One work item, taken from the queue (``processNextWorkItem`` after its ``Get``): sync it, then
+        forget it, look again after ``requeue_after``, or retry with back-off after a failure; always
+        ``done``."""
+        try:
+            result = await self.sync(key)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 - any failure: retry later, as processNextWorkItem
+            # one line, once per key and error (a notebook cell is not a log); the traceback at debug level
+            log.debug("%s: syncing %r failed", self.name, key, exc_info=True)
+            if not (isinstance(e, APIStatusError) and e.code in (404, 409)):  # a stale cache: retried quietly
+                failures = self._failing.setdefault(key, RepeatedFailure(log, f"{self.name}: syncing {key!r} failed"))
+                failures.failed(e if isinstance(e, APIStatusError) else f"{type(e).__name__}: {e}")
+            self.queue.add_rate_limited(key)
+        else:
+            self._failing.pop(key, None)
+            self.decide(self.resource or (self.watches[0][1] if self.watches else ""), key,
+                        f"reconciled {key}" + (f", requeue in {result.requeue_after:g}s" if result and
+                                                result.requeue_after > 0 else ""))
+            if result is not None and result.requeue_after > 0:
+                self.queue.forget(key)
+                self.queue.add_after(key, result.requeue_after)
+            elif result is not None and result.requeue:
                 self.queue.add_rate_limited(key)
             else:
-                self._failing.pop(key, None)
-                self.decide(self.resource or (self.watches[0][1] if self.watches else ""), key,
-                            f"reconciled {key}" + (f", requeue in {result.requeue_after:g}s" if result and
-                                                    result.requeue_after > 0 else ""))
-                if result is not None and result.requeue_after > 0:
-                    self.queue.forget(key)
-                    self.queue.add_after(key, result.requeue_after)
-                elif result is not None and result.requeue:
-                    self.queue.add_rate_limited(key)
-                else:
-                    self.queue.forget(key)
-            finally:
-                self.queue.done(key)
+                self.queue.forget(key)
+        finally:
+            self.queue.done(key)
 
     async def stop_workers(self) -> None:
         """Stop this controller's loops but keep its client and queue (a manager losing leadership)."""

@@ -18,13 +18,14 @@ ReplicaSet adoption, ``spec.rollbackTo``.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from typing import Any
 
 from labkit import codec
 from labkit.apimachinery.meta import Obj, get_controller_of, new_controller_ref
-from labkit.apimachinery.timeutil import now_utc, parse_time, rfc3339
+from labkit.apimachinery.timeutil import parse_time, rfc3339
 from labkit.client import APIStatusError, resource_path
 from labkit.controllers.base import Controller, Result
 from labkit.informer import Informer
@@ -111,15 +112,16 @@ def condition(status: Obj, kind: str) -> Obj | None:
     return next((c for c in status.get("conditions") or [] if c.get("type") == kind), None)
 
 
-def set_condition(status: Obj, kind: str, value: str, reason: str, message: str, *, refresh: bool = False) -> None:
-    """``SetDeploymentCondition``: an unchanged status and reason is left alone (unless ``refresh``:
+def set_condition(status: Obj, kind: str, value: str, reason: str, message: str, *, now: dt.datetime,
+                  refresh: bool = False) -> None:
+    """``SetDeploymentCondition`` at ``now``: an unchanged status and reason is left alone (unless ``refresh``:
     progress bumps ``lastUpdateTime``); ``lastTransitionTime`` stays while the status does not change."""
-    now = rfc3339(now_utc())
+    at = rfc3339(now)
     old = condition(status, kind)
     if old is not None and old["status"] == value and old.get("reason") == reason and not refresh:
         return
-    new = {"type": kind, "status": value, "lastUpdateTime": now,
-           "lastTransitionTime": old["lastTransitionTime"] if old is not None and old["status"] == value else now,
+    new = {"type": kind, "status": value, "lastUpdateTime": at,
+           "lastTransitionTime": old["lastTransitionTime"] if old is not None and old["status"] == value else at,
            "reason": reason, "message": message}
     status["conditions"] = [c for c in status.get("conditions") or [] if c.get("type") != kind] + [new]
 
@@ -135,6 +137,10 @@ class DeploymentController(Controller):
     @property
     def replicasets(self) -> Informer:
         return self.informer("apps/v1", "replicasets")
+
+    def _set_condition(self, status: Obj, kind: str, value: str, reason: str, message: str, *,
+                       refresh: bool = False) -> None:
+        set_condition(status, kind, value, reason, message, now=self.clock.now(), refresh=refresh)
 
     def register(self) -> None:
         self.deployments.add_handlers(on_add=self.enqueue, on_update=lambda _o, n: self.enqueue(n),
@@ -182,9 +188,9 @@ class DeploymentController(Controller):
         paused = bool(d["spec"].get("paused"))
         was_paused = cond is not None and cond.get("reason") == "DeploymentPaused"
         if paused and not was_paused:
-            set_condition(status, "Progressing", "Unknown", "DeploymentPaused", "Deployment is paused")
+            self._set_condition(status, "Progressing", "Unknown", "DeploymentPaused", "Deployment is paused")
         elif not paused and was_paused:
-            set_condition(status, "Progressing", "Unknown", "DeploymentResumed", "Deployment is resumed")
+            self._set_condition(status, "Progressing", "Unknown", "DeploymentResumed", "Deployment is resumed")
         else:
             return
         await self._write_status(d)
@@ -207,15 +213,17 @@ class DeploymentController(Controller):
             if revision(rs) < new_revision:
                 annotations[REVISION] = str(new_revision)
                 changed = True
+            if rs["spec"].get("minReadySeconds", 0) != d["spec"].get("minReadySeconds", 0):
+                rs["spec"]["minReadySeconds"] = d["spec"].get("minReadySeconds", 0)
+                changed = True
             if changed:
                 rs = await self.client.update(resource_path("apps/v1", "replicasets", namespace=ns,
                                                             name=rs["metadata"]["name"]), rs)
             await self._set_deployment_revision(d, revision(rs))
-            cond = condition(status, "Progressing")
-            if cond is None or cond.get("reason") not in ("ReplicaSetUpdated", "NewReplicaSetAvailable",
-                                                          "FoundNewReplicaSet", "NewReplicaSetCreated"):
-                set_condition(status, "Progressing", "True", "FoundNewReplicaSet",
-                              f'Found new replica set "{rs["metadata"]["name"]}"')
+            if condition(status, "Progressing") is None:  # only when none was recorded: a timeout or a pause stays
+                self._set_condition(status, "Progressing", "True", "FoundNewReplicaSet",
+                                    f'Found new replica set "{rs["metadata"]["name"]}"')
+                await self._write_status(d)
             return rs
         if not create:
             return None
@@ -247,7 +255,7 @@ class DeploymentController(Controller):
             self.recorder.event(d, "Normal", "ScalingReplicaSet",
                                 f"Scaled up replica set {rs_name} from 0 to {replicas(created)}")
         await self._set_deployment_revision(d, new_revision)
-        set_condition(status, "Progressing", "True", "NewReplicaSetCreated", f'Created new replica set "{rs_name}"')
+        self._set_condition(status, "Progressing", "True", "NewReplicaSetCreated", f'Created new replica set "{rs_name}"')
         await self._write_status(d)
         return created
 
@@ -422,9 +430,9 @@ class DeploymentController(Controller):
         })
         _, max_unavailable = fenceposts(d) if (d["spec"].get("strategy") or {}).get("type") != "Recreate" else (0, 0)
         if available >= want - max_unavailable:
-            set_condition(status, "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.")
+            self._set_condition(status, "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.")
         else:
-            set_condition(status, "Available", "False", "MinimumReplicasUnavailable",
+            self._set_condition(status, "Available", "False", "MinimumReplicasUnavailable",
                           "Deployment does not have minimum availability.")
         result = None
         cond = condition(status, "Progressing")
@@ -433,21 +441,20 @@ class DeploymentController(Controller):
             rs_name = new_rs["metadata"]["name"]
             deadline = d["spec"].get("progressDeadlineSeconds", 600)
             if self._complete(d, status):
-                set_condition(status, "Progressing", "True", "NewReplicaSetAvailable",
+                self._set_condition(status, "Progressing", "True", "NewReplicaSetAvailable",
                               f'ReplicaSet "{rs_name}" has successfully progressed.')
             elif any(status.get(k, 0) > old.get(k, 0) for k in ("updatedReplicas", "readyReplicas", "availableReplicas")) \
                     or status["replicas"] - status["updatedReplicas"] < old.get("replicas", 0) - old.get("updatedReplicas", 0):
-                set_condition(status, "Progressing", "True", "ReplicaSetUpdated", f'ReplicaSet "{rs_name}" is progressing.', refresh=True)
+                self._set_condition(status, "Progressing", "True", "ReplicaSetUpdated", f'ReplicaSet "{rs_name}" is progressing.', refresh=True)
                 result = Result(requeue_after=deadline + 1)
             elif cond is not None and cond["status"] == "True":
                 since = parse_time(cond.get("lastUpdateTime"))
-                if since is not None and (now_utc() - since).total_seconds() > deadline:
-                    set_condition(status, "Progressing", "False", "ProgressDeadlineExceeded",
-                                  f'ReplicaSet "{rs_name}" has timed out progressing.')
-                    self.recorder.event(d, "Warning", "ProgressDeadlineExceeded",
-                                        f'Deployment "{d["metadata"]["name"]}" has timed out progressing.')
+                if since is not None and (self.clock.now() - since).total_seconds() > deadline:
+                    # the condition only: kube's syncRolloutStatus records no event for it
+                    self._set_condition(status, "Progressing", "False", "ProgressDeadlineExceeded",
+                                        f'ReplicaSet "{rs_name}" has timed out progressing.')
                 elif since is not None:
-                    result = Result(requeue_after=max(deadline - (now_utc() - since).total_seconds(), 0) + 1)
+                    result = Result(requeue_after=max(deadline - (self.clock.now() - since).total_seconds(), 0) + 1)
         if status != old:
             await self._write_status(d)
         return result

@@ -2,7 +2,8 @@
 
 For a Service with a selector, every pod it matches that has an IP becomes an address: under
 ``addresses`` when Ready (or when the Service sets ``publishNotReadyAddresses``), else under
-``notReadyAddresses``; terminating pods are left out. Each Service port resolves its ``targetPort``
+``notReadyAddresses``; terminating and finished (Succeeded, Failed) pods are left out. Addresses are
+sorted by IP, as ``RepackSubsets`` does. Each Service port resolves its ``targetPort``
 (a number, or a container port name looked up per pod, ``podutil.FindPort``). Pods are grouped into
 subsets by their resolved ports. Left out: the ``endpoints.kubernetes.io/over-capacity`` truncation
 at 1000 addresses, hostname/subdomain, and the ``last-change-trigger-time`` annotation.
@@ -34,14 +35,16 @@ def find_port(pod: Obj, target: Any, protocol: str) -> int | None:
 
 
 def service_pods(service: Obj, pods: Informer) -> list[Obj]:
-    """Pods the Service selects that have an IP and are not terminating."""
+    """Pods the Service selects that have an IP, are not terminating and have not finished
+    (``ShouldPodBeInEndpoints``: a Succeeded or Failed pod is never an endpoint)."""
     selector = service["spec"].get("selector")
     if not selector:
         return []
     match = selector_from_validated_set(selector)
     return [p for p in pods.list(service["metadata"]["namespace"])
             if match.matches(p["metadata"].get("labels") or {}) and p.get("status", {}).get("podIP")
-            and not p["metadata"].get("deletionTimestamp")]
+            and not p["metadata"].get("deletionTimestamp")
+            and p.get("status", {}).get("phase") not in ("Succeeded", "Failed")]
 
 
 def endpoint_ports(service: Obj, pod: Obj) -> list[Obj]:
@@ -127,6 +130,10 @@ class EndpointsController(ServiceBackedController):
                 del address["nodeName"]
             subset = subsets.setdefault(repr(ports), {"ports": ports})
             subset.setdefault("addresses" if is_serving(service, pod) else "notReadyAddresses", []).append(address)
+        for subset in subsets.values():  # RepackSubsets: addresses by IP (compared as strings), then pod uid
+            for field in ("addresses", "notReadyAddresses"):
+                if field in subset:
+                    subset[field].sort(key=lambda a: (a["ip"], a["targetRef"]["uid"]))
         body = {"apiVersion": "v1", "kind": "Endpoints",
                 "metadata": {"name": name, "namespace": ns, "labels": dict(service["metadata"].get("labels") or {})},
                 "subsets": [s for s in subsets.values() if s["ports"]]}

@@ -4,13 +4,16 @@ One IPv4 slice per Service named ``<service>-<suffix>`` (``generateName``), labe
 ``kubernetes.io/service-name`` and ``endpointslice.kubernetes.io/managed-by:
 endpointslice-controller.k8s.io``, owned by the Service. Each selected pod with an IP is an endpoint
 with ``conditions`` ready / serving / terminating, ``nodeName`` and ``targetRef``; ports come from the
-Service with ``targetPort`` resolved as the Endpoints controller does. Left out: splitting at 100
-endpoints per slice, topology hints and zones, IPv6, endpoints of terminating pods.
+Service with ``targetPort`` resolved as the Endpoints controller does; a Service with no endpoints has
+one placeholder slice without endpoints or ports. ``ready`` counts ``publishNotReadyAddresses``,
+``serving`` is the pod's readiness alone (``podToEndpoint``). Left out: splitting at 100 endpoints per
+slice, topology hints and zones, IPv6, endpoints of terminating pods.
 """
 
 from __future__ import annotations
 
 from labkit.apimachinery.meta import Obj, get_controller_of, new_controller_ref
+from labkit.apimachinery.podutil import is_pod_ready
 from labkit.client import resource_path
 from labkit.controllers.endpoints import ServiceBackedController, endpoint_ports, is_serving, service_pods
 
@@ -46,17 +49,17 @@ class EndpointSliceController(ServiceBackedController):
         endpoints, ports = [], None
         for pod in sorted(service_pods(service, self.pods), key=lambda p: p["metadata"]["name"]):
             ports = ports or endpoint_ports(service, pod)
+            # podToEndpoint: serving is the pod's readiness; ready also counts publishNotReadyAddresses
             endpoint = {"addresses": [pod["status"]["podIP"]],
-                        "conditions": {"ready": is_serving(service, pod), "serving": is_serving(service, pod),
+                        "conditions": {"ready": is_serving(service, pod), "serving": is_pod_ready(pod),
                                        "terminating": False},
                         "targetRef": {"kind": "Pod", "namespace": ns, "name": pod["metadata"]["name"],
                                       "uid": pod["metadata"]["uid"]}}
             if pod["spec"].get("nodeName"):
                 endpoint["nodeName"] = pod["spec"]["nodeName"]
             endpoints.append(endpoint)
-        if ports is None:  # no pods: the ports as the Service names them, with no number to resolve
-            ports = [{**({"name": p["name"]} if p.get("name") else {}), "protocol": p.get("protocol", "TCP")}
-                     for p in service["spec"].get("ports") or []]
+        if ports is None:  # no pods: the reconciler's placeholder slice, with no endpoints and no ports
+            ports = []
         labels = {**(service["metadata"].get("labels") or {}), SERVICE_NAME_LABEL: name, MANAGED_BY_LABEL: MANAGED_BY}
         body = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
                 "metadata": {"generateName": f"{name}-", "namespace": ns, "labels": labels,

@@ -5,8 +5,9 @@ of the resources it knows. Three things happen, as in kube's ``attemptToDeleteIt
 ``orphanDependents`` workers:
 
 - an object whose owners are all gone is deleted (what *Background* deletion of the owner relies on);
+  one that still has an owner loses only its references to the owners that are gone;
 - an owner being deleted with the ``orphan`` finalizer (*Orphan*) has its ownerReferences removed
-  from every dependent, then the finalizer;
+  from every dependent (a strategic merge patch deleting it by uid), then the finalizer;
 - an owner with ``foregroundDeletion`` (*Foreground*) has its dependents deleted (in the foreground
   too when they have dependents of their own); once no dependent with ``blockOwnerDeletion`` is
   left, the finalizer is removed and the API server removes the owner.
@@ -36,6 +37,8 @@ GC_RESOURCES: tuple[tuple[str, str, str], ...] = (
     ("discovery.k8s.io/v1", "endpointslices", "EndpointSlice"),
 )
 _OWNERSHIP = ("ownerReferences", "finalizers", "deletionTimestamp")
+#: the resources above that live outside namespaces (a namespaced object may name one as its owner)
+CLUSTER_SCOPED = frozenset({"nodes"})
 
 
 class GarbageCollector(Controller):
@@ -111,12 +114,18 @@ class GarbageCollector(Controller):
         elif meta.get("ownerReferences") and not meta.get("deletionTimestamp"):
             await self._delete_if_orphaned(plural, key, obj)
 
+    async def _remove_owner_references(self, plural: str, key: str, obj: Obj, owner_uids: list[str]) -> None:
+        """``deleteOwnerRefStrategicMergePatch``: drop the references to ``owner_uids`` (by their uid, the
+        list's merge key, so references added meanwhile stay), if ``obj`` is still the same object."""
+        patch = {"metadata": {"ownerReferences": [{"$patch": "delete", "uid": u} for u in owner_uids],
+                              "uid": obj["metadata"]["uid"]}}
+        await self._ignore_gone(self.client.patch(self._path(plural, key), patch,
+                                                  patch_type="application/strategic-merge-patch+json"))
+
     async def _orphan_dependents(self, plural: str, key: str, owner: Obj) -> None:
         uid = owner["metadata"]["uid"]
         for dep_plural, dep_key, dep in self._dependents_of(uid):
-            refs = [r for r in dep["metadata"]["ownerReferences"] if r["uid"] != uid]
-            await self._ignore_gone(self.client.patch(self._path(dep_plural, dep_key),
-                                                      {"metadata": {"ownerReferences": refs or None}}))
+            await self._remove_owner_references(dep_plural, dep_key, dep, [uid])
         await self._remove_finalizer(plural, key, owner, ORPHAN)
 
     async def _delete_dependents(self, plural: str, key: str, owner: Obj) -> None:
@@ -133,21 +142,33 @@ class GarbageCollector(Controller):
             await self._remove_finalizer(plural, key, owner, FOREGROUND)
 
     async def _delete_if_orphaned(self, plural: str, key: str, obj: Obj) -> None:
-        """Delete when every owner (of a kind the collector knows) is gone. The cache may just not have
-        seen a new owner yet, so absence is confirmed with a live GET (``isDangling``)."""
+        """``attemptToDeleteItem``: delete when every owner (of a kind the collector knows) is gone; when
+        some owner still exists, only drop the references to the ones that are gone. The cache may just
+        not have seen a new owner yet, so absence is confirmed with a live GET (``isDangling``)."""
         ns = obj["metadata"].get("namespace", "")
         plurals = {kind: plural for _, plural, kind in GC_RESOURCES}
+        solid, dangling = 0, []
         for ref in obj["metadata"]["ownerReferences"]:
             if ref.get("kind") not in self._kinds or ref["uid"] in self._by_uid:
-                return
+                solid += 1
+                continue
+            owner_plural = plurals[ref["kind"]]
+            owner_key = ref["name"] if owner_plural in CLUSTER_SCOPED else f"{ns}/{ref['name']}"
             try:
-                owner = await self.client.get(self._path(plurals[ref["kind"]], f"{ns}/{ref['name']}"))
+                owner = await self.client.get(self._path(owner_plural, owner_key))
             except APIStatusError as e:
                 if e.code != 404:
                     raise
+                dangling.append(ref["uid"])
                 continue
             if owner["metadata"]["uid"] == ref["uid"]:
-                return
+                solid += 1
+            else:
+                dangling.append(ref["uid"])
+        if solid:
+            if dangling:
+                await self._remove_owner_references(plural, key, obj, dangling)
+            return
         await self._ignore_gone(self.client.delete(self._path(plural, key), {
             "kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background",
             "preconditions": {"uid": obj["metadata"]["uid"]}}))

@@ -18,15 +18,14 @@ from typing import Any
 
 from labkit.apimachinery.meta import Obj, get_controller_of, new_controller_ref
 from labkit.apimachinery.podutil import is_pod_ready
-from labkit.apimachinery.timeutil import now_utc, parse_time, rfc3339
+from labkit.apimachinery.timeutil import parse_time, rfc3339
 from labkit.client import APIStatusError, resource_path
 from labkit.controllers.base import CONTROLLER_UID_INDEX, Controller, Result, controller_uid_index
 from labkit.controllers.replicaset import Expectations, pod_from_template, slow_start_batch
 from labkit.informer import Informer, key_of
 
 
-def finished_condition(kind: str, reason: str, message: str) -> Obj:
-    now = rfc3339(now_utc())
+def finished_condition(kind: str, reason: str, message: str, now: str) -> Obj:
     return {"type": kind, "status": "True", "lastProbeTime": now, "lastTransitionTime": now,
             "reason": reason, "message": message}
 
@@ -37,7 +36,7 @@ class JobController(Controller):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.expectations = Expectations()
+        self.expectations = Expectations(self.clock)
 
     @property
     def jobs(self) -> Informer:
@@ -79,17 +78,21 @@ class JobController(Controller):
                   and not p["metadata"].get("deletionTimestamp")]
         succeeded = max(status.get("succeeded", 0), sum(p.get("status", {}).get("phase") == "Succeeded" for p in pods))
         failed = max(status.get("failed", 0), sum(p.get("status", {}).get("phase") == "Failed" for p in pods))
-        status.setdefault("startTime", rfc3339(now_utc()))
+        now = self.clock.now()
+        status.setdefault("startTime", rfc3339(now))
         started = parse_time(status["startTime"])
         deadline = spec.get("activeDeadlineSeconds")
         completions = spec.get("completions")
-        finished = None
+        finished, created = None, 0
         if failed > spec.get("backoffLimit", 6):
-            finished = finished_condition("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")
-        elif deadline is not None and started is not None and (now_utc() - started).total_seconds() >= deadline:
-            finished = finished_condition("Failed", "DeadlineExceeded", "Job was active longer than specified deadline")
+            finished = finished_condition("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit",
+                                          rfc3339(now))
+        elif deadline is not None and started is not None and (now - started).total_seconds() >= deadline:
+            finished = finished_condition("Failed", "DeadlineExceeded", "Job was active longer than specified deadline",
+                                          rfc3339(now))
         elif (completions is not None and succeeded >= completions) or (completions is None and succeeded and not active):
-            finished = finished_condition("Complete", "CompletionsReached", "Reached expected number of succeeded pods")
+            finished = finished_condition("Complete", "CompletionsReached", "Reached expected number of succeeded pods",
+                                          rfc3339(now))
         if finished is not None:
             await self._delete_pods(job, active)
             active = []
@@ -105,21 +108,23 @@ class JobController(Controller):
                 want = min(want, completions - succeeded)
             elif succeeded:
                 want = 0
-            if len(active) < want:
-                await self._create_pods(key, job, want - len(active))
+            if len(active) < want:  # manageJob: the status counts the pods just created, and not those deleted
+                created = await self._create_pods(key, job, want - len(active))
             elif len(active) > want:
                 await self._delete_pods(job, active[want:])
-        status.update(active=len(active), succeeded=succeeded, failed=failed,
+                active = active[:want]
+        status.update(active=len(active) + created, succeeded=succeeded, failed=failed,
                       ready=sum(1 for p in active if is_pod_ready(p)))
         if status != (job.get("status") or {}):
             await self.client.update(resource_path("batch/v1", "jobs", namespace=job["metadata"]["namespace"],
                                                    name=job["metadata"]["name"], subresource="status"),
                                      {**job, "status": status})
         if finished is None and deadline is not None and started is not None:
-            return Result(requeue_after=max(deadline - (now_utc() - started).total_seconds(), 0.05))
+            return Result(requeue_after=max(deadline - (now - started).total_seconds(), 0.05))
         return None
 
-    async def _create_pods(self, key: str, job: Obj, count: int) -> None:
+    async def _create_pods(self, key: str, job: Obj, count: int) -> int:
+        """Create ``count`` pods in slow-start batches; how many were created (a failure is raised)."""
         ns, name = job["metadata"]["namespace"], job["metadata"]["name"]
         body = pod_from_template(job["spec"]["template"], generate_name=f"{name}-", namespace=ns,
                                  owner_ref=new_controller_ref(job, kind="Job", api_version="batch/v1"))
@@ -135,7 +140,7 @@ class JobController(Controller):
             self.recorder.event(job, "Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
 
         try:
-            await slow_start_batch(count, create)
+            return await slow_start_batch(count, create)
         except BaseException:
             self.expectations.expect(key)
             raise

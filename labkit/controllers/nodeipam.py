@@ -46,7 +46,8 @@ class NodeIpamController(Controller):
             self.recorder.event(node, "Normal", "CIDRNotAvailable",
                                 f"Node {key} status is now: CIDRNotAvailable")
             return
-        await self.client.patch(resource_path("v1", "nodes", name=key), {"spec": {"podCIDR": free, "podCIDRs": [free]}})
+        await self.client.patch(resource_path("v1", "nodes", name=key), {"spec": {"podCIDR": free, "podCIDRs": [free]}},
+                                patch_type="application/strategic-merge-patch+json")  # PatchNodeCIDRs
         self._given.add(uid)
 
     def _allocate(self) -> str | None:

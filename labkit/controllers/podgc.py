@@ -18,11 +18,9 @@ item, so ``cluster.pause()`` / ``step()`` hold and release it. Left out: metrics
 
 from __future__ import annotations
 
-import time
-
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.nodeutil import get_node_condition
-from labkit.apimachinery.timeutil import now_utc, rfc3339
+from labkit.apimachinery.timeutil import rfc3339
 from labkit.client import APIStatusError, resource_path
 from labkit.controllers.base import Controller, Result
 
@@ -71,7 +69,7 @@ class PodGCController(Controller):
                 doomed[pod["metadata"]["uid"]] = (pod, None)
         gone = await self._deleted_nodes(pods, nodes)
         orphaned = {"type": "DisruptionTarget", "status": "True", "reason": "DeletionByPodGC",
-                    "message": "PodGC: node no longer exists", "lastTransitionTime": rfc3339(now_utc())}
+                    "message": "PodGC: node no longer exists", "lastTransitionTime": rfc3339(self.clock.now())}
         for pod in pods:
             if pod["spec"].get("nodeName") in gone:
                 doomed[pod["metadata"]["uid"]] = (pod, orphaned)
@@ -88,7 +86,7 @@ class PodGCController(Controller):
 
     async def _deleted_nodes(self, pods: list[Obj], nodes: dict[str, Obj]) -> set[str]:
         """Nodes missing from the cache for a whole quarantine that the API server does not know either."""
-        now = time.monotonic()
+        now = self.clock.monotonic()
         for pod in pods:
             name = pod["spec"].get("nodeName", "")
             if name and name not in nodes:

@@ -4,7 +4,7 @@
 create missing pods in slow-start batches (1, 2, 4 ... as ``slowStartBatch``) or delete the surplus
 preferring the least useful pods (``ActivePodsWithRanks``: unscheduled before scheduled, Pending
 before Running, not-ready before ready, lower ``pod-deletion-cost`` first, then pods whose node holds
-more of the owner's pods, ready for less time, more restarts, newer), then write ``status``. Expectations
+more of the owner's pods, ready for less time, more restarts of one container, newer), then write ``status``. Expectations
 (``ControllerExpectations``) keep a sync from acting again before the cache has seen its own
 creates and deletes. Events read as kube's: ``SuccessfulCreate`` "Created pod: web-7d9f8-abcde".
 At most ``burstReplicas`` (500) pods are created or deleted per sync. Left out: the logarithmic time
@@ -15,7 +15,6 @@ the selector.
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from labkit import codec
@@ -23,6 +22,7 @@ from labkit.apimachinery.labels import label_selector_from_object
 from labkit.apimachinery.meta import Obj, get_controller_of, new_controller_ref
 from labkit.apimachinery.podutil import get_pod_ready_condition, is_pod_available, is_pod_ready
 from labkit.client import APIStatusError, resource_path
+from labkit.clock import REAL, Clock
 from labkit.controllers.base import CONTROLLER_UID_INDEX, Controller, Result, controller_uid_index, orphans_of
 from labkit.informer import Informer, key_of
 
@@ -33,7 +33,8 @@ EXPECTATIONS_TIMEOUT = 300.0  # ExpectationsTimeout: after this, a controller st
 class Expectations:
     """Creates still to be seen per controller key, and pods whose deletion is still to be seen."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = REAL) -> None:
+        self.clock = clock
         self._adds: dict[str, int] = {}
         self._deletes: dict[str, set[str]] = {}
         self._set_at: dict[str, float] = {}
@@ -41,7 +42,7 @@ class Expectations:
     def expect(self, key: str, *, adds: int = 0, deletes: set[str] | None = None) -> None:
         self._adds[key] = adds
         self._deletes[key] = set(deletes or ())
-        self._set_at[key] = time.monotonic()
+        self._set_at[key] = self.clock.monotonic()
 
     def creation_observed(self, key: str) -> None:
         if self._adds.get(key, 0) > 0:
@@ -58,7 +59,7 @@ class Expectations:
             return True
         if self._adds.get(key, 0) <= 0 and not self._deletes.get(key):
             return True
-        return time.monotonic() - self._set_at[key] > EXPECTATIONS_TIMEOUT
+        return self.clock.monotonic() - self._set_at[key] > EXPECTATIONS_TIMEOUT
 
     def forget(self, key: str) -> None:
         for d in (self._adds, self._deletes, self._set_at):
@@ -84,15 +85,27 @@ def _deletion_cost(pod: Obj) -> int:
         return 0
 
 
+def _max_restarts(pod: Obj) -> tuple[int, int]:
+    """``maxContainerRestarts``: the most restarts of one container, then of one sidecar (an init
+    container with ``restartPolicy: Always``); not their sum."""
+    status = pod.get("status") or {}
+    regular = max((c.get("restartCount", 0) for c in status.get("containerStatuses") or []), default=0)
+    sidecars = {c.get("name") for c in pod["spec"].get("initContainers") or [] if c.get("restartPolicy") == "Always"}
+    sidecar = max((c.get("restartCount", 0) for c in status.get("initContainerStatuses") or []
+                   if c.get("name") in sidecars), default=0)
+    return regular, sidecar
+
+
 def _deletion_rank(pod: Obj, on_same_node: int) -> tuple[Any, ...]:
     """Smaller sorts first = deleted first (``ActivePodsWithRanks.Less``)."""
     status = pod.get("status", {})
     phase_rank = {"Pending": 0, "Unknown": 1, "Running": 2}.get(status.get("phase", "Pending"), 0)
     ready = is_pod_ready(pod)
     ready_since = (get_pod_ready_condition(pod) or {}).get("lastTransitionTime") or "" if ready else ""
-    restarts = sum(c.get("restartCount", 0) for c in status.get("containerStatuses") or [])
+    regular, sidecar = _max_restarts(pod)
     return (bool(pod["spec"].get("nodeName")), phase_rank, ready, _deletion_cost(pod), -on_same_node,
-            _newest_first(ready_since), -restarts, _newest_first(pod["metadata"].get("creationTimestamp") or ""))
+            _newest_first(ready_since), -regular, -sidecar,
+            _newest_first(pod["metadata"].get("creationTimestamp") or ""))
 
 
 def pods_to_delete(pods: list[Obj], n: int, related: list[Obj] | None = None) -> list[Obj]:
@@ -137,7 +150,7 @@ class ReplicaSetController(Controller):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.expectations = Expectations()
+        self.expectations = Expectations(self.clock)
 
     @property
     def replicasets(self) -> Informer:
@@ -286,11 +299,12 @@ class ReplicaSetController(Controller):
         template_labels = (spec["template"].get("metadata") or {}).get("labels") or {}
         min_ready = spec.get("minReadySeconds", 0)
         labeled = ready = available = 0
+        now = self.clock.now()
         for pod in active:  # one pass: a large ReplicaSet syncs after nearly every change of its pods
             labeled += template_labels.items() <= (pod["metadata"].get("labels") or {}).items()
             if is_pod_ready(pod):
                 ready += 1
-                available += is_pod_available(pod, min_ready)
+                available += is_pod_available(pod, min_ready, now)
         status = {"replicas": len(active), "fullyLabeledReplicas": labeled, "readyReplicas": ready,
                   "availableReplicas": available, "observedGeneration": rs["metadata"].get("generation", 1)}
         old = rs.get("status") or {}

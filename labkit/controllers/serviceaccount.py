@@ -35,5 +35,6 @@ class ServiceAccountsController(Controller):
                                      {"apiVersion": "v1", "kind": "ServiceAccount",
                                       "metadata": {"name": DEFAULT, "namespace": key}})
         except APIStatusError as e:
-            if e.code != 409:
+            # AlreadyExists, or a namespace now terminating (kube: the NamespaceTerminating cause of a 403)
+            if e.code not in (403, 409):
                 raise

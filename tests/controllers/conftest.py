@@ -1,4 +1,5 @@
-"""A cluster of its own per module (node lifecycle would taint the shared cluster's nodes)."""
+"""The end-to-end controller tests: a cluster of their own per module, for what needs several controllers,
+the API server and kubectl together. One controller alone is tested without a cluster in ``unit/``."""
 
 from __future__ import annotations
 
@@ -44,7 +45,6 @@ def ns(api: Any, request: pytest.FixtureRequest) -> str:
     return name
 
 
-
 def pods(api: Any, ns: str, selector: str = "") -> list[dict[str, Any]]:
     params = {"labelSelector": selector} if selector else None
     return [p for p in api("GET", resource_path("v1", "pods", namespace=ns), params=params)["items"]]
@@ -57,3 +57,23 @@ def mark_ready(api: Any, pod: dict[str, Any], *, node: str = "") -> None:
     api("PATCH", resource_path("v1", "pods", namespace=pod["metadata"]["namespace"], name=pod["metadata"]["name"],
                                subresource="status"), {"status": status},
         content_type="application/merge-patch+json")
+
+
+def rs_body(name: str, replicas: int) -> dict[str, Any]:
+    labels = {"app": name}
+    return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": name},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}
+
+
+def deploy_body(name: str, replicas: int, image: str) -> dict[str, Any]:
+    labels = {"app": name}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"containers": [{"name": "c", "image": image}]}}}}
+
+
+def replicasets(api: Any, ns: str) -> list[dict[str, Any]]:
+    return api("GET", resource_path("apps/v1", "replicasets", namespace=ns))["items"]

@@ -1,18 +1,9 @@
+"""A rollout end to end: the Deployment and ReplicaSet controllers together, pods made ready by the test
+playing the kubelet, and an undo sent as kubectl sends it (each step alone: unit/test_deployment.py)."""
+
 from labkit.client import resource_path
 
-from .conftest import mark_ready, pods, wait_for
-
-MERGE = "application/merge-patch+json"
-
-
-def deploy_body(name: str, replicas: int, image: str) -> dict:
-    labels = {"app": name}
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                     "strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-                     "template": {"metadata": {"labels": labels},
-                                  "spec": {"containers": [{"name": "c", "image": image}]}}}}
-
+from .conftest import deploy_body, mark_ready, pods, replicasets, wait_for
 
 def kubelet_loop(api, ns):
     """Mark every not-yet-ready pod Ready; True once nothing was left to mark."""
@@ -35,10 +26,6 @@ def rollout_done(api, ns, name, image=""):
     if image and (len(live) != want or any(p["spec"]["containers"][0]["image"] != image for p in live)):
         return None
     return d if done else None
-
-
-def replicasets(api, ns):
-    return api("GET", resource_path("apps/v1", "replicasets", namespace=ns))["items"]
 
 
 def test_rollout_and_undo(api, ns):
@@ -77,35 +64,3 @@ def test_rollout_and_undo(api, ns):
     reused = next(r for r in rss if r["metadata"]["uid"] == rs1["metadata"]["uid"])
     assert reused["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
     assert reused["spec"]["replicas"] == 3
-
-
-def test_recreate_and_history_limit(api, ns):
-    body = deploy_body("job", 2, "busybox:1")
-    body["spec"]["strategy"] = {"type": "Recreate"}
-    body["spec"]["revisionHistoryLimit"] = 1
-    api("POST", resource_path("apps/v1", "deployments", namespace=ns), body)
-    wait_for(lambda: rollout_done(api, ns, "job"), what="rollout")
-    for tag in ("2", "3"):
-        api("PATCH", resource_path("apps/v1", "deployments", namespace=ns, name="job"),
-            {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": f"busybox:{tag}"}]}}}},
-            content_type="application/strategic-merge-patch+json")
-        seen = []  # Recreate: old and new pods never run side by side
-        wait_for(lambda: seen.append({p["spec"]["containers"][0]["image"] for p in pods(api, ns)})
-                 or rollout_done(api, ns, "job", f"busybox:{tag}"), what=f"rollout {tag}")
-        assert all(len(images) <= 1 for images in seen), seen
-    revs = sorted(r["metadata"]["annotations"]["deployment.kubernetes.io/revision"] for r in replicasets(api, ns))
-    assert wait_for(lambda: sorted(r["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
-                                   for r in replicasets(api, ns)) == ["2", "3"], what=f"history cleanup, had {revs}")
-
-
-def test_pause_sets_condition(api, ns):
-    api("POST", resource_path("apps/v1", "deployments", namespace=ns), deploy_body("p", 1, "nginx"))
-    wait_for(lambda: rollout_done(api, ns, "p"))
-    api("PATCH", resource_path("apps/v1", "deployments", namespace=ns, name="p"), {"spec": {"paused": True}},
-        content_type=MERGE)
-    api("PATCH", resource_path("apps/v1", "deployments", namespace=ns, name="p"),
-        {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "nginx:2"}]}}}},
-        content_type="application/strategic-merge-patch+json")
-    d = wait_for(lambda: (d := api("GET", resource_path("apps/v1", "deployments", namespace=ns, name="p")))
-                 and any(c["reason"] == "DeploymentPaused" for c in d["status"]["conditions"]) and d)
-    assert len(replicasets(api, ns)) == 1, "a paused deployment does not roll out"

@@ -1,8 +1,10 @@
+"""Deleting a Deployment with each propagation policy end to end: the API server's finalizers, the garbage
+collector, and the Deployment and ReplicaSet controllers together (the collector alone:
+unit/test_garbagecollector.py)."""
+
 from labkit.client import APIStatusError, resource_path
 
-from .conftest import pods, wait_for
-from .test_deployment import deploy_body, replicasets
-from .test_replicaset import rs_body
+from .conftest import deploy_body, pods, replicasets, wait_for
 
 
 def delete(api, ns, name, policy):
@@ -46,24 +48,3 @@ def test_orphan_deployment_leaves_its_replicaset(api, ns):
     (rs,) = replicasets(api, ns)
     assert not rs["metadata"].get("ownerReferences") and not rs["metadata"].get("finalizers")
     assert len(pods(api, ns)) == 2
-
-
-def test_orphan_replicaset_leaves_its_pods(api, ns):
-    api("POST", resource_path("apps/v1", "replicasets", namespace=ns), rs_body("solo", 2))
-    wait_for(lambda: len(pods(api, ns)) == 2, what="pods")
-    api("DELETE", resource_path("apps/v1", "replicasets", namespace=ns, name="solo"),
-        {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Orphan"})
-    wait_for(lambda: gone(api, resource_path("apps/v1", "replicasets", namespace=ns, name="solo")), what="owner gone")
-    survivors = pods(api, ns)
-    assert len(survivors) == 2 and all(not p["metadata"].get("ownerReferences") for p in survivors)
-
-
-def test_a_deleted_nodes_lease_is_collected(api):
-    """The kubelet's Lease names its Node as owner: deleting the Node removes the Lease too."""
-    node = api("POST", "/api/v1/nodes", {"metadata": {"name": "gone-soon"}})
-    leases = resource_path("coordination.k8s.io/v1", "leases", namespace="kube-node-lease")
-    api("POST", leases, {"metadata": {"name": "gone-soon", "ownerReferences": [
-        {"apiVersion": "v1", "kind": "Node", "name": "gone-soon", "uid": node["metadata"]["uid"]}]},
-        "spec": {"holderIdentity": "gone-soon", "leaseDurationSeconds": 40}})
-    api("DELETE", "/api/v1/nodes/gone-soon")
-    wait_for(lambda: gone(api, f"{leases}/gone-soon"), what="the Lease collected")

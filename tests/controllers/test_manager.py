@@ -1,7 +1,6 @@
 """Leader election between two managers, and step mode, on a cluster of their own."""
 
 import dataclasses
-import time
 
 import pytest
 
@@ -9,8 +8,7 @@ from labkit import Cluster
 from labkit.client import resource_path
 from labkit.controllers import ControllerManager
 
-from .conftest import FAST, wait_for
-from .test_replicaset import rs_body
+from .conftest import FAST, rs_body, wait_for
 
 LEASE = resource_path("coordination.k8s.io/v1", "leases", namespace="kube-system", name="kube-controller-manager")
 
@@ -33,7 +31,10 @@ def test_leader_election_failover(cluster):
     a = cluster.add(manager(cluster, "kcm-a"))
     wait_for(lambda: a.is_leader, what="a leads")
     b = cluster.add(manager(cluster, "kcm-b"))
-    time.sleep(FAST.lease_duration)
+    # b is a candidate that defers: it has read the Lease held by kcm-a, and read it again after a renewed it
+    first = wait_for(lambda: b.elector._observed.get("holderIdentity") == "kcm-a" and b.elector._observed["renewTime"],
+                     what="b reads the Lease")
+    wait_for(lambda: b.elector._observed.get("renewTime") != first, what="b sees a's next renewal")
     assert a.is_leader and not b.is_leader and holder() == "kcm-a"
 
     cluster.run(a.stop())  # the leader goes away (and releases its Lease)
@@ -51,12 +52,12 @@ def test_paused_controller_waits_for_step(cluster):
     admin = cluster.client_for("admin", ["system:masters"])
     gate = cluster.controller_manager.controllers["replicaset"].gates[0]
     cluster.pause()
+    passed = gate.passed
     cluster.run(admin.create("/api/v1/namespaces", {"metadata": {"name": "stepped"}}))
     cluster.run(admin.create(resource_path("apps/v1", "replicasets", namespace="stepped"), rs_body("web", 3)))
     pods = lambda: cluster.run(admin.get(resource_path("v1", "pods", namespace="stepped")))["items"]  # noqa: E731
     wait_for(lambda: gate.waiting, what="work held at the gate")
-    time.sleep(0.3)
-    assert pods() == [], "nothing happens while paused"
+    assert gate.passed == passed and pods() == [], "nothing passed the gate while paused"
     assert cluster.step() == "replicaset-controller"
     wait_for(lambda: len(pods()) == 3, what="one sync creates the pods")
     cluster.resume()

@@ -70,3 +70,20 @@ def test_gate_pause_holds_and_step_lets_exactly_one_through() -> None:
         return got
 
     assert run(main()) == ["a", "b", "c"]
+
+
+def test_a_key_added_again_with_a_delay_waits_once_for_the_sooner_time() -> None:
+    """client-go's delaying queue keeps one entry per key: the earlier ready time wins."""
+    from labkit.testing import FakeClock
+
+    clock = FakeClock()
+    q: WorkQueue[str] = WorkQueue("q", clock=clock)
+    q.add_after("k", 30)
+    q.add_after("k", 60)
+    assert q.waiting() == [("k", 30)]
+    q.add_after("k", 10)
+    assert q.waiting() == [("k", 10)] and clock.waiters() == [10]
+    clock.step(10)
+    assert q.pending() == ["k"] and q.waiting() == []
+    clock.step(100)
+    assert q.pending() == ["k"], "the replaced timers do not add it again"

@@ -1,0 +1,49 @@
+"""Time as a control loop reads it: the wall clock, a monotonic reading, timers and sleeps, in one object.
+
+Mirrors ``k8s.io/utils/clock`` (``Clock``: ``Now``, ``Since``, ``AfterFunc``, ``Sleep``): a controller
+that takes its clock as an argument, instead of asking the system, can be run by a test on a fake one
+(``labkit.testing.FakeClock``, as ``k8s.io/utils/clock/testing``'s ``FakeClock``) whose time moves only
+when the test steps it, so a grace period or a requeue delay passes without waiting for it.
+:data:`REAL` reads the system's time and uses the running asyncio loop's timers.
+
+Left out: tickers and timer objects (a labkit loop sleeps, or asks to be called back later).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from labkit.apimachinery.timeutil import now_utc
+
+
+class Cancellable(Protocol):
+    """What :meth:`Clock.call_later` returns (an asyncio ``TimerHandle`` is one)."""
+
+    def cancel(self) -> None: ...
+
+
+class Clock:
+    """The system's clock (``clock.RealClock``)."""
+
+    def now(self) -> dt.datetime:
+        """The wall-clock time, aware and in UTC (``Now``): what goes into timestamps."""
+        return now_utc()
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back: what durations and deadlines are measured on."""
+        return time.monotonic()
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Cancellable:
+        """Call ``callback`` once, ``delay`` seconds from now (``AfterFunc``), on the running loop."""
+        return asyncio.get_running_loop().call_later(max(delay, 0.0), callback)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+#: the clock every component uses unless it is given another
+REAL = Clock()
