@@ -219,7 +219,8 @@ def read_descriptors(data: bytes) -> tuple[dict[str, ProtoMessage], list[str]]:
 def _add_message(messages: dict[str, ProtoMessage], scope: str, go_package: str, msg: Pb) -> None:
     name = f"{scope}.{msg.text(MESSAGE_NAME)}"
     fields = [
-        ProtoField(name=f.text(FIELD_NAME), number=f.varint(FIELD_NUMBER), repeated=f.varint(FIELD_LABEL) == LABEL_REPEATED,
+        ProtoField(name=f.text(FIELD_NAME), number=f.varint(FIELD_NUMBER),
+                   repeated=f.varint(FIELD_LABEL) == LABEL_REPEATED,
                    type=f.varint(FIELD_TYPE), type_name=f.text(FIELD_TYPE_NAME).lstrip("."),
                    nullable=bool(Pb(f.raw(FIELD_OPTIONS)).varint(GOGOPROTO_NULLABLE, 1)))
         for f in msg.messages(MESSAGE_FIELD)

@@ -154,7 +154,7 @@ class Controller(Component):
             result = await self.sync(key)
         except asyncio.CancelledError:
             raise
-        except Exception as e:  # noqa: BLE001 - any failure: retry later, as processNextWorkItem
+        except Exception as e:  # any failure: retry later, as processNextWorkItem (the traceback is logged)
             # one line, once per key and error (a notebook cell is not a log); the traceback at debug level
             log.debug("%s: syncing %r failed", self.name, key, exc_info=True)
             if not (isinstance(e, APIStatusError) and e.code in (404, 409)):  # a stale cache: retried quietly

@@ -36,8 +36,9 @@ MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
 HASH_LABEL = "pod-template-hash"
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # rand.SafeEncodeString: no vowels, no look-alikes
 # annotations the controller never copies from the Deployment to its ReplicaSets (skipCopyAnnotation)
-SKIP_ANNOTATIONS = {"kubectl.kubernetes.io/last-applied-configuration", REVISION, "deployment.kubernetes.io/revision-history",
-                    DESIRED_REPLICAS, MAX_REPLICAS, "deprecated.deployment.rollback.to"}
+SKIP_ANNOTATIONS = {"kubectl.kubernetes.io/last-applied-configuration", REVISION,
+                    "deployment.kubernetes.io/revision-history", DESIRED_REPLICAS, MAX_REPLICAS,
+                    "deprecated.deployment.rollback.to"}
 
 
 def normalized(value: Any) -> Any:
@@ -255,7 +256,8 @@ class DeploymentController(Controller):
             self.recorder.event(d, "Normal", "ScalingReplicaSet",
                                 f"Scaled up replica set {rs_name} from 0 to {replicas(created)}")
         await self._set_deployment_revision(d, new_revision)
-        self._set_condition(status, "Progressing", "True", "NewReplicaSetCreated", f'Created new replica set "{rs_name}"')
+        self._set_condition(status, "Progressing", "True", "NewReplicaSetCreated",
+                            f'Created new replica set "{rs_name}"')
         await self._write_status(d)
         return created
 
@@ -291,7 +293,8 @@ class DeploymentController(Controller):
         if (d["spec"].get("strategy") or {}).get("type") == "Recreate":
             return want
         surge, _ = fenceposts(d)
-        current = sum(replicas(rs) for rs in all_rs if rs["metadata"]["name"] != new_rs["metadata"]["name"]) + replicas(new_rs)
+        current = replicas(new_rs) + sum(replicas(rs) for rs in all_rs
+                                         if rs["metadata"]["name"] != new_rs["metadata"]["name"])
         max_total = want + surge
         if current >= max_total:
             return replicas(new_rs)
@@ -430,7 +433,8 @@ class DeploymentController(Controller):
         })
         _, max_unavailable = fenceposts(d) if (d["spec"].get("strategy") or {}).get("type") != "Recreate" else (0, 0)
         if available >= want - max_unavailable:
-            self._set_condition(status, "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.")
+            self._set_condition(status, "Available", "True", "MinimumReplicasAvailable",
+                                "Deployment has minimum availability.")
         else:
             self._set_condition(status, "Available", "False", "MinimumReplicasUnavailable",
                           "Deployment does not have minimum availability.")
@@ -443,9 +447,12 @@ class DeploymentController(Controller):
             if self._complete(d, status):
                 self._set_condition(status, "Progressing", "True", "NewReplicaSetAvailable",
                               f'ReplicaSet "{rs_name}" has successfully progressed.')
-            elif any(status.get(k, 0) > old.get(k, 0) for k in ("updatedReplicas", "readyReplicas", "availableReplicas")) \
-                    or status["replicas"] - status["updatedReplicas"] < old.get("replicas", 0) - old.get("updatedReplicas", 0):
-                self._set_condition(status, "Progressing", "True", "ReplicaSetUpdated", f'ReplicaSet "{rs_name}" is progressing.', refresh=True)
+            elif any(status.get(k, 0) > old.get(k, 0)
+                     for k in ("updatedReplicas", "readyReplicas", "availableReplicas")) \
+                    or status["replicas"] - status["updatedReplicas"] \
+                    < old.get("replicas", 0) - old.get("updatedReplicas", 0):
+                self._set_condition(status, "Progressing", "True", "ReplicaSetUpdated",
+                                    f'ReplicaSet "{rs_name}" is progressing.', refresh=True)
                 result = Result(requeue_after=deadline + 1)
             elif cond is not None and cond["status"] == "True":
                 since = parse_time(cond.get("lastUpdateTime"))

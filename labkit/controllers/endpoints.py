@@ -88,7 +88,8 @@ class ServiceBackedController(Controller):
             if selector and selector_from_validated_set(selector).matches(labels):
                 self.enqueue(svc)
 
-    async def put(self, api_version: str, plural: str, namespace: str, name: str, body: Obj, current: Obj | None) -> None:
+    async def put(self, api_version: str, plural: str, namespace: str, name: str, body: Obj,
+                  current: Obj | None) -> None:
         """Create, or update when the content changed."""
         if current is None:
             await self.client.create(resource_path(api_version, plural, namespace=namespace), body)

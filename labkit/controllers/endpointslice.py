@@ -35,7 +35,8 @@ class EndpointSliceController(ServiceBackedController):
     def register(self) -> None:
         super().register()
         self.informer("discovery.k8s.io/v1", "endpointslices").add_handlers(
-            on_delete=lambda s: self.queue.add(f"{s['metadata']['namespace']}/{(s['metadata'].get('labels') or {}).get(SERVICE_NAME_LABEL, '')}"))
+            on_delete=lambda s: self.queue.add(
+                f"{s['metadata']['namespace']}/{(s['metadata'].get('labels') or {}).get(SERVICE_NAME_LABEL, '')}"))
 
     async def sync(self, key: str) -> None:
         ns, name = key.split("/", 1)
@@ -65,6 +66,7 @@ class EndpointSliceController(ServiceBackedController):
                 "metadata": {"generateName": f"{name}-", "namespace": ns, "labels": labels,
                              "ownerReferences": [new_controller_ref(service, kind="Service", api_version="v1")]},
                 "addressType": "IPv4", "endpoints": endpoints, "ports": ports}
-        current = next((s for s in slices if (get_controller_of(s) or {}).get("uid") == service["metadata"]["uid"]), None)
+        uid = service["metadata"]["uid"]
+        current = next((s for s in slices if (get_controller_of(s) or {}).get("uid") == uid), None)
         await self.put("discovery.k8s.io/v1", "endpointslices", ns, current["metadata"]["name"] if current else "",
                        body, current)

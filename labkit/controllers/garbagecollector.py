@@ -20,6 +20,8 @@ assumed to exist), cross-namespace owner checks, the ``absentOwnerCache``.
 
 from __future__ import annotations
 
+import functools
+
 from labkit.apimachinery.meta import Obj
 from labkit.client import APIStatusError, resource_path
 from labkit.controllers.base import Controller
@@ -54,9 +56,9 @@ class GarbageCollector(Controller):
 
     def register(self) -> None:
         for plural, informer in self._informers.items():
-            informer.add_handlers(on_add=lambda o, p=plural: self._observe(p, o),
-                                  on_update=lambda old, o, p=plural: self._updated(p, old, o),
-                                  on_delete=lambda o, p=plural: self._forget(p, o))
+            informer.add_handlers(on_add=functools.partial(self._observe, plural),
+                                  on_update=functools.partial(self._updated, plural),
+                                  on_delete=functools.partial(self._forget, plural))
 
     def _updated(self, plural: str, old: Obj, new: Obj) -> None:
         """Only a change of owners, finalizers or deletion matters (the graph builder's ``referencesDiffs``):
@@ -174,8 +176,8 @@ class GarbageCollector(Controller):
             "preconditions": {"uid": obj["metadata"]["uid"]}}))
 
     async def _remove_finalizer(self, plural: str, key: str, obj: Obj, finalizer: str) -> None:
-        body = {**obj, "metadata": {**obj["metadata"],
-                                    "finalizers": [f for f in obj["metadata"].get("finalizers") or [] if f != finalizer]}}
+        kept = [f for f in obj["metadata"].get("finalizers") or [] if f != finalizer]
+        body = {**obj, "metadata": {**obj["metadata"], "finalizers": kept}}
         try:
             await self.client.update(self._path(plural, key), body)
         except APIStatusError as e:

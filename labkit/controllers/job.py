@@ -85,12 +85,13 @@ class JobController(Controller):
         completions = spec.get("completions")
         finished, created = None, 0
         if failed > spec.get("backoffLimit", 6):
-            finished = finished_condition("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit",
-                                          rfc3339(now))
+            finished = finished_condition("Failed", "BackoffLimitExceeded",
+                                          "Job has reached the specified backoff limit", rfc3339(now))
         elif deadline is not None and started is not None and (now - started).total_seconds() >= deadline:
             finished = finished_condition("Failed", "DeadlineExceeded", "Job was active longer than specified deadline",
                                           rfc3339(now))
-        elif (completions is not None and succeeded >= completions) or (completions is None and succeeded and not active):
+        elif (completions is not None and succeeded >= completions) \
+                or (completions is None and succeeded and not active):
             finished = finished_condition("Complete", "CompletionsReached", "Reached expected number of succeeded pods",
                                           rfc3339(now))
         if finished is not None:

@@ -14,7 +14,6 @@ import asyncio
 
 from labkit.client import Client
 from labkit.component import Component
-from labkit.trace import Trace
 from labkit.controllers.base import Controller, SharedInformers
 from labkit.controllers.config import ControllerManagerConfig
 from labkit.controllers.deployment import DeploymentController
@@ -30,6 +29,7 @@ from labkit.controllers.replicaset import ReplicaSetController
 from labkit.controllers.rootcacertpublisher import RootCACertPublisher
 from labkit.controllers.serviceaccount import ServiceAccountsController
 from labkit.leaderelection import LeaderElector
+from labkit.trace import Trace
 
 #: controller names as ``--controllers`` spells them
 CONTROLLERS: dict[str, type[Controller]] = {

@@ -33,7 +33,7 @@ class NamespaceController(Controller):
         ns = self.informer("v1", "namespaces").get(key)
         if ns is None or not ns["metadata"].get("deletionTimestamp"):
             return None
-        if FINALIZER not in (ns.get("spec") or {}).get("finalizers") or []:
+        if FINALIZER not in ((ns.get("spec") or {}).get("finalizers") or []):
             return None
         remaining = 0
         for gv, plural in await self._namespaced_resources():

@@ -64,7 +64,7 @@ class NodeLifecycleController(Controller):
     name = "node-controller"
 
     def register(self) -> None:
-        self._registered: set[str] = set()  # ``knownNodeSet``
+        self._known_nodes: set[str] = set()  # ``knownNodeSet``
         self._pods_to_mark: set[str] = set()  # nodes whose pods are still to be marked not ready (``needsRetry``)
         self.informer("v1", "nodes").add_handlers(on_add=self.enqueue, on_update=lambda _o, n: self.enqueue(n),
                                                   on_delete=self._node_deleted)
@@ -73,9 +73,10 @@ class NodeLifecycleController(Controller):
 
     def _node_deleted(self, node: Obj) -> None:
         name = node["metadata"]["name"]
-        if name in self._registered:
-            self._registered.discard(name)
-            self.recorder.event(node, "Normal", "RemovingNode", f"Node {name} event: Removing Node {name} from Controller")
+        if name in self._known_nodes:
+            self._known_nodes.discard(name)
+            self.recorder.event(node, "Normal", "RemovingNode",
+                                f"Node {name} event: Removing Node {name} from Controller")
 
     def _pod_changed(self, pod: Obj) -> None:
         if pod["spec"].get("nodeName"):
@@ -111,9 +112,10 @@ class NodeLifecycleController(Controller):
         node = self.informer("v1", "nodes").get(key)
         if node is None:
             return None
-        if key not in self._registered:
-            self._registered.add(key)
-            self.recorder.event(node, "Normal", "RegisteredNode", f"Node {key} event: Registered Node {key} in Controller")
+        if key not in self._known_nodes:
+            self._known_nodes.add(key)
+            self.recorder.event(node, "Normal", "RegisteredNode",
+                                f"Node {key} event: Registered Node {key} in Controller")
         node = await self._check_health(node)
         if (get_node_condition(node, "Ready") or {}).get("status") == "True":
             self._pods_to_mark.discard(key)
@@ -139,7 +141,8 @@ class NodeLifecycleController(Controller):
                 c.update(status="Unknown", reason="NodeStatusUnknown", message="Kubelet stopped posting node status.",
                          lastTransitionTime=now)
                 c.setdefault("lastHeartbeatTime", now)
-        updated = await self.client.update(resource_path("v1", "nodes", name=key_name(node), subresource="status"), node)
+        updated = await self.client.update(resource_path("v1", "nodes", name=key_name(node), subresource="status"),
+                                           node)
         if was_ready:  # RecordNodeStatusChange and MarkPodsNotReady happen on the way out of Ready only
             self.recorder.event(node, "Normal", "NodeNotReady", f"Node {key_name(node)} status is now: NodeNotReady")
             self._pods_to_mark.add(key_name(node))

@@ -116,7 +116,8 @@ class PodGCController(Controller):
                 if condition is not None:
                     status["conditions"] = [condition]
                 await self.client.patch(resource_path("v1", "pods", namespace=meta["namespace"], name=meta["name"],
-                                                      subresource="status"), {"metadata": {"uid": meta["uid"]}, "status": status},
+                                                      subresource="status"),
+                                        {"metadata": {"uid": meta["uid"]}, "status": status},
                                         patch_type="application/strategic-merge-patch+json")
             await self.client.delete(path, {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0,
                                             "preconditions": {"uid": meta["uid"]}})

@@ -4,8 +4,8 @@
 create missing pods in slow-start batches (1, 2, 4 ... as ``slowStartBatch``) or delete the surplus
 preferring the least useful pods (``ActivePodsWithRanks``: unscheduled before scheduled, Pending
 before Running, not-ready before ready, lower ``pod-deletion-cost`` first, then pods whose node holds
-more of the owner's pods, ready for less time, more restarts of one container, newer), then write ``status``. Expectations
-(``ControllerExpectations``) keep a sync from acting again before the cache has seen its own
+more of the owner's pods, ready for less time, more restarts of one container, newer), then write ``status``.
+Expectations (``ControllerExpectations``) keep a sync from acting again before the cache has seen its own
 creates and deletes. Events read as kube's: ``SuccessfulCreate`` "Created pod: web-7d9f8-abcde".
 At most ``burstReplicas`` (500) pods are created or deleted per sync. Left out: the logarithmic time
 buckets of ``LogarithmicScaleDown`` (times compare exactly), releasing owned pods that stop matching
@@ -67,7 +67,8 @@ class Expectations:
 
 
 def is_pod_active(pod: Obj) -> bool:
-    return not pod["metadata"].get("deletionTimestamp") and pod.get("status", {}).get("phase") not in ("Succeeded", "Failed")
+    return not pod["metadata"].get("deletionTimestamp") \
+        and pod.get("status", {}).get("phase") not in ("Succeeded", "Failed")
 
 
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"

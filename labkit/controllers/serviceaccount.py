@@ -26,7 +26,8 @@ class ServiceAccountsController(Controller):
 
     async def sync(self, key: str) -> None:
         ns = self.informer("v1", "namespaces").get(key)
-        if ns is None or ns["metadata"].get("deletionTimestamp") or (ns.get("status") or {}).get("phase") == "Terminating":
+        terminating = ((ns or {}).get("status") or {}).get("phase") == "Terminating"
+        if ns is None or ns["metadata"].get("deletionTimestamp") or terminating:
             return
         if self.informer("v1", "serviceaccounts").get(f"{key}/{DEFAULT}") is not None:
             return

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from labkit.clock import Clock
 
 #: where a fake clock starts unless told otherwise
-EPOCH = dt.datetime(2026, 1, 1, 12, 0, 0, tzinfo=dt.timezone.utc)
+EPOCH = dt.datetime(2026, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
 
 
 @dataclasses.dataclass(order=True)
@@ -60,8 +60,12 @@ class FakeClock(Clock):
 
     async def sleep(self, seconds: float) -> None:
         """Return once the clock has been stepped ``seconds`` on."""
-        done = asyncio.get_running_loop().create_future()
-        self.call_later(seconds, lambda: done.done() or done.set_result(None))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def wake() -> None:
+            if not done.done():
+                done.set_result(None)
+        self.call_later(seconds, wake)
         await done
 
     def step(self, seconds: float) -> None:
