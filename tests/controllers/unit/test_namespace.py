@@ -60,3 +60,12 @@ def test_namespaces_not_being_deleted_or_already_finalized_are_left_alone(harnes
     h = harness(NamespaceController, [namespace("active"), finalized])
     assert sorted(h.drain()) == ["active", "done"]
     assert h.client.actions() == []
+
+
+def test_a_terminating_namespace_whose_finalizers_are_null_is_left_alone(harness):
+    """``spec.finalizers: null`` (nothing left to finalize) is no error: nothing to do."""
+    doomed = namespace("doomed", terminating=True)
+    doomed["spec"] = {"finalizers": None}
+    h = harness(NamespaceController, [doomed])
+    assert h.drain() == ["doomed"]
+    assert h.writes() == [] and h.waiting() == []
