@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup course test test-course test-unprivileged bench clean
+.PHONY: setup course test lint test-course test-unprivileged bench clean
 
 setup: $(VENV)/.installed
 
@@ -24,9 +24,14 @@ course: setup
 	if [ "$$(uname)" = Linux ] && [ -z "$$DISPLAY$$WAYLAND_DISPLAY" ]; then args="$$args --no-browser"; fi; \
 	exec $(BIN)/jupyter lab --notebook-dir=course $$args
 
-test: setup
+test: setup lint
 	$(BIN)/pytest
 	$(MAKE) test-course
+
+# ruff and mypy, configured in pyproject.toml (the rule set and why are there)
+lint: setup
+	$(BIN)/ruff check labkit scripts
+	$(BIN)/mypy
 
 # Every course notebook runs top to bottom (its assert cells are the tests), on the process runtime
 # always and on docker when a daemon answers; CI (CI=true) must have Docker.

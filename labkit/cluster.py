@@ -308,7 +308,7 @@ class Cluster:
                           runtime=runtime, root_dir=self._workdir / "nodes" / name, config=config,
                           pods=self._sim_pods.view(name) if self._sim_pods else None,
                           services=self._sim_pods.services if self._sim_pods else None)
-        self.apiserver.kubelets[name] = KubeletServer(kubelet)  # type: ignore[attr-defined]
+        self.apiserver.kubelets[name] = KubeletServer(kubelet)
         self.kubelets[name] = await self._add(kubelet)
         return kubelet
 
@@ -592,7 +592,7 @@ class Cluster:
         os.environ["KUBECONFIG"] = str(self.kubeconfig)
         module = sys.modules.get("kubernetes.config.kube_config")
         if module is not None:  # it reads KUBECONFIG once, at import
-            module.KUBE_CONFIG_DEFAULT_LOCATION = str(self.kubeconfig)  # type: ignore[attr-defined]
+            setattr(module, "KUBE_CONFIG_DEFAULT_LOCATION", str(self.kubeconfig))  # noqa: B010 - a module's global
 
     def _restore_kubeconfig_env(self) -> None:
         if not self._set_env or self.kubeconfig is None or os.environ.get("KUBECONFIG") != str(self.kubeconfig):
@@ -603,7 +603,7 @@ class Cluster:
             os.environ["KUBECONFIG"] = self._saved_env
         module = sys.modules.get("kubernetes.config.kube_config")
         if module is not None:
-            module.KUBE_CONFIG_DEFAULT_LOCATION = self._saved_env or "~/.kube/config"  # type: ignore[attr-defined]
+            setattr(module, "KUBE_CONFIG_DEFAULT_LOCATION", self._saved_env or "~/.kube/config")  # noqa: B010
 
     def __repr__(self) -> str:
         state = f"running at {self.url}" if self.apiserver and self.apiserver.ready else "stopped"

@@ -38,7 +38,8 @@ class Connection(asyncio.Protocol):
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        assert isinstance(transport, asyncio.Transport)  # a stream connection's, TLS or not
+        self.transport = transport
 
     def data_received(self, data: bytes) -> None:
         try:

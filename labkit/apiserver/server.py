@@ -37,6 +37,7 @@ from labkit.apiserver.registry.serviceaccount.storage import token_request
 from labkit.apiserver.resources import RESOURCES, Resource
 from labkit.apiserver.rest import DEFAULT_SERVICE_CIDR, REGISTRY_CLASSES, SUBRESOURCE_HANDLERS
 from labkit.apiserver.storage import Registry
+from labkit.apiserver.streaming.kubelet_api import KubeletAPI
 from labkit.ids import IdSource
 from labkit.trace import Trace
 
@@ -108,10 +109,11 @@ class APIServer:
                                   for plural in ("roles", "clusterroles", "rolebindings", "clusterrolebindings")]
             self.authorizer = rbac
         self.service_cidr = ipaddress.ip_network(service_cidr)
-        self.registry("services").service_cidr = self.service_cidr  # type: ignore[attr-defined]
+        self.registry("services").service_cidr = self.service_cidr  # type: ignore[attr-defined]  # a ServiceRegistry
         #: (verb, subresource) -> handler; the streaming pod subresources are added by the node side
         self.connect_handlers: dict[str, Callable[[web.Request, handlers.Call], Awaitable[web.StreamResponse]]] = {}
-        streaming.install(self)  # log/exec/attach/portforward; fills self.kubelets (node name -> KubeletAPI)
+        self.kubelets: dict[str, KubeletAPI] = {}  # node name -> its kubelet's API; the Cluster fills it
+        streaming.install(self)  # log/exec/attach/portforward, through self.kubelets
         self._watch_caches: dict[tuple[str, str], watch.WatchCache] = {}
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -142,7 +144,7 @@ class APIServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, ssl_context=self.pki.server_ssl_context())
         await site.start()
-        sockets = site._server.sockets  # type: ignore[union-attr]
+        sockets = site._server.sockets  # type: ignore[union-attr]  # the bound port: aiohttp keeps it private
         self.url = f"https://{host}:{sockets[0].getsockname()[1]}"
         self._bootstrap()
         self._compactor = asyncio.get_running_loop().create_task(self._compact_periodically())

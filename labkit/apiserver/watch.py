@@ -60,7 +60,7 @@ class Change:
         """What one watcher with this filter sees of the change, if anything."""
         old_ok = self.old is not None and matches(self.old)
         if self.new is None:
-            return ("DELETED", self.old) if old_ok else None  # type: ignore[return-value]
+            return ("DELETED", self.old) if old_ok and self.old is not None else None
         if matches(self.new):
             return ("MODIFIED" if old_ok else "ADDED", self.new)
         return ("DELETED", self.new) if old_ok else None

@@ -21,9 +21,11 @@ assumed to exist), cross-namespace owner checks, the ``absentOwnerCache``.
 from __future__ import annotations
 
 import functools
+from collections.abc import Awaitable
+from typing import Any
 
 from labkit.apimachinery.meta import Obj
-from labkit.client import APIStatusError, resource_path
+from labkit.client import APIStatusError, Client, resource_path
 from labkit.controllers.base import Controller
 from labkit.informer import key_of
 
@@ -46,8 +48,8 @@ CLUSTER_SCOPED = frozenset({"nodes"})
 class GarbageCollector(Controller):
     name = "garbage-collector-controller"
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, client: Client, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
         self._by_uid: dict[str, tuple[str, str]] = {}  # uid -> (plural, key)
         self._dependents: dict[str, set[tuple[str, str]]] = {}  # owner uid -> dependents
         self._kinds = {kind for _, _, kind in GC_RESOURCES}
@@ -185,9 +187,9 @@ class GarbageCollector(Controller):
                 raise
 
     @staticmethod
-    async def _ignore_gone(request: object) -> None:
+    async def _ignore_gone(request: Awaitable[Any]) -> None:
         try:
-            await request  # type: ignore[misc]
+            await request
         except APIStatusError as e:
             if e.code not in (404, 409):
                 raise

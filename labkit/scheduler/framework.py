@@ -15,7 +15,7 @@ import asyncio
 import enum
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 from labkit.scheduler.interface import (
     BindPlugin,
@@ -310,11 +310,12 @@ class Framework:
         self.pre_bind_plugins: list[PreBindPlugin] = at(PreBindPlugin)
         self.bind_plugins: list[BindPlugin] = at(BindPlugin)
         self.post_bind_plugins: list[PostBindPlugin] = at(PostBindPlugin)
-        # the PreFilter plugins' extensions, and the Score plugins' normalizers, by plugin name
+        # the PreFilter plugins' extensions, and the Score plugins' normalizers, by plugin name (declared: cast)
         self.pre_filter_extensions: dict[str, PreFilterExtensions] = {
-            p.name: p for p in self.pre_filter_plugins if PreFilterExtensions in points[id(p)]}  # type: ignore[misc]
+            p.name: cast(PreFilterExtensions, p) for p in self.pre_filter_plugins
+            if PreFilterExtensions in points[id(p)]}
         self.score_extensions: dict[str, ScoreExtensions] = {
-            p.name: p for p in self.score_plugins if ScoreExtensions in points[id(p)]}  # type: ignore[misc]
+            p.name: cast(ScoreExtensions, p) for p in self.score_plugins if ScoreExtensions in points[id(p)]}
         self.weights = {p.name: weights.get(p.name, 1) for p in self.score_plugins}
         self.waiting_pods: dict[str, WaitingPod] = {}  # by pod UID
 

@@ -324,11 +324,11 @@ class MVCCStore(Store):
         responses: list[PutResult | DeleteResult | RangeResult] = []
         for op, outcome in steps:
             if isinstance(op, Put):
-                responses.append(PutResult(revision=self._rev, prev_kv=outcome))  # type: ignore[arg-type]
+                responses.append(PutResult(revision=self._rev, prev_kv=outcome))  # type: ignore[arg-type]  # the op's own outcome
             elif isinstance(op, Delete):
-                responses.append(DeleteResult(revision=self._rev, deleted=outcome))  # type: ignore[arg-type]
+                responses.append(DeleteResult(revision=self._rev, deleted=outcome))  # type: ignore[arg-type]  # the op's own outcome
             else:
-                responses.append(self._range_result(outcome, op.limit))  # type: ignore[arg-type]
+                responses.append(self._range_result(outcome, op.limit))  # type: ignore[arg-type]  # the op's own outcome
         return self._rev, responses
 
     def _read_in_txn(self, op: Get, current: int, pending: dict[str, Event]) -> list[KeyValue]:

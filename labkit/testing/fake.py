@@ -97,7 +97,7 @@ class Action:
             return tuple(self) == other
         return NotImplemented
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # equal to a tuple by value, so not hashable
 
     def __repr__(self) -> str:
         extra = f", patch_type={self.patch_type!r}" if self.patch_type else ""

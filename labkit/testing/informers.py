@@ -37,7 +37,7 @@ class FakeInformers(SharedInformers):
     """A shared informer factory over a :class:`~labkit.testing.fake.FakeClient`."""
 
     def __init__(self, client: FakeClient) -> None:
-        super().__init__(client)  # type: ignore[arg-type]
+        super().__init__(client)  # type: ignore[arg-type]  # the fake answers all a Client is asked
         self.fake = client
         self._filled: set[tuple[str, str]] = set()
 

@@ -32,8 +32,7 @@ __all__ = ["KubeletAPI", "KubeletError", "install"]
 
 def install(apiserver: APIServer) -> None:
     """Serve the streaming subresources on ``apiserver``; kubelets register in ``apiserver.kubelets``."""
-    kubelets: dict[str, KubeletAPI] = {}
-    apiserver.kubelets = kubelets  # type: ignore[attr-defined]
+    kubelets = apiserver.kubelets
     for subresource, handler in (("log", pod_log), ("exec", exec_handler), ("attach", attach_handler),
                                  ("portforward", portforward_handler)):
         apiserver.connect_handlers[subresource] = functools.partial(handler, kubelets)

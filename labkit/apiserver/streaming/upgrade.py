@@ -30,7 +30,7 @@ class RawConnection:
         protocol = self._req.protocol
         # before the 101 leaves: the client may answer at once. aiohttp's parser slot takes any object
         # with feed_data/feed_eof (its own WebSocketReader is one); its annotation names only that class
-        protocol.set_parser(self)  # type: ignore[arg-type]
+        protocol.set_parser(self)  # type: ignore[arg-type]  # see above
         protocol.keep_alive(False)
         self.response.headers.update(headers)
         await self.response.prepare(self._req)

@@ -51,6 +51,7 @@ import termios
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from labkit.apimachinery.timeutil import micro_time, now_utc
 from labkit.kubelet.runtime import (
@@ -313,7 +314,7 @@ class ProcessRuntime(Runtime):
         c.status = dataclasses.replace(c.status, state="running", started_at=now)
         c.waiter = asyncio.get_running_loop().create_task(self._wait(c, log))
 
-    async def _wait(self, c: _Container, log: object) -> None:
+    async def _wait(self, c: _Container, log: BinaryIO) -> None:
         assert c.proc is not None and c.proc.stdout is not None and c.proc.stderr is not None
 
         async def copy(stream: asyncio.StreamReader, name: str) -> None:
@@ -323,13 +324,13 @@ class ProcessRuntime(Runtime):
                 records = [prefix + b"F " + line + b"\n" for line in lines]
                 if rest:  # a partial line (CRI tag P) is logged now, not held until its newline comes
                     records.append(prefix + b"P " + rest + b"\n")
-                log.write(b"".join(records))  # type: ignore[attr-defined]
+                log.write(b"".join(records))
 
         try:
             await asyncio.gather(copy(c.proc.stdout, "stdout"), copy(c.proc.stderr, "stderr"))
             code = await c.proc.wait()
         finally:
-            log.close()  # type: ignore[attr-defined]
+            log.close()
         code = 128 - code if code < 0 else code  # killed by signal N: 128 + N, as a shell reports it
         c.status = dataclasses.replace(c.status, state="exited", exit_code=code, finished_at=time.time(),
                                        reason="Completed" if code == 0 else "Error")
