@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from labkit.apimachinery.meta import Obj
-from labkit.scheduler.framework import MAX_NODE_SCORE
+from labkit.scheduler.framework import MAX_NODE_SCORE, CycleState, Status
+from labkit.scheduler.interface import PreFilterExtensions
 from labkit.scheduler.types import NodeInfo, PodInfo
 
 
@@ -113,3 +114,19 @@ def required_node_affinity(pod: PodInfo) -> Callable[[NodeInfo], bool] | None:
         return required is None or any(term_matches(t, labels, node.name) for t in required)
 
     return matches
+
+
+class CountingExtensions(PreFilterExtensions):
+    """AddPod/RemovePod for a plugin whose PreFilter state counts matching pods per domain: the state's
+    ``update_with_pod(pod, incoming, node, ±1)`` adds or takes away one (InterPodAffinity and
+    PodTopologySpread, whose kube versions do the same in ``updateWithPod``)."""
+
+    name: str
+
+    def add_pod(self, state: CycleState, pod: PodInfo, pod_to_add: PodInfo, node: NodeInfo) -> Status | None:
+        state.read(self.name).update_with_pod(pod_to_add, pod, node, 1)
+        return None
+
+    def remove_pod(self, state: CycleState, pod: PodInfo, pod_to_remove: PodInfo, node: NodeInfo) -> Status | None:
+        state.read(self.name).update_with_pod(pod_to_remove, pod, node, -1)
+        return None

@@ -23,12 +23,12 @@ from labkit.apimachinery.meta import Obj
 from labkit.scheduler.framework import MAX_NODE_SCORE, CycleState, Status
 from labkit.scheduler.interface import (
     FilterPlugin,
-    PreFilterExtensions,
     PreFilterPlugin,
     PreScorePlugin,
     ScoreExtensions,
     ScorePlugin,
 )
+from labkit.scheduler.plugins.helper import CountingExtensions
 from labkit.scheduler.types import NodeInfo, PodInfo
 
 ERR_REASON_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules"
@@ -115,7 +115,7 @@ class _PreFilterState:
                 _update(self.anti_affinity_counts, t.topology_key, node, n)
 
 
-class InterPodAffinity(PreFilterPlugin, PreFilterExtensions, FilterPlugin,
+class InterPodAffinity(PreFilterPlugin, CountingExtensions, FilterPlugin,
                        PreScorePlugin, ScorePlugin, ScoreExtensions):
     name = "InterPodAffinity"
 
@@ -143,14 +143,6 @@ class InterPodAffinity(PreFilterPlugin, PreFilterExtensions, FilterPlugin,
                         if t.matches(existing):
                             _count(s.anti_affinity_counts, t.topology_key, node)
         state.write(self.name, s)
-        return None
-
-    def add_pod(self, state: CycleState, pod: PodInfo, pod_to_add: PodInfo, node: NodeInfo) -> Status | None:
-        state.read(self.name).update_with_pod(pod_to_add, pod, node, 1)
-        return None
-
-    def remove_pod(self, state: CycleState, pod: PodInfo, pod_to_remove: PodInfo, node: NodeInfo) -> Status | None:
-        state.read(self.name).update_with_pod(pod_to_remove, pod, node, -1)
         return None
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:

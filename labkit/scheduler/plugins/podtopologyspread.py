@@ -25,13 +25,12 @@ from labkit.apimachinery.taints import find_matching_untolerated_taint
 from labkit.scheduler.framework import MAX_NODE_SCORE, CycleState, Status
 from labkit.scheduler.interface import (
     FilterPlugin,
-    PreFilterExtensions,
     PreFilterPlugin,
     PreScorePlugin,
     ScoreExtensions,
     ScorePlugin,
 )
-from labkit.scheduler.plugins.helper import required_node_affinity
+from labkit.scheduler.plugins.helper import CountingExtensions, required_node_affinity
 from labkit.scheduler.types import NodeInfo, PodInfo
 
 ERR_REASON_CONSTRAINTS_NOT_MATCH = "node(s) didn't match pod topology spread constraints"
@@ -121,7 +120,7 @@ def _count_pods(pod: PodInfo, constraints: list[Constraint], nodes: Sequence[Nod
             c.counts[value] = c.counts.get(value, 0) + n
 
 
-class PodTopologySpread(PreFilterPlugin, PreFilterExtensions, FilterPlugin,
+class PodTopologySpread(PreFilterPlugin, CountingExtensions, FilterPlugin,
                         PreScorePlugin, ScorePlugin, ScoreExtensions):
     name = "PodTopologySpread"
 
@@ -132,14 +131,6 @@ class PodTopologySpread(PreFilterPlugin, PreFilterExtensions, FilterPlugin,
         affinity = required_node_affinity(pod)
         _count_pods(pod, constraints, nodes, affinity)
         state.write(self.name, _PreFilterState(constraints, affinity))
-        return None
-
-    def add_pod(self, state: CycleState, pod: PodInfo, pod_to_add: PodInfo, node: NodeInfo) -> Status | None:
-        state.read(self.name).update_with_pod(pod_to_add, pod, node, 1)
-        return None
-
-    def remove_pod(self, state: CycleState, pod: PodInfo, pod_to_remove: PodInfo, node: NodeInfo) -> Status | None:
-        state.read(self.name).update_with_pod(pod_to_remove, pod, node, -1)
         return None
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
