@@ -40,6 +40,7 @@ from labkit.kubelet import Kubelet, KubeletConfig
 from labkit.kubelet.runtime import Runtime
 from labkit.kubelet.server import KubeletServer
 from labkit.kubelet.simpods import SimPodSource
+from labkit.leaderelection import LeaderElectionConfig, LeaderElector
 from labkit.network import AddressPlan, LoopbackNetwork, address_plan, cluster_dns_ip, docker_subnet, slots
 from labkit.network.netns import HOST, HostNamespace, NamespaceUnavailable, UserNamespace, unprivileged_port_start
 from labkit.proxy import KubeProxy
@@ -118,12 +119,17 @@ class Cluster:
     ``authorization``: ``RBAC`` (kubeadm's choice: each component may do what its role allows, and
     a user what their bindings grant; the notebook and kubectl are ``system:masters``) or
     ``AlwaysAllow``.
+
+    The scheduler and the controller manager each take a Lease in kube-system (``kube-scheduler``,
+    ``kube-controller-manager``) and work only while they hold it, as with ``--leader-elect`` on a real
+    control plane; both use kube's timings unless ``scheduler_leader_election`` and ``controllers``
+    shorten them.
     """
 
     def __init__(self, *, nodes: int = 1, runtime: str | None = None, store: str = "memory", seed: int | None = None,
                  kubeconfig: str | Path | None = None, port: int = 0, set_kubeconfig_env: bool = True,
                  controllers: ControllerManagerConfig | None = None, kubelet: KubeletConfig | None = None,
-                 authorization: str = "RBAC") -> None:
+                 authorization: str = "RBAC", scheduler_leader_election: LeaderElectionConfig | None = None) -> None:
         runtime, self._runtime_reason = _choose_runtime(runtime)
         if runtime not in RUNTIMES:
             raise ValueError(f"unknown runtime {runtime!r}: choose one of {', '.join(RUNTIMES)}")
@@ -137,6 +143,7 @@ class Cluster:
         self.port = port
         self.trace = Trace()
         self.controller_config = controllers or ControllerManagerConfig()
+        self.scheduler_leader_election = scheduler_leader_election or LeaderElectionConfig()
         self.kubelet_config = kubelet or KubeletConfig()
         if nodes > LARGE and runtime == "sim":  # nodes as KWOK runs them: Kubernetes' own timings, no events
             if kubelet is None:
@@ -278,8 +285,12 @@ class Cluster:
         self.controller_manager = await self._add(ControllerManager(
             self.client_for("system:kube-controller-manager", agent="kube-controller-manager"),
             config=self.controller_config))
-        self.scheduler = await self._add(Scheduler(self.client_for("system:kube-scheduler", agent="kube-scheduler"),
-                                                   seed=self.seed))
+        scheduler_client = self.client_for("system:kube-scheduler", agent="kube-scheduler")
+        election = self.scheduler_leader_election
+        elector = LeaderElector(scheduler_client, name="kube-scheduler", lease_duration=election.lease_duration,
+                                renew_deadline=election.renew_deadline,
+                                retry_period=election.retry_period) if election.leader_elect else None
+        self.scheduler = await self._add(Scheduler(scheduler_client, elector=elector, seed=self.seed))
         if self.runtime != "sim":
             network = (LoopbackNetwork(netns=self._netns, plan=plan) if self.runtime == "process"
                        else self._docker_network.bridge())

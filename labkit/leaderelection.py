@@ -4,13 +4,14 @@ Candidates race to write their identity into one Lease. The holder renews ``rene
 ``retry_period``; a candidate takes the Lease over only when it has seen the same record unchanged
 for ``lease_duration`` (client-go trusts its own clock's ``observedTime``, never the holder's
 timestamps). A leader that cannot renew within ``renew_deadline`` stops leading. On a clean stop
-the leader releases the Lease (``ReleaseOnCancel``) so a successor need not wait. Defaults are short
-for teaching (kube: 15 s / 10 s / 2 s). Left out: jitter, the ConfigMap/Endpoints locks.
+the leader releases the Lease (``ReleaseOnCancel``) so a successor need not wait. Defaults are
+kube's (:class:`LeaderElectionConfig`). Left out: jitter, the ConfigMap/Endpoints locks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import socket
 import time
@@ -24,6 +25,19 @@ from labkit.client import APIStatusError, Client, resource_path
 log = logging.getLogger(__name__)
 
 
+@dataclasses.dataclass
+class LeaderElectionConfig:
+    """``LeaderElectionConfiguration`` (component-base), with kube's defaults: ``--leader-elect``,
+    ``--leader-elect-lease-duration`` 15s, ``--leader-elect-renew-deadline`` 10s,
+    ``--leader-elect-retry-period`` 2s. A lesson that wants a takeover within seconds shortens them
+    and says so."""
+
+    leader_elect: bool = True
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+
+
 def default_identity() -> str:
     """``hostname_<uuid>``, as kube-controller-manager and kube-scheduler name themselves."""
     return f"{socket.gethostname()}_{uuid.uuid4()}"
@@ -33,7 +47,7 @@ class LeaderElector:
     """``LeaderElector``: ``await run(on_started_leading, on_stopped_leading)`` in a task."""
 
     def __init__(self, client: Client, *, name: str, namespace: str = "kube-system", identity: str = "",
-                 lease_duration: float = 4.0, renew_deadline: float = 3.0, retry_period: float = 0.5) -> None:
+                 lease_duration: float = 15.0, renew_deadline: float = 10.0, retry_period: float = 2.0) -> None:
         if not lease_duration > renew_deadline > retry_period > 0:
             raise ValueError("need lease_duration > renew_deadline > retry_period > 0")
         self.client = client

@@ -18,11 +18,11 @@ class ControllerManagerConfig:
     # --cluster-cidr and --node-cidr-mask-size (kube: no default; kind uses these)
     cluster_cidr: str = "10.244.0.0/16"
     node_cidr_mask_size: int = 24
-    # --leader-elect and --leader-elect-{lease-duration,renew-deadline,retry-period} (kube: 15s/10s/2s)
+    # --leader-elect and --leader-elect-{lease-duration,renew-deadline,retry-period}: kube's 15s/10s/2s
     leader_elect: bool = True
-    lease_duration: float = 4.0
-    renew_deadline: float = 3.0
-    retry_period: float = 0.5
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
     # --terminated-pod-gc-threshold (kube: 12500): terminated pods kept before the oldest are deleted
     terminated_pod_gc_threshold: int = 12500
     # how often pod GC runs and how long a missing node is quarantined (kube: 20s and 40s, not flags)
