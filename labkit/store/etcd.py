@@ -202,6 +202,10 @@ class EtcdStore(Store):
         """The members' client URLs (``https://HOST:PORT``), as etcdctl's ``--endpoints`` takes them."""
         return self._gateway.urls()
 
+    def server_version(self) -> str:
+        """``etcd VERSION`` of the member that answers (its ``Maintenance.Status``)."""
+        return f"etcd {self._call('/v3/maintenance/status', {}).get('version', 'unknown')}"
+
     # --- calls -------------------------------------------------------------------------------------
 
     def _call(self, path: str, request: dict[str, Any], *, revision: int = 0) -> dict[str, Any]:

