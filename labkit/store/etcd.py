@@ -19,25 +19,27 @@ in 3.4.25 and 3.5.8). etcd sends an old-revision watch its history on its next s
 100 ms, so such a watch takes up to that long to start; ``revision`` is the revision delivered.
 
 **Client.** etcd's own JSON gateway (``/v3/kv/range``, ``/v3/watch`` ...) over keep-alive HTTP/1.1
-and TLS (:mod:`labkit.store._gateway`), no dependency. Measured on this project's 2-core machine
-against etcd 3.4.23 with TLS client certificates, 1 KB values, one thread, 400 calls each
-(``benchmarks/etcd_clients.py``):
+and TLS (:mod:`labkit.store._gateway`): no dependency. Measured on this project's 2-core machine
+against etcd 3.4.23 with TLS client certificates, 1 KB values, one thread (``benchmarks/etcd_clients.py``,
+three runs; "watch" is a put until a watching thread has its event, for labkit the put itself):
 
-================================  ============  ============  ==================
-client                            put p50/p99   range p50/p99 watch p50/p99
-================================  ============  ============  ==================
-JSON gateway, http.client         1.6 / 2.9 ms  1.2 / 4.0 ms  1.9 / 2.9 ms
-grpcio, sync stubs                1.1 / 2.5 ms  0.8 / 1.9 ms  1.4 / 2.3 ms
-etcd3gw 2.7 (gateway, requests)   2.9 / 6.4 ms  2.3 / 4.3 ms  3.4 / 8.6 ms
-================================  ============  ============  ==================
+=============================  ================  ================  ================  ============
+back to back, p50 / p99 (ms)   put               range             watch             CPU/range
+=============================  ================  ================  ================  ============
+labkit, JSON gateway           1.7-2.2 / 6-7     0.6-1.2 / 4-7     1.0-1.9 / 3-8     0.12-0.22 ms
+grpcio, synchronous stubs      0.9-1.3 / 4-8     0.6-0.7 / 3-4     0.9-1.1 / 2-5     0.34-0.41 ms
+etcd3gw 2.7 (requests)         2.1-3.6 / 8-10    1.8-2.8 / 5-8     2.7-3.7 / 6-8     1.0-1.9 ms
+=============================  ================  ================  ================  ============
 
-gRPC is 0.4 ms faster per call: etcd's gateway forwards each request to its own gRPC server. This
-client's own parsing costs 0.13 ms of CPU per range where grpcio spends 0.46 ms (its threads
-included), and nothing to install, so the gateway it is. The libraries: ``etcd3`` (python-etcd3) was
-last released in 2020 and needs protobuf < 4; ``aetcd`` 1.0 is asyncio-only (the interface is
-synchronous, so every call would hop threads: +0.3 ms) and opens only insecure channels, no client
-certificates; ``etcd3gw`` is maintained but built on ``requests``, which lets ``REQUESTS_CA_BUNDLE``
-override the CA it was given (it failed here until that variable was unset) and costs twice the time.
+Back to back, gRPC saves up to 0.8 ms a put (the gateway forwards each request to etcd's own gRPC
+server); at the pace of the goal, 100 writes/s, the difference is gone: put p50 2.4-2.7 ms for labkit
+against 2.1-2.3 ms for grpcio, p99 6.5-9.2 against 7.5-9.3 ms, range p50 1.2 against 1.2-1.3 ms.
+This client spends a third of grpcio's CPU per call (its threads included), and grpcio would add
+19 MB and protobuf. The libraries: ``etcd3`` (python-etcd3) had its last release (0.12) in 2020 and its
+generated code does not import with today's protobuf (it asks for 3.20 or older); ``aetcd`` 1.0 is asyncio-only (this interface is synchronous: every call would hop
+threads) and opens only insecure channels, no client certificates; ``etcd3gw`` is maintained but
+built on ``requests``, which lets ``REQUESTS_CA_BUNDLE`` override the CA it was given (it failed
+here until that variable was unset), and is the slowest.
 
 **Where etcd differs from the other backends** (the conformance tests say so where they assert it):
 

