@@ -35,11 +35,12 @@ Back to back, gRPC saves up to 0.8 ms a put (the gateway forwards each request t
 server); at the pace of the goal, 100 writes/s, the difference is gone: put p50 2.4-2.7 ms for labkit
 against 2.1-2.3 ms for grpcio, p99 6.5-9.2 against 7.5-9.3 ms, range p50 1.2 against 1.2-1.3 ms.
 This client spends a third of grpcio's CPU per call (its threads included), and grpcio would add
-19 MB and protobuf. The libraries: ``etcd3`` (python-etcd3) had its last release (0.12) in 2020 and its
-generated code does not import with today's protobuf (it asks for 3.20 or older); ``aetcd`` 1.0 is asyncio-only (this interface is synchronous: every call would hop
-threads) and opens only insecure channels, no client certificates; ``etcd3gw`` is maintained but
-built on ``requests``, which lets ``REQUESTS_CA_BUNDLE`` override the CA it was given (it failed
-here until that variable was unset), and is the slowest.
+19 MB and protobuf. The libraries: ``etcd3`` (python-etcd3) had its last release (0.12) in 2020, and
+its generated code does not import with today's protobuf (it asks for 3.20 or older); ``aetcd`` 1.0 is
+asyncio-only (this interface is synchronous: every call would hop threads) and opens only insecure
+channels, no client certificates; ``etcd3gw`` is maintained but built on ``requests``, which lets
+``REQUESTS_CA_BUNDLE`` override the CA it was given (it failed here until that variable was unset),
+and is the slowest.
 
 **Where etcd differs from the other backends** (the conformance tests say so where they assert it):
 
@@ -190,8 +191,12 @@ class EtcdStore(Store):
         self._broken = ""  # why the fan-out stopped, if it did
         self._stream: Stream | None = None
         self._compact_rev = 0
-        self._seen = _revision(self._call("/v3/kv/range", {**_range("", True), "count_only": True}))
-        self._compact_rev = self._find_compact_revision(1)
+        try:
+            self._seen = _revision(self._call("/v3/kv/range", {**_range("", True), "count_only": True}))
+            self._compact_rev = self._find_compact_revision(1)
+        except BaseException:
+            self._gateway.close()
+            raise
         self._created = threading.Event()
         self._reader = threading.Thread(target=self._run_watch, name="EtcdStore-watch", daemon=True)
         self._reader.start()
