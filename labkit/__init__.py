@@ -9,7 +9,9 @@ Layout (each module's docstring names the Kubernetes code it mirrors and what it
   ``Obj``, owner references, times, label and field selectors, name and label validation,
   quantities, pod readiness and QoS, taint toleration. Components import helpers from here, never
   from one another.
-- ``store``: etcd's v3 data model (revisions, MVCC, txn, watch, compaction, leases); memory and SQLite.
+- ``store``: etcd's v3 data model (revisions, MVCC, txn, watch, compaction, leases); memory, SQLite,
+  and a real etcd (``store/etcd.py`` through its JSON gateway; ``store/etcd_member.py`` runs one
+  member for a cluster, as kubeadm does).
 - ``apiserver``: kube-apiserver over HTTPS: discovery, REST, watch (with a watch cache), patch and
   apply, Table, Status errors, authentication, authorization and admission; ``apiserver/registry`` holds
   one strategy per resource with its storage beside it (``registry/pod/`` split as kube splits it:

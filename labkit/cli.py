@@ -1,9 +1,10 @@
 """The ``labkit`` command: ``labkit up`` runs a cluster in the foreground for kubectl users.
 
 Contract (other tools rely on it): ``labkit up [--nodes N] [--runtime sim|process|docker]
-[--store memory|sqlite:PATH] [--kubeconfig FILE]`` writes the kubeconfig to FILE, prints one line
-saying the cluster is ready and how to use it, then one saying which runtime and network it chose and
-why (``runtime: ...``), serves ``/readyz`` = ``ok`` once every component is up,
+[--store memory|sqlite:PATH|etcd|etcd://HOST:PORT] [--kubeconfig FILE]`` writes the kubeconfig to
+FILE, prints one line saying the cluster is ready and how to use it, then one saying which runtime
+and network it chose and why (``runtime: ...``), on an etcd store one saying which etcd, which
+version and where (``etcd: ...``), serves ``/readyz`` = ``ok`` once every component is up,
 and on SIGINT or SIGTERM stops cleanly, leaving nothing behind.
 """
 
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from labkit.apiserver.server import AUTHORIZATION_MODES
 from labkit.cluster import RUNTIMES, Cluster
+from labkit.store import StoreError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     up = sub.add_parser("up", help="run a cluster in the foreground until Ctrl-C")
     up.add_argument("--nodes", type=int, default=1, help="number of nodes (default 1)")
     up.add_argument("--runtime", choices=RUNTIMES, default=None, help="container runtime of the nodes")
-    up.add_argument("--store", default="memory", help="memory (default) or sqlite:PATH")
+    up.add_argument("--store", default="memory",
+                    help="memory (default), sqlite:PATH, etcd (a member of the cluster's own) or etcd://HOST:PORT")
     up.add_argument("--kubeconfig", type=Path, default=Path("labkit.kubeconfig"),
                     help="where to write the kubeconfig (default ./labkit.kubeconfig)")
     up.add_argument("--port", type=int, default=0, help="API server port (default: a free one)")
@@ -41,13 +44,15 @@ def main(argv: list[str] | None = None) -> int:
         cluster = Cluster(nodes=args.nodes, runtime=args.runtime, store=args.store, seed=args.seed,
                           kubeconfig=args.kubeconfig.resolve(), port=args.port, set_kubeconfig_env=False,
                           authorization=args.authorization_mode).start(announce=False)
-    except (ValueError, OSError) as e:
+    except (ValueError, OSError, StoreError) as e:
         print(f"labkit: {e}", file=sys.stderr)
         return 1
     try:
         print(f"labkit cluster ready at {cluster.url} ({args.nodes} node(s), {cluster.runtime} runtime): "
               f"export KUBECONFIG={cluster.kubeconfig}", flush=True)
         print(f"runtime: {cluster.path}", flush=True)
+        if cluster.etcd_description:
+            print(cluster.etcd_description, flush=True)
         stop.wait()
     finally:
         cluster.stop()

@@ -19,6 +19,7 @@ import logging
 import os
 import queue
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from labkit import store as kv
-from labkit.apiserver.pki import PKI, write_kubeconfig
+from labkit.apiserver.pki import PKI, EtcdPKI, write_kubeconfig
 from labkit.apiserver.server import APIServer, check_authorization_mode
 from labkit.client import APIStatusError, Client, ConnectionPool, resource_path
 from labkit.component import Component
@@ -46,6 +47,8 @@ from labkit.network.netns import HOST, HostNamespace, NamespaceUnavailable, User
 from labkit.proxy import KubeProxy
 from labkit.proxy.dns import ClusterDNS
 from labkit.scheduler import Scheduler
+from labkit.store import etcd_member
+from labkit.store.etcd import EtcdStore
 from labkit.trace import Trace
 
 T = TypeVar("T")
@@ -62,6 +65,9 @@ GC_THRESHOLD = (50_000, 20, 100)
 #: connections (one per watch) live in this process: 26 MiB of a 3-node cluster. 64 KiB is four
 #: TLS records, as much as one read can decrypt at a time anyway.
 TLS_READ_BUFFER = 64 * 1024
+#: the etcd member's name and its certificates' CN (kubeadm names it after the control-plane node, as kind's is
+#: ``kind-control-plane``)
+ETCD_MEMBER = "labkit-control-plane"
 #: what cluster.reset() removes from the default namespace (controllers' objects go with their owners)
 RESET_IN_DEFAULT = (("apps/v1", "deployments"), ("apps/v1", "replicasets"), ("batch/v1", "jobs"), ("v1", "pods"),
                     ("v1", "services"), ("v1", "configmaps"), ("v1", "secrets"), ("v1", "serviceaccounts"),
@@ -115,6 +121,11 @@ class Cluster:
     A sim cluster of more than 100 nodes runs them as KWOK does: Kubernetes' own lease and status
     intervals, one pod watch for all nodes, and no Events from the kubelets (pass ``kubelet=`` a
     ``KubeletConfig`` to choose otherwise).
+
+    ``store``: ``memory``, ``sqlite:PATH`` (a file that outlives the cluster), ``etcd`` (the cluster
+    starts one etcd member of its own, TLS with client certificates as kubeadm sets it up, and stops
+    it with the cluster; :meth:`etcdctl` talks to it) or ``etcd://HOST:PORT[,HOST:PORT...]`` (an etcd
+    you run: :func:`labkit.store.etcd.open_etcd` says how to give it certificates).
 
     ``authorization``: ``RBAC`` (kubeadm's choice: each component may do what its role allows, and
     a user what their bindings grant; the notebook and kubectl are ``system:masters``) or
@@ -173,6 +184,9 @@ class Cluster:
         self._netns_note = ""
         self.components: list[Component] = []
         self.store: kv.Store | None = None
+        #: the etcd member this cluster runs (``store="etcd"``), and its certificates
+        self.etcd: etcd_member.EtcdMember | None = None
+        self.etcd_pki: EtcdPKI | None = None
         self.apiserver: APIServer | None = None
         self.kubeconfig: Path | None = None
         self.scheduler: Scheduler | None = None
@@ -212,6 +226,8 @@ class Cluster:
             self._point_kubeconfig_here()
         if announce:
             print(f"labkit: {self.path}", flush=True)
+            if isinstance(self.store, EtcdStore):
+                print(f"labkit: {self.etcd_description}", flush=True)
         return self
 
     def _wait_showing_progress(self, future: concurrent.futures.Future[None], timeout: float) -> None:
@@ -246,7 +262,8 @@ class Cluster:
     async def _start(self) -> None:
         assert self._workdir is not None
         cluster_id = self._workdir.name.removeprefix("labkit-").lower().replace("_", "")
-        self.store = kv.open_store(self.store_spec)
+        await asyncio.to_thread(etcd_member.cleanup_leftovers)  # the etcd of a cluster whose process died
+        self.store = await asyncio.to_thread(self._open_store)
         saved = self._saved_config()
         if saved.get("runtime", self.runtime) != self.runtime:
             raise ValueError(f"this store holds a {saved['runtime']} cluster; start it with "
@@ -362,6 +379,52 @@ class Cluster:
         from labkit.kubelet.runtime.sim import SimRuntime
 
         return SimRuntime(node=node)
+
+    def _open_store(self) -> kv.Store:
+        """The store: for ``etcd``, first the etcd certificates (``pki/etcd/``) and a member of this cluster's
+        own, which the API server reaches with its ``apiserver-etcd-client`` certificate, as kubeadm sets it up."""
+        if self.store_spec != "etcd":
+            return kv.open_store(self.store_spec)
+        assert self._workdir is not None
+        pki = self.etcd_pki = EtcdPKI.create(self._workdir / "pki", node_name=ETCD_MEMBER)
+        tls = etcd_member.MemberTLS(pki.ca_cert, *pki.pair("server"), *pki.pair("peer"))
+        self.etcd = etcd_member.EtcdMember(self._workdir / "etcd", tls, name=ETCD_MEMBER)
+        self.etcd.start()
+        cert, key = pki.pair("apiserver-etcd-client")
+        return EtcdStore([self.etcd.client_url], ca_file=pki.ca_cert, cert_file=cert, key_file=key)
+
+    @property
+    def etcd_description(self) -> str:
+        """Which etcd holds this cluster's state, in one line (empty for the memory and SQLite stores)."""
+        if not isinstance(self.store, EtcdStore):
+            return ""
+        endpoints = ", ".join(self.store.endpoints)
+        if self.etcd is not None and self.etcd.binary is not None:
+            return (f"etcd: {self.etcd.binary.describe()}, one member at {endpoints} (pid {self.etcd.pid}), "
+                    f"TLS with client certificates")
+        return f"etcd: {self.store.server_version()} at {endpoints}"
+
+    def etcdctl_command(self, *args: str) -> list[str]:
+        """The ``etcdctl`` command line for this cluster's etcd, then ``args``: with the
+        ``healthcheck-client`` certificate of ``pki/etcd/`` (the one kubeadm gives probes and admins) for
+        the cluster's own member, with the store's certificate for an ``etcd://`` one."""
+        if not isinstance(self.store, EtcdStore):
+            raise RuntimeError(f"this cluster's store is {self.store_spec!r}: etcdctl needs store='etcd'")
+        if self.etcd is not None and self.etcd_pki is not None:
+            command = self.etcd.etcdctl(*self.etcd_pki.pair("healthcheck-client"))
+        else:
+            command = etcd_member.etcdctl_command(None, self.store.endpoints, self.store.ca_file,
+                                                  self.store.cert_file, self.store.key_file)
+        return [*command, *args]
+
+    def etcdctl(self, *args: str, timeout: float = 30) -> str:
+        """Run ``etcdctl`` on this cluster's etcd (:meth:`etcdctl_command`) and return what it prints,
+        e.g. ``cluster.etcdctl("get", "--prefix", "/registry/pods/", "--keys-only")``."""
+        done = subprocess.run(self.etcdctl_command(*args), capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, "ETCDCTL_API": "3"})
+        if done.returncode != 0:
+            raise RuntimeError(f"etcdctl {' '.join(args)} failed: {done.stderr.strip()}")
+        return done.stdout
 
     def _saved_config(self) -> dict[str, str]:
         """The address plan a persistent store was created with (``kube-system/labkit-config``)."""
@@ -502,6 +565,9 @@ class Cluster:
                 self._thread.join(timeout=10)
         if self._loop is not None and not self._loop.is_running():
             self._loop.close()
+        if self.etcd is not None:  # the loop was gone: stop the member before its files go
+            self.etcd.stop()
+            self.etcd = None
         self._restore_kubeconfig_env()
         if self._gc_threshold is not None:
             gc.set_threshold(*self._gc_threshold)
@@ -542,6 +608,9 @@ class Cluster:
             await self.apiserver.stop()
         if self.store is not None:
             self.store.close()
+        if self.etcd is not None:
+            await asyncio.to_thread(self.etcd.stop)
+            self.etcd = None
 
     def __enter__(self) -> Cluster:
         return self.start()

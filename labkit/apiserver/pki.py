@@ -8,14 +8,19 @@ an admin. Bearer tokens live in ``tokens.csv``, kube-apiserver's ``--token-auth-
 PKI re-loaded from its directory knows them all. Kubeconfigs embed everything as ``*-data`` fields
 (``clientcmd/api/v1``), so one file is all a client needs.
 
+:class:`EtcdPKI` is kubeadm's second tree, ``pki/etcd/``: etcd's own CA, its server and peer
+certificates, the health-check client's, and the API server's ``apiserver-etcd-client`` (used when the
+cluster's store is a real etcd).
+
 Keys are ECDSA P-256 (fast to generate; Go's crypto/tls, OpenSSL and urllib3 all accept them).
-Left out: the front-proxy and etcd CAs, the service-account signing key, kubelet serving
+Left out: the front-proxy CA, the service-account signing key, kubelet serving
 certificates, certificate rotation and the CertificateSigningRequest API.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import ipaddress
 import os
@@ -55,9 +60,74 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
                              serialization.NoEncryption())
 
 
-def _subject_alt_names(hosts: Sequence[str]) -> list[x509.GeneralName]:
+def _new_ca(directory: Path, cert_name: str, key_name: str, *, common_name: str) -> tuple[x509.Certificate,
+                                                                                          ec.EllipticCurvePrivateKey]:
+    """A self-signed CA (kubeadm's ``pkiutil.NewCertificateAuthority``), written to ``directory``."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = dt.datetime.now(dt.UTC)
+    public = key.public_key()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name).public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - _BACKDATE).not_valid_after(now + _VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                     content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                     key_agreement=False, encipher_only=False, decipher_only=False),
+                       critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    (directory / cert_name).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_private(directory / key_name, _key_pem(key))
+    return cert, key
+
+
+def _load_ca(cert_path: Path, key_path: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{key_path} is not an ECDSA key")
+    return cert, key
+
+
+def _sign_leaf(ca_cert: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey, cert_path: Path, key_path: Path, *,
+               common_name: str, organizations: Sequence[str] = (), usages: Sequence[x509.ObjectIdentifier],
+               alt_names: Sequence[x509.GeneralName] = (), key_encipherment: bool = False) -> tuple[Path, Path]:
+    """Sign a new leaf certificate for ``usages`` (server and/or client auth); write it and its key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name(
+        [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations]
+        + [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    )
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject).issuer_name(ca_cert.subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - _BACKDATE).not_valid_after(now + _VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=False, crl_sign=False,
+                                     content_commitment=False, key_encipherment=key_encipherment,
+                                     data_encipherment=False, key_agreement=False, encipher_only=False,
+                                     decipher_only=False),
+                       critical=True)
+        .add_extension(x509.ExtendedKeyUsage(list(usages)), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+    )
+    if alt_names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(list(alt_names)), critical=False)
+    cert = builder.sign(ca_key, hashes.SHA256())
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_private(key_path, _key_pem(key))
+    return cert_path, key_path
+
+
+def _subject_alt_names(hosts: Sequence[str], *, service_names: bool = True) -> list[x509.GeneralName]:
     names: list[x509.GeneralName] = []
-    for host in dict.fromkeys([*hosts, *SERVICE_DNS_NAMES]):
+    for host in dict.fromkeys([*hosts, *(SERVICE_DNS_NAMES if service_names else ())]):
         try:
             names.append(x509.IPAddress(ipaddress.ip_address(host)))
         except ValueError:
@@ -82,25 +152,7 @@ class PKI:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         (directory / TOKEN_FILE).unlink(missing_ok=True)
-        key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kubernetes")])
-        now = dt.datetime.now(dt.UTC)
-        public = key.public_key()
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name).issuer_name(name).public_key(public)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - _BACKDATE).not_valid_after(now + _VALIDITY)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                         content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                         key_agreement=False, encipher_only=False, decipher_only=False),
-                           critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-            .sign(key, hashes.SHA256())
-        )
-        (directory / CA_CERT).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        _write_private(directory / CA_KEY, _key_pem(key))
+        cert, key = _new_ca(directory, CA_CERT, CA_KEY, common_name="kubernetes")
         pki = cls(directory, cert, key)
         pki._issue(SERVER_CERT, SERVER_KEY, common_name="kube-apiserver", organizations=(),
                    usage=ExtendedKeyUsageOID.SERVER_AUTH, alt_names=_subject_alt_names(hosts))
@@ -110,42 +162,14 @@ class PKI:
     def load(cls, directory: Path) -> PKI:
         """The PKI :meth:`create` wrote to ``directory``, with every token issued since."""
         directory = Path(directory)
-        cert = x509.load_pem_x509_certificate((directory / CA_CERT).read_bytes())
-        key = serialization.load_pem_private_key((directory / CA_KEY).read_bytes(), password=None)
-        if not isinstance(key, ec.EllipticCurvePrivateKey):
-            raise ValueError(f"{directory / CA_KEY} is not an ECDSA key")
+        cert, key = _load_ca(directory / CA_CERT, directory / CA_KEY)
         return cls(directory, cert, key)
 
     def _issue(self, cert_name: str, key_name: str, *, common_name: str, organizations: Sequence[str],
                usage: x509.ObjectIdentifier, alt_names: Sequence[x509.GeneralName] = ()) -> tuple[Path, Path]:
         """Sign a new leaf certificate for one usage (server or client auth) and write it with its key."""
-        key = ec.generate_private_key(ec.SECP256R1())
-        subject = x509.Name(
-            [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations]
-            + [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
-        )
-        now = dt.datetime.now(dt.UTC)
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject).issuer_name(self._ca_cert.subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - _BACKDATE).not_valid_after(now + _VALIDITY)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=False, crl_sign=False,
-                                         content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                         key_agreement=False, encipher_only=False, decipher_only=False),
-                           critical=True)
-            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self._ca_key.public_key()),
-                           critical=False)
-        )
-        if alt_names:
-            builder = builder.add_extension(x509.SubjectAlternativeName(list(alt_names)), critical=False)
-        cert = builder.sign(self._ca_key, hashes.SHA256())
-        cert_path, key_path = self.directory / cert_name, self.directory / key_name
-        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        _write_private(key_path, _key_pem(key))
-        return cert_path, key_path
+        return _sign_leaf(self._ca_cert, self._ca_key, self.directory / cert_name, self.directory / key_name,
+                          common_name=common_name, organizations=organizations, usages=(usage,), alt_names=alt_names)
 
     def server_ssl_context(self) -> ssl.SSLContext:
         """TLS for the API server: its serving certificate, and client certificates checked against the
@@ -174,6 +198,59 @@ class PKI:
     def authenticator(self) -> Authenticator:
         """Authenticates this CA's client certificates and this PKI's tokens (including later ones)."""
         return Authenticator(tokens=self._tokens)
+
+
+@dataclasses.dataclass(frozen=True)
+class EtcdPKI:
+    """etcd's own CA and certificates, as ``kubeadm init`` writes them (``phases/certs``, the
+    ``etcd-ca`` tree): ``pki/etcd/ca.crt`` (CN ``etcd-ca``); ``pki/etcd/server.crt`` and
+    ``pki/etcd/peer.crt`` (CN the member's node name, valid for server *and* client auth, for
+    ``localhost``, ``127.0.0.1``, ``::1`` and the node name); ``pki/etcd/healthcheck-client.crt``
+    (CN ``kube-etcd-healthcheck-client``, what the liveness probe and an admin's ``etcdctl`` use); and
+    ``pki/apiserver-etcd-client.crt`` (CN ``kube-apiserver-etcd-client``, the API server's). etcd
+    runs with ``--client-cert-auth``: without a certificate this CA signed, nobody reads its keys.
+    """
+
+    directory: Path  # the cluster's pki/ (the etcd files are in pki/etcd/, the API server's client in pki/)
+    node_name: str
+
+    @property
+    def etcd_dir(self) -> Path:
+        return self.directory / "etcd"
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.etcd_dir / "ca.crt"
+
+    def pair(self, name: str) -> tuple[Path, Path]:
+        """``(cert, key)`` of ``server``, ``peer``, ``healthcheck-client`` or ``apiserver-etcd-client``."""
+        base = self.directory if name == "apiserver-etcd-client" else self.etcd_dir
+        return base / f"{name}.crt", base / f"{name}.key"
+
+    @classmethod
+    def create(cls, directory: Path, *, node_name: str) -> EtcdPKI:
+        """Write the etcd CA and its four leaf certificates under ``directory`` (files there are replaced)."""
+        pki = cls(Path(directory), node_name)
+        pki.etcd_dir.mkdir(parents=True, exist_ok=True)
+        ca_cert, ca_key = _new_ca(pki.etcd_dir, "ca.crt", "ca.key", common_name="etcd-ca")
+        hosts = _subject_alt_names(["localhost", node_name, "127.0.0.1", "::1"], service_names=False)
+        both = (ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH)
+        client = (ExtendedKeyUsageOID.CLIENT_AUTH,)
+        for name, common_name, usages, alt_names in (
+            ("server", node_name, both, hosts),
+            ("peer", node_name, both, hosts),
+            ("healthcheck-client", "kube-etcd-healthcheck-client", client, []),
+            ("apiserver-etcd-client", "kube-apiserver-etcd-client", client, []),
+        ):
+            cert_path, key_path = pki.pair(name)
+            _sign_leaf(ca_cert, ca_key, cert_path, key_path, common_name=common_name, usages=usages,
+                       alt_names=alt_names, key_encipherment=True)
+        return pki
+
+    def etcdctl_flags(self, client: str = "healthcheck-client") -> list[str]:
+        """The TLS flags of an ``etcdctl`` that authenticates with one of these client certificates."""
+        cert, key = self.pair(client)
+        return [f"--cacert={self.ca_cert}", f"--cert={cert}", f"--key={key}"]
 
 
 def _b64(data: bytes) -> str:

@@ -13,8 +13,10 @@ API that ``k8s.io/apiserver/pkg/storage/etcd3`` calls):
   :class:`Compacted` (etcd's ``ErrCompacted``), which the API server turns into ``410 Gone``;
 - leases with a TTL: keys attached to a lease are deleted when it expires.
 
-Backends: :class:`~labkit.store.memory.MemoryStore` (the default) and
-:class:`~labkit.store.sqlite.SQLiteStore` (a file, WAL). Left out: multi-member Raft, gRPC, auth,
+Backends: :class:`~labkit.store.memory.MemoryStore` (the default),
+:class:`~labkit.store.sqlite.SQLiteStore` (a file, WAL) and :class:`~labkit.store.etcd.EtcdStore`
+(a real etcd, through its JSON gateway; :mod:`labkit.store.etcd_member` starts one member for a
+cluster). The first two leave out multi-member Raft, gRPC, auth,
 range by arbitrary ``[key, range_end)`` intervals (prefix is what Kubernetes uses), ``compare`` on
 anything but ``mod_revision``/``create_revision``/``version``/``value``.
 
@@ -223,7 +225,8 @@ class Store(abc.ABC):
 
 
 def open_store(spec: str = "memory") -> Store:
-    """A store from a spec: ``memory`` or ``sqlite:PATH``."""
+    """A store from a spec: ``memory``, ``sqlite:PATH`` or ``etcd://HOST:PORT[,HOST:PORT...]`` (an etcd
+    already running: :func:`labkit.store.etcd.open_etcd`; ``Cluster(store="etcd")`` starts one)."""
     if spec == "memory":
         from labkit.store.memory import MemoryStore
 
@@ -232,7 +235,11 @@ def open_store(spec: str = "memory") -> Store:
         from labkit.store.sqlite import SQLiteStore
 
         return SQLiteStore(spec.removeprefix("sqlite:"))
-    raise ValueError(f"unknown store {spec!r}: expected 'memory' or 'sqlite:PATH'")
+    if spec.startswith("etcd://"):
+        from labkit.store.etcd import open_etcd
+
+        return open_etcd(spec)
+    raise ValueError(f"unknown store {spec!r}: expected 'memory', 'sqlite:PATH' or 'etcd://HOST:PORT'")
 
 
 __all__ = [

