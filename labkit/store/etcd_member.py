@@ -86,8 +86,11 @@ def _is_elf(path: Path) -> bool:
 def _on_path(name: str) -> Path | None:
     for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
         candidate = Path(directory or ".") / name
-        if candidate.is_file() and os.access(candidate, os.X_OK) and _is_elf(candidate):
-            return candidate
+        try:
+            if candidate.is_file() and os.access(candidate, os.X_OK) and _is_elf(candidate):
+                return candidate
+        except OSError:  # a PATH entry this account may not search (another's ~/bin): not ours
+            continue
     return None
 
 

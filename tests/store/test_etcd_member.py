@@ -57,3 +57,20 @@ def test_labkit_etcd_wins(real_etcd: Path, tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("LABKIT_ETCD", str(tmp_path / "missing"))
     with pytest.raises(EtcdError, match="not an etcd binary"):
         find_etcd()
+
+
+@pytest.mark.unprivileged  # root may search any folder: CI's ordinary accounts are the ones it bites
+def test_a_path_entry_this_account_may_not_search_is_passed_over(real_etcd: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    closed, binaries = tmp_path / "someone-elses-bin", tmp_path / "bin"
+    closed.mkdir()
+    binaries.mkdir()
+    shutil.copy(real_etcd, binaries / "etcd")
+    closed.chmod(0o000)
+    try:
+        monkeypatch.setenv("PATH", f"{closed}:{binaries}")
+        monkeypatch.delenv("LABKIT_ETCD", raising=False)
+        found = find_etcd()
+    finally:
+        closed.chmod(0o755)
+    assert found is not None and found.etcd == binaries / "etcd"
