@@ -187,7 +187,8 @@ class MVCCStore(Store):
         self._lessor = Lessor()
         self._closed = False
         self._wake = threading.Event()
-        self._timer = threading.Thread(target=self._run_lessor, name=f"{type(self).__name__}-lessor", daemon=True)
+        self._timer = threading.Thread(target=self._run_lessor, name=f"{type(self).__name__}-{id(self):x}-lessor",
+                                       daemon=True)
         self._timer.start()
 
     # --- backend hooks (called with the lock held) ----------------------------------------------

@@ -198,7 +198,7 @@ class EtcdStore(Store):
             self._gateway.close()
             raise
         self._created = threading.Event()
-        self._reader = threading.Thread(target=self._run_watch, name="EtcdStore-watch", daemon=True)
+        self._reader = threading.Thread(target=self._run_watch, name=f"EtcdStore-{id(self):x}-watch", daemon=True)
         self._reader.start()
         if not self._created.wait(10) or self._broken:
             self.close()

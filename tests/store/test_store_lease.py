@@ -122,9 +122,10 @@ def test_expire_leases_revokes_what_is_due(store: Store, monkeypatch) -> None:
 
 
 def test_close_stops_the_stores_threads(store: Store) -> None:
-    """The lessor's timer (memory, SQLite) or the watch reader (etcd): threads named after the store."""
+    """The lessor's timer (memory, SQLite) or the watch reader (etcd): threads named after this store
+    (other tests' clusters run stores of their own in this process)."""
     store.lease_grant(30)
-    threads = [t for t in threading.enumerate() if t.name.startswith(type(store).__name__)]
+    threads = [t for t in threading.enumerate() if t.name.startswith(f"{type(store).__name__}-{id(store):x}-")]
     assert threads and all(t.is_alive() for t in threads)
     store.close()
     for thread in threads:
