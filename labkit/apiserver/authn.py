@@ -5,15 +5,25 @@ Mirrors ``k8s.io/apiserver/pkg/authentication``:
 - ``request/x509``: a client certificate that the TLS layer verified against the cluster CA names
   the user (subject CN) and its groups (every subject O);
 - ``token/tokenfile``: the ``--token-auth-file`` CSV, one ``token,user,uid,"group1,group2"`` a line;
-- ``request/bearertoken``: ``Authorization: Bearer <token>`` looked up in that table;
+- ``plugin/pkg/auth/authenticator/token/bootstrap``: a bootstrap token ``<id>.<secret>`` names the
+  user ``system:bootstrap:<id>`` in ``system:bootstrappers`` and the Secret's ``auth-extra-groups``,
+  when ``kube-system/bootstrap-token-<id>`` exists, is not being deleted, has the bootstrap type, the
+  same id and secret (compared in constant time), has not expired and says
+  ``usage-bootstrap-authentication: "true"``;
+- ``request/bearertoken``: ``Authorization: Bearer <token>`` tried on the token file, then on the
+  other token authenticators (kube-apiserver's order: token file, service accounts, bootstrap tokens);
 - ``request/union``: the authenticators are tried in kube-apiserver's order (x509 before bearer
   tokens) and the first success wins; a failure (an unknown token) only matters when nothing succeeds,
   so a valid client certificate still authenticates a request that also carries a bad token;
+- ``request/anonymous`` behind ``union.NewFailOnError``: a request with no credentials at all is
+  ``system:anonymous`` in ``system:unauthenticated`` (RBAC then decides, and answers 403 for what is
+  not bound to them); one with a bad bearer token stays a 401. kube-apiserver turns this off under
+  ``--authorization-mode=AlwaysAllow`` (``ApplyAuthorization``), and so does :class:`Authenticator`'s
+  caller;
 - ``group.AuthenticatedGroupAdder``: every authenticated user is in ``system:authenticated``.
 
-Left out: anonymous requests (kube-apiserver turns "no credentials" into ``system:anonymous``; here
-the caller answers 401), service-account JWTs, OIDC, webhooks, the front-proxy headers, the WebSocket
-``base64url.bearer.authorization.k8s.io.`` subprotocol, and the x509 extras (the
+Left out: service-account JWTs, OIDC, webhooks, the front-proxy headers, the WebSocket
+``base64url.bearer.authorization.k8s.io.`` subprotocol, the token cache, and the x509 extras (the
 ``authentication.kubernetes.io/credential-id`` fingerprint and the UID read from a certificate).
 """
 
@@ -21,9 +31,14 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-from collections.abc import Mapping
+import datetime as dt
+import hmac
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from labkit.apimachinery import bootstraptoken
+from labkit.apimachinery.meta import Obj
 
 ALL_AUTHENTICATED = "system:authenticated"
 ALL_UNAUTHENTICATED = "system:unauthenticated"
@@ -101,19 +116,64 @@ def _with_authenticated_group(user: UserInfo) -> UserInfo:
     return dataclasses.replace(user, groups=(*user.groups, ALL_AUTHENTICATED))
 
 
-class Authenticator:
-    """The union of the x509 and token-file authenticators, as kube-apiserver assembles them.
+#: a bearer-token authenticator: the token's user, or None when the token is not one it knows
+TokenAuthenticator = Callable[[str], "UserInfo | None"]
 
-    ``tokens`` is read on every request, so tokens added to the mapping later are honoured.
+
+class BootstrapTokenAuthenticator:
+    """Bootstrap tokens against their Secrets in kube-system, read with ``get_secret(name)`` (kube
+    reads an informer's lister; the API server hands in its own registry), expiry by ``clock``."""
+
+    def __init__(self, get_secret: Callable[[str], Obj | None], clock: Callable[[], dt.datetime]) -> None:
+        self._get_secret = get_secret
+        self._clock = clock
+
+    def __call__(self, token: str) -> UserInfo | None:
+        try:
+            token_id, token_secret = bootstraptoken.parse_token(token)
+        except ValueError:
+            return None  # not a bootstrap token: another authenticator's business
+        secret = self._get_secret(bootstraptoken.secret_name(token_id))
+        if (secret is None or secret["metadata"].get("deletionTimestamp")
+                or secret.get("type") != bootstraptoken.SECRET_TYPE or secret.get("data") is None):
+            return None
+        stored = bootstraptoken.secret_data(secret, bootstraptoken.SECRET_KEY)
+        if not hmac.compare_digest(stored.encode(), token_secret.encode()):
+            return None
+        if (bootstraptoken.secret_data(secret, bootstraptoken.ID_KEY) != token_id
+                or bootstraptoken.has_expired(secret, self._clock())
+                or bootstraptoken.secret_data(secret, bootstraptoken.USAGE_AUTHENTICATION) != "true"):
+            return None
+        try:
+            groups = bootstraptoken.auth_groups(secret)
+        except ValueError:
+            return None
+        return UserInfo(name=bootstraptoken.USER_PREFIX + token_id, groups=tuple(groups))
+
+
+class Authenticator:
+    """The union of the x509 and bearer-token authenticators, with anonymous requests as the fallback
+    when ``anonymous``, as kube-apiserver assembles them.
+
+    ``tokens`` (the token file) is read on every request, so tokens added to the mapping later are
+    honoured; ``token_authenticators`` are tried after it, in order.
     """
 
-    def __init__(self, *, tokens: Mapping[str, UserInfo]) -> None:
+    def __init__(self, *, tokens: Mapping[str, UserInfo], token_authenticators: Sequence[TokenAuthenticator] = (),
+                 anonymous: bool = False) -> None:
         self._tokens = tokens
+        self._token_authenticators = tuple(token_authenticators)
+        self.anonymous = anonymous
 
     def authenticate(self, *, peer_cert: Mapping[str, Any] | None, authorization: str | None) -> UserInfo | None:
-        """The caller's identity, or None when no credential is valid (the caller answers 401)."""
+        """The caller's identity, or None when a credential was offered and none is valid, or none was
+        offered and anonymous requests are off (the caller answers 401)."""
         user = _x509_user(peer_cert)
         if user is None:
             token = _bearer_token(authorization)
-            user = self._tokens.get(token) if token is not None else None
+            if token is None:
+                return UserInfo(name=ANONYMOUS, groups=(ALL_UNAUTHENTICATED,)) if self.anonymous else None
+            user = self._tokens.get(token) or next(
+                (found for authenticate_token in self._token_authenticators
+                 if (found := authenticate_token(token)) is not None), None)
         return _with_authenticated_group(user) if user is not None else None

@@ -14,8 +14,13 @@ with three differences, each said on its role:
   pod when it runs a stand-in image.
 - ``system:coredns`` and the KWOK controller's binding come from those projects' manifests.
 
-Left out: the per-controller ``system:controller:*`` roles, aggregation labels, the roles of
-components labkit does not have (volumes, certificates, autoscaling ...).
+Of kube's namespaced roles (``namespace_policy.go``), those of the bootstrap signer and the token
+cleaner are here, bound to their service accounts as in kube (labkit runs both controllers as
+``system:kube-controller-manager``, so the bindings only show what each needs).
+
+Left out: the other per-controller ``system:controller:*`` roles, aggregation labels, the roles of
+components labkit does not have (volumes, certificates, autoscaling ...), the leader-locking and
+extension-apiserver roles of kube-system.
 """
 
 from __future__ import annotations
@@ -152,8 +157,26 @@ CLUSTER_ROLE_BINDINGS: dict[str, tuple[str, list[Obj]]] = {
     "kwok-controller": ("system:node", [_service_account("kube-system", "kwok-controller")]),
 }
 
-def _metadata(name: str) -> Obj:
-    return {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"},
+#: (namespace, name) -> rules of a Role
+NAMESPACE_ROLES: dict[tuple[str, str], list[Obj]] = {
+    ("kube-system", "system:controller:bootstrap-signer"): [rule(READ, [""], ["secrets"])],
+    ("kube-system", "system:controller:token-cleaner"): [rule([*READ, "delete"], [""], ["secrets"]), EVENTS],
+    ("kube-public", "system:controller:bootstrap-signer"): [
+        rule(READ, [""], ["configmaps"]),
+        {**rule(["update"], [""], ["configmaps"]), "resourceNames": ["cluster-info"]},
+        EVENTS,
+    ],
+}
+#: (namespace, name) -> (Role, subjects) of a RoleBinding
+NAMESPACE_ROLE_BINDINGS: dict[tuple[str, str], tuple[str, list[Obj]]] = {
+    (namespace, name): (name, [_service_account("kube-system", name.removeprefix("system:controller:"))])
+    for namespace, name in NAMESPACE_ROLES
+}
+
+
+def _metadata(name: str, namespace: str = "") -> Obj:
+    return {"name": name, **({"namespace": namespace} if namespace else {}),
+            "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"},
             "annotations": {"rbac.authorization.kubernetes.io/autoupdate": "true"}}
 
 
@@ -167,3 +190,15 @@ def cluster_role_bindings() -> list[Obj]:
              "subjects": copy.deepcopy(subjects),
              "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role}}
             for name, (role, subjects) in CLUSTER_ROLE_BINDINGS.items()]
+
+
+def roles() -> list[Obj]:
+    return [{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": _metadata(name, namespace),
+             "rules": copy.deepcopy(rules)} for (namespace, name), rules in NAMESPACE_ROLES.items()]
+
+
+def role_bindings() -> list[Obj]:
+    return [{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+             "metadata": _metadata(name, namespace), "subjects": copy.deepcopy(subjects),
+             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role}}
+            for (namespace, name), (role, subjects) in NAMESPACE_ROLE_BINDINGS.items()]

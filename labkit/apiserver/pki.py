@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from labkit.apiserver.authn import Authenticator, UserInfo, append_token, read_token_file
+from labkit.apiserver.authn import Authenticator, TokenAuthenticator, UserInfo, append_token, read_token_file
 
 #: DNS names every kube-apiserver serving certificate carries (kubeadm's ``GetAPIServerAltNames``)
 SERVICE_DNS_NAMES = ("kubernetes", "kubernetes.default", "kubernetes.default.svc",
@@ -195,9 +195,11 @@ class PKI:
         self._tokens[token] = info
         return token
 
-    def authenticator(self) -> Authenticator:
-        """Authenticates this CA's client certificates and this PKI's tokens (including later ones)."""
-        return Authenticator(tokens=self._tokens)
+    def authenticator(self, *, token_authenticators: Sequence[TokenAuthenticator] = (),
+                      anonymous: bool = False) -> Authenticator:
+        """Authenticates this CA's client certificates and this PKI's tokens (including later ones),
+        then bearer tokens with ``token_authenticators``, and no credentials as anonymous if asked."""
+        return Authenticator(tokens=self._tokens, token_authenticators=token_authenticators, anonymous=anonymous)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,7 +28,7 @@ from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.timeutil import now_utc
 from labkit.apiserver import bootstrappolicy, discovery, errors, handlers, request, streaming, tables, watch
 from labkit.apiserver.admission import AdmissionChain, NamespaceLifecycle, Priority, ServiceAccount
-from labkit.apiserver.authn import UserInfo
+from labkit.apiserver.authn import BootstrapTokenAuthenticator, UserInfo
 from labkit.apiserver.authz import AlwaysAllow, AuthorizationAttributes, Authorizer, forbidden_message
 from labkit.apiserver.pki import PKI
 from labkit.apiserver.rbac import RBACAuthorizer
@@ -93,8 +93,12 @@ class APIServer:
         self.ids = ids if ids is not None else IdSource()
         self.trace = trace if trace is not None else Trace()
         self.clock = clock
-        self.authenticator = pki.authenticator()
         self.authorization = check_authorization_mode(authorization)
+        # kube-apiserver's --anonymous-auth defaults to true, but is turned off under AlwaysAllow
+        self.authenticator = pki.authenticator(
+            token_authenticators=[BootstrapTokenAuthenticator(
+                lambda name: self._lookup("secrets", "kube-system", name), clock)],
+            anonymous=authorization != "AlwaysAllow")
         self.admission = AdmissionChain([NamespaceLifecycle(self._lookup), ServiceAccount(), Priority(self._list_all)])
         self.registries: dict[tuple[str, str], Registry] = {
             (r.group, r.plural): REGISTRY_CLASSES.get(r.plural, Registry)(
@@ -197,6 +201,10 @@ class APIServer:
                 self._ensure(self.registry("clusterroles", RBAC_GROUP), "", role)
             for binding in bootstrappolicy.cluster_role_bindings():
                 self._ensure(self.registry("clusterrolebindings", RBAC_GROUP), "", binding)
+            for role in bootstrappolicy.roles():
+                self._ensure(self.registry("roles", RBAC_GROUP), role["metadata"]["namespace"], role)
+            for binding in bootstrappolicy.role_bindings():
+                self._ensure(self.registry("rolebindings", RBAC_GROUP), binding["metadata"]["namespace"], binding)
         pcs = self.registry("priorityclasses", "scheduling.k8s.io")
         for name, value in (("system-node-critical", 2000001000), ("system-cluster-critical", 2000000000)):
             self._ensure(pcs, "", {"metadata": {"name": name}, "value": value,
