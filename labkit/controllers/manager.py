@@ -15,6 +15,7 @@ import asyncio
 from labkit.client import Client
 from labkit.component import Component
 from labkit.controllers.base import Controller, SharedInformers
+from labkit.controllers.bootstrapsigner import BootstrapSigner
 from labkit.controllers.config import ControllerManagerConfig
 from labkit.controllers.deployment import DeploymentController
 from labkit.controllers.endpoints import EndpointsController
@@ -28,6 +29,7 @@ from labkit.controllers.podgc import PodGCController
 from labkit.controllers.replicaset import ReplicaSetController
 from labkit.controllers.rootcacertpublisher import RootCACertPublisher
 from labkit.controllers.serviceaccount import ServiceAccountsController
+from labkit.controllers.tokencleaner import TokenCleaner
 from labkit.leaderelection import LeaderElector
 from labkit.trace import Trace
 
@@ -45,6 +47,8 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "nodeipam": NodeIpamController,
     "podgc": PodGCController,
     "root-ca-cert-publisher": RootCACertPublisher,
+    "bootstrapsigner": BootstrapSigner,  # off by default in kube; kubeadm turns both on
+    "tokencleaner": TokenCleaner,
 }
 
 
