@@ -108,12 +108,16 @@ def test_unsupported_content_type_is_415(raw: requests.Session, namespace: str) 
     status_of(r, 415, "UnsupportedMediaType")
 
 
-def test_no_or_bad_credentials_are_401(cluster: Cluster) -> None:
+def test_bad_credentials_are_401_and_none_is_anonymous_403(cluster: Cluster) -> None:
+    """kube-apiserver's --anonymous-auth (on by default with RBAC): no credentials at all is
+    system:anonymous, whom RBAC refuses; a bad token is a 401."""
     assert cluster.apiserver is not None
     ca = str(cluster.apiserver.pki.directory / "ca.crt")
     s = requests.Session()
     s.trust_env = False
-    status_of(s.get(f"{cluster.url}/api/v1/pods", verify=ca), 401, "Unauthorized")
+    body = status_of(s.get(f"{cluster.url}/api/v1/pods", verify=ca), 403, "Forbidden")
+    assert body["message"] == ('pods is forbidden: User "system:anonymous" cannot list resource "pods" in API group "" '
+                               "at the cluster scope")
     r = s.get(f"{cluster.url}/api/v1/pods", verify=ca, headers={"Authorization": "Bearer not-a-token"})
     status_of(r, 401, "Unauthorized")
     assert s.get(f"{cluster.url}/readyz", verify=ca).text == "ok"  # health stays public
