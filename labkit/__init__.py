@@ -27,6 +27,8 @@ Layout (each module's docstring names the Kubernetes code it mirrors and what it
 - ``testing``: client-go's fake clientset, fake informers, a fake clock and a driver, to test one
   controller without a cluster.
 - ``trace``: every request, watch event and decision, for the ``widgets``.
+- ``bootstrap``: kubeadm's bootstrap tokens: publishing ``cluster-info``, ``token create``, the join
+  command and ``join``'s token discovery.
 - ``cluster``: :class:`Cluster`, the facade notebooks use; ``cli``: ``labkit up``;
   ``exercises``: the course's auto-checked exercises.
 """

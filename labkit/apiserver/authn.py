@@ -117,7 +117,7 @@ def _with_authenticated_group(user: UserInfo) -> UserInfo:
 
 
 #: a bearer-token authenticator: the token's user, or None when the token is not one it knows
-TokenAuthenticator = Callable[[str], "UserInfo | None"]
+TokenAuthenticator = Callable[[str], UserInfo | None]
 
 
 class BootstrapTokenAuthenticator:

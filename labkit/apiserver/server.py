@@ -1,7 +1,8 @@
 """The API server: HTTPS on loopback, the one door into the cluster's state.
 
 Mirrors kube-apiserver's handler chain (``k8s.io/apiserver/pkg/server/config.go``
-``DefaultBuildHandlerChain``): authentication (client certificate or bearer token) → impersonation →
+``DefaultBuildHandlerChain``): authentication (client certificate, bearer or bootstrap token; no
+credentials is ``system:anonymous`` unless authorization is AlwaysAllow) → impersonation →
 authorization → the REST handler (admission and storage inside), with every request and every watch
 event written to the trace. Also serves discovery (legacy and aggregated), ``/version``, the health
 endpoints and the minimal ``/openapi/v2`` kubectl's validation accepts. Left out: HTTP/2, API priority

@@ -133,6 +133,14 @@ def test_anonymous_users_may_get_cluster_info_and_nothing_else(cluster, ca):
         assert (resp.status_code, resp.json()["reason"], resp.json()["message"]) == (403, "Forbidden", message)
 
 
+def test_no_anonymous_requests_under_always_allow():
+    """kube-apiserver's ApplyAuthorization turns --anonymous-auth off with AlwaysAllow: no credentials is a 401."""
+    with Cluster(runtime="sim", nodes=0, authorization="AlwaysAllow", set_kubeconfig_env=False) as c:
+        assert c.apiserver is not None
+        resp = session().get(c.url + CLUSTER_INFO, verify=str(c.apiserver.pki.directory / "ca.crt"))
+        assert (resp.status_code, resp.json()["reason"]) == (401, "Unauthorized")
+
+
 def test_the_cluster_info_rbac_is_kubeadms(cluster):
     admin = cluster.admin()
     role = cluster.run(admin.get("/apis/rbac.authorization.k8s.io/v1/namespaces/kube-public/roles/"
