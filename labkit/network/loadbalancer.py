@@ -513,35 +513,41 @@ class BuiltinLoadBalancer(LoadBalancer):
         return None
 
     async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        """One client connection, until either side closes it or :meth:`stop` cancels it."""
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
         try:
-            last: _Server | None = None
-            for _ in range(1 + RETRIES):
-                server = self._pick()
-                if server is None:
-                    return  # no server UP: haproxy closes the connection too
-                if server is last:  # haproxy's turn-around timer before retrying the same server
-                    await asyncio.sleep(min(CONNECT_TIMEOUT, 1.0))
-                try:
-                    reader, writer = await asyncio.wait_for(
-                        asyncio.open_connection(server.backend.host, server.backend.port), CONNECT_TIMEOUT)
-                except (OSError, TimeoutError):
-                    last = server
-                    continue
-                server.current += 1
-                server.total += 1
-                try:
-                    await asyncio.gather(_pipe(client_reader, writer, client_writer),
-                                         _pipe(reader, client_writer, writer))
-                finally:
-                    server.current -= 1
-                    writer.close()
-                return
+            await self._forward(client_reader, client_writer)
+        except asyncio.CancelledError:
+            pass  # stop() ends connections so; re-raised, Python 3.11's stream callback would log it as an error
         finally:
             client_writer.close()
             self._connections.discard(task)
+
+    async def _forward(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        """Connect to the next UP server, retrying up to :data:`RETRIES` times, then pipe both ways."""
+        last: _Server | None = None
+        for _ in range(1 + RETRIES):
+            server = self._pick()
+            if server is None:
+                return  # no server UP: haproxy closes the connection too
+            if server is last:  # haproxy's turn-around timer before retrying the same server
+                await asyncio.sleep(min(CONNECT_TIMEOUT, 1.0))
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(server.backend.host, server.backend.port), CONNECT_TIMEOUT)
+            except OSError:  # refused, reset, or TimeoutError (an OSError too)
+                last = server
+                continue
+            server.current += 1
+            server.total += 1
+            try:
+                await asyncio.gather(_pipe(client_reader, writer, client_writer), _pipe(reader, client_writer, writer))
+            finally:
+                server.current -= 1
+                writer.close()
+            return
 
     async def _check_loop(self, server: _Server, delay: float) -> None:
         await asyncio.sleep(delay)

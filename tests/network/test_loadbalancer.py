@@ -227,7 +227,7 @@ def test_an_added_backend_is_checked_and_balanced_to(pki: PKI, kind: str, workdi
     run(pki, kind, workdir, body, backends=2)
 
 
-def test_stop_leaves_no_process_and_no_files(pki: PKI, kind: str, workdir: Path) -> None:
+def test_stop_ends_connections_and_leaves_no_process_and_no_files(pki: PKI, kind: str, workdir: Path) -> None:
     async def main() -> None:
         fake = await FakeAPIServer("apiserver-0", pki).start()
         lb = load_balancer([fake.backend], workdir=workdir, kind=kind, check_interval=INTERVAL)
@@ -237,7 +237,14 @@ def test_stop_leaves_no_process_and_no_files(pki: PKI, kind: str, workdir: Path)
         if pid is not None:
             assert (workdir / "haproxy.sock").exists()
             assert lb.describe().startswith(f"haproxy {lb.version} (")
+        context = ssl.create_default_context(cafile=str(pki.directory / "ca.crt"))
+        reader, writer = await asyncio.open_connection(lb.host, lb.port, ssl=context)
         await lb.stop()
+        try:
+            assert await asyncio.wait_for(reader.read(), DEADLINE) == b""
+        except ConnectionError:
+            pass  # closed by a reset: as good
+        writer.close()
         await fake.stop()
         with pytest.raises(OSError):
             await asyncio.open_connection(lb.host, lb.port)
