@@ -20,6 +20,8 @@ Layout:
   needs CAP_NET_ADMIN (wiring, ClusterIPs on the bridge, ports below 1024), as kube-proxy's and the
   CNI plugin's privileges do on a node.
 - ``slots``: which address ranges a running cluster holds, machine-wide.
+- ``loadbalancer``: the control-plane endpoint of an HA cluster, haproxy as kubeadm's HA guide
+  configures it or a built-in stand-in, in front of the API servers.
 - ``graph``: a ``networkx`` graph of nodes, pods, IPs, Services and routes, read from the API.
 """
 
