@@ -18,6 +18,8 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
+import aiohttp
+
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.timeutil import micro_time
 from labkit.client import APIStatusError, Client, resource_path
@@ -83,7 +85,14 @@ class LeaderElector:
                 await on_stopped_leading()
 
     async def _acquire(self) -> None:
-        while not await self._try_acquire_or_renew():
+        """Try every retry period until the Lease is ours; an error (no API server answers, etcd
+        without a leader) is one more failed try, as client-go logs it and tries again."""
+        while True:
+            try:
+                if await self._try_acquire_or_renew():
+                    return
+            except (APIStatusError, OSError, aiohttp.ClientError) as e:  # TimeoutError is an OSError
+                log.debug("%s: acquire failed: %s", self.name, e)
             await asyncio.sleep(self.retry_period)
 
     async def _renew(self) -> None:
@@ -96,7 +105,7 @@ class LeaderElector:
                     last_ok = time.monotonic()
                 elif self._observed.get("holderIdentity") != self.identity:
                     return  # someone else holds it now
-            except (APIStatusError, OSError) as e:
+            except (APIStatusError, OSError, aiohttp.ClientError) as e:  # TimeoutError is an OSError
                 log.debug("%s: renew failed: %s", self.name, e)
 
     async def _try_acquire_or_renew(self) -> bool:

@@ -32,6 +32,7 @@ class RequestRecord:
     latency_ms: float
     revision: int = 0  # store revision this request wrote (0 = wrote nothing)
     user_agent: str = ""
+    server: str = ""  # the control-plane member whose API server answered (HA clusters)
     kind: str = "request"
 
 

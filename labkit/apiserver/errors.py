@@ -25,9 +25,12 @@ class ApiError(Exception):
 
     def status(self) -> dict[str, Any]:
         body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                                "message": self.message, "reason": self.reason, "code": self.code}
+                                "message": self.message}
+        if self.reason:  # omitempty: an error kube does not interpret has none
+            body["reason"] = self.reason
         if self.details:
             body["details"] = self.details
+        body["code"] = self.code
         return body
 
 
@@ -112,6 +115,13 @@ def unprocessable(message: str) -> ApiError:
 
 def internal(message: str) -> ApiError:
     return ApiError(500, "InternalError", f"Internal error occurred: {message}")
+
+
+def storage(message: str) -> ApiError:
+    """An error of etcd that kube-apiserver does not interpret (``etcdserver: request timed out`` when
+    etcd has lost its quorum): 500 with etcd's own words and no reason, as ``ErrorToAPIStatus`` answers
+    any error that is not a ``Status``."""
+    return ApiError(500, "", message)
 
 
 def timeout(message: str) -> ApiError:

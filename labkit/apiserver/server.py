@@ -47,7 +47,8 @@ KUBERNETES_VERSION = "v1.33.0"
 #: kube-apiserver's --authorization-mode values labkit serves
 AUTHORIZATION_MODES = ("RBAC", "AlwaysAllow")
 RBAC_GROUP = "rbac.authorization.k8s.io"
-PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version", "/version/")
+HEALTH_PATHS = ("/healthz", "/livez", "/readyz")
+PUBLIC_PATHS = (*HEALTH_PATHS, "/version", "/version/")
 OPENAPI_V2_CONTENT_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 COMPACTION_INTERVAL = 300.0  # kube-apiserver's --etcd-compaction-interval default
 Handler = Callable[[handlers.Call], tuple[int, Obj | bytes]]
@@ -88,7 +89,8 @@ class APIServer:
 
     def __init__(self, store: kv.Store, pki: PKI, *, ids: IdSource | None = None, trace: Trace | None = None,
                  clock: Callable[[], dt.datetime] = now_utc, authorization: str = "AlwaysAllow",
-                 service_cidr: str = DEFAULT_SERVICE_CIDR) -> None:
+                 service_cidr: str = DEFAULT_SERVICE_CIDR, name: str = "") -> None:
+        self.name = name  # the control-plane member it runs on, in the trace of an HA cluster
         self.store = store
         self.pki = pki
         self.ids = ids if ids is not None else IdSource()
@@ -168,13 +170,29 @@ class APIServer:
             await self._runner.cleanup()
             self._runner = None
 
+    def drop_connections(self) -> None:
+        """Close the listening socket and every connection at once, unanswered: what the kernel does
+        to the sockets of a process that dies (a control-plane member's crash, :mod:`labkit.controlplane`)."""
+        self.ready = False
+        if self._runner is None:
+            return
+        for site in self._runner.sites:
+            server = site._server  # the asyncio server: aiohttp keeps it private
+            if server is not None:
+                server.close()
+        if self._runner.server is not None:
+            for handler in self._runner.server.connections:
+                if handler.transport is not None:
+                    handler.transport.abort()
+
     async def _compact_periodically(self) -> None:
         """Compact the store to the revision of one interval ago, as kube-apiserver asks etcd to."""
         previous = self.store.revision
         while True:
             await asyncio.sleep(COMPACTION_INTERVAL)
             if previous > self.store.compact_revision:
-                self.store.compact(previous)
+                with contextlib.suppress(kv.StoreError):  # another API server of the cluster compacted first
+                    self.store.compact(previous)
             previous = self.store.revision
 
     def _bootstrap(self) -> None:
@@ -235,7 +253,8 @@ class APIServer:
             query = {k: v for k, v in req.query.items()}
             if req.path in PUBLIC_PATHS:
                 user = self._authenticate(req, required=False)
-                response = self._non_resource(req)
+                response = (await self._health(req.path) if req.path in HEALTH_PATHS
+                            else self._non_resource(req))
             else:
                 user = self._authenticate(req, required=True)
                 assert user is not None
@@ -262,6 +281,9 @@ class APIServer:
         except asyncio.CancelledError:
             code = 499  # the client went away
             raise
+        except kv.StoreError as e:  # etcd unreachable or without quorum: its own words, as kube answers
+            code = 500
+            return _json(500, errors.storage(str(e)).status())
         except RecursionError:  # a body nested deeper than any object (kube's decoder stops at 10000 levels)
             code = 400
             return _json(400, errors.bad_request("the object is nested too deeply").status())
@@ -280,7 +302,7 @@ class APIServer:
                            resource=resource, namespace=info.namespace if info else "",
                            name=(call.created_name if call else "") or (info.name if info else ""),
                            code=code, latency_ms=(time.monotonic() - t0) * 1000, revision=call.revision if call else 0,
-                           user_agent=req.headers.get("User-Agent", ""))
+                           user_agent=req.headers.get("User-Agent", ""), server=self.name)
 
     def _authenticate(self, req: web.Request, *, required: bool) -> UserInfo | None:
         peer = req.transport.get_extra_info("peercert") if req.transport else None
@@ -336,14 +358,26 @@ class APIServer:
 
     # --- non-resource endpoints ------------------------------------------------------------------
 
+    async def _health(self, path: str) -> web.Response:
+        """``/livez``, ``/readyz`` and ``/healthz`` as kube-apiserver answers them without ``?verbose``:
+        ``ok``, or 500 with each check and ``<path> check failed``. ``/livez`` asks only whether the
+        process answers; the other two ask etcd too (a read that needs its quorum, 2 s at most), and
+        ``/readyz`` whether the server has finished starting."""
+        checks = [("ping", "")]
+        if path != "/livez":
+            checks.append(("etcd", await asyncio.to_thread(self.store.check)))
+        if path == "/readyz":
+            checks.append(("poststarthook/labkit-bootstrap", "" if self.ready else "not finished"))
+        if all(not why for _, why in checks):
+            return web.Response(status=200, text="ok", content_type="text/plain")
+        lines = [f"[+]{name} ok" if not why else f"[-]{name} failed: reason withheld" for name, why in checks]
+        return web.Response(status=500, text="\n".join([*lines, f"{path.strip('/')} check failed"]),
+                            content_type="text/plain")
+
     def _non_resource(self, req: web.Request, info: request.RequestInfo | None = None) -> web.Response:
         path = req.path.rstrip("/") or "/"
         if req.method not in ("GET", "HEAD"):
             raise errors.method_not_supported(path, req.method)
-        if path in ("/healthz", "/livez", "/readyz"):
-            ok = self.ready or path == "/livez"
-            return web.Response(status=200 if ok else 500, text="ok" if ok else "[-]not ready\nreadyz check failed",
-                                content_type="text/plain")
         if path == "/version":
             return _json(200, version_info())
         if path == "/openapi/v2":

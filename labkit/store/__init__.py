@@ -220,6 +220,10 @@ class Store(abc.ABC):
         """Revoke every expired lease now; returns how many. Backends also do this on their own
         timer, so callers rarely need it."""
 
+    def check(self, timeout: float = 2.0) -> str:
+        """Why the store cannot serve now (kube-apiserver's ``etcd`` health check), or "" when it can."""
+        return ""
+
     @abc.abstractmethod
     def close(self) -> None: ...
 

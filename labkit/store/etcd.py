@@ -184,6 +184,7 @@ class EtcdStore(Store):
         elif cert_file is not None:
             raise ValueError("a client certificate needs the etcd CA (ca_file) too")
         self._gateway = Gateway(endpoints, context)
+        self._context = context
         self._lock = threading.RLock()
         self._delivered = threading.Condition(self._lock)
         self._watchers = WatcherGroup(self._lock)
@@ -229,7 +230,7 @@ class EtcdStore(Store):
                 raise FutureRevision(revision, self._seen) from None
             if "lease not found" in e.message:
                 raise LeaseNotFound(e.message.removeprefix("etcdserver: ")) from None
-            raise StoreError(e.message.removeprefix("etcdserver: ")) from None
+            raise StoreError(e.message) from None
 
     def _settle(self, revision: int) -> None:
         """Wait until the fan-out has delivered ``revision`` (what etcd just answered with)."""
@@ -504,6 +505,22 @@ class EtcdStore(Store):
     def expire_leases(self) -> int:
         """etcd's lessor revokes expired leases itself (every 500 ms); nothing to do here."""
         return 0
+
+    def check(self, timeout: float = 2.0) -> str:
+        """kube-apiserver's ``etcd`` check (``--etcd-healthcheck-timeout`` 2 s): a linearizable read of the
+        key ``health``, which needs the member to reach a quorum; on a connection of its own."""
+        if self._closed:
+            return "the store is closed"
+        probe = Gateway(self.endpoints, self._context, timeout=timeout)
+        try:
+            probe.call("/v3/kv/range", _range("health", False))
+            return ""
+        except StoreError as e:
+            return str(e) or type(e).__name__
+        except OSError as e:
+            return f"{type(e).__name__}: {e}"
+        finally:
+            probe.close()
 
     def close(self) -> None:
         if self._closed:

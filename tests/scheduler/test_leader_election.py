@@ -55,3 +55,33 @@ def test_a_second_scheduler_waits_for_the_lease_then_takes_over() -> None:
         pod(c, "second")
         wait_for(lambda: node_of(c, "second") == "node-1", what="the new leader binds the next pod")
         assert standby.explain("second") and lease(c, "kube-scheduler")["spec"]["holderIdentity"] == "standby"
+
+
+def test_a_candidate_keeps_trying_through_errors() -> None:
+    """No API server answering, or etcd without a leader (a 500), is one failed try, not the end of the
+    campaign: client-go logs it and tries again every retry period (a standby that gave up would leave
+    an HA cluster without a scheduler once the leader died)."""
+    import asyncio
+
+    from labkit.client import APIStatusError
+
+    class Flaky:
+        def __init__(self) -> None:
+            self.failures = [ConnectionResetError("reset by peer"),
+                             APIStatusError(500, {"message": "etcdserver: leader changed"})]
+            self.created: list[dict] = []
+
+        async def get(self, path: str) -> dict:
+            if self.failures:
+                raise self.failures.pop(0)
+            raise APIStatusError(404, {"reason": "NotFound"})
+
+        async def create(self, path: str, body: dict) -> dict:
+            self.created.append(body)
+            return body
+
+    client = Flaky()
+    elector = LeaderElector(client, name="kube-scheduler", identity="me", lease_duration=0.3,  # type: ignore[arg-type]
+                            renew_deadline=0.2, retry_period=0.01)
+    asyncio.run(asyncio.wait_for(elector._acquire(), 5))
+    assert not client.failures and client.created[0]["spec"]["holderIdentity"] == "me"
