@@ -29,10 +29,17 @@ Layout (each module's docstring names the Kubernetes code it mirrors and what it
 - ``trace``: every request, watch event and decision, for the ``widgets``.
 - ``bootstrap``: kubeadm's bootstrap tokens: publishing ``cluster-info``, ``token create``, the join
   command and ``join``'s token discovery.
-- ``cluster``: :class:`Cluster`, the facade notebooks use; ``cli``: ``labkit up``;
+- ``cluster``: :class:`Cluster`, the facade notebooks use; ``controlplane``: the members of an HA
+  control plane; ``cli``: ``labkit up``;
   ``exercises``: the course's auto-checked exercises.
 """
 
+import logging
+
 from labkit.cluster import Cluster
+
+# A library's loggers stay silent unless the application configures logging (a notebook does not):
+# a member killed on purpose must not print warnings under the learner's cell.
+logging.getLogger("labkit").addHandler(logging.NullHandler())
 
 __all__ = ["Cluster"]

@@ -1,10 +1,12 @@
 """The ``labkit`` command: ``labkit up`` runs a cluster in the foreground for kubectl users.
 
 Contract (other tools rely on it): ``labkit up [--nodes N] [--runtime sim|process|docker]
-[--store memory|sqlite:PATH|etcd|etcd://HOST:PORT] [--kubeconfig FILE]`` writes the kubeconfig to
+[--store memory|sqlite:PATH|etcd|etcd://HOST:PORT] [--control-planes N [--load-balancer haproxy|built-in]]
+[--kubeconfig FILE]`` writes the kubeconfig to
 FILE, prints one line saying the cluster is ready and how to use it, then one saying which runtime
 and network it chose and why (``runtime: ...``), on an etcd store one saying which etcd, which
 version and where (``etcd: ...``), serves ``/readyz`` = ``ok`` once every component is up,
+with several control planes one saying which load balancer serves their endpoint (``load balancer: ...``),
 and on SIGINT or SIGTERM stops cleanly, leaving nothing behind.
 """
 
@@ -32,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--kubeconfig", type=Path, default=Path("labkit.kubeconfig"),
                     help="where to write the kubeconfig (default ./labkit.kubeconfig)")
     up.add_argument("--port", type=int, default=0, help="API server port (default: a free one)")
+    up.add_argument("--control-planes", type=int, default=1,
+                    help="control-plane members (default 1); more run kubeadm's HA topology on an etcd cluster")
+    up.add_argument("--load-balancer", choices=("haproxy", "built-in"), default=None,
+                    help="in front of several API servers (default: haproxy when installed)")
     up.add_argument("--seed", type=int, default=None, help="seed for reproducible names and uids")
     up.add_argument("--authorization-mode", choices=AUTHORIZATION_MODES, default="RBAC",
                     help="as kube-apiserver's flag: RBAC (default) or AlwaysAllow")
@@ -43,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cluster = Cluster(nodes=args.nodes, runtime=args.runtime, store=args.store, seed=args.seed,
                           kubeconfig=args.kubeconfig.resolve(), port=args.port, set_kubeconfig_env=False,
-                          authorization=args.authorization_mode).start(announce=False)
+                          authorization=args.authorization_mode, control_planes=args.control_planes,
+                          load_balancer=args.load_balancer).start(announce=False)
     except (ValueError, OSError, StoreError) as e:
         print(f"labkit: {e}", file=sys.stderr)
         return 1
@@ -53,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"runtime: {cluster.path}", flush=True)
         if cluster.etcd_description:
             print(cluster.etcd_description, flush=True)
+        if cluster.load_balancer is not None:
+            print(f"load balancer: {cluster.load_balancer.describe()}", flush=True)
         stop.wait()
     finally:
         cluster.stop()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import datetime as dt
 import gc
 import json
 import logging
@@ -29,13 +30,16 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from labkit import bootstrap
 from labkit import store as kv
 from labkit.apiserver.pki import PKI, EtcdPKI, write_kubeconfig
 from labkit.apiserver.server import APIServer, check_authorization_mode
+from labkit.apiserver.streaming.kubelet_api import KubeletAPI
 from labkit.client import APIStatusError, Client, ConnectionPool, resource_path
 from labkit.component import Component
 from labkit.controllers.config import ControllerManagerConfig
 from labkit.controllers.manager import ControllerManager
+from labkit.controlplane import ControlPlane, ControlPlaneMember, MemberSettings, member_names, member_root
 from labkit.ids import IdSource
 from labkit.kubelet import Kubelet, KubeletConfig
 from labkit.kubelet.runtime import Runtime
@@ -43,6 +47,8 @@ from labkit.kubelet.server import KubeletServer
 from labkit.kubelet.simpods import SimPodSource
 from labkit.leaderelection import LeaderElectionConfig, LeaderElector
 from labkit.network import AddressPlan, LoopbackNetwork, address_plan, cluster_dns_ip, docker_subnet, slots
+from labkit.network.loadbalancer import Backend, LoadBalancer, load_balancer
+from labkit.network.loadbalancer import cleanup_leftovers as cleanup_load_balancers
 from labkit.network.netns import HOST, HostNamespace, NamespaceUnavailable, UserNamespace, unprivileged_port_start
 from labkit.proxy import KubeProxy
 from labkit.proxy.dns import ClusterDNS
@@ -65,9 +71,6 @@ GC_THRESHOLD = (50_000, 20, 100)
 #: connections (one per watch) live in this process: 26 MiB of a 3-node cluster. 64 KiB is four
 #: TLS records, as much as one read can decrypt at a time anyway.
 TLS_READ_BUFFER = 64 * 1024
-#: the etcd member's name and its certificates' CN (kubeadm names it after the control-plane node, as kind's is
-#: ``kind-control-plane``)
-ETCD_MEMBER = "labkit-control-plane"
 #: what cluster.reset() removes from the default namespace (controllers' objects go with their owners)
 RESET_IN_DEFAULT = (("apps/v1", "deployments"), ("apps/v1", "replicasets"), ("batch/v1", "jobs"), ("v1", "pods"),
                     ("v1", "services"), ("v1", "configmaps"), ("v1", "secrets"), ("v1", "serviceaccounts"),
@@ -135,13 +138,29 @@ class Cluster:
     ``kube-controller-manager``) and work only while they hold it, as with ``--leader-elect`` on a real
     control plane; both use kube's timings unless ``scheduler_leader_election`` and ``controllers``
     shorten them.
+
+    ``control_planes``: more than one runs kubeadm's HA topology (:mod:`labkit.controlplane`): that many
+    members, each with an etcd member of one Raft cluster, an API server, a scheduler and a controller
+    manager, behind a load balancer (``load_balancer``: ``haproxy`` when installed, else ``built-in``;
+    :mod:`labkit.network.loadbalancer`) whose address the kubeconfig and every node use.
+    :attr:`control_plane` kills and restores members.
     """
 
     def __init__(self, *, nodes: int = 1, runtime: str | None = None, store: str = "memory", seed: int | None = None,
                  kubeconfig: str | Path | None = None, port: int = 0, set_kubeconfig_env: bool = True,
                  controllers: ControllerManagerConfig | None = None, kubelet: KubeletConfig | None = None,
-                 authorization: str = "RBAC", scheduler_leader_election: LeaderElectionConfig | None = None) -> None:
+                 authorization: str = "RBAC", scheduler_leader_election: LeaderElectionConfig | None = None,
+                 control_planes: int = 1, load_balancer: str | None = None) -> None:
         runtime, self._runtime_reason = _choose_runtime(runtime)
+        if control_planes < 1:
+            raise ValueError("control_planes must be >= 1")
+        if control_planes > 1 and store not in ("memory", "etcd"):
+            raise ValueError(f"an HA control plane runs its own etcd cluster: store={store!r} cannot be used "
+                             f"with control_planes={control_planes}")
+        if control_planes > 1:
+            store = "etcd"
+        self.control_planes = control_planes
+        self._lb_kind = load_balancer
         if runtime not in RUNTIMES:
             raise ValueError(f"unknown runtime {runtime!r}: choose one of {', '.join(RUNTIMES)}")
         self.authorization = check_authorization_mode(authorization)
@@ -194,6 +213,11 @@ class Cluster:
         self.proxy: KubeProxy | None = None
         self.dns: ClusterDNS | None = None
         self.kubelets: dict[str, Kubelet] = {}
+        #: the HA control plane's members (``control_planes`` > 1), its etcd members and load balancer
+        self.members: list[ControlPlaneMember] = []
+        self.etcd_members: list[etcd_member.EtcdMember] = []
+        self.load_balancer: LoadBalancer | None = None
+        self._kubelet_apis: dict[str, KubeletAPI] = {}  # what every API server reaches the nodes through
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -263,6 +287,7 @@ class Cluster:
         assert self._workdir is not None
         cluster_id = self._workdir.name.removeprefix("labkit-").lower().replace("_", "")
         await asyncio.to_thread(etcd_member.cleanup_leftovers)  # the etcd of a cluster whose process died
+        await asyncio.to_thread(cleanup_load_balancers)  # and its haproxy
         self.store = await asyncio.to_thread(self._open_store)
         saved = self._saved_config()
         if saved.get("runtime", self.runtime) != self.runtime:
@@ -288,26 +313,32 @@ class Cluster:
             await asyncio.to_thread(cleanup_processes)  # what a crashed cluster left running
             await asyncio.to_thread(self._open_namespace)
         pki = self._pki = PKI.create(self._workdir / "pki")
-        self.apiserver = APIServer(self.store, pki, ids=IdSource(self.seed), trace=self.trace,
-                                   service_cidr=str(service_cidr), authorization=self.authorization)
-        url = await self.apiserver.start(port=self.port)
+        self.controller_config.cluster_cidr = cluster_cidr
+        self.controller_config.root_ca = pki.ca_cert_pem.decode()
+        if self.control_planes > 1:
+            url = await self._start_control_plane(str(service_cidr))
+        else:
+            self.apiserver = APIServer(self.store, pki, ids=IdSource(self.seed), trace=self.trace,
+                                       service_cidr=str(service_cidr), authorization=self.authorization)
+            self.apiserver.kubelets = self._kubelet_apis
+            url = await self.apiserver.start(port=self.port)
         cert, key = pki.issue_client_cert("admin", user="kubernetes-admin", groups=["system:masters"])
         self.kubeconfig = self._kubeconfig_arg or self._workdir / "kubeconfig"
         write_kubeconfig(self.kubeconfig, server=url, ca_pem=pki.ca_cert_pem, user="kubernetes-admin",
                          client_cert=cert, client_key=key)
         self._save_config(plan)
+        await bootstrap.upload_cluster_info(self.admin(), url, pki.ca_cert_pem)  # kubeadm init's cluster-info
 
-        self.controller_config.cluster_cidr = cluster_cidr
-        self.controller_config.root_ca = pki.ca_cert_pem.decode()
-        self.controller_manager = await self._add(ControllerManager(
-            self.client_for("system:kube-controller-manager", agent="kube-controller-manager"),
-            config=self.controller_config))
-        scheduler_client = self.client_for("system:kube-scheduler", agent="kube-scheduler")
-        election = self.scheduler_leader_election
-        elector = LeaderElector(scheduler_client, name="kube-scheduler", lease_duration=election.lease_duration,
-                                renew_deadline=election.renew_deadline,
-                                retry_period=election.retry_period) if election.leader_elect else None
-        self.scheduler = await self._add(Scheduler(scheduler_client, elector=elector, seed=self.seed))
+        if self.control_planes == 1:
+            self.controller_manager = await self._add(ControllerManager(
+                self.client_for("system:kube-controller-manager", agent="kube-controller-manager"),
+                config=self.controller_config))
+            scheduler_client = self.client_for("system:kube-scheduler", agent="kube-scheduler")
+            election = self.scheduler_leader_election
+            elector = LeaderElector(scheduler_client, name="kube-scheduler", lease_duration=election.lease_duration,
+                                    renew_deadline=election.renew_deadline,
+                                    retry_period=election.retry_period) if election.leader_elect else None
+            self.scheduler = await self._add(Scheduler(scheduler_client, elector=elector, seed=self.seed))
         if self.runtime != "sim":
             network = (LoopbackNetwork(netns=self._netns, plan=plan) if self.runtime == "process"
                        else self._docker_network.bridge())
@@ -323,7 +354,27 @@ class Cluster:
                 self._sim_pods = await self._add(SimPodSource(self._node_client(
                     "system:serviceaccount:kube-system:kwok-controller", ["system:serviceaccounts"], "kwok")))
         await asyncio.gather(*(self._start_node(name) for name in self.node_names))
-        self.apiserver.ready = True
+        for server in [m.apiserver for m in self.members] or [self.apiserver]:
+            if server is not None:
+                server.ready = True
+
+    async def _start_control_plane(self, service_cidr: str) -> str:
+        """kubeadm's HA topology: the first member (``kubeadm init``), the others (``kubeadm join
+        --control-plane``) at once, then the load balancer in front of their API servers. Returns its URL."""
+        assert self._pki is not None and self.etcd_pki is not None and self._workdir is not None
+        settings = MemberSettings(pki=self._pki, etcd_pki=self.etcd_pki, trace=self.trace, kubelets=self._kubelet_apis,
+                                  service_cidr=service_cidr, authorization=self.authorization,
+                                  controllers=self.controller_config, scheduler_election=self.scheduler_leader_election,
+                                  seed=self.seed)
+        self.members = [ControlPlaneMember(m.name, i, m, settings) for i, m in enumerate(self.etcd_members)]
+        await asyncio.to_thread(self.members[0].start)  # it bootstraps the API's objects, alone
+        await asyncio.gather(*(asyncio.to_thread(m.start) for m in self.members[1:]))
+        self.apiserver = self.members[0].apiserver
+        self.scheduler, self.controller_manager = self.members[0].scheduler, self.members[0].controller_manager
+        self.load_balancer = load_balancer([Backend(m.name, "127.0.0.1", m.port) for m in self.members],
+                                           workdir=self._workdir / "load-balancer", port=self.port, kind=self._lb_kind)
+        await self.load_balancer.start()
+        return self.load_balancer.url
 
     async def _start_node(self, name: str) -> Kubelet:
         """A node: its runtime, and a kubelet that registers it with its own identity."""
@@ -336,7 +387,7 @@ class Cluster:
                           runtime=runtime, root_dir=self._workdir / "nodes" / name, config=config,
                           pods=self._sim_pods.view(name) if self._sim_pods else None,
                           services=self._sim_pods.services if self._sim_pods else None)
-        self.apiserver.kubelets[name] = KubeletServer(kubelet)
+        self._kubelet_apis[name] = KubeletServer(kubelet)
         self.kubelets[name] = await self._add(kubelet)
         return kubelet
 
@@ -345,7 +396,7 @@ class Cluster:
         if self._pool is None:
             return self.client_for(user, groups, agent=agent)
         assert self._pki is not None and self.apiserver is not None
-        client = Client(self.apiserver.url, ca_file=self._pki.directory / "ca.crt",
+        client = Client(self.url, ca_file=self._pki.directory / "ca.crt",
                         token=self._pki.issue_token(user=user, groups=list(groups)), pool=self._pool,
                         user_agent=f"{agent}/labkit")
         self._clients.append(client)
@@ -386,12 +437,19 @@ class Cluster:
         if self.store_spec != "etcd":
             return kv.open_store(self.store_spec)
         assert self._workdir is not None
-        pki = self.etcd_pki = EtcdPKI.create(self._workdir / "pki", node_name=ETCD_MEMBER)
-        tls = etcd_member.MemberTLS(pki.ca_cert, *pki.pair("server"), *pki.pair("peer"))
-        self.etcd = etcd_member.EtcdMember(self._workdir / "etcd", tls, name=ETCD_MEMBER)
-        self.etcd.start()
+        names = member_names(self.control_planes)
+        pki = self.etcd_pki = EtcdPKI.create(self._workdir / "pki", node_name=names[0])
+        self.etcd_members = [etcd_member.EtcdMember(
+            member_root(self._workdir, name), etcd_member.MemberTLS(
+                pki.ca_cert, *(pki.pair("server") + pki.pair("peer") if i == 0 else pki.issue_member(name))),
+            name=name) for i, name in enumerate(names)]
+        self.etcd = self.etcd_members[0]
+        if len(self.etcd_members) == 1:
+            self.etcd.start()
+        else:
+            etcd_member.start_cluster(self.etcd_members)
         cert, key = pki.pair("apiserver-etcd-client")
-        return EtcdStore([self.etcd.client_url], ca_file=pki.ca_cert, cert_file=cert, key_file=key)
+        return EtcdStore([m.client_url for m in self.etcd_members], ca_file=pki.ca_cert, cert_file=cert, key_file=key)
 
     @property
     def etcd_description(self) -> str:
@@ -400,8 +458,11 @@ class Cluster:
             return ""
         endpoints = ", ".join(self.store.endpoints)
         if self.etcd is not None and self.etcd.binary is not None:
-            return (f"etcd: {self.etcd.binary.describe()}, one member at {endpoints} (pid {self.etcd.pid}), "
-                    f"TLS with client certificates")
+            count = len(self.etcd_members)
+            members = (f"one member at {endpoints} (pid {self.etcd.pid})" if count == 1 else
+                       f"{count} members of one Raft cluster at {endpoints} "
+                       f"(pids {', '.join(str(m.pid) for m in self.etcd_members)})")
+            return f"etcd: {self.etcd.binary.describe()}, {members}, TLS with client certificates"
         return f"etcd: {self.store.server_version()} at {endpoints}"
 
     def etcdctl_command(self, *args: str) -> list[str]:
@@ -411,7 +472,8 @@ class Cluster:
         if not isinstance(self.store, EtcdStore):
             raise RuntimeError(f"this cluster's store is {self.store_spec!r}: etcdctl needs store='etcd'")
         if self.etcd is not None and self.etcd_pki is not None:
-            command = self.etcd.etcdctl(*self.etcd_pki.pair("healthcheck-client"))
+            command = etcd_member.etcdctl_command(self.etcd.binary, [m.client_url for m in self.etcd_members],
+                                                  self.etcd_pki.ca_cert, *self.etcd_pki.pair("healthcheck-client"))
         else:
             command = etcd_member.etcdctl_command(None, self.store.endpoints, self.store.ca_file,
                                                   self.store.cert_file, self.store.key_file)
@@ -460,7 +522,7 @@ class Cluster:
             raise RuntimeError("the cluster is not started: call start() first")
         safe = "".join(ch if ch.isalnum() or ch in "-." else "-" for ch in user)
         cert, key = self._pki.issue_client_cert(safe, user=user, groups=list(groups))
-        client = Client(self.apiserver.url, ca_file=self._pki.directory / "ca.crt", cert_file=cert, key_file=key,
+        client = Client(self.url, ca_file=self._pki.directory / "ca.crt", cert_file=cert, key_file=key,
                         user_agent=f"{agent}/labkit")
         self._clients.append(client)
         return client
@@ -468,6 +530,20 @@ class Cluster:
     def add(self, component: T, timeout: float = 60) -> T:
         """Start a component on the cluster's loop; it stops with the cluster."""
         return self.run(self._add(component), timeout=timeout)
+
+    # --- joining it (kubeadm's bootstrap tokens) -------------------------------------------------
+
+    def create_token(self, *, ttl: dt.timedelta | None = bootstrap.DEFAULT_TTL, description: str = "") -> str:
+        """A new bootstrap token (``kubeadm token create``): a Secret ``bootstrap-token-<id>`` in
+        kube-system that authenticates as ``system:bootstrap:<id>`` and signs ``cluster-info``."""
+        return self.run(bootstrap.create_token(self.admin(), ttl=ttl, description=description))
+
+    def join_command(self, token: str | None = None, *, control_plane: bool = False) -> str:
+        """``labkit join ENDPOINT --token ... --discovery-token-ca-cert-hash sha256:...`` as ``kubeadm
+        token create --print-join-command`` prints it (a new token unless one is given)."""
+        assert self._pki is not None
+        return bootstrap.join_command(self.url, token or self.create_token(), self._pki.ca_cert_pem,
+                                      control_plane=control_plane)
 
     # --- seeing it ------------------------------------------------------------------------------
 
@@ -565,9 +641,11 @@ class Cluster:
                 self._thread.join(timeout=10)
         if self._loop is not None and not self._loop.is_running():
             self._loop.close()
-        if self.etcd is not None:  # the loop was gone: stop the member before its files go
-            self.etcd.stop()
-            self.etcd = None
+        for member in self.members:  # the loop was gone: stop the members before their files go
+            member.stop()
+        for etcd in self.etcd_members:
+            etcd.stop()
+        self.members, self.etcd_members, self.etcd = [], [], None
         self._restore_kubeconfig_env()
         if self._gc_threshold is not None:
             gc.set_threshold(*self._gc_threshold)
@@ -604,13 +682,16 @@ class Cluster:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
-        if self.apiserver is not None:
+        if self.load_balancer is not None:
+            await self.load_balancer.stop()
+        if self.members:
+            await asyncio.gather(*(asyncio.to_thread(m.stop) for m in self.members))
+        elif self.apiserver is not None:
             await self.apiserver.stop()
         if self.store is not None:
             self.store.close()
-        if self.etcd is not None:
-            await asyncio.to_thread(self.etcd.stop)
-            self.etcd = None
+        await asyncio.gather(*(asyncio.to_thread(m.stop) for m in self.etcd_members))
+        self.members, self.etcd_members, self.etcd = [], [], None
 
     def __enter__(self) -> Cluster:
         return self.start()
@@ -621,7 +702,33 @@ class Cluster:
     # --- helpers ---------------------------------------------------------------------------------
 
     @property
+    def control_plane(self) -> ControlPlane:
+        """The HA control plane's faults and state (a cluster started with ``control_planes`` > 1)."""
+        if not self.members or self.etcd_pki is None:
+            raise RuntimeError("this cluster has one control-plane member: start it with control_planes=3 "
+                               "for the HA lesson")
+        return ControlPlane(self.members, self.etcd_pki, self._read_lease, self._balancer_states)
+
+    def _balancer_states(self) -> dict[str, str]:
+        if self.load_balancer is None:
+            return {}
+        return {b.name: b.state for b in self.run(self.load_balancer.status(), timeout=5)}
+
+    def _read_lease(self, name: str) -> dict[str, Any] | None:
+        try:
+            lease: dict[str, Any] = self.run(self.admin().get(resource_path(
+                "coordination.k8s.io/v1", "leases", namespace="kube-system", name=name)), timeout=10)
+            return lease
+        except APIStatusError as e:
+            if e.code == 404:
+                return None
+            raise
+
+    @property
     def url(self) -> str:
+        """Where clients reach the API: the load balancer of an HA control plane, else the API server."""
+        if self.load_balancer is not None:
+            return self.load_balancer.url
         return self.apiserver.url if self.apiserver else ""
 
     @property
@@ -700,6 +807,11 @@ class Widgets:
         from labkit.widgets import ClusterView
 
         return ClusterView(self._cluster, **kw)
+
+    def control_plane(self, **kw: Any) -> Any:
+        from labkit.widgets import ControlPlaneView
+
+        return ControlPlaneView(self._cluster, **kw)
 
     def timeline(self, obj: Any, **kw: Any) -> Any:
         from labkit.widgets import Timeline

@@ -11,11 +11,13 @@ Layout:
 - ``store_view``: the store's keys and revisions, a value as YAML, the watch feed, compaction;
 - ``pod_lifecycle``: one pod's phase, conditions and container states over time;
 - ``service_traffic``: connections through a Service and which endpoint answered;
-- ``node_health``: node Leases, heartbeats, Ready transitions and taints.
+- ``node_health``: node Leases, heartbeats, Ready transitions and taints;
+- ``control_plane``: an HA control plane's members: load balancer, etcd Raft state, Leases, requests.
 """
 
 from labkit.widgets.base import PHASE_COLORS, LiveWidget, esc, on_loop, stored_objects, table
 from labkit.widgets.cluster_view import ClusterView
+from labkit.widgets.control_plane import ControlPlaneView
 from labkit.widgets.node_health import NodeHealth
 from labkit.widgets.pod_lifecycle import PodLifecycle
 from labkit.widgets.scheduler_view import SchedulerView
@@ -24,6 +26,6 @@ from labkit.widgets.store_view import StoreView
 from labkit.widgets.story import ObjectRef, Step, Story, build_story, ref_of, story
 from labkit.widgets.timeline import Timeline
 
-__all__ = ["PHASE_COLORS", "ClusterView", "LiveWidget", "NodeHealth", "ObjectRef", "PodLifecycle", "SchedulerView",
-           "ServiceTraffic", "Step", "Story", "StoreView", "Timeline", "build_story", "esc", "on_loop", "ref_of",
-           "send_requests", "story", "stored_objects", "table"]
+__all__ = ["PHASE_COLORS", "ClusterView", "ControlPlaneView", "LiveWidget", "NodeHealth", "ObjectRef", "PodLifecycle",
+           "SchedulerView", "ServiceTraffic", "Step", "Story", "StoreView", "Timeline", "build_story", "esc", "on_loop",
+           "ref_of", "send_requests", "story", "stored_objects", "table"]
