@@ -684,7 +684,8 @@ class Cluster:
             self._pool = None
         if self.load_balancer is not None:
             await self.load_balancer.stop()
-        if self.members:
+        if self.members:  # their etcd first: a member blocked on a paused one then fails fast and stops
+            await asyncio.gather(*(asyncio.to_thread(m.kill) for m in self.etcd_members))
             await asyncio.gather(*(asyncio.to_thread(m.stop) for m in self.members))
         elif self.apiserver is not None:
             await self.apiserver.stop()

@@ -218,10 +218,10 @@ class ControlPlaneMember:
             self._loop.call_soon_threadsafe(self._loop.stop)
             if self._thread is not None:
                 self._thread.join(5)
-        if self._loop is not None and not self._loop.is_running():
-            self._loop.close()
+            self._dead.append((self._loop, []))  # what its components left pending (watch caches' tasks)
         for loop, clients in self._dead:
-            _discard(loop, clients)
+            if not loop.is_running():  # one still blocked on its etcd is left to its daemon thread
+                _discard(loop, clients)
         self._dead.clear()
         if self.store is not None:
             self.store.close()
@@ -241,15 +241,20 @@ class ControlPlaneMember:
 
 
 def _discard(loop: asyncio.AbstractEventLoop, clients: list[Client]) -> None:
-    """Cancel what a killed member's loop still had pending, close its clients, then the loop (on a
-    thread of its own: the caller may be running a loop), so Python warns of nothing left open."""
+    """Finish what a killed member's loop still had pending (cancelled, in rounds: a cancelled task may
+    start another), close its clients, then the loop; on a thread of its own, as the caller may be
+    running a loop. Nothing is left for the garbage collector to find half-open."""
     async def finish() -> None:
-        tasks = asyncio.all_tasks(loop) - {asyncio.current_task()}
-        for task in tasks:
-            task.cancel()
-        await asyncio.wait(tasks, timeout=2) if tasks else None
+        for _ in range(5):
+            tasks = asyncio.all_tasks() - {asyncio.current_task()}
+            if not tasks:
+                break
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks, timeout=1)
         for client in clients:
             await client.close()
+        await loop.shutdown_asyncgens()
 
     def run() -> None:
         with contextlib.suppress(Exception):
@@ -258,7 +263,7 @@ def _discard(loop: asyncio.AbstractEventLoop, clients: list[Client]) -> None:
 
     thread = threading.Thread(target=run, name="labkit-discard", daemon=True)
     thread.start()
-    thread.join(5)
+    thread.join(10)
 
 
 def member_names(count: int, prefix: str = "labkit") -> list[str]:

@@ -79,7 +79,9 @@ IDLE_TIMEOUT = "1h"
 READYZ = "/readyz"
 BACKEND_SECTION = "apiserverbackend"
 STOP_SECONDS = 5.0
-_SOCKET_PATH_MAX = 107  # sun_path holds 108 bytes with the terminating NUL
+#: the admin socket, relative to haproxy's working directory (its work directory): an absolute path
+#: may not fit a unix socket's 108 bytes (haproxy allows 97) under a long TMPDIR
+SOCKET_NAME = "haproxy.sock"
 _NAME = re.compile(r"[A-Za-z0-9_.:-]+")  # what haproxy accepts as a server name
 
 
@@ -210,6 +212,7 @@ class HAProxyLoadBalancer(LoadBalancer):
         self.workdir, self.binary = Path(workdir), binary
         self.version = haproxy_version(binary)
         self.process: subprocess.Popen[bytes] | None = None
+        self._dir_fd: int | None = None  # the work directory, held open: this process reaches the socket through it
 
     @property
     def config_path(self) -> Path:
@@ -236,7 +239,7 @@ class HAProxyLoadBalancer(LoadBalancer):
             f"# labkit owner {owner.OWNER}\n"
             "global\n"
             "    log stdout format raw local0\n"
-            f"    stats socket {self.socket_path} mode 600 level admin\n"
+            f"    stats socket unix@{SOCKET_NAME} mode 600 level admin\n"  # relative to its cwd
             "\n"
             "defaults\n"
             "    mode tcp\n"
@@ -268,9 +271,9 @@ class HAProxyLoadBalancer(LoadBalancer):
     async def start(self, timeout: float = 10.0) -> None:
         """Write the configuration, start haproxy and wait until its admin socket answers (a port
         taken meanwhile: another free port, twice)."""
-        if len(os.fsencode(self.socket_path)) > _SOCKET_PATH_MAX:
-            raise LoadBalancerError(f"{self.socket_path}: too long for a unix socket; use a shorter workdir")
         self.workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self._dir_fd is None:
+            self._dir_fd = os.open(self.workdir, os.O_RDONLY | os.O_DIRECTORY)
         requested = self.port
         deadline = time.monotonic() + timeout
         for attempt in range(3):
@@ -279,7 +282,7 @@ class HAProxyLoadBalancer(LoadBalancer):
             with self.log_path.open("ab") as log:
                 self.process = subprocess.Popen(
                     [str(self.binary), "-db", "-f", str(self.config_path)], stdin=subprocess.DEVNULL, stdout=log,
-                    stderr=log, start_new_session=True,
+                    stderr=log, start_new_session=True, cwd=self.workdir,
                     env={**os.environ, owner.OWNER_ENV: owner.OWNER, WORKDIR_ENV: str(self.workdir)})
             if await self._wait_ready(deadline):
                 return
@@ -302,7 +305,7 @@ class HAProxyLoadBalancer(LoadBalancer):
     async def _command(self, command: str) -> str:
         """One command on the admin socket; its whole answer (haproxy closes after it)."""
         try:
-            reader, writer = await asyncio.open_unix_connection(str(self.socket_path))
+            reader, writer = await asyncio.open_unix_connection(f"/proc/self/fd/{self._dir_fd}/{SOCKET_NAME}")
         except OSError as e:
             raise LoadBalancerError(f"haproxy's admin socket {self.socket_path}: {e}") from e
         try:
@@ -329,6 +332,9 @@ class HAProxyLoadBalancer(LoadBalancer):
 
     async def stop(self) -> None:
         await self._kill()
+        if self._dir_fd is not None:
+            os.close(self._dir_fd)
+            self._dir_fd = None
         _remove_files(self.workdir)
 
     async def status(self) -> list[BackendStatus]:
@@ -376,7 +382,7 @@ def _parse_stat(text: str) -> list[dict[str, str]]:
 
 def _remove_files(workdir: Path) -> None:
     """Remove what haproxy's start wrote, and the work directory if nothing else is in it."""
-    for name in ("haproxy.cfg", "haproxy.sock", "haproxy.log"):
+    for name in ("haproxy.cfg", SOCKET_NAME, "haproxy.log"):
         (workdir / name).unlink(missing_ok=True)
     with contextlib.suppress(OSError):
         workdir.rmdir()

@@ -46,7 +46,10 @@ def kind(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
-    return tmp_path / "lb"
+    """Deeper than a unix socket's path may be (haproxy allows 97 bytes), as under a long TMPDIR."""
+    deep = tmp_path / ("a-long-temporary-directory-" * 3) / "lb"
+    assert len(str(deep / "haproxy.sock")) > 108
+    return deep
 
 
 def closed_port() -> int:
