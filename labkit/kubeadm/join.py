@@ -30,8 +30,8 @@ not a node), and updating the etcd annotation of ``kubeadm-config`` with the new
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
+import logging
 import shutil
 import socket
 import ssl
@@ -58,6 +58,7 @@ from labkit.store.etcd_member import EtcdMember, MemberTLS, Ports
 from labkit.store.membership import Membership, initial_cluster
 from labkit.trace import Trace
 
+log = logging.getLogger(__name__)
 #: kubeadm's default discovery timeout (``timeouts.discovery``)
 DISCOVERY_TIMEOUT = 300.0
 ETCD_JOIN_TIMEOUT = 40.0  # etcdHealthyCheckInterval x etcdHealthyCheckRetries
@@ -86,8 +87,10 @@ class JoinedMember:
         """``kubeadm reset``: stop the components, remove the etcd member while it still votes (a
         cluster of two needs both to agree), then stop it and remove its files."""
         self.member.stop()
-        with contextlib.suppress(StoreError):
+        try:
             self.membership.remove(self.etcd_id)
+        except StoreError as e:  # still stop the member: etcdctl member remove is what is left to do
+            log.warning("etcd member %s (%s) was not removed from the cluster: %s", self.member.name, self.etcd_id, e)
         self.membership.close()
         self.member.etcd.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)

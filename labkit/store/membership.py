@@ -6,7 +6,8 @@ the JSON gateway serves as ``POST /v3/cluster/member/{list,add,promote,remove}``
 given as strings). A learner receives the log but does not vote, so adding one never costs the
 cluster its quorum; it is promoted once it has caught up, which etcd refuses before then
 (``can only promote a learner member which is in sync with leader``): :meth:`Membership.promote`
-asks again until it succeeds, as kubeadm's does. Left out: kubeadm's exponential backoff (a steady
+asks again until it succeeds, as kubeadm's does, and :meth:`Membership.remove` likewise while etcd
+says the cluster would be unhealthy without the member. Left out: kubeadm's exponential backoff (a steady
 interval here) and its retries of the other calls.
 """
 
@@ -23,6 +24,8 @@ from labkit.store._gateway import Gateway, GatewayError
 
 #: how long :meth:`Membership.promote` keeps asking (kubeadm: etcdHealthyCheckInterval x Retries = 40 s)
 PROMOTE_TIMEOUT = 40.0
+#: how long :meth:`Membership.remove` keeps asking (etcd's HealthInterval is 5 s)
+REMOVE_TIMEOUT = 10.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,22 +58,27 @@ class Membership:
         answer = self._gateway.call("/v3/cluster/member/add", {"peerURLs": [peer_url], "isLearner": True})
         return Member.from_json(answer["member"]), [Member.from_json(m) for m in answer.get("members", [])]
 
-    def promote(self, member_id: str, timeout: float = PROMOTE_TIMEOUT) -> None:
-        """Make a learner a voting member, asking until it has caught up with the leader."""
+    def _call_until(self, path: str, request: dict[str, Any], retry_on: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                self._gateway.call("/v3/cluster/member/promote", {"ID": member_id})
+                self._gateway.call(path, request)
                 return
             except GatewayError as e:
-                if "in sync with leader" not in e.message or time.monotonic() > deadline:
+                if retry_on not in e.message or time.monotonic() > deadline:
                     raise
             time.sleep(0.2)
 
-    def remove(self, member_id: str) -> None:
-        """``member remove``; a member already gone is no error (``kubeadm reset`` run twice)."""
+    def promote(self, member_id: str, timeout: float = PROMOTE_TIMEOUT) -> None:
+        """Make a learner a voting member, asking until it has caught up with the leader."""
+        self._call_until("/v3/cluster/member/promote", {"ID": member_id}, "in sync with leader", timeout)
+
+    def remove(self, member_id: str, timeout: float = REMOVE_TIMEOUT) -> None:
+        """``member remove``; a member already gone is no error (``kubeadm reset`` run twice). etcd refuses
+        to remove a voting member until the others have been connected for 5 s (``--strict-reconfig-check``,
+        ``unhealthy cluster``): asked again until then."""
         try:
-            self._gateway.call("/v3/cluster/member/remove", {"ID": member_id})
+            self._call_until("/v3/cluster/member/remove", {"ID": member_id}, "unhealthy cluster", timeout)
         except GatewayError as e:
             if "member not found" not in e.message:
                 raise
