@@ -30,7 +30,8 @@ Layout (each module's docstring names the Kubernetes code it mirrors and what it
 - ``bootstrap``: kubeadm's bootstrap tokens: publishing ``cluster-info``, ``token create``, the join
   command and ``join``'s token discovery.
 - ``cluster``: :class:`Cluster`, the facade notebooks use; ``controlplane``: the members of an HA
-  control plane; ``cli``: ``labkit up``;
+  control plane; ``kubeadm``: ``labkit init`` and ``labkit join`` (kubeadm's phases); ``cli``: ``labkit up``,
+  ``init`` and ``join``;
   ``exercises``: the course's auto-checked exercises.
 """
 

@@ -77,7 +77,7 @@ def cluster_info_kubeconfig(server: str, ca_pem: bytes) -> str:
             '  name: ""\ncontexts: null\ncurrent-context: ""\nkind: Config\npreferences: {}\nusers: null\n')
 
 
-async def _create_or_update(client: Client, path: str, obj: Obj) -> None:
+async def create_or_update(client: Client, path: str, obj: Obj) -> None:
     """``apiclient.CreateOrUpdate*``: create, and on AlreadyExists replace what is there."""
     try:
         await client.create(path, obj)
@@ -87,23 +87,31 @@ async def _create_or_update(client: Client, path: str, obj: Obj) -> None:
         await client.update(f"{path}/{obj['metadata']['name']}", obj)
 
 
+async def grant_get(client: Client, namespace: str, name: str, resource: str, resource_name: str,
+                    *subjects: Obj) -> None:
+    """A Role ``name`` that may get one object (``resource``/``resource_name``) and a RoleBinding of the
+    same name granting it to ``subjects`` (``{"kind": "User"|"Group", "name": ...}``), as kubeadm's
+    ``CreateOrUpdateRole`` and ``CreateOrUpdateRoleBinding`` calls make them."""
+    rbac = "rbac.authorization.k8s.io/v1"
+    meta = {"name": name, "namespace": namespace}
+    await create_or_update(client, resource_path(rbac, "roles", namespace=namespace), {
+        "apiVersion": rbac, "kind": "Role", "metadata": meta,
+        "rules": [{"verbs": ["get"], "apiGroups": [""], "resources": [resource], "resourceNames": [resource_name]}]})
+    await create_or_update(client, resource_path(rbac, "rolebindings", namespace=namespace), {
+        "apiVersion": rbac, "kind": "RoleBinding", "metadata": dict(meta),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", **s} for s in subjects]})
+
+
 async def upload_cluster_info(client: Client, server: str, ca_pem: bytes) -> None:
     """Publish ``kube-public/cluster-info`` for ``server`` and ``ca_pem``, readable anonymously
     (``CreateBootstrapConfigMapIfNotExists`` and ``CreateClusterInfoRBACRules``)."""
     meta = {"name": bt.CLUSTER_INFO, "namespace": PUBLIC}
-    await _create_or_update(client, resource_path("v1", "configmaps", namespace=PUBLIC), {
+    await create_or_update(client, resource_path("v1", "configmaps", namespace=PUBLIC), {
         "apiVersion": "v1", "kind": "ConfigMap", "metadata": meta,
         "data": {bt.KUBECONFIG_KEY: cluster_info_kubeconfig(server, ca_pem)}})
-    rbac = "rbac.authorization.k8s.io/v1"
-    role_meta = {"name": CLUSTER_INFO_ROLE, "namespace": PUBLIC}
-    await _create_or_update(client, resource_path(rbac, "roles", namespace=PUBLIC), {
-        "apiVersion": rbac, "kind": "Role", "metadata": role_meta,
-        "rules": [{"verbs": ["get"], "apiGroups": [""], "resources": ["configmaps"],
-                   "resourceNames": [bt.CLUSTER_INFO]}]})
-    await _create_or_update(client, resource_path(rbac, "rolebindings", namespace=PUBLIC), {
-        "apiVersion": rbac, "kind": "RoleBinding", "metadata": dict(role_meta),
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": CLUSTER_INFO_ROLE},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "system:anonymous"}]})
+    await grant_get(client, PUBLIC, CLUSTER_INFO_ROLE, "configmaps", bt.CLUSTER_INFO,
+                    {"kind": "User", "name": "system:anonymous"})
 
 
 async def create_token(client: Client, *, ttl: dt.timedelta | None = DEFAULT_TTL,

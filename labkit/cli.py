@@ -8,11 +8,26 @@ and network it chose and why (``runtime: ...``), on an etcd store one saying whi
 version and where (``etcd: ...``), serves ``/readyz`` = ``ok`` once every component is up,
 with several control planes one saying which load balancer serves their endpoint (``load balancer: ...``),
 and on SIGINT or SIGTERM stops cleanly, leaving nothing behind.
+
+``labkit init --control-plane-endpoint HOST:PORT [--upload-certs] [--nodes N] [--runtime R]
+[--kubeconfig FILE]`` (``kubeadm init``) runs in the foreground as ``labkit up`` does, on an etcd
+store, with one control-plane member and the load balancer at HOST:PORT, whose backends are the
+members to come at 127.0.0.1:PORT+1, +2, +3; it prints the ``labkit up`` lines, then kubeadm's
+closing message with the control-plane join command (with ``--upload-certs``) and the worker one,
+each on one line. ``labkit join HOST:PORT --token T --discovery-token-ca-cert-hash sha256:H
+--control-plane --certificate-key K [--discovery-timeout S]`` (``kubeadm join``) joins a control-plane
+member (an etcd member added as a learner and promoted, an API server at the next free slot, a
+scheduler and a controller manager), prints kubeadm's phase lines and one line
+``labkit: joined as NAME ...``, and stays in the foreground; on SIGINT or SIGTERM it leaves as
+``kubeadm reset`` does (its etcd member removed). A refused join prints one line
+``labkit join: error execution phase ...: <kubeadm's message>`` on stderr, exits 1 and leaves
+nothing behind; ``labkit join`` without ``--control-plane`` discovers, then is refused so (no CSR API).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import signal
 import sys
 import threading
@@ -20,12 +35,102 @@ from pathlib import Path
 
 from labkit.apiserver.server import AUTHORIZATION_MODES
 from labkit.cluster import RUNTIMES, Cluster
+from labkit.kubeadm import join as kubeadm_join
+from labkit.kubeadm.init import init_phases
+from labkit.network.loadbalancer import LoadBalancerError
 from labkit.store import StoreError
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def _add_kubeadm_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    init = sub.add_parser("init", help="kubeadm init: the first control plane behind --control-plane-endpoint")
+    init.add_argument("--control-plane-endpoint", required=True, metavar="HOST:PORT",
+                      help="where the load balancer listens (its backends: PORT+1, +2, +3 on 127.0.0.1)")
+    init.add_argument("--upload-certs", action="store_true",
+                      help="store the shared CAs, encrypted, in the kubeadm-certs Secret for control-plane joins")
+    init.add_argument("--nodes", type=int, default=1, help="number of nodes (default 1)")
+    init.add_argument("--runtime", choices=RUNTIMES, default=None, help="container runtime of the nodes")
+    init.add_argument("--kubeconfig", type=Path, default=Path("labkit.kubeconfig"),
+                      help="where to write the kubeconfig (default ./labkit.kubeconfig)")
+    join = sub.add_parser("join", help="kubeadm join: a control-plane member (--control-plane) joins a cluster")
+    join.add_argument("endpoint", metavar="HOST:PORT")
+    join.add_argument("--token", required=True)
+    join.add_argument("--discovery-token-ca-cert-hash", action="append", default=[], metavar="sha256:HEX")
+    join.add_argument("--control-plane", action="store_true")
+    join.add_argument("--certificate-key", default=None)
+    join.add_argument("--discovery-timeout", type=float, default=kubeadm_join.DISCOVERY_TIMEOUT,
+                      help="seconds to wait for the token's signature in cluster-info (kubeadm: 5 min)")
+
+
+def _init(args: argparse.Namespace) -> int:
+    stop = _stop_on_signals()
+    try:
+        cluster = Cluster(nodes=args.nodes, runtime=args.runtime, store="etcd", kubeconfig=args.kubeconfig.resolve(),
+                          set_kubeconfig_env=False, control_plane_endpoint=args.control_plane_endpoint
+                          ).start(announce=False)
+    except (ValueError, OSError, StoreError, LoadBalancerError) as e:
+        print(f"labkit: {e}", file=sys.stderr)
+        return 1
+    try:
+        _announce(cluster, args.nodes)
+        print(init_phases(cluster, args.control_plane_endpoint, upload_certs=args.upload_certs), flush=True)
+        stop.wait()
+    finally:
+        cluster.stop()
+        print("labkit cluster stopped", flush=True)
+    return 0
+
+
+def _join(args: argparse.Namespace) -> int:
+    stop = _stop_on_signals()
+    try:
+        if not args.control_plane:
+            asyncio.run(kubeadm_join.discover(args.endpoint, args.token, args.discovery_token_ca_cert_hash,
+                                              args.discovery_timeout))
+            raise kubeadm_join.PhaseError("kubelet-start", kubeadm_join.WORKER_REFUSED)
+        if args.certificate_key is None:
+            raise kubeadm_join.PhaseError("control-plane-prepare/download-certs", "labkit join --control-plane needs "
+                                          "--certificate-key: labkit has no /etc/kubernetes/pki to copy the "
+                                          "certificate authorities to (labkit init --upload-certs)")
+        joined = kubeadm_join.join_control_plane(
+            args.endpoint, args.token, args.discovery_token_ca_cert_hash, args.certificate_key,
+            discovery_timeout=args.discovery_timeout, out=lambda line: print(line, flush=True))
+    except kubeadm_join.PhaseError as e:
+        print(f"labkit join: {e}", file=sys.stderr)
+        return 1
+    try:
+        print(f"\nThis node has joined the cluster and a new control plane instance was created:\n\n"
+              f"* The Kubernetes control plane instances scaled up.\n"
+              f"* A new etcd member was added to the local/stacked etcd cluster.\n\n"
+              f"labkit: joined as {joined.member.name}, API server at {joined.member.url} behind {args.endpoint}; "
+              f"Ctrl-C leaves (its etcd member is removed, as kubeadm reset does)", flush=True)
+        stop.wait()
+    finally:
+        joined.leave()
+        print(f"labkit: {joined.member.name} left the cluster", flush=True)
+    return 0
+
+
+def _announce(cluster: Cluster, nodes: int) -> None:
+    print(f"labkit cluster ready at {cluster.url} ({nodes} node(s), {cluster.runtime} runtime): "
+          f"export KUBECONFIG={cluster.kubeconfig}", flush=True)
+    print(f"runtime: {cluster.path}", flush=True)
+    if cluster.etcd_description:
+        print(cluster.etcd_description, flush=True)
+    if cluster.load_balancer is not None:
+        print(f"load balancer: {cluster.load_balancer.describe()}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="labkit", description="A Kubernetes mini-cluster for learning.")
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_kubeadm_commands(sub)
     up = sub.add_parser("up", help="run a cluster in the foreground until Ctrl-C")
     up.add_argument("--nodes", type=int, default=1, help="number of nodes (default 1)")
     up.add_argument("--runtime", choices=RUNTIMES, default=None, help="container runtime of the nodes")
@@ -42,10 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--authorization-mode", choices=AUTHORIZATION_MODES, default="RBAC",
                     help="as kube-apiserver's flag: RBAC (default) or AlwaysAllow")
     args = parser.parse_args(argv)
+    if args.command == "init":
+        return _init(args)
+    if args.command == "join":
+        return _join(args)
 
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = _stop_on_signals()
     try:
         cluster = Cluster(nodes=args.nodes, runtime=args.runtime, store=args.store, seed=args.seed,
                           kubeconfig=args.kubeconfig.resolve(), port=args.port, set_kubeconfig_env=False,
@@ -55,13 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"labkit: {e}", file=sys.stderr)
         return 1
     try:
-        print(f"labkit cluster ready at {cluster.url} ({args.nodes} node(s), {cluster.runtime} runtime): "
-              f"export KUBECONFIG={cluster.kubeconfig}", flush=True)
-        print(f"runtime: {cluster.path}", flush=True)
-        if cluster.etcd_description:
-            print(cluster.etcd_description, flush=True)
-        if cluster.load_balancer is not None:
-            print(f"load balancer: {cluster.load_balancer.describe()}", flush=True)
+        _announce(cluster, args.nodes)
         stop.wait()
     finally:
         cluster.stop()

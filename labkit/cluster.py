@@ -39,7 +39,16 @@ from labkit.client import APIStatusError, Client, ConnectionPool, resource_path
 from labkit.component import Component
 from labkit.controllers.config import ControllerManagerConfig
 from labkit.controllers.manager import ControllerManager
-from labkit.controlplane import ControlPlane, ControlPlaneMember, MemberSettings, member_names, member_root
+from labkit.controlplane import (
+    ENDPOINT_MEMBERS,
+    ControlPlane,
+    ControlPlaneMember,
+    MemberSettings,
+    member_names,
+    member_port,
+    member_root,
+    parse_endpoint,
+)
 from labkit.ids import IdSource
 from labkit.kubelet import Kubelet, KubeletConfig
 from labkit.kubelet.runtime import Runtime
@@ -144,20 +153,30 @@ class Cluster:
     manager, behind a load balancer (``load_balancer``: ``haproxy`` when installed, else ``built-in``;
     :mod:`labkit.network.loadbalancer`) whose address the kubeconfig and every node use.
     :attr:`control_plane` kills and restores members.
+
+    ``control_plane_endpoint`` (``HOST:PORT``, ``kubeadm init --control-plane-endpoint``): the load
+    balancer listens there, even for one member, with backends for :data:`~labkit.controlplane.ENDPOINT_MEMBERS`
+    members at ``127.0.0.1:PORT+1 ...`` (:func:`~labkit.controlplane.member_port`), so that members joining
+    later (:mod:`labkit.kubeadm`) serve where it expects them; the API servers' certificates name HOST.
     """
 
     def __init__(self, *, nodes: int = 1, runtime: str | None = None, store: str = "memory", seed: int | None = None,
                  kubeconfig: str | Path | None = None, port: int = 0, set_kubeconfig_env: bool = True,
                  controllers: ControllerManagerConfig | None = None, kubelet: KubeletConfig | None = None,
                  authorization: str = "RBAC", scheduler_leader_election: LeaderElectionConfig | None = None,
-                 control_planes: int = 1, load_balancer: str | None = None) -> None:
+                 control_planes: int = 1, load_balancer: str | None = None,
+                 control_plane_endpoint: str | None = None) -> None:
         runtime, self._runtime_reason = _choose_runtime(runtime)
         if control_planes < 1:
             raise ValueError("control_planes must be >= 1")
-        if control_planes > 1 and store not in ("memory", "etcd"):
+        self._endpoint = parse_endpoint(control_plane_endpoint) if control_plane_endpoint else None
+        if self._endpoint and control_planes > ENDPOINT_MEMBERS:
+            raise ValueError(f"a --control-plane-endpoint load balancer lists {ENDPOINT_MEMBERS} members")
+        ha = control_planes > 1 or self._endpoint is not None
+        if ha and store not in ("memory", "etcd"):
             raise ValueError(f"an HA control plane runs its own etcd cluster: store={store!r} cannot be used "
                              f"with control_planes={control_planes}")
-        if control_planes > 1:
+        if ha:
             store = "etcd"
         self.control_planes = control_planes
         self._lb_kind = load_balancer
@@ -312,10 +331,11 @@ class Cluster:
 
             await asyncio.to_thread(cleanup_processes)  # what a crashed cluster left running
             await asyncio.to_thread(self._open_namespace)
-        pki = self._pki = PKI.create(self._workdir / "pki")
+        pki = self._pki = PKI.create(self._workdir / "pki",
+                                     hosts=["127.0.0.1", "localhost", *([self._endpoint[0]] if self._endpoint else [])])
         self.controller_config.cluster_cidr = cluster_cidr
         self.controller_config.root_ca = pki.ca_cert_pem.decode()
-        if self.control_planes > 1:
+        if self.control_planes > 1 or self._endpoint:
             url = await self._start_control_plane(str(service_cidr))
         else:
             self.apiserver = APIServer(self.store, pki, ids=IdSource(self.seed), trace=self.trace,
@@ -329,7 +349,7 @@ class Cluster:
         self._save_config(plan)
         await bootstrap.upload_cluster_info(self.admin(), url, pki.ca_cert_pem)  # kubeadm init's cluster-info
 
-        if self.control_planes == 1:
+        if not self.members:
             self.controller_manager = await self._add(ControllerManager(
                 self.client_for("system:kube-controller-manager", agent="kube-controller-manager"),
                 config=self.controller_config))
@@ -367,12 +387,21 @@ class Cluster:
                                   controllers=self.controller_config, scheduler_election=self.scheduler_leader_election,
                                   seed=self.seed)
         self.members = [ControlPlaneMember(m.name, i, m, settings) for i, m in enumerate(self.etcd_members)]
+        host, port = self._endpoint or ("127.0.0.1", self.port)
+        if self._endpoint:  # the guide's haproxy lists every control-plane node up front
+            for member in self.members:
+                member.port = member_port(port, member.index)
         await asyncio.to_thread(self.members[0].start)  # it bootstraps the API's objects, alone
         await asyncio.gather(*(asyncio.to_thread(m.start) for m in self.members[1:]))
         self.apiserver = self.members[0].apiserver
         self.scheduler, self.controller_manager = self.members[0].scheduler, self.members[0].controller_manager
-        self.load_balancer = load_balancer([Backend(m.name, "127.0.0.1", m.port) for m in self.members],
-                                           workdir=self._workdir / "load-balancer", port=self.port, kind=self._lb_kind)
+        if self._endpoint:
+            backends = [Backend(n, "127.0.0.1", member_port(port, i))
+                        for i, n in enumerate(member_names(ENDPOINT_MEMBERS))]
+        else:
+            backends = [Backend(m.name, "127.0.0.1", m.port) for m in self.members]
+        self.load_balancer = load_balancer(backends, workdir=self._workdir / "load-balancer", host=host, port=port,
+                                           kind=self._lb_kind)
         await self.load_balancer.start()
         return self.load_balancer.url
 
@@ -532,6 +561,13 @@ class Cluster:
         return self.run(self._add(component), timeout=timeout)
 
     # --- joining it (kubeadm's bootstrap tokens) -------------------------------------------------
+
+    @property
+    def pki(self) -> PKI:
+        """The cluster's CA and what it signed (``pki/``; the etcd CA is :attr:`etcd_pki`)."""
+        if self._pki is None:
+            raise RuntimeError("the cluster is not started: call start() first")
+        return self._pki
 
     def create_token(self, *, ttl: dt.timedelta | None = bootstrap.DEFAULT_TTL, description: str = "") -> str:
         """A new bootstrap token (``kubeadm token create``): a Secret ``bootstrap-token-<id>`` in

@@ -271,6 +271,27 @@ def member_names(count: int, prefix: str = "labkit") -> list[str]:
     return [f"{prefix}-control-plane{i + 1 if i else ''}" for i in range(count)]
 
 
+#: the members a ``--control-plane-endpoint`` load balancer lists up front, as the HA guide's haproxy
+#: lists every control-plane node: the ones not yet joined are DOWN until they come
+ENDPOINT_MEMBERS = 3
+
+
+def member_port(endpoint_port: int, index: int) -> int:
+    """Where member ``index`` (0 the first) serves its API behind an endpoint on ``endpoint_port``:
+    the ports after it, on 127.0.0.1 (the control-plane nodes of one machine)."""
+    return endpoint_port + 1 + index
+
+
+def parse_endpoint(endpoint: str) -> tuple[str, int]:
+    """``HOST[:PORT]`` of ``--control-plane-endpoint`` (kubeadm: without a port, the API server's 6443)."""
+    host, sep, port = endpoint.rpartition(":")
+    if not sep:
+        host, port = endpoint, "6443"
+    if not host or not port.isdigit() or not 0 < int(port) < 65536 - ENDPOINT_MEMBERS:
+        raise ValueError(f"control-plane endpoint {endpoint!r} is not HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
 def member_root(workdir: Path, name: str) -> Path:
     return workdir / "control-plane" / name
 

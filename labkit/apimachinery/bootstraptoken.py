@@ -179,7 +179,7 @@ def ca_cert_hash(cert: x509.Certificate) -> str:
     return f"{PIN_FORMAT}:{hashlib.sha256(spki).hexdigest()}"
 
 
-def _go_invalid_byte(byte: int) -> str:
+def go_invalid_byte(byte: int) -> str:
     """Go's ``hex.InvalidByteError`` text, whose ``%#U`` shows the character when printable."""
     char = chr(byte)
     return f"encoding/hex: invalid byte: U+{byte:04X}" + (f" '{char}'" if char.isprintable() else "")
@@ -192,7 +192,7 @@ def _check_sha256_hex(value: str) -> None:
         raise ValueError(f"expected a 32 byte SHA-256 hash, found {len(raw) // 2} bytes")
     bad = next((b for b in raw if chr(b) not in "0123456789abcdefABCDEF"), None)
     if bad is not None:
-        raise ValueError(f"could not decode SHA-256 from hex: {_go_invalid_byte(bad)}")
+        raise ValueError(f"could not decode SHA-256 from hex: {go_invalid_byte(bad)}")
     if len(raw) % 2:
         raise ValueError("could not decode SHA-256 from hex: encoding/hex: odd length hex string")
 

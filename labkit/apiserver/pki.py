@@ -154,8 +154,7 @@ class PKI:
         (directory / TOKEN_FILE).unlink(missing_ok=True)
         cert, key = _new_ca(directory, CA_CERT, CA_KEY, common_name="kubernetes")
         pki = cls(directory, cert, key)
-        pki._issue(SERVER_CERT, SERVER_KEY, common_name="kube-apiserver", organizations=(),
-                   usage=ExtendedKeyUsageOID.SERVER_AUTH, alt_names=_subject_alt_names(hosts))
+        pki.issue_serving_cert(hosts)
         return pki
 
     @classmethod
@@ -164,6 +163,12 @@ class PKI:
         directory = Path(directory)
         cert, key = _load_ca(directory / CA_CERT, directory / CA_KEY)
         return cls(directory, cert, key)
+
+    def issue_serving_cert(self, hosts: Sequence[str]) -> None:
+        """(Re)write the API server's serving certificate for ``hosts`` and the service names: what a
+        node joining the control plane makes with the CA it downloaded."""
+        self._issue(SERVER_CERT, SERVER_KEY, common_name="kube-apiserver", organizations=(),
+                    usage=ExtendedKeyUsageOID.SERVER_AUTH, alt_names=_subject_alt_names(hosts))
 
     def _issue(self, cert_name: str, key_name: str, *, common_name: str, organizations: Sequence[str],
                usage: x509.ObjectIdentifier, alt_names: Sequence[x509.GeneralName] = ()) -> tuple[Path, Path]:
@@ -234,7 +239,22 @@ class EtcdPKI:
         """Write the etcd CA and its four leaf certificates under ``directory`` (files there are replaced)."""
         pki = cls(Path(directory), node_name)
         pki.etcd_dir.mkdir(parents=True, exist_ok=True)
-        ca_cert, ca_key = _new_ca(pki.etcd_dir, "ca.crt", "ca.key", common_name="etcd-ca")
+        pki._issue_leaves(*_new_ca(pki.etcd_dir, "ca.crt", "ca.key", common_name="etcd-ca"))
+        return pki
+
+    @classmethod
+    def with_ca(cls, directory: Path, *, node_name: str) -> EtcdPKI:
+        """The two client certificates (``healthcheck-client``, ``apiserver-etcd-client``) signed by the
+        etcd CA already in ``directory/etcd/``, as ``kubeadm join --control-plane`` makes them with the CA
+        it downloaded; the member's own server and peer certificates come from :meth:`issue_member`."""
+        pki = cls(Path(directory), node_name)
+        pki._issue_leaves(*_load_ca(pki.ca_cert, pki.etcd_dir / "ca.key"), only=("healthcheck-client",
+                                                                                 "apiserver-etcd-client"))
+        return pki
+
+    def _issue_leaves(self, ca_cert: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey, *,
+                      only: Sequence[str] = ("server", "peer", "healthcheck-client", "apiserver-etcd-client")) -> None:
+        node_name = self.node_name
         hosts = _subject_alt_names(["localhost", node_name, "127.0.0.1", "::1"], service_names=False)
         both = (ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH)
         client = (ExtendedKeyUsageOID.CLIENT_AUTH,)
@@ -244,10 +264,11 @@ class EtcdPKI:
             ("healthcheck-client", "kube-etcd-healthcheck-client", client, []),
             ("apiserver-etcd-client", "kube-apiserver-etcd-client", client, []),
         ):
-            cert_path, key_path = pki.pair(name)
+            if name not in only:
+                continue
+            cert_path, key_path = self.pair(name)
             _sign_leaf(ca_cert, ca_key, cert_path, key_path, common_name=common_name, usages=usages,
                        alt_names=alt_names, key_encipherment=True)
-        return pki
 
     def issue_member(self, node_name: str) -> tuple[Path, Path, Path, Path]:
         """``(server cert, server key, peer cert, peer key)`` for one more control-plane node's member,

