@@ -234,7 +234,11 @@ def _request_steps(r: RequestRecord, ref: ObjectRef) -> list[Step]:
             "revision": r.revision, "latency_ms": round(r.latency_ms, 3)}
     sub = r.resource.partition("/")[2]
     what = f"{r.verb} {r.resource} {'/'.join(p for p in (r.namespace, r.name) if p)}"
-    steps = [Step(r.seq, r.t, "request", lane, "apiserver", str(ref), f"{what} -> {r.code} ({r.user})", data)]
+    served = f", answered by {r.server}" if r.server else ""  # which API server, when there are several
+    if r.server:
+        data["server"] = r.server
+    steps = [Step(r.seq, r.t, "request", lane, "apiserver", str(ref), f"{what} -> {r.code} ({r.user}{served})",
+                  data)]
     if r.revision:
         key = ObjectRef(ref.resource, ref.namespace, ref.name).key()
         op = "delete" if r.verb == "delete" and not sub and r.code == 200 else "write"

@@ -1,6 +1,7 @@
 """The widgets in a real browser: JupyterLab runs tests/browser/widgets_demo.ipynb in headless Chromium.
 
-The notebook starts ``labkit.Cluster(nodes=2, seed=0)`` in its kernel and shows every labkit widget;
+The notebook starts ``labkit.Cluster(nodes=2, seed=0)`` in its kernel and shows every labkit widget (the
+control plane's on a second cluster, of three control-plane members);
 this test runs all its cells through JupyterLab's command registry, then checks in the DOM that each
 widget rendered (its ``labkit-<name>`` class and content), that the live updates sent after a widget
 was displayed reached the page, that no cell failed, that nothing outside 127.0.0.1 was requested
@@ -21,6 +22,7 @@ WIDGETS = {
     "labkit-service-traffic": "web-b",
     "labkit-pod-lifecycle": "CrashLoopBackOff",
     "labkit-node-health": "NodeStatusUnknown",
+    "labkit-control-plane": "DOWN",
 }
 
 

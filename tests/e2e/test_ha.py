@@ -296,3 +296,16 @@ def _zombie(pid: int) -> bool:
     with contextlib.suppress(OSError):
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     return True
+
+
+def test_the_story_of_a_pod_spans_the_members_that_served_it(whole: Cluster) -> None:
+    c = whole
+    api = core(c, new_connections=True)  # each request on a new connection: spread over the members
+    wait_for(lambda: _created(api, "told"), timeout=15, what="the pod created")
+    wait_for(lambda: api.read_namespaced_pod("told", "default").spec.node_name, timeout=15, what="the pod bound")
+    for _ in range(6):
+        api.read_namespaced_pod("told", "default")
+    text = c.story("pod/told").text()
+    assert "create pods default/told -> 201" in text and "pods/binding" in text, text
+    servers = {m.name for m in c.members if f"answered by {m.name})" in text}
+    assert len(servers) >= 2, f"the story names the members that answered: {servers}\n{text}"
