@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 from asyncio import sslproto
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,6 +48,7 @@ from labkit.controlplane import (
     member_port,
     member_root,
     parse_endpoint,
+    run_on,
 )
 from labkit.ids import IdSource
 from labkit.kubelet import Kubelet, KubeletConfig
@@ -640,27 +641,36 @@ class Cluster:
 
     # --- step mode -------------------------------------------------------------------------------
 
+    def _gates(self) -> list[tuple[Any, Callable[..., None]]]:
+        """Every gate, with how to call on its loop: the cluster's, or its control-plane member's."""
+        gates: list[tuple[Any, Callable[..., None]]] = [(g, self._loop_call) for c in self.components for g in c.gates]
+        for member in self.members:
+            gates += [(g, member.call_soon) for c in member.components for g in c.gates]
+        return gates
+
     def pause(self) -> None:
-        """Hold every control loop between work items."""
-        for component in self.components:
-            for gate in component.gates:
-                self._loop_call(gate.pause)
+        """Hold every control loop between work items (the members' too, on an HA control plane)."""
+        for gate, call in self._gates():
+            call(gate.pause)
 
     def resume(self) -> None:
-        for component in self.components:
-            for gate in component.gates:
-                self._loop_call(gate.resume)
+        for gate, call in self._gates():
+            call(gate.resume)
 
     def step(self, component: str | None = None, n: int = 1) -> str:
         """Let one work item through: of the named component or loop (``"scheduler"``,
         ``"replicaset-controller"``, ``"kubelet-node-1"``), or of the first loop with an item waiting.
         Returns the name of the loop that stepped (empty if nothing was waiting)."""
-        gates = [g for c in self.components for g in c.gates if component in (None, c.name, g.name)]
-        chosen = next((g for g in gates if g.waiting), gates[0] if gates and component is not None else None)
+        components = [(c, self._loop_call) for c in self.components]
+        components += [(c, m.call_soon) for m in self.members for c in m.components]
+        gates = [(g, call) for c, call in components for g in c.gates if component in (None, c.name, g.name)]
+        chosen = next(((g, call) for g, call in gates if g.waiting),
+                      gates[0] if gates and component is not None else None)
         if chosen is None:
             return ""
-        self._loop_call(chosen.step, n)
-        return chosen.name
+        gate, call = chosen
+        call(gate.step, n)
+        return str(gate.name)
 
     def _loop_call(self, fn: Any, *args: Any) -> None:
         if self._loop is None:
@@ -801,15 +811,7 @@ class Cluster:
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 60) -> T:
         """Run a coroutine on the cluster's loop from any other thread and wait for its result."""
-        if self._loop is None or not self._loop.is_running():
-            coro.close()  # never to run: closed now, or Python warns "was never awaited" into the notebook
-            raise RuntimeError("the cluster is not running: call start() first")
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise TimeoutError(f"the cluster did not finish within {timeout}s") from None
+        return run_on(self._loop, coro, timeout, "the cluster")
 
     def _point_kubeconfig_here(self) -> None:
         self._saved_env = os.environ.get("KUBECONFIG")

@@ -155,15 +155,7 @@ class ControlPlaneMember:
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 30.0) -> T:
         """Run a coroutine on this member's loop and wait for it."""
-        if self._loop is None or not self._loop.is_running():
-            coro.close()
-            raise RuntimeError(f"control-plane member {self.name} is not running")
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise TimeoutError(f"{self.name} did not finish within {timeout}s") from None
+        return run_on(self._loop, coro, timeout, f"control-plane member {self.name}")
 
     def call_soon(self, fn: Any, *args: Any) -> None:
         if self._loop is not None and self._loop.is_running():
@@ -240,6 +232,20 @@ class ControlPlaneMember:
         self._clients.clear()
         if self.apiserver is not None:
             await self.apiserver.stop()
+
+
+def run_on(loop: asyncio.AbstractEventLoop | None, coro: Coroutine[Any, Any, T], timeout: float | None,
+           what: str) -> T:
+    """Run ``coro`` on ``loop`` (another thread's) and wait for its result, ``timeout`` seconds at most."""
+    if loop is None or not loop.is_running():
+        coro.close()  # never to run: closed now, or Python warns "was never awaited" into the notebook
+        raise RuntimeError(f"{what} is not running" + (": call start() first" if what == "the cluster" else ""))
+    future = asyncio.run_coroutine_threadsafe(coro, loop)
+    try:
+        return future.result(timeout)
+    except concurrent.futures.TimeoutError:
+        future.cancel()
+        raise TimeoutError(f"{what} did not finish within {timeout}s") from None
 
 
 def _discard(loop: asyncio.AbstractEventLoop, clients: list[Client]) -> None:

@@ -11,6 +11,8 @@ labels, which processes do not have.
 from __future__ import annotations
 
 import os
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,3 +59,24 @@ def orphans() -> Iterator[tuple[int, str, dict[str, str]]]:
         tag = environ.get(OWNER_ENV, "")
         if tag and not alive(tag):
             yield int(entry.name), tag, environ
+
+
+def kill_orphans(env_key: str) -> list[tuple[str, str]]:
+    """SIGKILL each orphan whose environment sets ``env_key`` (a kind of process: an etcd member, a
+    haproxy) and wait until it is gone, so its files are closed; ``(owner tag, env_key's value)`` of
+    each, for the caller to remove what it left."""
+    killed = []
+    for pid, tag, environ in orphans():
+        value = environ.get(env_key, "")
+        if not value:
+            continue
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            continue
+        killed.append((tag, value))
+        for _ in range(100):  # reaped by init once its parent is gone
+            if not Path(f"/proc/{pid}").exists() or state(pid) == "Z":
+                break
+            time.sleep(0.01)
+    return killed

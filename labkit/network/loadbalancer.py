@@ -53,7 +53,6 @@ import dataclasses
 import os
 import re
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -391,24 +390,12 @@ def _remove_files(workdir: Path) -> None:
 def cleanup_leftovers() -> int:
     """Stop the haproxy processes that clusters of dead processes left running (only this user's are
     readable) and remove their files; returns how many were stopped."""
-    stopped = 0
-    for pid, tag, environ in owner.orphans():
-        workdir = environ.get(WORKDIR_ENV, "")
-        if not workdir:
-            continue
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            continue
-        stopped += 1
-        for _ in range(100):  # reaped by init once its parent is gone
-            if not Path(f"/proc/{pid}").exists() or owner.state(pid) == "Z":
-                break
-            time.sleep(0.01)
+    killed = owner.kill_orphans(WORKDIR_ENV)
+    for tag, workdir in killed:
         with contextlib.suppress(OSError):
             if (Path(workdir) / "haproxy.cfg").read_text().startswith(f"# labkit owner {tag}\n"):
                 _remove_files(Path(workdir))
-    return stopped
+    return len(killed)
 
 
 # --- built-in ------------------------------------------------------------------------------------

@@ -368,22 +368,9 @@ def etcdctl_command(binary: EtcdBinary | None, endpoints: Sequence[str], ca: Pat
 def cleanup_leftovers() -> int:
     """Stop the members that clusters of dead processes left running (only this user's are readable)
     and remove their directories; returns how many were stopped."""
-    stopped = 0
-    for pid, tag, environ in owner.orphans():
-        root = environ.get(ROOT_ENV, "")
-        if not root:
-            continue
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            continue
-        stopped += 1
-        for _ in range(100):  # reaped by init once its parent is gone; wait until its files are closed
-            if not Path(f"/proc/{pid}").exists() or owner.state(pid) == "Z":
-                break
-            time.sleep(0.01)
-        marker = Path(root) / _MARKER
+    killed = owner.kill_orphans(ROOT_ENV)
+    for tag, root in killed:
         with contextlib.suppress(OSError):
-            if marker.read_text() == tag:
+            if (Path(root) / _MARKER).read_text() == tag:
                 shutil.rmtree(root, ignore_errors=True)
-    return stopped
+    return len(killed)

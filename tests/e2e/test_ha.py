@@ -309,3 +309,18 @@ def test_the_story_of_a_pod_spans_the_members_that_served_it(whole: Cluster) -> 
     assert "create pods default/told -> 201" in text and "pods/binding" in text, text
     servers = {m.name for m in c.members if f"answered by {m.name})" in text}
     assert len(servers) >= 2, f"the story names the members that answered: {servers}\n{text}"
+
+
+def test_step_mode_holds_and_steps_the_leading_members_scheduler(whole: Cluster) -> None:
+    c = whole
+    api = core(c)
+    c.pause()
+    try:
+        wait_for(lambda: _created(api, "stepped"), timeout=15, what="the pod created")
+        time.sleep(1)
+        assert not api.read_namespaced_pod("stepped", "default").spec.node_name, "bound while paused"
+        wait_for(lambda: c.step("scheduler"), timeout=10, what="the leading scheduler holds the pod")
+        wait_for(lambda: api.read_namespaced_pod("stepped", "default").spec.node_name, timeout=10,
+                 what="the pod bound after one step")
+    finally:
+        c.resume()
