@@ -340,8 +340,8 @@ class Cluster:
             url = await self._start_control_plane(str(service_cidr))
         else:
             self.apiserver = APIServer(self.store, pki, ids=IdSource(self.seed), trace=self.trace,
-                                       service_cidr=str(service_cidr), authorization=self.authorization)
-            self.apiserver.kubelets = self._kubelet_apis
+                                       service_cidr=str(service_cidr), authorization=self.authorization,
+                                       kubelets=self._kubelet_apis)
             url = await self.apiserver.start(port=self.port)
         cert, key = pki.issue_client_cert("admin", user="kubernetes-admin", groups=["system:masters"])
         self.kubeconfig = self._kubeconfig_arg or self._workdir / "kubeconfig"

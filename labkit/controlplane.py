@@ -125,8 +125,7 @@ class ControlPlaneMember:
                                              cert_file=cert, key_file=key)
         seed = None if s.seed is None else s.seed + self.index  # uids must differ between API servers
         self.apiserver = APIServer(self.store, s.pki, ids=IdSource(seed), trace=s.trace, service_cidr=s.service_cidr,
-                                   authorization=s.authorization, name=self.name)
-        self.apiserver.kubelets = s.kubelets
+                                   authorization=s.authorization, name=self.name, kubelets=s.kubelets)
         url = await self.apiserver.start(port=self.port)
         self.port = int(url.rsplit(":", 1)[1])
         identity = f"{self.name}_{uuid.uuid4()}"  # kube's hostname_<uuid>: the member is the host

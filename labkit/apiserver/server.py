@@ -89,7 +89,8 @@ class APIServer:
 
     def __init__(self, store: kv.Store, pki: PKI, *, ids: IdSource | None = None, trace: Trace | None = None,
                  clock: Callable[[], dt.datetime] = now_utc, authorization: str = "AlwaysAllow",
-                 service_cidr: str = DEFAULT_SERVICE_CIDR, name: str = "") -> None:
+                 service_cidr: str = DEFAULT_SERVICE_CIDR, name: str = "",
+                 kubelets: dict[str, KubeletAPI] | None = None) -> None:
         self.name = name  # the control-plane member it runs on, in the trace of an HA cluster
         self.store = store
         self.pki = pki
@@ -119,7 +120,8 @@ class APIServer:
         self.registry("services").service_cidr = self.service_cidr  # type: ignore[attr-defined]  # a ServiceRegistry
         #: (verb, subresource) -> handler; the streaming pod subresources are added by the node side
         self.connect_handlers: dict[str, Callable[[web.Request, handlers.Call], Awaitable[web.StreamResponse]]] = {}
-        self.kubelets: dict[str, KubeletAPI] = {}  # node name -> its kubelet's API; the Cluster fills it
+        #: node name -> its kubelet's API; the Cluster fills it (one dict for every API server of a cluster)
+        self.kubelets: dict[str, KubeletAPI] = kubelets if kubelets is not None else {}
         streaming.install(self)  # log/exec/attach/portforward, through self.kubelets
         self._watch_caches: dict[tuple[str, str], watch.WatchCache] = {}
         self.url = ""

@@ -324,3 +324,17 @@ def test_step_mode_holds_and_steps_the_leading_members_scheduler(whole: Cluster)
                  what="the pod bound after one step")
     finally:
         c.resume()
+
+
+def test_every_member_reaches_the_kubelets(whole: Cluster) -> None:
+    """Logs go API server -> kubelet: each member's API server must reach every node's kubelet."""
+    c = whole
+    api = core(c)
+    wait_for(lambda: _created(api, "talker"), timeout=15, what="the pod created")
+    wait_for(lambda: api.read_namespaced_pod("talker", "default").status.phase == "Running", timeout=20,
+             what="the pod running")
+    for _ in range(6):  # each kubectl command is a new connection: the load balancer spreads them
+        logs = kubectl(c, "logs", "talker")
+        assert logs.returncode == 0, logs.stderr
+    served = {r.server for r in c.trace.records() if r.kind == "request" and r.resource == "pods/log"}
+    assert served == {m.name for m in c.members}, served
