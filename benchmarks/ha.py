@@ -228,16 +228,16 @@ def kill_etcd_leader(cluster: Cluster, figures: Figures) -> None:
     any_ack = min((a for _, a, _ in acknowledged if a > killed), default=float("inf")) - killed
     figures.add("d. kill etcd leader -> a write started after it acked", first_started_after)
     figures.add("d. kill etcd leader -> any write acked", any_ack)
-    stored = {cm.metadata.name for cm in api.list_namespaced_config_map("default").items}
-    lost = [name for _, _, name in acknowledged if name not in stored]
+    new_leader = cp.etcd_leader()
     api.api_client.close()
+    restore(cluster)  # the API server of the killed etcd answers 500 until then
+    check = official_client(cluster, close=False)
+    stored = {cm.metadata.name for cm in check.list_namespaced_config_map("default").items}
+    lost = [name for _, _, name in acknowledged if name not in stored]
+    check.api_client.close()
     refused_after = sum(1 for t in refused if t > killed)
-    figures.notes.append(f"d: killed etcd of {leader}, new leader {cp.etcd_leader()}; {len(acknowledged)} writes "
+    figures.notes.append(f"d: killed etcd of {leader}, new leader {new_leader}; {len(acknowledged)} writes "
                          f"acknowledged, {refused_after} refused after the kill, {len(lost)} acknowledged and lost")
-    with contextlib.suppress(Exception):  # leave the namespace as it was for the next fault
-        cleanup = official_client(cluster, close=False)
-        cleanup.delete_collection_namespaced_config_map("default")
-        cleanup.api_client.close()
 
 
 def repetition(lb: str, lease_label: str, lease: dict[str, float], figures: Figures) -> None:
