@@ -63,7 +63,7 @@ def paced(op: Callable[[int], object], *, rate: float, seconds: float) -> dict[s
 
 
 def line(label: str, figures: dict[str, float]) -> None:
-    print(f"  {label:<28}" + "".join(f"{k} {v:7.2f}  " for k, v in figures.items()), flush=True)
+    print(f"  {label:<30}" + "".join(f"{k} {v:7.2f}  " for k, v in figures.items()), flush=True)
 
 
 @contextmanager
