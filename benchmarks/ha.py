@@ -13,7 +13,8 @@ a. ``Cluster(...).start()`` until it returns with both nodes Ready (checked afte
 b. ``kill`` of the member whose API server served kubectl's last request (found in the trace by user
    agent) → the next ``kubectl get nodes`` that succeeds: the pinned kubectl 1.33 binary, run again
    at once after a failure; the figure includes kubectl's own start-up (its time for the same command
-   before the kill is printed beside it);
+   before the kill is printed beside it); b′, the same with the member whose etcd leads killed, the
+   worst case: an election, and a member's API server held up by an etcd call to the dead leader;
 c. ``kill`` of the member whose scheduler holds the ``kube-scheduler`` Lease → a pod created right
    after (the create retried at once if the kill also cost etcd its leader) has ``spec.nodeName``
    (polled every 20 ms); with kube's default Lease timings (15 s / 10 s / 2 s) and with the lesson's
@@ -132,14 +133,17 @@ def restore(cluster: Cluster) -> float:
     return time.monotonic() - started
 
 
-def kill_kubectl_server(cluster: Cluster, cache: Path, figures: Figures) -> None:
-    """b. kill the member that served kubectl's last request; time until ``kubectl get nodes`` succeeds."""
+def kill_kubectl_server(cluster: Cluster, cache: Path, figures: Figures, *, etcd_leader: bool = False) -> None:
+    """b. kill the member that served kubectl's last request (``etcd_leader``: the member whose etcd
+    leads, b′); time until ``kubectl get nodes`` succeeds."""
+    key = "b′. kill the etcd leader's member" if etcd_leader else "b. kill kubectl's API server"
     t0 = time.monotonic()
     done = kubectl(cluster, cache, "get", "nodes")
-    figures.add("b. kubectl get nodes, before the kill", time.monotonic() - t0)
+    if not etcd_leader:
+        figures.add("b. kubectl get nodes, before the kill", time.monotonic() - t0)
     assert done.returncode == 0, done.stderr
     served = [r.server for r in cluster.trace.records() if r.kind == "request" and r.user_agent.startswith("kubectl")]
-    victim = served[-1]
+    victim = cluster.control_plane.etcd_leader() if etcd_leader else served[-1]
     led_etcd = cluster.control_plane.etcd_leader() == victim
     cluster.control_plane.kill(victim)
     killed = time.monotonic()
@@ -149,11 +153,12 @@ def kill_kubectl_server(cluster: Cluster, cache: Path, figures: Figures) -> None
         done = kubectl(cluster, cache, "get", "nodes")
         if done.returncode == 0 and "node-1" in done.stdout:
             break
-    figures.add("b. kill kubectl's API server -> kubectl ok", time.monotonic() - killed)
-    figures.add("b. kubectl attempts", attempts)
+    figures.add(f"{key} -> kubectl ok", time.monotonic() - killed)
+    figures.add(f"{key}: kubectl attempts", attempts)
     after = [r.server for r in cluster.trace.records() if r.kind == "request" and r.user_agent.startswith("kubectl")]
     role = "the etcd leader" if led_etcd else "not the etcd leader"
-    figures.notes.append(f"b: killed {victim} ({role}); kubectl answered by {after[-1]} after {attempts} attempt(s)")
+    figures.notes.append(f"{key[:2]} killed {victim} ({role}); kubectl answered by {after[-1]} "
+                         f"after {attempts} attempt(s)")
 
 
 def kill_scheduler_leader(cluster: Cluster, figures: Figures, label: str) -> None:
@@ -259,6 +264,8 @@ def repetition(lb: str, lease_label: str, lease: dict[str, float], figures: Figu
     with tempfile.TemporaryDirectory(prefix="labkit-bench-kubectl-") as cache, \
             ha_cluster(lb, lease, figures) as cluster:
         kill_kubectl_server(cluster, Path(cache), figures)
+        figures.add("restore + wait_ready", restore(cluster))
+        kill_kubectl_server(cluster, Path(cache), figures, etcd_leader=True)
         figures.add("restore + wait_ready", restore(cluster))
         kill_scheduler_leader(cluster, figures, lease_label)
         figures.add("restore + wait_ready", restore(cluster))
