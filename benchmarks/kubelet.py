@@ -23,10 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from labkit import Cluster  # noqa: E402
-from labkit.client import resource_path  # noqa: E402
-from labkit.kubelet import Kubelet, KubeletConfig  # noqa: E402
-from labkit.kubelet.runtime.process import ProcessRuntime  # noqa: E402
+from labkit import Cluster
+from labkit.client import resource_path
+from labkit.kubelet import Kubelet, KubeletConfig
+from labkit.kubelet.runtime.process import ProcessRuntime
 
 CONFIG = dict(pod_cidr_timeout=0.1, cluster_cidr="127.244.0.0/16", pleg_period=0.2)
 
@@ -81,8 +81,10 @@ def sim_nodes(n: int) -> float:
 
         async def count() -> tuple[int, int]:
             nodes = (await admin.get(resource_path("v1", "nodes")))["items"]
-            leases = (await admin.get(resource_path("coordination.k8s.io/v1", "leases", namespace="kube-node-lease")))["items"]
-            ready = sum(any(x["type"] == "Ready" and x["status"] == "True" for x in nd["status"]["conditions"]) for nd in nodes)
+            leases = (await admin.get(resource_path("coordination.k8s.io/v1", "leases",
+                                                    namespace="kube-node-lease")))["items"]
+            ready = sum(any(x["type"] == "Ready" and x["status"] == "True" for x in nd["status"]["conditions"])
+                        for nd in nodes)
             return ready, len(leases)
         ready, leases = c.run(count(), timeout=600)
         took = time.perf_counter() - t0

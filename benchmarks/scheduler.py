@@ -46,7 +46,8 @@ async def gather_limited(coros: list[Any], limit: int = CONCURRENCY) -> None:
 
 async def create_nodes(client: Client, n: int) -> None:
     async def one(i: int) -> None:
-        node = node_object(f"bench-{i}", address=f"127.2.{i // 250}.{i % 250 + 1}", cpu="32", memory="64Gi", now="2025-01-01T00:00:00Z")
+        node = node_object(f"bench-{i}", address=f"127.2.{i // 250}.{i % 250 + 1}", cpu="32", memory="64Gi",
+                           now="2025-01-01T00:00:00Z")
         created = await client.create(resource_path("v1", "nodes"), node)
         created["status"] = node["status"]
         await client.update(resource_path("v1", "nodes", name=f"bench-{i}", subresource="status"), created)
@@ -128,7 +129,8 @@ async def cycle_time(scheduler: Scheduler, n: int = 200) -> float:
     _, fw = scheduler.profiles["default-scheduler"]
     pod = PodInfo({"metadata": {"name": "probe", "namespace": "costs", "uid": "probe"},
                    "spec": {"schedulerName": "default-scheduler", "containers": [
-                       {"name": "c", "image": "nginx", "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}]}})
+                       {"name": "c", "image": "nginx",
+                        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}]}})
     t = time.perf_counter()
     for _ in range(n):
         scheduler.algorithm.schedule_pod(fw, CycleState(), pod, scheduler.cache.node_list, Attempt(pod.key, "bench", 0))

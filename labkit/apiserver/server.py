@@ -28,7 +28,7 @@ from labkit import store as kv
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.timeutil import now_utc
 from labkit.apiserver import bootstrappolicy, discovery, errors, handlers, request, streaming, tables, watch
-from labkit.apiserver.admission import AdmissionChain, NamespaceLifecycle, Priority, ServiceAccount
+from labkit.apiserver.admission import AdmissionChain, NamespaceCache, NamespaceLifecycle, Priority, ServiceAccount
 from labkit.apiserver.authn import BootstrapTokenAuthenticator, UserInfo
 from labkit.apiserver.authz import AlwaysAllow, AuthorizationAttributes, Authorizer, forbidden_message
 from labkit.apiserver.pki import PKI
@@ -37,7 +37,7 @@ from labkit.apiserver.registry.reviews import review
 from labkit.apiserver.registry.serviceaccount.storage import token_request
 from labkit.apiserver.resources import RESOURCES, Resource
 from labkit.apiserver.rest import DEFAULT_SERVICE_CIDR, REGISTRY_CLASSES, SUBRESOURCE_HANDLERS
-from labkit.apiserver.storage import Registry
+from labkit.apiserver.storage import Registry, decode
 from labkit.apiserver.streaming.kubelet_api import KubeletAPI
 from labkit.ids import IdSource
 from labkit.trace import Trace
@@ -103,7 +103,12 @@ class APIServer:
             token_authenticators=[BootstrapTokenAuthenticator(
                 lambda name: self._lookup("secrets", "kube-system", name), clock)],
             anonymous=authorization != "AlwaysAllow")
-        self.admission = AdmissionChain([NamespaceLifecycle(self._lookup), ServiceAccount(), Priority(self._list_all)])
+        # NamespaceLifecycle reads namespaces from a watch-fed cache, as kube's reads its informer's
+        # (on etcd a live read is a round trip: it was a create's second); started with the server
+        namespaces = next(r for r in RESOURCES if r.plural == "namespaces" and not r.group)
+        self.namespaces = NamespaceCache(store, namespaces.key_prefix(), decode)
+        self.admission = AdmissionChain([NamespaceLifecycle(self._lookup, self.namespaces), ServiceAccount(),
+                                         Priority(self._list_all)])
         self.registries: dict[tuple[str, str], Registry] = {
             (r.group, r.plural): REGISTRY_CLASSES.get(r.plural, Registry)(
                 r, store, ids=self.ids, admission=self.admission, clock=clock)
@@ -155,6 +160,7 @@ class APIServer:
         await site.start()
         sockets = site._server.sockets  # type: ignore[union-attr]  # the bound port: aiohttp keeps it private
         self.url = f"https://{host}:{sockets[0].getsockname()[1]}"
+        self.namespaces.start()
         self._bootstrap()
         self._compactor = asyncio.get_running_loop().create_task(self._compact_periodically())
         self.ready = True
@@ -168,6 +174,7 @@ class APIServer:
             cache.stop()
         for handle in self._rbac_watches:
             handle.cancel()
+        self.namespaces.stop()
         if self._runner:
             await self._runner.cleanup()
             self._runner = None
