@@ -99,6 +99,9 @@ _log = logging.getLogger(__name__)
 TLS_ENV = {"cacert": "LABKIT_ETCD_CACERT", "cert": "LABKIT_ETCD_CERT", "key": "LABKIT_ETCD_KEY"}
 #: how long a call waits for the fan-out to deliver its revision before the store is declared broken
 SETTLE_TIMEOUT = 30.0
+#: clientv3's retries of a read etcd answered Unavailable (its defaultUnaryMaxRetries, defaultBackoffWaitBetween)
+READ_RETRIES, READ_RETRY_WAIT = 100, 0.025
+UNAVAILABLE = 14  # the gRPC code of "etcdserver: leader changed" and "no leader"
 _ALL = "AA=="  # base64 of b"\0": as key and range_end, every key
 _TARGETS = {"mod_revision": "MOD", "create_revision": "CREATE", "version": "VERSION", "value": "VALUE"}
 _RESULTS = {"==": "EQUAL", "!=": "NOT_EQUAL", "<": "LESS", ">": "GREATER"}
@@ -221,7 +224,7 @@ class EtcdStore(Store):
         if self._closed:
             raise StoreError("the store is closed")
         try:
-            return self._gateway.call(path, request)
+            return self._retrying_reads(path, request)
         except GatewayError as e:
             if "required revision has been compacted" in e.message:
                 compacted = self._compact_rev if revision < self._compact_rev else self._find_compact_revision(revision)
@@ -231,6 +234,19 @@ class EtcdStore(Store):
             if "lease not found" in e.message:
                 raise LeaseNotFound(e.message.removeprefix("etcdserver: ")) from None
             raise StoreError(e.message) from None
+
+    def _retrying_reads(self, path: str, request: dict[str, Any]) -> dict[str, Any]:
+        """One call; a range etcd refused as Unavailable (``leader changed``, ``no leader``: an election)
+        is sent again every 25 ms, 100 times at most, as clientv3's retry interceptor does for reads.
+        A write is never resent: it may have been applied."""
+        for _ in range(READ_RETRIES):
+            try:
+                return self._gateway.call(path, request)
+            except GatewayError as e:
+                if path != "/v3/kv/range" or e.code != UNAVAILABLE:
+                    raise
+            time.sleep(READ_RETRY_WAIT)
+        return self._gateway.call(path, request)
 
     def _settle(self, revision: int) -> None:
         """Wait until the fan-out has delivered ``revision`` (what etcd just answered with)."""
