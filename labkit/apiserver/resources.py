@@ -148,6 +148,8 @@ RESOURCES: tuple[Resource, ...] = (
              Strategy(), verbs=("create",), stored=False),
     Resource("authorization.k8s.io", "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview", False,
              Strategy(), verbs=("create",), stored=False),
+    Resource("authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview", False,
+             Strategy(), verbs=("create",), stored=False),
     Resource("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", False,
              Strategy(), verbs=("create",), stored=False),
 )

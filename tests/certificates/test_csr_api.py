@@ -125,3 +125,22 @@ def test_kubectl_get_and_approve(cluster: Cluster, kubectl_for, version: str) ->
     assert kubectl("get", "csr", name, "--no-headers").split()[-1] == "Approved"
     conditions = cluster.run(cluster.admin().get(f"{PATH}/{name}"))["status"]["conditions"]
     assert [(c["type"], c["status"], c["reason"]) for c in conditions] == [("Approved", "True", "KubectlApprove")]
+
+
+def test_subject_access_review_asks_about_the_spec_user(cluster: Cluster) -> None:
+    """What the csrapproving controller asks: may the CSR's requester create certificatesigningrequests/nodeclient?"""
+    path = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
+    attributes = {"group": "certificates.k8s.io", "resource": "certificatesigningrequests",
+                  "subresource": "nodeclient", "verb": "create"}
+
+    def allowed(**spec: object) -> bool:
+        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+                  "spec": {"resourceAttributes": attributes, **spec}}
+        return bool(cluster.run(cluster.admin().create(path, review))["status"]["allowed"])
+
+    assert allowed(user="alice", groups=["system:masters"])
+    assert not allowed(user="alice", groups=["devs"])
+    e = error(cluster, cluster.admin().create(path, {"apiVersion": "authorization.k8s.io/v1",
+                                                     "kind": "SubjectAccessReview",
+                                                     "spec": {"resourceAttributes": attributes}}))
+    assert 'spec.user: Invalid value: "": at least one of user or group must be specified' in str(e)

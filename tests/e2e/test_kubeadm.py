@@ -115,6 +115,31 @@ def test_init_prints_both_join_commands_and_uploads_the_certs_encrypted(init: In
         decrypt_bytes(base64.b64decode(data["ca.key"]), bytes.fromhex("00" * 32))
 
 
+def test_init_grants_the_kubelet_tls_bootstrap(init: Init) -> None:
+    """kubeadm's bootstrap-token phase: the four lines, and the bindings behind them."""
+    assert [line for line in init.output.splitlines() if "Configured RBAC rules" in line] == [
+        "[bootstrap-token] Configured RBAC rules to allow Node Bootstrap tokens to get nodes",
+        "[bootstrap-token] Configured RBAC rules to allow Node Bootstrap tokens to post CSRs in order for nodes to "
+        "get long term certificate credentials",
+        "[bootstrap-token] Configured RBAC rules to allow the csrapprover controller automatically approve CSRs from "
+        "a Node Bootstrap Token",
+        "[bootstrap-token] Configured RBAC rules to allow certificate rotation for all node client certificates in "
+        "the cluster"]
+    bindings = {b["metadata"]["name"]: (b["roleRef"]["name"], [s["name"] for s in b["subjects"]])
+                for b in json.loads(init.kubectl("get", "clusterrolebindings", "-o", "json"))["items"]}
+    group = "system:bootstrappers:kubeadm:default-node-token"
+    assert bindings["kubeadm:kubelet-bootstrap"] == ("system:node-bootstrapper", [group])
+    assert bindings["kubeadm:node-autoapprove-bootstrap"] == (
+        "system:certificates.k8s.io:certificatesigningrequests:nodeclient", [group])
+    assert bindings["kubeadm:node-autoapprove-certificate-rotation"] == (
+        "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", ["system:nodes"])
+    assert bindings["kubeadm:get-nodes"] == ("kubeadm:get-nodes", [group])
+    can_i = ["auth", "can-i", "--as", "system:bootstrap:abcdef", "--as-group", group]
+    assert init.kubectl(*can_i, "create", "certificatesigningrequests").strip() == "yes"
+    assert init.kubectl(*can_i, "create", "certificatesigningrequests", "--subresource", "nodeclient").strip() == "yes"
+    assert init.kubectl(*can_i, "get", "nodes").strip() == "yes"
+
+
 def test_a_control_plane_joins_as_an_etcd_member_and_leaves_on_sigterm(init: Init) -> None:
     join = _labkit(init.tmp, "join", *init.join_args())
     try:
