@@ -40,7 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from labkit import bootstrap
-from labkit.apiserver.pki import PKI, EtcdPKI
+from labkit.apiserver.pki import CA_CERT, CA_KEY, PKI, EtcdPKI
 from labkit.client import Client
 from labkit.controllers.config import ControllerManagerConfig
 from labkit.controlplane import (
@@ -198,8 +198,9 @@ def _join(workdir: Path, endpoint: str, token: str, ca_hashes: list[str], certif
         raise
     joined = JoinedMember(ControlPlaneMember(name, index, etcd, MemberSettings(
         pki=pki, etcd_pki=etcd_pki, trace=Trace(), kubelets={}, service_cidr=config.service_subnet,
-        authorization="RBAC", controllers=ControllerManagerConfig(cluster_cidr=config.pod_subnet,
-                                                                  root_ca=found.ca_pem.decode()),
+        authorization="RBAC", controllers=ControllerManagerConfig(
+            cluster_cidr=config.pod_subnet, root_ca=found.ca_pem.decode(),
+            cluster_signing_cert_file=str(certs_dir / CA_CERT), cluster_signing_key_file=str(certs_dir / CA_KEY)),
         scheduler_election=LeaderElectionConfig())), membership, learner.id, workdir)
     try:
         out("[etcd] Announced new etcd member joining to the existing etcd cluster")

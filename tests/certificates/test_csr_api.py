@@ -13,11 +13,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from testkit import wait_for
+
 from labkit import Cluster
 from labkit.client import APIStatusError
 
 PATH = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
-SIGNER = "kubernetes.io/kube-apiserver-client-kubelet"
+SIGNER = "example.com/teaching"  # no controller signs it nor approves it: the tests do
+KUBELET_CLIENT = "kubernetes.io/kube-apiserver-client-kubelet"
 
 
 def pem_request(common_name: str = "system:node:w1") -> str:
@@ -120,7 +123,7 @@ def test_kubectl_get_and_approve(cluster: Cluster, kubectl_for, version: str) ->
     cluster.run(cluster.admin().create(PATH, body(name, expirationSeconds=3600)))
     lines = kubectl("get", "csr", name).splitlines()
     assert lines[0].split() == ["NAME", "AGE", "SIGNERNAME", "REQUESTOR", "REQUESTEDDURATION", "CONDITION"]
-    assert lines[1].split()[2:] == [SIGNER, "kubernetes-admin", "60m", "Pending"]
+    assert lines[1].split()[2:] == [SIGNER, "kubernetes-admin", "60m", "Pending"]  # nobody approves this signer
     assert kubectl("certificate", "approve", name) == f"certificatesigningrequest.certificates.k8s.io/{name} approved\n"
     assert kubectl("get", "csr", name, "--no-headers").split()[-1] == "Approved"
     conditions = cluster.run(cluster.admin().get(f"{PATH}/{name}"))["status"]["conditions"]
@@ -144,3 +147,18 @@ def test_subject_access_review_asks_about_the_spec_user(cluster: Cluster) -> Non
                                                      "kind": "SubjectAccessReview",
                                                      "spec": {"resourceAttributes": attributes}}))
     assert 'spec.user: Invalid value: "": at least one of user or group must be specified' in str(e)
+
+
+def test_a_kubelet_client_request_of_an_admin_is_approved_and_issued(cluster: Cluster, kubectl_for) -> None:  # type: ignore[no-untyped-def]
+    """csrapproving: the admin may create certificatesigningrequests/nodeclient, so the request is
+    approved; csrsigning signs it with the cluster CA."""
+    kubectl = kubectl_for("1.33")
+    cluster.run(cluster.admin().create(PATH, body("csr-issued", signerName=KUBELET_CLIENT)))
+    wait_for(lambda: kubectl("get", "csr", "csr-issued", "--no-headers").split()[-1] == "Approved,Issued",
+             timeout=10)
+    csr = cluster.run(cluster.admin().get(f"{PATH}/csr-issued"))
+    assert [(c["type"], c["reason"], c["message"]) for c in csr["status"]["conditions"]] == [
+        ("Approved", "AutoApproved", "Auto approving kubelet client certificate after SubjectAccessReview.")]
+    cert = x509.load_pem_x509_certificate(base64.b64decode(csr["status"]["certificate"]))
+    assert cert.subject.rfc4514_string() == "CN=system:node:w1,O=system:nodes"
+    assert cert.issuer.rfc4514_string() == "CN=kubernetes"

@@ -4,12 +4,6 @@ and serves ``/approval`` (``storage.py``), as ``pkg/registry/certificates/certif
 This package exports the strategy's side only (see ``registry/__init__.py`` for why).
 """
 
-from labkit.apiserver.registry.certificatesigningrequest.strategy import (
-    KUBELET_CLIENT_SIGNER,
-    STRATEGY,
-    CSRStrategy,
-    condition_status,
-    parse_request,
-)
+from labkit.apiserver.registry.certificatesigningrequest.strategy import STRATEGY, CSRStrategy, condition_status
 
-__all__ = ["KUBELET_CLIENT_SIGNER", "STRATEGY", "CSRStrategy", "condition_status", "parse_request"]
+__all__ = ["STRATEGY", "CSRStrategy", "condition_status"]

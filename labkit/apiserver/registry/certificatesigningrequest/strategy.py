@@ -9,9 +9,9 @@ blocks; on update no Approved/Denied/Failed condition may be removed) and
 ``printCertificateSigningRequest`` (``NAME AGE SIGNERNAME REQUESTOR REQUESTEDDURATION CONDITION``).
 What the status and approval subresources keep from the stored object is ``storage.py``.
 
-Left out: the compatibility allowances for objects stored by older versions (legacy signer, duplicate
-conditions ...), the ``x509`` error texts beyond the common ones (a DER that does not parse reads
-``x509: malformed certificate request``), and ``lastTransitionTime`` defaulting of conditions.
+Parsing the request is ``labkit/apimachinery/certificates.py`` (the controllers and the kubelet's TLS
+bootstrap parse it too). Left out: the compatibility allowances for objects stored by older versions
+(legacy signer, duplicate conditions ...), and ``lastTransitionTime`` defaulting of conditions.
 """
 
 from __future__ import annotations
@@ -22,13 +22,12 @@ import datetime as dt
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from labkit.apimachinery.certificates import RequestError, parse_request
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.validation import Cause, duplicate, forbidden, invalid, not_supported, required
 from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age, human_duration
 
-KUBELET_CLIENT_SIGNER = "kubernetes.io/kube-apiserver-client-kubelet"
 LEGACY_UNKNOWN_SIGNER = "kubernetes.io/legacy-unknown"
 #: ``allValidUsages``, sorted as ``sets.List`` gives them in NotSupported messages
 USAGES = sorted([
@@ -38,32 +37,6 @@ USAGES = sorted([
     "ipsec user", "timestamping", "ocsp signing", "microsoft sgc", "netscape sgc"])
 TRUE_ONLY = ("Approved", "Denied", "Failed")  # condition types whose status may only be True
 CONDITION_STATUSES = ["False", "True", "Unknown"]
-
-
-class RequestError(ValueError):
-    """Why ``spec.request`` is not a usable CSR (the text Go's ``ParseCSR``/``CheckSignature`` give)."""
-
-
-def parse_request(b64: Any) -> x509.CertificateSigningRequest:
-    """``certificates.ParseCSR`` and ``CheckSignature`` of ``spec.request`` (base64 of a PEM block)."""
-    pem = base64.b64decode(b64) if isinstance(b64, str) else b""
-    start = pem.find(b"-----BEGIN ")
-    if start < 0 or not pem[start:].startswith(b"-----BEGIN CERTIFICATE REQUEST-----"):
-        raise RequestError("PEM block type must be CERTIFICATE REQUEST")
-    try:
-        csr = x509.load_pem_x509_csr(pem[start:])
-    except ValueError:
-        raise RequestError("x509: malformed certificate request") from None
-    key = csr.public_key()
-    if not csr.is_signature_valid:
-        if isinstance(key, rsa.RSAPublicKey):
-            raise RequestError("crypto/rsa: verification error")
-        if isinstance(key, ec.EllipticCurvePublicKey):
-            raise RequestError("x509: ECDSA verification failure")
-        if isinstance(key, ed25519.Ed25519PublicKey):
-            raise RequestError("x509: Ed25519 verification failure")
-        raise RequestError("x509: cannot verify signature: algorithm unimplemented")
-    return csr
 
 
 def _go_bytes(b64: Any) -> str:
