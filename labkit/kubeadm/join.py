@@ -1,4 +1,4 @@
-"""``labkit join``: ``kubeadm join`` for a control-plane node; a worker is refused (no CSR API yet).
+"""``labkit join --control-plane``: ``kubeadm join`` for a control-plane node (a worker: :mod:`.joinworker`).
 
 Mirrors ``cmd/kubeadm/app/cmd/join.go`` and its phases, for ``--control-plane``:
 
@@ -20,8 +20,7 @@ Mirrors ``cmd/kubeadm/app/cmd/join.go`` and its phases, for ``--control-plane``:
 Any failure after the member add removes the member again, so nothing is left half-joined. The node
 picks the first member name (kind's, ``labkit-control-plane2`` ...) etcd does not list.
 
-Left out: the worker path (the kubelet's TLS bootstrap needs the CertificateSigningRequest API, and
-csrapproving and csrsigning in the controller manager, which labkit does not have), the kubelets'
+Left out: the kubelets'
 streaming through a joined member's API server (it knows no kubelet: ``kubectl logs`` and ``exec``
 answer through the first member), a kubeconfig for the joined node, mark-control-plane (the member is
 not a node), and updating the etcd annotation of ``kubeadm-config`` with the new member's URL.
@@ -62,9 +61,6 @@ log = logging.getLogger(__name__)
 #: kubeadm's default discovery timeout (``timeouts.discovery``)
 DISCOVERY_TIMEOUT = 300.0
 ETCD_JOIN_TIMEOUT = 40.0  # etcdHealthyCheckInterval x etcdHealthyCheckRetries
-WORKER_REFUSED = ("a worker node joins through the kubelet's TLS bootstrap (a CertificateSigningRequest approved and "
-                  "signed by the controller manager), and labkit has no CSR API yet: join with --control-plane, "
-                  "or give labkit init --nodes N")
 
 
 class PhaseError(Exception):

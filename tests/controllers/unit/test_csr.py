@@ -37,8 +37,9 @@ def request(cn: str = "system:node:w1", orgs: tuple[str, ...] = ("system:nodes",
     return base64.b64encode(builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)).decode()
 
 
-def csr(name: str = "node-csr-1", *, req: str | None = None, signer: str = CLIENT, user: str = "system:bootstrap:abcdef",
-        groups: list[str] = BOOTSTRAP, usages: tuple[str, ...] = ("digital signature", "client auth"),
+def csr(name: str = "node-csr-1", *, req: str | None = None, signer: str = CLIENT,
+        user: str = "system:bootstrap:abcdef", groups: list[str] = BOOTSTRAP,
+        usages: tuple[str, ...] = ("digital signature", "client auth"),
         conditions: tuple[str, ...] = (), **spec: object) -> Obj:
     return {"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest", "metadata": meta(name, None),
             "spec": {"request": req or request(), "signerName": signer, "usages": list(usages), "username": user,

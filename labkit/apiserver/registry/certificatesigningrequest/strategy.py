@@ -121,6 +121,7 @@ def condition_status(obj: Obj) -> str:
 
 class CSRStrategy(Strategy):
     kind = "CertificateSigningRequest"
+    name_rule = "any"  # ValidateCertificateRequestName: "We don't care what you call your certificate requests."
     status_subresource = True
     columns = (
         AGE_COLUMN,
