@@ -62,7 +62,7 @@ def _add_kubeadm_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     init.add_argument("--runtime", choices=RUNTIMES, default=None, help="container runtime of the nodes")
     init.add_argument("--kubeconfig", type=Path, default=Path("labkit.kubeconfig"),
                       help="where to write the kubeconfig (default ./labkit.kubeconfig)")
-    join = sub.add_parser("join", help="kubeadm join: a control-plane member (--control-plane) joins a cluster")
+    join = sub.add_parser("join", help="kubeadm join: a worker node, or a control-plane member (--control-plane)")
     join.add_argument("endpoint", metavar="HOST:PORT")
     join.add_argument("--token", required=True)
     join.add_argument("--discovery-token-ca-cert-hash", action="append", default=[], metavar="sha256:HEX")

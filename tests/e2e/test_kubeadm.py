@@ -223,6 +223,12 @@ def test_a_worker_joins_through_the_kubelet_tls_bootstrap(init: Init) -> None:
         as_token = ["--as", f"system:bootstrap:{token_id}",
                     "--as-group", "system:bootstrappers:kubeadm:default-node-token"]
         assert init.kubectl("auth", "can-i", "create", "nodes", *as_token, check=False).strip() == "no"
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "on-the-worker", "namespace": "default"},
+               "spec": {"nodeName": node, "containers": [{"name": "c", "image": "nginx"}]}}
+        subprocess.run([str(kubectl_path("1.33")), "--kubeconfig", str(init.kubeconfig), "apply", "-f", "-"],
+                       input=json.dumps(pod), capture_output=True, text=True, check=True, timeout=30)
+        wait_for(lambda: init.kubectl("get", "pod", "on-the-worker", "-o", "jsonpath={.status.phase}") == "Running",
+                 timeout=20)  # the worker's kubelet runs it (sim runtime)
     finally:
         assert _stop(join) == 0
     assert init.kubectl("get", "node", node, "-o", "name").strip() == f"node/{node}"  # the Node stays
