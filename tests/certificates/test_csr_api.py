@@ -161,3 +161,17 @@ def test_a_kubelet_client_request_of_an_admin_is_approved_and_issued(cluster: Cl
     cert = x509.load_pem_x509_certificate(base64.b64decode(csr["status"]["certificate"]))
     assert cert.subject.rfc4514_string() == "CN=system:node:w1,O=system:nodes"
     assert cert.issuer.rfc4514_string() == "CN=kubernetes"
+
+
+def test_the_official_python_client_reads_and_approves(cluster: Cluster) -> None:
+    from kubernetes import client, config
+
+    api = client.CertificatesV1Api(config.new_client_from_config(str(cluster.kubeconfig)))
+    cluster.run(cluster.admin().create(PATH, body("csr-python")))
+    csr = api.read_certificate_signing_request("csr-python")
+    assert csr.spec.signer_name == SIGNER and csr.spec.username == "kubernetes-admin"
+    csr.status.conditions = [client.V1CertificateSigningRequestCondition(
+        type="Denied", status="True", reason="Test", message="no")]
+    denied = api.replace_certificate_signing_request_approval("csr-python", csr)
+    assert [(c.type, c.reason) for c in denied.status.conditions] == [("Denied", "Test")]
+    assert "csr-python" in [c.metadata.name for c in api.list_certificate_signing_request().items]
