@@ -21,13 +21,16 @@ scheduler and a controller manager), prints kubeadm's phase lines and one line
 ``labkit: joined as NAME ...``, and stays in the foreground; on SIGINT or SIGTERM it leaves as
 ``kubeadm reset`` does (its etcd member removed). A refused join prints one line
 ``labkit join: error execution phase ...: <kubeadm's message>`` on stderr, exits 1 and leaves
-nothing behind; ``labkit join`` without ``--control-plane`` discovers, then is refused so (no CSR API).
+nothing behind. ``labkit join HOST:PORT --token T --discovery-token-ca-cert-hash sha256:H [--node-name N]``
+without ``--control-plane`` joins a worker: the kubelet's TLS bootstrap (a CSR approved and signed by the
+controller manager), then a kubelet in this process (sim runtime); it prints kubeadm's phase lines and
+closing message, then ``labkit: joined as node NAME ...``, and stays in the foreground; on SIGINT or
+SIGTERM its kubelet stops (the Node object stays, as after ``kubeadm reset``).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import signal
 import sys
 import threading
@@ -36,6 +39,7 @@ from pathlib import Path
 from labkit.apiserver.server import AUTHORIZATION_MODES
 from labkit.cluster import RUNTIMES, Cluster
 from labkit.kubeadm import join as kubeadm_join
+from labkit.kubeadm import joinworker
 from labkit.kubeadm.init import init_phases
 from labkit.network.loadbalancer import LoadBalancerError
 from labkit.store import StoreError
@@ -58,12 +62,15 @@ def _add_kubeadm_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     init.add_argument("--runtime", choices=RUNTIMES, default=None, help="container runtime of the nodes")
     init.add_argument("--kubeconfig", type=Path, default=Path("labkit.kubeconfig"),
                       help="where to write the kubeconfig (default ./labkit.kubeconfig)")
-    join = sub.add_parser("join", help="kubeadm join: a control-plane member (--control-plane) joins a cluster")
+    join = sub.add_parser("join", help="kubeadm join: a worker node, or a control-plane member (--control-plane)")
     join.add_argument("endpoint", metavar="HOST:PORT")
     join.add_argument("--token", required=True)
     join.add_argument("--discovery-token-ca-cert-hash", action="append", default=[], metavar="sha256:HEX")
     join.add_argument("--control-plane", action="store_true")
     join.add_argument("--certificate-key", default=None)
+    join.add_argument("--node-name", default=None, help="a worker's Node name (default: the first free node-N)")
+    join.add_argument("--runtime", choices=("sim",), default="sim",
+                      help="a worker's container runtime: sim only (the others need the cluster's network plan)")
     join.add_argument("--discovery-timeout", type=float, default=kubeadm_join.DISCOVERY_TIMEOUT,
                       help="seconds to wait for the token's signature in cluster-info (kubeadm: 5 min)")
 
@@ -91,9 +98,7 @@ def _join(args: argparse.Namespace) -> int:
     stop = _stop_on_signals()
     try:
         if not args.control_plane:
-            asyncio.run(kubeadm_join.discover(args.endpoint, args.token, args.discovery_token_ca_cert_hash,
-                                              args.discovery_timeout))
-            raise kubeadm_join.PhaseError("kubelet-start", kubeadm_join.WORKER_REFUSED)
+            return _join_worker(args, stop)
         if args.certificate_key is None:
             raise kubeadm_join.PhaseError("control-plane-prepare/download-certs", "labkit join --control-plane needs "
                                           "--certificate-key: labkit has no /etc/kubernetes/pki to copy the "
@@ -114,6 +119,23 @@ def _join(args: argparse.Namespace) -> int:
     finally:
         joined.leave()
         print(f"labkit: {joined.member.name} left the cluster", flush=True)
+    return 0
+
+
+def _join_worker(args: argparse.Namespace, stop: threading.Event) -> int:
+    """A worker node: the kubelet's TLS bootstrap, then the kubelet in the foreground until a signal."""
+    settings = joinworker.WorkerSettings(args.endpoint, args.token, args.discovery_token_ca_cert_hash,
+                                         node_name=args.node_name, discovery_timeout=args.discovery_timeout)
+    worker = joinworker.join_worker(settings, out=lambda line: print(line, flush=True))
+    try:
+        print(joinworker.JOINED, flush=True)
+        print(f"\nlabkit: joined as node {worker.node_name} (certificate request "
+              f"{worker.csr_name}); Ctrl-C stops its kubelet (the Node object stays, as after kubeadm reset)",
+              flush=True)
+        stop.wait()
+    finally:
+        worker.leave()
+        print(f"labkit: {worker.node_name}'s kubelet stopped", flush=True)
     return 0
 
 

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from labkit import bootstrap
 from labkit import store as kv
-from labkit.apiserver.pki import PKI, EtcdPKI, write_kubeconfig
+from labkit.apiserver.pki import CA_CERT, CA_KEY, PKI, EtcdPKI, write_kubeconfig
 from labkit.apiserver.server import APIServer, check_authorization_mode
 from labkit.apiserver.streaming.kubelet_api import KubeletAPI
 from labkit.client import APIStatusError, Client, ConnectionPool, resource_path
@@ -336,6 +336,8 @@ class Cluster:
                                      hosts=["127.0.0.1", "localhost", *([self._endpoint[0]] if self._endpoint else [])])
         self.controller_config.cluster_cidr = cluster_cidr
         self.controller_config.root_ca = pki.ca_cert_pem.decode()
+        self.controller_config.cluster_signing_cert_file = str(pki.directory / CA_CERT)
+        self.controller_config.cluster_signing_key_file = str(pki.directory / CA_KEY)
         if self.control_planes > 1 or self._endpoint:
             url = await self._start_control_plane(str(service_cidr))
         else:

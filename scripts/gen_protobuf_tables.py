@@ -66,6 +66,7 @@ ROOTS: dict[tuple[str, str], str] = {
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): "k8s.io.api.rbac.v1.RoleBinding",
     ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): "k8s.io.api.rbac.v1.ClusterRoleBinding",
     ("scheduling.k8s.io/v1", "PriorityClass"): "k8s.io.api.scheduling.v1.PriorityClass",
+    ("certificates.k8s.io/v1", "CertificateSigningRequest"): "k8s.io.api.certificates.v1.CertificateSigningRequest",
     ("authentication.k8s.io/v1", "TokenRequest"): "k8s.io.api.authentication.v1.TokenRequest",
     ("authentication.k8s.io/v1", "SelfSubjectReview"): "k8s.io.api.authentication.v1.SelfSubjectReview",
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"):
@@ -95,9 +96,15 @@ SKIP: dict[str, str] = {
     # Fields left out of the tables (their numbers are then skipped as unknown), each with why.
     "k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta.managedFields":
         "the server writes managed fields; FieldsV1 is raw JSON in a bytes field (json:\"-\"), a type of its own",
+    "k8s.io.api.certificates.v1.CertificateSigningRequestSpec.extra":
+        "the server sets it from the requester on create and keeps it after; ExtraValue is a named []string",
 }
 
-SKIP_ROOT_STATUS = True  # and the `status` of every root
+SKIP_ROOT_STATUS = True  # and the `status` of every root but these, each with why its status is read
+KEEP_ROOT_STATUS: dict[str, str] = {
+    "k8s.io.api.certificates.v1.CertificateSigningRequest":
+        "kubectl certificate approve|deny sends the conditions in the status, to /approval",
+}
 
 
 # --- protobuf wire format ---------------------------------------------------------------------------
@@ -164,6 +171,7 @@ LABEL_REPEATED = 3
 GOGOPROTO_NULLABLE = 65001
 
 TYPE_MESSAGE = 11
+TYPE_BYTES = 12  # a Go []byte: a slice, never a pointer, whatever the descriptor's nullable says
 PROTO_SCALARS = {3: "int", 5: "int", 8: "bool", 9: "string", 12: "bytes"}  # int64, int32, bool, string, bytes
 
 
@@ -405,7 +413,8 @@ class Generator:
             if path in SKIP:
                 self.skipped[path] = SKIP[path]
                 continue
-            if SKIP_ROOT_STATUS and name in ROOTS.values() and f.name == "status":
+            if (SKIP_ROOT_STATUS and name in ROOTS.values() and f.name == "status"
+                    and name not in KEEP_ROOT_STATUS):
                 self.skipped[path] = "a kind's status: clients leave it zero and the server owns it"
                 continue
             if f.number not in by_number:
@@ -423,7 +432,7 @@ class Generator:
                 raise SystemExit(f"{path}: unexpected JSON tag {json_tag[0]} on {go_field.name}")
             if not inline and json_name != f.name:
                 print(f"note: {path} is {json_name!r} in JSON", file=sys.stderr)
-            pointer = f.nullable and not f.repeated
+            pointer = f.nullable and not f.repeated and f.type != TYPE_BYTES
             if pointer != (go_field.kind == KIND_PTR):
                 raise SystemExit(f"{path}: descriptor says pointer={pointer}, Go says {go_field.type}")
             type_ = self.field_type(f, path)

@@ -17,6 +17,8 @@ into the ReplicaSet controller to ask whether a pod is ready).
 - ``resource``: quantities (``resource.Quantity``: ``500m``, ``512Mi``).
 - ``podutil``: ``IsPodReady``, ``IsPodAvailable``, the QoS class; ``nodeutil``: a node's conditions;
   ``taints``: ``ToleratesTaint``, ``FindMatchingUntoleratedTaint``.
+- ``certificates``: ``ParseCSR``, the kubelet signers' rules (``IsKubeletClientCSR`` ...), the
+  approval conditions of a CSR.
 
 Left out: runtime schemes, conversion and typed objects (labkit keeps JSON dicts), ``intstr``,
 ``util/sets`` and ``util/wait`` (Python has them built in).

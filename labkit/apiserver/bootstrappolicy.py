@@ -19,7 +19,7 @@ cleaner are here, bound to their service accounts as in kube (labkit runs both c
 ``system:kube-controller-manager``, so the bindings only show what each needs).
 
 Left out: the other per-controller ``system:controller:*`` roles, aggregation labels, the roles of
-components labkit does not have (volumes, certificates, autoscaling ...), the leader-locking and
+components labkit does not have (volumes, autoscaling, the other certificate signers ...), the leader-locking and
 extension-apiserver roles of kube-system.
 """
 
@@ -123,6 +123,13 @@ CLUSTER_ROLES: dict[str, list[Obj]] = {
         rule(READ, ["discovery.k8s.io"], ["endpointslices"]),
         EVENTS,
     ],
+    # the kubelet's TLS bootstrap: post a CSR, and have the csrapproving controller approve it
+    "system:node-bootstrapper": [rule(["create", "get", "list", "watch"], ["certificates.k8s.io"],
+                                      ["certificatesigningrequests"])],
+    "system:certificates.k8s.io:certificatesigningrequests:nodeclient": [
+        rule(["create"], ["certificates.k8s.io"], ["certificatesigningrequests/nodeclient"])],
+    "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient": [
+        rule(["create"], ["certificates.k8s.io"], ["certificatesigningrequests/selfnodeclient"])],
     "system:coredns": [
         rule(["list", "watch"], [""], ["endpoints", "services", "pods", "namespaces"]),
         rule(["list", "watch"], ["discovery.k8s.io"], ["endpointslices"]),

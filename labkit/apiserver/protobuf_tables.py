@@ -7,8 +7,8 @@ compiled into it, and its Go struct tags. To regenerate (a test in tests/protobu
     python scripts/gen_protobuf_tables.py --kubectl /usr/lib/google-cloud-sdk/bin/kubectl.1.33
 
 Packages: k8s.io/api/apps/v1, k8s.io/api/authentication/v1, k8s.io/api/authorization/v1,
-k8s.io/api/batch/v1, k8s.io/api/core/v1, k8s.io/api/policy/v1, k8s.io/api/rbac/v1,
-k8s.io/api/scheduling/v1, k8s.io/apimachinery/pkg/apis/meta/v1.
+k8s.io/api/batch/v1, k8s.io/api/certificates/v1, k8s.io/api/core/v1, k8s.io/api/policy/v1,
+k8s.io/api/rbac/v1, k8s.io/api/scheduling/v1, k8s.io/apimachinery/pkg/apis/meta/v1.
 
 KINDS: (apiVersion, kind) -> message. MESSAGES: message -> {field number: (JSON name, type, flag)}.
 The JSON name is "" for an inlined struct (json:",inline"). The type is a scalar (string, bytes, int,
@@ -25,6 +25,8 @@ Left out:
   k8s.io.api.batch.v1.Job.status, k8s.io.api.core.v1.Namespace.status,
   k8s.io.api.core.v1.ResourceQuota.status, k8s.io.api.core.v1.Service.status: a kind's status:
   clients leave it zero and the server owns it.
+- k8s.io.api.certificates.v1.CertificateSigningRequestSpec.extra: the server sets it from the
+  requester on create and keeps it after; ExtraValue is a named []string.
 - k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta.managedFields: the server writes managed fields;
   FieldsV1 is raw JSON in a bytes field (json:"-"), a type of its own.
 """
@@ -49,6 +51,7 @@ KINDS: dict[tuple[str, str], str] = {
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): "k8s.io.api.rbac.v1.RoleBinding",
     ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): "k8s.io.api.rbac.v1.ClusterRoleBinding",
     ("scheduling.k8s.io/v1", "PriorityClass"): "k8s.io.api.scheduling.v1.PriorityClass",
+    ("certificates.k8s.io/v1", "CertificateSigningRequest"): "k8s.io.api.certificates.v1.CertificateSigningRequest",
     ("authentication.k8s.io/v1", "TokenRequest"): "k8s.io.api.authentication.v1.TokenRequest",
     ("authentication.k8s.io/v1", "SelfSubjectReview"): "k8s.io.api.authentication.v1.SelfSubjectReview",
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): "k8s.io.api.authorization.v1.SelfSubjectAccessReview",
@@ -222,6 +225,32 @@ MESSAGES: dict[str, dict[int, tuple[str, str, str]]] = {
     "k8s.io.api.batch.v1.SuccessPolicyRule": {
         1: ("succeededIndexes", "string", "keep"),  # *string json:"succeededIndexes,omitempty"
         2: ("succeededCount", "int", "keep"),  # *int32 json:"succeededCount,omitempty"
+    },
+    "k8s.io.api.certificates.v1.CertificateSigningRequest": {
+        1: ("metadata", "k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta", ""),  # v1.ObjectMeta json:"metadata,omitempty"
+        2: ("spec", "k8s.io.api.certificates.v1.CertificateSigningRequestSpec", ""),  # v1.CertificateSigningRequestSpec json:"spec"
+        3: ("status", "k8s.io.api.certificates.v1.CertificateSigningRequestStatus", ""),  # v1.CertificateSigningRequestStatus json:"status,omitempty"
+    },
+    "k8s.io.api.certificates.v1.CertificateSigningRequestCondition": {
+        1: ("type", "string", "keep"),  # v1.RequestConditionType json:"type"
+        2: ("reason", "string", ""),  # string json:"reason,omitempty"
+        3: ("message", "string", ""),  # string json:"message,omitempty"
+        4: ("lastUpdateTime", "Time", ""),  # v1.Time json:"lastUpdateTime,omitempty"
+        5: ("lastTransitionTime", "Time", ""),  # v1.Time json:"lastTransitionTime,omitempty"
+        6: ("status", "string", "keep"),  # v1.ConditionStatus json:"status"
+    },
+    "k8s.io.api.certificates.v1.CertificateSigningRequestSpec": {
+        1: ("request", "bytes", ""),  # []uint8 json:"request"
+        2: ("username", "string", ""),  # string json:"username,omitempty"
+        3: ("uid", "string", ""),  # string json:"uid,omitempty"
+        4: ("groups", "string", "repeated"),  # []string json:"groups,omitempty"
+        5: ("usages", "string", "repeated"),  # []v1.KeyUsage json:"usages,omitempty"
+        7: ("signerName", "string", "keep"),  # string json:"signerName"
+        8: ("expirationSeconds", "int", "keep"),  # *int32 json:"expirationSeconds,omitempty"
+    },
+    "k8s.io.api.certificates.v1.CertificateSigningRequestStatus": {
+        1: ("conditions", "k8s.io.api.certificates.v1.CertificateSigningRequestCondition", "repeated"),  # []v1.CertificateSigningRequestCondition json:"conditions,omitempty"
+        2: ("certificate", "bytes", ""),  # []uint8 json:"certificate,omitempty"
     },
     "k8s.io.api.core.v1.AWSElasticBlockStoreVolumeSource": {
         1: ("volumeID", "string", "keep"),  # string json:"volumeID"

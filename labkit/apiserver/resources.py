@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from labkit.apiserver.registry import (
+    certificatesigningrequest,
     configmap,
     deployment,
     endpoints,
@@ -125,6 +126,11 @@ RESOURCES: tuple[Resource, ...] = (
              subresources=(_status("ReplicaSet"), _SCALE)),
     # batch/v1
     Resource("batch", "v1", "jobs", "Job", True, job.STRATEGY, (), ("all",), subresources=(_status("Job"),)),
+    # certificates.k8s.io/v1
+    Resource("certificates.k8s.io", "v1", "certificatesigningrequests", "CertificateSigningRequest", False,
+             certificatesigningrequest.STRATEGY, ("csr",),
+             subresources=(_status("CertificateSigningRequest"),
+                           Subresource("approval", "CertificateSigningRequest", STATUS))),
     # coordination.k8s.io/v1
     Resource("coordination.k8s.io", "v1", "leases", "Lease", True, lease.STRATEGY),
     # discovery.k8s.io/v1
@@ -141,6 +147,8 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False,
              Strategy(), verbs=("create",), stored=False),
     Resource("authorization.k8s.io", "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview", False,
+             Strategy(), verbs=("create",), stored=False),
+    Resource("authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview", False,
              Strategy(), verbs=("create",), stored=False),
     Resource("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", False,
              Strategy(), verbs=("create",), stored=False),

@@ -17,8 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from labkit.apimachinery.meta import Obj
+from labkit.apiserver import handlers
 from labkit.apiserver.handlers import Call
 from labkit.apiserver.registry import scale
+from labkit.apiserver.registry.certificatesigningrequest.storage import CSRRegistry
 from labkit.apiserver.registry.namespace.storage import NamespaceRegistry, finalize
 from labkit.apiserver.registry.pod.storage import PodRegistry, binding, eviction
 from labkit.apiserver.registry.service.storage import DEFAULT_SERVICE_CIDR, ServiceRegistry
@@ -28,7 +30,8 @@ __all__ = ["DEFAULT_SERVICE_CIDR", "REGISTRY_CLASSES", "SUBRESOURCE_HANDLERS"]
 
 #: plural -> the storage of a resource with storage of its own; every other resource gets :class:`Registry`
 REGISTRY_CLASSES: dict[str, type[Registry]] = {"pods": PodRegistry, "services": ServiceRegistry,
-                                                "namespaces": NamespaceRegistry}
+                                                "namespaces": NamespaceRegistry,
+                                                "certificatesigningrequests": CSRRegistry}
 
 #: (HTTP method, subresource) -> its handler, for the subresources with storage of their own
 SUBRESOURCE_HANDLERS: dict[tuple[str, str], Callable[[Call], tuple[int, Obj]]] = {
@@ -37,4 +40,6 @@ SUBRESOURCE_HANDLERS: dict[tuple[str, str], Callable[[Call], tuple[int, Obj]]] =
     ("GET", "scale"): scale.get_scale,
     ("PUT", "scale"): scale.write_scale, ("PATCH", "scale"): scale.write_scale,
     ("PUT", "finalize"): finalize,
+    ("GET", "approval"): handlers.get,
+    ("PUT", "approval"): handlers.update, ("PATCH", "approval"): handlers.patch_object,
 }

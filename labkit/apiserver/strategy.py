@@ -32,7 +32,7 @@ from labkit.apimachinery.validation import (
 
 #: ``Strategy.name_rule`` -> its check (the ``ValidateNameFunc`` of kube's ``ValidateObjectMeta``)
 NAME_RULES = {"subdomain": dns1123_subdomain_errors, "label": dns1123_label_errors, "dns1035": dns1035_label_errors,
-              "path": path_segment_errors}
+              "path": path_segment_errors, "any": lambda _name: []}
 
 
 def list_of_dicts(value: Any) -> list[Obj]:
@@ -105,7 +105,8 @@ class Strategy:
     """Defaults for a resource with no special behaviour; subclasses override what differs."""
 
     kind: str = ""
-    #: how names are validated: "subdomain" (most), "label" (namespaces), "dns1035" (services), "path" (RBAC)
+    #: how names are validated: "subdomain" (most), "label" (namespaces), "dns1035" (services), "path" (RBAC),
+    #: "any" (CertificateSigningRequests: kube checks nothing beyond ObjectMeta's own rules)
     name_rule: str = "subdomain"
     #: True when the resource has a ``/status`` subresource: writes to the main resource keep the old
     #: status, writes to ``/status`` keep everything but status (and metadata labels/annotations)

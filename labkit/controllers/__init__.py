@@ -11,6 +11,8 @@ Layout (one module per ``pkg/controller/<name>`` in kubernetes/kubernetes):
 - ``endpoints``, ``endpointslice``: a Service's backends.
 - ``namespace``, ``garbagecollector``, ``serviceaccount``: cleanup and defaults.
 - ``nodelifecycle``, ``nodeipam``: node health, taints, taint-based eviction, pod CIDRs.
+- ``csrapproving``, ``csrsigning``: a kubelet's client CertificateSigningRequest approved after a
+  SubjectAccessReview, and the kubelet signers' approved requests signed with the cluster CA.
 
 Every controller talks only to the API server, as ``system:kube-controller-manager``, and reads the time
 from its clock; ``labkit.testing.Harness`` runs one on a fake client, fake informers and a fake clock.

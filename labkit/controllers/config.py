@@ -30,3 +30,9 @@ class ControllerManagerConfig:
     pod_gc_quarantine: float = 5.0
     # --root-ca-file: the CA bundle published to every namespace as the kube-root-ca.crt ConfigMap
     root_ca: str = ""
+    # --cluster-signing-cert-file and --cluster-signing-key-file: the CA the csrsigning controller signs
+    # kubelet certificates with (kubeadm: ca.crt and ca.key); empty: nothing is signed
+    cluster_signing_cert_file: str = ""
+    cluster_signing_key_file: str = ""
+    # --cluster-signing-duration (kube: 8760h, a year): the longest certificate it signs
+    cluster_signing_duration: float = 365 * 24 * 3600.0

@@ -5,7 +5,7 @@ controllers share one :class:`~labkit.controllers.base.SharedInformers`, and onl
 the ``kube-system/kube-controller-manager`` Lease runs them. Losing the Lease stops the controllers
 (kube exits the process instead) and the manager becomes a candidate again. Every controller keeps its
 own gate, named after it, so ``cluster.pause()`` / ``step()`` reach each loop. Left out: the cloud,
-CSR, volume, HPA, CronJob, TTL-after-finished, DaemonSet and StatefulSet controllers.
+CSR cleaner, volume, HPA, CronJob, TTL-after-finished, DaemonSet and StatefulSet controllers.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from labkit.component import Component
 from labkit.controllers.base import Controller, SharedInformers
 from labkit.controllers.bootstrapsigner import BootstrapSigner
 from labkit.controllers.config import ControllerManagerConfig
+from labkit.controllers.csrapproving import CSRApprovingController
+from labkit.controllers.csrsigning import CSRSigningController
 from labkit.controllers.deployment import DeploymentController
 from labkit.controllers.endpoints import EndpointsController
 from labkit.controllers.endpointslice import EndpointSliceController
@@ -49,6 +51,8 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "root-ca-cert-publisher": RootCACertPublisher,
     "bootstrapsigner": BootstrapSigner,  # off by default in kube; kubeadm turns both on
     "tokencleaner": TokenCleaner,
+    "csrapproving": CSRApprovingController,
+    "csrsigning": CSRSigningController,
 }
 
 

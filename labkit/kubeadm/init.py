@@ -2,7 +2,8 @@
 
 Mirrors the phases of ``cmd/kubeadm/app/cmd/init.go`` that follow the control plane's start:
 ``upload-config`` (:mod:`.uploadconfig`), ``upload-certs`` with ``--upload-certs`` (:mod:`.copycerts`),
-``bootstrap-token`` (a 24 h token, ``cluster-info`` was published when the cluster started) and the
+``bootstrap-token`` (the RBAC of the kubelet's TLS bootstrap, :mod:`.tlsbootstrap`, and a 24 h token;
+``cluster-info`` was published when the cluster started) and the
 closing message with both join commands (``cmd/phases/init/...`` and ``util/join.go``). The cluster
 itself is :class:`labkit.Cluster` with ``control_plane_endpoint``: one member, its etcd, and the load
 balancer at the endpoint with a backend for each member to come. Left out: the kubeconfig files of
@@ -15,7 +16,7 @@ from __future__ import annotations
 from labkit import bootstrap
 from labkit.client import resource_path
 from labkit.cluster import CONFIG_MAP, Cluster
-from labkit.kubeadm import copycerts
+from labkit.kubeadm import copycerts, tlsbootstrap
 from labkit.kubeadm.uploadconfig import ClusterConfiguration, upload_config
 
 
@@ -35,6 +36,7 @@ def init_phases(cluster: Cluster, endpoint: str, *, upload_certs: bool) -> str:
         lines.append('[upload-certs] Storing the certificates in Secret "kubeadm-certs" in the "kube-system" Namespace')
         cluster.run(copycerts.upload_certs(admin, cluster.pki.directory, key))
         lines.append(f"[upload-certs] Using certificate key:\n{key}")
+    lines += cluster.run(tlsbootstrap.allow_node_tls_bootstrap(admin))
     token = cluster.create_token()
     lines.append(f"[bootstrap-token] Using token: {token}")
     ca = cluster.pki.ca_cert_pem

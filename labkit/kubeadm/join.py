@@ -1,4 +1,4 @@
-"""``labkit join``: ``kubeadm join`` for a control-plane node; a worker is refused (no CSR API yet).
+"""``labkit join --control-plane``: ``kubeadm join`` for a control-plane node (a worker: :mod:`.joinworker`).
 
 Mirrors ``cmd/kubeadm/app/cmd/join.go`` and its phases, for ``--control-plane``:
 
@@ -20,8 +20,7 @@ Mirrors ``cmd/kubeadm/app/cmd/join.go`` and its phases, for ``--control-plane``:
 Any failure after the member add removes the member again, so nothing is left half-joined. The node
 picks the first member name (kind's, ``labkit-control-plane2`` ...) etcd does not list.
 
-Left out: the worker path (the kubelet's TLS bootstrap needs the CertificateSigningRequest API, and
-csrapproving and csrsigning in the controller manager, which labkit does not have), the kubelets'
+Left out: the kubelets'
 streaming through a joined member's API server (it knows no kubelet: ``kubectl logs`` and ``exec``
 answer through the first member), a kubeconfig for the joined node, mark-control-plane (the member is
 not a node), and updating the etcd annotation of ``kubeadm-config`` with the new member's URL.
@@ -40,7 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from labkit import bootstrap
-from labkit.apiserver.pki import PKI, EtcdPKI
+from labkit.apiserver.pki import CA_CERT, CA_KEY, PKI, EtcdPKI
 from labkit.client import Client
 from labkit.controllers.config import ControllerManagerConfig
 from labkit.controlplane import (
@@ -62,9 +61,6 @@ log = logging.getLogger(__name__)
 #: kubeadm's default discovery timeout (``timeouts.discovery``)
 DISCOVERY_TIMEOUT = 300.0
 ETCD_JOIN_TIMEOUT = 40.0  # etcdHealthyCheckInterval x etcdHealthyCheckRetries
-WORKER_REFUSED = ("a worker node joins through the kubelet's TLS bootstrap (a CertificateSigningRequest approved and "
-                  "signed by the controller manager), and labkit has no CSR API yet: join with --control-plane, "
-                  "or give labkit init --nodes N")
 
 
 class PhaseError(Exception):
@@ -198,8 +194,9 @@ def _join(workdir: Path, endpoint: str, token: str, ca_hashes: list[str], certif
         raise
     joined = JoinedMember(ControlPlaneMember(name, index, etcd, MemberSettings(
         pki=pki, etcd_pki=etcd_pki, trace=Trace(), kubelets={}, service_cidr=config.service_subnet,
-        authorization="RBAC", controllers=ControllerManagerConfig(cluster_cidr=config.pod_subnet,
-                                                                  root_ca=found.ca_pem.decode()),
+        authorization="RBAC", controllers=ControllerManagerConfig(
+            cluster_cidr=config.pod_subnet, root_ca=found.ca_pem.decode(),
+            cluster_signing_cert_file=str(certs_dir / CA_CERT), cluster_signing_key_file=str(certs_dir / CA_KEY)),
         scheduler_election=LeaderElectionConfig())), membership, learner.id, workdir)
     try:
         out("[etcd] Announced new etcd member joining to the existing etcd cluster")

@@ -13,7 +13,8 @@ It talks to the cluster only through the API server, as ``system:node:NAME``.
 
 Layout: ``registration.py`` (the Node), ``nodelease.py`` (heartbeat), ``podworkers.py`` (one worker
 per pod, through the gate), ``status.py`` (pod status), ``prober.py``, ``envvars.py``,
-``volumes.py``, ``ipam.py`` (pod IPs), ``server.py`` (logs/exec/attach/port-forward), ``runtime/``.
+``volumes.py``, ``ipam.py`` (pod IPs), ``server.py`` (logs/exec/attach/port-forward), ``runtime/``,
+``certbootstrap.py`` (the TLS bootstrap of a kubelet that joins with a bootstrap token).
 
 Left out: cgroups and eviction, static pods, sidecar init containers, lifecycle hooks, the
 ``activeDeadlineSeconds`` timer, image garbage collection, node status from real host metrics.

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cryptography import x509
 from testkit import kubectl_path, need, wait_for
 
 from labkit.controlplane import free_endpoint
@@ -49,9 +50,9 @@ class Init:
         members: list[dict[str, object]] = json.loads(self.etcdctl("member", "list", "-w", "json"))["members"]
         return members
 
-    def kubectl(self, *args: str) -> str:
+    def kubectl(self, *args: str, check: bool = True) -> str:
         return subprocess.run([str(kubectl_path("1.33")), "--kubeconfig", str(self.kubeconfig), *args],
-                              capture_output=True, text=True, check=True, timeout=30).stdout
+                              capture_output=True, text=True, check=check, timeout=30).stdout
 
 
 def _labkit(tmp: Path, *args: str) -> subprocess.Popen[str]:
@@ -115,6 +116,31 @@ def test_init_prints_both_join_commands_and_uploads_the_certs_encrypted(init: In
         decrypt_bytes(base64.b64decode(data["ca.key"]), bytes.fromhex("00" * 32))
 
 
+def test_init_grants_the_kubelet_tls_bootstrap(init: Init) -> None:
+    """kubeadm's bootstrap-token phase: the four lines, and the bindings behind them."""
+    assert [line for line in init.output.splitlines() if "Configured RBAC rules" in line] == [
+        "[bootstrap-token] Configured RBAC rules to allow Node Bootstrap tokens to get nodes",
+        "[bootstrap-token] Configured RBAC rules to allow Node Bootstrap tokens to post CSRs in order for nodes to "
+        "get long term certificate credentials",
+        "[bootstrap-token] Configured RBAC rules to allow the csrapprover controller automatically approve CSRs from "
+        "a Node Bootstrap Token",
+        "[bootstrap-token] Configured RBAC rules to allow certificate rotation for all node client certificates in "
+        "the cluster"]
+    bindings = {b["metadata"]["name"]: (b["roleRef"]["name"], [s["name"] for s in b["subjects"]])
+                for b in json.loads(init.kubectl("get", "clusterrolebindings", "-o", "json"))["items"]}
+    group = "system:bootstrappers:kubeadm:default-node-token"
+    assert bindings["kubeadm:kubelet-bootstrap"] == ("system:node-bootstrapper", [group])
+    assert bindings["kubeadm:node-autoapprove-bootstrap"] == (
+        "system:certificates.k8s.io:certificatesigningrequests:nodeclient", [group])
+    assert bindings["kubeadm:node-autoapprove-certificate-rotation"] == (
+        "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", ["system:nodes"])
+    assert bindings["kubeadm:get-nodes"] == ("kubeadm:get-nodes", [group])
+    can_i = ["auth", "can-i", "--as", "system:bootstrap:abcdef", "--as-group", group]
+    assert init.kubectl(*can_i, "create", "certificatesigningrequests").strip() == "yes"
+    assert init.kubectl(*can_i, "create", "certificatesigningrequests", "--subresource", "nodeclient").strip() == "yes"
+    assert init.kubectl(*can_i, "get", "nodes").strip() == "yes"
+
+
 def test_a_control_plane_joins_as_an_etcd_member_and_leaves_on_sigterm(init: Init) -> None:
     join = _labkit(init.tmp, "join", *init.join_args())
     try:
@@ -141,11 +167,14 @@ def test_a_control_plane_joins_as_an_etcd_member_and_leaves_on_sigterm(init: Ini
              "in cluster-info ConfigMap is invalid: none of the public keys \"sha256:"),
     ("key", "error execution phase control-plane-prepare/download-certs: error downloading certs: error decoding "
             "secret data with provided key: cipher: message authentication failed"),
-    ("worker", "error execution phase kubelet-start: a worker node joins through the kubelet's TLS bootstrap"),
+    ("worker token", "error execution phase preflight: couldn't validate the identity of the API Server: failed "
+                     "to verify JWS signature of received cluster info object, can't trust this API Server"),
+    ("worker name", 'error execution phase kubelet-start: a Node with name "node-1" and status "Ready" already exists '
+                    "in the cluster. You must delete the existing Node or change the name of this new joining Node"),
 ])
 def test_a_refused_join_says_why_in_one_line_and_leaves_nothing(init: Init, change: str, message: str) -> None:
     args = init.join_args()
-    if change == "token":  # the right id, a wrong secret
+    if change.endswith("token"):  # the right id, a wrong secret
         i = args.index("--token") + 1
         args[i] = args[i][:7] + "0" * 16
     elif change == "hash":
@@ -153,12 +182,54 @@ def test_a_refused_join_says_why_in_one_line_and_leaves_nothing(init: Init, chan
         args[i] = "sha256:" + "0" * 64
     elif change == "key":
         args[-1] = "ab" * 32
-    else:
-        args = args[:args.index("--control-plane")]
+    if change.startswith("worker"):
+        args = args[:args.index("--control-plane")] + (["--node-name", "node-1"] if change == "worker name" else [])
     join = _labkit(init.tmp, "join", *args)
     out, err = join.communicate(timeout=30)
     assert join.returncode == 1, (out, err)
     assert err.count("\n") == 1 and err.startswith(f"labkit join: {message}"), err
     assert [m["name"] for m in init.members()] == ["labkit-control-plane"]
-    assert not list(init.tmp.glob("labkit-join-*"))
+    assert not list(init.tmp.glob("labkit-join-*")) and not list(init.tmp.glob("labkit-worker-*"))
     wait_for(lambda: "kube-system" in init.kubectl("get", "ns"), timeout=5)
+
+
+def test_a_worker_joins_through_the_kubelet_tls_bootstrap(init: Init) -> None:
+    """The worker's CSR is approved by csrapproving and signed by csrsigning; its kubelet registers
+    its Node as system:node:<name>; SIGTERM stops the kubelet and leaves the Node, as kubeadm reset."""
+    worker_args = init.join_args()[:init.join_args().index("--control-plane")]
+    join = _labkit(init.tmp, "join", *worker_args)
+    try:
+        output = _read_until(join, "labkit: joined as node")
+        assert "[kubelet-start] Waiting for the kubelet to perform the TLS Bootstrap" in output
+        assert "This node has joined the cluster:\n* Certificate signing request was sent to apiserver and a " \
+               "response was received.\n* The Kubelet was informed of the new secure connection details." in output
+        name = re.search(r"joined as node (\S+) \(certificate request (node-csr-[\w-]+)\)", output)
+        assert name, output
+        node, csr = name.groups()
+        assert node == "node-2"  # labkit init's own node is node-1
+        token_id = worker_args[worker_args.index("--token") + 1].split(".")[0]
+        row = init.kubectl("get", "csr", csr, "--no-headers").split()
+        assert row[2:] == ["kubernetes.io/kube-apiserver-client-kubelet", f"system:bootstrap:{token_id}", "<none>",
+                           "Approved,Issued"]
+        issued = json.loads(init.kubectl("get", "csr", csr, "-o", "json"))
+        assert issued["status"]["conditions"][0]["reason"] == "AutoApproved"
+        assert "system:bootstrappers:kubeadm:default-node-token" in issued["spec"]["groups"]
+        cert = x509.load_pem_x509_certificate(base64.b64decode(issued["status"]["certificate"]))
+        assert cert.subject.rfc4514_string() == f"CN=system:node:{node},O=system:nodes"
+        wait_for(lambda: init.kubectl("get", "node", node, "--no-headers").split()[1] == "Ready", timeout=20)
+        lease = json.loads(init.kubectl("get", "lease", "-n", "kube-node-lease", node, "-o", "json"))
+        assert lease["spec"]["holderIdentity"] == node
+        # the bootstrap token may not write Nodes: the kubelet wrote it as system:node:<name>, with its certificate
+        as_token = ["--as", f"system:bootstrap:{token_id}",
+                    "--as-group", "system:bootstrappers:kubeadm:default-node-token"]
+        assert init.kubectl("auth", "can-i", "create", "nodes", *as_token, check=False).strip() == "no"
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "on-the-worker", "namespace": "default"},
+               "spec": {"nodeName": node, "containers": [{"name": "c", "image": "nginx"}]}}
+        subprocess.run([str(kubectl_path("1.33")), "--kubeconfig", str(init.kubeconfig), "apply", "-f", "-"],
+                       input=json.dumps(pod), capture_output=True, text=True, check=True, timeout=30)
+        wait_for(lambda: init.kubectl("get", "pod", "on-the-worker", "-o", "jsonpath={.status.phase}") == "Running",
+                 timeout=20)  # the worker's kubelet runs it (sim runtime)
+    finally:
+        assert _stop(join) == 0
+    assert init.kubectl("get", "node", node, "-o", "name").strip() == f"node/{node}"  # the Node stays
+    assert not list(init.tmp.glob("labkit-worker-*"))

@@ -20,7 +20,8 @@ What goes where:
   validation and printing) and ``storage.py`` (``storage/``). ``__init__.py`` exports the strategy's
   names, so ``registry.<resource>.STRATEGY`` reads the same for both kinds of resource. These are
   ``service`` (ClusterIP and NodePort allocation), ``namespace`` (deletion that leaves it
-  Terminating, ``/finalize``) and ``serviceaccount`` (``/token``).
+  Terminating, ``/finalize``), ``serviceaccount`` (``/token``) and ``certificatesigningrequest`` (the
+  requester filled in on create, ``/status`` and ``/approval``).
 - ``pod/`` splits its strategy further, file by file as kube has it: ``defaults.py``
   (``pkg/apis/core/v1/defaults.go``), ``validation.py`` (``pkg/apis/core/validation``),
   ``printing.py`` (``printPod``), ``strategy.py`` (``pkg/registry/core/pod/strategy.go``) and

@@ -1,31 +1,42 @@
-"""The create-only self reviews: SelfSubjectAccessReview, SelfSubjectRulesReview, SelfSubjectReview.
+"""The create-only reviews: SelfSubjectAccessReview, SelfSubjectRulesReview, SelfSubjectReview, and
+SubjectAccessReview.
 
 Mirrors ``pkg/registry/authorization/selfsubjectaccessreview/rest.go``,
+``pkg/registry/authorization/subjectaccessreview/rest.go`` (the user asked about is the spec's:
+``user``, ``groups``, ``uid``, ``extra``; the kubelet-client CSR approver asks through it),
 ``pkg/registry/authorization/selfsubjectrulesreview/rest.go`` and
 ``pkg/registry/authentication/selfsubjectreview/rest.go``: a POST is answered from the requesting
 user and the authorizer, and nothing is stored, so these resources have no strategy of their own
 (``Strategy()`` in ``labkit/apiserver/resources.py``). ``kubectl auth can-i`` and ``kubectl auth
 whoami`` ask through here.
 
-Left out: SubjectAccessReview and LocalSubjectAccessReview (asking about another user), TokenReview.
+Left out: LocalSubjectAccessReview, TokenReview.
 """
 
 from __future__ import annotations
 
 from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.validation import invalid
 from labkit.apiserver import errors, request
+from labkit.apiserver.authn import UserInfo
 from labkit.apiserver.authz import AuthorizationAttributes, Authorizer
 from labkit.apiserver.handlers import Call
 
 
 def review(call: Call, authorizer: Authorizer) -> tuple[int, Obj]:
-    """POST a SelfSubjectAccessReview, SelfSubjectRulesReview or SelfSubjectReview."""
+    """POST a SelfSubjectAccessReview, SelfSubjectRulesReview, SelfSubjectReview or SubjectAccessReview."""
     res = call.info.resource
     assert res is not None
     body = call.check_fields(request.decode_object(call.body, call.content_type, res))
     user = call.user
     spec = body.get("spec") or {}
-    if res.kind == "SelfSubjectAccessReview":
+    if res.kind == "SubjectAccessReview":
+        if not spec.get("user") and not spec.get("groups"):
+            raise errors.invalid(res.kind, "", [invalid("spec.user", spec.get("user") or "",
+                                                        "at least one of user or group must be specified")], res.group)
+        user = UserInfo(spec.get("user") or "", spec.get("uid") or "", tuple(spec.get("groups") or ()),
+                        {k: tuple(v) for k, v in (spec.get("extra") or {}).items()})
+    if res.kind in ("SelfSubjectAccessReview", "SubjectAccessReview"):
         ra, nra = spec.get("resourceAttributes") or {}, spec.get("nonResourceAttributes") or {}
         if not ra and not nra:
             raise errors.invalid(res.kind, "", [errors.Cause("FieldValueRequired",
