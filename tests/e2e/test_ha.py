@@ -150,7 +150,7 @@ def test_no_acknowledged_write_is_lost_through_every_fault(whole: Cluster) -> No
         while not stop.is_set():
             name = f"nl-{i}"
             try:
-                cm = api.create_namespaced_config_map("default", {"metadata": {"name": name}}, _request_timeout=15)
+                cm = api.create_namespaced_config_map("default", {"metadata": {"name": name}}, _request_timeout=5)
                 acknowledged.append((name, int(cm.metadata.resource_version)))
             except Exception as e:  # noqa: BLE001 - a refused write is allowed during a fault; a lost one is not
                 refused.append(type(e).__name__)
@@ -171,10 +171,10 @@ def test_no_acknowledged_write_is_lost_through_every_fault(whole: Cluster) -> No
         ]
         for what, fault in faults:
             before = len(acknowledged)
-            wait_for(lambda before=before: acknowledged_since(before), timeout=20, what=f"writes before {what}")
+            wait_for(lambda before=before: acknowledged_since(before), timeout=40, what=f"writes before {what}")
             fault()
             after = len(acknowledged)
-            wait_for(lambda after=after: acknowledged_since(after), timeout=20,
+            wait_for(lambda after=after: acknowledged_since(after), timeout=40,  # a paused member: its writes wait 5 s
                      what=lambda what=what: f"writes acknowledged after: {what} (refused: {refused[-3:]})")
             cp.restore()
             cp.wait_ready()
