@@ -99,8 +99,8 @@ _log = logging.getLogger(__name__)
 TLS_ENV = {"cacert": "LABKIT_ETCD_CACERT", "cert": "LABKIT_ETCD_CERT", "key": "LABKIT_ETCD_KEY"}
 #: how long a call waits for the fan-out to deliver its revision before the store is declared broken
 SETTLE_TIMEOUT = 30.0
-#: clientv3's retries of a read etcd answered Unavailable (its defaultUnaryMaxRetries, defaultBackoffWaitBetween)
-READ_RETRIES, READ_RETRY_WAIT = 100, 0.025
+#: how long, and how often, a read etcd answered Unavailable is sent again (clientv3's defaultBackoffWaitBetween)
+READ_RETRY_SECONDS, READ_RETRY_WAIT = 2.5, 0.025
 UNAVAILABLE = 14  # the gRPC code of "etcdserver: leader changed" and "no leader"
 _ALL = "AA=="  # base64 of b"\0": as key and range_end, every key
 _TARGETS = {"mod_revision": "MOD", "create_revision": "CREATE", "version": "VERSION", "value": "VALUE"}
@@ -237,16 +237,17 @@ class EtcdStore(Store):
 
     def _retrying_reads(self, path: str, request: dict[str, Any]) -> dict[str, Any]:
         """One call; a range etcd refused as Unavailable (``leader changed``, ``no leader``: an election)
-        is sent again every 25 ms, 100 times at most, as clientv3's retry interceptor does for reads.
-        A write is never resent: it may have been applied."""
-        for _ in range(READ_RETRIES):
+        is sent again every 25 ms for 2.5 s at most, as clientv3's retry interceptor does for reads
+        within a request's deadline. A range that took etcd's own request timeout (7 s: no quorum) is
+        not sent again, and a write never is: it may have been applied."""
+        deadline = time.monotonic() + READ_RETRY_SECONDS
+        while True:
             try:
                 return self._gateway.call(path, request)
             except GatewayError as e:
-                if path != "/v3/kv/range" or e.code != UNAVAILABLE:
+                if path != "/v3/kv/range" or e.code != UNAVAILABLE or time.monotonic() >= deadline:
                     raise
             time.sleep(READ_RETRY_WAIT)
-        return self._gateway.call(path, request)
 
     def _settle(self, revision: int) -> None:
         """Wait until the fan-out has delivered ``revision`` (what etcd just answered with)."""

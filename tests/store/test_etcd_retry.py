@@ -38,6 +38,17 @@ def test_a_range_refused_during_an_election_is_sent_again() -> None:
     assert gateway.calls == ["/v3/kv/range"] * 4
 
 
+def test_a_range_is_not_sent_again_past_its_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a quorum each answer takes etcd's 7 s request timeout: one try, not a hundred."""
+    import labkit.store.etcd as etcd
+
+    monkeypatch.setattr(etcd, "READ_RETRY_SECONDS", 0.0)
+    gateway = ElectingGateway(refusals=5)
+    with pytest.raises(StoreError, match="leader changed"):
+        store_over(gateway)._call("/v3/kv/range", {"key": "a"})
+    assert gateway.calls == ["/v3/kv/range"]
+
+
 @pytest.mark.parametrize("path", ["/v3/kv/put", "/v3/kv/txn"])
 def test_a_write_refused_during_an_election_is_not_sent_again(path: str) -> None:
     gateway = ElectingGateway(refusals=1)
