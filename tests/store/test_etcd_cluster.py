@@ -51,10 +51,14 @@ def test_etcdctl_lists_a_pod_created_through_the_api(etcd_cluster: Cluster) -> N
     assert "/registry/pods/default/etcd-web" in keys
     stored = json.loads(etcd_cluster.etcdctl("get", "/registry/pods/default/etcd-web", "--print-value-only"))
     assert stored["metadata"]["name"] == "etcd-web" and stored["spec"]["containers"][0]["image"] == "nginx"
-    # the same revision numbers on both sides: the object's resourceVersion is etcd's mod_revision
-    fields = json.loads(etcd_cluster.etcdctl("get", "/registry/pods/default/etcd-web", "-w", "json"))
-    pod = api.read_namespaced_pod("etcd-web", "default")
-    assert int(pod.metadata.resource_version) == fields["kvs"][0]["mod_revision"]
+    # the same revision numbers on both sides: the object's resourceVersion is etcd's mod_revision (read
+    # until the two reads see one version: the scheduler and the kubelet write the pod meanwhile)
+    def same_version() -> bool:
+        fields = json.loads(etcd_cluster.etcdctl("get", "/registry/pods/default/etcd-web", "-w", "json"))
+        pod = api.read_namespaced_pod("etcd-web", "default")
+        return int(pod.metadata.resource_version) == fields["kvs"][0]["mod_revision"]
+
+    wait_for(same_version, timeout=20, what="the pod's resourceVersion equal to etcd's mod_revision")
 
 
 def test_strangers_are_refused_and_keys_stay_private(etcd_cluster: Cluster) -> None:
