@@ -18,7 +18,8 @@ import ipaddress
 import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import yaml
 from aiohttp import web
@@ -52,6 +53,11 @@ PUBLIC_PATHS = (*HEALTH_PATHS, "/version", "/version/")
 OPENAPI_V2_CONTENT_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 COMPACTION_INTERVAL = 300.0  # kube-apiserver's --etcd-compaction-interval default
 Handler = Callable[[handlers.Call], tuple[int, Obj | bytes]]
+T = TypeVar("T")
+#: threads for the calls of one API server to a remote store (etcd): how many requests may wait on it
+#: at once before the next queues (kube-apiserver gives each request a goroutine of its own, up to
+#: --max-requests-inflight 400 and --max-mutating-requests-inflight 200)
+STORE_THREADS = 32
 
 
 def check_authorization_mode(mode: str) -> str:
@@ -132,6 +138,7 @@ class APIServer:
         self.url = ""
         self._runner: web.AppRunner | None = None
         self._compactor: asyncio.Task[None] | None = None
+        self._store_threads: ThreadPoolExecutor | None = None
         self.ready = False
 
     # --- in-process access for bootstrap and admission -------------------------------------------
@@ -160,6 +167,8 @@ class APIServer:
         await site.start()
         sockets = site._server.sockets  # type: ignore[union-attr]  # the bound port: aiohttp keeps it private
         self.url = f"https://{host}:{sockets[0].getsockname()[1]}"
+        if self.store.remote:
+            self._store_threads = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix=f"apiserver-{self.name}-store")
         self.namespaces.start()
         self._bootstrap()
         self._compactor = asyncio.get_running_loop().create_task(self._compact_periodically())
@@ -178,11 +187,13 @@ class APIServer:
         if self._runner:
             await self._runner.cleanup()
             self._runner = None
+        self._release_store_threads()
 
     def drop_connections(self) -> None:
         """Close the listening socket and every connection at once, unanswered: what the kernel does
         to the sockets of a process that dies (a control-plane member's crash, :mod:`labkit.controlplane`)."""
         self.ready = False
+        self._release_store_threads()
         if self._runner is None:
             return
         for site in self._runner.sites:
@@ -194,6 +205,20 @@ class APIServer:
                 if handler.transport is not None:
                     handler.transport.abort()
 
+    def _release_store_threads(self) -> None:
+        """Let the store threads go; one still waiting on etcd ends with its call."""
+        if self._store_threads is not None:
+            self._store_threads.shutdown(wait=False, cancel_futures=True)
+            self._store_threads = None
+
+    async def _off_loop(self, call: Callable[..., T], *args: Any) -> T:
+        """``call(*args)``, which reaches the store: on the loop for a store in this process, on a
+        thread for etcd, so that one request waiting on etcd (seconds in an election, 7 s without a
+        quorum) does not hold up every other request of this API server."""
+        if self._store_threads is None:
+            return call(*args)
+        return await asyncio.get_running_loop().run_in_executor(self._store_threads, call, *args)
+
     async def _compact_periodically(self) -> None:
         """Compact the store to the revision of one interval ago, as kube-apiserver asks etcd to."""
         previous = self.store.revision
@@ -201,7 +226,7 @@ class APIServer:
             await asyncio.sleep(COMPACTION_INTERVAL)
             if previous > self.store.compact_revision:
                 with contextlib.suppress(kv.StoreError):  # another API server of the cluster compacted first
-                    self.store.compact(previous)
+                    await self._off_loop(self.store.compact, previous)
             previous = self.store.revision
 
     def _bootstrap(self) -> None:
@@ -374,7 +399,7 @@ class APIServer:
         ``/readyz`` whether the server has finished starting."""
         checks = [("ping", "")]
         if path != "/livez":
-            checks.append(("etcd", await asyncio.to_thread(self.store.check)))
+            checks.append(("etcd", await self._off_loop(self.store.check)))
         if path == "/readyz":
             checks.append(("poststarthook/labkit-bootstrap", "" if self.ready else "not finished"))
         if all(not why for _, why in checks):
@@ -431,7 +456,7 @@ class APIServer:
         if info.verb == "watch":
             return await self._watch(req, call, fmt)
         handler = self._handler(req.method, info, res, fmt)
-        return self._respond(req, call, handler(call), fmt)
+        return self._respond(req, call, await self._off_loop(handler, call), fmt)
 
     def _handler(self, method: str, info: request.RequestInfo, res: Resource, fmt: str) -> Handler:
         sub = info.subresource

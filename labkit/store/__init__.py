@@ -161,6 +161,10 @@ class Store(abc.ABC):
     into the store (the API server hands events to its event loop with ``call_soon_threadsafe``).
     """
 
+    #: calls cross the network and may wait seconds (an etcd election, a lost quorum): callers on an
+    #: event loop make them from threads
+    remote = False
+
     @property
     @abc.abstractmethod
     def revision(self) -> int:

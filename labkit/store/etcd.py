@@ -174,6 +174,8 @@ class EtcdStore(Store):
     ``key_file`` (a client certificate, for a member run with ``--client-cert-auth``).
     """
 
+    remote = True
+
     def __init__(self, endpoints: Sequence[str], *, ca_file: str | Path | None = None,
                  cert_file: str | Path | None = None, key_file: str | Path | None = None) -> None:
         if (cert_file is None) != (key_file is None):

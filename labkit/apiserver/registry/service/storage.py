@@ -8,12 +8,15 @@ keeps on update (the allocated values) is in ``strategy.py``.
 
 Left out: dual-stack, random allocation (labkit takes the first free value where kube picks one at
 random), and allocation bitmaps persisted in the store (labkit rebuilds the allocation from the
-existing Services).
+existing Services). So two creates must not interleave: one lock serialises them across every API
+server of this process (the members of an HA cluster included); API servers in two processes over
+one etcd could still hand out one address twice.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import threading
 
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.validation import Cause
@@ -24,6 +27,8 @@ from labkit.apiserver.storage import Registry
 #: kube-apiserver's default --service-cluster-ip-range
 DEFAULT_SERVICE_CIDR = "10.96.0.0/12"
 NODE_PORT_RANGE = range(30000, 32768)
+#: held from reading what is allocated until the new Service is stored
+_ALLOCATING = threading.Lock()
 
 
 class ServiceRegistry(Registry):
@@ -32,6 +37,10 @@ class ServiceRegistry(Registry):
     service_cidr = ipaddress.ip_network(DEFAULT_SERVICE_CIDR)
 
     def create(self, ns: str, obj: Obj, *, user: UserInfo | None = None, dry_run: bool = False) -> tuple[Obj, int]:
+        with _ALLOCATING:
+            return self._allocate_and_create(ns, obj, user, dry_run)
+
+    def _allocate_and_create(self, ns: str, obj: Obj, user: UserInfo | None, dry_run: bool) -> tuple[Obj, int]:
         spec = obj.setdefault("spec", {})
         used_ips, used_ports = self._allocated()
         name = obj.get("metadata", {}).get("name", "")
