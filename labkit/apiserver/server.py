@@ -581,7 +581,8 @@ class APIServer:
             async with asyncio.timeout(timeout):
                 await watch.watch(self._watch_cache(reg), info.namespace, send, matches=matches, resource_version=rv,
                                   send_initial_events=send_initial,
-                                  allow_bookmarks=allow_bookmarks, backed_up=lambda: backed_up(req),
+                                  allow_bookmarks=allow_bookmarks, off_loop=self._off_loop,
+                                  backed_up=lambda: backed_up(req),
                                   trigger=reg.trigger(field_selector))
         except errors.ApiError as e:
             await resp.write(codec.dumps({"type": "ERROR", "object": e.status()}) + b"\n")

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import threading
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from labkit import codec
@@ -35,6 +36,7 @@ from labkit.apiserver.storage import Registry, decode
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 WINDOW = 4096  # events the watch cache keeps (kube-apiserver's default watch cache size is 100+)
 BACKLOG_LIMIT = 256 * 1024  # unsent bytes after which a watcher counts as not keeping up
+OffLoop = Callable[..., Awaitable[Any]]
 
 
 class Change:
@@ -236,7 +238,7 @@ def bookmark(registry: Registry, revision: int, *, initial_events_end: bool = Fa
     return {"kind": registry.resource.kind, "apiVersion": registry.resource.group_version, "metadata": meta}
 
 
-async def _store_history(registry: Registry, prefix: str, start: int) -> list[Change]:
+def _store_history(registry: Registry, prefix: str, start: int) -> list[Change]:
     """Changes from ``start`` on, replayed from the store's history (older than the cache's window)."""
     replayed: list[kv.Event] = []
     handle = registry.store.watch(prefix, replayed.extend, prefix=True, start_revision=start)
@@ -246,10 +248,11 @@ async def _store_history(registry: Registry, prefix: str, start: int) -> list[Ch
 
 async def watch(cache: WatchCache, namespace: str, send: Send, *, matches: Callable[[Obj], bool],
                 resource_version: str, send_initial_events: bool | None, allow_bookmarks: bool,
-                backed_up: Callable[[], bool] = lambda: False, trigger: str | None = None) -> None:
+                off_loop: OffLoop, backed_up: Callable[[], bool] = lambda: False, trigger: str | None = None) -> None:
     """Serve one watch through ``send`` until the client goes away (or the caller cancels). Raises
     :class:`ApiError` (410, 504) before anything is sent when the resourceVersion cannot be served.
-    ``trigger``: the trigger field's value ``matches`` requires, if it requires one."""
+    ``trigger``: the trigger field's value ``matches`` requires, if it requires one. ``off_loop``: how
+    the server makes a call that reads the store (a range, a history replay from etcd)."""
     registry = cache.registry
     store = registry.store
     cache.start()
@@ -261,7 +264,7 @@ async def watch(cache: WatchCache, namespace: str, send: Send, *, matches: Calla
     try:
         initial: list[Obj] = []
         if send_initial_events or (send_initial_events is None and resource_version in ("", "0")):
-            page = store.range(prefix, prefix=True)
+            page = await off_loop(functools.partial(store.range, prefix, prefix=True))
             initial = [registry.typed(decode(item)) for item in page.kvs]
             last = page.revision
         elif resource_version in ("", "0"):  # sendInitialEvents=false: changes from now on only
@@ -275,7 +278,7 @@ async def watch(cache: WatchCache, namespace: str, send: Send, *, matches: Calla
         backlog = cache.since(last)
         if backlog is None:
             try:
-                backlog = await _store_history(registry, prefix, last + 1)
+                backlog = await off_loop(_store_history, registry, prefix, last + 1)
             except kv.Compacted as e:
                 raise errors.gone(f"too old resource version: {last} ({e.compacted})") from None
         for obj in initial:
