@@ -15,7 +15,9 @@ Mirrors ``k8s.io/apiserver/pkg/admission`` (``Attributes``, ``MutationInterface`
   requires the account to exist and mounts its token; labkit leaves both out);
 - ``Priority``: ``priorityClassName`` resolves to ``priority`` (and the default class, if any).
 
-Left out: webhooks, quota, limit ranges, pod security. The seam is the lesson: a plugin is a class
+``LimitRanger`` and ``ResourceQuota`` have modules of their own (``admission_limitranger.py``,
+``admission_resourcequota.py``); the chain runs them where kube's ``AllOrderedPlugins`` puts them.
+Left out: webhooks, pod security. The seam is the lesson: a plugin is a class
 with ``admit`` and/or ``validate``, appended to :attr:`AdmissionChain.plugins`.
 """
 

@@ -30,6 +30,8 @@ from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.timeutil import now_utc
 from labkit.apiserver import bootstrappolicy, discovery, errors, handlers, request, streaming, tables, watch
 from labkit.apiserver.admission import AdmissionChain, NamespaceCache, NamespaceLifecycle, Priority, ServiceAccount
+from labkit.apiserver.admission_limitranger import LimitRanger
+from labkit.apiserver.admission_resourcequota import ResourceQuota
 from labkit.apiserver.authn import BootstrapTokenAuthenticator, UserInfo
 from labkit.apiserver.authz import AlwaysAllow, AuthorizationAttributes, Authorizer, forbidden_message
 from labkit.apiserver.pki import PKI
@@ -113,8 +115,11 @@ class APIServer:
         # (on etcd a live read is a round trip: it was a create's second); started with the server
         namespaces = next(r for r in RESOURCES if r.plural == "namespaces" and not r.group)
         self.namespaces = NamespaceCache(store, namespaces.key_prefix(), decode)
-        self.admission = AdmissionChain([NamespaceLifecycle(self._lookup, self.namespaces), ServiceAccount(),
-                                         Priority(self._list_all)])
+        # in the order of kube's AllOrderedPlugins: LimitRanger before ServiceAccount, ResourceQuota last
+        self.admission = AdmissionChain([NamespaceLifecycle(self._lookup, self.namespaces),
+                                         LimitRanger(self._list_in), ServiceAccount(), Priority(self._list_all),
+                                         ResourceQuota(lambda ns: self._list_in("resourcequotas", ns),
+                                                       self._update_quota_status, clock)])
         self.registries: dict[tuple[str, str], Registry] = {
             (r.group, r.plural): REGISTRY_CLASSES.get(r.plural, Registry)(
                 r, store, ids=self.ids, admission=self.admission, clock=clock)
@@ -151,6 +156,15 @@ class APIServer:
             return self.registry(plural).get(namespace, name)
         except errors.ApiError:
             return None
+
+    def _list_in(self, plural: str, namespace: str) -> list[Obj]:
+        return self.registry(plural).list(namespace)["items"]
+
+    def _update_quota_status(self, quota: Obj) -> None:
+        """The ResourceQuota plugin's write of ``status.used``: compare-and-swap on the quota's resourceVersion."""
+        meta = quota["metadata"]
+        self.registry("resourcequotas").update(meta["namespace"], meta["name"], lambda _: quota, subresource="status",
+                                               precondition_rv=meta["resourceVersion"])
 
     def _list_all(self, plural: str, group: str = "") -> list[Obj]:
         group = "scheduling.k8s.io" if plural == "priorityclasses" else group

@@ -1,0 +1,85 @@
+"""The ResourceQuota strategy (``pkg/registry/core/resourcequota``).
+
+Mirrors the strategy (``status`` is the controller's: reset on create, kept on updates of the main
+resource, the only thing a ``/status`` write changes), ``SetDefaults_ResourceList`` on ``spec.hard``,
+``ValidateResourceQuota`` (``pkg/apis/core/validation``: each name a standard quota resource, or one
+with a ``/`` such as ``count/deployments.apps``; no negative amount) and
+``printResourceQuota``: REQUEST lists ``name: used/hard`` for each hard resource not under
+``limits.``, LIMIT those under it, sorted by name.
+
+Left out: the integer check of countable resources (``pods: 1.5``), the validation of ``scopes`` and
+``scopeSelector`` (kube renders the offending list as a Go value) and the rules on which scopes go
+with which resources.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.resource import QuantityError, default_resource_list, parse_quantity
+from labkit.apimachinery.validation import Cause, invalid
+from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age
+from labkit.quota import LEGACY_COUNTS, POD_RESOURCES, SERVICE_RESOURCES
+
+#: ``standardQuotaResources``
+STANDARD_QUOTA_RESOURCES = frozenset(
+    {r for r in POD_RESOURCES + SERVICE_RESOURCES + LEGACY_COUNTS if not r.startswith("count/")} | {"requests.storage"})
+
+
+def resource_list_errors(field: str, raw: Any) -> list[Cause]:
+    causes: list[Cause] = []
+    for name, value in (raw or {}).items() if isinstance(raw, dict) else ():
+        path = f"{field}[{name}]"
+        if "/" not in name and name not in STANDARD_QUOTA_RESOURCES:
+            causes.append(invalid(path, name, "must be a standard resource for quota"))
+        try:
+            q = parse_quantity(value)
+        except QuantityError as e:
+            causes.append(invalid(path, value, str(e)))
+            continue
+        if q.amount < 0:
+            causes.append(invalid(path, str(q), "must be greater than or equal to 0"))
+    return causes
+
+
+def _is_limit(name: str) -> bool:
+    pieces = name.split(".")
+    return len(pieces) > 1 and pieces[0] == "limits"
+
+
+def _column(quota: Obj, limits: bool) -> str:
+    """``name: used/hard`` for each hard resource (under ``limits.`` or not), sorted by name."""
+    status = quota.get("status") or {}
+    hard, used = status.get("hard") or {}, status.get("used") or {}
+    return ", ".join(f"{name}: {used.get(name, '0')}/{hard[name]}" for name in sorted(hard)
+                     if _is_limit(name) == limits)
+
+
+class ResourceQuotaStrategy(Strategy):
+    kind = "ResourceQuota"
+    status_subresource = True
+    columns = (AGE_COLUMN,
+               Column("Request", description="Request represents a minimum amount of cpu/memory that a container "
+                                             "may consume."),
+               Column("Limit", description="Limits control the maximum amount of cpu/memory that a container may "
+                                           "use independent of contention on the node."))
+
+    def default(self, obj: Obj) -> None:
+        default_resource_list((obj.get("spec") or {}).get("hard"))
+        for field in ("hard", "used"):
+            default_resource_list((obj.get("status") or {}).get(field))
+
+    def validate(self, obj: Obj) -> list[Cause]:
+        spec, status = obj.get("spec") or {}, obj.get("status") or {}
+        causes = resource_list_errors("spec.hard", spec.get("hard"))
+        causes += resource_list_errors("status.hard", status.get("hard"))
+        causes += resource_list_errors("status.used", status.get("used"))
+        return causes
+
+    def cells(self, obj: Obj, now: dt.datetime) -> list[Any]:
+        return [age(obj, now), _column(obj, limits=False), _column(obj, limits=True)]
+
+
+STRATEGY = ResourceQuotaStrategy()
