@@ -18,8 +18,9 @@ import datetime as dt
 from typing import Any
 
 from labkit.apimachinery.meta import Obj
-from labkit.apimachinery.resource import QuantityError, default_resource_list, parse_quantity
+from labkit.apimachinery.resource import default_resource_list
 from labkit.apimachinery.validation import Cause, invalid
+from labkit.apiserver.registry.pod.validation import nonnegative_quantity
 from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age
 from labkit.quota import LEGACY_COUNTS, POD_RESOURCES, SERVICE_RESOURCES
 
@@ -34,13 +35,7 @@ def resource_list_errors(field: str, raw: Any) -> list[Cause]:
         path = f"{field}[{name}]"
         if "/" not in name and name not in STANDARD_QUOTA_RESOURCES:
             causes.append(invalid(path, name, "must be a standard resource for quota"))
-        try:
-            q = parse_quantity(value)
-        except QuantityError as e:
-            causes.append(invalid(path, value, str(e)))
-            continue
-        if q.amount < 0:
-            causes.append(invalid(path, str(q), "must be greater than or equal to 0"))
+        causes += nonnegative_quantity(path, value)[1]
     return causes
 
 
