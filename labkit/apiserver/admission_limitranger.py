@@ -12,8 +12,9 @@ kube-apiserver decodes a request with its defaults (``requests`` copied from ``l
 admission; labkit defaults after it, so ``admit`` defaults the pod first. labkit also sets the pod's
 ``status.qosClass`` before admission, so ``admit`` computes it again after changing resources.
 
-Left out: ``PersistentVolumeClaim`` items (labkit has no PersistentVolumeClaims), the live-lookup
-cache (the store is read on each request), and Go's random map order: failures are listed by
+The API server hands it the LimitRanges from a watch-fed cache (kube's informer). Left out:
+``PersistentVolumeClaim`` items (labkit has no PersistentVolumeClaims), the live lookup kube makes
+when its informer has none for the namespace, and Go's random map order: failures are listed by
 resource name, where kube's order may vary between requests.
 """
 
@@ -31,8 +32,8 @@ from labkit.apiserver.strategy import list_of_dicts
 from labkit.quota import ResourceList, parse_list, pod_requirements
 
 ANNOTATION = "kubernetes.io/limit-ranger"
-#: lists a namespace's objects of one resource: (plural, namespace) -> objects
-ListIn = Callable[[str, str], list[Obj]]
+#: the LimitRanges of a namespace
+ListLimitRanges = Callable[[str], list[Obj]]
 
 
 def _min_error(kind: str, name: str, enforced: Quantity, req: ResourceList, lim: ResourceList) -> str:
@@ -127,8 +128,8 @@ def default_pod_resources(limit_range: Obj, pod: Obj) -> None:
 class LimitRanger(AdmissionPlugin):
     name = "LimitRanger"
 
-    def __init__(self, list_in: ListIn) -> None:
-        self._list_in = list_in
+    def __init__(self, list_limit_ranges: ListLimitRanges) -> None:
+        self._list = list_limit_ranges
 
     def _applies(self, attrs: Attributes, obj: Obj | None) -> bool:
         return attrs.resource.plural == "pods" and not attrs.resource.group and not attrs.subresource and \
@@ -138,7 +139,7 @@ class LimitRanger(AdmissionPlugin):
         if not self._applies(attrs, obj):
             return
         assert obj is not None
-        ranges = self._list_in("limitranges", attrs.namespace)
+        ranges = self._list(attrs.namespace)
         if not ranges:
             return
         default_pod(obj)
@@ -151,7 +152,7 @@ class LimitRanger(AdmissionPlugin):
         if not self._applies(attrs, obj):
             return
         assert obj is not None
-        for limit_range in self._list_in("limitranges", attrs.namespace):
+        for limit_range in self._list(attrs.namespace):
             errs = validate_pod(limit_range, obj)
             if errs:
                 message = errs[0] if len(errs) == 1 else "[" + ", ".join(errs) + "]"

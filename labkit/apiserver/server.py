@@ -29,7 +29,7 @@ from labkit import store as kv
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.timeutil import now_utc
 from labkit.apiserver import bootstrappolicy, discovery, errors, handlers, request, streaming, tables, watch
-from labkit.apiserver.admission import AdmissionChain, NamespaceCache, NamespaceLifecycle, Priority, ServiceAccount
+from labkit.apiserver.admission import AdmissionChain, NamespaceLifecycle, ObjectCache, Priority, ServiceAccount
 from labkit.apiserver.admission_limitranger import LimitRanger
 from labkit.apiserver.admission_resourcequota import ResourceQuota
 from labkit.apiserver.authn import BootstrapTokenAuthenticator, UserInfo
@@ -111,15 +111,17 @@ class APIServer:
             token_authenticators=[BootstrapTokenAuthenticator(
                 lambda name: self._lookup("secrets", "kube-system", name), clock)],
             anonymous=authorization != "AlwaysAllow")
-        # NamespaceLifecycle reads namespaces from a watch-fed cache, as kube's reads its informer's
-        # (on etcd a live read is a round trip: it was a create's second); started with the server
-        namespaces = next(r for r in RESOURCES if r.plural == "namespaces" and not r.group)
-        self.namespaces = NamespaceCache(store, namespaces.key_prefix(), decode)
+        # admission reads namespaces, LimitRanges and ResourceQuotas from watch-fed caches, as kube's
+        # plugins read their informers' (on etcd a live read is a round trip: it was a create's second);
+        # started with the server
+        self.namespaces, self.limitranges, self.quotas = (
+            ObjectCache(store, next(r for r in RESOURCES if r.plural == plural and not r.group).key_prefix(), decode)
+            for plural in ("namespaces", "limitranges", "resourcequotas"))
         # in the order of kube's AllOrderedPlugins: LimitRanger before ServiceAccount, ResourceQuota last
         self.admission = AdmissionChain([NamespaceLifecycle(self._lookup, self.namespaces),
-                                         LimitRanger(self._list_in), ServiceAccount(), Priority(self._list_all),
-                                         ResourceQuota(lambda ns: self._list_in("resourcequotas", ns),
-                                                       self._update_quota_status, clock)])
+                                         LimitRanger(lambda ns: self._cached(self.limitranges, "limitranges", ns)),
+                                         ServiceAccount(), Priority(self._list_all),
+                                         ResourceQuota(self._quotas, self._update_quota_status, clock)])
         self.registries: dict[tuple[str, str], Registry] = {
             (r.group, r.plural): REGISTRY_CLASSES.get(r.plural, Registry)(
                 r, store, ids=self.ids, admission=self.admission, clock=clock)
@@ -157,8 +159,15 @@ class APIServer:
         except errors.ApiError:
             return None
 
-    def _list_in(self, plural: str, namespace: str) -> list[Obj]:
-        return self.registry(plural).list(namespace)["items"]
+    def _cached(self, cache: ObjectCache, plural: str, namespace: str) -> list[Obj]:
+        """A namespace's objects from ``cache``, or from the store while the cache is not synced."""
+        return cache.list(namespace) if cache.synced else self.registry(plural).list(namespace)["items"]
+
+    def _quotas(self, namespace: str) -> list[Obj]:
+        """The ResourceQuota plugin's read: the cache says whether the namespace has any; those are read
+        from the store, so that the compare-and-swap of ``status.used`` starts from their latest version."""
+        return self.registry("resourcequotas").list(namespace)["items"] if \
+            self._cached(self.quotas, "resourcequotas", namespace) else []
 
     def _update_quota_status(self, quota: Obj) -> None:
         """The ResourceQuota plugin's write of ``status.used``: compare-and-swap on the quota's resourceVersion."""
@@ -183,7 +192,8 @@ class APIServer:
         self.url = f"https://{host}:{sockets[0].getsockname()[1]}"
         if self.store.remote:
             self._store_threads = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix=f"apiserver-{self.name}-store")
-        self.namespaces.start()
+        for admission_cache in (self.namespaces, self.limitranges, self.quotas):
+            admission_cache.start()
         self._bootstrap()
         self._compactor = asyncio.get_running_loop().create_task(self._compact_periodically())
         self.ready = True
@@ -197,7 +207,8 @@ class APIServer:
             cache.stop()
         for handle in self._rbac_watches:
             handle.cancel()
-        self.namespaces.stop()
+        for admission_cache in (self.namespaces, self.limitranges, self.quotas):
+            admission_cache.stop()
         if self._runner:
             await self._runner.cleanup()
             self._runner = None

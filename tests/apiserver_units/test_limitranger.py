@@ -35,7 +35,7 @@ def pod(*containers: dict[str, Any], init: tuple[dict[str, Any], ...] = ()) -> d
 
 def admit(ranges: list[dict], obj: dict) -> dict:
     """Run the plugin as the chain does: admit, then validate; the pod as it would be stored."""
-    plugin = LimitRanger(lambda plural, ns: ranges if (plural, ns) == ("limitranges", "ns") else [])
+    plugin = LimitRanger(lambda ns: ranges if ns == "ns" else [])
     resource = lookup("", "v1", "pods")
     assert resource is not None
     attrs = Attributes("CREATE", resource, "", "ns", "p", None, False)
