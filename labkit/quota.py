@@ -47,6 +47,8 @@ POD_RESOURCES = ("count/pods", "pods", *_COMPUTE, *(f"{p}.{r}" for p in ("reques
 SERVICE_RESOURCES = ("count/services", "services", "services.nodeports", "services.loadbalancers")
 #: object counts that also have a name of their own, from before ``count/<resource>``
 LEGACY_COUNTS = ("configmaps", "secrets", "persistentvolumeclaims", "replicationcontrollers", "resourcequotas")
+#: ``DefaultIgnoredResources``: (group, plural) never charged (the reviews, not stored, are left out too)
+IGNORED = (("", "events"), ("events.k8s.io", "events"), ("", "bindings"), ("", "componentstatuses"))
 SCOPES = ("Terminating", "NotTerminating", "BestEffort", "NotBestEffort", "PriorityClass")
 
 

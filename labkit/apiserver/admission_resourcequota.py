@@ -15,9 +15,10 @@ compare-and-swap on its resourceVersion; a lost race reads the quotas again and 
 charged its increase over the old object (services; pods only count on CREATE). The resource quota
 controller corrects ``status.used`` later, when objects go away.
 
-Left out: the per-namespace work queue that batches concurrent requests (compare-and-swap alone keeps
-the counts right), the 10 s evaluation timeout, ``LimitedResources`` from the admission configuration,
-and the ``quota usage is negative`` check (validation refuses negative requests first).
+Events and the other resources kube ignores are never charged. Left out: the per-namespace work
+queue that batches concurrent requests (compare-and-swap alone keeps the counts right), the 10 s
+evaluation timeout, ``LimitedResources`` from the admission configuration, and the ``quota usage is
+negative`` check (validation refuses negative requests first).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from labkit.apimachinery.meta import Obj
 from labkit.apiserver import errors
 from labkit.apiserver.admission import AdmissionPlugin, Attributes
 from labkit.quota import (
+    IGNORED,
     add,
     evaluator_for,
     exceeded,
@@ -57,7 +59,7 @@ class ResourceQuota(AdmissionPlugin):
 
     def validate(self, attrs: Attributes, obj: Obj | None, old: Obj | None) -> None:
         res = attrs.resource
-        if obj is None or not res.namespaced:
+        if obj is None or not res.namespaced or not res.stored or (res.group, res.plural) in IGNORED:
             return
         evaluator = evaluator_for(res.plural, res.group)
         if not evaluator.handles(attrs.operation, attrs.subresource):

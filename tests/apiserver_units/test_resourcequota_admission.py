@@ -154,6 +154,12 @@ def test_object_counts_and_service_node_ports():
         "used: services.nodeports=1, limited: services.nodeports=2")
 
 
+def test_events_are_never_charged():
+    q = Quotas(quota("objs", {"count/events": "0"}))
+    check(q, {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e", "namespace": "ns"}}, plural="events")
+    assert q.written == []
+
+
 def test_quota_strategy_prints_request_and_limit_columns_and_validates_names():
     q = quota("q", {"pods": "4", "limits.cpu": "2", "requests.memory": "1Gi", "count/deployments.apps": "2"},
               {"pods": "1", "limits.cpu": "500m"})
