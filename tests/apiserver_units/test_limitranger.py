@@ -133,7 +133,15 @@ def test_limit_range_defaults_follow_max_then_default_then_min():
      "spec.limits[0].maxLimitRequestRatio[cpu]: Invalid value: \"500m\": ratio 500m is less than 1"),
     ({"type": "Pod", "default": {"cpu": "1"}},
      "spec.limits[0].default: Forbidden: may not be specified when `type` is 'Pod'"),
+    ({"type": "Node"}, 'spec.limits[0].type: Invalid value: "Node": must be a standard limit type or fully qualified'),
+    ({"type": "Container", "max": {"gpu": "1"}},
+     'spec.limits[0].max[gpu]: Invalid value: "gpu": must be a standard resource for containers'),
 ])
 def test_limit_range_validation(item, cause):
     lr = limit_range(item)
     assert [str(c) for c in STRATEGY.validate(lr)][:1] == [cause]
+
+
+def test_a_limit_type_appears_once():
+    lr = limit_range({"type": "Container"}, {"type": "Container"})
+    assert [str(c) for c in STRATEGY.validate(lr)] == ['spec.limits[1].type: Duplicate value: "Container"']

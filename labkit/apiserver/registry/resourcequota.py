@@ -19,7 +19,7 @@ from typing import Any
 
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.resource import default_resource_list
-from labkit.apimachinery.validation import Cause, invalid
+from labkit.apimachinery.validation import Cause, invalid, qualified_name_errors
 from labkit.apiserver.registry.pod.validation import nonnegative_quantity
 from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age
 from labkit.quota import LEGACY_COUNTS, POD_RESOURCES, SERVICE_RESOURCES
@@ -33,6 +33,7 @@ def resource_list_errors(field: str, raw: Any) -> list[Cause]:
     causes: list[Cause] = []
     for name, value in (raw or {}).items() if isinstance(raw, dict) else ():
         path = f"{field}[{name}]"
+        causes += [invalid(path, name, e) for e in qualified_name_errors(name)]
         if "/" not in name and name not in STANDARD_QUOTA_RESOURCES:
             causes.append(invalid(path, name, "must be a standard resource for quota"))
         causes += nonnegative_quantity(path, value)[1]

@@ -100,6 +100,14 @@ def ip_errors(value: Any) -> list[str]:
         return ["must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"]
 
 
+def container_resource_name_errors(path: str, name: str) -> list[Cause]:
+    """``validateContainerResourceName``: a qualified name, and a standard one unless it has a ``/``."""
+    causes = [invalid(path, name, e) for e in qualified_name_errors(name)]
+    if "/" not in name and name not in STANDARD_CONTAINER_RESOURCES and not name.startswith("hugepages-"):
+        causes.append(invalid(path, name, "must be a standard resource for containers"))
+    return causes
+
+
 def nonnegative_quantity(path: str, value: Any) -> tuple[Quantity | None, list[Cause]]:
     """A quantity and its errors (``ValidateResourceQuantityValue``): well-formed, not below zero."""
     try:
@@ -120,9 +128,7 @@ def validate_resource_requirements(resources: Any, path: str) -> list[Cause]:
         values = resources.get(kind)
         for name, value in (values.items() if isinstance(values, dict) else ()):
             at = f"{path}.{kind}[{name}]"
-            causes += [invalid(at, name, e) for e in qualified_name_errors(name)]
-            if "/" not in name and name not in STANDARD_CONTAINER_RESOURCES and not name.startswith("hugepages-"):
-                causes.append(invalid(at, name, "must be a standard resource for containers"))
+            causes += container_resource_name_errors(at, name)
             q, errs = nonnegative_quantity(at, value)
             causes += errs
             if q is not None:
