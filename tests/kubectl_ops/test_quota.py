@@ -1,6 +1,7 @@
 """ResourceQuota and LimitRange through each pinned kubectl: ``create quota``, a pod the quota refuses
-with kube-apiserver's message, ``get quota``, ``describe quota``, ``describe limitrange``, and the
-requests and limits a LimitRange fills into a pod."""
+with kube-apiserver's message, ``get quota``, ``describe quota``, ``describe limitrange`` and
+``describe namespace``, the requests and limits a LimitRange fills into a pod, and the usage the
+resource quota controller gives back when the pod is deleted."""
 
 import json
 import re
@@ -68,6 +69,16 @@ def test_quota_and_limit_range(kubectl):
         "Container   cpu       -    -    250m             500m           -",
         "Container   memory    -    1Gi  256Mi            256Mi          -"]
     assert re.fullmatch(r"NAME\s+CREATED AT\ndefaults\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n", k("get", "limitrange"))
+
+    quotas, limits = k("describe", "namespace", k.namespace).split("\n\n")[1:3]  # kubectl lists both itself
+    assert quotas == ("Resource Quotas\n  Name:          compute\n  Resource       Used   Hard\n"
+                      "  --------       ---    ---\n  limits.memory  256Mi  600Mi\n  pods           1      2\n"
+                      "  requests.cpu   250m   1")
+    assert limits.splitlines()[:3] == [
+        "Resource Limits", " Type       Resource  Min  Max  Default Request  Default Limit  Max Limit/Request Ratio",
+        " ----       --------  ---  ---  ---------------  -------------  -----------------------"]
+    assert sorted(limits.splitlines()[3:]) == [" Container  cpu       -    -    250m             500m           -",
+                                               " Container  memory    -    1Gi  256Mi            256Mi          -"]
 
     k("delete", "pod", "web", "--wait=false")
     wait_for(lambda: used(k).get("pods") == "0", what="the controller giving the deleted pod's usage back")
