@@ -16,10 +16,11 @@ Mirrors ``k8s.io/apiserver/pkg/quota/v1`` (``Add``, ``Mask``, ``LessThanOrEqual`
   group), and for ``configmaps``, ``secrets``, ``persistentvolumeclaims``, ``replicationcontrollers``
   and ``resourcequotas`` the legacy name too.
 
-Scopes ``BestEffort``, ``NotBestEffort``, ``Terminating``, ``NotTerminating`` and ``PriorityClass``
-(with ``Exists`` only) apply to pods. Left out: extended resources and hugepages, the PVC storage
-evaluator (labkit has no PersistentVolumeClaims), ``scopeSelector`` operators other than ``Exists``,
-the pod overhead and in-place resize.
+Scopes ``BestEffort``, ``NotBestEffort``, ``Terminating``, ``NotTerminating``,
+``CrossNamespacePodAffinity`` and ``PriorityClass`` (with ``Exists`` only) apply to pods. Left out:
+extended resources and hugepages, the PVC storage evaluator (labkit has no PersistentVolumeClaims),
+``scopeSelector`` operators other than ``Exists``, sidecar init containers (kube adds them to the
+containers' sum), the pod overhead and in-place resize.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ SERVICE_RESOURCES = ("count/services", "services", "services.nodeports", "servic
 LEGACY_COUNTS = ("configmaps", "secrets", "persistentvolumeclaims", "replicationcontrollers", "resourcequotas")
 #: ``DefaultIgnoredResources``: (group, plural) never charged (the reviews, not stored, are left out too)
 IGNORED = (("", "events"), ("events.k8s.io", "events"), ("", "bindings"), ("", "componentstatuses"))
-SCOPES = ("Terminating", "NotTerminating", "BestEffort", "NotBestEffort", "PriorityClass")
+SCOPES = ("Terminating", "NotTerminating", "BestEffort", "NotBestEffort", "PriorityClass", "CrossNamespacePodAffinity")
 
 
 # --- resource lists (k8s.io/apiserver/pkg/quota/v1/resources.go) ----------------------------------------
@@ -140,6 +141,19 @@ def is_best_effort(pod: Obj) -> bool:
     return qos_class(pod.get("spec") or {}) == "BestEffort"
 
 
+def uses_cross_namespace_pod_affinity(pod: Obj) -> bool:
+    """A pod (anti-)affinity term that names other namespaces, or selects them by label."""
+    affinity = (pod.get("spec") or {}).get("affinity") or {}
+    for kind in ("podAffinity", "podAntiAffinity"):
+        rules = affinity.get(kind) or {}
+        preferred = list_of_dicts(rules.get("preferredDuringSchedulingIgnoredDuringExecution"))
+        terms = list_of_dicts(rules.get("requiredDuringSchedulingIgnoredDuringExecution")) + [
+            w.get("podAffinityTerm") or {} for w in preferred]
+        if any(t.get("namespaces") or t.get("namespaceSelector") is not None for t in terms):
+            return True
+    return False
+
+
 def pod_charged(pod: Obj, now: dt.datetime) -> bool:
     """``QuotaV1Pod``: not in a terminal phase, and not past the end of its deletion grace period."""
     if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
@@ -184,7 +198,8 @@ class PodEvaluator(Evaluator):
     def matches_scope(self, scope: str, obj: Obj) -> bool:
         return {"Terminating": is_terminating, "NotTerminating": lambda p: not is_terminating(p),
                 "BestEffort": is_best_effort, "NotBestEffort": lambda p: not is_best_effort(p),
-                "PriorityClass": lambda p: bool((p.get("spec") or {}).get("priorityClassName"))}.get(
+                "PriorityClass": lambda p: bool((p.get("spec") or {}).get("priorityClassName")),
+                "CrossNamespacePodAffinity": uses_cross_namespace_pod_affinity}.get(
                     scope, lambda _p: False)(obj)
 
     def usage(self, obj: Obj, now: dt.datetime) -> ResourceList:

@@ -169,3 +169,13 @@ def test_quota_strategy_prints_request_and_limit_columns_and_validates_names():
     assert [str(c) for c in STRATEGY.validate(bad)][:2] == [
         'spec.hard[pods]: Invalid value: "-1": must be greater than or equal to 0',
         'spec.hard[gpus]: Invalid value: "gpus": must be a standard resource for quota']
+
+
+def test_scopes_limit_only_what_they_can_and_each_message_is_said_once():
+    q = quota("q", {"cpu": "1", "memory": "1Gi", "pods": "2"}, scopes=["BestEffort", "NotBestEffort"])
+    causes = STRATEGY.validate(q)
+    assert len(causes) == 3, "cpu and memory each, then the conflict"
+    assert errors.invalid("ResourceQuota", "q", causes).message == (
+        'ResourceQuota "q" is invalid: [spec.scopes: Invalid value: []core.ResourceQuotaScope{"BestEffort", '
+        '"NotBestEffort"}: unsupported scope applied to resource, spec.scopes: Invalid value: '
+        '[]core.ResourceQuotaScope{"BestEffort", "NotBestEffort"}: conflicting scopes]')

@@ -3,18 +3,18 @@
 Mirrors the strategy (``status`` is the controller's: reset on create, kept on updates of the main
 resource, the only thing a ``/status`` write changes), ``SetDefaults_ResourceList`` on ``spec.hard``,
 ``ValidateResourceQuota`` (``pkg/apis/core/validation``: each name a standard quota resource, or one
-with a ``/`` such as ``count/deployments.apps``; no negative amount) and
-``printResourceQuota``: REQUEST lists ``name: used/hard`` for each hard resource not under
-``limits.``, LIMIT those under it, sorted by name.
+with a ``/`` such as ``count/deployments.apps``; no negative amount; scopes known, not conflicting,
+and only on what they can limit) and ``printResourceQuota``: REQUEST lists ``name: used/hard`` for
+each hard resource not under ``limits.``, LIMIT those under it, sorted by name.
 
-Left out: the integer check of countable resources (``pods: 1.5``), the validation of ``scopes`` and
-``scopeSelector`` (kube renders the offending list as a Go value) and the rules on which scopes go
-with which resources.
+Left out: the integer check of countable resources (``pods: 1.5``) and the validation of
+``scopeSelector``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from labkit.apimachinery.meta import Obj
@@ -22,7 +22,7 @@ from labkit.apimachinery.resource import default_resource_list
 from labkit.apimachinery.validation import Cause, invalid, qualified_name_errors
 from labkit.apiserver.registry.pod.validation import nonnegative_quantity
 from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age
-from labkit.quota import LEGACY_COUNTS, POD_RESOURCES, SERVICE_RESOURCES
+from labkit.quota import LEGACY_COUNTS, POD_RESOURCES, SCOPES, SERVICE_RESOURCES
 
 #: ``standardQuotaResources``
 STANDARD_QUOTA_RESOURCES = frozenset(
@@ -37,6 +37,35 @@ def resource_list_errors(field: str, raw: Any) -> list[Cause]:
         if "/" not in name and name not in STANDARD_QUOTA_RESOURCES:
             causes.append(invalid(path, name, "must be a standard resource for quota"))
         causes += nonnegative_quantity(path, value)[1]
+    return causes
+
+
+#: what a scope may limit (``IsResourceQuotaScopeValidForResource``); scopes not listed limit anything
+_POD_COMPUTE = ("cpu", "memory", "limits.cpu", "limits.memory", "requests.cpu", "requests.memory")
+SCOPE_RESOURCES = {"BestEffort": ("pods",), **{s: ("pods", *_POD_COMPUTE) for s in (
+    "Terminating", "NotTerminating", "NotBestEffort", "PriorityClass", "CrossNamespacePodAffinity")}}
+
+
+def scope_errors(spec: Obj) -> list[Cause]:
+    """``validateResourceQuotaScopes``. kube passes the whole list to ``field.Invalid``, so the value
+    reads as Go prints the internal slice."""
+    scopes = [str(s) for s in spec.get("scopes") or []]
+    shown = "[]core.ResourceQuotaScope{" + ", ".join(json.dumps(s) for s in scopes) + "}"
+
+    def bad(detail: str) -> Cause:
+        return Cause("FieldValueInvalid", f"Invalid value: {shown}: {detail}", "spec.scopes")
+
+    causes = []
+    hard = sorted(spec.get("hard") or {})
+    for scope in scopes:
+        if scope not in SCOPES:
+            causes.append(bad("unsupported scope"))
+        limits = SCOPE_RESOURCES.get(scope)
+        causes += [bad("unsupported scope applied to resource") for name in hard
+                   if name in STANDARD_QUOTA_RESOURCES and limits is not None and name not in limits]
+    for pair in (("BestEffort", "NotBestEffort"), ("Terminating", "NotTerminating")):
+        if set(pair) <= set(scopes):
+            causes.append(bad("conflicting scopes"))
     return causes
 
 
@@ -72,7 +101,7 @@ class ResourceQuotaStrategy(Strategy):
         causes = resource_list_errors("spec.hard", spec.get("hard"))
         causes += resource_list_errors("status.hard", status.get("hard"))
         causes += resource_list_errors("status.used", status.get("used"))
-        return causes
+        return causes + scope_errors(spec)
 
     def cells(self, obj: Obj, now: dt.datetime) -> list[Any]:
         return [age(obj, now), _column(obj, limits=False), _column(obj, limits=True)]
