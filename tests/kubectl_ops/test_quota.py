@@ -82,3 +82,14 @@ def test_quota_and_limit_range(kubectl):
 
     k("delete", "pod", "web", "--wait=false")
     wait_for(lambda: used(k).get("pods") == "0", what="the controller giving the deleted pod's usage back")
+
+
+def test_reset_removes_quotas_and_limit_ranges_from_default(ops_cluster, api):
+    """Between labs, cluster.reset() leaves no quota or limit range behind in ``default``."""
+    api("POST", "/api/v1/namespaces/default/resourcequotas", {"metadata": {"name": "q"},
+                                                              "spec": {"hard": {"pods": "0"}}})
+    api("POST", "/api/v1/namespaces/default/limitranges", {"metadata": {"name": "lr"}, "spec": {"limits": [
+        {"type": "Container", "max": {"cpu": "1m"}}]}})
+    ops_cluster.reset()
+    for plural in ("resourcequotas", "limitranges"):
+        assert api("GET", f"/api/v1/namespaces/default/{plural}")["items"] == []
