@@ -91,7 +91,7 @@ def validate_pod(limit_range: Obj, pod: Obj) -> list[str]:
     """``PodValidateLimitFunc``: every failure of the pod against one LimitRange."""
     spec = pod.get("spec") or {}
     errs: list[str] = []
-    for item in (limit_range.get("spec") or {}).get("limits") or []:
+    for item in list_of_dicts((limit_range.get("spec") or {}).get("limits")):
         if item.get("type") == "Container":
             for c in list_of_dicts(spec.get("containers")) + list_of_dicts(spec.get("initContainers")):
                 errs += _check(item, "Container", *_resources(c))
@@ -103,7 +103,7 @@ def validate_pod(limit_range: Obj, pod: Obj) -> list[str]:
 def default_pod_resources(limit_range: Obj, pod: Obj) -> None:
     """``PodMutateLimitFunc``: fill in missing requests and limits from the Container items, and say which."""
     defaults: list[dict[str, str]] = [{}, {}]  # requests, limits
-    for item in (limit_range.get("spec") or {}).get("limits") or []:
+    for item in list_of_dicts((limit_range.get("spec") or {}).get("limits")):
         if item.get("type") == "Container":
             defaults[0].update(item.get("defaultRequest") or {})
             defaults[1].update(item.get("default") or {})
@@ -112,8 +112,12 @@ def default_pod_resources(limit_range: Obj, pod: Obj) -> None:
     for kind, label in (("containers", "container"), ("initContainers", "init container")):
         for c in list_of_dicts(spec.get(kind)):
             resources = c.setdefault("resources", {})
+            if not isinstance(resources, dict):
+                continue  # malformed: validation says so
             for field, wanted, word in (("requests", defaults[0], "request"), ("limits", defaults[1], "limit")):
                 have = resources.setdefault(field, {})
+                if not isinstance(have, dict):
+                    continue
                 added = sorted(name for name in wanted if name not in have)
                 have.update({name: wanted[name] for name in added})
                 if not have:
