@@ -179,3 +179,11 @@ def test_scopes_limit_only_what_they_can_and_each_message_is_said_once():
         'ResourceQuota "q" is invalid: [spec.scopes: Invalid value: []core.ResourceQuotaScope{"BestEffort", '
         '"NotBestEffort"}: unsupported scope applied to resource, spec.scopes: Invalid value: '
         '[]core.ResourceQuotaScope{"BestEffort", "NotBestEffort"}: conflicting scopes]')
+
+
+def test_the_scopes_of_a_quota_never_change():
+    old = quota("q", {"pods": "2"}, scopes=["BestEffort"])
+    new = quota("q", {"pods": "2"})
+    assert [str(c) for c in STRATEGY.validate_update(new, old)] == [
+        "spec.scopes: Invalid value: []core.ResourceQuotaScope(nil): field is immutable"]
+    assert STRATEGY.validate_update(quota("q", {"pods": "3"}, scopes=["BestEffort"]), old) == []

@@ -2,10 +2,11 @@
 
 Mirrors the strategy (``status`` is the controller's: reset on create, kept on updates of the main
 resource, the only thing a ``/status`` write changes), ``SetDefaults_ResourceList`` on ``spec.hard``,
-``ValidateResourceQuota`` (``pkg/apis/core/validation``: each name a standard quota resource, or one
-with a ``/`` such as ``count/deployments.apps``; no negative amount; scopes known, not conflicting,
-and only on what they can limit) and ``printResourceQuota``: REQUEST lists ``name: used/hard`` for
-each hard resource not under ``limits.``, LIMIT those under it, sorted by name.
+``ValidateResourceQuota`` and ``ValidateResourceQuotaUpdate`` (``pkg/apis/core/validation``: each
+name a standard quota resource, or one with a ``/`` such as ``count/deployments.apps``; no negative
+amount; scopes known, not conflicting, only on what they can limit, and never changed) and
+``printResourceQuota``: REQUEST lists ``name: used/hard`` for each hard resource not under
+``limits.``, LIMIT those under it, sorted by name.
 
 Left out: the integer check of countable resources (``pods: 1.5``) and the validation of
 ``scopeSelector``.
@@ -46,14 +47,20 @@ SCOPE_RESOURCES = {"BestEffort": ("pods",), **{s: ("pods", *_POD_COMPUTE) for s 
     "Terminating", "NotTerminating", "NotBestEffort", "PriorityClass", "CrossNamespacePodAffinity")}}
 
 
+def invalid_scopes(spec: Obj, detail: str) -> Cause:
+    """kube passes the whole ``spec.scopes`` to ``field.Invalid``: the value reads as Go prints the slice."""
+    scopes = spec.get("scopes")
+    shown = "[]core.ResourceQuotaScope(nil)" if scopes is None else \
+        "[]core.ResourceQuotaScope{" + ", ".join(json.dumps(str(s)) for s in scopes) + "}"
+    return Cause("FieldValueInvalid", f"Invalid value: {shown}: {detail}", "spec.scopes")
+
+
 def scope_errors(spec: Obj) -> list[Cause]:
-    """``validateResourceQuotaScopes``. kube passes the whole list to ``field.Invalid``, so the value
-    reads as Go prints the internal slice."""
+    """``validateResourceQuotaScopes``."""
     scopes = [str(s) for s in spec.get("scopes") or []]
-    shown = "[]core.ResourceQuotaScope{" + ", ".join(json.dumps(s) for s in scopes) + "}"
 
     def bad(detail: str) -> Cause:
-        return Cause("FieldValueInvalid", f"Invalid value: {shown}: {detail}", "spec.scopes")
+        return invalid_scopes(spec, detail)
 
     causes = []
     hard = sorted(spec.get("hard") or {})
@@ -102,6 +109,13 @@ class ResourceQuotaStrategy(Strategy):
         causes += resource_list_errors("status.hard", status.get("hard"))
         causes += resource_list_errors("status.used", status.get("used"))
         return causes + scope_errors(spec)
+
+    def validate_update(self, obj: Obj, old: Obj) -> list[Cause]:
+        causes = self.validate(obj)
+        scopes = set((obj.get("spec") or {}).get("scopes") or [])
+        if scopes != set((old.get("spec") or {}).get("scopes") or []):
+            causes.append(invalid_scopes(obj.get("spec") or {}, "field is immutable"))
+        return causes
 
     def cells(self, obj: Obj, now: dt.datetime) -> list[Any]:
         return [age(obj, now), _column(obj, limits=False), _column(obj, limits=True)]
