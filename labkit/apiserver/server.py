@@ -27,8 +27,8 @@ from aiohttp import web
 from labkit import codec
 from labkit import store as kv
 from labkit.apimachinery.meta import Obj
-from labkit.apimachinery.timeutil import now_utc
-from labkit.apiserver import bootstrappolicy, discovery, errors, handlers, request, streaming, tables, watch
+from labkit.apimachinery.timeutil import now_utc, rfc3339
+from labkit.apiserver import apply, bootstrappolicy, discovery, errors, handlers, request, streaming, tables, watch
 from labkit.apiserver.admission import AdmissionChain, NamespaceLifecycle, ObjectCache, Priority, ServiceAccount
 from labkit.apiserver.admission_limitranger import LimitRanger
 from labkit.apiserver.admission_resourcequota import ResourceQuota
@@ -170,9 +170,15 @@ class APIServer:
             self._cached(self.quotas, "resourcequotas", namespace) else []
 
     def _update_quota_status(self, quota: Obj) -> None:
-        """The ResourceQuota plugin's write of ``status.used``: compare-and-swap on the quota's resourceVersion."""
+        """The ResourceQuota plugin's write of ``status.used``: compare-and-swap on the quota's
+        resourceVersion, recorded in managedFields as kube's loopback client records it."""
         meta = quota["metadata"]
-        self.registry("resourcequotas").update(meta["namespace"], meta["name"], lambda _: quota, subresource="status",
+
+        def charge(current: Obj) -> Obj:
+            new = {**current, "metadata": dict(current["metadata"]), "status": quota["status"]}
+            apply.track_update(current, new, manager="kube-apiserver", now=rfc3339(self.clock()), subresource="status")
+            return new
+        self.registry("resourcequotas").update(meta["namespace"], meta["name"], charge, subresource="status",
                                                precondition_rv=meta["resourceVersion"])
 
     def _list_all(self, plural: str, group: str = "") -> list[Obj]:

@@ -43,6 +43,12 @@ def test_quota_and_limit_range(kubectl):
     assert pod["spec"]["containers"][0]["resources"] == {"requests": {"cpu": "250m", "memory": "256Mi"},
                                                          "limits": {"cpu": "500m", "memory": "256Mi"}}
 
+    charged = json.loads(k("get", "quota", "compute", "-o", "json", "--show-managed-fields"))
+    assert charged["status"]["used"] == {"limits.memory": "256Mi", "pods": "1", "requests.cpu": "250m"}
+    managers = {(m["manager"], m.get("subresource")) for m in charged["metadata"]["managedFields"]}
+    assert managers >= {("kube-apiserver", "status"), ("kube-controller-manager", "status")}, \
+        "admission charged the pod, the controller counted first"
+
     big = k.run("run", "big", "--image=nginx", "--overrides", json.dumps({"spec": {"containers": [
         {"name": "big", "image": "nginx", "resources": {"limits": {"memory": "512Mi"}}}]}}), check=False)
     assert big.returncode == 1
