@@ -81,8 +81,10 @@ GC_THRESHOLD = (50_000, 20, 100)
 #: connections (one per watch) live in this process: 26 MiB of a 3-node cluster. 64 KiB is four
 #: TLS records, as much as one read can decrypt at a time anyway.
 TLS_READ_BUFFER = 64 * 1024
-#: what cluster.reset() removes from the default namespace (controllers' objects go with their owners)
-RESET_IN_DEFAULT = (("apps/v1", "deployments"), ("apps/v1", "replicasets"), ("batch/v1", "jobs"), ("v1", "pods"),
+#: what cluster.reset() removes from the default namespace (controllers' objects go with their owners);
+#: quotas and limit ranges first, so that none holds back what a next lab creates
+RESET_IN_DEFAULT = (("v1", "resourcequotas"), ("v1", "limitranges"),
+                    ("apps/v1", "deployments"), ("apps/v1", "replicasets"), ("batch/v1", "jobs"), ("v1", "pods"),
                     ("v1", "services"), ("v1", "configmaps"), ("v1", "secrets"), ("v1", "serviceaccounts"),
                     ("v1", "events"), ("rbac.authorization.k8s.io/v1", "roles"),
                     ("rbac.authorization.k8s.io/v1", "rolebindings"))

@@ -64,7 +64,8 @@ class Quantity:
         return hash(self.amount)
 
     def __add__(self, other: Quantity) -> Quantity:
-        return Quantity(self.amount + other.amount, self.format)
+        """The sum, in this quantity's format, or in ``other``'s if this one is zero (as ``Quantity.Add``)."""
+        return Quantity(self.amount + other.amount, self.format if self.amount else other.format)
 
     def __str__(self) -> str:
         return format_quantity(self)

@@ -6,7 +6,7 @@ Mirrors ``k8s.io/apiserver/pkg/admission`` (``Attributes``, ``MutationInterface`
 
 - ``NamespaceLifecycle``: no new objects in a missing or terminating namespace; the system
   namespaces cannot be deleted. As kube's, it reads the namespace from a cache the API server keeps
-  by watching the store (:class:`NamespaceCache`, kube's namespace informer) and asks the store
+  by watching the store (:class:`ObjectCache`, kube's namespace informer) and asks the store
   itself only when the cache does not have it, or when this server deleted the namespace in the last
   30 s and the cache still says it is Active (kube's ``forceLiveLookupCache``). Left out: kube's
   50 ms wait for the cache before that live read (here the server's own writes are in its cache when
@@ -15,7 +15,9 @@ Mirrors ``k8s.io/apiserver/pkg/admission`` (``Attributes``, ``MutationInterface`
   requires the account to exist and mounts its token; labkit leaves both out);
 - ``Priority``: ``priorityClassName`` resolves to ``priority`` (and the default class, if any).
 
-Left out: webhooks, quota, limit ranges, pod security. The seam is the lesson: a plugin is a class
+``LimitRanger`` and ``ResourceQuota`` have modules of their own (``admission_limitranger.py``,
+``admission_resourcequota.py``); the chain runs them where kube's ``AllOrderedPlugins`` puts them.
+Left out: webhooks, pod security. The seam is the lesson: a plugin is a class
 with ``admit`` and/or ``validate``, appended to :attr:`AdmissionChain.plugins`.
 """
 
@@ -64,9 +66,10 @@ class AdmissionPlugin:
         """Raise an :class:`~labkit.apiserver.errors.ApiError` to refuse the request."""
 
 
-class NamespaceCache:
-    """Every namespace as the store's watch last showed it: what kube-apiserver's namespace informer
-    holds for NamespaceLifecycle. :meth:`start` watches the namespaces' key prefix, then reads it once;
+class ObjectCache:
+    """Every object under a key prefix as the store's watch last showed it: what kube-apiserver's
+    informers hold for its admission plugins (namespaces for NamespaceLifecycle, LimitRanges for
+    LimitRanger, ResourceQuotas for ResourceQuota). :meth:`start` watches the prefix, then reads it once;
     each key keeps the newest revision seen by either, and a delete leaves a tombstone, so neither
     order of arrival brings back an older state. The store delivers a write's events before the
     write returns, so this server's own writes are here when they return; another API server's
@@ -74,7 +77,7 @@ class NamespaceCache:
 
     def __init__(self, store: kv.Store, prefix: str, decode: Callable[[kv.KeyValue], Obj]) -> None:
         self._store, self._prefix, self._decode = store, prefix, decode
-        self._entries: dict[str, tuple[int, Obj | None]] = {}  # name -> (revision, namespace or None: deleted)
+        self._entries: dict[str, tuple[int, Obj | None]] = {}  # name -> (revision, object or None: deleted)
         self._lock = threading.Lock()
         self._handle: kv.WatchHandle | None = None
         self.synced = False
@@ -98,9 +101,16 @@ class NamespaceCache:
         self.synced = False
 
     def get(self, name: str) -> Obj | None:
-        """The namespace as last seen, or None when the cache does not have it."""
+        """The object (key after the prefix: ``name``, or ``namespace/name``) as last seen, or None
+        when the cache does not have it."""
         entry = self._entries.get(name)
         return entry[1] if entry is not None else None
+
+    def list(self, namespace: str) -> list[Obj]:
+        """The objects of one namespace (of a namespaced resource's prefix)."""
+        with self._lock:
+            return [obj for key, (_, obj) in self._entries.items()
+                    if obj is not None and key.startswith(f"{namespace}/")]
 
     def _on_events(self, events: Sequence[kv.Event]) -> None:
         with self._lock:
@@ -117,7 +127,7 @@ class NamespaceCache:
 class NamespaceLifecycle(AdmissionPlugin):
     name = "NamespaceLifecycle"
 
-    def __init__(self, lookup: Lookup, cache: NamespaceCache | None = None,
+    def __init__(self, lookup: Lookup, cache: ObjectCache | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._lookup = lookup  # the live read, from the store
         #: the namespaces as the server's watch has them; None (or not yet synced): every create reads the store

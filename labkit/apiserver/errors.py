@@ -65,7 +65,8 @@ def conflict(resource: str, name: str, detail: str = CONFLICT_MODIFIED, group: s
 
 def invalid(kind: str, name: str, causes: Sequence[Cause], group: str = "") -> ApiError:
     qualified = f"{kind}.{group}" if group else kind
-    listed = str(causes[0]) if len(causes) == 1 else "[" + ", ".join(str(c) for c in causes) + "]"
+    messages = list(dict.fromkeys(str(c) for c in causes))  # the aggregate says each message once
+    listed = messages[0] if len(messages) == 1 else "[" + ", ".join(messages) + "]"
     details: dict[str, Any] = {"name": name, "kind": kind, "causes": [c.as_dict() for c in causes]}
     if group:
         details["group"] = group

@@ -27,9 +27,11 @@ from aiohttp import web
 from labkit import codec
 from labkit import store as kv
 from labkit.apimachinery.meta import Obj
-from labkit.apimachinery.timeutil import now_utc
-from labkit.apiserver import bootstrappolicy, discovery, errors, handlers, request, streaming, tables, watch
-from labkit.apiserver.admission import AdmissionChain, NamespaceCache, NamespaceLifecycle, Priority, ServiceAccount
+from labkit.apimachinery.timeutil import now_utc, rfc3339
+from labkit.apiserver import apply, bootstrappolicy, discovery, errors, handlers, request, streaming, tables, watch
+from labkit.apiserver.admission import AdmissionChain, NamespaceLifecycle, ObjectCache, Priority, ServiceAccount
+from labkit.apiserver.admission_limitranger import LimitRanger
+from labkit.apiserver.admission_resourcequota import ResourceQuota
 from labkit.apiserver.authn import BootstrapTokenAuthenticator, UserInfo
 from labkit.apiserver.authz import AlwaysAllow, AuthorizationAttributes, Authorizer, forbidden_message
 from labkit.apiserver.pki import PKI
@@ -109,12 +111,17 @@ class APIServer:
             token_authenticators=[BootstrapTokenAuthenticator(
                 lambda name: self._lookup("secrets", "kube-system", name), clock)],
             anonymous=authorization != "AlwaysAllow")
-        # NamespaceLifecycle reads namespaces from a watch-fed cache, as kube's reads its informer's
-        # (on etcd a live read is a round trip: it was a create's second); started with the server
-        namespaces = next(r for r in RESOURCES if r.plural == "namespaces" and not r.group)
-        self.namespaces = NamespaceCache(store, namespaces.key_prefix(), decode)
-        self.admission = AdmissionChain([NamespaceLifecycle(self._lookup, self.namespaces), ServiceAccount(),
-                                         Priority(self._list_all)])
+        # admission reads namespaces, LimitRanges and ResourceQuotas from watch-fed caches, as kube's
+        # plugins read their informers' (on etcd a live read is a round trip: it was a create's second);
+        # started with the server
+        self.namespaces, self.limitranges, self.quotas = (
+            ObjectCache(store, next(r for r in RESOURCES if r.plural == plural and not r.group).key_prefix(), decode)
+            for plural in ("namespaces", "limitranges", "resourcequotas"))
+        # in the order of kube's AllOrderedPlugins: LimitRanger before ServiceAccount, ResourceQuota last
+        self.admission = AdmissionChain([NamespaceLifecycle(self._lookup, self.namespaces),
+                                         LimitRanger(lambda ns: self._cached(self.limitranges, "limitranges", ns)),
+                                         ServiceAccount(), Priority(self._list_all),
+                                         ResourceQuota(self._quotas, self._update_quota_status, clock)])
         self.registries: dict[tuple[str, str], Registry] = {
             (r.group, r.plural): REGISTRY_CLASSES.get(r.plural, Registry)(
                 r, store, ids=self.ids, admission=self.admission, clock=clock)
@@ -152,6 +159,28 @@ class APIServer:
         except errors.ApiError:
             return None
 
+    def _cached(self, cache: ObjectCache, plural: str, namespace: str) -> list[Obj]:
+        """A namespace's objects from ``cache``, or from the store while the cache is not synced."""
+        return cache.list(namespace) if cache.synced else self.registry(plural).list(namespace)["items"]
+
+    def _quotas(self, namespace: str) -> list[Obj]:
+        """The ResourceQuota plugin's read: the cache says whether the namespace has any; those are read
+        from the store, so that the compare-and-swap of ``status.used`` starts from their latest version."""
+        return self.registry("resourcequotas").list(namespace)["items"] if \
+            self._cached(self.quotas, "resourcequotas", namespace) else []
+
+    def _update_quota_status(self, quota: Obj) -> None:
+        """The ResourceQuota plugin's write of ``status.used``: compare-and-swap on the quota's
+        resourceVersion, recorded in managedFields as kube's loopback client records it."""
+        meta = quota["metadata"]
+
+        def charge(current: Obj) -> Obj:
+            new = {**current, "metadata": dict(current["metadata"]), "status": quota["status"]}
+            apply.track_update(current, new, manager="kube-apiserver", now=rfc3339(self.clock()), subresource="status")
+            return new
+        self.registry("resourcequotas").update(meta["namespace"], meta["name"], charge, subresource="status",
+                                               precondition_rv=meta["resourceVersion"])
+
     def _list_all(self, plural: str, group: str = "") -> list[Obj]:
         group = "scheduling.k8s.io" if plural == "priorityclasses" else group
         return self.registry(plural, group).list("")["items"]
@@ -169,7 +198,8 @@ class APIServer:
         self.url = f"https://{host}:{sockets[0].getsockname()[1]}"
         if self.store.remote:
             self._store_threads = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix=f"apiserver-{self.name}-store")
-        self.namespaces.start()
+        for admission_cache in (self.namespaces, self.limitranges, self.quotas):
+            admission_cache.start()
         self._bootstrap()
         self._compactor = asyncio.get_running_loop().create_task(self._compact_periodically())
         self.ready = True
@@ -183,7 +213,8 @@ class APIServer:
             cache.stop()
         for handle in self._rbac_watches:
             handle.cancel()
-        self.namespaces.stop()
+        for admission_cache in (self.namespaces, self.limitranges, self.quotas):
+            admission_cache.stop()
         if self._runner:
             await self._runner.cleanup()
             self._runner = None

@@ -36,3 +36,5 @@ class ControllerManagerConfig:
     cluster_signing_key_file: str = ""
     # --cluster-signing-duration (kube: 8760h, a year): the longest certificate it signs
     cluster_signing_duration: float = 365 * 24 * 3600.0
+    # --resource-quota-sync-period (kube: 5m): how often every quota's usage is counted again
+    resource_quota_sync_period: float = 300.0

@@ -29,6 +29,7 @@ from labkit.controllers.nodeipam import NodeIpamController
 from labkit.controllers.nodelifecycle import NodeLifecycleController
 from labkit.controllers.podgc import PodGCController
 from labkit.controllers.replicaset import ReplicaSetController
+from labkit.controllers.resourcequota import ResourceQuotaController
 from labkit.controllers.rootcacertpublisher import RootCACertPublisher
 from labkit.controllers.serviceaccount import ServiceAccountsController
 from labkit.controllers.tokencleaner import TokenCleaner
@@ -48,6 +49,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "nodelifecycle": NodeLifecycleController,
     "nodeipam": NodeIpamController,
     "podgc": PodGCController,
+    "resourcequota": ResourceQuotaController,
     "root-ca-cert-publisher": RootCACertPublisher,
     "bootstrapsigner": BootstrapSigner,  # off by default in kube; kubeadm turns both on
     "tokencleaner": TokenCleaner,

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from labkit.apiserver import errors
-from labkit.apiserver.admission import FORCE_LIVE_LOOKUP_TTL, Attributes, NamespaceCache, NamespaceLifecycle
+from labkit.apiserver.admission import FORCE_LIVE_LOOKUP_TTL, Attributes, NamespaceLifecycle, ObjectCache
 from labkit.apiserver.resources import lookup
 from labkit.apiserver.storage import decode
 from labkit.store import open_store
@@ -36,7 +36,7 @@ def store():
 
 def test_cache_lists_then_follows_the_watch(store):
     store.put(PREFIX + "before", namespace("before"))
-    cache = NamespaceCache(store, PREFIX, decode)
+    cache = ObjectCache(store, PREFIX, decode)
     assert not cache.synced
     cache.start()
     assert cache.synced and cache.get("before")["metadata"]["name"] == "before"
@@ -57,7 +57,7 @@ def test_lifecycle_reads_the_cache_and_the_store_on_a_miss(store):
         found = store.range(PREFIX + name).kvs
         return decode(found[0]) if found else None
 
-    cache = NamespaceCache(store, PREFIX, decode)
+    cache = ObjectCache(store, PREFIX, decode)
     clock = [0.0]
     plugin = NamespaceLifecycle(live, cache, clock=lambda: clock[0])
     store.put(PREFIX + "team", namespace("team"))
@@ -82,3 +82,16 @@ def test_lifecycle_reads_the_cache_and_the_store_on_a_miss(store):
     reads = len(live_reads)
     plugin.validate(attrs("CREATE", "configmaps", "team", "cm"), {}, None)
     assert len(live_reads) == reads
+
+
+def test_the_cache_lists_one_namespaces_objects_of_a_namespaced_resource(store):
+    """What LimitRanger and ResourceQuota read: ``<prefix><namespace>/<name>`` keys, deletes forgotten."""
+    prefix = "/registry/limitranges/"
+    for key in ("a/one", "a/two", "ab/three"):
+        store.put(prefix + key, json.dumps({"metadata": {"name": key.split("/")[1]}}).encode())
+    cache = ObjectCache(store, prefix, decode)
+    cache.start()
+    store.delete(prefix + "a/two")
+    assert [o["metadata"]["name"] for o in cache.list("a")] == ["one"]
+    assert [o["metadata"]["name"] for o in cache.list("ab")] == ["three"]
+    cache.stop()

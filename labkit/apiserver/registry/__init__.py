@@ -14,7 +14,7 @@ What goes where:
   holds the resource's defaulting, validation and printing and ends with ``STRATEGY`` (``rbac``,
   which serves four kinds, with one per kind: ``ROLE`` ...): ``configmap``, ``secret``, ``node``,
   ``endpoints``, ``endpointslice``, ``event``, ``lease``, ``priorityclass``, ``rbac``,
-  ``replicaset``, ``deployment``, ``job``.
+  ``replicaset``, ``deployment``, ``job``, ``resourcequota``, ``limitrange``.
 - ``<resource>/``: a resource with storage of its own (a ``Registry`` subclass or a subresource
   handler), split as kube splits it: ``strategy.py`` (``strategy.go``, with the defaulting,
   validation and printing) and ``storage.py`` (``storage/``). ``__init__.py`` exports the strategy's

@@ -24,7 +24,7 @@ from typing import Any
 from labkit import codec
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.podutil import CONTAINER_KINDS
-from labkit.apimachinery.resource import QuantityError, parse_quantity
+from labkit.apimachinery.resource import Quantity, QuantityError, parse_quantity
 from labkit.apimachinery.validation import (
     Cause,
     dns1123_label_errors,
@@ -100,6 +100,23 @@ def ip_errors(value: Any) -> list[str]:
         return ["must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"]
 
 
+def container_resource_name_errors(path: str, name: str) -> list[Cause]:
+    """``validateContainerResourceName``: a qualified name, and a standard one unless it has a ``/``."""
+    causes = [invalid(path, name, e) for e in qualified_name_errors(name)]
+    if "/" not in name and name not in STANDARD_CONTAINER_RESOURCES and not name.startswith("hugepages-"):
+        causes.append(invalid(path, name, "must be a standard resource for containers"))
+    return causes
+
+
+def nonnegative_quantity(path: str, value: Any) -> tuple[Quantity | None, list[Cause]]:
+    """A quantity and its errors (``ValidateResourceQuantityValue``): well-formed, not below zero."""
+    try:
+        q = parse_quantity(value)
+    except QuantityError as e:
+        return None, [invalid(path, value, str(e))]
+    return q, [invalid(path, str(q), "must be greater than or equal to 0")] if q.amount < 0 else []
+
+
 def validate_resource_requirements(resources: Any, path: str) -> list[Cause]:
     """Names, non-negative well-formed quantities, and each request no more than its limit."""
     if not isinstance(resources, dict):
@@ -111,17 +128,11 @@ def validate_resource_requirements(resources: Any, path: str) -> list[Cause]:
         values = resources.get(kind)
         for name, value in (values.items() if isinstance(values, dict) else ()):
             at = f"{path}.{kind}[{name}]"
-            causes += [invalid(at, name, e) for e in qualified_name_errors(name)]
-            if "/" not in name and name not in STANDARD_CONTAINER_RESOURCES and not name.startswith("hugepages-"):
-                causes.append(invalid(at, name, "must be a standard resource for containers"))
-            try:
-                q = parse_quantity(value)
-            except QuantityError as e:
-                causes.append(invalid(at, value, str(e)))
-                continue
-            if q.amount < 0:
-                causes.append(invalid(at, str(q), "must be greater than or equal to 0"))
-            parsed[kind][name] = q
+            causes += container_resource_name_errors(at, name)
+            q, errs = nonnegative_quantity(at, value)
+            causes += errs
+            if q is not None:
+                parsed[kind][name] = q
     for name, req in parsed["requests"].items():
         lim = parsed["limits"].get(name)
         if lim is not None and req > lim:
