@@ -10,7 +10,9 @@ of its own, wired in ``rest.py``: ``registry/__init__.py`` says how).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
+from labkit.apimachinery.meta import Obj
 from labkit.apiserver.registry import (
     certificatesigningrequest,
     configmap,
@@ -18,6 +20,7 @@ from labkit.apiserver.registry import (
     endpoints,
     endpointslice,
     event,
+    horizontalpodautoscaler,
     job,
     lease,
     namespace,
@@ -52,6 +55,16 @@ def _status(kind: str) -> Subresource:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Conversion:
+    """How a version that is not the storage version is served (kube converts through its internal
+    version): objects are stored in ``storage_version``, and converted on their way in and out."""
+
+    storage_version: str
+    to_storage: Callable[[Obj], Obj]
+    from_storage: Callable[[Obj], Obj]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Resource:
     group: str  # "" for the core group
     version: str
@@ -65,6 +78,7 @@ class Resource:
     subresources: tuple[Subresource, ...] = ()
     storage: str = ""  # key segment under /registry; defaults to the plural
     stored: bool = True  # False for create-only reviews (SelfSubjectAccessReview ...)
+    conversion: Conversion | None = None  # set on a version served from another version's storage
 
     @property
     def singular(self) -> str:
@@ -100,6 +114,7 @@ _POD_SUBRESOURCES = (
     Subresource("eviction", "Eviction", ("create",), group="policy", version="v1"),
 )
 
+_HPA_STATUS = _status("HorizontalPodAutoscaler")
 _SCALE = Subresource("scale", "Scale", ("get", "patch", "update"), group="autoscaling", version="v1")
 
 RESOURCES: tuple[Resource, ...] = (
@@ -124,6 +139,12 @@ RESOURCES: tuple[Resource, ...] = (
              subresources=(_status("Deployment"), _SCALE)),
     Resource("apps", "v1", "replicasets", "ReplicaSet", True, replicaset.STRATEGY, ("rs",), ("all",),
              subresources=(_status("ReplicaSet"), _SCALE)),
+    # autoscaling/v2, stored, and v1 converted from it
+    Resource("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True,
+             horizontalpodautoscaler.STRATEGY, ("hpa",), ("all",), subresources=(_HPA_STATUS,)),
+    Resource("autoscaling", "v1", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True,
+             horizontalpodautoscaler.V1_STRATEGY, ("hpa",), ("all",), subresources=(_HPA_STATUS,),
+             conversion=Conversion("v2", horizontalpodautoscaler.from_v1, horizontalpodautoscaler.to_v1)),
     # batch/v1
     Resource("batch", "v1", "jobs", "Job", True, job.STRATEGY, (), ("all",), subresources=(_status("Job"),)),
     # certificates.k8s.io/v1
@@ -154,11 +175,12 @@ RESOURCES: tuple[Resource, ...] = (
              Strategy(), verbs=("create",), stored=False),
 )
 
-#: API groups in the order discovery lists them (the preferred, and only, version of each)
+#: API groups in the order discovery lists them (each group's versions in the order of their entries,
+#: the preferred first)
 GROUPS: tuple[str, ...] = tuple(dict.fromkeys(r.group for r in RESOURCES))
 
 _BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
-_BY_KIND = {(r.group, r.kind): r for r in RESOURCES}
+_BY_KIND = {(r.group, r.kind): r for r in RESOURCES if r.conversion is None}
 
 
 def lookup(group: str, version: str, plural: str) -> Resource | None:
@@ -166,4 +188,5 @@ def lookup(group: str, version: str, plural: str) -> Resource | None:
 
 
 def by_kind(group: str, kind: str) -> Resource | None:
+    """The resource of a kind, in its storage version."""
     return _BY_KIND.get((group, kind))
