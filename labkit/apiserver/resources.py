@@ -143,7 +143,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True,
              horizontalpodautoscaler.STRATEGY, ("hpa",), ("all",), subresources=(_HPA_STATUS,)),
     Resource("autoscaling", "v1", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True,
-             horizontalpodautoscaler.V1_STRATEGY, ("hpa",), ("all",), subresources=(_HPA_STATUS,),
+             horizontalpodautoscaler.STRATEGY, ("hpa",), ("all",), subresources=(_HPA_STATUS,),
              conversion=Conversion("v2", horizontalpodautoscaler.from_v1, horizontalpodautoscaler.to_v1)),
     # batch/v1
     Resource("batch", "v1", "jobs", "Job", True, job.STRATEGY, (), ("all",), subresources=(_status("Job"),)),

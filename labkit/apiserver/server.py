@@ -452,6 +452,8 @@ class APIServer:
         if sub in ("log", "exec", "attach", "portforward"):
             return await self._connect(req, call)
         fmt = request.response_format(req.headers.get("Accept"))
+        if fmt == "table" and isinstance(call.registry, VersionedRegistry):
+            call.registry = call.registry.storage  # kube prints Tables from its internal version, whatever was asked
         if res.plural == "endpoints" and not res.group:  # KEP-4974, from Kubernetes 1.33
             call.warnings.append("v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice")
         if not res.stored:
@@ -489,7 +491,7 @@ class APIServer:
         if isinstance(body, bytes):
             return web.Response(status=code, body=body, headers={"Content-Type": "application/json"})
         info = call.info
-        res = info.resource
+        res = call.registry.resource if info.resource is not None else None
         convertible = (res is not None and res.stored and body.get("kind") != "Status" and not info.subresource
                        and req.method == "GET")
         if fmt == "table" and convertible:

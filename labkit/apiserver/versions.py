@@ -7,6 +7,8 @@ for; patches apply to the object in the version asked for). labkit has no intern
 :class:`VersionedRegistry` wraps the storage version's :class:`~labkit.apiserver.storage.Registry`
 with the resource's :class:`~labkit.apiserver.resources.Conversion`. Watches of that version get
 converted objects too: their watch cache reads the store through :meth:`VersionedRegistry.typed`.
+A Table is made from the stored object whatever the version asked for (``server.py`` answers it
+from the storage registry), as kube prints Tables from its internal version.
 
 Left out: conversion of ``managedFields`` between versions (each records the version it was made in).
 """

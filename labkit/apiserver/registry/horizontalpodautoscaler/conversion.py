@@ -18,16 +18,11 @@ Object and External metrics are carried in the v2 shape), and the alpha ``tolera
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import json
 from typing import Any
 
 from labkit.apimachinery.meta import Obj
-from labkit.apiserver.registry.horizontalpodautoscaler.strategy import (
-    DEFAULT_CPU_UTILIZATION,
-    HorizontalPodAutoscalerStrategy,
-    cpu_utilization_metric,
-)
+from labkit.apiserver.registry.horizontalpodautoscaler.strategy import DEFAULT_CPU_UTILIZATION, cpu_utilization_metric
 
 V1, V2 = "autoscaling/v1", "autoscaling/v2"
 METRICS = "autoscaling.alpha.kubernetes.io/metrics"
@@ -238,13 +233,3 @@ def from_v1(obj: Obj) -> Obj:
         out["status"] = v2_status
     return out
 
-
-class V1Strategy(HorizontalPodAutoscalerStrategy):
-    """The strategy of the v1 resource: only its Table rows are made from v1 objects (storage runs
-    the v2 strategy on the converted object)."""
-
-    def cells(self, obj: Obj, now: dt.datetime) -> list[Any]:
-        return super().cells(from_v1(obj), now)
-
-
-V1_STRATEGY = V1Strategy()
