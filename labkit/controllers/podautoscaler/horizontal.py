@@ -332,7 +332,7 @@ class HorizontalController(Controller):
         cutoff = now - self.config.horizontal_pod_autoscaler_downscale_stabilization
         samples = self.recommendations.setdefault(key, [])
         old = next((i for i, s in reversed(list(enumerate(samples))) if s.at < cutoff), None)
-        highest = max([desired, *(s.value for s in samples if s.at >= cutoff)])
+        highest = max([desired, *(s.value for s in samples if s.at > cutoff)])  # (a fake clock may not move)
         if old is not None:
             samples[old] = Sample(now, desired)
         else:
