@@ -1,0 +1,80 @@
+"""``kubectl autoscale``, ``get hpa`` and ``describe hpa`` with each pinned kubectl, against a cluster
+whose HPA controller syncs every second (kube: 15 s) and which serves no metrics API: the controller
+says so as kube's does (ScalingActive False, FailedGetResourceMetric)."""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from testkit import kubectl_path
+
+from labkit import Cluster
+from labkit.client import resource_path
+from labkit.controllers import ControllerManagerConfig
+
+from .conftest import VERSIONS, NamespacedKubectl, wait_for
+
+NO_METRICS = ("failed to get cpu utilization: unable to get metrics for resource cpu: unable to fetch metrics from "
+              "resource metrics API: the server could not find the requested resource (get pods.metrics.k8s.io)")
+
+
+@pytest.fixture(scope="module")
+def hpa_cluster() -> Iterator[Cluster]:
+    with Cluster(nodes=1, runtime="sim", seed=7, set_kubeconfig_env=False,
+                 controllers=ControllerManagerConfig(horizontal_pod_autoscaler_sync_period=1.0)) as c:
+        yield c
+
+
+@pytest.fixture
+def api(hpa_cluster: Cluster) -> Callable[..., Any]:
+    admin = hpa_cluster.client_for("admin", ["system:masters"], agent="test")
+    return lambda method, path, body=None: hpa_cluster.run(admin.request(method, path, body=body))
+
+
+@pytest.fixture(params=VERSIONS)
+def kubectl(request: pytest.FixtureRequest, hpa_cluster: Cluster, api: Callable[..., Any],
+            tmp_path: Path) -> NamespacedKubectl:
+    name = f"t-{request.param.replace('.', '-')}-{zlib.crc32(request.node.nodeid.encode()):08x}"
+    api("POST", "/api/v1/namespaces", {"metadata": {"name": name}})
+    assert hpa_cluster.kubeconfig is not None
+    return NamespacedKubectl(kubectl_path(request.param), hpa_cluster.kubeconfig, tmp_path / "cache", namespace=name)
+
+
+def test_autoscale_get_and_describe(kubectl: NamespacedKubectl, api: Callable[..., Any]) -> None:
+    ns = kubectl.namespace
+    kubectl("create", "deployment", "web", "--image=nginx")
+    assert kubectl("autoscale", "deployment", "web", "--cpu-percent=50", "--min=1", "--max=5").strip() == \
+        "horizontalpodautoscaler.autoscaling/web autoscaled"
+    path = resource_path("autoscaling/v2", "horizontalpodautoscalers", namespace=ns, name="web")
+    stored = api("GET", path)
+    assert stored["spec"]["metrics"] == [{"type": "Resource", "resource": {
+        "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}}]
+    v1 = api("GET", resource_path("autoscaling/v1", "horizontalpodautoscalers", namespace=ns, name="web"))
+    assert v1["spec"]["targetCPUUtilizationPercentage"] == 50
+
+    header, row = kubectl("get", "hpa").splitlines()
+    assert header.split() == ["NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "AGE"]
+    assert re.split(r"\s{2,}", row)[:5] == ["web", "Deployment/web", "cpu: <unknown>/50%", "1", "5"]
+
+    def scaling_inactive() -> bool:
+        conditions = (api("GET", path).get("status") or {}).get("conditions") or []
+        return any(c["type"] == "ScalingActive" and c["status"] == "False" for c in conditions)
+    wait_for(scaling_inactive, timeout=20, what="the controller's first sync (every second here)")
+
+    described = kubectl("describe", "hpa", "web")
+    fields = dict(re.split(r":\s+", line, maxsplit=1) for line in described.splitlines()
+                  if re.match(r"^(Reference|Min replicas|Max replicas|Deployment pods):", line))
+    assert fields == {"Reference": "Deployment/web", "Min replicas": "1", "Max replicas": "5",
+                      "Deployment pods": "1 current / 0 desired"}
+    assert re.search(r"resource cpu on pods  \(as a percentage of request\):\s+<unknown> / 50%", described)
+    assert re.search(r"AbleToScale\s+True\s+SucceededGetScale\s+the HPA controller was able to get the target's "
+                     r"current scale", described)
+    assert re.search(r"ScalingActive\s+False\s+FailedGetResourceMetric\s+the HPA was unable to compute the replica "
+                     r"count: " + re.escape(NO_METRICS), described)
+    assert re.search(r"Warning\s+FailedGetResourceMetric\s+.*horizontal-pod-autoscaler\s+" + re.escape(NO_METRICS),
+                     described)
