@@ -5,44 +5,27 @@ says so as kube's does (ScalingActive False, FailedGetResourceMetric)."""
 from __future__ import annotations
 
 import re
-import zlib
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from testkit import kubectl_path
 
 from labkit import Cluster
 from labkit.client import resource_path
 from labkit.controllers import ControllerManagerConfig
 
-from .conftest import VERSIONS, NamespacedKubectl, wait_for
+from .conftest import NamespacedKubectl, wait_for
 
 NO_METRICS = ("failed to get cpu utilization: unable to get metrics for resource cpu: unable to fetch metrics from "
               "resource metrics API: the server could not find the requested resource (get pods.metrics.k8s.io)")
 
 
 @pytest.fixture(scope="module")
-def hpa_cluster() -> Iterator[Cluster]:
+def ops_cluster() -> Iterator[Cluster]:
+    """This module's cluster (the folder's ``api`` and ``kubectl`` fixtures use it): HPAs sync every second."""
     with Cluster(nodes=1, runtime="sim", seed=7, set_kubeconfig_env=False,
                  controllers=ControllerManagerConfig(horizontal_pod_autoscaler_sync_period=1.0)) as c:
         yield c
-
-
-@pytest.fixture
-def api(hpa_cluster: Cluster) -> Callable[..., Any]:
-    admin = hpa_cluster.client_for("admin", ["system:masters"], agent="test")
-    return lambda method, path, body=None: hpa_cluster.run(admin.request(method, path, body=body))
-
-
-@pytest.fixture(params=VERSIONS)
-def kubectl(request: pytest.FixtureRequest, hpa_cluster: Cluster, api: Callable[..., Any],
-            tmp_path: Path) -> NamespacedKubectl:
-    name = f"t-{request.param.replace('.', '-')}-{zlib.crc32(request.node.nodeid.encode()):08x}"
-    api("POST", "/api/v1/namespaces", {"metadata": {"name": name}})
-    assert hpa_cluster.kubeconfig is not None
-    return NamespacedKubectl(kubectl_path(request.param), hpa_cluster.kubeconfig, tmp_path / "cache", namespace=name)
 
 
 def test_autoscale_get_and_describe(kubectl: NamespacedKubectl, api: Callable[..., Any]) -> None:

@@ -46,6 +46,11 @@ TOO_MANY = ("TooManyReplicas", "the desired replica count is more than the maxim
 TOO_FEW = ("TooFewReplicas", "the desired replica count is less than the minimum replica count")
 UP_LIMIT = ("ScaleUpLimit", "the desired replica count is increasing faster than the maximum scale rate")
 DOWN_LIMIT = ("ScaleDownLimit", "the desired replica count is decreasing faster than the maximum scale rate")
+READY = ("ReadyForNewScale", "recommended size matches current size")
+UP_STABILIZED = ("ScaleUpStabilized",
+                 "recent recommendations were lower than current one, applying the lowest recent recommendation")
+DOWN_STABILIZED = ("ScaleDownStabilized",
+                   "recent recommendations were higher than current one, applying the highest recent recommendation")
 
 
 class MetricFailure(Exception):
@@ -310,13 +315,10 @@ class HorizontalController(Controller):
 
     def _normalize(self, hpa: Obj, key: str, current: int, desired: int, min_replicas: int) -> int:
         """``normalizeDesiredReplicas``: the legacy rule of an HPA without ``behavior``."""
-        stabilized = self._stabilize(key, desired)
-        if stabilized != desired:
-            self._condition(hpa, "AbleToScale", "True", "ScaleDownStabilized",
-                            "recent recommendations were higher than current one, applying the highest recent "
-                            "recommendation")
-        else:
-            self._condition(hpa, "AbleToScale", "True", "ReadyForNewScale", "recommended size matches current size")
+        cutoff = self.clock.monotonic() - self.config.horizontal_pod_autoscaler_downscale_stabilization
+        samples = self._recommend(key, desired, cutoff, cutoff)
+        stabilized = max([desired, *(s.value for s in samples if s.at > cutoff)])  # (a fake clock may not move)
+        self._condition(hpa, "AbleToScale", "True", *(DOWN_STABILIZED if stabilized != desired else READY))
         max_replicas = hpa["spec"]["maxReplicas"]
         up_limit = max(SCALE_UP_LIMIT_FACTOR * current, SCALE_UP_LIMIT_MINIMUM)
         maximum, above = (up_limit, UP_LIMIT) if max_replicas > up_limit else (max_replicas, TOO_MANY)
@@ -326,18 +328,18 @@ class HorizontalController(Controller):
             return self._limited(hpa, stabilized, maximum, above)
         return self._limited(hpa, stabilized, stabilized, WITHIN_RANGE)
 
-    def _stabilize(self, key: str, desired: int) -> int:
-        """``stabilizeRecommendation``: the highest recommendation of the downscale window."""
-        now = self.clock.monotonic()
-        cutoff = now - self.config.horizontal_pod_autoscaler_downscale_stabilization
+    def _recommend(self, key: str, desired: int, up_cutoff: float, down_cutoff: float) -> list[Sample]:
+        """The recommendations so far; ``desired`` is recorded in place of the last one older than both
+        cutoffs, or added (``stabilizeRecommendation``'s bookkeeping)."""
         samples = self.recommendations.setdefault(key, [])
-        old = next((i for i, s in reversed(list(enumerate(samples))) if s.at < cutoff), None)
-        highest = max([desired, *(s.value for s in samples if s.at > cutoff)])  # (a fake clock may not move)
+        before = list(samples)
+        old = next((i for i, s in reversed(list(enumerate(samples))) if s.at < up_cutoff and s.at < down_cutoff), None)
+        now = Sample(self.clock.monotonic(), desired)
         if old is not None:
-            samples[old] = Sample(now, desired)
+            samples[old] = now
         else:
-            samples.append(Sample(now, desired))
-        return highest
+            samples.append(now)
+        return before
 
     def _normalize_with_behaviors(self, hpa: Obj, key: str, current: int, desired: int, min_replicas: int) -> int:
         """``normalizeDesiredReplicasWithBehaviors``: stabilization windows, then the policies' rate."""
@@ -348,17 +350,8 @@ class HorizontalController(Controller):
             down_window = self.config.horizontal_pod_autoscaler_downscale_stabilization
         stabilized = self._stabilize_with_behaviors(key, current, desired, up.get("stabilizationWindowSeconds", 0),
                                                     down_window)
-        if stabilized != desired:
-            if desired >= current:
-                self._condition(hpa, "AbleToScale", "True", "ScaleUpStabilized",
-                                "recent recommendations were lower than current one, applying the lowest recent "
-                                "recommendation")
-            else:
-                self._condition(hpa, "AbleToScale", "True", "ScaleDownStabilized",
-                                "recent recommendations were higher than current one, applying the highest recent "
-                                "recommendation")
-        else:
-            self._condition(hpa, "AbleToScale", "True", "ReadyForNewScale", "recommended size matches current size")
+        stabilized_why = UP_STABILIZED if desired >= current else DOWN_STABILIZED
+        self._condition(hpa, "AbleToScale", "True", *(stabilized_why if stabilized != desired else READY))
         max_replicas = hpa["spec"]["maxReplicas"]
         ups, downs = self.scale_up_events.get(key, []), self.scale_down_events.get(key, [])
         if stabilized > current:
@@ -379,14 +372,9 @@ class HorizontalController(Controller):
         scale-up window, no lower than the highest of the scale-down window."""
         now = self.clock.monotonic()
         up_cutoff, down_cutoff = now - up_window, now - down_window
-        samples = self.recommendations.setdefault(key, [])
+        samples = self._recommend(key, desired, up_cutoff, down_cutoff)
         up_rec = min([desired, *(s.value for s in samples if s.at > up_cutoff)])
         down_rec = max([desired, *(s.value for s in samples if s.at > down_cutoff)])
-        old = next((i for i, s in reversed(list(enumerate(samples))) if s.at < up_cutoff and s.at < down_cutoff), None)
-        if old is not None:
-            samples[old] = Sample(now, desired)
-        else:
-            samples.append(Sample(now, desired))
         return min(max(current, up_rec), down_rec)
 
     def _scale_limit(self, current: int, ups: list[Sample], downs: list[Sample], rules: Obj, *, up: bool) -> int:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from typing import Any
 
 from labkit.apimachinery.meta import Obj
@@ -59,70 +60,44 @@ def _without_round_trip(meta: Obj) -> Obj:
 # --- metric specs and statuses: v2 <-> v1 shapes --------------------------------------------------
 
 
-def _spec_to_v1(metric: Obj) -> Obj:
+def _flat(source: Obj, part: str) -> Obj:
+    """A v2 Resource or ContainerResource source in v1's shape: ``target.averageValue`` is
+    ``targetAverageValue``, ``current.averageValue`` is ``currentAverageValue`` (a Go value there: "0")."""
+    values = source.get(part) or {}
+    out: Obj = {"name": source.get("name", "")}
+    if values.get("averageUtilization") is not None:
+        out[f"{part}AverageUtilization"] = values["averageUtilization"]
+    if values.get("averageValue") is not None or part == "current":
+        out[f"{part}AverageValue"] = values.get("averageValue") or "0"
+    if "container" in source:
+        out["container"] = source["container"]
+    return out
+
+
+def _nested(source: Obj, part: str) -> Obj:
+    """The reverse of :func:`_flat`; a target gets its type (Utilization when a utilization is given)."""
+    utilization, value = source.get(f"{part}AverageUtilization"), source.get(f"{part}AverageValue")
+    values: Obj = {"type": "AverageValue" if utilization is None else "Utilization"} if part == "target" else {}
+    if value is not None or part == "current":
+        values["averageValue"] = value or "0"
+    if utilization is not None:
+        values["averageUtilization"] = utilization
+    out: Obj = {"name": source.get("name", "")}
+    if "container" in source:
+        out["container"] = source["container"]
+    return {**out, part: values}
+
+
+def _metric(metric: Obj, convert: Callable[[Obj, str], Obj], part: str) -> Obj:
+    """A metric spec or status with its Resource or ContainerResource source converted; other sources
+    are carried as they are."""
+    if not any(metric.get(field) is not None for field in _RESOURCE_SOURCES):
+        return copy.deepcopy(metric)
     out: Obj = {"type": metric.get("type", "")}
     for field in _RESOURCE_SOURCES:
-        source = metric.get(field)
-        if source is not None:
-            target = source.get("target") or {}
-            v1: Obj = {"name": source.get("name", "")}
-            if target.get("averageUtilization") is not None:
-                v1["targetAverageUtilization"] = target["averageUtilization"]
-            if target.get("averageValue") is not None:
-                v1["targetAverageValue"] = target["averageValue"]
-            if field == "containerResource":
-                v1["container"] = source.get("container", "")
-            out[field] = v1
-    return out if any(f in out for f in _RESOURCE_SOURCES) else copy.deepcopy(metric)
-
-
-def _spec_from_v1(metric: Obj) -> Obj:
-    out: Obj = {"type": metric.get("type", "")}
-    for field in _RESOURCE_SOURCES:
-        source = metric.get(field)
-        if source is not None:
-            utilization, value = source.get("targetAverageUtilization"), source.get("targetAverageValue")
-            target: Obj = {"type": "AverageValue" if utilization is None else "Utilization"}
-            if value is not None:
-                target["averageValue"] = value
-            if utilization is not None:
-                target["averageUtilization"] = utilization
-            v2: Obj = {"name": source.get("name", "")}
-            if field == "containerResource":
-                v2["container"] = source.get("container", "")
-            out[field] = {**v2, "target": target}
-    return out if any(f in out for f in _RESOURCE_SOURCES) else copy.deepcopy(metric)
-
-
-def _status_to_v1(metric: Obj) -> Obj:
-    out: Obj = {"type": metric.get("type", "")}
-    for field in _RESOURCE_SOURCES:
-        source = metric.get(field)
-        if source is not None:
-            current = source.get("current") or {}
-            v1: Obj = {"name": source.get("name", "")}
-            if current.get("averageUtilization") is not None:
-                v1["currentAverageUtilization"] = current["averageUtilization"]
-            v1["currentAverageValue"] = current.get("averageValue") or "0"
-            if field == "containerResource":
-                v1["container"] = source.get("container", "")
-            out[field] = v1
-    return out if any(f in out for f in _RESOURCE_SOURCES) or len(metric) == 1 else copy.deepcopy(metric)
-
-
-def _status_from_v1(metric: Obj) -> Obj:
-    out: Obj = {"type": metric.get("type", "")}
-    for field in _RESOURCE_SOURCES:
-        source = metric.get(field)
-        if source is not None:
-            current: Obj = {"averageValue": source.get("currentAverageValue") or "0"}
-            if source.get("currentAverageUtilization") is not None:
-                current["averageUtilization"] = source["currentAverageUtilization"]
-            v2: Obj = {"name": source.get("name", "")}
-            if field == "containerResource":
-                v2["container"] = source.get("container", "")
-            out[field] = {**v2, "current": current}
-    return out if any(f in out for f in _RESOURCE_SOURCES) or len(metric) == 1 else copy.deepcopy(metric)
+        if metric.get(field) is not None:
+            out[field] = convert(metric[field], part)
+    return out
 
 
 def _behavior_to_go(behavior: Obj) -> Obj:
@@ -164,12 +139,12 @@ def to_v1(obj: Obj) -> Obj:
     meta = _without_round_trip(obj.get("metadata") or {})
     metrics = spec.get("metrics") or []
     annotations: dict[str, str] = {}
-    others = [_spec_to_v1(m) for m in metrics
+    others = [_metric(m, _flat, "target") for m in metrics
               if not (_is_cpu(m) and ((m["resource"].get("target") or {}).get("averageUtilization") is not None))]
     if others:
         annotations[METRICS] = _dumps(others)
     if status.get("currentMetrics"):
-        annotations[CURRENT_METRICS] = _dumps([_status_to_v1(m) for m in status["currentMetrics"]])
+        annotations[CURRENT_METRICS] = _dumps([_metric(m, _flat, "current") for m in status["currentMetrics"]])
     if status.get("conditions"):
         annotations[CONDITIONS] = _dumps(status["conditions"])
     if spec.get("behavior") is not None:
@@ -209,7 +184,7 @@ def from_v1(obj: Obj) -> Obj:
     for field in ("minReplicas", "maxReplicas"):
         if field in spec:
             v2_spec[field] = spec[field]
-    metrics = [_spec_from_v1(m) for m in annotation(METRICS) or [] if isinstance(m, dict)]
+    metrics = [_metric(m, _nested, "target") for m in annotation(METRICS) or [] if isinstance(m, dict)]
     if spec.get("targetCPUUtilizationPercentage") is not None:
         metrics.append(cpu_utilization_metric(spec["targetCPUUtilizationPercentage"]))
     v2_spec["metrics"] = metrics or [cpu_utilization_metric(DEFAULT_CPU_UTILIZATION)]
@@ -220,7 +195,7 @@ def from_v1(obj: Obj) -> Obj:
     v2_status["desiredReplicas"] = status.get("desiredReplicas", 0)
     current = annotation(CURRENT_METRICS)
     if current is not None:
-        v2_status["currentMetrics"] = [_status_from_v1(m) for m in current if isinstance(m, dict)]
+        v2_status["currentMetrics"] = [_metric(m, _nested, "current") for m in current if isinstance(m, dict)]
     elif status.get("currentCPUUtilizationPercentage") is not None:
         v2_status["currentMetrics"] = [{"type": "Resource", "resource": {
             "name": "cpu", "current": {"averageUtilization": status["currentCPUUtilizationPercentage"]}}}]
