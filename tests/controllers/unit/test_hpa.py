@@ -14,6 +14,7 @@ from labkit.controllers.podautoscaler import HorizontalController
 from labkit.controllers.podautoscaler.metrics import MetricsError
 from labkit.controllers.podautoscaler.replica_calculator import PodMetric, Timing, resource_replicas
 from labkit.testing.clock import EPOCH
+from labkit.testing.fake import status_error
 
 from .objects import NS, T0, deployment, meta, pod
 
@@ -274,3 +275,36 @@ def test_a_missing_target_is_failed_get_scale(harness):
         "False", "FailedGetScale",
         'the HPA controller was unable to get the target\'s current scale: deployments.apps "web" not found')
     assert h.events() == ['Warning FailedGetScale deployments.apps "web" not found']
+
+
+def test_the_metrics_client_reads_podmetrics_through_the_api_server(harness):
+    """The controller's own client (no fake source): PodMetrics listed with the target's selector."""
+    objects = [deployment(replicas=2, status={"replicas": 2}), web_pod("a"), web_pod("b"), hpa()]
+    h = harness(HorizontalController, objects)
+    for name in ("a", "b"):
+        h.client.tracker.add(podmetrics(name, "60m"), plural="pods")
+    resync(h)
+    assert scaled_to(h) == 3, "ceil(2 * 60 / 50)"
+    (listed,) = [a for a in h.actions() if a.api_version == "metrics.k8s.io/v1beta1"]
+    assert (listed.verb, listed.plural, listed.namespace) == ("list", "pods", NS)
+
+
+def test_no_metrics_api_reads_as_client_gos_404(harness):
+    def no_metrics_api(action):
+        if action.api_version == "metrics.k8s.io/v1beta1":
+            raise status_error(404, action)
+        return None
+
+    h = harness(HorizontalController, [deployment(replicas=1, status={"replicas": 1}), web_pod("a"), hpa()])
+    h.client.prepend_reactor("list", "pods", no_metrics_api)
+    resync(h)
+    assert conditions(h)["ScalingActive"][2].endswith(
+        "unable to fetch metrics from resource metrics API: the server could not find the requested resource "
+        "(get pods.metrics.k8s.io)")
+
+
+def podmetrics(name: str, cpu: str) -> Obj:
+    return {"apiVersion": "metrics.k8s.io/v1beta1", "kind": "PodMetrics",
+            "metadata": {"name": name, "namespace": NS, "labels": {"app": "web"}},
+            "timestamp": "2026-01-01T11:59:50Z", "window": "15.5s",
+            "containers": [{"name": "c", "usage": {"cpu": cpu, "memory": "10Mi"}}]}
