@@ -4,11 +4,14 @@ says so as kube's does (ScalingActive False, FailedGetResourceMetric)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
 
 from labkit import Cluster
 from labkit.client import resource_path
@@ -61,3 +64,22 @@ def test_autoscale_get_and_describe(kubectl: NamespacedKubectl, api: Callable[..
                      r"count: " + re.escape(NO_METRICS), described)
     assert re.search(r"Warning\s+FailedGetResourceMetric\s+.*horizontal-pod-autoscaler\s+" + re.escape(NO_METRICS),
                      described)
+
+
+def test_the_python_client_reads_one_hpa_in_both_versions(ops_cluster: Cluster, api: Callable[..., Any]) -> None:
+    api_client = config.new_client_from_config(str(ops_cluster.kubeconfig))
+    v1, v2 = client.AutoscalingV1Api(api_client), client.AutoscalingV2Api(api_client)
+    ns = "python-client"
+    api("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})
+    v1.create_namespaced_horizontal_pod_autoscaler(ns, {
+        "metadata": {"name": "api"}, "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
+                                                                 "name": "api"}, "maxReplicas": 3}})
+    read = v2.read_namespaced_horizontal_pod_autoscaler("api", ns)
+    assert (read.spec.min_replicas, read.spec.metrics[0].resource.target.average_utilization) == (1, 80)
+    assert [h.spec.target_cpu_utilization_percentage for h in v1.list_namespaced_horizontal_pod_autoscaler(ns).items] \
+        == [80]
+    with pytest.raises(ApiException) as e:
+        v2.patch_namespaced_horizontal_pod_autoscaler("api", ns, {"spec": {"maxReplicas": 0}})
+    assert e.value.status == 422 and json.loads(e.value.body)["message"] == (
+        'HorizontalPodAutoscaler.autoscaling "api" is invalid: [spec.maxReplicas: Invalid value: 0: must be greater '
+        "than 0, spec.maxReplicas: Invalid value: 0: must be greater than or equal to `minReplicas`]")
