@@ -2,7 +2,9 @@
 
 Mirrors the REST storage wiring of ``k8s.io/kubernetes/pkg/registry/*/rest/storage_*.go`` and the
 discovery facts kubectl reads (short names, categories, verbs, subresources). Discovery documents,
-URL routing and the store layout are all derived from :data:`RESOURCES`; adding a resource is one
+URL routing and the store layout are all derived from :data:`RESOURCES`; a resource served in more
+than one version has one entry per version, the storage (and preferred) version first, the others
+with a :class:`Conversion` (``labkit/apiserver/versions.py`` serves them); adding a resource is one
 entry here plus its strategy under ``labkit/apiserver/registry/`` (and its storage, if it has storage
 of its own, wired in ``rest.py``: ``registry/__init__.py`` says how).
 """
