@@ -38,6 +38,8 @@ def test_autoscale_get_and_describe(kubectl: NamespacedKubectl, api: Callable[..
         "horizontalpodautoscaler.autoscaling/web autoscaled"
     path = resource_path("autoscaling/v2", "horizontalpodautoscalers", namespace=ns, name="web")
     stored = api("GET", path)
+    sent = "autoscaling/v2" if kubectl.binary.name == "kubectl.1.33" else "autoscaling/v1"  # 1.33: v2 in protobuf
+    assert stored["metadata"]["managedFields"][0]["apiVersion"] == sent
     assert stored["spec"]["metrics"] == [{"type": "Resource", "resource": {
         "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}}]
     v1 = api("GET", resource_path("autoscaling/v1", "horizontalpodautoscalers", namespace=ns, name="web"))
