@@ -10,8 +10,9 @@ the 1.30+ server prints them, ``cpu: 12%/50%``). Objects are stored in ``autosca
 ``autoscaling/v1`` is converted to and from it (``conversion.py``), so the printer reads either.
 
 Left out: the fields of Pods, Object and External metric sources are not validated (only their
-type and presence), ``minReplicas: 0`` (the HPAScaleToZero feature gate), the alpha ``tolerance``
-of a scaling rule, and status validation beyond non-negative replica counts.
+type and presence), nor is ``scaleTargetRef.apiVersion`` (1.33 refuses an empty group but for
+ReplicationControllers), ``minReplicas: 0`` (the HPAScaleToZero feature gate), the alpha
+``tolerance`` of a scaling rule, and status validation beyond non-negative replica counts.
 """
 
 from __future__ import annotations
@@ -257,8 +258,7 @@ def format_metrics(specs: list[Obj], statuses: list[Obj]) -> str:
 
 class HorizontalPodAutoscalerStrategy(Strategy):
     kind = "HorizontalPodAutoscaler"
-    status_subresource = True
-    tracks_generation = True
+    status_subresource = True  # and no generation: kube's HPA strategy keeps none
     columns = (
         Column("Reference", description="scaleTargetRef points to the target resource to scale, and is used to "
                                         "the pods for which metrics should be collected, as well as to actually "
