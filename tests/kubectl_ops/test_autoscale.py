@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
 from labkit import Cluster
@@ -80,6 +80,11 @@ def test_the_python_client_reads_one_hpa_in_both_versions(ops_cluster: Cluster, 
     assert (read.spec.min_replicas, read.spec.metrics[0].resource.target.average_utilization) == (1, 80)
     assert [h.spec.target_cpu_utilization_percentage for h in v1.list_namespaced_horizontal_pod_autoscaler(ns).items] \
         == [80]
+    w, seen = watch.Watch(), []
+    for event in w.stream(v1.list_namespaced_horizontal_pod_autoscaler, ns, timeout_seconds=5):
+        seen.append((event["type"], event["object"].spec.target_cpu_utilization_percentage))
+        w.stop()
+    assert seen == [("ADDED", 80)], "a v1 watch sends v1 objects"
     with pytest.raises(ApiException) as e:
         v2.patch_namespaced_horizontal_pod_autoscaler("api", ns, {"spec": {"maxReplicas": 0}})
     assert e.value.status == 422 and json.loads(e.value.body)["message"] == (
