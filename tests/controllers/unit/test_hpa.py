@@ -138,6 +138,14 @@ def test_max_and_min_replicas_bound_the_count(harness):
     assert h2.events() == ["Normal SuccessfulRescale New size: 2; reason: All metrics below target"]
 
 
+def test_a_target_outside_the_bounds_is_brought_back_without_asking_the_metrics(harness):
+    h = cluster(harness, {}, replicas=8, pods=[], autoscaler=hpa(max_replicas=5), error="never asked")
+    resync(h)
+    assert scaled_to(h) == 5
+    assert h.events() == ["Normal SuccessfulRescale New size: 5; reason: Current number of replicas above "
+                          "Spec.MaxReplicas"]
+
+
 def test_without_behavior_a_scale_up_is_at_most_double_or_four(harness):
     h = cluster(harness, {"a": 500}, autoscaler=hpa(max_replicas=20))
     resync(h)
