@@ -48,7 +48,7 @@ OUTPUT = Path(__file__).resolve().parent.parent / "labkit" / "apiserver" / "prot
 
 ROOTS: dict[tuple[str, str], str] = {
     # (apiVersion, kind) of the runtime.Unknown envelope -> proto message: what kubectl's typed
-    # clients send (create <generator>, create token, auth can-i|whoami, drain).
+    # clients send (create <generator>, create token, auth can-i|whoami, drain, autoscale).
     ("v1", "Namespace"): "k8s.io.api.core.v1.Namespace",
     ("v1", "ConfigMap"): "k8s.io.api.core.v1.ConfigMap",
     ("v1", "Secret"): "k8s.io.api.core.v1.Secret",
@@ -58,6 +58,8 @@ ROOTS: dict[tuple[str, str], str] = {
     ("v1", "DeleteOptions"): "k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions",
     ("meta.k8s.io/v1", "DeleteOptions"): "k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions",
     ("apps/v1", "Deployment"): "k8s.io.api.apps.v1.Deployment",
+    ("autoscaling/v2", "HorizontalPodAutoscaler"): "k8s.io.api.autoscaling.v2.HorizontalPodAutoscaler",
+    ("autoscaling/v1", "HorizontalPodAutoscaler"): "k8s.io.api.autoscaling.v1.HorizontalPodAutoscaler",
     ("batch/v1", "Job"): "k8s.io.api.batch.v1.Job",
     ("batch/v1", "CronJob"): "k8s.io.api.batch.v1.CronJob",
     ("policy/v1", "Eviction"): "k8s.io.api.policy.v1.Eviction",

@@ -18,8 +18,11 @@ Of kube's namespaced roles (``namespace_policy.go``), those of the bootstrap sig
 cleaner are here, bound to their service accounts as in kube (labkit runs both controllers as
 ``system:kube-controller-manager``, so the bindings only show what each needs).
 
+Of kube's per-controller ``system:controller:*`` cluster roles, the horizontal pod autoscaler's is here,
+bound to its service account (the same caveat: labkit runs it as ``system:kube-controller-manager``).
+
 Left out: the other per-controller ``system:controller:*`` roles, aggregation labels, the roles of
-components labkit does not have (volumes, autoscaling, the other certificate signers ...), the leader-locking and
+components labkit does not have (volumes, the other certificate signers ...), the leader-locking and
 extension-apiserver roles of kube-system.
 """
 
@@ -52,6 +55,7 @@ _VIEW = [
     rule(READ, ["apps"], ["controllerrevisions", "daemonsets", "daemonsets/status", "deployments", "deployments/scale",
                           "deployments/status", "replicasets", "replicasets/scale", "replicasets/status",
                           "statefulsets", "statefulsets/scale", "statefulsets/status"]),
+    rule(READ, ["autoscaling"], ["horizontalpodautoscalers", "horizontalpodautoscalers/status"]),
     rule(READ, ["batch"], ["cronjobs", "cronjobs/status", "jobs", "jobs/status"]),
     rule(READ, ["discovery.k8s.io"], ["endpointslices"]),
     rule(READ, ["events.k8s.io"], ["events"]),
@@ -66,6 +70,7 @@ _EDIT = _VIEW + [
     rule(["impersonate"], [""], ["serviceaccounts"]),
     rule(WRITE, ["apps"], ["daemonsets", "deployments", "deployments/rollback", "deployments/scale", "replicasets",
                            "replicasets/scale", "statefulsets", "statefulsets/scale"]),
+    rule(WRITE, ["autoscaling"], ["horizontalpodautoscalers"]),
     rule(WRITE, ["batch"], ["cronjobs", "jobs"]),
     rule(WRITE, ["policy"], ["poddisruptionbudgets"]),
 ]
@@ -130,6 +135,18 @@ CLUSTER_ROLES: dict[str, list[Obj]] = {
         rule(["create"], ["certificates.k8s.io"], ["certificatesigningrequests/nodeclient"])],
     "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient": [
         rule(["create"], ["certificates.k8s.io"], ["certificatesigningrequests/selfnodeclient"])],
+    # the HPA controller's role, bound to its service account as in kube (labkit runs it as
+    # system:kube-controller-manager, so the binding only shows what it needs)
+    "system:controller:horizontal-pod-autoscaler": [
+        rule(READ, ["autoscaling"], ["horizontalpodautoscalers"]),
+        rule(["update"], ["autoscaling"], ["horizontalpodautoscalers/status"]),
+        rule(["get", "update"], ["*"], ["*/scale"]),
+        rule(["list"], [""], ["pods"]),
+        rule(["list"], ["metrics.k8s.io"], ["pods"]),
+        rule(["get", "list"], ["custom.metrics.k8s.io"], ["*"]),
+        rule(["get", "list"], ["external.metrics.k8s.io"], ["*"]),
+        EVENTS,
+    ],
     "system:coredns": [
         rule(["list", "watch"], [""], ["endpoints", "services", "pods", "namespaces"]),
         rule(["list", "watch"], ["discovery.k8s.io"], ["endpointslices"]),
@@ -162,6 +179,8 @@ CLUSTER_ROLE_BINDINGS: dict[str, tuple[str, list[Obj]]] = {
     "system:node-proxier": ("system:node-proxier", [_user("system:kube-proxy")]),
     "system:coredns": ("system:coredns", [_user("system:coredns"), _service_account("kube-system", "coredns")]),
     "kwok-controller": ("system:node", [_service_account("kube-system", "kwok-controller")]),
+    "system:controller:horizontal-pod-autoscaler": ("system:controller:horizontal-pod-autoscaler",
+                                                    [_service_account("kube-system", "horizontal-pod-autoscaler")]),
 }
 
 #: (namespace, name) -> rules of a Role

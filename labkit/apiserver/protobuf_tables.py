@@ -7,8 +7,9 @@ compiled into it, and its Go struct tags. To regenerate (a test in tests/protobu
     python scripts/gen_protobuf_tables.py --kubectl /usr/lib/google-cloud-sdk/bin/kubectl.1.33
 
 Packages: k8s.io/api/apps/v1, k8s.io/api/authentication/v1, k8s.io/api/authorization/v1,
-k8s.io/api/batch/v1, k8s.io/api/certificates/v1, k8s.io/api/core/v1, k8s.io/api/policy/v1,
-k8s.io/api/rbac/v1, k8s.io/api/scheduling/v1, k8s.io/apimachinery/pkg/apis/meta/v1.
+k8s.io/api/autoscaling/v1, k8s.io/api/autoscaling/v2, k8s.io/api/batch/v1,
+k8s.io/api/certificates/v1, k8s.io/api/core/v1, k8s.io/api/policy/v1, k8s.io/api/rbac/v1,
+k8s.io/api/scheduling/v1, k8s.io/apimachinery/pkg/apis/meta/v1.
 
 KINDS: (apiVersion, kind) -> message. MESSAGES: message -> {field number: (JSON name, type, flag)}.
 The JSON name is "" for an inlined struct (json:",inline"). The type is a scalar (string, bytes, int,
@@ -21,7 +22,9 @@ Left out:
 - k8s.io.api.apps.v1.Deployment.status, k8s.io.api.authentication.v1.SelfSubjectReview.status,
   k8s.io.api.authentication.v1.TokenRequest.status,
   k8s.io.api.authorization.v1.SelfSubjectAccessReview.status,
-  k8s.io.api.authorization.v1.SelfSubjectRulesReview.status, k8s.io.api.batch.v1.CronJob.status,
+  k8s.io.api.authorization.v1.SelfSubjectRulesReview.status,
+  k8s.io.api.autoscaling.v1.HorizontalPodAutoscaler.status,
+  k8s.io.api.autoscaling.v2.HorizontalPodAutoscaler.status, k8s.io.api.batch.v1.CronJob.status,
   k8s.io.api.batch.v1.Job.status, k8s.io.api.core.v1.Namespace.status,
   k8s.io.api.core.v1.ResourceQuota.status, k8s.io.api.core.v1.Service.status: a kind's status:
   clients leave it zero and the server owns it.
@@ -43,6 +46,8 @@ KINDS: dict[tuple[str, str], str] = {
     ("v1", "DeleteOptions"): "k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions",
     ("meta.k8s.io/v1", "DeleteOptions"): "k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions",
     ("apps/v1", "Deployment"): "k8s.io.api.apps.v1.Deployment",
+    ("autoscaling/v2", "HorizontalPodAutoscaler"): "k8s.io.api.autoscaling.v2.HorizontalPodAutoscaler",
+    ("autoscaling/v1", "HorizontalPodAutoscaler"): "k8s.io.api.autoscaling.v1.HorizontalPodAutoscaler",
     ("batch/v1", "Job"): "k8s.io.api.batch.v1.Job",
     ("batch/v1", "CronJob"): "k8s.io.api.batch.v1.CronJob",
     ("policy/v1", "Eviction"): "k8s.io.api.policy.v1.Eviction",
@@ -161,6 +166,92 @@ MESSAGES: dict[str, dict[int, tuple[str, str, str]]] = {
     },
     "k8s.io.api.authorization.v1.SelfSubjectRulesReviewSpec": {
         1: ("namespace", "string", ""),  # string json:"namespace,omitempty"
+    },
+    "k8s.io.api.autoscaling.v1.CrossVersionObjectReference": {
+        1: ("kind", "string", "keep"),  # string json:"kind"
+        2: ("name", "string", "keep"),  # string json:"name"
+        3: ("apiVersion", "string", ""),  # string json:"apiVersion,omitempty"
+    },
+    "k8s.io.api.autoscaling.v1.HorizontalPodAutoscaler": {
+        1: ("metadata", "k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta", ""),  # v1.ObjectMeta json:"metadata,omitempty"
+        2: ("spec", "k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerSpec", ""),  # v1.HorizontalPodAutoscalerSpec json:"spec,omitempty"
+    },
+    "k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerSpec": {
+        1: ("scaleTargetRef", "k8s.io.api.autoscaling.v1.CrossVersionObjectReference", ""),  # v1.CrossVersionObjectReference json:"scaleTargetRef"
+        2: ("minReplicas", "int", "keep"),  # *int32 json:"minReplicas,omitempty"
+        3: ("maxReplicas", "int", "keep"),  # int32 json:"maxReplicas"
+        4: ("targetCPUUtilizationPercentage", "int", "keep"),  # *int32 json:"targetCPUUtilizationPercentage,omitempty"
+    },
+    "k8s.io.api.autoscaling.v2.ContainerResourceMetricSource": {
+        1: ("name", "string", "keep"),  # v1.ResourceName json:"name"
+        2: ("target", "k8s.io.api.autoscaling.v2.MetricTarget", ""),  # v2.MetricTarget json:"target"
+        3: ("container", "string", "keep"),  # string json:"container"
+    },
+    "k8s.io.api.autoscaling.v2.CrossVersionObjectReference": {
+        1: ("kind", "string", "keep"),  # string json:"kind"
+        2: ("name", "string", "keep"),  # string json:"name"
+        3: ("apiVersion", "string", ""),  # string json:"apiVersion,omitempty"
+    },
+    "k8s.io.api.autoscaling.v2.ExternalMetricSource": {
+        1: ("metric", "k8s.io.api.autoscaling.v2.MetricIdentifier", ""),  # v2.MetricIdentifier json:"metric"
+        2: ("target", "k8s.io.api.autoscaling.v2.MetricTarget", ""),  # v2.MetricTarget json:"target"
+    },
+    "k8s.io.api.autoscaling.v2.HPAScalingPolicy": {
+        1: ("type", "string", "keep"),  # v2.HPAScalingPolicyType json:"type"
+        2: ("value", "int", "keep"),  # int32 json:"value"
+        3: ("periodSeconds", "int", "keep"),  # int32 json:"periodSeconds"
+    },
+    "k8s.io.api.autoscaling.v2.HPAScalingRules": {
+        1: ("selectPolicy", "string", "keep"),  # *v2.ScalingPolicySelect json:"selectPolicy,omitempty"
+        2: ("policies", "k8s.io.api.autoscaling.v2.HPAScalingPolicy", "repeated"),  # []v2.HPAScalingPolicy json:"policies,omitempty"
+        3: ("stabilizationWindowSeconds", "int", "keep"),  # *int32 json:"stabilizationWindowSeconds,omitempty"
+        4: ("tolerance", "Quantity", "keep"),  # *resource.Quantity json:"tolerance,omitempty"
+    },
+    "k8s.io.api.autoscaling.v2.HorizontalPodAutoscaler": {
+        1: ("metadata", "k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta", ""),  # v1.ObjectMeta json:"metadata,omitempty"
+        2: ("spec", "k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerSpec", ""),  # v2.HorizontalPodAutoscalerSpec json:"spec,omitempty"
+    },
+    "k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerBehavior": {
+        1: ("scaleUp", "k8s.io.api.autoscaling.v2.HPAScalingRules", "keep"),  # *v2.HPAScalingRules json:"scaleUp,omitempty"
+        2: ("scaleDown", "k8s.io.api.autoscaling.v2.HPAScalingRules", "keep"),  # *v2.HPAScalingRules json:"scaleDown,omitempty"
+    },
+    "k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerSpec": {
+        1: ("scaleTargetRef", "k8s.io.api.autoscaling.v2.CrossVersionObjectReference", ""),  # v2.CrossVersionObjectReference json:"scaleTargetRef"
+        2: ("minReplicas", "int", "keep"),  # *int32 json:"minReplicas,omitempty"
+        3: ("maxReplicas", "int", "keep"),  # int32 json:"maxReplicas"
+        4: ("metrics", "k8s.io.api.autoscaling.v2.MetricSpec", "repeated"),  # []v2.MetricSpec json:"metrics,omitempty"
+        5: ("behavior", "k8s.io.api.autoscaling.v2.HorizontalPodAutoscalerBehavior", "keep"),  # *v2.HorizontalPodAutoscalerBehavior json:"behavior,omitempty"
+    },
+    "k8s.io.api.autoscaling.v2.MetricIdentifier": {
+        1: ("name", "string", "keep"),  # string json:"name"
+        2: ("selector", "k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelector", "keep"),  # *v1.LabelSelector json:"selector,omitempty"
+    },
+    "k8s.io.api.autoscaling.v2.MetricSpec": {
+        1: ("type", "string", "keep"),  # v2.MetricSourceType json:"type"
+        2: ("object", "k8s.io.api.autoscaling.v2.ObjectMetricSource", "keep"),  # *v2.ObjectMetricSource json:"object,omitempty"
+        3: ("pods", "k8s.io.api.autoscaling.v2.PodsMetricSource", "keep"),  # *v2.PodsMetricSource json:"pods,omitempty"
+        4: ("resource", "k8s.io.api.autoscaling.v2.ResourceMetricSource", "keep"),  # *v2.ResourceMetricSource json:"resource,omitempty"
+        5: ("external", "k8s.io.api.autoscaling.v2.ExternalMetricSource", "keep"),  # *v2.ExternalMetricSource json:"external,omitempty"
+        7: ("containerResource", "k8s.io.api.autoscaling.v2.ContainerResourceMetricSource", "keep"),  # *v2.ContainerResourceMetricSource json:"containerResource,omitempty"
+    },
+    "k8s.io.api.autoscaling.v2.MetricTarget": {
+        1: ("type", "string", "keep"),  # v2.MetricTargetType json:"type"
+        2: ("value", "Quantity", "keep"),  # *resource.Quantity json:"value,omitempty"
+        3: ("averageValue", "Quantity", "keep"),  # *resource.Quantity json:"averageValue,omitempty"
+        4: ("averageUtilization", "int", "keep"),  # *int32 json:"averageUtilization,omitempty"
+    },
+    "k8s.io.api.autoscaling.v2.ObjectMetricSource": {
+        1: ("describedObject", "k8s.io.api.autoscaling.v2.CrossVersionObjectReference", ""),  # v2.CrossVersionObjectReference json:"describedObject"
+        2: ("target", "k8s.io.api.autoscaling.v2.MetricTarget", ""),  # v2.MetricTarget json:"target"
+        3: ("metric", "k8s.io.api.autoscaling.v2.MetricIdentifier", ""),  # v2.MetricIdentifier json:"metric"
+    },
+    "k8s.io.api.autoscaling.v2.PodsMetricSource": {
+        1: ("metric", "k8s.io.api.autoscaling.v2.MetricIdentifier", ""),  # v2.MetricIdentifier json:"metric"
+        2: ("target", "k8s.io.api.autoscaling.v2.MetricTarget", ""),  # v2.MetricTarget json:"target"
+    },
+    "k8s.io.api.autoscaling.v2.ResourceMetricSource": {
+        1: ("name", "string", "keep"),  # v1.ResourceName json:"name"
+        2: ("target", "k8s.io.api.autoscaling.v2.MetricTarget", ""),  # v2.MetricTarget json:"target"
     },
     "k8s.io.api.batch.v1.CronJob": {
         1: ("metadata", "k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta", ""),  # v1.ObjectMeta json:"metadata,omitempty"

@@ -2,7 +2,9 @@
 
 Mirrors the REST storage wiring of ``k8s.io/kubernetes/pkg/registry/*/rest/storage_*.go`` and the
 discovery facts kubectl reads (short names, categories, verbs, subresources). Discovery documents,
-URL routing and the store layout are all derived from :data:`RESOURCES`; adding a resource is one
+URL routing and the store layout are all derived from :data:`RESOURCES`; a resource served in more
+than one version has one entry per version, the storage (and preferred) version first, the others
+with a :class:`Conversion` (``labkit/apiserver/versions.py`` serves them); adding a resource is one
 entry here plus its strategy under ``labkit/apiserver/registry/`` (and its storage, if it has storage
 of its own, wired in ``rest.py``: ``registry/__init__.py`` says how).
 """
@@ -10,7 +12,9 @@ of its own, wired in ``rest.py``: ``registry/__init__.py`` says how).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
+from labkit.apimachinery.meta import Obj
 from labkit.apiserver.registry import (
     certificatesigningrequest,
     configmap,
@@ -18,6 +22,7 @@ from labkit.apiserver.registry import (
     endpoints,
     endpointslice,
     event,
+    horizontalpodautoscaler,
     job,
     lease,
     limitrange,
@@ -54,6 +59,16 @@ def _status(kind: str) -> Subresource:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Conversion:
+    """How a version that is not the storage version is served (kube converts through its internal
+    version): objects are stored in ``storage_version``, and converted on their way in and out."""
+
+    storage_version: str
+    to_storage: Callable[[Obj], Obj]
+    from_storage: Callable[[Obj], Obj]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Resource:
     group: str  # "" for the core group
     version: str
@@ -67,6 +82,7 @@ class Resource:
     subresources: tuple[Subresource, ...] = ()
     storage: str = ""  # key segment under /registry; defaults to the plural
     stored: bool = True  # False for create-only reviews (SelfSubjectAccessReview ...)
+    conversion: Conversion | None = None  # set on a version served from another version's storage
 
     @property
     def singular(self) -> str:
@@ -102,6 +118,7 @@ _POD_SUBRESOURCES = (
     Subresource("eviction", "Eviction", ("create",), group="policy", version="v1"),
 )
 
+_HPA_STATUS = _status("HorizontalPodAutoscaler")
 _SCALE = Subresource("scale", "Scale", ("get", "patch", "update"), group="autoscaling", version="v1")
 
 RESOURCES: tuple[Resource, ...] = (
@@ -129,6 +146,12 @@ RESOURCES: tuple[Resource, ...] = (
              subresources=(_status("Deployment"), _SCALE)),
     Resource("apps", "v1", "replicasets", "ReplicaSet", True, replicaset.STRATEGY, ("rs",), ("all",),
              subresources=(_status("ReplicaSet"), _SCALE)),
+    # autoscaling/v2, stored, and v1 converted from it
+    Resource("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True,
+             horizontalpodautoscaler.STRATEGY, ("hpa",), ("all",), subresources=(_HPA_STATUS,)),
+    Resource("autoscaling", "v1", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True,
+             horizontalpodautoscaler.STRATEGY, ("hpa",), ("all",), subresources=(_HPA_STATUS,),
+             conversion=Conversion("v2", horizontalpodautoscaler.from_v1, horizontalpodautoscaler.to_v1)),
     # batch/v1
     Resource("batch", "v1", "jobs", "Job", True, job.STRATEGY, (), ("all",), subresources=(_status("Job"),)),
     # certificates.k8s.io/v1
@@ -159,11 +182,12 @@ RESOURCES: tuple[Resource, ...] = (
              Strategy(), verbs=("create",), stored=False),
 )
 
-#: API groups in the order discovery lists them (the preferred, and only, version of each)
+#: API groups in the order discovery lists them (each group's versions in the order of their entries,
+#: the preferred first)
 GROUPS: tuple[str, ...] = tuple(dict.fromkeys(r.group for r in RESOURCES))
 
 _BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
-_BY_KIND = {(r.group, r.kind): r for r in RESOURCES}
+_BY_KIND = {(r.group, r.kind): r for r in RESOURCES if r.conversion is None}
 
 
 def lookup(group: str, version: str, plural: str) -> Resource | None:
@@ -171,4 +195,5 @@ def lookup(group: str, version: str, plural: str) -> Resource | None:
 
 
 def by_kind(group: str, kind: str) -> Resource | None:
+    """The resource of a kind, in its storage version."""
     return _BY_KIND.get((group, kind))

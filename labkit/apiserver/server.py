@@ -42,6 +42,7 @@ from labkit.apiserver.resources import RESOURCES, Resource
 from labkit.apiserver.rest import DEFAULT_SERVICE_CIDR, REGISTRY_CLASSES, SUBRESOURCE_HANDLERS
 from labkit.apiserver.storage import Registry, decode
 from labkit.apiserver.streaming.kubelet_api import KubeletAPI
+from labkit.apiserver.versions import VersionedRegistry
 from labkit.ids import IdSource
 from labkit.trace import Trace
 
@@ -125,7 +126,11 @@ class APIServer:
         self.registries: dict[tuple[str, str], Registry] = {
             (r.group, r.plural): REGISTRY_CLASSES.get(r.plural, Registry)(
                 r, store, ids=self.ids, admission=self.admission, clock=clock)
-            for r in RESOURCES if r.stored}
+            for r in RESOURCES if r.stored and r.conversion is None}
+        #: (group, version, plural) -> the registry of a version served from another version's storage
+        self.versions: dict[tuple[str, str, str], Registry] = {
+            (r.group, r.version, r.plural): VersionedRegistry(r, self.registries[(r.group, r.plural)])
+            for r in RESOURCES if r.conversion is not None}
         self.authorizer: Authorizer = AlwaysAllow()
         self._rbac_watches: list[kv.WatchHandle] = []
         if authorization == "RBAC":
@@ -141,7 +146,7 @@ class APIServer:
         #: node name -> its kubelet's API; the Cluster fills it (one dict for every API server of a cluster)
         self.kubelets: dict[str, KubeletAPI] = kubelets if kubelets is not None else {}
         streaming.install(self)  # log/exec/attach/portforward, through self.kubelets
-        self._watch_caches: dict[tuple[str, str], watch.WatchCache] = {}
+        self._watch_caches: dict[tuple[str, str, str], watch.WatchCache] = {}
         self.url = ""
         self._runner: web.AppRunner | None = None
         self._compactor: asyncio.Task[None] | None = None
@@ -406,8 +411,8 @@ class APIServer:
     def _registry_for(self, info: request.RequestInfo) -> Registry:
         res = info.resource
         assert res is not None
-        return self.registries.get((res.group, res.plural)) or Registry(res, self.store, ids=self.ids,
-                                                                          admission=self.admission, clock=self.clock)
+        return (self.versions.get((res.group, res.version, res.plural)) or self.registries.get((res.group, res.plural))
+                or Registry(res, self.store, ids=self.ids, admission=self.admission, clock=self.clock))
 
     @staticmethod
     async def _read_body(req: web.Request) -> bytes:
@@ -478,6 +483,8 @@ class APIServer:
         if sub in ("log", "exec", "attach", "portforward"):
             return await self._connect(req, call)
         fmt = request.response_format(req.headers.get("Accept"))
+        if fmt == "table" and isinstance(call.registry, VersionedRegistry):
+            call.registry = call.registry.storage  # kube prints Tables from its internal version, whatever was asked
         if res.plural == "endpoints" and not res.group:  # KEP-4974, from Kubernetes 1.33
             call.warnings.append("v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice")
         if not res.stored:
@@ -515,7 +522,7 @@ class APIServer:
         if isinstance(body, bytes):
             return web.Response(status=code, body=body, headers={"Content-Type": "application/json"})
         info = call.info
-        res = info.resource
+        res = call.registry.resource if info.resource is not None else None
         convertible = (res is not None and res.stored and body.get("kind") != "Status" and not info.subresource
                        and req.method == "GET")
         if fmt == "table" and convertible:
@@ -551,7 +558,7 @@ class APIServer:
         return await handler(req, call)
 
     def _watch_cache(self, reg: Registry) -> watch.WatchCache:
-        key = (reg.resource.group, reg.resource.plural)
+        key = (reg.resource.group, reg.resource.version, reg.resource.plural)
         cache = self._watch_caches.get(key)
         if cache is None:
             cache = self._watch_caches[key] = watch.WatchCache(reg)

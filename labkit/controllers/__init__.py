@@ -11,6 +11,7 @@ Layout (one module per ``pkg/controller/<name>`` in kubernetes/kubernetes):
 - ``endpoints``, ``endpointslice``: a Service's backends.
 - ``namespace``, ``garbagecollector``, ``serviceaccount``: cleanup and defaults.
 - ``nodelifecycle``, ``nodeipam``: node health, taints, taint-based eviction, pod CIDRs.
+- ``podautoscaler``: the horizontal pod autoscaler: replicas from the resource metrics API, through ``/scale``.
 - ``csrapproving``, ``csrsigning``: a kubelet's client CertificateSigningRequest approved after a
   SubjectAccessReview, and the kubelet signers' approved requests signed with the cluster CA.
 

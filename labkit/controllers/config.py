@@ -38,3 +38,14 @@ class ControllerManagerConfig:
     cluster_signing_duration: float = 365 * 24 * 3600.0
     # --resource-quota-sync-period (kube: 5m): how often every quota's usage is counted again
     resource_quota_sync_period: float = 300.0
+    # --horizontal-pod-autoscaler-sync-period (kube: 15s): how often each HPA is reconciled (a lesson may
+    # shorten it, and says so)
+    horizontal_pod_autoscaler_sync_period: float = 15.0
+    # --horizontal-pod-autoscaler-downscale-stabilization (kube: 5m): the window a scale-down looks back over
+    horizontal_pod_autoscaler_downscale_stabilization: float = 300.0
+    # --horizontal-pod-autoscaler-tolerance (kube: 0.1): usage within 10% of the target changes nothing
+    horizontal_pod_autoscaler_tolerance: float = 0.1
+    # --horizontal-pod-autoscaler-cpu-initialization-period (kube: 5m) and --...-initial-readiness-delay
+    # (kube: 30s): when a new pod's CPU samples are not trusted
+    horizontal_pod_autoscaler_cpu_initialization_period: float = 300.0
+    horizontal_pod_autoscaler_initial_readiness_delay: float = 30.0

@@ -63,12 +63,12 @@ def test_api_group_list_and_group():
                     "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"}}
     assert {k: v for k, v in apps.items() if k not in ("kind", "apiVersion")} in doc["groups"]
     assert discovery.api_group("") is None
-    assert discovery.api_group("autoscaling") is None
+    assert discovery.api_group("policy") is None  # only pods/eviction's kind lives there
 
 
 def test_unknown_group_version():
     assert discovery.api_resource_list("apps", "v2") is None
-    assert discovery.api_resource_list("autoscaling", "v1") is None
+    assert discovery.api_resource_list("autoscaling", "v2beta2") is None
     assert discovery.api_resource_list("", "v2") is None
 
 
@@ -103,6 +103,16 @@ def test_scale_subresource_names_its_group():
                                             "group": "autoscaling", "version": "v1", "kind": "Scale",
                                             "verbs": ["get", "patch", "update"]}
     assert "group" not in entries["deployments/status"] and "group" not in entries["deployments"]
+
+
+def test_a_group_of_two_versions_prefers_the_first():
+    """autoscaling serves HorizontalPodAutoscalers in v2 (stored, preferred) and v1, as kube-apiserver does."""
+    assert discovery.api_group("autoscaling")["versions"] == [
+        {"groupVersion": "autoscaling/v2", "version": "v2"}, {"groupVersion": "autoscaling/v1", "version": "v1"}]
+    assert discovery.api_group("autoscaling")["preferredVersion"]["version"] == "v2"
+    for version in ("v2", "v1"):
+        hpa = _entries("autoscaling", version)["horizontalpodautoscalers"]
+        assert (hpa["shortNames"], hpa["categories"], hpa["kind"]) == (["hpa"], ["all"], "HorizontalPodAutoscaler")
 
 
 def test_every_resource_and_subresource_is_listed():

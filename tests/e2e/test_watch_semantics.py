@@ -142,7 +142,7 @@ def test_watches_pinned_to_a_node_get_only_that_nodes_pods(cluster: Cluster, raw
     for t in threads:
         t.start()
     time.sleep(0.5)  # the watches are live: what follows goes through the fan-out
-    assert {"ghost-a", "ghost-b", ""} <= set(cluster.apiserver._watch_caches["", "pods"].triggered)  # type: ignore[union-attr]
+    assert {"ghost-a", "ghost-b", ""} <= set(cluster.apiserver._watch_caches["", "v1", "pods"].triggered)  # type: ignore[union-attr]
     for name, node in (("pa", "ghost-a"), ("pb", "ghost-b")):
         body = {"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "nginx"}],
                                                      "schedulerName": "nobody"}}

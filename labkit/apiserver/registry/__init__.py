@@ -28,6 +28,11 @@ What goes where:
   ``storage.py`` (graceful deletion, ``binding``, ``eviction``). The QoS class is
   ``labkit/apimachinery/podutil.py``; the streaming subresources (log, exec, attach, portforward)
   are ``labkit/apiserver/streaming``.
+- ``horizontalpodautoscaler/``: a resource served in two versions (``autoscaling/v2``, stored, and
+  ``v1``): ``strategy.py`` (defaulting, validation, printing of v2) and ``conversion.py`` (v1 to
+  and from v2, as ``pkg/apis/autoscaling/v1/conversion.go``). It has no storage of its own: the
+  generic store keeps v2, and ``labkit/apiserver/versions.py`` serves v1 from it (a ``Resource``
+  whose ``conversion`` is set).
 - ``scale.py``: the ``/scale`` subresource that Deployments and ReplicaSets share (kube keeps a copy
   in each one's storage). ``reviews.py``: the self reviews (``kubectl auth can-i``, ``kubectl auth
   whoami``), create-only resources with no strategy and nothing stored.
