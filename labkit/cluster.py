@@ -57,7 +57,7 @@ from labkit.kubelet.server import KubeletServer
 from labkit.kubelet.simpods import SimPodSource
 from labkit.leaderelection import LeaderElectionConfig, LeaderElector
 from labkit.network import AddressPlan, LoopbackNetwork, address_plan, cluster_dns_ip, docker_subnet, slots
-from labkit.network.loadbalancer import Backend, LoadBalancer, load_balancer
+from labkit.network.loadbalancer import Backend, LoadBalancer, LoadBalancerError, load_balancer
 from labkit.network.loadbalancer import cleanup_leftovers as cleanup_load_balancers
 from labkit.network.netns import HOST, HostNamespace, NamespaceUnavailable, UserNamespace, unprivileged_port_start
 from labkit.proxy import KubeProxy
@@ -228,10 +228,10 @@ class Cluster:
         #: the etcd member this cluster runs (``store="etcd"``), and its certificates
         self.etcd: etcd_member.EtcdMember | None = None
         self.etcd_pki: EtcdPKI | None = None
-        self.apiserver: APIServer | None = None
+        self._apiserver: APIServer | None = None
         self.kubeconfig: Path | None = None
-        self.scheduler: Scheduler | None = None
-        self.controller_manager: ControllerManager | None = None
+        self._scheduler: Scheduler | None = None
+        self._controller_manager: ControllerManager | None = None
         self.proxy: KubeProxy | None = None
         self.dns: ClusterDNS | None = None
         self.kubelets: dict[str, Kubelet] = {}
@@ -343,10 +343,10 @@ class Cluster:
         if self.control_planes > 1 or self._endpoint:
             url = await self._start_control_plane(str(service_cidr))
         else:
-            self.apiserver = APIServer(self.store, pki, ids=IdSource(self.seed), trace=self.trace,
+            self._apiserver = APIServer(self.store, pki, ids=IdSource(self.seed), trace=self.trace,
                                        service_cidr=str(service_cidr), authorization=self.authorization,
                                        kubelets=self._kubelet_apis)
-            url = await self.apiserver.start(port=self.port)
+            url = await self._apiserver.start(port=self.port)
         cert, key = pki.issue_client_cert("admin", user="kubernetes-admin", groups=["system:masters"])
         self.kubeconfig = self._kubeconfig_arg or self._workdir / "kubeconfig"
         write_kubeconfig(self.kubeconfig, server=url, ca_pem=pki.ca_cert_pem, user="kubernetes-admin",
@@ -355,7 +355,7 @@ class Cluster:
         await bootstrap.upload_cluster_info(self.admin(), url, pki.ca_cert_pem)  # kubeadm init's cluster-info
 
         if not self.members:
-            self.controller_manager = await self._add(ControllerManager(
+            self._controller_manager = await self._add(ControllerManager(
                 self.client_for("system:kube-controller-manager", agent="kube-controller-manager"),
                 config=self.controller_config))
             scheduler_client = self.client_for("system:kube-scheduler", agent="kube-scheduler")
@@ -363,7 +363,7 @@ class Cluster:
             elector = LeaderElector(scheduler_client, name="kube-scheduler", lease_duration=election.lease_duration,
                                     renew_deadline=election.renew_deadline,
                                     retry_period=election.retry_period) if election.leader_elect else None
-            self.scheduler = await self._add(Scheduler(scheduler_client, elector=elector, seed=self.seed))
+            self._scheduler = await self._add(Scheduler(scheduler_client, elector=elector, seed=self.seed))
         if self.runtime != "sim":
             network = (LoopbackNetwork(netns=self._netns, plan=plan) if self.runtime == "process"
                        else self._docker_network.bridge())
@@ -398,8 +398,6 @@ class Cluster:
                 member.port = member_port(port, member.index)
         await asyncio.to_thread(self.members[0].start)  # it bootstraps the API's objects, alone
         await asyncio.gather(*(asyncio.to_thread(m.start) for m in self.members[1:]))
-        self.apiserver = self.members[0].apiserver
-        self.scheduler, self.controller_manager = self.members[0].scheduler, self.members[0].controller_manager
         if self._endpoint:
             backends = [Backend(n, "127.0.0.1", member_port(port, i))
                         for i, n in enumerate(member_names(ENDPOINT_MEMBERS))]
@@ -734,6 +732,7 @@ class Cluster:
             self._pool = None
         if self.load_balancer is not None:
             await self.load_balancer.stop()
+            self.load_balancer = None
         if self.members:  # their etcd first: a member blocked on a paused one then fails fast and stops
             await asyncio.gather(*(asyncio.to_thread(m.kill) for m in self.etcd_members))
             await asyncio.gather(*(asyncio.to_thread(m.stop) for m in self.members))
@@ -753,6 +752,32 @@ class Cluster:
     # --- helpers ---------------------------------------------------------------------------------
 
     @property
+    def apiserver(self) -> APIServer | None:
+        """The API server; of an HA control plane, the first running member's."""
+        if self.members:
+            return next((m.apiserver for m in self.members if m.running and m.apiserver is not None), None)
+        return self._apiserver
+
+    @property
+    def scheduler(self) -> Scheduler | None:
+        """The scheduler; of an HA control plane, the running one that holds the Lease (else the first
+        running one)."""
+        if self.members:
+            running = [m.scheduler for m in self.members if m.running and m.scheduler is not None]
+            return next((s for s in running if s.elector is not None and s.elector.is_leader),
+                        running[0] if running else None)
+        return self._scheduler
+
+    @property
+    def controller_manager(self) -> ControllerManager | None:
+        """The controller manager; of an HA control plane, the running one that holds the Lease (else
+        the first running one)."""
+        if self.members:
+            running = [m.controller_manager for m in self.members if m.running and m.controller_manager is not None]
+            return next((cm for cm in running if cm.is_leader), running[0] if running else None)
+        return self._controller_manager
+
+    @property
     def control_plane(self) -> ControlPlane:
         """The HA control plane's faults and state (a cluster started with ``control_planes`` > 1)."""
         if not self.members or self.etcd_pki is None:
@@ -763,7 +788,10 @@ class Cluster:
     def _balancer_states(self) -> dict[str, str]:
         if self.load_balancer is None:
             return {}
-        return {b.name: b.state for b in self.run(self.load_balancer.status(), timeout=5)}
+        try:
+            return {b.name: b.state for b in self.run(self.load_balancer.status(), timeout=5)}
+        except LoadBalancerError as e:  # its admin socket did not answer: no member counts as UP
+            return {b.name: f"unknown ({e})" for b in self.load_balancer.backends}
 
     def _read_lease(self, name: str) -> dict[str, Any] | None:
         try:

@@ -74,11 +74,13 @@ class MemberSettings:
     controllers: ControllerManagerConfig
     scheduler_election: LeaderElectionConfig
     seed: int | None = None
+    #: held by a Service create from reading the allocated addresses until it is stored, on every member
+    service_allocation: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
 
 class ControlPlaneMember:
     """One control-plane node: its etcd member (a process), API server, scheduler and controller
-    manager (on a loop of their own). :meth:`start`, :meth:`kill`, :meth:`restart`, :meth:`stop`."""
+    manager (on a loop of their own). :meth:`start`, :meth:`kill`, :meth:`stop`."""
 
     def __init__(self, name: str, index: int, etcd: EtcdMember, settings: MemberSettings) -> None:
         self.name = name
@@ -125,7 +127,8 @@ class ControlPlaneMember:
                                              cert_file=cert, key_file=key)
         seed = None if s.seed is None else s.seed + self.index  # uids must differ between API servers
         self.apiserver = APIServer(self.store, s.pki, ids=IdSource(seed), trace=s.trace, service_cidr=s.service_cidr,
-                                   authorization=s.authorization, name=self.name, kubelets=s.kubelets)
+                                   authorization=s.authorization, name=self.name, kubelets=s.kubelets,
+                                   service_allocation=s.service_allocation)
         url = await self.apiserver.start(port=self.port)
         self.port = int(url.rsplit(":", 1)[1])
         identity = f"{self.name}_{uuid.uuid4()}"  # kube's hostname_<uuid>: the member is the host
@@ -168,17 +171,20 @@ class ControlPlaneMember:
         if loop is None or not loop.is_running():
             return
         done = threading.Event()
+        apiserver = self.apiserver
 
         def crash() -> None:
-            assert self.apiserver is not None
-            self.apiserver.drop_connections()
-            # every socket the member's loop holds (idle keep-alive connections, its components'
-            # clients), closed unanswered as the kernel closes a dead process's: the selector loop's
-            # own table of them, which no public API lists
-            for transport in list(getattr(loop, "_transports", {}).values()):
-                transport.abort()
-            loop.call_soon(loop.stop)  # after the callbacks abort() queued, which close the sockets
-            done.set()
+            try:
+                if apiserver is not None:
+                    apiserver.drop_connections()
+                # every socket the member's loop holds (idle keep-alive connections, its components'
+                # clients), closed unanswered as the kernel closes a dead process's: the selector loop's
+                # own table of them, which no public API lists
+                for transport in list(getattr(loop, "_transports", {}).values()):
+                    transport.abort()
+            finally:
+                loop.call_soon(loop.stop)  # after the callbacks abort() queued, which close the sockets
+                done.set()
 
         loop.call_soon_threadsafe(crash)
         done.wait(5)
@@ -192,15 +198,14 @@ class ControlPlaneMember:
         self.store = None
         self._clients = []
 
-    def restart(self, timeout: float = 30.0) -> None:
-        """What the kubelet does for a crashed static Pod: start the member's etcd again (on its data
-        and ports), then its API server, scheduler and controller manager, with new identities."""
+    def revive_etcd(self) -> bool:
+        """Resume a paused etcd member, or start a killed one again on its data and ports, without
+        waiting; whether it had to be started."""
         self.etcd.resume()
-        if not self.etcd.running:
-            self.etcd.restart()
-            self.etcd.wait_healthy(timeout)
-        if not self.running:
-            self.start(timeout)
+        if self.etcd.running:
+            return False
+        self.etcd.restart()
+        return True
 
     def stop(self) -> None:
         """Stop gracefully (Leases given back), and close what killed incarnations left."""
@@ -397,18 +402,26 @@ class ControlPlane:
         return member
 
     def restore(self, which: str | int | None = None, timeout: float = 30.0) -> None:
-        """Bring back one member, or all: etcd resumed or started again, the API server, scheduler
-        and controller manager started again (as the kubelet restarts crashed static Pods)."""
-        for member in self.members if which is None else [self.member(which)]:
-            member.restart(timeout)
+        """Bring back one member, or all: etcd resumed or started again (on its data and ports), the API
+        server, scheduler and controller manager started again with new identities (as the kubelet
+        restarts crashed static Pods). Every etcd member is started before any is waited for: with the
+        quorum lost, none is healthy alone."""
+        members = self.members if which is None else [self.member(which)]
+        started = [m for m in members if m.revive_etcd()]
+        for member in started:
+            member.etcd.wait_healthy(timeout)
+        for member in members:
+            if not member.running:
+                member.start(timeout)
 
     def not_ready(self) -> list[str]:
         """What keeps the control plane from being whole: etcd members without a leader, members not
         running, API servers the load balancer does not send to ([] when all is well)."""
         problems = [f"{s.name}: etcd {s.state}" for s in self.etcd() if s.state not in ("leader", "follower")]
         problems += [f"{m.name}: not running" for m in self.members if not m.running]
+        names = {m.name for m in self.members}  # an endpoint's balancer lists slots not joined yet
         problems += [f"{name}: {state} at the load balancer" for name, state in sorted(self._balancer().items())
-                     if state != "UP"]
+                     if state != "UP" and name in names]
         return problems
 
     def wait_ready(self, timeout: float = 30.0) -> None:
@@ -425,9 +438,15 @@ class ControlPlane:
         with concurrent.futures.ThreadPoolExecutor(len(self.members)) as pool:
             return list(pool.map(lambda m: etcd_status(m.etcd, self._etcd_pki), self.members))
 
-    def etcd_leader(self) -> str:
-        """The member whose etcd leads now ("" while there is no leader)."""
-        return next((s.name for s in self.etcd() if s.state == "leader"), "")
+    def etcd_leader(self, timeout: float = 5.0) -> str:
+        """The member whose etcd leads now; during an election (or when a member is too busy to answer
+        its status in time), asked again for ``timeout`` seconds, then "" (no leader)."""
+        deadline = time.monotonic() + timeout
+        while not (leader := next((s.name for s in self.etcd() if s.state == "leader"), "")):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        return leader
 
     def lease_holder(self, lease: str = "kube-scheduler") -> str:
         """The member whose scheduler (``kube-scheduler``) or controller manager (``kube-controller-manager``)

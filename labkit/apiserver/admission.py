@@ -165,7 +165,7 @@ class NamespaceLifecycle(AdmissionPlugin):
         until = self._force_live.get(namespace)
         if until is not None:
             if self._clock() > until:
-                del self._force_live[namespace]
+                self._force_live.pop(namespace, None)  # another request may have dropped it
             elif ns is not None and ns.get("status", {}).get("phase", "Active") == "Active":
                 return None
         return ns

@@ -16,6 +16,7 @@ import contextlib
 import datetime as dt
 import ipaddress
 import json
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -37,6 +38,7 @@ from labkit.apiserver.authz import AlwaysAllow, AuthorizationAttributes, Authori
 from labkit.apiserver.pki import PKI
 from labkit.apiserver.rbac import RBACAuthorizer
 from labkit.apiserver.registry.reviews import review
+from labkit.apiserver.registry.service.storage import ServiceRegistry
 from labkit.apiserver.registry.serviceaccount.storage import token_request
 from labkit.apiserver.resources import RESOURCES, Resource
 from labkit.apiserver.rest import DEFAULT_SERVICE_CIDR, REGISTRY_CLASSES, SUBRESOURCE_HANDLERS
@@ -99,7 +101,8 @@ class APIServer:
     def __init__(self, store: kv.Store, pki: PKI, *, ids: IdSource | None = None, trace: Trace | None = None,
                  clock: Callable[[], dt.datetime] = now_utc, authorization: str = "AlwaysAllow",
                  service_cidr: str = DEFAULT_SERVICE_CIDR, name: str = "",
-                 kubelets: dict[str, KubeletAPI] | None = None) -> None:
+                 kubelets: dict[str, KubeletAPI] | None = None,
+                 service_allocation: threading.Lock | None = None) -> None:
         self.name = name  # the control-plane member it runs on, in the trace of an HA cluster
         self.store = store
         self.pki = pki
@@ -108,16 +111,17 @@ class APIServer:
         self.clock = clock
         self.authorization = check_authorization_mode(authorization)
         # kube-apiserver's --anonymous-auth defaults to true, but is turned off under AlwaysAllow
-        self.authenticator = pki.authenticator(
-            token_authenticators=[BootstrapTokenAuthenticator(
-                lambda name: self._lookup("secrets", "kube-system", name), clock)],
-            anonymous=authorization != "AlwaysAllow")
         # admission reads namespaces, LimitRanges and ResourceQuotas from watch-fed caches, as kube's
-        # plugins read their informers' (on etcd a live read is a round trip: it was a create's second);
+        # plugins read their informers' (on etcd a live read is a round trip: it was a create's second),
+        # and bootstrap tokens are looked up in kube-system's Secrets the same way (kube's Secret lister);
         # started with the server
-        self.namespaces, self.limitranges, self.quotas = (
-            ObjectCache(store, next(r for r in RESOURCES if r.plural == plural and not r.group).key_prefix(), decode)
-            for plural in ("namespaces", "limitranges", "resourcequotas"))
+        self.namespaces, self.limitranges, self.quotas, self.system_secrets = (
+            ObjectCache(store, next(r for r in RESOURCES if r.plural == plural and not r.group).key_prefix(ns), decode)
+            for plural, ns in (("namespaces", None), ("limitranges", None), ("resourcequotas", None),
+                               ("secrets", "kube-system")))
+        self.authenticator = pki.authenticator(
+            token_authenticators=[BootstrapTokenAuthenticator(self._system_secret, clock)],
+            anonymous=authorization != "AlwaysAllow")
         # in the order of kube's AllOrderedPlugins: LimitRanger before ServiceAccount, ResourceQuota last
         self.admission = AdmissionChain([NamespaceLifecycle(self._lookup, self.namespaces),
                                          LimitRanger(lambda ns: self._cached(self.limitranges, "limitranges", ns)),
@@ -140,7 +144,11 @@ class APIServer:
                                   for plural in ("roles", "clusterroles", "rolebindings", "clusterrolebindings")]
             self.authorizer = rbac
         self.service_cidr = ipaddress.ip_network(service_cidr)
-        self.registry("services").service_cidr = self.service_cidr  # type: ignore[attr-defined]  # a ServiceRegistry
+        services = self.registry("services")
+        assert isinstance(services, ServiceRegistry)
+        services.service_cidr = self.service_cidr
+        #: one per cluster: its API servers (an HA control plane's members) allocate addresses in turn
+        services.allocating = service_allocation or threading.Lock()
         #: (verb, subresource) -> handler; the streaming pod subresources are added by the node side
         self.connect_handlers: dict[str, Callable[[web.Request, handlers.Call], Awaitable[web.StreamResponse]]] = {}
         #: node name -> its kubelet's API; the Cluster fills it (one dict for every API server of a cluster)
@@ -163,6 +171,12 @@ class APIServer:
             return self.registry(plural).get(namespace, name)
         except errors.ApiError:
             return None
+
+    def _system_secret(self, name: str) -> Obj | None:
+        """A kube-system Secret from the cache (from the store until the cache has synced)."""
+        if self.system_secrets.synced:
+            return self.system_secrets.get(name)
+        return self._lookup("secrets", "kube-system", name)
 
     def _cached(self, cache: ObjectCache, plural: str, namespace: str) -> list[Obj]:
         """A namespace's objects from ``cache``, or from the store while the cache is not synced."""
@@ -203,7 +217,7 @@ class APIServer:
         self.url = f"https://{host}:{sockets[0].getsockname()[1]}"
         if self.store.remote:
             self._store_threads = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix=f"apiserver-{self.name}-store")
-        for admission_cache in (self.namespaces, self.limitranges, self.quotas):
+        for admission_cache in (self.namespaces, self.limitranges, self.quotas, self.system_secrets):
             admission_cache.start()
         self._bootstrap()
         self._compactor = asyncio.get_running_loop().create_task(self._compact_periodically())
@@ -218,7 +232,7 @@ class APIServer:
             cache.stop()
         for handle in self._rbac_watches:
             handle.cancel()
-        for admission_cache in (self.namespaces, self.limitranges, self.quotas):
+        for admission_cache in (self.namespaces, self.limitranges, self.quotas, self.system_secrets):
             admission_cache.stop()
         if self._runner:
             await self._runner.cleanup()
@@ -430,14 +444,15 @@ class APIServer:
 
     async def _health(self, path: str) -> web.Response:
         """``/livez``, ``/readyz`` and ``/healthz`` as kube-apiserver answers them without ``?verbose``:
-        ``ok``, or 500 with each check and ``<path> check failed``. ``/livez`` asks only whether the
-        process answers; the other two ask etcd too (a read that needs its quorum, 2 s at most), and
-        ``/readyz`` whether the server has finished starting."""
-        checks = [("ping", "")]
-        if path != "/livez":
-            checks.append(("etcd", await self._off_loop(self.store.check)))
+        ``ok``, or 500 with each check and ``<path> check failed``. All three ask etcd (``etcd``: a read
+        that needs its quorum, 2 s at most) and whether the server has finished starting; ``/readyz``
+        adds ``etcd-readiness``, the same read with its own timeout. (kube runs more checks: informer
+        sync, each post-start hook, shutdown; labkit has one post-start hook, its bootstrap.)"""
+        etcd = await self._off_loop(self.store.check)
+        checks = [("ping", ""), ("log", ""), ("etcd", etcd)]
         if path == "/readyz":
-            checks.append(("poststarthook/labkit-bootstrap", "" if self.ready else "not finished"))
+            checks.append(("etcd-readiness", etcd))
+        checks.append(("poststarthook/labkit-bootstrap", "" if self.ready else "not finished"))
         if all(not why for _, why in checks):
             return web.Response(status=200, text="ok", content_type="text/plain")
         lines = [f"[+]{name} ok" if not why else f"[-]{name} failed: reason withheld" for name, why in checks]
@@ -490,7 +505,7 @@ class APIServer:
         if not res.stored:
             if req.method != "POST":
                 raise errors.method_not_supported(res.plural, req.method)
-            return self._respond(req, call, review(call, self.authorizer), fmt)
+            return self._respond(req, call, await self._off_loop(review, call, self.authorizer), fmt)
         if info.verb == "watch":
             return await self._watch(req, call, fmt)
         handler = self._handler(req.method, info, res, fmt)

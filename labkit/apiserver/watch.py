@@ -24,6 +24,7 @@ import asyncio
 import collections
 import functools
 import threading
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
@@ -36,6 +37,7 @@ from labkit.apiserver.storage import Registry, decode
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 WINDOW = 4096  # events the watch cache keeps (kube-apiserver's default watch cache size is 100+)
 BACKLOG_LIMIT = 256 * 1024  # unsent bytes after which a watcher counts as not keeping up
+FRESHNESS_WAIT = 3.0  # seconds a watch from a revision the store has not seen yet waits for it (kube's 3 s)
 OffLoop = Callable[..., Awaitable[Any]]
 
 
@@ -246,6 +248,17 @@ def _store_history(registry: Registry, prefix: str, start: int) -> list[Change]:
     return _decode_events(replayed, registry)
 
 
+async def _until_fresh(store: kv.Store, revision: int) -> None:
+    """Wait until this server's store has seen ``revision`` (a list answered by another API server of
+    an HA control plane may be ahead of it), ``FRESHNESS_WAIT`` seconds at most, as kube's watch cache
+    waits before answering "Too large resource version"."""
+    deadline = time.monotonic() + FRESHNESS_WAIT
+    while revision > store.revision:
+        if time.monotonic() >= deadline:
+            raise errors.timeout(f"Too large resource version: {revision}, current: {store.revision}")
+        await asyncio.sleep(0.01)
+
+
 async def watch(cache: WatchCache, namespace: str, send: Send, *, matches: Callable[[Obj], bool],
                 resource_version: str, send_initial_events: bool | None, allow_bookmarks: bool,
                 off_loop: OffLoop, backed_up: Callable[[], bool] = lambda: False, trigger: str | None = None) -> None:
@@ -271,8 +284,7 @@ async def watch(cache: WatchCache, namespace: str, send: Send, *, matches: Calla
             last = store.revision
         else:
             last = int(resource_version)
-            if last > store.revision:
-                raise errors.timeout(f"Too large resource version: {last}, current: {store.revision}")
+            await _until_fresh(store, last)
             if last + 1 < store.compact_revision:
                 raise errors.gone(f"too old resource version: {last} ({store.compact_revision})")
         backlog = cache.since(last)

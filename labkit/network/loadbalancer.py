@@ -132,10 +132,10 @@ class LoadBalancer(abc.ABC):
 
     def __init__(self, backends: Sequence[Backend], *, host: str = "127.0.0.1", port: int = 0,
                  check_interval: float = CHECK_INTERVAL) -> None:
-        self._backends: list[Backend] = []
-        for backend in backends:
-            self._adding(backend)
-            self._backends.append(backend)
+        names = [b.name for b in backends]
+        if duplicated := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"backend {duplicated[0]!r} is given twice")
+        self._backends = list(backends)
         self.host, self.port, self.check_interval = host, port, check_interval
 
     @property
@@ -145,10 +145,6 @@ class LoadBalancer(abc.ABC):
     @property
     def url(self) -> str:
         return f"https://{self.host}:{self.port}"
-
-    def _adding(self, backend: Backend) -> None:
-        if any(b.name == backend.name for b in self._backends):
-            raise ValueError(f"backend {backend.name!r} is already there")
 
     def _checks(self) -> str:
         return f"health checks GET {READYZ} over TLS every {self.check_interval:g}s"
@@ -164,11 +160,6 @@ class LoadBalancer(abc.ABC):
     @abc.abstractmethod
     async def status(self) -> list[BackendStatus]:
         """Each server's state, last check and connection counts, in the order they were added."""
-
-    @abc.abstractmethod
-    async def add_backend(self, backend: Backend) -> None:
-        """Add a server (a control-plane member joining); while running it is checked from now on,
-        starting UP as a configured server does."""
 
     @abc.abstractmethod
     def describe(self) -> str:
@@ -219,7 +210,7 @@ class HAProxyLoadBalancer(LoadBalancer):
 
     @property
     def socket_path(self) -> Path:
-        return self.workdir / "haproxy.sock"
+        return self.workdir / SOCKET_NAME
 
     @property
     def log_path(self) -> Path:
@@ -353,23 +344,6 @@ class HAProxyLoadBalancer(LoadBalancer):
                 current=int(row["scur"] or 0), total=int(row["stot"] or 0), since=now - int(row["lastchg"] or 0)))
         return statuses
 
-    async def add_backend(self, backend: Backend) -> None:
-        """haproxy 2.6's dynamic servers (management guide, ``add server``): the server is added in
-        maintenance with its checks off, then ``enable health`` and ``enable server``; the
-        configuration file is rewritten with it, as the guide asks for reloads."""
-        self._adding(backend)
-        if self.process is not None:
-            target = f"{BACKEND_SECTION}/{backend.name}"
-            answer = await self._command(f"add server {target} {self._server(backend)}")
-            if "New server registered" not in answer:
-                raise LoadBalancerError(f"haproxy refused add server {target}: {answer.strip()}")
-            for command in (f"enable health {target}", f"enable server {target}"):
-                if answer := (await self._command(command)).strip():
-                    raise LoadBalancerError(f"haproxy refused {command}: {answer}")
-        self._backends.append(backend)
-        if self.process is not None:
-            self.config_path.write_text(self.config())
-
     def describe(self) -> str:
         return f"haproxy {self.version} ({self.binary}) at {self.host}:{self.port}, {self._checks()}"
 
@@ -483,14 +457,6 @@ class BuiltinLoadBalancer(LoadBalancer):
         return [BackendStatus(name=s.backend.name, address=s.backend.address, state="UP" if s.up else "DOWN",
                               check=s.check, current=s.current, total=s.total, since=s.since)
                 for s in self._servers]
-
-    async def add_backend(self, backend: Backend) -> None:
-        self._adding(backend)
-        self._backends.append(backend)
-        server = _Server(backend, since=time.time())
-        self._servers.append(server)
-        if self._listener is not None:
-            self._start_checks(server, delay=0)
 
     def describe(self) -> str:
         return f"built-in (asyncio, a stand-in for haproxy) at {self.host}:{self.port}, {self._checks()}"

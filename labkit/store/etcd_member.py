@@ -332,11 +332,6 @@ class EtcdMember:
         self.process = None
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def etcdctl(self, client_cert: Path, client_key: Path) -> list[str]:
-        """The ``etcdctl`` command line for this member with a client certificate of its CA."""
-        assert self.binary is not None
-        return etcdctl_command(self.binary, [self.client_url], self.tls.ca, client_cert, client_key)
-
 
 def start_cluster(members: Sequence[EtcdMember], timeout: float = 30.0) -> None:
     """Start several members as one new Raft cluster (``--initial-cluster`` names them all) and wait

@@ -19,6 +19,7 @@ from typing import Any
 from labkit.apimachinery.meta import Obj
 from labkit.controlplane import EtcdMemberStatus
 from labkit.informer import Informer
+from labkit.network.loadbalancer import LoadBalancerError
 from labkit.trace import RequestRecord
 from labkit.widgets.base import PHASE_COLORS, LiveWidget, esc
 from labkit.widgets.pod_lifecycle import InformerFeed
@@ -90,7 +91,7 @@ class ControlPlaneView(LiveWidget):
         if lb is not None:
             try:
                 balancer = {b.name: b for b in self._cluster.run(lb.status(), timeout=2)}
-            except (TimeoutError, RuntimeError):
+            except (TimeoutError, RuntimeError, LoadBalancerError):  # shown as "-" until it answers again
                 balancer = {}
         since = time.monotonic() - self.window
         with self._rows_lock:

@@ -86,10 +86,11 @@ def test_approval_only_through_approval_and_certificate_only_through_status(clus
     # the object itself: neither conditions nor certificate change
     same = cluster.run(admin.update(url, {**csr, "status": {"conditions": approved}}))
     assert same["status"] == {}
-    # /status: the conditions stay as stored; a certificate must be CERTIFICATE blocks
+    # /status: no approval; a certificate must be CERTIFICATE blocks
     e = error(cluster, admin.update(f"{url}/status", {**same, "status": {"conditions": approved, "certificate": cert}}))
     assert 'status.certificate: Invalid value: "<certificate data>": must contain at least one CERTIFICATE PEM ' \
            "block" in str(e)
+    assert 'status.conditions: Forbidden: updates may not add a condition of type "Approved"' in str(e)
     # /approval: the conditions, and nothing else
     done = cluster.run(admin.update(f"{url}/approval", {**same, "spec": {**same["spec"], "usages": ["any"]},
                                                          "status": {"conditions": approved}}))
@@ -97,8 +98,13 @@ def test_approval_only_through_approval_and_certificate_only_through_status(clus
     assert done["spec"]["usages"] == ["digital signature", "client auth"]
     e = error(cluster, admin.update(f"{url}/approval", {**done, "status": {}}))
     assert 'status.conditions: Forbidden: updates may not remove a condition of type "Approved"' in str(e)
-    kept = cluster.run(admin.update(f"{url}/status", {**done, "status": {"conditions": []}}))
-    assert kept["status"]["conditions"] == approved
+    e = error(cluster, admin.update(f"{url}/status", {**done, "status": {"conditions": []}}))
+    assert 'status.conditions: Forbidden: updates may not remove a condition of type "Approved"' in str(e)
+    # /status: a signer's Failed condition is written; the approval stays as stored
+    failed = {"type": "Failed", "status": "True", "reason": "SignerValidationFailure", "message": "no"}
+    changed = {**approved[0], "message": "changed"}
+    signed = cluster.run(admin.update(f"{url}/status", {**done, "status": {"conditions": [changed, failed]}}))
+    assert signed["status"]["conditions"] == [approved[0], failed]
 
 
 def test_status_sets_the_certificate_once(cluster: Cluster) -> None:

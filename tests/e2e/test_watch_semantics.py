@@ -77,6 +77,26 @@ def test_compacted_resource_version_gives_410_expired(cluster: Cluster, raw: req
     assert status["message"].startswith(f"too old resource version: {old}")
 
 
+def test_a_watch_from_a_revision_not_yet_seen_waits_for_it_then_a_later_one_gives_504(
+        cluster: Cluster, raw: requests.Session, namespace: str) -> None:
+    """An HA control plane's load balancer may send a list and the watch after it to two API servers:
+    kube's watch cache waits up to 3 s for a revision its store has not seen before refusing it."""
+    url = f"{cluster.url}/api/v1/namespaces/{namespace}/configmaps"
+    now = int(cm(raw, url, "before")["metadata"]["resourceVersion"])
+    got: list[dict] = []
+    watching = threading.Thread(target=lambda: got.extend(events(raw, url, 1, resourceVersion=str(now + 1))))
+    watching.start()
+    time.sleep(0.3)  # the watch is waiting for revision now + 1
+    cm(raw, url, "at")  # revision now + 1 (this namespace is the test's own: nothing else writes to it)
+    cm(raw, url, "after")
+    watching.join(10)
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in got] == [("ADDED", "after")]
+    far = int(raw.get(url).json()["metadata"]["resourceVersion"]) + 10_000
+    [error] = events(raw, url, 1, resourceVersion=str(far), timeoutSeconds="10")
+    assert error["type"] == "ERROR" and error["object"]["code"] == 504
+    assert error["object"]["message"].startswith(f"Too large resource version: {far}, current: ")
+
+
 def test_send_initial_events_ends_with_a_bookmark(cluster: Cluster, raw: requests.Session, namespace: str) -> None:
     url = f"{cluster.url}/api/v1/namespaces/{namespace}/configmaps"
     cm(raw, url, "a")

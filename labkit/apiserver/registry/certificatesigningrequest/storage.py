@@ -4,8 +4,9 @@
 
 - create: ``spec.username``, ``uid``, ``groups`` and ``extra`` are the requester's, whatever the body
   says (``PrepareForCreate``), so a signer can trust them;
-- ``/status`` (``csrStatusStrategy``): only the status changes, and not its conditions: a signer sets
-  ``status.certificate`` (once) and Failed conditions there, never the approval;
+- ``/status`` (``csrStatusStrategy``): only the status changes, and not its Approved and Denied
+  conditions (kept as stored): a signer sets ``status.certificate`` (once) and Failed conditions
+  there, never the approval;
 - ``/approval`` (``csrApprovalStrategy``): only ``status.conditions`` change; this is what ``kubectl
   certificate approve|deny`` writes, and RBAC checks ``certificatesigningrequests/approval``.
 
@@ -17,13 +18,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import builtins
 import re
 
 from labkit import store as kv
 from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.validation import Cause, forbidden
 from labkit.apiserver import errors
 from labkit.apiserver.authn import UserInfo
 from labkit.apiserver.storage import Registry
+
+#: the conditions only ``/approval`` may change
+APPROVAL = ("Approved", "Denied")
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
@@ -59,6 +65,19 @@ class CSRRegistry(Registry):
                     spec["extra"] = {k: list(v) for k, v in user.extra.items()}
         return super().create(ns, obj, user=user, dry_run=dry_run)
 
+    def _validate_update(self, new: Obj, old: Obj, subresource: str) -> builtins.list[Cause]:
+        """Beyond the strategy's: outside ``/approval``, Approved and Denied may not be added or changed."""
+        causes = super()._validate_update(new, old, subresource)
+        if subresource == "approval":
+            return causes
+        for kind in APPROVAL:
+            mine, theirs = _of_type(new, kind), _of_type(old, kind)
+            if len(mine) > len(theirs):
+                causes.append(forbidden("status.conditions", f'updates may not add a condition of type "{kind}"'))
+            elif len(mine) == len(theirs) and mine != theirs:
+                causes.append(forbidden("status.conditions", f'updates may not modify a condition of type "{kind}"'))
+        return causes
+
     def _prepare_update(self, new: Obj, old: Obj, subresource: str, item: kv.KeyValue) -> Obj:
         _check_base64(new)
         if subresource == "approval":
@@ -73,8 +92,29 @@ class CSRRegistry(Registry):
         new = super()._prepare_update(new, old, subresource, item)
         if subresource == "status":  # the status given, but the approval as stored
             status = new.setdefault("status", {})
-            if (old.get("status") or {}).get("conditions"):
-                status["conditions"] = old["status"]["conditions"]
+            stored = (old.get("status") or {}).get("conditions") or []
+            conditions = _keep_approval(list(status.get("conditions") or []), stored)
+            if conditions:
+                status["conditions"] = conditions
             else:
                 status.pop("conditions", None)
         return new
+
+
+def _of_type(obj: Obj, kind: str) -> list[Obj]:
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return [c for c in conditions if isinstance(c, dict) and c.get("type") == kind]
+
+
+def _keep_approval(given: list[Obj], stored: list[Obj]) -> list[Obj]:
+    """``preserveConditionInstances`` for Approved and Denied: where ``given`` holds as many of a type
+    as ``stored``, each takes the stored one's place; otherwise the update keeps its own, and
+    validation refuses what it removed."""
+    for kind in APPROVAL:
+        mine = [i for i, c in enumerate(given) if isinstance(c, dict) and c.get("type") == kind]
+        theirs = [c for c in stored if isinstance(c, dict) and c.get("type") == kind]
+        if len(mine) == len(theirs):
+            for i, condition in zip(mine, theirs, strict=True):
+                given[i] = condition
+    return given
+

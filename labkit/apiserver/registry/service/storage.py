@@ -8,9 +8,9 @@ keeps on update (the allocated values) is in ``strategy.py``.
 
 Left out: dual-stack, random allocation (labkit takes the first free value where kube picks one at
 random), and allocation bitmaps persisted in the store (labkit rebuilds the allocation from the
-existing Services). So two creates must not interleave: one lock serialises them across every API
-server of this process (the members of an HA cluster included); API servers in two processes over
-one etcd could still hand out one address twice.
+existing Services). So two creates must not interleave: a lock of the cluster's serialises them
+across its API servers in this process (the members of an HA control plane); API servers in two
+processes over one etcd (``labkit join --control-plane``) could still hand out one address twice.
 """
 
 from __future__ import annotations
@@ -27,17 +27,17 @@ from labkit.apiserver.storage import Registry
 #: kube-apiserver's default --service-cluster-ip-range
 DEFAULT_SERVICE_CIDR = "10.96.0.0/12"
 NODE_PORT_RANGE = range(30000, 32768)
-#: held from reading what is allocated until the new Service is stored
-_ALLOCATING = threading.Lock()
 
 
 class ServiceRegistry(Registry):
     """Allocates ``spec.clusterIP`` from :attr:`service_cidr` and node ports from :data:`NODE_PORT_RANGE`."""
 
     service_cidr = ipaddress.ip_network(DEFAULT_SERVICE_CIDR)
+    #: held from reading what is allocated until the new Service is stored (the API server sets it)
+    allocating = threading.Lock()
 
     def create(self, ns: str, obj: Obj, *, user: UserInfo | None = None, dry_run: bool = False) -> tuple[Obj, int]:
-        with _ALLOCATING:
+        with self.allocating:
             return self._allocate_and_create(ns, obj, user, dry_run)
 
     def _allocate_and_create(self, ns: str, obj: Obj, user: UserInfo | None, dry_run: bool) -> tuple[Obj, int]:
