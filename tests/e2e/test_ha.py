@@ -180,6 +180,12 @@ def test_no_acknowledged_write_is_lost_through_every_fault(whole: Cluster) -> No
                      what=lambda what=what: f"writes acknowledged after: {what} (refused: {refused[-3:]})")
             cp.restore()
             cp.wait_ready()
+        for member in cp.members:  # every etcd member: no quorum to come back to, one by one
+            cp.kill_etcd(member.name)
+        cp.restore()
+        cp.wait_ready()
+        after = len(acknowledged)
+        wait_for(lambda: acknowledged_since(after), timeout=40, what="writes acknowledged after every etcd was killed")
     finally:
         stop.set()
         thread.join(30)
