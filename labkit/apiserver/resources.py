@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from labkit.apiserver.registry import (
+    apiservice,
     certificatesigningrequest,
     configmap,
     deployment,
@@ -65,6 +66,8 @@ class Resource:
     subresources: tuple[Subresource, ...] = ()
     storage: str = ""  # key segment under /registry; defaults to the plural
     stored: bool = True  # False for create-only reviews (SelfSubjectAccessReview ...)
+    #: served by another server through an APIService (kube-aggregator), never stored here
+    aggregated: bool = False
 
     @property
     def singular(self) -> str:
@@ -143,6 +146,9 @@ RESOURCES: tuple[Resource, ...] = (
              rbac.CLUSTER_ROLE_BINDING),
     # scheduling.k8s.io/v1
     Resource("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, priorityclass.STRATEGY, ("pc",)),
+    # apiregistration.k8s.io/v1
+    Resource("apiregistration.k8s.io", "v1", "apiservices", "APIService", False, apiservice.STRATEGY,
+             categories=("api-extensions",), subresources=(_status("APIService"),)),
     # reviews: create-only, never stored
     Resource("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False,
              Strategy(), verbs=("create",), stored=False),
@@ -152,6 +158,11 @@ RESOURCES: tuple[Resource, ...] = (
              Strategy(), verbs=("create",), stored=False),
     Resource("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", False,
              Strategy(), verbs=("create",), stored=False),
+    # metrics.k8s.io/v1beta1: metrics-server's, through the APIService v1beta1.metrics.k8s.io
+    Resource("metrics.k8s.io", "v1beta1", "nodes", "NodeMetrics", False, Strategy(), verbs=("get", "list"),
+             stored=False, aggregated=True),
+    Resource("metrics.k8s.io", "v1beta1", "pods", "PodMetrics", True, Strategy(), verbs=("get", "list"),
+             stored=False, aggregated=True),
 )
 
 #: API groups in the order discovery lists them (the preferred, and only, version of each)

@@ -5,8 +5,10 @@ Mirrors kube-apiserver's handler chain (``k8s.io/apiserver/pkg/server/config.go`
 credentials is ``system:anonymous`` unless authorization is AlwaysAllow) → impersonation →
 authorization → the REST handler (admission and storage inside), with every request and every watch
 event written to the trace. Also serves discovery (legacy and aggregated), ``/version``, the health
-endpoints and the minimal ``/openapi/v2`` kubectl's validation accepts. Left out: HTTP/2, API priority
-and fairness, audit policy, aggregation of extension API servers, CRDs.
+endpoints and the minimal ``/openapi/v2`` kubectl's validation accepts. The group-versions of
+APIServices go to their backend (:attr:`APIServer.api_services`, :mod:`labkit.apiserver.aggregator`).
+Left out: HTTP/2, API priority and fairness, audit policy, proxying to an extension API server's
+Service, CRDs.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.timeutil import now_utc
 from labkit.apiserver import bootstrappolicy, discovery, errors, handlers, request, streaming, tables, watch
 from labkit.apiserver.admission import AdmissionChain, NamespaceCache, NamespaceLifecycle, Priority, ServiceAccount
+from labkit.apiserver.aggregator import APIServiceBackend
 from labkit.apiserver.authn import BootstrapTokenAuthenticator, UserInfo
 from labkit.apiserver.authz import AlwaysAllow, AuthorizationAttributes, Authorizer, forbidden_message
 from labkit.apiserver.pki import PKI
@@ -134,6 +137,8 @@ class APIServer:
         #: node name -> its kubelet's API; the Cluster fills it (one dict for every API server of a cluster)
         self.kubelets: dict[str, KubeletAPI] = kubelets if kubelets is not None else {}
         streaming.install(self)  # log/exec/attach/portforward, through self.kubelets
+        #: group-version (``metrics.k8s.io/v1beta1``) -> the server of its APIService; registered by it
+        self.api_services: dict[str, APIServiceBackend] = {}
         self._watch_caches: dict[tuple[str, str], watch.WatchCache] = {}
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -417,22 +422,23 @@ class APIServer:
         if path == "/openapi/v2":
             return web.Response(status=200, body=b"", headers={"Content-Type": OPENAPI_V2_CONTENT_TYPE})
         accept = req.headers.get("Accept")
+        served = self.api_services.keys()
         if path in ("/api", "/apis"):
             version = discovery.discovery_media_type(accept)
             if version:
-                return _json(200, discovery.aggregated_discovery(core=path == "/api", version=version),
+                return _json(200, discovery.aggregated_discovery(core=path == "/api", version=version, served=served),
                              discovery.AGGREGATED_CONTENT_TYPE[version])
             if path == "/api":
                 return _json(200, discovery.api_versions(self.url.removeprefix("https://")))
-            return _json(200, discovery.api_group_list())
+            return _json(200, discovery.api_group_list(served))
         parts = path.strip("/").split("/")
         doc = None
         if parts[0] == "apis" and len(parts) == 2:
-            doc = discovery.api_group(parts[1])
+            doc = discovery.api_group(parts[1], served)
         elif parts[0] == "api" and len(parts) == 2:
             doc = discovery.api_resource_list("", parts[1])
         elif parts[0] == "apis" and len(parts) == 3:
-            doc = discovery.api_resource_list(parts[1], parts[2])
+            doc = discovery.api_resource_list(parts[1], parts[2], served)
         if doc is None:
             raise errors.not_found_path()
         return _json(200, doc)
@@ -449,6 +455,8 @@ class APIServer:
         fmt = request.response_format(req.headers.get("Accept"))
         if res.plural == "endpoints" and not res.group:  # KEP-4974, from Kubernetes 1.33
             call.warnings.append("v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice")
+        if res.aggregated:
+            return self._aggregated(req, call, fmt)
         if not res.stored:
             if req.method != "POST":
                 raise errors.method_not_supported(res.plural, req.method)
@@ -457,6 +465,17 @@ class APIServer:
             return await self._watch(req, call, fmt)
         handler = self._handler(req.method, info, res, fmt)
         return self._respond(req, call, await self._off_loop(handler, call), fmt)
+
+    def _aggregated(self, req: web.Request, call: handlers.Call, fmt: str) -> web.Response:
+        """A request for an APIService's group-version, answered by its backend (kube-aggregator's proxy)."""
+        info = call.info
+        backend = self.api_services.get(info.resource.group_version if info.resource else "")
+        if backend is None:  # no APIService serves it: as if the group did not exist
+            raise errors.not_found_path()
+        if req.method != "GET" or info.verb == "watch" or info.subresource:
+            raise errors.method_not_supported(info.plural, info.verb if req.method == "GET" else req.method)
+        body = backend.serve(info, call.query, fmt == "table")
+        return _json(200, body, tables.TABLE_CONTENT_TYPE if body.get("kind") == "Table" else "application/json")
 
     def _handler(self, method: str, info: request.RequestInfo, res: Resource, fmt: str) -> Handler:
         sub = info.subresource

@@ -10,6 +10,17 @@ with annotations (read when the sandbox is created):
 - ``labkit.dev/sim-exit-code: "1"``: the exit code it exits with (default ``0``; ``137`` reports
   ``OOMKilled`` so that lesson can be shown too). An exit code alone means "exit at once".
 
+What containers use (:meth:`SimRuntime.list_container_stats`, for the kubelet's ``/metrics/resource``)
+is a model a lesson sets, since nothing runs: each regular container uses a steady CPU rate and a
+fixed working set,
+
+- ``labkit.dev/sim-cpu: "250m"`` and ``labkit.dev/sim-memory: "64Mi"`` on the pod (a Deployment's
+  template gives every replica the same), read when the sandbox is created; else :data:`IDLE_CPU` and
+  :data:`IDLE_MEMORY`;
+- :meth:`SimRuntime.set_usage` (``Cluster.set_sim_usage``) changes a running pod's use from now on, as a
+  load generator would; CPU time accumulates at the rate in force, so a rate of 500m shows as 500m
+  between two scrapes.
+
 Logs are one synthetic line per container; exec, attach and port-forward fail with "the sim runtime
 has no processes". Per-node cost is a few dicts, so one process holds thousands of nodes; above a
 hundred of them the kubelets also share one pod watch (:mod:`labkit.kubelet.simpods`).
@@ -21,11 +32,14 @@ import asyncio
 import dataclasses
 import itertools
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from fractions import Fraction
 
+from labkit.apimachinery.resource import parse_quantity, to_bytes
 from labkit.kubelet.runtime import (
     LABEL_INIT_CONTAINER,
     ContainerConfig,
+    ContainerStats,
     ContainerStatus,
     CRIError,
     ExecSession,
@@ -39,19 +53,44 @@ from labkit.kubelet.runtime import (
 
 ANNOTATION_RUN_SECONDS = "labkit.dev/sim-run-seconds"
 ANNOTATION_EXIT_CODE = "labkit.dev/sim-exit-code"
+ANNOTATION_CPU = "labkit.dev/sim-cpu"
+ANNOTATION_MEMORY = "labkit.dev/sim-memory"
+#: what a container uses when its pod says nothing: little, but never zero (metrics-server drops a
+#: container whose CPU time or memory reads 0, and the whole pod with it)
+IDLE_CPU = "1m"
+IDLE_MEMORY = "4Mi"
 NO_PROCESSES = "the sim runtime has no processes"
 _ids = itertools.count(1)
 
 
+@dataclasses.dataclass
+class _Usage:
+    """One container's modelled use: ``cores`` of CPU and ``memory`` bytes now; ``cpu_seconds`` used
+    up to ``since`` (unix seconds), while it ran."""
+
+    cores: Fraction
+    memory: int
+    cpu_seconds: Fraction = Fraction(0)
+    since: float = 0.0
+
+    def cpu_at(self, now: float) -> Fraction:
+        return self.cpu_seconds + self.cores * Fraction(max(now - self.since, 0.0))
+
+
 class SimRuntime(Runtime):
-    """A node's simulated containers. Images ending in ``:invalid`` (or named ``invalid/...``) fail to pull."""
+    """A node's simulated containers. Images ending in ``:invalid`` (or named ``invalid/...``) fail to pull.
+    ``clock``: unix seconds, for every timestamp it reports (a test's fake clock gives exact rates)."""
 
     name = "sim"
     simulated = True
 
-    def __init__(self, *, node: str = "", start_delay: float = 0.05) -> None:
+    def __init__(self, *, node: str = "", start_delay: float = 0.05, clock: Callable[[], float] = time.time) -> None:
         self.node = node
         self.start_delay = start_delay
+        self.clock = clock
+        self._usage: dict[str, _Usage] = {}  # container id -> its use
+        #: (namespace, pod) -> container name ("" for all) -> (cores, bytes) set by :meth:`set_usage`
+        self._set_usage: dict[tuple[str, str], dict[str, tuple[Fraction, int]]] = {}
         self._sandboxes: dict[str, tuple[PodSandboxConfig, SandboxStatus]] = {}
         self._containers: dict[str, ContainerStatus] = {}
         self._exit_plans: dict[str, tuple[float | None, int]] = {}  # container id -> (run seconds, exit code)
@@ -67,7 +106,7 @@ class SimRuntime(Runtime):
         sid = f"sim-sandbox-{next(_ids)}"
         self._sandboxes[sid] = (config, SandboxStatus(id=sid, name=config.name, namespace=config.namespace,
                                                       uid=config.uid, ip=config.ip, state="ready",
-                                                      created_at=time.time(), labels=dict(config.labels)))
+                                                      created_at=self.clock(), labels=dict(config.labels)))
         return sid
 
     async def stop_pod_sandbox(self, sandbox_id: str) -> None:
@@ -92,15 +131,63 @@ class SimRuntime(Runtime):
         cid = f"sim-{next(_ids)}"
         self._containers[cid] = ContainerStatus(id=cid, name=config.name, sandbox_id=sandbox_id, state="created",
                                                 image=config.image, image_ref=f"sim://{config.image}",
-                                                created_at=time.time(), attempt=config.restart_count,
+                                                created_at=self.clock(), attempt=config.restart_count,
                                                 labels=dict(config.labels))
         if config.labels.get(LABEL_INIT_CONTAINER) == "true":
             self._exit_plans[cid] = (0.0, 0)
         else:
+            self._usage[cid] = _Usage(*self._planned_usage(sandbox, config.name))
             run, code = sandbox.annotations.get(ANNOTATION_RUN_SECONDS), sandbox.annotations.get(ANNOTATION_EXIT_CODE)
             if run is not None or code is not None:
                 self._exit_plans[cid] = (float(run or 0), int(code or 0))
         return cid
+
+    def _planned_usage(self, sandbox: PodSandboxConfig, container: str) -> tuple[Fraction, int]:
+        """What a new container of ``sandbox`` uses: as set for its pod, else as annotated, else idle."""
+        chosen = self._set_usage.get((sandbox.namespace, sandbox.name), {})
+        if container in chosen or "" in chosen:
+            return chosen.get(container, chosen.get(""))  # type: ignore[return-value]  # one of the two is there
+        notes = sandbox.annotations
+        return (parse_quantity(notes.get(ANNOTATION_CPU, IDLE_CPU)).amount,
+                to_bytes(notes.get(ANNOTATION_MEMORY, IDLE_MEMORY)))
+
+    def set_usage(self, namespace: str, pod: str, *, cpu: str | None = None, memory: str | None = None,
+                  container: str = "") -> int:
+        """From now on the pod's containers (or the one named) use ``cpu`` (a quantity: ``"500m"``) and
+        ``memory`` (``"64Mi"``); what is not given stays. Its next containers (restarts) use it too.
+        Returns how many running containers of the pod this node has (0: the pod is not here)."""
+        sandboxes = {sid: config for sid, (config, status) in self._sandboxes.items()
+                     if (config.namespace, config.name) == (namespace, pod) and status.state == "ready"}
+        if not sandboxes:
+            return 0
+
+        def chosen(cores: Fraction, bytes_: int) -> tuple[Fraction, int]:
+            return (parse_quantity(cpu).amount if cpu is not None else cores,
+                    to_bytes(memory) if memory is not None else bytes_)
+
+        now = self.clock()
+        running = 0
+        for cid, c in self._containers.items():
+            usage = self._usage.get(cid)
+            if c.sandbox_id not in sandboxes or usage is None or (container and c.name != container):
+                continue
+            if c.state == "running":
+                usage.cpu_seconds, usage.since = usage.cpu_at(now), now
+                running += 1
+            usage.cores, usage.memory = chosen(usage.cores, usage.memory)
+        planned = self._planned_usage(next(iter(sandboxes.values())), container)
+        if not container:  # the whole pod: what was set for one of its containers is overridden
+            self._set_usage.pop((namespace, pod), None)
+        self._set_usage.setdefault((namespace, pod), {})[container] = chosen(*planned)
+        return running
+
+    async def list_container_stats(self) -> list[ContainerStats]:
+        now = self.clock()
+        return [ContainerStats(id=cid, sandbox_id=c.sandbox_id, name=c.name, started_at=c.started_at, timestamp=now,
+                               cpu_usage_core_nanoseconds=int(usage.cpu_at(now) * 1_000_000_000),
+                               memory_working_set_bytes=usage.memory)
+                for cid, c in self._containers.items()
+                if c.state == "running" and (usage := self._usage.get(cid)) is not None]
 
     async def start_container(self, container_id: str) -> None:
         if container_id not in self._containers:
@@ -112,7 +199,9 @@ class SimRuntime(Runtime):
         c = self._containers.get(cid)
         if c is None or c.state != "created":
             return
-        self._containers[cid] = dataclasses.replace(c, state="running", started_at=time.time())
+        self._containers[cid] = dataclasses.replace(c, state="running", started_at=self.clock())
+        if cid in self._usage:
+            self._usage[cid].since = self.clock()
         plan = self._exit_plans.get(cid)
         if plan is not None:
             run, code = plan
@@ -123,8 +212,9 @@ class SimRuntime(Runtime):
         if c is None or c.state not in ("created", "running"):
             return
         reason = "Completed" if code == 0 else "OOMKilled" if code == 137 else "Error"
+        self._usage.pop(cid, None)
         self._containers[cid] = dataclasses.replace(c, state="exited", exit_code=code, reason=reason,
-                                                    finished_at=time.time(), started_at=c.started_at or time.time())
+                                                    finished_at=self.clock(), started_at=c.started_at or self.clock())
         self._timers.pop(cid, None)
 
     async def stop_container(self, container_id: str, timeout: float) -> None:
@@ -139,6 +229,7 @@ class SimRuntime(Runtime):
             timer.cancel()
         self._containers.pop(container_id, None)
         self._exit_plans.pop(container_id, None)
+        self._usage.pop(container_id, None)
 
     async def container_status(self, container_id: str) -> ContainerStatus:
         try:
@@ -173,3 +264,5 @@ class SimRuntime(Runtime):
         self._containers.clear()
         self._sandboxes.clear()
         self._exit_plans.clear()
+        self._usage.clear()
+        self._set_usage.clear()
