@@ -1,0 +1,115 @@
+"""The kubelet's /metrics/resource, read with the Prometheus client's own parser, from the sim model
+on a fake clock: names, labels, units, timestamps, and a node counter that never goes back."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from labkit.kubelet.resourcemetrics import NODE_BASELINE_CPU, NODE_BASELINE_MEMORY, ResourceMetrics, go_float
+from labkit.kubelet.runtime import ContainerConfig, PodSandboxConfig
+from labkit.kubelet.runtime.sim import ANNOTATION_CPU, ANNOTATION_MEMORY, SimRuntime
+
+MI = 1024 * 1024
+
+
+class Clock:
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+async def start_pod(runtime: SimRuntime, name: str, containers: tuple[str, ...], **annotations: str) -> str:
+    sandbox = PodSandboxConfig(name=name, namespace="shop", uid=f"uid-{name}", node="node-1", ip="10.0.0.2",
+                               hostname=name, annotations=annotations)
+    sid = await runtime.run_pod_sandbox(sandbox)
+    for c in containers:
+        cid = await runtime.create_container(sid, ContainerConfig(name=c, image="nginx"), sandbox)
+        await runtime.start_container(cid)
+    await asyncio.sleep(0)  # start_delay 0: the runtime's timers fire on the next turn of the loop
+    return sid
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], tuple[float, float | None]]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = (s.value, s.timestamp)
+    return out
+
+
+def test_exposition_as_a_kubelet_writes_it(loop: asyncio.AbstractEventLoop) -> None:
+    clock = Clock()
+    runtime = SimRuntime(node="node-1", start_delay=0, clock=clock)
+    metrics = ResourceMetrics(runtime, clock=clock)
+    started = clock.now
+    loop.run_until_complete(start_pod(runtime, "web", ("nginx", "sidecar"),
+                                      **{ANNOTATION_CPU: "250m", ANNOTATION_MEMORY: "64Mi"}))
+    clock.now += 10
+    text = loop.run_until_complete(metrics.collect())
+
+    helps = [line for line in text.splitlines() if line.startswith("# HELP")]
+    assert "# HELP container_cpu_usage_seconds_total [STABLE] Cumulative cpu time consumed by the container " \
+           "in core-seconds" in helps
+    assert "# HELP node_memory_working_set_bytes [STABLE] Current working set of the node in bytes" in helps
+    assert "# TYPE node_cpu_usage_seconds_total counter" in text.splitlines()
+    families = [f.name for f in text_string_to_metric_families(text)]
+    assert families == sorted(families)  # as a registry gathers them
+    web = (("container", "nginx"), ("namespace", "shop"), ("pod", "web"))
+    got = samples(text)
+    at = clock.now  # prometheus_client gives the millisecond timestamp back in seconds
+    assert got[("container_cpu_usage_seconds_total", web)] == (pytest.approx(2.5), at)
+    assert got[("container_memory_working_set_bytes", web)] == (64 * MI, at)
+    assert got[("container_start_time_seconds", web)] == (started, None)
+    assert got[("pod_cpu_usage_seconds_total", web[1:])] == (pytest.approx(5.0), at)
+    assert got[("pod_memory_working_set_bytes", web[1:])] == (128 * MI, at)
+    assert got[("node_cpu_usage_seconds_total", ())] == (pytest.approx(float(NODE_BASELINE_CPU) * 10 + 5.0), at)
+    assert got[("node_memory_working_set_bytes", ())] == (NODE_BASELINE_MEMORY + 128 * MI, at)
+    assert got[("resource_scrape_error", ())] == (0, None)
+    assert "container_memory_working_set_bytes{container=\"nginx\",namespace=\"shop\",pod=\"web\"} 6.7108864e+07 " \
+           f"{round(at * 1000)}" in text
+
+
+def test_node_cpu_keeps_what_deleted_containers_used(loop: asyncio.AbstractEventLoop) -> None:
+    clock = Clock()
+    runtime = SimRuntime(start_delay=0, clock=clock)
+    metrics = ResourceMetrics(runtime, clock=clock)
+    sid = loop.run_until_complete(start_pod(runtime, "job", ("work",), **{ANNOTATION_CPU: "2"}))
+    clock.now += 5
+    before = samples(loop.run_until_complete(metrics.collect()))[("node_cpu_usage_seconds_total", ())][0]
+    loop.run_until_complete(runtime.remove_pod_sandbox(sid))
+    clock.now += 5
+    after = samples(loop.run_until_complete(metrics.collect()))
+    assert after[("node_cpu_usage_seconds_total", ())][0] == pytest.approx(before + float(NODE_BASELINE_CPU) * 5)
+    assert not [k for k in after if k[0].startswith("container_")]
+
+
+def test_set_usage_changes_the_rate_from_then_on(loop: asyncio.AbstractEventLoop) -> None:
+    clock = Clock()
+    runtime = SimRuntime(start_delay=0, clock=clock)
+    loop.run_until_complete(start_pod(runtime, "api", ("app",)))
+    clock.now += 10  # idle: 1m
+    assert runtime.set_usage("shop", "api", cpu="1", memory="100Mi") == 1
+    clock.now += 10
+    (stats,) = loop.run_until_complete(runtime.list_container_stats())
+    assert (stats.cpu_usage_core_nanoseconds, stats.memory_working_set_bytes) == (10_010_000_000, 100 * MI)
+    assert runtime.set_usage("shop", "elsewhere", cpu="1") == 0
+
+
+@pytest.mark.parametrize("value, text", [(0, "0"), (0.5, "0.5"), (2.5e-05, "2.5e-05"), (123456, "123456"),
+                                         (1234567, "1.234567e+06"), (6.7108864e7, "6.7108864e+07"),
+                                         (1.796574936085259e9, "1.796574936085259e+09"), (0.0001, "0.0001")])
+def test_floats_print_as_go_prints_them(value: float, text: str) -> None:
+    assert go_float(value) == text
