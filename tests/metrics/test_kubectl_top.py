@@ -81,8 +81,8 @@ def test_top_pod(kubectl: Kubectl) -> None:
 def test_top_pod_all_namespaces_by_container(kubectl: Kubectl) -> None:
     header, *rows = table(kubectl("top", "pod", "-A", "--containers"))
     assert header == ["NAMESPACE", "POD", "NAME", "CPU(cores)", "MEMORY(bytes)"]
-    assert [(r[0], r[1], r[2], r[4]) for r in rows] == [("other", "cache", "cache", "16Mi"),
-                                                          ("top", "web", "app", "32Mi"), ("top", "web", "sidecar", "32Mi")]
+    assert [(r[0], r[1], r[2], r[4]) for r in rows] == [
+        ("other", "cache", "cache", "16Mi"), ("top", "web", "app", "32Mi"), ("top", "web", "sidecar", "32Mi")]
     assert [abs(millicores(r[3]) - want) <= 2 for r, want in zip(rows, (100, 250, 250), strict=True)] == [True] * 3
 
 
