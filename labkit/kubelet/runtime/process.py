@@ -28,10 +28,10 @@ CRI log files) without containers. Honest about what it is not:
   ``rootfs`` with a symlink per mount.
 
 - **Stats** (:meth:`ProcessRuntime.list_container_stats`): a container is its process group, so its
-  CPU time is that of the group's live processes (user + system, with their waited-for children's)
-  and its working set their resident memory (pages shared between them are counted once each), read
-  from ``/proc``; no cgroup is made for it. A process of the group that exits unwaited-for takes its
-  CPU time with it.
+  CPU time is that of the group's live processes (with their waited-for children's) and its working
+  set their resident memory (pages shared between them are counted once each), read from ``/proc``
+  (:func:`process_group_usage`); no cgroup is made for it. A process of the group that exits
+  unwaited-for takes its CPU time with it.
 
 Logs are CRI-format files (``<time> <stream> F|P <line>``, P for a partial line), one per container, kept until the
 container is removed (the kubelet keeps the previous attempt, so ``--previous`` works). ``cleanup()``
@@ -158,25 +158,32 @@ def cleanup_leftovers() -> int:
 
 
 def process_group_usage(groups: set[int]) -> tuple[dict[int, int], dict[int, int]]:
-    """CPU clock ticks and resident pages of the live processes in each of ``groups`` (process group
-    ids), from one pass over ``/proc`` (``stat`` fields pgrp, utime, stime, cutime, cstime, rss)."""
-    ticks: dict[int, int] = {}
+    """CPU nanoseconds and resident pages of the live processes in each of ``groups`` (process group
+    ids), from one pass over ``/proc``: a process's own time is the larger of ``schedstat``'s (exact,
+    its main thread) and ``stat``'s utime + stime (all its threads, in clock ticks), plus its
+    waited-for children's cutime + cstime; pages are ``stat``'s rss."""
+    cpu: dict[int, int] = {}
     pages: dict[int, int] = {}
     if not groups:
-        return ticks, pages
+        return cpu, pages
+    tick = 1_000_000_000 // CLOCK_TICKS
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
             with open(f"/proc/{entry.name}/stat", "rb") as f:
                 fields = f.read().rsplit(b")", 1)[1].split()
-        except OSError:  # it exited meanwhile
+            if int(fields[2]) not in groups:
+                continue
+            with open(f"/proc/{entry.name}/schedstat", "rb") as f:
+                on_cpu = int(f.read().split()[0])
+        except (OSError, IndexError, ValueError):  # it exited meanwhile
             continue
         pgrp = int(fields[2])
-        if pgrp in groups:
-            ticks[pgrp] = ticks.get(pgrp, 0) + sum(int(x) for x in fields[11:15])
-            pages[pgrp] = pages.get(pgrp, 0) + int(fields[21])
-    return ticks, pages
+        own = max(on_cpu, (int(fields[11]) + int(fields[12])) * tick)
+        cpu[pgrp] = cpu.get(pgrp, 0) + own + (int(fields[13]) + int(fields[14])) * tick
+        pages[pgrp] = pages.get(pgrp, 0) + int(fields[21])
+    return cpu, pages
 
 
 class ProcessRuntime(Runtime):
@@ -377,13 +384,13 @@ class ProcessRuntime(Runtime):
     async def list_container_stats(self) -> list[ContainerStats]:
         groups = {c.proc.pid: c for c in self._containers.values()
                   if c.proc is not None and c.status.state == "running"}
-        ticks, pages = process_group_usage(set(groups))
+        cpu, pages = process_group_usage(set(groups))
         now = time.time()
         return [ContainerStats(id=c.status.id, sandbox_id=c.status.sandbox_id, name=c.config.name,
                                started_at=c.status.started_at, timestamp=now,
-                               cpu_usage_core_nanoseconds=ticks[pgid] * 1_000_000_000 // CLOCK_TICKS,
+                               cpu_usage_core_nanoseconds=cpu[pgid],
                                memory_working_set_bytes=pages[pgid] * PAGE_SIZE)
-                for pgid, c in groups.items() if pgid in ticks]
+                for pgid, c in groups.items() if pgid in cpu]
 
     # --- streaming ---
 
