@@ -110,7 +110,8 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "namespaces", "Namespace", False, namespace.STRATEGY, ("ns",),
              subresources=(_status("Namespace"), Subresource("finalize", "Namespace", ("update",)))),
     Resource("", "v1", "pods", "Pod", True, pod.STRATEGY, ("po",), ("all",), subresources=_POD_SUBRESOURCES),
-    Resource("", "v1", "nodes", "Node", False, node.STRATEGY, ("no",), subresources=(_status("Node"),),
+    Resource("", "v1", "nodes", "Node", False, node.STRATEGY, ("no",), subresources=(
+        _status("Node"), Subresource("proxy", "NodeProxyOptions", ("create", "delete", "get", "patch", "update"))),
              storage="minions"),
     Resource("", "v1", "services", "Service", True, service.STRATEGY, ("svc",), ("all",),
              verbs=("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"),

@@ -452,6 +452,8 @@ class APIServer:
         sub = info.subresource
         if sub in ("log", "exec", "attach", "portforward"):
             return await self._connect(req, call)
+        if sub == "proxy":
+            return await self._node_proxy(req, call)
         fmt = request.response_format(req.headers.get("Accept"))
         if res.plural == "endpoints" and not res.group:  # KEP-4974, from Kubernetes 1.33
             call.warnings.append("v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice")
@@ -537,6 +539,21 @@ class APIServer:
             raise errors.ApiError(503, "ServiceUnavailable",
                                   f'no kubelet is serving {info.subresource} for node "{node}"')
         return await handler(req, call)
+
+    async def _node_proxy(self, req: web.Request, call: handlers.Call) -> web.Response:
+        """``nodes/NAME/proxy/<path>`` (``pkg/registry/core/node/rest/proxy.go``): a GET of the kubelet's
+        ``/metrics/resource``, the one kubelet path labkit's kubelets serve over it; any other is the
+        kubelet's 404."""
+        name = call.info.name
+        await self._off_loop(call.registry.get, "", name)  # 404 for a node that does not exist
+        kubelet = self.kubelets.get(name)
+        tail = req.path.split("/proxy", 1)[1]
+        if kubelet is None:
+            raise errors.ApiError(503, "ServiceUnavailable", f'no kubelet is serving node "{name}"')
+        if req.method != "GET" or tail != "/metrics/resource":
+            return web.Response(status=404, text="404 page not found\n", content_type="text/plain")
+        return web.Response(status=200, text=await kubelet.metrics_resource(),
+                            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
     def _watch_cache(self, reg: Registry) -> watch.WatchCache:
         key = (reg.resource.group, reg.resource.plural)

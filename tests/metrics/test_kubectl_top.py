@@ -127,3 +127,12 @@ def test_python_client_reads_node_metrics(cluster: Cluster) -> None:
     listed = api.list_cluster_custom_object("metrics.k8s.io", "v1beta1", "nodes")
     assert [(n["metadata"]["name"], n["usage"]["memory"]) for n in listed["items"]] == [("node-1", "320Mi"),
                                                                                          ("node-2", "272Mi")]
+
+
+def test_kubelet_metrics_through_the_node_proxy(kubectl: Kubectl) -> None:
+    text = kubectl("get", "--raw", "/api/v1/nodes/node-1/proxy/metrics/resource")
+    assert re.search(r'^container_memory_working_set_bytes\{container="app",namespace="top",pod="web"\} '
+                     r"3\.3554432e\+07 \d{13}$", text, re.M)
+    assert "# TYPE node_cpu_usage_seconds_total counter" in text.splitlines()
+    done = kubectl.run("get", "--raw", "/api/v1/nodes/node-9/proxy/metrics/resource", check=False)
+    assert done.stderr == 'Error from server (NotFound): nodes "node-9" not found\n'
