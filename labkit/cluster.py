@@ -54,6 +54,7 @@ from labkit.controlplane import (
 from labkit.ids import IdSource
 from labkit.kubelet import Kubelet, KubeletConfig
 from labkit.kubelet.runtime import Runtime
+from labkit.kubelet.runtime.simload import SimLoads
 from labkit.kubelet.server import KubeletServer
 from labkit.kubelet.simpods import SimPodSource
 from labkit.leaderelection import LeaderElectionConfig, LeaderElector
@@ -230,6 +231,7 @@ class Cluster:
         self._slot: slots.Slot | None = None
         self._admin: Client | None = None
         self._sim_pods: SimPodSource | None = None
+        self._sim_loads = SimLoads()  # the sim nodes' load generators (set_sim_load)
         self._gc_threshold: tuple[int, ...] | None = None
         self._progress: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._cluster_id, self._cluster_cidr = "", ""
@@ -427,6 +429,18 @@ class Cluster:
         if not self.run(set_on_nodes(), timeout=10):
             raise ValueError(f"no node runs pod {namespace}/{pod} (it has no running container yet)")
 
+    def set_sim_load(self, name: str, *, selector: str, cpu: str | None, namespace: str = "default") -> int:
+        """On a sim cluster, a load generator named ``name``: ``cpu`` (``"1200m"``) of work shared by the
+        running pods of ``selector`` in ``namespace``, less each as there are more of them
+        (:mod:`labkit.kubelet.runtime.simload`); ``cpu=None`` stops it. Returns how many pods share it."""
+        if self.runtime != "sim":
+            raise RuntimeError(f"this is a {self.runtime} cluster: send it real requests to load its pods")
+
+        async def set_load() -> int:
+            return self._sim_loads.set(name, namespace=namespace, selector=selector, cpu=cpu)
+
+        return self.run(set_load(), timeout=10)
+
     async def _start_control_plane(self, service_cidr: str) -> str:
         """kubeadm's HA topology: the first member (``kubeadm init``), the others (``kubeadm join
         --control-plane``) at once, then the load balancer in front of their API servers. Returns its URL."""
@@ -507,7 +521,7 @@ class Cluster:
             return ProcessRuntime(root_dir=self._workdir / "runtime" / node, node=node, netns=self._netns)
         from labkit.kubelet.runtime.sim import SimRuntime
 
-        return SimRuntime(node=node)
+        return SimRuntime(node=node, loads=self._sim_loads)
 
     def _open_store(self) -> kv.Store:
         """The store: for ``etcd``, first the etcd certificates (``pki/etcd/``) and a member of this cluster's

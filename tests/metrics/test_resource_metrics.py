@@ -9,15 +9,18 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from labkit.apimachinery.resource import parse_quantity
 from labkit.kubelet.resourcemetrics import NODE_BASELINE_CPU, NODE_BASELINE_MEMORY, ResourceMetrics, go_float
 from labkit.kubelet.runtime import ContainerConfig, PodSandboxConfig
-from labkit.kubelet.runtime.sim import ANNOTATION_CPU, ANNOTATION_MEMORY, SimRuntime
+from labkit.kubelet.runtime.sim import ANNOTATION_CPU, ANNOTATION_MEMORY, IDLE_CPU, SimRuntime
+from labkit.kubelet.runtime.simload import SimLoads
 
 MI = 1024 * 1024
+T0 = 1_700_000_000.0
 
 
 class Clock:
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
+    def __init__(self, now: float = T0) -> None:
         self.now = now
 
     def __call__(self) -> float:
@@ -31,9 +34,10 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
     loop.close()
 
 
-async def start_pod(runtime: SimRuntime, name: str, containers: tuple[str, ...], **annotations: str) -> str:
+async def start_pod(runtime: SimRuntime, name: str, containers: tuple[str, ...], labels: dict[str, str] | None = None,
+                    **annotations: str) -> str:
     sandbox = PodSandboxConfig(name=name, namespace="shop", uid=f"uid-{name}", node="node-1", ip="10.0.0.2",
-                               hostname=name, annotations=annotations)
+                               hostname=name, labels=labels or {}, annotations=annotations)
     sid = await runtime.run_pod_sandbox(sandbox)
     for c in containers:
         cid = await runtime.create_container(sid, ContainerConfig(name=c, image="nginx"), sandbox)
@@ -106,6 +110,32 @@ def test_set_usage_changes_the_rate_from_then_on(loop: asyncio.AbstractEventLoop
     (stats,) = loop.run_until_complete(runtime.list_container_stats())
     assert (stats.cpu_usage_core_nanoseconds, stats.memory_working_set_bytes) == (10_010_000_000, 100 * MI)
     assert runtime.set_usage("shop", "elsewhere", cpu="1") == 0
+
+
+def test_a_load_is_shared_by_the_pods_of_its_selector(loop: asyncio.AbstractEventLoop) -> None:
+    clock, loads = Clock(), SimLoads()
+    nodes = [SimRuntime(node=f"node-{i}", start_delay=0, clock=clock, loads=loads) for i in (1, 2)]
+    web = {"app": "web"}
+    loop.run_until_complete(start_pod(nodes[0], "web-1", ("app", "proxy"), web))
+    loop.run_until_complete(start_pod(nodes[1], "web-2", ("app",), web))
+    loop.run_until_complete(start_pod(nodes[1], "db", ("db",), {"app": "db"}))
+    assert loads.set("shop-clients", namespace="shop", selector="app=web", cpu="1200m") == 2
+    clock.now += 10  # 600m a pod: 300m to each of web-1's containers
+    loop.run_until_complete(start_pod(nodes[0], "web-3", ("app",), web))
+    clock.now += 10  # 400m a pod
+
+    def cpu_seconds() -> dict[str, float]:
+        """Each container's CPU time beyond its own idle rate: its share of the load."""
+        stats = [s for n in nodes for s in loop.run_until_complete(n.list_container_stats())]
+        names = {sid: config.name for n in nodes for sid, (config, _) in n._sandboxes.items()}
+        idle = float(parse_quantity(IDLE_CPU).amount)
+        return {f"{names[s.sandbox_id]}/{s.name}": round(s.cpu_usage_core_nanoseconds / 1e9
+                                                         - idle * (clock.now - s.started_at), 6) for s in stats}
+
+    assert cpu_seconds() == {"web-1/app": 5.0, "web-1/proxy": 5.0, "web-2/app": 10.0, "web-3/app": 4.0, "db/db": 0.0}
+    assert loads.set("shop-clients", namespace="shop", selector="app=web", cpu=None) == 0
+    clock.now += 10
+    assert cpu_seconds()["web-2/app"] == 10.0  # no load since: the idle rate only
 
 
 @pytest.mark.parametrize("value, text", [(0, "0"), (0.5, "0.5"), (2.5e-05, "2.5e-05"), (123456, "123456"),

@@ -17,9 +17,11 @@ fixed working set,
 - ``labkit.dev/sim-cpu: "250m"`` and ``labkit.dev/sim-memory: "64Mi"`` on the pod (a Deployment's
   template gives every replica the same), read when the sandbox is created; else :data:`IDLE_CPU` and
   :data:`IDLE_MEMORY`;
-- :meth:`SimRuntime.set_usage` (``Cluster.set_sim_usage``) changes a running pod's use from now on, as a
-  load generator would; CPU time accumulates at the rate in force, so a rate of 500m shows as 500m
-  between two scrapes.
+- :meth:`SimRuntime.set_usage` (``Cluster.set_sim_usage``) changes a running pod's use from now on;
+- a load shared by the pods behind a selector (``Cluster.set_sim_load``, :mod:`.simload`) adds CPU
+  to each, less per pod as there are more of them.
+
+CPU time accumulates at the rate in force, so a rate of 500m shows as 500m between two scrapes.
 
 Logs are one synthetic line per container; exec, attach and port-forward fail with "the sim runtime
 has no processes". Per-node cost is a few dicts, so one process holds thousands of nodes; above a
@@ -50,6 +52,7 @@ from labkit.kubelet.runtime import (
     Runtime,
     SandboxStatus,
 )
+from labkit.kubelet.runtime.simload import SimLoads
 
 ANNOTATION_RUN_SECONDS = "labkit.dev/sim-run-seconds"
 ANNOTATION_EXIT_CODE = "labkit.dev/sim-exit-code"
@@ -65,29 +68,38 @@ _ids = itertools.count(1)
 
 @dataclasses.dataclass
 class _Usage:
-    """One container's modelled use: ``cores`` of CPU and ``memory`` bytes now; ``cpu_seconds`` used
-    up to ``since`` (unix seconds), while it ran."""
+    """One container's modelled use: ``cores`` of CPU of its own and ``load`` more from a load
+    generator, ``memory`` bytes; ``cpu_seconds`` used up to ``since`` (unix seconds), while it ran."""
 
     cores: Fraction
     memory: int
+    load: Fraction = Fraction(0)
     cpu_seconds: Fraction = Fraction(0)
     since: float = 0.0
 
     def cpu_at(self, now: float) -> Fraction:
-        return self.cpu_seconds + self.cores * Fraction(max(now - self.since, 0.0))
+        return self.cpu_seconds + (self.cores + self.load) * Fraction(max(now - self.since, 0.0))
+
+    def settle(self, now: float) -> None:
+        """Count the CPU time used so far, before its rate changes."""
+        self.cpu_seconds, self.since = self.cpu_at(now), now
 
 
 class SimRuntime(Runtime):
     """A node's simulated containers. Images ending in ``:invalid`` (or named ``invalid/...``) fail to pull.
-    ``clock``: unix seconds, for every timestamp it reports (a test's fake clock gives exact rates)."""
+    ``clock``: unix seconds, for every timestamp it reports (a test's fake clock gives exact rates);
+    ``loads``: the cluster's load generators, which this runtime joins."""
 
     name = "sim"
     simulated = True
 
-    def __init__(self, *, node: str = "", start_delay: float = 0.05, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, *, node: str = "", start_delay: float = 0.05, clock: Callable[[], float] = time.time,
+                 loads: SimLoads | None = None) -> None:
         self.node = node
         self.start_delay = start_delay
         self.clock = clock
+        self.loads = loads or SimLoads()
+        self.loads.runtimes.append(self)
         self._usage: dict[str, _Usage] = {}  # container id -> its use
         #: (namespace, pod) -> container name ("" for all) -> (cores, bytes) set by :meth:`set_usage`
         self._set_usage: dict[tuple[str, str], dict[str, tuple[Fraction, int]]] = {}
@@ -172,7 +184,7 @@ class SimRuntime(Runtime):
             if c.sandbox_id not in sandboxes or usage is None or (container and c.name != container):
                 continue
             if c.state == "running":
-                usage.cpu_seconds, usage.since = usage.cpu_at(now), now
+                usage.settle(now)
                 running += 1
             usage.cores, usage.memory = chosen(usage.cores, usage.memory)
         planned = self._planned_usage(next(iter(sandboxes.values())), container)
@@ -180,6 +192,24 @@ class SimRuntime(Runtime):
             self._set_usage.pop((namespace, pod), None)
         self._set_usage.setdefault((namespace, pod), {})[container] = chosen(*planned)
         return running
+
+    def running_pods(self) -> list[tuple[str, dict[str, str], list[str]]]:
+        """(namespace, labels, ids of its running regular containers) of each pod running here."""
+        by_sandbox: dict[str, list[str]] = {}
+        for cid, c in self._containers.items():
+            if c.state == "running" and cid in self._usage:
+                by_sandbox.setdefault(c.sandbox_id, []).append(cid)
+        return [(config.namespace, dict(config.labels), by_sandbox[sid])
+                for sid, (config, _) in self._sandboxes.items() if sid in by_sandbox]
+
+    def set_loads(self, loads: dict[str, Fraction]) -> None:
+        """Each container's share of the load generators from now on (container id -> cores; 0 if absent)."""
+        now = self.clock()
+        for cid, usage in self._usage.items():
+            load = loads.get(cid, Fraction(0))
+            if load != usage.load:
+                usage.settle(now)
+                usage.load = load
 
     async def list_container_stats(self) -> list[ContainerStats]:
         now = self.clock()
@@ -202,6 +232,8 @@ class SimRuntime(Runtime):
         self._containers[cid] = dataclasses.replace(c, state="running", started_at=self.clock())
         if cid in self._usage:
             self._usage[cid].since = self.clock()
+            if self.loads.loads:  # one more pod to share them
+                self.loads.spread()
         plan = self._exit_plans.get(cid)
         if plan is not None:
             run, code = plan
@@ -212,10 +244,12 @@ class SimRuntime(Runtime):
         if c is None or c.state not in ("created", "running"):
             return
         reason = "Completed" if code == 0 else "OOMKilled" if code == 137 else "Error"
-        self._usage.pop(cid, None)
+        used = self._usage.pop(cid, None)
         self._containers[cid] = dataclasses.replace(c, state="exited", exit_code=code, reason=reason,
                                                     finished_at=self.clock(), started_at=c.started_at or self.clock())
         self._timers.pop(cid, None)
+        if used is not None and self.loads.loads:  # one fewer pod to share them
+            self.loads.spread()
 
     async def stop_container(self, container_id: str, timeout: float) -> None:
         timer = self._timers.pop(container_id, None)
@@ -266,3 +300,5 @@ class SimRuntime(Runtime):
         self._exit_plans.clear()
         self._usage.clear()
         self._set_usage.clear()
+        if self in self.loads.runtimes:
+            self.loads.runtimes.remove(self)
