@@ -471,11 +471,13 @@ class APIServer:
     def _aggregated(self, req: web.Request, call: handlers.Call, fmt: str) -> web.Response:
         """A request for an APIService's group-version, answered by its backend (kube-aggregator's proxy)."""
         info = call.info
-        backend = self.api_services.get(info.resource.group_version if info.resource else "")
+        res = info.resource
+        assert res is not None
+        backend = self.api_services.get(res.group_version)
         if backend is None:  # no APIService serves it: as if the group did not exist
             raise errors.not_found_path()
-        if req.method != "GET" or info.verb == "watch" or info.subresource:
-            raise errors.method_not_supported(info.plural, info.verb if req.method == "GET" else req.method)
+        if req.method != "GET" or info.verb == "watch":
+            raise errors.method_not_supported(res.qualified, info.verb)
         body = backend.serve(info, call.query, fmt == "table")
         return _json(200, body, tables.TABLE_CONTENT_TYPE if body.get("kind") == "Table" else "application/json")
 

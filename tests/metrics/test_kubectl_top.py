@@ -117,7 +117,8 @@ def test_apiservice_and_discovery(kubectl: Kubectl) -> None:
                         ["pods", "metrics.k8s.io/v1beta1", "true", "PodMetrics"]]
     header, web = table(kubectl("get", "podmetrics", "-n", "top"))
     assert header == ["NAME", "CPU", "MEMORY", "WINDOW"] and (web[0], web[2]) == ("web", "64Mi")
-    assert re.fullmatch(r"\d+n", web[1]) and re.fullmatch(r"1(\.\d+)?s", web[3])  # about one resolution
+    assert re.fullmatch(r"\d+[nm]?", web[1])  # nanocores, shortened when they can be
+    assert re.fullmatch(r"1(\.\d+)?s|\d{3}ms", web[3])  # a window of about one resolution, as Go prints it
 
 
 def test_python_client_reads_node_metrics(cluster: Cluster) -> None:
@@ -136,3 +137,14 @@ def test_kubelet_metrics_through_the_node_proxy(kubectl: Kubectl) -> None:
     assert "# TYPE node_cpu_usage_seconds_total counter" in text.splitlines()
     done = kubectl.run("get", "--raw", "/api/v1/nodes/node-9/proxy/metrics/resource", check=False)
     assert done.stderr == 'Error from server (NotFound): nodes "node-9" not found\n'
+
+
+def test_metrics_are_read_only(cluster: Cluster) -> None:
+    admin = cluster.admin()
+    for method, verb in (("GET", "watch"), ("POST", "create"), ("DELETE", "deletecollection")):
+        with pytest.raises(APIStatusError) as e:
+            cluster.run(admin.request(method, f"/apis/{GROUP_VERSION}/namespaces/top/pods",
+                                      params={"watch": "true"} if verb == "watch" else None,
+                                      body={} if method == "POST" else None))
+        assert (e.value.code, e.value.reason, e.value.status["message"]) == (
+            405, "MethodNotAllowed", f'{verb} is not supported on resources of kind "pods.metrics.k8s.io"')
