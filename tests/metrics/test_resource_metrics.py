@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from labkit.apimachinery.resource import parse_quantity
 from labkit.kubelet.resourcemetrics import NODE_BASELINE_CPU, NODE_BASELINE_MEMORY, ResourceMetrics, go_float
-from labkit.kubelet.runtime import ContainerConfig, PodSandboxConfig
+from labkit.kubelet.runtime import ContainerConfig, CRIError, PodSandboxConfig
 from labkit.kubelet.runtime.sim import ANNOTATION_CPU, ANNOTATION_MEMORY, IDLE_CPU, SimRuntime
 from labkit.kubelet.runtime.simload import SimLoads
 
@@ -136,6 +136,14 @@ def test_a_load_is_shared_by_the_pods_of_its_selector(loop: asyncio.AbstractEven
     assert loads.set("shop-clients", namespace="shop", selector="app=web", cpu=None) == 0
     clock.now += 10
     assert cpu_seconds()["web-2/app"] == 10.0  # no load since: the idle rate only
+
+
+def test_a_usage_annotation_that_is_no_quantity_fails_the_container(loop: asyncio.AbstractEventLoop) -> None:
+    runtime = SimRuntime(start_delay=0)
+    with pytest.raises(CRIError) as e:
+        loop.run_until_complete(start_pod(runtime, "bad", ("app",), **{ANNOTATION_CPU: "lots"}))
+    assert e.value.reason == "CreateContainerError" and e.value.message.startswith(ANNOTATION_CPU)
+    assert loop.run_until_complete(runtime.list_containers()) == []
 
 
 @pytest.mark.parametrize("value, text", [(0, "0"), (0.5, "0.5"), (2.5e-05, "2.5e-05"), (123456, "123456"),

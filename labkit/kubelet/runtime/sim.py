@@ -37,7 +37,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from fractions import Fraction
 
-from labkit.apimachinery.resource import parse_quantity, to_bytes
+from labkit.apimachinery.resource import QuantityError, parse_quantity, to_bytes
 from labkit.kubelet.runtime import (
     LABEL_INIT_CONTAINER,
     ContainerConfig,
@@ -132,7 +132,9 @@ class SimRuntime(Runtime):
     async def remove_pod_sandbox(self, sandbox_id: str) -> None:
         for c in [c for c in self._containers.values() if c.sandbox_id == sandbox_id]:
             await self.remove_container(c.id)
-        self._sandboxes.pop(sandbox_id, None)
+        removed = self._sandboxes.pop(sandbox_id, None)
+        if removed is not None:  # a new pod of the same name starts from its own annotations
+            self._set_usage.pop((removed[0].namespace, removed[0].name), None)
 
     async def list_pod_sandboxes(self) -> list[SandboxStatus]:
         return [status for _, status in self._sandboxes.values()]
@@ -148,7 +150,11 @@ class SimRuntime(Runtime):
         if config.labels.get(LABEL_INIT_CONTAINER) == "true":
             self._exit_plans[cid] = (0.0, 0)
         else:
-            self._usage[cid] = _Usage(*self._planned_usage(sandbox, config.name))
+            try:
+                self._usage[cid] = _Usage(*self._planned_usage(sandbox, config.name))
+            except QuantityError as e:
+                del self._containers[cid]
+                raise CRIError("CreateContainerError", f"{ANNOTATION_CPU} or {ANNOTATION_MEMORY}: {e}") from e
             run, code = sandbox.annotations.get(ANNOTATION_RUN_SECONDS), sandbox.annotations.get(ANNOTATION_EXIT_CODE)
             if run is not None or code is not None:
                 self._exit_plans[cid] = (float(run or 0), int(code or 0))
