@@ -1,7 +1,7 @@
 """metrics-server: CPU and memory of nodes and pods for ``kubectl top`` and the HPA.
 
 Mirrors ``kubernetes-sigs/metrics-server``: it scrapes every node's kubelet ``/metrics/resource``
-each ``--metric-resolution`` (:mod:`.scraper`, :mod:`.decode`), keeps the last two points of each node
+each ``--metric-resolution`` (:mod:`.server`, :mod:`.decode`), keeps the last two points of each node
 and container and turns them into a rate (:mod:`.storage`), and serves ``metrics.k8s.io/v1beta1``
 ``nodes`` and ``pods`` (:mod:`.api`). kube-apiserver reaches it through the ``APIService``
 ``v1beta1.metrics.k8s.io`` (:mod:`labkit.apiserver.aggregator`). :mod:`.deploy` installs it as its
