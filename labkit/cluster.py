@@ -169,7 +169,9 @@ class Cluster:
     ``metrics_server`` (on by default, off by default above 100 sim nodes): runs metrics-server
     (:mod:`labkit.metricsserver`), which scrapes every kubelet each ``metric_resolution`` seconds (15, as
     its manifest sets; a lesson may shorten it to see changes sooner) and serves ``metrics.k8s.io`` for
-    ``kubectl top`` and the HPA. Not on an HA control plane.
+    ``kubectl top`` and the HPA. A pod shows once it has two points, or one taken 10 s or more after
+    it started: at 15 s that is 10 to 25 s after it starts, at 5 s within 10 s. Not on an HA control
+    plane.
     """
 
     def __init__(self, *, nodes: int = 1, runtime: str | None = None, store: str = "memory", seed: int | None = None,
