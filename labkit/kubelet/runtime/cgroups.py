@@ -46,8 +46,13 @@ def _v1_dir(controllers: dict[str, str], name: str, root: Path) -> Path:
 
 def cgroup_usage(pid: int, root: Path = ROOT) -> Usage:
     """The usage of the cgroup process ``pid`` is in; OSError when it is gone or cannot be read."""
+    return usage_of(Path(f"/proc/{pid}/cgroup").read_text(), root)
+
+
+def usage_of(proc_cgroup: str, root: Path = ROOT) -> Usage:
+    """The usage of the cgroup that ``proc_cgroup`` (a ``/proc/<pid>/cgroup``) names, under ``root``."""
     controllers = {}
-    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+    for line in proc_cgroup.splitlines():
         _, listed, path = line.split(":", 2)
         controllers[listed] = path
     if (root / "cgroup.controllers").exists():  # the unified (v2) hierarchy alone
