@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 from labkit import bootstrap
 from labkit import store as kv
 from labkit.apimachinery.timeutil import now_utc
+from labkit.apiserver.aggregator import APIServiceBackend
 from labkit.apiserver.pki import CA_CERT, CA_KEY, PKI, EtcdPKI, write_kubeconfig
 from labkit.apiserver.server import APIServer, check_authorization_mode
 from labkit.apiserver.streaming.kubelet_api import KubeletAPI
@@ -170,8 +171,7 @@ class Cluster:
     (:mod:`labkit.metricsserver`), which scrapes every kubelet each ``metric_resolution`` seconds (15, as
     its manifest sets; a lesson may shorten it to see changes sooner) and serves ``metrics.k8s.io`` for
     ``kubectl top`` and the HPA. A pod shows once it has two points, or one taken 10 s or more after
-    it started: at 15 s that is 10 to 25 s after it starts, at 5 s within 10 s. Not on an HA control
-    plane.
+    it started: at 15 s that is 10 to 25 s after it starts, at 5 s within 10 s.
     """
 
     def __init__(self, *, nodes: int = 1, runtime: str | None = None, store: str = "memory", seed: int | None = None,
@@ -258,6 +258,7 @@ class Cluster:
         self.etcd_members: list[etcd_member.EtcdMember] = []
         self.load_balancer: LoadBalancer | None = None
         self._kubelet_apis: dict[str, KubeletAPI] = {}  # what every API server reaches the nodes through
+        self._api_services: dict[str, APIServiceBackend] = {}  # and the servers of its APIServices
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -363,7 +364,7 @@ class Cluster:
         else:
             self.apiserver = APIServer(self.store, pki, ids=IdSource(self.seed), trace=self.trace,
                                        service_cidr=str(service_cidr), authorization=self.authorization,
-                                       kubelets=self._kubelet_apis)
+                                       kubelets=self._kubelet_apis, api_services=self._api_services)
             url = await self.apiserver.start(port=self.port)
         cert, key = pki.issue_client_cert("admin", user="kubernetes-admin", groups=["system:masters"])
         self.kubeconfig = self._kubeconfig_arg or self._workdir / "kubeconfig"
@@ -397,7 +398,7 @@ class Cluster:
                 self._sim_pods = await self._add(SimPodSource(self._node_client(
                     "system:serviceaccount:kube-system:kwok-controller", ["system:serviceaccounts"], "kwok")))
         await asyncio.gather(*(self._start_node(name) for name in self.node_names))
-        if self._metrics_wanted and not self.members:
+        if self._metrics_wanted:
             await self._start_metrics_server()
         for server in [m.apiserver for m in self.members] or [self.apiserver]:
             if server is not None:
@@ -405,13 +406,13 @@ class Cluster:
 
     async def _start_metrics_server(self) -> None:
         """metrics-server as its manifest installs it, with its own identity; the API server then serves
-        ``metrics.k8s.io/v1beta1`` from it in this process and marks its APIService available."""
-        assert self.apiserver is not None
+        ``metrics.k8s.io/v1beta1`` from it in this process and marks its APIService available (every API
+        server of an HA control plane: they share :attr:`_api_services`)."""
         await metrics_deploy.install(self.admin())
         self.metrics_server = await self._add(MetricsServer(
             self.client_for(metrics_deploy.USER, metrics_deploy.GROUPS, agent="metrics-server"), self._kubelet_apis,
             metric_resolution=self.metric_resolution))
-        self.apiserver.api_services[METRICS_GROUP_VERSION] = self.metrics_server.api
+        self._api_services[METRICS_GROUP_VERSION] = self.metrics_server.api
         await metrics_deploy.mark_available(self.client_for("system:apiserver", ["system:masters"],
                                                             agent="kube-apiserver"), now_utc())
 
@@ -448,6 +449,7 @@ class Cluster:
         --control-plane``) at once, then the load balancer in front of their API servers. Returns its URL."""
         assert self._pki is not None and self.etcd_pki is not None and self._workdir is not None
         settings = MemberSettings(pki=self._pki, etcd_pki=self.etcd_pki, trace=self.trace, kubelets=self._kubelet_apis,
+                                  api_services=self._api_services,
                                   service_cidr=service_cidr, authorization=self.authorization,
                                   controllers=self.controller_config, scheduler_election=self.scheduler_leader_election,
                                   seed=self.seed)

@@ -99,7 +99,8 @@ class APIServer:
     def __init__(self, store: kv.Store, pki: PKI, *, ids: IdSource | None = None, trace: Trace | None = None,
                  clock: Callable[[], dt.datetime] = now_utc, authorization: str = "AlwaysAllow",
                  service_cidr: str = DEFAULT_SERVICE_CIDR, name: str = "",
-                 kubelets: dict[str, KubeletAPI] | None = None) -> None:
+                 kubelets: dict[str, KubeletAPI] | None = None,
+                 api_services: dict[str, APIServiceBackend] | None = None) -> None:
         self.name = name  # the control-plane member it runs on, in the trace of an HA cluster
         self.store = store
         self.pki = pki
@@ -137,8 +138,9 @@ class APIServer:
         #: node name -> its kubelet's API; the Cluster fills it (one dict for every API server of a cluster)
         self.kubelets: dict[str, KubeletAPI] = kubelets if kubelets is not None else {}
         streaming.install(self)  # log/exec/attach/portforward, through self.kubelets
-        #: group-version (``metrics.k8s.io/v1beta1``) -> the server of its APIService; registered by it
-        self.api_services: dict[str, APIServiceBackend] = {}
+        #: group-version (``metrics.k8s.io/v1beta1``) -> the server of its APIService; registered by it (one
+        #: dict for every API server of a cluster, as for the kubelets)
+        self.api_services: dict[str, APIServiceBackend] = api_services if api_services is not None else {}
         self._watch_caches: dict[tuple[str, str], watch.WatchCache] = {}
         self.url = ""
         self._runner: web.AppRunner | None = None
