@@ -775,7 +775,8 @@ class Cluster:
             if not isinstance(component, Kubelet):
                 await _stop_component(component)
         self.components.clear()
-        self._sim_pods = None
+        self._api_services.clear()
+        self._sim_pods, self.metrics_server = None, None
         for runtime in self._runtimes:
             await runtime.cleanup()
             await runtime.close()
