@@ -148,3 +148,23 @@ def test_metrics_are_read_only(cluster: Cluster) -> None:
                                       body={} if method == "POST" else None))
         assert (e.value.code, e.value.reason, e.value.status["message"]) == (
             405, "MethodNotAllowed", f'{verb} is not supported on resources of kind "pods.metrics.k8s.io"')
+
+
+def test_apiservice_validation_and_table(cluster: Cluster) -> None:
+    admin = cluster.admin()
+    path = resource_path("apiregistration.k8s.io/v1", "apiservices")
+    spec = {"group": "example.com", "version": "v1alpha1", "groupPriorityMinimum": 1000, "versionPriority": 15,
+            "service": {"namespace": "default", "name": "ext"}}
+    with pytest.raises(APIStatusError) as e:
+        cluster.run(admin.create(path, {"metadata": {"name": "wrong"}, "spec": {**spec, "versionPriority": 0}}))
+    assert (e.value.code, e.value.status["message"]) == (422, 'APIService.apiregistration.k8s.io "wrong" is invalid: '
+        '[metadata.name: Invalid value: "wrong": must be `spec.version+"."+spec.group`: "v1alpha1.example.com", '
+        "spec.versionPriority: Invalid value: 0: must be positive and less than 1000]")
+    created = cluster.run(admin.create(path, {"metadata": {"name": "v1alpha1.example.com"}, "spec": spec}))
+    try:
+        assert created["spec"]["service"]["port"] == 443 and "status" not in created
+        listed = cluster.run(admin.get(path))["items"]
+        assert [i["metadata"]["name"] for i in listed] == ["v1alpha1.example.com", "v1beta1.metrics.k8s.io"]
+    finally:
+        cluster.run(admin.delete(resource_path("apiregistration.k8s.io/v1", "apiservices",
+                                               name="v1alpha1.example.com")))
