@@ -32,6 +32,8 @@ from typing import Any, TypeVar
 
 from labkit import bootstrap
 from labkit import store as kv
+from labkit.apimachinery.timeutil import now_utc
+from labkit.apiserver.aggregator import APIServiceBackend
 from labkit.apiserver.pki import CA_CERT, CA_KEY, PKI, EtcdPKI, write_kubeconfig
 from labkit.apiserver.server import APIServer, check_authorization_mode
 from labkit.apiserver.streaming.kubelet_api import KubeletAPI
@@ -53,9 +55,14 @@ from labkit.controlplane import (
 from labkit.ids import IdSource
 from labkit.kubelet import Kubelet, KubeletConfig
 from labkit.kubelet.runtime import Runtime
+from labkit.kubelet.runtime.simload import SimLoads
 from labkit.kubelet.server import KubeletServer
 from labkit.kubelet.simpods import SimPodSource
 from labkit.leaderelection import LeaderElectionConfig, LeaderElector
+from labkit.metricsserver import MetricsServer
+from labkit.metricsserver import deploy as metrics_deploy
+from labkit.metricsserver.api import GROUP_VERSION as METRICS_GROUP_VERSION
+from labkit.metricsserver.server import METRIC_RESOLUTION
 from labkit.network import AddressPlan, LoopbackNetwork, address_plan, cluster_dns_ip, docker_subnet, slots
 from labkit.network.loadbalancer import Backend, LoadBalancer, LoadBalancerError, load_balancer
 from labkit.network.loadbalancer import cleanup_leftovers as cleanup_load_balancers
@@ -161,6 +168,12 @@ class Cluster:
     balancer listens there, even for one member, with backends for :data:`~labkit.controlplane.ENDPOINT_MEMBERS`
     members at ``127.0.0.1:PORT+1 ...`` (:func:`~labkit.controlplane.member_port`), so that members joining
     later (:mod:`labkit.kubeadm`) serve where it expects them; the API servers' certificates name HOST.
+
+    ``metrics_server`` (on by default, off by default above 100 sim nodes): runs metrics-server
+    (:mod:`labkit.metricsserver`), which scrapes every kubelet each ``metric_resolution`` seconds (15, as
+    its manifest sets; a lesson may shorten it to see changes sooner) and serves ``metrics.k8s.io`` for
+    ``kubectl top`` and the HPA. A pod shows once it has two points, or one taken 10 s or more after
+    it started: at 15 s that is 10 to 25 s after it starts, at 5 s within 10 s.
     """
 
     def __init__(self, *, nodes: int = 1, runtime: str | None = None, store: str = "memory", seed: int | None = None,
@@ -168,7 +181,8 @@ class Cluster:
                  controllers: ControllerManagerConfig | None = None, kubelet: KubeletConfig | None = None,
                  authorization: str = "RBAC", scheduler_leader_election: LeaderElectionConfig | None = None,
                  control_planes: int = 1, load_balancer: str | None = None,
-                 control_plane_endpoint: str | None = None) -> None:
+                 control_plane_endpoint: str | None = None, metrics_server: bool | None = None,
+                 metric_resolution: float = METRIC_RESOLUTION) -> None:
         runtime, self._runtime_reason = _choose_runtime(runtime)
         if control_planes < 1:
             raise ValueError("control_planes must be >= 1")
@@ -197,6 +211,11 @@ class Cluster:
         self.controller_config = controllers or ControllerManagerConfig()
         self.scheduler_leader_election = scheduler_leader_election or LeaderElectionConfig()
         self.kubelet_config = kubelet or KubeletConfig()
+        self._metrics_wanted = (metrics_server if metrics_server is not None
+                                else not (runtime == "sim" and nodes > LARGE))
+        self.metric_resolution = metric_resolution
+        #: the cluster's metrics-server (``metrics_server=True``), once started
+        self.metrics_server: MetricsServer | None = None
         if nodes > LARGE and runtime == "sim":  # nodes as KWOK runs them: Kubernetes' own timings, no events
             if kubelet is None:
                 self.kubelet_config = dataclasses.replace(self.kubelet_config, lease_duration=40, renew_interval=10.0,
@@ -216,6 +235,7 @@ class Cluster:
         self._slot: slots.Slot | None = None
         self._admin: Client | None = None
         self._sim_pods: SimPodSource | None = None
+        self._sim_loads = SimLoads()  # the sim nodes' load generators (set_sim_load)
         self._gc_threshold: tuple[int, ...] | None = None
         self._progress: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._cluster_id, self._cluster_cidr = "", ""
@@ -240,6 +260,7 @@ class Cluster:
         self.etcd_members: list[etcd_member.EtcdMember] = []
         self.load_balancer: LoadBalancer | None = None
         self._kubelet_apis: dict[str, KubeletAPI] = {}  # what every API server reaches the nodes through
+        self._api_services: dict[str, APIServiceBackend] = {}  # and the servers of its APIServices
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -345,7 +366,7 @@ class Cluster:
         else:
             self._apiserver = APIServer(self.store, pki, ids=IdSource(self.seed), trace=self.trace,
                                        service_cidr=str(service_cidr), authorization=self.authorization,
-                                       kubelets=self._kubelet_apis)
+                                        kubelets=self._kubelet_apis, api_services=self._api_services)
             url = await self._apiserver.start(port=self.port)
         cert, key = pki.issue_client_cert("admin", user="kubernetes-admin", groups=["system:masters"])
         self.kubeconfig = self._kubeconfig_arg or self._workdir / "kubeconfig"
@@ -379,15 +400,58 @@ class Cluster:
                 self._sim_pods = await self._add(SimPodSource(self._node_client(
                     "system:serviceaccount:kube-system:kwok-controller", ["system:serviceaccounts"], "kwok")))
         await asyncio.gather(*(self._start_node(name) for name in self.node_names))
+        if self._metrics_wanted:
+            await self._start_metrics_server()
         for server in [m.apiserver for m in self.members] or [self.apiserver]:
             if server is not None:
                 server.ready = True
+
+    async def _start_metrics_server(self) -> None:
+        """metrics-server as its manifest installs it, with its own identity; the API server then serves
+        ``metrics.k8s.io/v1beta1`` from it in this process and marks its APIService available (every API
+        server of an HA control plane: they share :attr:`_api_services`)."""
+        await metrics_deploy.install(self.admin())
+        self.metrics_server = await self._add(MetricsServer(
+            self.client_for(metrics_deploy.USER, metrics_deploy.GROUPS, agent="metrics-server"), self._kubelet_apis,
+            metric_resolution=self.metric_resolution))
+        self._api_services[METRICS_GROUP_VERSION] = self.metrics_server.api
+        await metrics_deploy.mark_available(self.client_for("system:apiserver", ["system:masters"],
+                                                            agent="kube-apiserver"), now_utc())
+
+    def set_sim_usage(self, pod: str, *, cpu: str | None = None, memory: str | None = None,
+                      namespace: str = "default", container: str = "") -> None:
+        """On a sim cluster, what ``pod``'s containers (or ``container``) use from now on: ``cpu`` as a
+        quantity (``"500m"``), ``memory`` (``"64Mi"``); :class:`~labkit.kubelet.runtime.sim.SimRuntime`
+        says how the model works. ValueError when no node runs the pod."""
+        from labkit.kubelet.runtime.sim import SimRuntime
+
+        async def set_on_nodes() -> int:
+            return sum(r.set_usage(namespace, pod, cpu=cpu, memory=memory, container=container)
+                       for r in self._runtimes if isinstance(r, SimRuntime))
+
+        if self.runtime != "sim":
+            raise RuntimeError(f"this is a {self.runtime} cluster: its pods use what they really use")
+        if not self.run(set_on_nodes(), timeout=10):
+            raise ValueError(f"no node runs pod {namespace}/{pod} (it has no running container yet)")
+
+    def set_sim_load(self, name: str, *, selector: str, cpu: str | None, namespace: str = "default") -> int:
+        """On a sim cluster, a load generator named ``name``: ``cpu`` (``"1200m"``) of work shared by the
+        running pods of ``selector`` in ``namespace``, less each as there are more of them
+        (:mod:`labkit.kubelet.runtime.simload`); ``cpu=None`` stops it. Returns how many pods share it."""
+        if self.runtime != "sim":
+            raise RuntimeError(f"this is a {self.runtime} cluster: send it real requests to load its pods")
+
+        async def set_load() -> int:
+            return self._sim_loads.set(name, namespace=namespace, selector=selector, cpu=cpu)
+
+        return self.run(set_load(), timeout=10)
 
     async def _start_control_plane(self, service_cidr: str) -> str:
         """kubeadm's HA topology: the first member (``kubeadm init``), the others (``kubeadm join
         --control-plane``) at once, then the load balancer in front of their API servers. Returns its URL."""
         assert self._pki is not None and self.etcd_pki is not None and self._workdir is not None
         settings = MemberSettings(pki=self._pki, etcd_pki=self.etcd_pki, trace=self.trace, kubelets=self._kubelet_apis,
+                                  api_services=self._api_services,
                                   service_cidr=service_cidr, authorization=self.authorization,
                                   controllers=self.controller_config, scheduler_election=self.scheduler_leader_election,
                                   seed=self.seed)
@@ -461,7 +525,7 @@ class Cluster:
             return ProcessRuntime(root_dir=self._workdir / "runtime" / node, node=node, netns=self._netns)
         from labkit.kubelet.runtime.sim import SimRuntime
 
-        return SimRuntime(node=node)
+        return SimRuntime(node=node, loads=self._sim_loads)
 
     def _open_store(self) -> kv.Store:
         """The store: for ``etcd``, first the etcd certificates (``pki/etcd/``) and a member of this cluster's
@@ -711,7 +775,8 @@ class Cluster:
             if not isinstance(component, Kubelet):
                 await _stop_component(component)
         self.components.clear()
-        self._sim_pods = None
+        self._api_services.clear()
+        self._sim_pods, self.metrics_server = None, None
         for runtime in self._runtimes:
             await runtime.cleanup()
             await runtime.close()

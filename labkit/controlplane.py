@@ -39,6 +39,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+from labkit.apiserver.aggregator import APIServiceBackend
 from labkit.apiserver.pki import PKI, EtcdPKI
 from labkit.apiserver.server import APIServer
 from labkit.apiserver.streaming.kubelet_api import KubeletAPI
@@ -63,12 +64,14 @@ STOP_SECONDS = 8.0
 
 @dataclasses.dataclass(frozen=True)
 class MemberSettings:
-    """What every member of one cluster shares: the CAs, the trace, the kubelets it reaches, its policies."""
+    """What every member of one cluster shares: the CAs, the trace, the kubelets it reaches, the servers
+    of its APIServices (metrics-server), its policies."""
 
     pki: PKI
     etcd_pki: EtcdPKI
     trace: Trace
     kubelets: dict[str, KubeletAPI]
+    api_services: dict[str, APIServiceBackend]
     service_cidr: str
     authorization: str
     controllers: ControllerManagerConfig
@@ -128,7 +131,7 @@ class ControlPlaneMember:
         seed = None if s.seed is None else s.seed + self.index  # uids must differ between API servers
         self.apiserver = APIServer(self.store, s.pki, ids=IdSource(seed), trace=s.trace, service_cidr=s.service_cidr,
                                    authorization=s.authorization, name=self.name, kubelets=s.kubelets,
-                                   service_allocation=s.service_allocation)
+                                   service_allocation=s.service_allocation, api_services=s.api_services)
         url = await self.apiserver.start(port=self.port)
         self.port = int(url.rsplit(":", 1)[1])
         identity = f"{self.name}_{uuid.uuid4()}"  # kube's hostname_<uuid>: the member is the host

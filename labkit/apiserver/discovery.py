@@ -10,12 +10,17 @@ Negotiation is strict (api-surface.md §2.1): client-go picks its parser by the 
 Content-Type, and kubectl 1.27-1.29 only understand ``v2beta1``, so an aggregated document is sent only
 when its exact media type is in ``Accept``; anything else gets the legacy documents.
 
-Left out: ``storageVersionHash``, protobuf encodings of these documents, ETags, and aggregated
-API servers (every group is served here, so freshness is always ``Current``).
+A group-version that an APIService brings (``Resource.aggregated``: ``metrics.k8s.io/v1beta1``) is
+listed only while a server for it is registered (``served``, :mod:`labkit.apiserver.aggregator`), as
+kube-aggregator lists only the APIServices it has.
+
+Left out: ``storageVersionHash``, protobuf encodings of these documents, ETags, and the ``Stale``
+freshness of an APIService whose server stopped answering (a registered one always answers here).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from labkit.apiserver.resources import GROUPS, RESOURCES, Resource
@@ -31,9 +36,18 @@ AGGREGATED_CONTENT_TYPE: dict[str, str] = {
 }
 
 
-def _versions(group: str) -> list[str]:
+def _resources(served: Collection[str]) -> list[Resource]:
+    """Every resource, but those of an APIService whose group-version no server in ``served`` serves."""
+    return [r for r in RESOURCES if not r.aggregated or r.group_version in served]
+
+
+def _versions(group: str, served: Collection[str] = ()) -> list[str]:
     """The group's versions, preferred first (the order of :data:`RESOURCES`)."""
-    return list(dict.fromkeys(r.version for r in RESOURCES if r.group == group))
+    return list(dict.fromkeys(r.version for r in _resources(served) if r.group == group))
+
+
+def _groups(served: Collection[str]) -> list[str]:
+    return [g for g in GROUPS if _versions(g, served)]
 
 
 def _group_version(group: str, version: str) -> str:
@@ -56,21 +70,22 @@ def api_versions(server_address: str) -> Doc:
     }
 
 
-def _api_group_body(name: str) -> Doc:
-    versions = [_group_version_entry(name, v) for v in _versions(name)]
+def _api_group_body(name: str, served: Collection[str]) -> Doc:
+    versions = [_group_version_entry(name, v) for v in _versions(name, served)]
     return {"name": name, "versions": versions, "preferredVersion": versions[0]}
 
 
-def api_group_list() -> Doc:
+def api_group_list(served: Collection[str] = ()) -> Doc:
     """``GET /apis``: the legacy ``APIGroupList`` (every named group; the core group is at ``/api``)."""
-    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [_api_group_body(g) for g in GROUPS if g]}
+    return {"kind": "APIGroupList", "apiVersion": "v1",
+            "groups": [_api_group_body(g, served) for g in _groups(served) if g]}
 
 
-def api_group(name: str) -> Doc | None:
+def api_group(name: str, served: Collection[str] = ()) -> Doc | None:
     """``GET /apis/<name>``: one ``APIGroup``, or None for a group this server does not have."""
-    if not name or name not in GROUPS:
+    if not name or name not in _groups(served):
         return None
-    return {"kind": "APIGroup", "apiVersion": "v1", **_api_group_body(name)}
+    return {"kind": "APIGroup", "apiVersion": "v1", **_api_group_body(name, served)}
 
 
 def _api_resources(resource: Resource) -> list[Doc]:
@@ -94,18 +109,18 @@ def _api_resources(resource: Resource) -> list[Doc]:
     return entries
 
 
-def _resource_list(group: str, version: str) -> list[Doc]:
+def _resource_list(group: str, version: str, served: Collection[str] = ()) -> list[Doc]:
     """All entries of one group-version, sorted by name as the installer registers them."""
-    entries = [e for r in RESOURCES if (r.group, r.version) == (group, version) for e in _api_resources(r)]
+    entries = [e for r in _resources(served) if (r.group, r.version) == (group, version) for e in _api_resources(r)]
     return sorted(entries, key=lambda e: e["name"])
 
 
-def api_resource_list(group: str, version: str) -> Doc | None:
+def api_resource_list(group: str, version: str, served: Collection[str] = ()) -> Doc | None:
     """``GET /api/v1`` or ``GET /apis/<group>/<version>``: the ``APIResourceList``, or None if unknown."""
-    if version not in _versions(group):
+    if version not in _versions(group, served):
         return None
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": _group_version(group, version),
-            "resources": _resource_list(group, version)}
+            "resources": _resource_list(group, version, served)}
 
 
 # --- aggregated discovery ------------------------------------------------------------------------------
@@ -137,7 +152,7 @@ def _aggregated_resources(entries: list[Doc]) -> list[Doc]:
     return list(resources.values())
 
 
-def aggregated_discovery(*, core: bool, version: str) -> Doc:
+def aggregated_discovery(*, core: bool, version: str, served: Collection[str] = ()) -> Doc:
     """The ``APIGroupDiscoveryList`` for ``/api`` (``core=True``) or ``/apis``; ``version`` is a key of
     :data:`AGGREGATED_CONTENT_TYPE`. The v2 and v2beta1 bodies differ only in ``apiVersion``."""
     if version not in AGGREGATED_CONTENT_TYPE:
@@ -145,10 +160,10 @@ def aggregated_discovery(*, core: bool, version: str) -> Doc:
     items = [
         {
             "metadata": {"name": group} if group else {},
-            "versions": [{"version": v, "resources": _aggregated_resources(_resource_list(group, v)),
-                          "freshness": "Current"} for v in _versions(group)],
+            "versions": [{"version": v, "resources": _aggregated_resources(_resource_list(group, v, served)),
+                          "freshness": "Current"} for v in _versions(group, served)],
         }
-        for group in GROUPS if (group == "") == core
+        for group in _groups(served) if (group == "") == core
     ]
     return {"kind": _DISCOVERY_KIND, "apiVersion": f"{_DISCOVERY_GROUP}/{version}", "metadata": {}, "items": items}
 

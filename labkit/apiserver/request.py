@@ -67,7 +67,7 @@ def parse(method: str, path: str, query: dict[str, str]) -> RequestInfo:
     namespace = ""
     if rest[0] == "namespaces" and len(rest) >= 3 and not (len(rest) == 3 and rest[2] in NAMESPACE_SUBRESOURCES):
         namespace, rest = rest[1], rest[2:]
-    if len(rest) > 3:
+    if len(rest) > 3 and rest[2] != "proxy":  # .../proxy/<path> goes on to the path proxied to
         raise errors.not_found_path()
     plural, name, sub = (rest + ["", ""])[:3]
     res = resources.lookup(group, version, plural)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from labkit.apimachinery.meta import Obj
 from labkit.apiserver.registry import (
+    apiservice,
     certificatesigningrequest,
     configmap,
     deployment,
@@ -83,6 +84,8 @@ class Resource:
     storage: str = ""  # key segment under /registry; defaults to the plural
     stored: bool = True  # False for create-only reviews (SelfSubjectAccessReview ...)
     conversion: Conversion | None = None  # set on a version served from another version's storage
+    #: served by another server through an APIService (kube-aggregator), never stored here
+    aggregated: bool = False
 
     @property
     def singular(self) -> str:
@@ -126,7 +129,8 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "namespaces", "Namespace", False, namespace.STRATEGY, ("ns",),
              subresources=(_status("Namespace"), Subresource("finalize", "Namespace", ("update",)))),
     Resource("", "v1", "pods", "Pod", True, pod.STRATEGY, ("po",), ("all",), subresources=_POD_SUBRESOURCES),
-    Resource("", "v1", "nodes", "Node", False, node.STRATEGY, ("no",), subresources=(_status("Node"),),
+    Resource("", "v1", "nodes", "Node", False, node.STRATEGY, ("no",), subresources=(
+        _status("Node"), Subresource("proxy", "NodeProxyOptions", ("create", "delete", "get", "patch", "update"))),
              storage="minions"),
     Resource("", "v1", "services", "Service", True, service.STRATEGY, ("svc",), ("all",),
              verbs=("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"),
@@ -171,6 +175,9 @@ RESOURCES: tuple[Resource, ...] = (
              rbac.CLUSTER_ROLE_BINDING),
     # scheduling.k8s.io/v1
     Resource("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, priorityclass.STRATEGY, ("pc",)),
+    # apiregistration.k8s.io/v1
+    Resource("apiregistration.k8s.io", "v1", "apiservices", "APIService", False, apiservice.STRATEGY,
+             categories=("api-extensions",), subresources=(_status("APIService"),)),
     # reviews: create-only, never stored
     Resource("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False,
              Strategy(), verbs=("create",), stored=False),
@@ -180,6 +187,11 @@ RESOURCES: tuple[Resource, ...] = (
              Strategy(), verbs=("create",), stored=False),
     Resource("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", False,
              Strategy(), verbs=("create",), stored=False),
+    # metrics.k8s.io/v1beta1: metrics-server's, through the APIService v1beta1.metrics.k8s.io
+    Resource("metrics.k8s.io", "v1beta1", "nodes", "NodeMetrics", False, Strategy(), verbs=("get", "list"),
+             stored=False, aggregated=True),
+    Resource("metrics.k8s.io", "v1beta1", "pods", "PodMetrics", True, Strategy(), verbs=("get", "list"),
+             stored=False, aggregated=True),
 )
 
 #: API groups in the order discovery lists them (each group's versions in the order of their entries,

@@ -5,8 +5,10 @@ Mirrors kube-apiserver's handler chain (``k8s.io/apiserver/pkg/server/config.go`
 credentials is ``system:anonymous`` unless authorization is AlwaysAllow) → impersonation →
 authorization → the REST handler (admission and storage inside), with every request and every watch
 event written to the trace. Also serves discovery (legacy and aggregated), ``/version``, the health
-endpoints and the minimal ``/openapi/v2`` kubectl's validation accepts. Left out: HTTP/2, API priority
-and fairness, audit policy, aggregation of extension API servers, CRDs.
+endpoints and the minimal ``/openapi/v2`` kubectl's validation accepts. The group-versions of
+APIServices go to their backend (:attr:`APIServer.api_services`, :mod:`labkit.apiserver.aggregator`).
+Left out: HTTP/2, API priority and fairness, audit policy, proxying to an extension API server's
+Service, CRDs.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from labkit.apiserver import apply, bootstrappolicy, discovery, errors, handlers
 from labkit.apiserver.admission import AdmissionChain, NamespaceLifecycle, ObjectCache, Priority, ServiceAccount
 from labkit.apiserver.admission_limitranger import LimitRanger
 from labkit.apiserver.admission_resourcequota import ResourceQuota
+from labkit.apiserver.aggregator import APIServiceBackend
 from labkit.apiserver.authn import BootstrapTokenAuthenticator, UserInfo
 from labkit.apiserver.authz import AlwaysAllow, AuthorizationAttributes, Authorizer, forbidden_message
 from labkit.apiserver.pki import PKI
@@ -102,7 +105,8 @@ class APIServer:
                  clock: Callable[[], dt.datetime] = now_utc, authorization: str = "AlwaysAllow",
                  service_cidr: str = DEFAULT_SERVICE_CIDR, name: str = "",
                  kubelets: dict[str, KubeletAPI] | None = None,
-                 service_allocation: threading.Lock | None = None) -> None:
+                 service_allocation: threading.Lock | None = None,
+                 api_services: dict[str, APIServiceBackend] | None = None) -> None:
         self.name = name  # the control-plane member it runs on, in the trace of an HA cluster
         self.store = store
         self.pki = pki
@@ -154,6 +158,9 @@ class APIServer:
         #: node name -> its kubelet's API; the Cluster fills it (one dict for every API server of a cluster)
         self.kubelets: dict[str, KubeletAPI] = kubelets if kubelets is not None else {}
         streaming.install(self)  # log/exec/attach/portforward, through self.kubelets
+        #: group-version (``metrics.k8s.io/v1beta1``) -> the server of its APIService; registered by it (one
+        #: dict for every API server of a cluster, as for the kubelets)
+        self.api_services: dict[str, APIServiceBackend] = api_services if api_services is not None else {}
         self._watch_caches: dict[tuple[str, str, str], watch.WatchCache] = {}
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -468,22 +475,23 @@ class APIServer:
         if path == "/openapi/v2":
             return web.Response(status=200, body=b"", headers={"Content-Type": OPENAPI_V2_CONTENT_TYPE})
         accept = req.headers.get("Accept")
+        served = self.api_services.keys()
         if path in ("/api", "/apis"):
             version = discovery.discovery_media_type(accept)
             if version:
-                return _json(200, discovery.aggregated_discovery(core=path == "/api", version=version),
+                return _json(200, discovery.aggregated_discovery(core=path == "/api", version=version, served=served),
                              discovery.AGGREGATED_CONTENT_TYPE[version])
             if path == "/api":
                 return _json(200, discovery.api_versions(self.url.removeprefix("https://")))
-            return _json(200, discovery.api_group_list())
+            return _json(200, discovery.api_group_list(served))
         parts = path.strip("/").split("/")
         doc = None
         if parts[0] == "apis" and len(parts) == 2:
-            doc = discovery.api_group(parts[1])
+            doc = discovery.api_group(parts[1], served)
         elif parts[0] == "api" and len(parts) == 2:
             doc = discovery.api_resource_list("", parts[1])
         elif parts[0] == "apis" and len(parts) == 3:
-            doc = discovery.api_resource_list(parts[1], parts[2])
+            doc = discovery.api_resource_list(parts[1], parts[2], served)
         if doc is None:
             raise errors.not_found_path()
         return _json(200, doc)
@@ -497,11 +505,15 @@ class APIServer:
         sub = info.subresource
         if sub in ("log", "exec", "attach", "portforward"):
             return await self._connect(req, call)
+        if sub == "proxy":
+            return await self._node_proxy(req, call)
         fmt = request.response_format(req.headers.get("Accept"))
         if fmt == "table" and isinstance(call.registry, VersionedRegistry):
             call.registry = call.registry.storage  # kube prints Tables from its internal version, whatever was asked
         if res.plural == "endpoints" and not res.group:  # KEP-4974, from Kubernetes 1.33
             call.warnings.append("v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice")
+        if res.aggregated:
+            return self._aggregated(req, call, fmt)
         if not res.stored:
             if req.method != "POST":
                 raise errors.method_not_supported(res.plural, req.method)
@@ -510,6 +522,19 @@ class APIServer:
             return await self._watch(req, call, fmt)
         handler = self._handler(req.method, info, res, fmt)
         return self._respond(req, call, await self._off_loop(handler, call), fmt)
+
+    def _aggregated(self, req: web.Request, call: handlers.Call, fmt: str) -> web.Response:
+        """A request for an APIService's group-version, answered by its backend (kube-aggregator's proxy)."""
+        info = call.info
+        res = info.resource
+        assert res is not None
+        backend = self.api_services.get(res.group_version)
+        if backend is None:  # no APIService serves it: as if the group did not exist
+            raise errors.not_found_path()
+        if req.method != "GET" or info.verb == "watch":
+            raise errors.method_not_supported(res.qualified, info.verb)
+        body = backend.serve(info, call.query, fmt == "table")
+        return _json(200, body, tables.TABLE_CONTENT_TYPE if body.get("kind") == "Table" else "application/json")
 
     def _handler(self, method: str, info: request.RequestInfo, res: Resource, fmt: str) -> Handler:
         sub = info.subresource
@@ -571,6 +596,21 @@ class APIServer:
             raise errors.ApiError(503, "ServiceUnavailable",
                                   f'no kubelet is serving {info.subresource} for node "{node}"')
         return await handler(req, call)
+
+    async def _node_proxy(self, req: web.Request, call: handlers.Call) -> web.Response:
+        """``nodes/NAME/proxy/<path>`` (``pkg/registry/core/node/rest/proxy.go``): a GET of the kubelet's
+        ``/metrics/resource``, the one kubelet path labkit's kubelets serve over it; any other is the
+        kubelet's 404."""
+        name = call.info.name
+        await self._off_loop(call.registry.get, "", name)  # 404 for a node that does not exist
+        kubelet = self.kubelets.get(name)
+        tail = req.path.split("/proxy", 1)[1]
+        if kubelet is None:
+            raise errors.ApiError(503, "ServiceUnavailable", f'no kubelet is serving node "{name}"')
+        if req.method != "GET" or tail != "/metrics/resource":
+            return web.Response(status=404, text="404 page not found\n", content_type="text/plain")
+        return web.Response(status=200, text=await kubelet.metrics_resource(),
+                            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
     def _watch_cache(self, reg: Registry) -> watch.WatchCache:
         key = (reg.resource.group, reg.resource.version, reg.resource.plural)

@@ -193,7 +193,7 @@ def _join(workdir: Path, endpoint: str, token: str, ca_hashes: list[str], certif
         membership.close()
         raise
     joined = JoinedMember(ControlPlaneMember(name, index, etcd, MemberSettings(
-        pki=pki, etcd_pki=etcd_pki, trace=Trace(), kubelets={}, service_cidr=config.service_subnet,
+        pki=pki, etcd_pki=etcd_pki, trace=Trace(), kubelets={}, api_services={}, service_cidr=config.service_subnet,
         authorization="RBAC", controllers=ControllerManagerConfig(
             cluster_cidr=config.pod_subnet, root_ca=found.ca_pem.decode(),
             cluster_signing_cert_file=str(certs_dir / CA_CERT), cluster_signing_key_file=str(certs_dir / CA_KEY)),

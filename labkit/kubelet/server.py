@@ -1,11 +1,13 @@
-"""The kubelet's streaming API: logs, exec, attach and port-forward for the API server.
+"""The kubelet's API: logs, exec, attach and port-forward for the API server, ``/metrics/resource``
+for metrics-server.
 
 Mirrors ``pkg/kubelet/server/server.go`` (``/containerLogs``, ``/exec``, ``/attach``,
 ``/portForward``) and the container lookups of ``pkg/kubelet/kubelet_pods.go``
 (``validateContainerLogStatus``): a (namespace, pod, container, previous) request becomes a runtime
 container id, with the errors kube gives when there is none. Implements
 :class:`labkit.apiserver.streaming.kubelet_api.KubeletAPI`, called in-process by the API server.
-Left out: HTTPS on port 10250 and its authentication, ``sinceTime``.
+``/metrics/resource`` is :mod:`labkit.kubelet.resourcemetrics`. Left out: HTTPS on port 10250 and its
+authentication, ``sinceTime``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from labkit.apimachinery.meta import Obj
 from labkit.apiserver.streaming.kubelet_api import KubeletError
 from labkit.kubelet.kubelet import Kubelet
+from labkit.kubelet.resourcemetrics import ResourceMetrics
 from labkit.kubelet.runtime import CRIError, ExecSession
 
 
@@ -29,6 +32,11 @@ class KubeletServer:
 
     def __init__(self, kubelet: Kubelet) -> None:
         self.kubelet = kubelet
+        self.resource_metrics = ResourceMetrics(kubelet.runtime)
+
+    async def metrics_resource(self) -> str:
+        """``GET /metrics/resource``: the Prometheus text of the node's and its containers' usage."""
+        return await self.resource_metrics.collect()
 
     def _worker(self, namespace: str, pod: str) -> Any:
         for w in self.kubelet.workers.workers.values():

@@ -82,7 +82,7 @@ def stored_objects(cluster: Any, *plurals: str, namespace: str = "") -> dict[str
     looking adds nothing to the trace they follow."""
     from labkit.apiserver.resources import RESOURCES
 
-    by_plural = {r.plural: r for r in RESOURCES}
+    by_plural = {r.plural: r for r in RESOURCES if r.stored}
     store = cluster.store
     if store is None:
         raise RuntimeError("the cluster is not started: call start() first")

@@ -33,7 +33,7 @@ from labkit.widgets.base import on_loop, stored_objects
 #: the lanes in the order a sequence diagram shows them; kubelets and others go where they sort
 LANES = ("client", "apiserver", "etcd", "scheduler", "controller-manager", "kubelet", "kube-proxy")
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
-_ALIASES = {alias: r for r in resources.RESOURCES
+_ALIASES = {alias: r for r in resources.RESOURCES if r.stored
             for alias in (r.plural, r.singular, r.kind, r.qualified, f"{r.singular}.{r.group}", *r.short_names)}
 
 

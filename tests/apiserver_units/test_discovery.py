@@ -10,7 +10,9 @@ from labkit.apiserver.resources import GROUPS, RESOURCES
 KUBECTL_127_ACCEPT = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
 KUBECTL_133_ACCEPT = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
                       "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json")
-NAMED_GROUPS = [g for g in GROUPS if g]
+#: the named groups this server serves itself (an APIService's group is listed only while served)
+NAMED_GROUPS = [g for g in GROUPS if g and any(r.group == g and not r.aggregated for r in RESOURCES)]
+METRICS = "metrics.k8s.io/v1beta1"
 
 
 # --- negotiation ------------------------------------------------------------------------------------------
@@ -73,7 +75,7 @@ def test_unknown_group_version():
 
 
 def _entries(group: str, version: str) -> dict[str, dict]:
-    doc = discovery.api_resource_list(group, version)
+    doc = discovery.api_resource_list(group, version, served=[METRICS])
     assert doc["kind"] == "APIResourceList" and doc["apiVersion"] == "v1"
     assert doc["groupVersion"] == (f"{group}/{version}" if group else version)
     names = [e["name"] for e in doc["resources"]]
@@ -191,3 +193,23 @@ def test_aggregated_core_pods():
 def test_unknown_aggregated_version():
     with pytest.raises(ValueError):
         discovery.aggregated_discovery(core=True, version="v3")
+
+
+# --- an APIService's group ---------------------------------------------------------------------------------
+
+
+def test_metrics_group_is_listed_only_while_served():
+    assert "metrics.k8s.io" not in [g["name"] for g in discovery.api_group_list()["groups"]]
+    assert discovery.api_group("metrics.k8s.io") is None and discovery.api_resource_list("metrics.k8s.io",
+                                                                                          "v1beta1") is None
+    groups = discovery.api_group_list(served=[METRICS])["groups"]
+    assert groups[-1] == {"name": "metrics.k8s.io", "versions": [{"groupVersion": METRICS, "version": "v1beta1"}],
+                          "preferredVersion": {"groupVersion": METRICS, "version": "v1beta1"}}
+    entries = _entries("metrics.k8s.io", "v1beta1")
+    assert {n: (e["kind"], e["namespaced"], e["verbs"]) for n, e in entries.items()} == {
+        "nodes": ("NodeMetrics", False, ["get", "list"]), "pods": ("PodMetrics", True, ["get", "list"])}
+    for version in ("v2", "v2beta1"):  # kubectl top finds the group through either document
+        hidden = discovery.aggregated_discovery(core=False, version=version)["items"]
+        shown = discovery.aggregated_discovery(core=False, version=version, served=[METRICS])["items"]
+        assert [i["metadata"]["name"] for i in shown] == [i["metadata"]["name"] for i in hidden] + ["metrics.k8s.io"]
+        assert [r["resource"] for r in shown[-1]["versions"][0]["resources"]] == ["nodes", "pods"]

@@ -66,7 +66,8 @@ class Env:
         return self.core.list_namespaced_pod(namespace, label_selector=selector).items
 
 def start(runtime: str) -> Cluster:
-    return Cluster(nodes=2, runtime=runtime, seed=5, set_kubeconfig_env=False, kubelet=FAST).start()
+    return Cluster(nodes=2, runtime=runtime, seed=5, set_kubeconfig_env=False, kubelet=FAST,
+                   metric_resolution=1).start()  # metrics-server scrapes every second: test_metrics.py
 
 @pytest.fixture(scope="package")
 def docker_env() -> Iterator[Env]:

@@ -1,10 +1,11 @@
-"""What the API server needs from a node's kubelet to serve the streaming pod subresources.
+"""What the API server (the streaming pod subresources) and metrics-server need from a node's kubelet.
 
 Mirrors the kubelet's streaming endpoints (``pkg/kubelet/server/server.go``: ``/containerLogs``,
 ``/exec``, ``/attach``, ``/portForward``) that kube-apiserver proxies to
 (``pkg/registry/core/pod/rest/log.go``, ``subresources.go``). Real Kubernetes reaches them over HTTPS
 on the node's port 10250 and proxies the upgraded connection byte for byte; labkit's API server calls
-the kubelet in-process through this interface and speaks the client protocols itself. Left out: the
+the kubelet in-process through this interface and speaks the client protocols itself; labkit's
+metrics-server scrapes ``/metrics/resource`` through it too. Left out: the
 kubelet's own authentication of the API server, and ``sinceTime``.
 """
 
@@ -45,4 +46,8 @@ class KubeletAPI(Protocol):
     async def port_forward(self, namespace: str, pod: str,
                            port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """A TCP connection to ``port`` in the pod's network namespace."""
+        ...
+
+    async def metrics_resource(self) -> str:
+        """``GET /metrics/resource``: the node's and its containers' CPU and memory, Prometheus text."""
         ...

@@ -10,7 +10,10 @@ talks to. Three implementations:
 - ``process``: each container is a host process group; each pod gets its own loopback address;
 - ``sim``: no processes at all, KWOK-style, for thousands of nodes.
 
-Left out: the gRPC transport, container checkpointing, metrics, Windows.
+``list_container_stats`` is CRI's ``ListContainerStats`` (cumulative CPU and the memory working set
+of each running container), what the kubelet's ``/metrics/resource`` is made from.
+
+Left out: the gRPC transport, container checkpointing, pod sandbox stats, Windows.
 """
 
 from __future__ import annotations
@@ -158,6 +161,21 @@ class SandboxStatus:
     labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class ContainerStats:
+    """One running container's usage (CRI ``ContainerStats``), sampled at ``timestamp`` (unix seconds):
+    CPU time used since it started (``usage_core_nano_seconds``) and its memory working set
+    (``working_set_bytes``). ``name`` is the container's name in its pod."""
+
+    id: str
+    sandbox_id: str
+    name: str
+    started_at: float
+    timestamp: float
+    cpu_usage_core_nanoseconds: int
+    memory_working_set_bytes: int
+
+
 class ExecSession(abc.ABC):
     """A running exec or attach: stdin in, stdout/stderr out, an exit code at the end."""
 
@@ -230,6 +248,10 @@ class Runtime(abc.ABC):
 
     @abc.abstractmethod
     async def list_containers(self, sandbox_id: str | None = None) -> list[ContainerStatus]: ...
+
+    @abc.abstractmethod
+    async def list_container_stats(self) -> list[ContainerStats]:
+        """The usage of this node's running containers (``ListContainerStats``)."""
 
     # --- streaming ---
     @abc.abstractmethod

@@ -14,6 +14,10 @@ plugin would (:mod:`labkit.network.cni`); otherwise Docker attaches it.
 The SDK blocks, so every call runs in a private thread pool (not the loop's default executor, which
 long-lived streams would exhaust); exec and attach hand the daemon's hijacked socket to asyncio.
 
+Container stats are read from each container's cgroup as cAdvisor reads them
+(:mod:`labkit.kubelet.runtime.cgroups`), not through Docker's stats API, which answers once a
+second per container at best.
+
 Left out: pod-level cgroups (limits are per container), seccomp/AppArmor profiles, image garbage
 collection, a shared PID namespace, registries with credentials, a Docker daemon on another machine
 (port-forward and exec kill need the bridge and the daemon's processes to be local).
@@ -55,6 +59,7 @@ from labkit.kubelet.runtime import (
     LABEL_POD_UID,
     ContainerConfig,
     ContainerState,
+    ContainerStats,
     ContainerStatus,
     CRIError,
     ExecSession,
@@ -66,6 +71,7 @@ from labkit.kubelet.runtime import (
     SandboxStatus,
     port_forward_error,
 )
+from labkit.kubelet.runtime.cgroups import cgroup_usage
 from labkit.network import agent, cni
 from labkit.network.agent import AgentClient, AgentError
 from labkit.network.hostnet import BridgeNetwork
@@ -456,6 +462,7 @@ class DockerRuntime(Runtime):
         self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix=f"docker-{node}")
         self._labels = {LABEL_CLUSTER: cluster_id, LABEL_NODE: node, **_owner_labels()}
         self._image_sizes: dict[str, int] = {}  # image id -> bytes
+        self._running: dict[str, tuple[int, float]] = {}  # container id -> (its main pid, started at)
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
@@ -718,6 +725,29 @@ class DockerRuntime(Runtime):
 
     async def list_containers(self, sandbox_id: str | None = None) -> list[ContainerStatus]:
         return await self._call(self._list_containers_sync, sandbox_id)
+
+    def _container_stats_sync(self) -> list[ContainerStats]:
+        listed = self.api.containers(filters={**self._filters(**{LABEL_TYPE: "container"}), "status": ["running"]})
+        self._running = {c["Id"]: self._running[c["Id"]] for c in listed if c["Id"] in self._running}
+        stats = []
+        for c in listed:
+            try:
+                if c["Id"] not in self._running:  # a container's pid is asked once: it keeps it while it runs
+                    state = self.api.inspect_container(c["Id"])["State"]
+                    self._running[c["Id"]] = (state["Pid"], _timestamp(state.get("StartedAt", "")))
+                pid, started = self._running[c["Id"]]
+                now, usage = time.time(), cgroup_usage(pid)
+            except (docker.errors.NotFound, OSError):  # it stopped since the list
+                self._running.pop(c["Id"], None)
+                continue
+            stats.append(ContainerStats(id=c["Id"], sandbox_id=c["Labels"].get(LABEL_SANDBOX_ID, ""),
+                                        name=c["Labels"].get(LABEL_CONTAINER_NAME, ""), started_at=started,
+                                        timestamp=now, cpu_usage_core_nanoseconds=usage.cpu_nanoseconds,
+                                        memory_working_set_bytes=usage.working_set_bytes))
+        return stats
+
+    async def list_container_stats(self) -> list[ContainerStats]:
+        return await self._call(self._container_stats_sync)
 
     # --- streaming ---
 
