@@ -142,9 +142,15 @@ def cleanup_leftovers(api: docker.APIClient | None = None) -> int:
     removed = 0
     for c in api.containers(all=True, filters={"label": LABEL_CLUSTER}):
         if _owner_is_gone(c["Labels"]):
-            with contextlib.suppress(docker.errors.NotFound):
+            try:
                 api.remove_container(c["Id"], force=True, v=True)
                 removed += 1
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as e:
+                if e.status_code != 409:
+                    raise
+                _wait_removed(api, c["Id"])  # another process's clean-up is removing it: let it finish
     for n in api.networks(filters={"label": LABEL_CLUSTER}):
         if _owner_is_gone(n.get("Labels") or {}):
             try:
@@ -155,6 +161,17 @@ def cleanup_leftovers(api: docker.APIClient | None = None) -> int:
             except docker.errors.APIError as e:  # a container labkit did not make is still attached
                 log.warning("left docker network %s in place: %s", n["Name"], e.explanation or e)
     return removed
+
+
+def _wait_removed(api: docker.APIClient, container: str, timeout: float = 10.0) -> None:
+    """Wait until ``container`` is gone (its network can be removed only then)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            api.inspect_container(container)
+        except docker.errors.NotFound:
+            return
+        time.sleep(0.1)
 
 
 def _used_subnets(api: docker.APIClient) -> list[ipaddress.IPv4Network]:
