@@ -69,6 +69,7 @@ from labkit.network.loadbalancer import cleanup_leftovers as cleanup_load_balanc
 from labkit.network.netns import HOST, HostNamespace, NamespaceUnavailable, UserNamespace, unprivileged_port_start
 from labkit.proxy import KubeProxy
 from labkit.proxy.dns import ClusterDNS
+from labkit.proxy.loadgen import LoadReport, generate_load
 from labkit.scheduler import Scheduler
 from labkit.scheduler.config import DEFAULT_CONFIGURATION, SchedulerConfiguration, load_configuration
 from labkit.store import etcd_member
@@ -473,6 +474,23 @@ class Cluster:
             raise RuntimeError(f"this is a {self.runtime} cluster: its pods use what they really use")
         if not self.run(set_on_nodes(), timeout=10):
             raise ValueError(f"no node runs pod {namespace}/{pod} (it has no running container yet)")
+
+    def generate_load(self, service: str, *, requests: int = 100, duration: float = 10.0, concurrency: int = 1,
+                      namespace: str = "default", path: str = "/", port: int | str | None = None,
+                      timeout: float = 2.0) -> LoadReport:
+        """Send ``requests`` HTTP GETs to Service ``service`` through its ClusterIP, ``concurrency`` at a
+        time, for at most ``duration`` seconds (both limits are required, and capped: a run must end),
+        recording for each the pod that answered and the latency (:mod:`labkit.proxy.loadgen`).
+        ``print(report)`` sums it up: requests per pod, errors, p50 and p99; ``report.by_pod()`` counts.
+        ``cluster.widgets.traffic(service)`` shows the same connections as kube-proxy saw them."""
+        if self.runtime == "sim":
+            raise RuntimeError("this is a sim cluster: its pods run no processes, so nothing would answer a "
+                               "request; send load on runtime='process' or 'docker' (on sim, set_sim_load "
+                               "models the CPU a load would cost)")
+        if self.proxy is None:
+            raise RuntimeError("the cluster is not started: call start() first")
+        return generate_load(self.proxy, service, namespace=namespace, requests=requests, duration=duration,
+                             concurrency=concurrency, path=path, port=port, timeout=timeout)
 
     def set_sim_load(self, name: str, *, selector: str, cpu: str | None, namespace: str = "default") -> int:
         """On a sim cluster, a load generator named ``name``: ``cpu`` (``"1200m"``) of work shared by the
