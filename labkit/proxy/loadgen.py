@@ -7,7 +7,11 @@ at ``duration`` seconds, whichever comes first; neither may be left open. Which 
 kube-proxy's own record of the connection (:class:`~labkit.proxy.trace.ConnectionRecord`, matched
 by the client's address and port), and its pod is the EndpointSlice's ``targetRef``; the latency is
 from the connect to the last byte of the answer. :class:`LoadReport` sums it up: requests per pod,
-errors, p50 and p99. Left out: keep-alive connections, request rates, other methods than GET.
+errors, p50 and p99. :func:`load_pod` is the same run from inside the cluster, as a busybox Pod (a
+``wget`` loop, as in the HPA walkthrough, bounded by a count and by ``timeout``): each answer's first
+line goes to its log, and kube-proxy's trace (``cluster.widgets.traffic``) shows which endpoint took
+each of its connections; busybox has no clock fine enough for latencies. Left out: keep-alive
+connections, request rates, other methods than GET.
 """
 
 from __future__ import annotations
@@ -224,6 +228,21 @@ def pods_by_ip(proxy: KubeProxy, namespace: str, service: str) -> dict[str, str]
             if ref.get("kind") == "Pod":
                 pods.update({address: ref["name"] for address in ep.get("addresses") or []})
     return pods
+
+
+def load_pod(name: str, service: str, *, requests: int, duration: float, port: int = 80, path: str = "/",
+             image: str = "busybox") -> dict[str, object]:
+    """A Pod that GETs Service ``service`` (of its own namespace) ``requests`` times, one after another,
+    for at most ``duration`` seconds, and logs each answer's first line (``error`` when none came).
+    It finds the Service by the ``<NAME>_SERVICE_HOST`` variable the kubelet sets (created after the
+    Service, as the variables require), so it needs no DNS."""
+    check_bounds(requests, duration, 1)
+    host = "$" + service.upper().replace("-", "_") + "_SERVICE_HOST"
+    loop = (f"i=0; while [ $i -lt {requests} ]; do i=$((i+1)); "
+            f"wget -qO- http://{host}:{port}{path} 2>/dev/null | head -n 1 | grep . || echo error; done")
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": "load-generator"}},
+            "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 1, "containers": [{
+                "name": "load", "image": image, "command": ["timeout", f"{duration:g}", "sh", "-c", loop]}]}}
 
 
 def generate_load(proxy: KubeProxy, service: str, *, namespace: str = "default", requests: int, duration: float,

@@ -20,7 +20,8 @@ choice is random and evens out only over many connections; nftables picks with `
 likewise; IPVS hands connections to its scheduler, round robin (``rr``) unless
 ``--ipvs-scheduler`` says otherwise. With ``sessionAffinity: ClientIP`` every mode keeps a client
 IP on one endpoint until it has been idle ``timeoutSeconds``: iptables with the ``recent`` module,
-IPVS with a persistence timeout, labkit in the balancer's table.
+IPVS with a persistence timeout, labkit in the balancer's table. On the process runtime pods
+connect from the host's ``127.0.0.1``, as the notebook does, so they all count as one client there.
 Left out: iptables/ipvs/nftables modes, UDP, ``externalIPs``, LoadBalancer ingress IPs, health
 check node ports, ``--nodeport-addresses`` filtering.
 """

@@ -16,6 +16,7 @@ from kubernetes.stream import portforward, stream
 
 from testkit import Kubectl, kubectl_path, need
 from labkit.proxy import query
+from labkit.proxy.loadgen import load_pod
 from labkit.widgets.service_traffic import send_requests
 
 from .conftest import Env, wait_for
@@ -222,3 +223,20 @@ def test_client_ip_session_affinity_keeps_a_client_on_one_pod(web: tuple[Env, st
     env.core.patch_namespaced_service("sticky", ns, {"spec": {"sessionAffinity": "None"}})
     spread = wait_for(lambda: (seen := load()) and len(seen) == 3 and seen, timeout=20, what="round robin again")
     assert set(spread) == deployment_pods(env, ns)
+
+
+def test_a_load_generator_pod(web: tuple[Env, str]) -> None:
+    """``load_pod``: the same bounded run from inside the cluster; its log has one answer per request
+    and kube-proxy took its 6 connections (from the pod's IP on docker; a process pod connects from
+    the host's 127.0.0.1)."""
+    env, ns = web
+    trace = env.cluster.proxy.trace
+    since = trace.records()[-1].seq if len(trace) else 0
+    env.core.create_namespaced_pod(ns, load_pod("loader", "web", requests=6, duration=30))
+    seen = answers(logs_when_done(env, ns, "loader"))
+    assert set(seen) == deployment_pods(env, ns) and sum(seen.values()) == 6, seen
+    taken = [r for r in trace.records(since=since) if r.service == f"{ns}/web"]
+    assert len(taken) == 6 and {r.outcome for r in taken} == {"proxied"}, taken
+    if env.runtime == "docker":
+        ip = env.core.read_namespaced_pod("loader", ns).status.pod_ip
+        assert {r.client.rsplit(":", 1)[0] for r in taken} == {ip}
