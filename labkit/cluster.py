@@ -439,11 +439,12 @@ class Cluster:
         return configuration
 
     async def _restart_scheduler(self) -> None:
-        old = self._scheduler
+        old, new = self._scheduler, self._kube_scheduler()
         if old is not None:
             self.components.remove(old)
             await old.stop()
-        self._scheduler = await self._add(self._kube_scheduler())
+            new.keep_held_as(old)
+        self._scheduler = await self._add(new)
         self._scheduler.decide("leases", "kube-system/kube-scheduler",
                                f"restarted with a new configuration: {self.scheduler_configuration.describe()}")
 
