@@ -90,6 +90,7 @@ def test_restarted_kubelet_adopts_and_stop_leaves_nothing(runtime: str) -> None:
         cluster.stop()
     if runtime == "process":
         assert process_groups_alive(groups) == []
+        assert _cgroups_of(os.getpid()) == []
     else:
         import docker
 
@@ -182,8 +183,16 @@ def test_next_process_cluster_kills_what_a_killed_one_left_running() -> None:
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
     assert _sleepers_on(pod_ip), "the killed cluster's pod keeps running (its own session)"
+    if os.geteuid() == 0:  # its container's cgroups, one per v1 controller (or one on v2), named after it
+        assert _cgroups_of(child.pid)
     with Cluster(nodes=0, runtime="process", set_kubeconfig_env=False):
         deadline = time.monotonic() + 5
         while _sleepers_on(pod_ip) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert _sleepers_on(pod_ip) == []
+        assert _cgroups_of(child.pid) == []
+
+
+def _cgroups_of(owner_pid: int) -> list[Path]:
+    """The process runtime's cgroup directories of the labkit process ``owner_pid``."""
+    return [*Path("/sys/fs/cgroup").glob(f"labkit/{owner_pid}-*"), *Path("/sys/fs/cgroup").glob(f"*/labkit/{owner_pid}-*")]
