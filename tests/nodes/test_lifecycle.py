@@ -195,4 +195,5 @@ def test_next_process_cluster_kills_what_a_killed_one_left_running() -> None:
 
 def _cgroups_of(owner_pid: int) -> list[Path]:
     """The process runtime's cgroup directories of the labkit process ``owner_pid``."""
-    return [*Path("/sys/fs/cgroup").glob(f"labkit/{owner_pid}-*"), *Path("/sys/fs/cgroup").glob(f"*/labkit/{owner_pid}-*")]
+    root = Path("/sys/fs/cgroup")
+    return [*root.glob(f"labkit/{owner_pid}-*"), *root.glob(f"*/labkit/{owner_pid}-*")]

@@ -6,11 +6,12 @@ a LimitsNotEnforced event saying why."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from testkit import wait_for
+from testkit import Kubectl, kubectl_path, wait_for
 
 from labkit.kubelet.qos import lowest_oom_score_adj
 
@@ -21,10 +22,10 @@ ARTICLE_POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "nginx"},
                                         "resources": {"limits": {"memory": "512Mi", "cpu": "500m"}}}]}}
 
 
-def throttled_periods(env: Any, node: str, namespace: str, pod: str) -> float:
+def throttled_periods(kubectl: Kubectl, node: str, namespace: str, pod: str) -> float:
     """``container_cpu_cfs_throttled_periods_total`` of the pod, as ``kubectl get --raw
     /api/v1/nodes/NODE/proxy/metrics/cadvisor`` shows it (0 before it appears)."""
-    text = env.core.connect_get_node_proxy_with_path(node, "metrics/cadvisor")
+    text = kubectl("get", "--raw", f"/api/v1/nodes/{node}/proxy/metrics/cadvisor")
     for family in text_string_to_metric_families(text):
         for s in family.samples:
             if s.name == "container_cpu_cfs_throttled_periods_total" and s.labels["pod"] == pod:
@@ -48,14 +49,16 @@ def test_article_manifest_gets_kubes_cgroup_values(docker_env: Any) -> None:
 
 
 @pytest.mark.docker
-def test_cpu_limited_busy_loop_is_throttled(docker_env: Any) -> None:
+@pytest.mark.kubectl
+def test_cpu_limited_busy_loop_is_throttled(docker_env: Any, tmp_path: Path) -> None:
+    kubectl = Kubectl(kubectl_path("1.33"), docker_env.cluster.kubeconfig, tmp_path / "cache")
     ns = docker_env.namespace()
     docker_env.pod(ns, "busy", "busybox", c_command=["sh", "-c", "while :; do :; done"],
                    c_resources={"limits": {"cpu": "100m"}})
     node = docker_env.running(ns, "busy").spec.node_name
-    first = wait_for(lambda: throttled_periods(docker_env, node, ns, "busy"), timeout=10,
+    first = wait_for(lambda: throttled_periods(kubectl, node, ns, "busy"), timeout=10, every=0.2,
                      what="throttled periods on /metrics/cadvisor")
-    wait_for(lambda: throttled_periods(docker_env, node, ns, "busy") > first, timeout=10, every=0.2,
+    wait_for(lambda: throttled_periods(kubectl, node, ns, "busy") > first, timeout=10, every=0.2,
              what="throttled periods rising")
     assert docker_env.cluster.cgroup("busy", namespace=ns).nr_throttled > 0
 
