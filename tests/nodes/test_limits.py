@@ -79,10 +79,21 @@ def test_process_runtime_enforces_limits_as_root_else_says_why(process_env: Any)
     assert_oom_killed_and_restarted(process_env, ns, "hog")
     assert not [r for _, r, _ in process_env.events(ns, "hog") if r == "LimitsNotEnforced"]
     process_env.pod(ns, "sleeper", "busybox", c_command=["sleep", "3600"], c_resources={"limits": {"cpu": "200m"}})
-    process_env.running(ns, "sleeper")
+    pod = process_env.running(ns, "sleeper")
     cgroup = process_env.cluster.cgroup("sleeper", namespace=ns)
     assert (cgroup.cpu_quota_us, cgroup.cpu_period_us, cgroup.cpu_shares) == (20_000, 100_000, 204)
     assert cgroup.name.startswith("/labkit/")
+    # a process exec'd in the container is in its cgroup too
+    runtime = process_env.cluster.kubelets[pod.spec.node_name].runtime
+    container_id = pod.status.container_statuses[0].container_id.removeprefix("process://")
+
+    async def exec_cgroup() -> bytes:
+        session = await runtime.exec(container_id, ["cat", "/proc/self/cgroup"], tty=False, stdin=False)
+        out = b"".join([data async for _, data in session.output()])
+        await session.wait()
+        return out
+
+    assert f":{cgroup.name}\n".encode() in process_env.cluster.run(exec_cgroup())
 
 
 def assert_oom_killed_and_restarted(env: Any, namespace: str, name: str) -> None:

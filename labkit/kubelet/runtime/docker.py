@@ -749,11 +749,11 @@ class DockerRuntime(Runtime):
     def _container_cgroup_sync(self, container_id: str) -> Cgroup:
         state = self.api.inspect_container(container_id)["State"]
         try:
-            if not state["Running"]:
-                raise OSError
-            return cgroup_of(state["Pid"])
-        except OSError:
-            raise CRIError("FailedPrecondition", f"container {container_id[:12]} is not running") from None
+            if state["Running"]:
+                return cgroup_of(state["Pid"])
+        except OSError:  # it exited meanwhile
+            pass
+        raise CRIError("FailedPrecondition", f"container {container_id[:12]} is not running")
 
     async def container_cgroup(self, container_id: str) -> Cgroup:
         try:
