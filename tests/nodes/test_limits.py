@@ -9,13 +9,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from testkit import Kubectl, kubectl_path, wait_for
 
 from labkit.kubelet.qos import lowest_oom_score_adj
-
-from .test_docker_cluster import containers_of
 
 ARTICLE_POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "nginx"},
                "spec": {"containers": [{"name": "nginx", "image": "nginx",
@@ -29,7 +28,9 @@ def throttled_periods(kubectl: Kubectl, node: str, namespace: str, pod: str) -> 
     for family in text_string_to_metric_families(text):
         for s in family.samples:
             if s.name == "container_cpu_cfs_throttled_periods_total" and s.labels["pod"] == pod:
-                assert s.labels["namespace"] == namespace and s.labels["container"] == "main" and s.labels["id"]
+                labels = s.labels
+                assert (labels["namespace"], labels["container"], labels["image"]) == (namespace, "main", "busybox")
+                assert labels["id"].startswith("/") and labels["name"].startswith(f"k8s_main_{pod}_{namespace}_")
                 return s.value
     return 0
 
@@ -44,7 +45,7 @@ def test_article_manifest_gets_kubes_cgroup_values(docker_env: Any) -> None:
     cgroup = docker_env.cluster.cgroup("nginx", namespace=ns)
     assert (cgroup.cpu_quota_us, cgroup.cpu_period_us, cgroup.memory_limit_bytes) == (50_000, 100_000, 512 * 2**20)
     assert (cgroup.cpu_shares if cgroup.version == 1 else cgroup.cpu_weight) == (512 if cgroup.version == 1 else 20)
-    [container] = containers_of(ns, "nginx")
+    container = docker.from_env().api.inspect_container(pod.status.container_statuses[0].container_id[len("docker://"):])
     assert container["HostConfig"]["OomScoreAdj"] == max(-997, lowest_oom_score_adj())
 
 

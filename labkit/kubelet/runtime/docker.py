@@ -740,7 +740,7 @@ class DockerRuntime(Runtime):
                                         timestamp=now, cpu_usage_core_nanoseconds=cgroup.usage.cpu_nanoseconds,
                                         memory_working_set_bytes=cgroup.usage.working_set_bytes,
                                         alias=c["Names"][0].lstrip("/") if c.get("Names") else "",
-                                        image=c.get("Image", ""), cgroup=cgroup))
+                                        image=c["Labels"].get(LABEL_IMAGE) or c.get("Image", ""), cgroup=cgroup))
         return stats
 
     async def list_container_stats(self) -> list[ContainerStats]:
