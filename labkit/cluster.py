@@ -54,7 +54,7 @@ from labkit.controlplane import (
 )
 from labkit.ids import IdSource
 from labkit.kubelet import Kubelet, KubeletConfig
-from labkit.kubelet.runtime import Runtime
+from labkit.kubelet.runtime import Runtime, proccgroups
 from labkit.kubelet.runtime.cgroups import Cgroup
 from labkit.kubelet.runtime.simload import SimLoads
 from labkit.kubelet.server import KubeletServer
@@ -911,9 +911,9 @@ class Cluster:
     @property
     def path(self) -> str:
         """Which runtime and network this cluster runs on, why, and what another would give, in one line."""
+        limits = "" if proccgroups.unavailable() is None else " with their limits"  # as root, cgroups enforce them
         gain = {"docker": "",
-                "process": "; with Docker (as root or in the docker group) pods would be real containers "
-                           "with their limits",
+                "process": f"; with Docker (as root or in the docker group) pods would be real containers{limits}",
                 "sim": "; with docker or process, pods would really run"}[self.runtime]
         return f"{self.runtime} runtime ({self._runtime_reason}): {self.pod_network}{gain}"
 
