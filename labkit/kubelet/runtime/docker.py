@@ -14,11 +14,13 @@ plugin would (:mod:`labkit.network.cni`); otherwise Docker attaches it.
 The SDK blocks, so every call runs in a private thread pool (not the loop's default executor, which
 long-lived streams would exhaust); exec and attach hand the daemon's hijacked socket to asyncio.
 
-Container stats are read from each container's cgroup as cAdvisor reads them
-(:mod:`labkit.kubelet.runtime.cgroups`), not through Docker's stats API, which answers once a
-second per container at best.
+Limits are the values kube's CRI asks for (:mod:`labkit.kubelet.runtime.cgroups`: CFS quota and
+period, shares, memory with no swap beyond it) and the kubelet's ``oom_score_adj``; Docker writes them
+to the container's cgroup. Container stats (usage, throttling) are read from that cgroup as cAdvisor
+reads them, not through Docker's stats API, which answers once a second per container at best.
 
-Left out: pod-level cgroups (limits are per container), seccomp/AppArmor profiles, image garbage
+Left out: pod-level cgroups (limits are per container), the sandbox's ``oom_score_adj`` (-998 in
+dockershim), seccomp/AppArmor profiles, image garbage
 collection, a shared PID namespace, registries with credentials, a Docker daemon on another machine
 (port-forward and exec kill need the bridge and the daemon's processes to be local).
 """
