@@ -46,8 +46,8 @@ def test_article_manifest_gets_kubes_cgroup_values(docker_env: Any) -> None:
     assert (cgroup.cpu_quota_us, cgroup.cpu_period_us, cgroup.memory_limit_bytes) == (50_000, 100_000, 512 * 2**20)
     if cgroup.version == 1:
         assert cgroup.cpu_shares == 512  # 500m * 1024 / 1000
-    else:  # runc turns shares into a weight, by a formula that changed across its versions: below a core's
-        assert cgroup.cpu_weight is not None and 1 <= cgroup.cpu_weight < 100
+    else:  # runc turns shares into a weight, by a formula that changed across its versions;
+        assert cgroup.cpu_weight is not None and 1 <= cgroup.cpu_weight < 100  # below one core's (100)
     container = docker.from_env().api.inspect_container(pod.status.container_statuses[0].container_id[len("docker://"):])
     assert container["HostConfig"]["OomScoreAdj"] == max(-997, lowest_oom_score_adj())
 
