@@ -81,7 +81,7 @@ def test_kube_cpu_and_oom_formulas() -> None:
     assert (milli_cpu_to_quota(500), milli_cpu_to_shares(500)) == (50_000, 512)
     assert (milli_cpu_to_quota(1), milli_cpu_to_quota(0)) == (1000, 0)  # a limit of 1m still gets 1 ms
     assert (milli_cpu_to_shares(0), milli_cpu_to_shares(1)) == (2, 2)
-    assert (shares_to_weight(2), shares_to_weight(1024), shares_to_weight(262144)) == (1, 39, 10000)
+    assert [shares_to_weight(s) for s in (2, 512, 1024, 262144)] == [1, 59, 100, 10000]  # runc >= 1.3.2
     # pkg/kubelet/qos/policy.go, on a node of 4Gi
     node = 4 * 1024**3
     article = {"name": "nginx", "resources": {"limits": {"memory": "512Mi", "cpu": "500m"},
@@ -102,7 +102,7 @@ def test_process_runtime_cgroup_on_v2(tmp_path: Path) -> None:
     [d] = cgroup.dirs
     assert d.relative_to(tmp_path).parts[0] == "labkit" and d.name == "c1"
     assert {f: (d / f).read_text() for f in ("cpu.max", "cpu.weight", "memory.max")} == {
-        "cpu.max": "50000 100000\n", "cpu.weight": "20\n", "memory.max": "536870912\n"}
+        "cpu.max": "50000 100000\n", "cpu.weight": "59\n", "memory.max": "536870912\n"}
     assert (tmp_path / "labkit" / "cgroup.subtree_control").read_text() == "+cpu +memory\n"
     argv = cgroup.enter(["/bin/busybox", "sleep", "1"], "/bin/busybox")
     assert argv[:2] == ["/bin/busybox", "sh"] and argv[-3:] == ["/bin/busybox", "sleep", "1"]
