@@ -4,6 +4,7 @@ makes it); the kubelet's CPU and OOM score formulas."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from labkit.kubelet.qos import container_oom_score_adjust
@@ -15,7 +16,7 @@ from labkit.kubelet.runtime.cgroups import (
     shares_to_weight,
     usage_of,
 )
-from labkit.kubelet.runtime.proccgroups import ContainerCgroup
+from labkit.kubelet.runtime.proccgroups import ContainerCgroup, unavailable
 
 CONTAINER = "/docker/0123abcd"
 
@@ -95,7 +96,7 @@ def test_kube_cpu_and_oom_formulas() -> None:
 
 def test_process_runtime_cgroup_on_v2(tmp_path: Path) -> None:
     """What labkit writes for a container of the process runtime on the unified hierarchy (a scratch one)."""
-    write(tmp_path, {"cgroup.controllers": "cpu memory pids\n"})
+    write(tmp_path, {"cgroup.controllers": "cpu memory pids\n", "cgroup.subtree_control": "+cpu +memory\n"})
     config = ContainerConfig(name="nginx", image="nginx", cpu_limit_millis=500, cpu_request_millis=500,
                              memory_limit_bytes=512 << 20, oom_score_adj=-997)
     cgroup = ContainerCgroup("c1", config, tmp_path)
@@ -107,3 +108,10 @@ def test_process_runtime_cgroup_on_v2(tmp_path: Path) -> None:
     argv = cgroup.enter(["/bin/busybox", "sleep", "1"], "/bin/busybox")
     assert argv[:2] == ["/bin/busybox", "sh"] and argv[-3:] == ["/bin/busybox", "sleep", "1"]
     assert f"echo $$ >{d}/cgroup.procs" in argv[3] and "echo -997 >/proc/self/oom_score_adj" in argv[3]
+
+
+def test_why_the_process_runtime_cannot_make_cgroups(tmp_path: Path) -> None:
+    write(tmp_path, {"cgroup.controllers": "memory pids\n"})
+    expected = (f"this machine's cgroups at {tmp_path} lack the cpu controller(s)" if os.geteuid() == 0 else
+                f"labkit runs as uid {os.geteuid()}, not root, and only root may make cgroups")
+    assert unavailable(tmp_path) == expected
