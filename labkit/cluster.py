@@ -36,7 +36,7 @@ from labkit.apimachinery.timeutil import now_utc
 from labkit.apiserver.aggregator import APIServiceBackend
 from labkit.apiserver.pki import CA_CERT, CA_KEY, PKI, EtcdPKI, write_kubeconfig
 from labkit.apiserver.server import APIServer, check_authorization_mode
-from labkit.apiserver.streaming.kubelet_api import KubeletAPI
+from labkit.apiserver.streaming.kubelet_api import KubeletAPI, KubeletError
 from labkit.client import APIStatusError, Client, ConnectionPool, resource_path
 from labkit.component import Component
 from labkit.controllers.config import ControllerManagerConfig
@@ -54,7 +54,8 @@ from labkit.controlplane import (
 )
 from labkit.ids import IdSource
 from labkit.kubelet import Kubelet, KubeletConfig
-from labkit.kubelet.runtime import Runtime
+from labkit.kubelet.runtime import Runtime, proccgroups
+from labkit.kubelet.runtime.cgroups import Cgroup
 from labkit.kubelet.runtime.simload import SimLoads
 from labkit.kubelet.server import KubeletServer
 from labkit.kubelet.simpods import SimPodSource
@@ -492,6 +493,26 @@ class Cluster:
             raise RuntimeError("the cluster is not started: call start() first")
         return generate_load(self.proxy, service, namespace=namespace, requests=requests, duration=duration,
                              concurrency=concurrency, path=path, port=port, timeout=timeout)
+
+    def cgroup(self, pod: str, *, namespace: str = "default", container: str = "") -> Cgroup:
+        """The cgroup of ``pod``'s running container (its only one, or ``container``), read now: the limits
+        its runtime set from the pod's resources (``cpu_quota_us``/``cpu_period_us``, ``cpu_shares`` or
+        v2's ``cpu_weight``, ``memory_limit_bytes``; ``files()`` names them as the cgroup does) and what
+        they did (``nr_periods``, ``nr_throttled``, ``throttled_seconds``, ``oom_kills``). ValueError when
+        the container has none (a sim cluster; the process runtime without root) or is not running."""
+
+        async def read() -> Cgroup:
+            node = (await self.admin().get(resource_path("v1", "pods", namespace=namespace, name=pod)))[
+                "spec"].get("nodeName", "")
+            kubelet = self._kubelet_apis.get(node)
+            if not isinstance(kubelet, KubeletServer):
+                raise ValueError(f"pod {namespace}/{pod} is not running on a node of this cluster yet")
+            return await kubelet.container_cgroup(namespace, pod, container)
+
+        try:
+            return self.run(read(), timeout=10)
+        except KubeletError as e:
+            raise ValueError(e.message) from None
 
     def set_sim_load(self, name: str, *, selector: str, cpu: str | None, namespace: str = "default") -> int:
         """On a sim cluster, a load generator named ``name``: ``cpu`` (``"1200m"``) of work shared by the
@@ -949,9 +970,9 @@ class Cluster:
     @property
     def path(self) -> str:
         """Which runtime and network this cluster runs on, why, and what another would give, in one line."""
+        limits = "" if proccgroups.unavailable() is None else " with their limits"  # as root, cgroups enforce them
         gain = {"docker": "",
-                "process": "; with Docker (as root or in the docker group) pods would be real containers "
-                           "with their limits",
+                "process": f"; with Docker (as root or in the docker group) pods would be real containers{limits}",
                 "sim": "; with docker or process, pods would really run"}[self.runtime]
         return f"{self.runtime} runtime ({self._runtime_reason}): {self.pod_network}{gain}"
 
