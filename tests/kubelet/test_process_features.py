@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Callable
+from pathlib import Path
 
 from labkit.client import resource_path
 from labkit.kubelet import KubeletConfig
@@ -104,6 +106,25 @@ def test_node_registered_and_lease_renewed(api, process_node, control_plane):
     wait_for(lambda: control_plane.run(api.client.get(path))["spec"]["renewTime"] != first["spec"]["renewTime"])
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _children_of(pid: int) -> list[int]:
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if entry.joinpath("stat").read_text().split(") ")[-1].split()[1] == str(pid):
+                    children.append(int(entry.name))
+            except OSError:
+                continue
+    return children
+
+
 def test_exec_tty_is_a_controlling_terminal(tmp_path):
     """``kubectl exec -it POD -- sh``: the shell has job control, ^C stops the foreground command, and the
     shell's exit code comes back."""
@@ -119,9 +140,23 @@ def test_exec_tty_is_a_controlling_terminal(tmp_path):
             async for _, chunk in s.output():
                 out += chunk
         reader = asyncio.get_running_loop().create_task(read())
-        for keys in (b"sleep 100\n", b"\x03", b"echo job-$((20+22))\n", b"exit 3\n"):
-            await s.write_stdin(keys)
-            await asyncio.sleep(0.3)
+
+        async def until(what: str, done: Callable[[], bool]) -> None:
+            for _ in range(200):  # 10 s: a loaded machine starts a process late, but starts it
+                if done():
+                    return
+                await asyncio.sleep(0.05)
+            raise AssertionError(f"no {what}; the terminal showed {out!r}")
+
+        def sleeping() -> bool:  # the shell's foreground child runs
+            return any(_cmdline(pid).startswith(b"sleep") for pid in _children_of(s.proc.pid))
+        await s.write_stdin(b"sleep 100\n")
+        await until("sleep started", sleeping)
+        await s.write_stdin(b"\x03")
+        await until("sleep stopped by ^C", lambda: not sleeping())
+        await s.write_stdin(b"echo job-$((20+22))\n")
+        await until("echo's output", lambda: b"job-42" in out)
+        await s.write_stdin(b"exit 3\n")
         code = await asyncio.wait_for(s.wait(), timeout=5)  # a hung shell (^C lost) fails here
         await asyncio.wait_for(reader, timeout=5)
         return code, out

@@ -138,16 +138,8 @@ def cleanup_leftovers(api: docker.APIClient | None = None) -> int:
     api = api or docker_client()
     removed = 0
     for c in api.containers(all=True, filters={"label": LABEL_CLUSTER}):
-        if _owner_is_gone(c["Labels"]):
-            try:
-                api.remove_container(c["Id"], force=True, v=True)
-                removed += 1
-            except docker.errors.NotFound:
-                pass
-            except docker.errors.APIError as e:
-                if e.status_code != 409:
-                    raise
-                _wait_removed(api, c["Id"])  # another process's clean-up is removing it: let it finish
+        if _owner_is_gone(c["Labels"]) and _remove_container(api, c["Id"]):
+            removed += 1
     for n in api.networks(filters={"label": LABEL_CLUSTER}):
         if _owner_is_gone(n.get("Labels") or {}):
             try:
@@ -160,15 +152,26 @@ def cleanup_leftovers(api: docker.APIClient | None = None) -> int:
     return removed
 
 
-def _wait_removed(api: docker.APIClient, container: str, timeout: float = 10.0) -> None:
-    """Wait until ``container`` is gone (its network can be removed only then)."""
+def _remove_container(api: docker.APIClient, container: str, timeout: float = 10.0) -> bool:
+    """Remove ``container`` (its volumes too) and return whether this call did; one that another
+    removal already has in hand (409: a kubelet's, another process's clean-up) is waited for, since
+    its network can be removed only once it is gone."""
+    try:
+        api.remove_container(container, force=True, v=True)
+        return True
+    except docker.errors.NotFound:
+        return False
+    except docker.errors.APIError as e:
+        if e.status_code != 409:
+            raise
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             api.inspect_container(container)
         except docker.errors.NotFound:
-            return
+            break
         time.sleep(0.1)
+    return False
 
 
 def _used_subnets(api: docker.APIClient) -> list[ipaddress.IPv4Network]:
@@ -369,8 +372,7 @@ class DockerNetwork:
             self.agent.close()
             self.agent = None
         for c in self.api.containers(all=True, filters={"label": f"{LABEL_CLUSTER}={self.cluster_id}"}):
-            with contextlib.suppress(docker.errors.NotFound):
-                self.api.remove_container(c["Id"], force=True, v=True)
+            _remove_container(self.api, c["Id"])
         for n in self.api.networks(filters={"label": f"{LABEL_CLUSTER}={self.cluster_id}"}):
             with contextlib.suppress(docker.errors.NotFound):
                 self.api.remove_network(n["Id"])
