@@ -36,7 +36,7 @@ from labkit.apimachinery.timeutil import now_utc
 from labkit.apiserver.aggregator import APIServiceBackend
 from labkit.apiserver.pki import CA_CERT, CA_KEY, PKI, EtcdPKI, write_kubeconfig
 from labkit.apiserver.server import APIServer, check_authorization_mode
-from labkit.apiserver.streaming.kubelet_api import KubeletAPI
+from labkit.apiserver.streaming.kubelet_api import KubeletAPI, KubeletError
 from labkit.client import APIStatusError, Client, ConnectionPool, resource_path
 from labkit.component import Component
 from labkit.controllers.config import ControllerManagerConfig
@@ -55,6 +55,7 @@ from labkit.controlplane import (
 from labkit.ids import IdSource
 from labkit.kubelet import Kubelet, KubeletConfig
 from labkit.kubelet.runtime import Runtime
+from labkit.kubelet.runtime.cgroups import Cgroup
 from labkit.kubelet.runtime.simload import SimLoads
 from labkit.kubelet.server import KubeletServer
 from labkit.kubelet.simpods import SimPodSource
@@ -433,6 +434,26 @@ class Cluster:
             raise RuntimeError(f"this is a {self.runtime} cluster: its pods use what they really use")
         if not self.run(set_on_nodes(), timeout=10):
             raise ValueError(f"no node runs pod {namespace}/{pod} (it has no running container yet)")
+
+    def cgroup(self, pod: str, *, namespace: str = "default", container: str = "") -> Cgroup:
+        """The cgroup of ``pod``'s running container (its only one, or ``container``), read now: the limits
+        its runtime set from the pod's resources (``cpu_quota_us``/``cpu_period_us``, ``cpu_shares`` or
+        v2's ``cpu_weight``, ``memory_limit_bytes``; ``files()`` names them as the cgroup does) and what
+        they did (``nr_periods``, ``nr_throttled``, ``throttled_seconds``, ``oom_kills``). ValueError when
+        the container has none (a sim cluster; the process runtime without root) or is not running."""
+
+        async def read() -> Cgroup:
+            node = (await self.admin().get(resource_path("v1", "pods", namespace=namespace, name=pod)))[
+                "spec"].get("nodeName", "")
+            kubelet = self._kubelet_apis.get(node)
+            if not isinstance(kubelet, KubeletServer):
+                raise ValueError(f"pod {namespace}/{pod} is not running on a node of this cluster yet")
+            return await kubelet.container_cgroup(namespace, pod, container)
+
+        try:
+            return self.run(read(), timeout=10)
+        except KubeletError as e:
+            raise ValueError(e.message) from None
 
     def set_sim_load(self, name: str, *, selector: str, cpu: str | None, namespace: str = "default") -> int:
         """On a sim cluster, a load generator named ``name``: ``cpu`` (``"1200m"``) of work shared by the

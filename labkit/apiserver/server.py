@@ -599,17 +599,18 @@ class APIServer:
 
     async def _node_proxy(self, req: web.Request, call: handlers.Call) -> web.Response:
         """``nodes/NAME/proxy/<path>`` (``pkg/registry/core/node/rest/proxy.go``): a GET of the kubelet's
-        ``/metrics/resource``, the one kubelet path labkit's kubelets serve over it; any other is the
-        kubelet's 404."""
+        ``/metrics/resource`` or ``/metrics/cadvisor``, the kubelet paths labkit's kubelets serve over it;
+        any other is the kubelet's 404."""
         name = call.info.name
         await self._off_loop(call.registry.get, "", name)  # 404 for a node that does not exist
         kubelet = self.kubelets.get(name)
         tail = req.path.split("/proxy", 1)[1]
         if kubelet is None:
             raise errors.ApiError(503, "ServiceUnavailable", f'no kubelet is serving node "{name}"')
-        if req.method != "GET" or tail != "/metrics/resource":
+        metrics = {"/metrics/resource": kubelet.metrics_resource, "/metrics/cadvisor": kubelet.metrics_cadvisor}
+        if req.method != "GET" or tail not in metrics:
             return web.Response(status=404, text="404 page not found\n", content_type="text/plain")
-        return web.Response(status=200, text=await kubelet.metrics_resource(),
+        return web.Response(status=200, text=await metrics[tail](),
                             headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
     def _watch_cache(self, reg: Registry) -> watch.WatchCache:

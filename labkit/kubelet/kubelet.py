@@ -45,6 +45,7 @@ from labkit.kubelet.ipam import HostLocalIPAM, fallback_cidr
 from labkit.kubelet.nodelease import NodeLease
 from labkit.kubelet.podworkers import PodWorker, PodWorkers
 from labkit.kubelet.prober import ProbeWorker
+from labkit.kubelet.qos import container_oom_score_adjust, lowest_oom_score_adj
 from labkit.kubelet.runtime import (
     LABEL_CONTAINER_NAME,
     LABEL_INIT_CONTAINER,
@@ -512,11 +513,11 @@ class Kubelet(Component):
                                      allocatable=self.node.get("status", {}).get("allocatable", {}))
         limits, requests = ((c.get("resources") or {}).get("limits") or {},
                             (c.get("resources") or {}).get("requests") or {})
-        if (limits or requests) and not self.runtime.enforces_limits and not state.warned_limits:
+        if (limits or requests) and self.runtime.limits_not_enforced and not state.warned_limits:
             state.warned_limits = True
             self.recorder.event(pod, "Warning", "LimitsNotEnforced",
-                                f"the {self.runtime.name} runtime does not isolate containers: CPU and memory "
-                                f"requests/limits are recorded but not enforced")
+                                f"CPU and memory requests/limits are recorded but not enforced: "
+                                f"{self.runtime.limits_not_enforced}")
         return ContainerConfig(
             name=c["name"], image=c.get("image", ""), command=[expand(w, env) for w in c.get("command") or []],
             args=[expand(w, env) for w in c.get("args") or []], env=env, working_dir=c.get("workingDir", ""),
@@ -525,6 +526,8 @@ class Kubelet(Component):
             cpu_request_millis=to_millicores(requests.get("cpu", 0)),
             memory_limit_bytes=to_bytes(limits.get("memory", 0)),
             memory_request_bytes=to_bytes(requests.get("memory", 0)),
+            oom_score_adj=max(lowest_oom_score_adj(), container_oom_score_adjust(
+                pod, c, to_bytes(self.node.get("status", {}).get("capacity", {}).get("memory", 0)))),
             tty=bool(c.get("tty")), stdin=bool(c.get("stdin")), stdin_once=bool(c.get("stdinOnce")),
             labels={LABEL_CONTAINER_NAME: c["name"], LABEL_POD_UID: pod["metadata"]["uid"],
                     **({LABEL_INIT_CONTAINER: "true"} if init else {})},

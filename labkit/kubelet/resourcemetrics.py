@@ -67,12 +67,15 @@ def go_float(value: float) -> str:
     return ("-" if sign else "") + out
 
 
-def exposition(families: dict[str, list[Sample]]) -> str:
-    """The Prometheus text format of ``families`` (each a list of samples), sorted as a registry gathers."""
+def exposition(families: dict[str, list[Sample]], metrics: dict[str, tuple[str, str]] = METRICS, *,
+               stability: str = "[STABLE] ") -> str:
+    """The Prometheus text format of ``families`` (each a list of samples), sorted as a registry gathers;
+    ``metrics`` gives each family's type and help, which ``stability`` precedes (component-base's; cAdvisor
+    prints none)."""
     lines = []
     for name in sorted(families):
-        kind, help_text = METRICS[name]
-        lines += [f"# HELP {name} [STABLE] {help_text}", f"# TYPE {name} {kind}"]
+        kind, help_text = metrics[name]
+        lines += [f"# HELP {name} {stability}{help_text}", f"# TYPE {name} {kind}"]
         for labels, value, timestamp in sorted(families[name], key=lambda s: sorted(s[0].items())):
             rendered = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
             line = f"{name}{{{rendered}}} {go_float(value)}" if labels else f"{name} {go_float(value)}"

@@ -1,12 +1,13 @@
 """The kubelet's API: logs, exec, attach and port-forward for the API server, ``/metrics/resource``
-for metrics-server.
+for metrics-server, ``/metrics/cadvisor``.
 
 Mirrors ``pkg/kubelet/server/server.go`` (``/containerLogs``, ``/exec``, ``/attach``,
 ``/portForward``) and the container lookups of ``pkg/kubelet/kubelet_pods.go``
 (``validateContainerLogStatus``): a (namespace, pod, container, previous) request becomes a runtime
 container id, with the errors kube gives when there is none. Implements
 :class:`labkit.apiserver.streaming.kubelet_api.KubeletAPI`, called in-process by the API server.
-``/metrics/resource`` is :mod:`labkit.kubelet.resourcemetrics`. Left out: HTTPS on port 10250 and its
+``/metrics/resource`` is :mod:`labkit.kubelet.resourcemetrics`, ``/metrics/cadvisor``
+:mod:`labkit.kubelet.cadvisormetrics`. Left out: HTTPS on port 10250 and its
 authentication, ``sinceTime``.
 """
 
@@ -18,9 +19,11 @@ from typing import Any
 
 from labkit.apimachinery.meta import Obj
 from labkit.apiserver.streaming.kubelet_api import KubeletError
+from labkit.kubelet import cadvisormetrics
 from labkit.kubelet.kubelet import Kubelet
 from labkit.kubelet.resourcemetrics import ResourceMetrics
 from labkit.kubelet.runtime import CRIError, ExecSession
+from labkit.kubelet.runtime.cgroups import Cgroup
 
 
 def _bad(message: str) -> KubeletError:
@@ -37,6 +40,18 @@ class KubeletServer:
     async def metrics_resource(self) -> str:
         """``GET /metrics/resource``: the Prometheus text of the node's and its containers' usage."""
         return await self.resource_metrics.collect()
+
+    async def metrics_cadvisor(self) -> str:
+        """``GET /metrics/cadvisor``: the Prometheus text of its containers' CPU throttling."""
+        return await cadvisormetrics.collect(self.kubelet.runtime)
+
+    async def container_cgroup(self, namespace: str, pod: str, container: str = "") -> Cgroup:
+        """The cgroup of a running container of the pod (for :meth:`labkit.Cluster.cgroup`; no kubelet path)."""
+        container_id = await self._container_id(namespace, pod, container, running=True)
+        try:
+            return await self.kubelet.runtime.container_cgroup(container_id)
+        except CRIError as e:
+            raise _bad(e.message) from e
 
     def _worker(self, namespace: str, pod: str) -> Any:
         for w in self.kubelet.workers.workers.values():

@@ -51,3 +51,7 @@ class KubeletAPI(Protocol):
     async def metrics_resource(self) -> str:
         """``GET /metrics/resource``: the node's and its containers' CPU and memory, Prometheus text."""
         ...
+
+    async def metrics_cadvisor(self) -> str:
+        """``GET /metrics/cadvisor``: its containers' CPU throttling, Prometheus text."""
+        ...

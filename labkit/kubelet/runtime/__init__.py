@@ -11,7 +11,9 @@ talks to. Three implementations:
 - ``sim``: no processes at all, KWOK-style, for thousands of nodes.
 
 ``list_container_stats`` is CRI's ``ListContainerStats`` (cumulative CPU and the memory working set
-of each running container), what the kubelet's ``/metrics/resource`` is made from.
+of each running container), what the kubelet's ``/metrics/resource`` is made from; with each
+container's cgroup where it has one (its limits and CPU throttling), what ``/metrics/cadvisor``
+shows. ``container_cgroup`` reads one container's (labkit's, for ``Cluster.cgroup``).
 
 Left out: the gRPC transport, container checkpointing, pod sandbox stats, Windows.
 """
@@ -24,6 +26,8 @@ import dataclasses
 import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Literal
+
+from labkit.kubelet.runtime.cgroups import Cgroup
 
 #: labels every runtime object carries, so a crashed cluster's leftovers can be found and removed
 LABEL_CLUSTER = "labkit.cluster"
@@ -111,6 +115,7 @@ class ContainerConfig:
     cpu_request_millis: int = 0
     memory_limit_bytes: int = 0  # 0 = no limit
     memory_request_bytes: int = 0
+    oom_score_adj: int = 0  # by the pod's QoS class (labkit.kubelet.qos)
     tty: bool = False
     stdin: bool = False
     stdin_once: bool = False
@@ -165,7 +170,9 @@ class SandboxStatus:
 class ContainerStats:
     """One running container's usage (CRI ``ContainerStats``), sampled at ``timestamp`` (unix seconds):
     CPU time used since it started (``usage_core_nano_seconds``) and its memory working set
-    (``working_set_bytes``). ``name`` is the container's name in its pod."""
+    (``working_set_bytes``). ``name`` is the container's name in its pod; ``alias`` the runtime's
+    name for it (Docker's container name), ``image`` the image it runs, ``cgroup`` its cgroup (None
+    where it has none of its own)."""
 
     id: str
     sandbox_id: str
@@ -174,6 +181,9 @@ class ContainerStats:
     timestamp: float
     cpu_usage_core_nanoseconds: int
     memory_working_set_bytes: int
+    alias: str = ""
+    image: str = ""
+    cgroup: Cgroup | None = None
 
 
 class ExecSession(abc.ABC):
@@ -207,8 +217,9 @@ class Runtime(abc.ABC):
     name: str = ""
     #: no processes behind the containers (sim): the kubelet treats every probe as passing
     simulated: bool = False
-    #: False when CPU/memory limits are not enforced (process): the kubelet warns on pods that set them
-    enforces_limits: bool = True
+    #: why CPU/memory limits are not enforced, in one line ("" when they are): the kubelet warns on pods
+    #: that set them
+    limits_not_enforced: str = ""
 
     # --- images ---
     @abc.abstractmethod
@@ -252,6 +263,10 @@ class Runtime(abc.ABC):
     @abc.abstractmethod
     async def list_container_stats(self) -> list[ContainerStats]:
         """The usage of this node's running containers (``ListContainerStats``)."""
+
+    async def container_cgroup(self, container_id: str) -> Cgroup:
+        """The cgroup of a running container: its limits and throttling counters."""
+        raise CRIError("Unimplemented", f"the {self.name} runtime gives containers no cgroup of their own")
 
     # --- streaming ---
     @abc.abstractmethod

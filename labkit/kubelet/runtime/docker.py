@@ -71,7 +71,7 @@ from labkit.kubelet.runtime import (
     SandboxStatus,
     port_forward_error,
 )
-from labkit.kubelet.runtime.cgroups import cgroup_usage
+from labkit.kubelet.runtime.cgroups import CPU_PERIOD_US, Cgroup, cgroup_of, milli_cpu_to_quota, milli_cpu_to_shares
 from labkit.network import agent, cni
 from labkit.network.agent import AgentClient, AgentError
 from labkit.network.hostnet import BridgeNetwork
@@ -97,11 +97,6 @@ _INTERNAL_PREFIXES = ("labkit.", "io.kubernetes.")
 
 #: candidate cluster subnets; the first that overlaps no docker network or host route is used
 CANDIDATE_SUBNETS = tuple(f"10.{200 + i}.0.0/16" for i in range(8))
-
-# CRI's (and the kubelet's) CPU conversions: pkg/kubelet/cm MilliCPUToQuota / MilliCPUToShares
-CPU_PERIOD_US = 100_000
-MIN_QUOTA_US = 1_000
-MIN_SHARES = 2
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -652,12 +647,12 @@ class DockerRuntime(Runtime):
                   LABEL_POD_NAME: sandbox.name, LABEL_POD_NAMESPACE: sandbox.namespace, LABEL_POD_UID: sandbox.uid,
                   LABEL_CONTAINER_NAME: config.name, LABEL_RESTART_COUNT: str(config.restart_count),
                   LABEL_IMAGE: config.image}
-        limits: dict[str, Any] = {"cpu_shares": max(MIN_SHARES, config.cpu_request_millis * 1024 // 1000)}
+        limits: dict[str, Any] = {"cpu_shares": milli_cpu_to_shares(config.cpu_request_millis),
+                                  "oom_score_adj": config.oom_score_adj}
         if config.memory_limit_bytes:  # no swap beyond the limit, as the kubelet sets it
             limits.update(mem_limit=config.memory_limit_bytes, memswap_limit=config.memory_limit_bytes)
         if config.cpu_limit_millis:
-            limits.update(cpu_period=CPU_PERIOD_US,
-                          cpu_quota=max(MIN_QUOTA_US, config.cpu_limit_millis * CPU_PERIOD_US // 1000))
+            limits.update(cpu_period=CPU_PERIOD_US, cpu_quota=milli_cpu_to_quota(config.cpu_limit_millis))
         host_config = self.api.create_host_config(
             network_mode=f"container:{sandbox_id}", ipc_mode=f"container:{sandbox_id}",
             binds=[f"{m.host_path}:{m.container_path}:{'ro' if m.read_only else 'rw'}" for m in config.mounts] or None,
@@ -736,18 +731,35 @@ class DockerRuntime(Runtime):
                     state = self.api.inspect_container(c["Id"])["State"]
                     self._running[c["Id"]] = (state["Pid"], _timestamp(state.get("StartedAt", "")))
                 pid, started = self._running[c["Id"]]
-                now, usage = time.time(), cgroup_usage(pid)
+                now, cgroup = time.time(), cgroup_of(pid)
             except (docker.errors.NotFound, OSError):  # it stopped since the list
                 self._running.pop(c["Id"], None)
                 continue
             stats.append(ContainerStats(id=c["Id"], sandbox_id=c["Labels"].get(LABEL_SANDBOX_ID, ""),
                                         name=c["Labels"].get(LABEL_CONTAINER_NAME, ""), started_at=started,
-                                        timestamp=now, cpu_usage_core_nanoseconds=usage.cpu_nanoseconds,
-                                        memory_working_set_bytes=usage.working_set_bytes))
+                                        timestamp=now, cpu_usage_core_nanoseconds=cgroup.usage.cpu_nanoseconds,
+                                        memory_working_set_bytes=cgroup.usage.working_set_bytes,
+                                        alias=c["Names"][0].lstrip("/") if c.get("Names") else "",
+                                        image=c.get("Image", ""), cgroup=cgroup))
         return stats
 
     async def list_container_stats(self) -> list[ContainerStats]:
         return await self._call(self._container_stats_sync)
+
+    def _container_cgroup_sync(self, container_id: str) -> Cgroup:
+        state = self.api.inspect_container(container_id)["State"]
+        try:
+            if not state["Running"]:
+                raise OSError
+            return cgroup_of(state["Pid"])
+        except OSError:
+            raise CRIError("FailedPrecondition", f"container {container_id[:12]} is not running") from None
+
+    async def container_cgroup(self, container_id: str) -> Cgroup:
+        try:
+            return await self._call(self._container_cgroup_sync, container_id)
+        except docker.errors.NotFound as e:
+            raise _api_error("NotFound", e) from e
 
     # --- streaming ---
 

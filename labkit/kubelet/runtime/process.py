@@ -4,7 +4,11 @@ Plays containerd's part (``RunPodSandbox``, ``CreateContainer``, ``StartContaine
 CRI log files) without containers. Honest about what it is not:
 
 - **No isolation.** Processes run as the current user, share the host's filesystem, PID and user
-  namespaces, and CPU/memory limits are *not enforced* (the kubelet says so in an event on the pod).
+  namespaces.
+- **Limits**: as root, each container gets a cgroup with kube's CPU and memory limits and OOM score
+  (:mod:`labkit.kubelet.runtime.proccgroups`), and a process killed at its memory limit ends the
+  container ``OOMKilled`` (137). Otherwise they are *not enforced*, and the kubelet says so, and why,
+  in a ``LimitsNotEnforced`` event on the pod.
 - **Networking**: each pod binds its own loopback address (``127.x.y.z``, from the node's podCIDR when
   the cluster CIDR lies in 127/8), so two pods can both listen on port 8080. ``POD_IP`` and
   ``HOSTNAME`` are set in every container's environment; the teaching images bind ``$POD_IP``.
@@ -30,12 +34,12 @@ CRI log files) without containers. Honest about what it is not:
 - **Stats** (:meth:`ProcessRuntime.list_container_stats`): a container is its process group, so its
   CPU time is that of the group's live processes (with their waited-for children's) and its working
   set their resident memory (pages shared between them are counted once each), read from ``/proc``
-  (:func:`process_group_usage`); no cgroup is made for it. A process of the group that exits
-  unwaited-for takes its CPU time with it.
+  (:func:`process_group_usage`), or from its cgroup when it has one. A process of the group that
+  exits unwaited-for takes its CPU time with it (not so with a cgroup).
 
 Logs are CRI-format files (``<time> <stream> F|P <line>``, P for a partial line), one per container, kept until the
 container is removed (the kubelet keeps the previous attempt, so ``--previous`` works). ``cleanup()``
-kills every process group this runtime started, by the group ids it recorded.
+kills every process group this runtime started, by the group ids it recorded, and removes its cgroups.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ from typing import BinaryIO
 from labkit import owner
 from labkit.apimachinery.timeutil import micro_time, now_utc
 from labkit.kubelet.runtime import (
+    Cgroup,
     ContainerConfig,
     ContainerStats,
     ContainerStatus,
@@ -75,7 +80,9 @@ from labkit.kubelet.runtime import (
     Runtime,
     SandboxStatus,
     port_forward_error,
+    proccgroups,
 )
+from labkit.kubelet.runtime.cgroups import cgroup_of
 from labkit.network.netns import HOST, HostNamespace, unprivileged_port_start
 
 BUSYBOX = "/bin/busybox"
@@ -135,6 +142,7 @@ class _Container:
     cwd: str
     proc: asyncio.subprocess.Process | None = None
     waiter: asyncio.Task[None] | None = None
+    cgroup: proccgroups.ContainerCgroup | None = None
 
     @property
     def log_path(self) -> Path:
@@ -144,8 +152,8 @@ class _Container:
 
 def cleanup_leftovers() -> int:
     """Kill the process groups that process runtimes of labkit processes no longer running left behind
-    (a crashed cluster); returns how many. Only group leaders are killed: the runtime starts each
-    container as one."""
+    (a crashed cluster), and remove their cgroups; returns how many. Only group leaders are killed: the
+    runtime starts each container as one."""
     killed = 0
     for pid, _, _ in owner.orphans():
         try:
@@ -154,7 +162,7 @@ def cleanup_leftovers() -> int:
                 killed += 1
         except OSError:
             continue
-    return killed
+    return killed + (proccgroups.cleanup_leftovers() if proccgroups.unavailable() is None else 0)
 
 
 def process_group_usage(groups: set[int]) -> tuple[dict[int, int], dict[int, int]]:
@@ -190,7 +198,6 @@ class ProcessRuntime(Runtime):
     """One node's process containers, under ``root_dir`` (logs, stand-in pages, rootfs symlinks)."""
 
     name = "process"
-    enforces_limits = False
 
     def __init__(self, *, root_dir: str | Path, node: str = "", busybox: str = BUSYBOX,
                  netns: HostNamespace = HOST) -> None:
@@ -201,6 +208,8 @@ class ProcessRuntime(Runtime):
         self._sandboxes: dict[str, _Sandbox] = {}
         self._containers: dict[str, _Container] = {}
         self._groups: set[int] = set()  # process group ids started here (cleanup kills exactly these)
+        why = proccgroups.unavailable()
+        self.limits_not_enforced = f"the process runtime cannot make cgroups: {why}" if why else ""
 
     # --- images ---
 
@@ -311,10 +320,17 @@ class ProcessRuntime(Runtime):
             c.status = dataclasses.replace(c.status, state="exited", exit_code=128, reason="StartError",
                                            message=message, started_at=now, finished_at=now)
             return
+        argv = c.argv
+        if not self.limits_not_enforced:
+            try:
+                c.cgroup = proccgroups.ContainerCgroup(container_id, c.config)
+            except OSError as e:
+                raise CRIError("RunContainerError", f"failed to create the cgroup of {c.config.name}: {e}") from e
+            argv = c.cgroup.enter(argv, self.busybox)
         log = c.log_path.open("ab", buffering=0)
         try:
             c.proc = await asyncio.create_subprocess_exec(
-                *self.netns.enter(c.argv), env=c.env, cwd=c.cwd, start_new_session=True, stdout=asyncio.subprocess.PIPE,
+                *self.netns.enter(argv), env=c.env, cwd=c.cwd, start_new_session=True, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 stdin=asyncio.subprocess.PIPE if c.config.stdin else asyncio.subprocess.DEVNULL)
         except OSError as e:
@@ -342,8 +358,9 @@ class ProcessRuntime(Runtime):
         finally:
             log.close()
         code = 128 - code if code < 0 else code  # killed by signal N: 128 + N, as a shell reports it
+        reason = "OOMKilled" if c.cgroup and c.cgroup.oom_kills() else "Completed" if code == 0 else "Error"
         c.status = dataclasses.replace(c.status, state="exited", exit_code=code, finished_at=time.time(),
-                                       reason="Completed" if code == 0 else "Error")
+                                       reason=reason)
         self._kill_group(c.proc.pid, signal.SIGKILL)  # children the main process left behind
 
     def _kill_group(self, pgid: int, sig: signal.Signals) -> None:
@@ -367,6 +384,8 @@ class ProcessRuntime(Runtime):
         await self.stop_container(container_id, 0)
         c = self._containers.pop(container_id, None)
         if c is not None:
+            if c.cgroup is not None:
+                c.cgroup.remove()
             shutil.rmtree(c.directory, ignore_errors=True)
 
     def _get(self, container_id: str) -> _Container:
@@ -384,13 +403,35 @@ class ProcessRuntime(Runtime):
     async def list_container_stats(self) -> list[ContainerStats]:
         groups = {c.proc.pid: c for c in self._containers.values()
                   if c.proc is not None and c.status.state == "running"}
-        cpu, pages = process_group_usage(set(groups))
+        cpu, pages = process_group_usage({pgid for pgid, c in groups.items() if c.cgroup is None})
         now = time.time()
-        return [ContainerStats(id=c.status.id, sandbox_id=c.status.sandbox_id, name=c.config.name,
-                               started_at=c.status.started_at, timestamp=now,
-                               cpu_usage_core_nanoseconds=cpu[pgid],
-                               memory_working_set_bytes=pages[pgid] * PAGE_SIZE)
-                for pgid, c in groups.items() if pgid in cpu]
+        stats = []
+        for pgid, c in groups.items():
+            cgroup = None
+            if c.cgroup is not None:
+                try:
+                    cgroup = cgroup_of(pgid)
+                except OSError:  # it exited meanwhile
+                    continue
+                used = cgroup.usage.cpu_nanoseconds, cgroup.usage.working_set_bytes
+            elif pgid in cpu:
+                used = cpu[pgid], pages[pgid] * PAGE_SIZE
+            else:
+                continue
+            stats.append(ContainerStats(
+                id=c.status.id, sandbox_id=c.status.sandbox_id, name=c.config.name, started_at=c.status.started_at,
+                timestamp=now, cpu_usage_core_nanoseconds=used[0], memory_working_set_bytes=used[1],
+                alias=c.status.id, image=c.config.image, cgroup=cgroup))
+        return stats
+
+    async def container_cgroup(self, container_id: str) -> Cgroup:
+        c = self._get(container_id)
+        if c.cgroup is None:
+            raise CRIError("Unimplemented", f"container {c.config.name} has no cgroup: {self.limits_not_enforced}")
+        try:
+            return cgroup_of(c.proc.pid if c.proc else 0)
+        except OSError:
+            raise CRIError("FailedPrecondition", f"container {c.config.name} is not running") from None
 
     # --- streaming ---
 
@@ -477,6 +518,9 @@ class ProcessRuntime(Runtime):
         waiters = [c.waiter for c in self._containers.values() if c.waiter is not None]
         if waiters:
             await asyncio.wait(waiters, timeout=5)
+        for c in self._containers.values():
+            if c.cgroup is not None:
+                c.cgroup.remove()
         self._groups.clear()
         self._containers.clear()
         self._sandboxes.clear()
