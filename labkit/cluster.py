@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 from asyncio import sslproto
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -71,6 +71,7 @@ from labkit.network.netns import HOST, HostNamespace, NamespaceUnavailable, User
 from labkit.proxy import KubeProxy
 from labkit.proxy.dns import ClusterDNS
 from labkit.scheduler import Scheduler
+from labkit.scheduler.config import DEFAULT_CONFIGURATION, SchedulerConfiguration, load_configuration
 from labkit.store import etcd_member
 from labkit.store.etcd import EtcdStore
 from labkit.trace import Trace
@@ -252,6 +253,8 @@ class Cluster:
         self._apiserver: APIServer | None = None
         self.kubeconfig: Path | None = None
         self._scheduler: Scheduler | None = None
+        #: what kube-scheduler runs with (:meth:`configure_scheduler`): kube's default profile until changed
+        self.scheduler_configuration: SchedulerConfiguration = DEFAULT_CONFIGURATION
         self._controller_manager: ControllerManager | None = None
         self.proxy: KubeProxy | None = None
         self.dns: ClusterDNS | None = None
@@ -380,12 +383,7 @@ class Cluster:
             self._controller_manager = await self._add(ControllerManager(
                 self.client_for("system:kube-controller-manager", agent="kube-controller-manager"),
                 config=self.controller_config))
-            scheduler_client = self.client_for("system:kube-scheduler", agent="kube-scheduler")
-            election = self.scheduler_leader_election
-            elector = LeaderElector(scheduler_client, name="kube-scheduler", lease_duration=election.lease_duration,
-                                    renew_deadline=election.renew_deadline,
-                                    retry_period=election.retry_period) if election.leader_elect else None
-            self._scheduler = await self._add(Scheduler(scheduler_client, elector=elector, seed=self.seed))
+            self._scheduler = await self._add(self._kube_scheduler())
         if self.runtime != "sim":
             network = (LoopbackNetwork(netns=self._netns, plan=plan) if self.runtime == "process"
                        else self._docker_network.bridge())
@@ -406,6 +404,48 @@ class Cluster:
         for server in [m.apiserver for m in self.members] or [self.apiserver]:
             if server is not None:
                 server.ready = True
+
+    def _kube_scheduler(self) -> Scheduler:
+        client = self.client_for("system:kube-scheduler", agent="kube-scheduler")
+        election = self.scheduler_leader_election
+        elector = LeaderElector(client, name="kube-scheduler", lease_duration=election.lease_duration,
+                                renew_deadline=election.renew_deadline,
+                                retry_period=election.retry_period) if election.leader_elect else None
+        return self.scheduler_configuration.scheduler(client, elector=elector, seed=self.seed)
+
+    def configure_scheduler(self, config: str | Mapping[str, Any]) -> SchedulerConfiguration:
+        """Restart kube-scheduler with ``config``, a ``KubeSchedulerConfiguration``
+        (``kubescheduler.config.k8s.io/v1``, YAML or a dict, as kube-scheduler's ``--config`` file):
+        ``profiles[]`` by ``schedulerName``, ``plugins.score`` ``enabled`` (with ``weight``) and
+        ``disabled``, ``pluginConfig`` for ``NodeResourcesFit`` (``scoringStrategy``: ``LeastAllocated``,
+        ``MostAllocated`` or ``RequestedToCapacityRatio``). :mod:`labkit.scheduler.config` says what applies.
+
+        kube-scheduler reads its file only when it starts, so, as on a real control plane after the
+        static Pod's manifest changes, the scheduler is stopped (giving back its Lease) and a new one
+        starts with the file: it rebuilds its cache from the API and schedules pending pods with the
+        new profiles; pods already bound stay where they are. On an HA control plane every member's
+        scheduler restarts. The trace records the restart (``cluster.story("lease/kube-scheduler",
+        namespace="kube-system")``). A configuration kube-scheduler would refuse raises
+        :class:`~labkit.scheduler.config.InvalidConfiguration` with its message, and nothing changes.
+        Returns the checked configuration (``.describe()`` sums it up)."""
+        configuration = load_configuration(config)
+        if self._loop is None:
+            raise RuntimeError("the cluster is not started: call start() first")
+        self.scheduler_configuration = configuration
+        for member in self.members:
+            member.restart_scheduler(configuration)
+        if not self.members:
+            self.run(self._restart_scheduler(), timeout=30)
+        return configuration
+
+    async def _restart_scheduler(self) -> None:
+        old = self._scheduler
+        if old is not None:
+            self.components.remove(old)
+            await old.stop()
+        self._scheduler = await self._add(self._kube_scheduler())
+        self._scheduler.decide("leases", "kube-system/kube-scheduler",
+                               f"restarted with a new configuration: {self.scheduler_configuration.describe()}")
 
     async def _start_metrics_server(self) -> None:
         """metrics-server as its manifest installs it, with its own identity; the API server then serves

@@ -50,6 +50,7 @@ from labkit.controllers.manager import ControllerManager
 from labkit.ids import IdSource
 from labkit.leaderelection import LeaderElectionConfig, LeaderElector
 from labkit.scheduler import Scheduler
+from labkit.scheduler.config import DEFAULT_CONFIGURATION, SchedulerConfiguration
 from labkit.store import StoreError
 from labkit.store._gateway import Gateway
 from labkit.store.etcd import EtcdStore
@@ -94,6 +95,8 @@ class ControlPlaneMember:
         self.store: EtcdStore | None = None
         self.apiserver: APIServer | None = None
         self.scheduler: Scheduler | None = None
+        #: what its kube-scheduler runs with (``Cluster.configure_scheduler``)
+        self.scheduler_configuration = DEFAULT_CONFIGURATION
         self.controller_manager: ControllerManager | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -138,15 +141,36 @@ class ControlPlaneMember:
         self.controller_manager = ControllerManager(
             self._client("system:kube-controller-manager", "kube-controller-manager"),
             config=dataclasses.replace(s.controllers), identity=identity)
+        self.scheduler = self._kube_scheduler(identity)
+        for component in self.components:
+            component.attach_trace(s.trace)
+            await component.start()
+
+    def _kube_scheduler(self, identity: str) -> Scheduler:
+        s = self.settings
         election = s.scheduler_election
         client = self._client("system:kube-scheduler", "kube-scheduler")
         elector = LeaderElector(client, name="kube-scheduler", identity=identity,
                                 lease_duration=election.lease_duration, renew_deadline=election.renew_deadline,
                                 retry_period=election.retry_period) if election.leader_elect else None
-        self.scheduler = Scheduler(client, elector=elector, seed=seed)
-        for component in self.components:
-            component.attach_trace(s.trace)
-            await component.start()
+        seed = None if s.seed is None else s.seed + self.index
+        return self.scheduler_configuration.scheduler(client, elector=elector, seed=seed)
+
+    def restart_scheduler(self, configuration: SchedulerConfiguration) -> None:
+        """Restart this member's kube-scheduler with ``configuration`` (kept for the member's own restarts,
+        as its static Pod's manifest is); a member that is down takes it when it comes back."""
+        self.scheduler_configuration = configuration
+        if self.running:
+            self.run(self._restart_scheduler())
+
+    async def _restart_scheduler(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+        self.scheduler = self._kube_scheduler(f"{self.name}_{uuid.uuid4()}")
+        self.scheduler.attach_trace(self.settings.trace)
+        await self.scheduler.start()
+        self.scheduler.decide("leases", "kube-system/kube-scheduler", f"{self.name}: restarted with a new "
+                              f"configuration: {self.scheduler_configuration.describe()}")
 
     def _client(self, user: str, agent: str) -> Client:
         """A component's client for this member's own API server (kubeadm's ``scheduler.conf`` and

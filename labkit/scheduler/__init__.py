@@ -7,6 +7,8 @@ Mirrors ``pkg/scheduler`` in kubernetes/kubernetes. Layout:
 - ``framework``: ``Status``/``Code``, ``CycleState``, ``Handle``, ``FitError``, and running the points.
 - ``plugins/``: one module per in-tree plugin, and the default profile's list and weights.
 - ``profile``: ``Profile`` = a schedulerName + plugins + weights.
+- ``config``: ``KubeSchedulerConfiguration`` files (``Cluster.configure_scheduler``): kube's defaults,
+  merge and validation messages, into profiles.
 - ``cache``, ``queue``: the informer-fed cache and the scheduling queue (activeQ, backoffQ,
   unschedulablePods).
 - ``schedule_one``: the algorithm (filter, score, select host).

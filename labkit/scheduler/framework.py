@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 from labkit.scheduler.interface import (
@@ -290,7 +290,8 @@ class Framework:
     """One profile's plugins, sorted into the extension points they declare (checked by
     :func:`~labkit.scheduler.interface.extension_points`), and the runners of those points."""
 
-    def __init__(self, plugins: Iterable[Plugin], weights: Mapping[str, int]) -> None:
+    def __init__(self, plugins: Iterable[Plugin], weights: Mapping[str, int], *,
+                 scoring: Collection[str] | None = None) -> None:
         self.plugins = list(plugins)
         names = [p.name for p in self.plugins]
         points = {id(p): extension_points(p) for p in self.plugins}
@@ -304,7 +305,7 @@ class Framework:
         self.filter_plugins: list[FilterPlugin] = at(FilterPlugin)
         self.post_filter_plugins: list[PostFilterPlugin] = at(PostFilterPlugin)
         self.pre_score_plugins: list[PreScorePlugin] = at(PreScorePlugin)
-        self.score_plugins: list[ScorePlugin] = at(ScorePlugin)
+        self.score_plugins: list[ScorePlugin] = [p for p in at(ScorePlugin) if scoring is None or p.name in scoring]
         self.reserve_plugins: list[ReservePlugin] = at(ReservePlugin)
         self.permit_plugins: list[PermitPlugin] = at(PermitPlugin)
         self.pre_bind_plugins: list[PreBindPlugin] = at(PreBindPlugin)

@@ -1,9 +1,9 @@
 """NodeResourcesFit and NodeResourcesBalancedAllocation, after kube's ``noderesources`` tests:
 ``fit_test.go`` (``TestEnoughRequests``, ``TestNotEnoughRequests``, ``TestStorageRequests``),
-``least_allocated_test.go``, ``most_allocated_test.go`` and ``balanced_allocation_test.go``.
-Left out with the plugin's features: ignored resources and resource groups, RequestedToCapacityRatio,
-the scoring-strategy argument validation, and 1.34's UnschedulableAndUnresolvable for a pod larger
-than the whole node (v1.33 says Unschedulable)."""
+``least_allocated_test.go``, ``most_allocated_test.go``, ``requested_to_capacity_ratio_test.go`` and
+``balanced_allocation_test.go``. Left out with the plugin's features: ignored resources and resource
+groups, and 1.34's UnschedulableAndUnresolvable for a pod larger than the whole node (v1.33 says
+Unschedulable). The scoring-strategy argument validation is in ``tests/scheduler/test_config.py``."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pytest
 
 from labkit.scheduler.framework import Code
 from labkit.scheduler.plugins import NodeResourcesBalancedAllocation, NodeResourcesFit
-from labkit.scheduler.plugins.noderesources import MOST_ALLOCATED
+from labkit.scheduler.plugins.noderesources import MOST_ALLOCATED, REQUESTED_TO_CAPACITY_RATIO, broken_linear
 
-from .helpers import OK, UNSCHEDULABLE, filter_statuses, node, place, pod, scores
+from .helpers import MB, OK, UNSCHEDULABLE, filter_statuses, node, place, pod, scores
 
 Obj = dict[str, Any]
 EXT_A, EXT_B, HUGE = "example.com/aaa", "example.com/bbb", "hugepages-2Mi"
@@ -190,6 +190,58 @@ MOST_CASES: list[tuple[str, Any, list[Obj], list[list[Any]], list[int]]] = [
                          ids=[c[0] for c in MOST_CASES])
 def test_most_allocated_score(requests: Any, allocatable: list[Obj], existing: list[list[Any]], want: list[int]) -> None:
     assert scores(NodeResourcesFit(MOST_ALLOCATED), pod(requests=requests), score_nodes(allocatable, existing)) == want
+
+
+SPREAD_SHAPE = ((0, 10), (100, 0))  # TestRequestedToCapacityRatioScoringStrategy's shape: emptier is better
+RATIO_CASES: list[tuple[str, Any, list[Obj], list[list[Any]], list[int]]] = [
+    ("nothing scheduled, nothing requested", None, [cap("4000", "10000")] * 2, [[None, None], []], [100, 100]),
+    ("nothing scheduled, resources requested, differently sized nodes: 37.5 rounds to 38", TWO_CONTAINERS,
+     [cap("4000", "10000"), cap("6000", "10000")], [[None, None], []], [38, 50]),
+    ("no resources requested, pods scheduled with resources", None, [cap("4000", "10000"), cap("6000", "10000")],
+     [[{"cpu": "3000", "memory": "5000"}], [{"cpu": "3000", "memory": "5000"}]], [38, 50]),
+]
+
+
+@pytest.mark.parametrize("requests,allocatable,existing,want", [c[1:] for c in RATIO_CASES],
+                         ids=[c[0] for c in RATIO_CASES])
+def test_requested_to_capacity_ratio_score(requests: Any, allocatable: list[Obj], existing: list[list[Any]],
+                                           want: list[int]) -> None:
+    plugin = NodeResourcesFit(REQUESTED_TO_CAPACITY_RATIO, shape=SPREAD_SHAPE)
+    assert scores(plugin, pod(requests=requests), score_nodes(allocatable, existing)) == want
+
+
+FOO, BAR = "intel.com/foo", "intel.com/bar"
+BIN_PACKING_CASES: list[tuple[str, Obj | None, list[Obj], Any, list[int]]] = [
+    # TestResourceBinPackingSingleExtended / MultipleExtended: shape (0, 0), (100, 1); nodes 4000 cpu, 10000Mi
+    ("a pod not requesting the extended resource scores 0", None, [{FOO: "8"}, {FOO: "4"}], [[], []], [0, 0]),
+    ("2 of 8 and 2 of 4", {FOO: "2"}, [{FOO: "8"}, {FOO: "4"}], [[None], []], [2, 5]),
+    ("an existing pod fills the second node", {FOO: "2"}, [{FOO: "8"}, {FOO: "4"}], [[], [{FOO: "2"}]], [2, 10]),
+    ("4 of 8 and 4 of 4", {FOO: "4"}, [{FOO: "8"}, {FOO: "4"}], [[None], []], [5, 10]),
+    ("two resources weighted 3 and 5", {FOO: "2", BAR: "2"}, [{FOO: "8", BAR: "4"}, {FOO: "4", BAR: "8"}],
+     [[None], []], [4, 3]),
+]
+
+
+@pytest.mark.parametrize("requests,extended,existing,want", [c[1:] for c in BIN_PACKING_CASES],
+                         ids=[c[0] for c in BIN_PACKING_CASES])
+def test_requested_to_capacity_ratio_bin_packing(requests: Obj | None, extended: list[Obj], existing: Any,
+                                                 want: list[int]) -> None:
+    resources = ((FOO, 3), (BAR, 5)) if len(extended[0]) == 2 else ((FOO, 1),)
+    plugin = NodeResourcesFit(REQUESTED_TO_CAPACITY_RATIO, resources, shape=((0, 0), (100, 1)))
+    allocatable = [cap("4000", f"{10000 * MB}", **{k.replace(".", "_"): v for k, v in e.items()}) for e in extended]
+    assert scores(plugin, pod(requests=requests), score_nodes(allocatable, existing)) == want
+
+
+@pytest.mark.parametrize("shape,points", [
+    # TestBrokenLinearFunction: (utilization, expected score)
+    (((10, 1), (90, 9)), [(-10, 1), (0, 1), (9, 1), (10, 1), (15, 1), (19, 1), (20, 2), (89, 8), (90, 9), (99, 9),
+                          (100, 9), (110, 9)]),
+    (((0, 2), (40, 10), (100, 0)), [(-10, 2), (0, 2), (20, 6), (30, 8), (40, 10), (70, 5), (100, 0), (110, 0)]),
+    (((0, 2), (40, 2), (100, 2)), [(-10, 2), (0, 2), (20, 2), (40, 2), (70, 2), (100, 2), (110, 2)]),
+])
+def test_broken_linear_function(shape: tuple[tuple[int, int], ...], points: list[tuple[int, int]]) -> None:
+    f = broken_linear(shape)
+    assert [(p, f(p)) for p, _ in points] == points
 
 
 CPU_AND_MEMORY = [{"cpu": "1000m", "memory": "2000"}, {"cpu": "2000m", "memory": "3000"}]
