@@ -196,6 +196,8 @@ class ResourcesView(LiveWidget):
         state.metric = source.get("name", "-")
         state.goal = (source.get("target") or {}).get("averageUtilization")
         state.min_replicas, state.max_replicas = spec.get("minReplicas", 1), spec.get("maxReplicas", 0)
+        if not status.get("conditions"):  # not reconciled yet: nothing measured, no replica count
+            return
         point = HPAPoint(round(time.monotonic() - self._started, 1), status.get("currentReplicas", 0),
                          status.get("desiredReplicas", 0), current.get("averageUtilization"))
         last = state.history[-1] if state.history else None
@@ -260,7 +262,8 @@ class ResourcesView(LiveWidget):
                  for v, label in ((hpa.min_replicas, "minReplicas"), (hpa.max_replicas, "maxReplicas"))]
         if hpa.goal is not None:
             lines.append(f'<line x1="{pad}" y1="{y(hpa.goal, top_util)}" x2="{w - pad}" y2="{y(hpa.goal, top_util)}" '
-                         f'stroke="{OVER}" stroke-dasharray="6,3"><title>target {hpa.goal}%</title></line>')
+                         f'stroke="{OVER}" stroke-dasharray="6,3"><title>target {hpa.goal}%</title></line>'
+                         f'<text x="{w - pad + 2}" y="{y(hpa.goal, top_util) + 4}" fill="{OVER}">{hpa.goal}%</text>')
         svg = (f'<svg width="{w}" height="{h}" class="labkit-hpa-chart">{"".join(lines)}'
                f'<polyline points="{" ".join(util)}" fill="none" stroke="{OVER}"/>'
                f'<polyline points="{" ".join(steps)}" fill="none" stroke="{USED}" stroke-width="2"/>'
@@ -285,7 +288,7 @@ def _bar(a: Amounts) -> str:
     parts = [f'<rect width="{BAR_W}" height="12" fill="#f4f4f4"/>',
              f'<rect width="{px(a.requested)}" height="12" fill="{REQUESTED}"/>']
     if a.used is not None:
-        fill = OVER if a.requested and a.used > a.requested else USED
+        fill = OVER if not a.node and a.used > a.requested else USED  # a pod beyond its request
         parts.append(f'<rect y="3" width="{px(a.used)}" height="6" fill="{fill}"/>')
     if a.capacity is not None and not a.node:
         parts.append(f'<line x1="{px(a.capacity) - 1}" y1="0" x2="{px(a.capacity) - 1}" y2="12" stroke="{LIMIT}" '

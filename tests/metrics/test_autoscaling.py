@@ -35,7 +35,7 @@ LOAD = "579m"
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     """A Deployment ``web`` of 2 replicas (200m, 64Mi each) and an HPA ``web`` at 50 % CPU, 2 to 10 replicas,
-    idle: the controller has measured 0 %."""
+    idle: the controller has measured 0 or 1 % (1m of 200m)."""
     config = ControllerManagerConfig(horizontal_pod_autoscaler_sync_period=2.0,
                                      horizontal_pod_autoscaler_downscale_stabilization=6.0)
     with Cluster(nodes=2, runtime="sim", seed=15, metric_resolution=0.5, controllers=config,
