@@ -46,7 +46,7 @@ spec:
 
 @pytest.fixture(scope="module")
 def perf() -> Iterator[Cluster]:
-    with Cluster(nodes=5, runtime="sim", seed=0, metric_resolution=0.5, set_kubeconfig_env=False,
+    with Cluster(nodes=4, runtime="sim", seed=0, metric_resolution=0.5, set_kubeconfig_env=False,
                  controllers=ControllerManagerConfig(horizontal_pod_autoscaler_sync_period=0.5,
                                                      horizontal_pod_autoscaler_downscale_stabilization=3)) as c:
         yield c
