@@ -54,7 +54,7 @@ from labkit.controlplane import (
 )
 from labkit.ids import IdSource
 from labkit.kubelet import Kubelet, KubeletConfig
-from labkit.kubelet.runtime import Runtime
+from labkit.kubelet.runtime import Runtime, proccgroups
 from labkit.kubelet.runtime.cgroups import Cgroup
 from labkit.kubelet.runtime.simload import SimLoads
 from labkit.kubelet.server import KubeletServer
@@ -70,6 +70,7 @@ from labkit.network.loadbalancer import cleanup_leftovers as cleanup_load_balanc
 from labkit.network.netns import HOST, HostNamespace, NamespaceUnavailable, UserNamespace, unprivileged_port_start
 from labkit.proxy import KubeProxy
 from labkit.proxy.dns import ClusterDNS
+from labkit.proxy.loadgen import LoadReport, generate_load
 from labkit.scheduler import Scheduler
 from labkit.scheduler.config import DEFAULT_CONFIGURATION, SchedulerConfiguration, load_configuration
 from labkit.store import etcd_member
@@ -439,11 +440,12 @@ class Cluster:
         return configuration
 
     async def _restart_scheduler(self) -> None:
-        old = self._scheduler
+        old, new = self._scheduler, self._kube_scheduler()
         if old is not None:
             self.components.remove(old)
             await old.stop()
-        self._scheduler = await self._add(self._kube_scheduler())
+            new.keep_held_as(old)
+        self._scheduler = await self._add(new)
         self._scheduler.decide("leases", "kube-system/kube-scheduler",
                                f"restarted with a new configuration: {self.scheduler_configuration.describe()}")
 
@@ -474,6 +476,23 @@ class Cluster:
             raise RuntimeError(f"this is a {self.runtime} cluster: its pods use what they really use")
         if not self.run(set_on_nodes(), timeout=10):
             raise ValueError(f"no node runs pod {namespace}/{pod} (it has no running container yet)")
+
+    def generate_load(self, service: str, *, requests: int = 100, duration: float = 10.0, concurrency: int = 1,
+                      namespace: str = "default", path: str = "/", port: int | str | None = None,
+                      timeout: float = 2.0) -> LoadReport:
+        """Send ``requests`` HTTP GETs to Service ``service`` through its ClusterIP, ``concurrency`` at a
+        time, for at most ``duration`` seconds (both limits are required, and capped: a run must end),
+        recording for each the pod that answered and the latency (:mod:`labkit.proxy.loadgen`).
+        ``print(report)`` sums it up: requests per pod, errors, p50 and p99; ``report.by_pod()`` counts.
+        ``cluster.widgets.traffic(service)`` shows the same connections as kube-proxy saw them."""
+        if self.runtime == "sim":
+            raise RuntimeError("this is a sim cluster: its pods run no processes, so nothing would answer a "
+                               "request; send load on runtime='process' or 'docker' (on sim, set_sim_load "
+                               "models the CPU a load would cost)")
+        if self.proxy is None:
+            raise RuntimeError("the cluster is not started: call start() first")
+        return generate_load(self.proxy, service, namespace=namespace, requests=requests, duration=duration,
+                             concurrency=concurrency, path=path, port=port, timeout=timeout)
 
     def cgroup(self, pod: str, *, namespace: str = "default", container: str = "") -> Cgroup:
         """The cgroup of ``pod``'s running container (its only one, or ``container``), read now: the limits
@@ -951,9 +970,9 @@ class Cluster:
     @property
     def path(self) -> str:
         """Which runtime and network this cluster runs on, why, and what another would give, in one line."""
+        limits = "" if proccgroups.unavailable() is None else " with their limits"  # as root, cgroups enforce them
         gain = {"docker": "",
-                "process": "; with Docker (as root or in the docker group) pods would be real containers "
-                           "with their limits",
+                "process": f"; with Docker (as root or in the docker group) pods would be real containers{limits}",
                 "sim": "; with docker or process, pods would really run"}[self.runtime]
         return f"{self.runtime} runtime ({self._runtime_reason}): {self.pod_network}{gain}"
 

@@ -69,6 +69,12 @@ class Component:
         self.gates.append(g)
         return g
 
+    def keep_held_as(self, old: Component) -> None:
+        """Start held if ``old``, the instance this one replaces (a restart), was held by ``Cluster.pause()``."""
+        if any(g.paused for g in old.gates):
+            for g in self.gates:
+                g.pause()
+
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str = "") -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro, name=f"{self.name}:{name}")
         self._tasks.add(task)

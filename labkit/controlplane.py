@@ -164,9 +164,10 @@ class ControlPlaneMember:
             self.run(self._restart_scheduler())
 
     async def _restart_scheduler(self) -> None:
-        if self.scheduler is not None:
-            await self.scheduler.stop()
-        self.scheduler = self._kube_scheduler(f"{self.name}_{uuid.uuid4()}")
+        old, self.scheduler = self.scheduler, self._kube_scheduler(f"{self.name}_{uuid.uuid4()}")
+        if old is not None:
+            await old.stop()
+            self.scheduler.keep_held_as(old)
         self.scheduler.attach_trace(self.settings.trace)
         await self.scheduler.start()
         self.scheduler.decide("leases", "kube-system/kube-scheduler", f"{self.name}: restarted with a new "

@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Iterable
 
 from labkit.apimachinery.meta import Obj
+from labkit.proxy.roundrobin import DEFAULT_AFFINITY_TIMEOUT
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
@@ -34,6 +35,7 @@ class ServicePortInfo:
     port: int
     node_port: int = 0
     client_ip_affinity: bool = False
+    affinity_timeout: int = DEFAULT_AFFINITY_TIMEOUT  # sessionAffinityConfig.clientIP.timeoutSeconds
 
 
 def service_ports(svc: Obj) -> dict[ServicePortName, ServicePortInfo]:
@@ -43,8 +45,10 @@ def service_ports(svc: Obj) -> dict[ServicePortName, ServicePortInfo]:
     if spec.get("type") == "ExternalName" or not ip or ip == "None":
         return {}
     affinity = spec.get("sessionAffinity") == "ClientIP"
+    timeout = int(((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}).get("timeoutSeconds")
+                  or DEFAULT_AFFINITY_TIMEOUT)
     return {ServicePortName(meta.get("namespace", ""), meta["name"], p.get("name", "")):
-            ServicePortInfo(ip, int(p["port"]), int(p.get("nodePort") or 0), affinity)
+            ServicePortInfo(ip, int(p["port"]), int(p.get("nodePort") or 0), affinity, timeout)
             for p in spec.get("ports") or [] if p.get("protocol", "TCP") == "TCP"}
 
 

@@ -11,6 +11,17 @@ machine's network, so one listener per ClusterIP serves them all. NodePorts list
 :meth:`HostNetwork.node_port_addresses` gives (the nodes' ``127.0.1.x`` in the process runtime).
 A frontend that cannot be opened (no root for a docker ClusterIP, a port below 1024 for a non-root
 user) is logged and kept in :attr:`KubeProxy.problems` with the reason, never dropped silently.
+
+**Which endpoint a connection gets.** labkit's proxy takes the endpoints in turn (round robin over
+the sorted list, per connection: :mod:`labkit.proxy.roundrobin`), as the userspace mode did. The
+modes kube-proxy has today choose otherwise: iptables (the default on Linux) jumps to each endpoint's
+chain with a ``statistic --mode random`` probability (1/n, then 1/(n-1) of the rest ...), so the
+choice is random and evens out only over many connections; nftables picks with ``numgen random``
+likewise; IPVS hands connections to its scheduler, round robin (``rr``) unless
+``--ipvs-scheduler`` says otherwise. With ``sessionAffinity: ClientIP`` every mode keeps a client
+IP on one endpoint until it has been idle ``timeoutSeconds``: iptables with the ``recent`` module,
+IPVS with a persistence timeout, labkit in the balancer's table. On the process runtime pods
+connect from the host's ``127.0.0.1``, as the notebook does, so they all count as one client there.
 Left out: iptables/ipvs/nftables modes, UDP, ``externalIPs``, LoadBalancer ingress IPs, health
 check node ports, ``--nodeport-addresses`` filtering.
 """
@@ -104,7 +115,8 @@ class KubeProxy(Component):
             if proxy is None:
                 proxy = self.proxies[port_name] = PortProxy(port_name, network=self.network, trace=self.trace,
                                                             dial_timeout=self.dial_timeout)
-            proxy.balancer.update(endpoints_for(slices, port_name.port), client_ip_affinity=info.client_ip_affinity)
+            proxy.balancer.update(endpoints_for(slices, port_name.port), client_ip_affinity=info.client_ip_affinity,
+                                  timeout=info.affinity_timeout)
             node_ports = {(address, info.node_port) for address in node_addresses} if info.node_port else set()
             frontends = ({(cluster_ip, info.port)} if cluster_ip else set()) | node_ports
             for (host, port), error in (await proxy.listen(frontends, outside=node_ports)).items():

@@ -5,21 +5,18 @@ the userspace proxier, ``pkg/proxy/userspace``): a bar per endpoint with how man
 the failures (``dial-failed``, ``no-endpoints``, ``refused``) and the last few connections.
 Endpoints are labelled with the pod their EndpointSlice entry points at (``targetRef``), as
 ``kubectl describe endpointslice`` shows it. :meth:`ServiceTraffic.send` sends requests to the
-Service's ClusterIP from the notebook, the way ``curl`` from a pod would. Left out: UDP, bytes
-transferred, connection durations.
+Service's ClusterIP from the notebook, the way ``curl`` from a pod would; ``cluster.generate_load``
+(:mod:`labkit.proxy.loadgen`) sends a bounded load with latencies, and this view shows it arrive.
+Left out: UDP, bytes transferred, connection durations.
 """
 
 from __future__ import annotations
 
 import collections
-import http.client
-import socket
-import urllib.parse
-from collections.abc import Callable
 from typing import Any, TypeGuard
 
 from labkit.proxy import ConnectionRecord, ConnectionTrace, KubeProxy
-from labkit.proxy.endpoints import SERVICE_NAME_LABEL
+from labkit.proxy.loadgen import Connect, get, pods_by_ip, split_url
 from labkit.widgets.base import PHASE_COLORS, LiveWidget, esc, table
 
 OUTCOME_COLORS = {"proxied": PHASE_COLORS["Running"], "dial-failed": PHASE_COLORS["Pending"],
@@ -27,27 +24,15 @@ OUTCOME_COLORS = {"proxied": PHASE_COLORS["Running"], "dial-failed": PHASE_COLOR
 
 
 def send_requests(url: str, n: int, *, timeout: float = 2.0,
-                  connect: Callable[[str, int, float], socket.socket] | None = None) -> collections.Counter[str]:
+                  connect: Connect | None = None) -> collections.Counter[str]:
     """GET ``url`` ``n`` times, one connection each; count the response bodies (or ``error: ...``).
     ``connect(host, port, timeout)`` makes each connection (kube-proxy's network: where the cluster's
     addresses are, which without root is a namespace of the cluster's own)."""
-    parts = urllib.parse.urlsplit(url)
-    host, port = parts.hostname or "", parts.port or 80
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    host, port, target = split_url(url)
     answers: collections.Counter[str] = collections.Counter()
     for _ in range(n):
-        conn = http.client.HTTPConnection(host, port, timeout=timeout)
-        try:
-            if connect is not None:
-                conn.sock = connect(host, port, timeout)
-            conn.request("GET", target)
-            resp = conn.getresponse()
-            body = resp.read().decode(errors="replace").strip()
-            answers[body if resp.status < 400 else f"error: {resp.reason}"] += 1
-        except (OSError, http.client.HTTPException) as e:
-            answers[f"error: {e}"] += 1
-        finally:
-            conn.close()
+        a = get(host, port, target, timeout=timeout, connect=connect)
+        answers[a.body if 0 < a.status < 400 else f"error: {a.error}"] += 1
     return answers
 
 
@@ -102,7 +87,7 @@ class ServiceTraffic(LiveWidget):
         self.counts = dict(sorted(counts.items()))
         self.recent = mine[-self.last:] if self.last else []
         if self.proxy is not None:
-            self.pods = _pods_by_ip(self.proxy, self.namespace, self.service)
+            self.pods = pods_by_ip(self.proxy, self.namespace, self.service)
 
     def _label(self, endpoint: str) -> str:
         if not endpoint:
@@ -157,17 +142,3 @@ class ServiceTraffic(LiveWidget):
         height = len(self.counts) * (h + 4)
         return (f'<svg width="{label_w + bar_w + 40}" height="{height}" class="labkit-traffic-bars">'
                 f'{"".join(parts)}</svg>')
-
-
-def _pods_by_ip(proxy: KubeProxy, namespace: str, service: str) -> dict[str, str]:
-    """Endpoint IP -> pod name from the proxy's EndpointSlice cache."""
-    pods: dict[str, str] = {}
-    for eps in proxy.slices.list():  # the loop mutates the cache: copy it in one C-level step first
-        meta = eps["metadata"]
-        if (meta.get("namespace"), meta.get("labels", {}).get(SERVICE_NAME_LABEL)) != (namespace, service):
-            continue
-        for ep in eps.get("endpoints") or []:
-            ref = ep.get("targetRef") or {}
-            if ref.get("kind") == "Pod":
-                pods.update({address: ref["name"] for address in ep.get("addresses") or []})
-    return pods

@@ -370,3 +370,22 @@ def test_every_member_reaches_the_kubelets(whole: Cluster) -> None:
         assert logs.returncode == 0, logs.stderr
     served = {r.server for r in c.trace.records() if r.kind == "request" and r.resource == "pods/log"}
     assert served == {m.name for m in c.members}, served
+
+
+def test_configure_scheduler_restarts_every_members_scheduler(whole: Cluster) -> None:
+    """``configure_scheduler`` on an HA control plane: each member's scheduler restarts with the file,
+    so whichever leads next serves the second profile too."""
+    c = whole
+    before = {m.name: m.scheduler for m in c.members}
+    try:
+        c.configure_scheduler({"apiVersion": "kubescheduler.config.k8s.io/v1", "kind": "KubeSchedulerConfiguration",
+                               "profiles": [{"schedulerName": "default-scheduler"}, {"schedulerName": "packer"}]})
+        for m in c.members:
+            assert m.scheduler is not before[m.name] and set(m.scheduler.profiles) == {"default-scheduler", "packer"}
+        api = core(c)
+        api.create_namespaced_pod("default", {"metadata": {"name": "packed"}, "spec": {
+            "schedulerName": "packer", "containers": [{"name": "c", "image": "nginx"}]}})
+        wait_for(lambda: api.read_namespaced_pod("packed", "default").spec.node_name,
+                 timeout=SHORT["lease_duration"] + 10, what="the pod bound by the second profile")
+    finally:
+        c.configure_scheduler({"apiVersion": "kubescheduler.config.k8s.io/v1", "kind": "KubeSchedulerConfiguration"})

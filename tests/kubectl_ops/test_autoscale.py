@@ -25,8 +25,9 @@ NO_METRICS = ("failed to get cpu utilization: unable to get metrics for resource
 
 @pytest.fixture(scope="module")
 def ops_cluster() -> Iterator[Cluster]:
-    """This module's cluster (the folder's ``api`` and ``kubectl`` fixtures use it): HPAs sync every second."""
-    with Cluster(nodes=1, runtime="sim", seed=7, set_kubeconfig_env=False,
+    """This module's cluster (the folder's ``api`` and ``kubectl`` fixtures use it): HPAs sync every second,
+    and no metrics-server, as on a cluster where none was installed."""
+    with Cluster(nodes=1, runtime="sim", seed=7, set_kubeconfig_env=False, metrics_server=False,
                  controllers=ControllerManagerConfig(horizontal_pod_autoscaler_sync_period=1.0)) as c:
         yield c
 

@@ -4,9 +4,11 @@ makes it); the kubelet's CPU and OOM score formulas."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from labkit.kubelet.qos import container_oom_score_adjust
+from labkit.kubelet.runtime import ContainerConfig
 from labkit.kubelet.runtime.cgroups import (
     cgroup_from,
     milli_cpu_to_quota,
@@ -14,6 +16,7 @@ from labkit.kubelet.runtime.cgroups import (
     shares_to_weight,
     usage_of,
 )
+from labkit.kubelet.runtime.proccgroups import ContainerCgroup, unavailable
 
 CONTAINER = "/docker/0123abcd"
 
@@ -77,8 +80,9 @@ def test_limits_and_throttling_on_v2(tmp_path: Path) -> None:
 def test_kube_cpu_and_oom_formulas() -> None:
     # pkg/kubelet/cm/helpers_linux.go: the article's 500m is 50000us of every 100000us, 512 shares
     assert (milli_cpu_to_quota(500), milli_cpu_to_shares(500)) == (50_000, 512)
-    assert (milli_cpu_to_quota(1), milli_cpu_to_quota(0), milli_cpu_to_shares(0), milli_cpu_to_shares(1)) == (1000, 0, 2, 2)
-    assert (shares_to_weight(2), shares_to_weight(1024), shares_to_weight(262144)) == (1, 39, 10000)
+    assert (milli_cpu_to_quota(1), milli_cpu_to_quota(0)) == (1000, 0)  # a limit of 1m still gets 1 ms
+    assert (milli_cpu_to_shares(0), milli_cpu_to_shares(1)) == (2, 2)
+    assert [shares_to_weight(s) for s in (2, 512, 1024, 262144)] == [1, 59, 100, 10000]  # runc >= 1.3.2
     # pkg/kubelet/qos/policy.go, on a node of 4Gi
     node = 4 * 1024**3
     article = {"name": "nginx", "resources": {"limits": {"memory": "512Mi", "cpu": "500m"},
@@ -88,3 +92,26 @@ def test_kube_cpu_and_oom_formulas() -> None:
     for request, expected in (("1Gi", 750), ("4Gi", 3), ("1Ki", 999)):
         c = {"name": "c", "resources": {"requests": {"memory": request}}}
         assert container_oom_score_adjust({"spec": {"containers": [c]}}, c, node) == expected
+
+
+def test_process_runtime_cgroup_on_v2(tmp_path: Path) -> None:
+    """What labkit writes for a container of the process runtime on the unified hierarchy (a scratch one)."""
+    write(tmp_path, {"cgroup.controllers": "cpu memory pids\n", "cgroup.subtree_control": "+cpu +memory\n"})
+    config = ContainerConfig(name="nginx", image="nginx", cpu_limit_millis=500, cpu_request_millis=500,
+                             memory_limit_bytes=512 << 20, oom_score_adj=-997)
+    cgroup = ContainerCgroup("c1", config, tmp_path)
+    [d] = cgroup.dirs
+    assert d.relative_to(tmp_path).parts[0] == "labkit" and d.name == "c1"
+    assert {f: (d / f).read_text() for f in ("cpu.max", "cpu.weight", "memory.max")} == {
+        "cpu.max": "50000 100000\n", "cpu.weight": "59\n", "memory.max": "536870912\n"}
+    assert (tmp_path / "labkit" / "cgroup.subtree_control").read_text() == "+cpu +memory\n"
+    argv = cgroup.enter(["/bin/busybox", "sleep", "1"], "/bin/busybox")
+    assert argv[:2] == ["/bin/busybox", "sh"] and argv[-3:] == ["/bin/busybox", "sleep", "1"]
+    assert f"echo $$ >{d}/cgroup.procs" in argv[3] and "echo -997 >/proc/self/oom_score_adj" in argv[3]
+
+
+def test_why_the_process_runtime_cannot_make_cgroups(tmp_path: Path) -> None:
+    write(tmp_path, {"cgroup.controllers": "memory pids\n"})
+    expected = (f"this machine's cgroups at {tmp_path} lack the cpu controller(s)" if os.geteuid() == 0 else
+                f"labkit runs as uid {os.geteuid()}, not root, and only root may make cgroups")
+    assert unavailable(tmp_path) == expected

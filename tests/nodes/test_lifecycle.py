@@ -85,11 +85,15 @@ def test_restarted_kubelet_adopts_and_stop_leaves_nothing(runtime: str) -> None:
         if runtime == "process":
             groups = set(new.runtime._groups)  # type: ignore[attr-defined]
             assert len(process_groups_alive(groups)) >= 2
+            cgroups = [d for c in new.runtime._containers.values() if c.cgroup  # type: ignore[attr-defined]
+                       for d in c.cgroup.dirs]
+            assert all(d.is_dir() for d in cgroups) and (cgroups or os.geteuid() != 0)
         cluster_id = getattr(new.runtime, "cluster_id", "")  # the docker runtime's label value
     finally:
         cluster.stop()
     if runtime == "process":
         assert process_groups_alive(groups) == []
+        assert [d for d in cgroups if d.exists()] == []
     else:
         import docker
 
@@ -182,8 +186,17 @@ def test_next_process_cluster_kills_what_a_killed_one_left_running() -> None:
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
     assert _sleepers_on(pod_ip), "the killed cluster's pod keeps running (its own session)"
+    if os.geteuid() == 0:  # its container's cgroups, one per v1 controller (or one on v2), named after it
+        assert _cgroups_of(child.pid)
     with Cluster(nodes=0, runtime="process", set_kubeconfig_env=False):
         deadline = time.monotonic() + 5
         while _sleepers_on(pod_ip) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert _sleepers_on(pod_ip) == []
+        assert _cgroups_of(child.pid) == []
+
+
+def _cgroups_of(owner_pid: int) -> list[Path]:
+    """The process runtime's cgroup directories of the labkit process ``owner_pid``."""
+    root = Path("/sys/fs/cgroup")
+    return [*root.glob(f"labkit/{owner_pid}-*"), *root.glob(f"*/labkit/{owner_pid}-*")]

@@ -6,29 +6,31 @@ a LimitsNotEnforced event saying why."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from testkit import wait_for
+from testkit import Kubectl, kubectl_path, wait_for
 
 from labkit.kubelet.qos import lowest_oom_score_adj
-
-from .test_docker_cluster import containers_of
 
 ARTICLE_POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "nginx"},
                "spec": {"containers": [{"name": "nginx", "image": "nginx",
                                         "resources": {"limits": {"memory": "512Mi", "cpu": "500m"}}}]}}
 
 
-def throttled_periods(env: Any, node: str, namespace: str, pod: str) -> float:
+def throttled_periods(kubectl: Kubectl, node: str, namespace: str, pod: str) -> float:
     """``container_cpu_cfs_throttled_periods_total`` of the pod, as ``kubectl get --raw
     /api/v1/nodes/NODE/proxy/metrics/cadvisor`` shows it (0 before it appears)."""
-    text = env.core.connect_get_node_proxy_with_path(node, "metrics/cadvisor")
+    text = kubectl("get", "--raw", f"/api/v1/nodes/{node}/proxy/metrics/cadvisor")
     for family in text_string_to_metric_families(text):
         for s in family.samples:
             if s.name == "container_cpu_cfs_throttled_periods_total" and s.labels["pod"] == pod:
-                assert s.labels["namespace"] == namespace and s.labels["container"] == "main" and s.labels["id"]
+                labels = s.labels
+                assert (labels["namespace"], labels["container"], labels["image"]) == (namespace, "main", "busybox")
+                assert labels["id"].startswith("/") and labels["name"].startswith(f"k8s_main_{pod}_{namespace}_")
                 return s.value
     return 0
 
@@ -42,20 +44,25 @@ def test_article_manifest_gets_kubes_cgroup_values(docker_env: Any) -> None:
     assert pod.status.qos_class == "Guaranteed"
     cgroup = docker_env.cluster.cgroup("nginx", namespace=ns)
     assert (cgroup.cpu_quota_us, cgroup.cpu_period_us, cgroup.memory_limit_bytes) == (50_000, 100_000, 512 * 2**20)
-    assert (cgroup.cpu_shares if cgroup.version == 1 else cgroup.cpu_weight) == (512 if cgroup.version == 1 else 20)
-    [container] = containers_of(ns, "nginx")
+    if cgroup.version == 1:
+        assert cgroup.cpu_shares == 512  # 500m * 1024 / 1000
+    else:  # runc turns shares into a weight, by a formula that changed across its versions;
+        assert cgroup.cpu_weight is not None and 1 <= cgroup.cpu_weight < 100  # below one core's (100)
+    container = docker.from_env().api.inspect_container(pod.status.container_statuses[0].container_id[len("docker://"):])
     assert container["HostConfig"]["OomScoreAdj"] == max(-997, lowest_oom_score_adj())
 
 
 @pytest.mark.docker
-def test_cpu_limited_busy_loop_is_throttled(docker_env: Any) -> None:
+@pytest.mark.kubectl
+def test_cpu_limited_busy_loop_is_throttled(docker_env: Any, tmp_path: Path) -> None:
+    kubectl = Kubectl(kubectl_path("1.33"), docker_env.cluster.kubeconfig, tmp_path / "cache")
     ns = docker_env.namespace()
     docker_env.pod(ns, "busy", "busybox", c_command=["sh", "-c", "while :; do :; done"],
                    c_resources={"limits": {"cpu": "100m"}})
     node = docker_env.running(ns, "busy").spec.node_name
-    first = wait_for(lambda: throttled_periods(docker_env, node, ns, "busy"), timeout=10,
+    first = wait_for(lambda: throttled_periods(kubectl, node, ns, "busy"), timeout=10, every=0.2,
                      what="throttled periods on /metrics/cadvisor")
-    wait_for(lambda: throttled_periods(docker_env, node, ns, "busy") > first, timeout=10, every=0.2,
+    wait_for(lambda: throttled_periods(kubectl, node, ns, "busy") > first, timeout=10, every=0.2,
              what="throttled periods rising")
     assert docker_env.cluster.cgroup("busy", namespace=ns).nr_throttled > 0
 
@@ -76,10 +83,21 @@ def test_process_runtime_enforces_limits_as_root_else_says_why(process_env: Any)
     assert_oom_killed_and_restarted(process_env, ns, "hog")
     assert not [r for _, r, _ in process_env.events(ns, "hog") if r == "LimitsNotEnforced"]
     process_env.pod(ns, "sleeper", "busybox", c_command=["sleep", "3600"], c_resources={"limits": {"cpu": "200m"}})
-    process_env.running(ns, "sleeper")
+    pod = process_env.running(ns, "sleeper")
     cgroup = process_env.cluster.cgroup("sleeper", namespace=ns)
     assert (cgroup.cpu_quota_us, cgroup.cpu_period_us, cgroup.cpu_shares) == (20_000, 100_000, 204)
     assert cgroup.name.startswith("/labkit/")
+    # a process exec'd in the container is in its cgroup too
+    runtime = process_env.cluster.kubelets[pod.spec.node_name].runtime
+    container_id = pod.status.container_statuses[0].container_id.removeprefix("process://")
+
+    async def exec_cgroup() -> bytes:
+        session = await runtime.exec(container_id, ["cat", "/proc/self/cgroup"], tty=False, stdin=False)
+        out = b"".join([data async for _, data in session.output()])
+        await session.wait()
+        return out
+
+    assert f":{cgroup.name}\n".encode() in process_env.cluster.run(exec_cgroup())
 
 
 def assert_oom_killed_and_restarted(env: Any, namespace: str, name: str) -> None:

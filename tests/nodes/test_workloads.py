@@ -16,6 +16,7 @@ from kubernetes.stream import portforward, stream
 
 from testkit import Kubectl, kubectl_path, need
 from labkit.proxy import query
+from labkit.proxy.loadgen import load_pod
 from labkit.widgets.service_traffic import send_requests
 
 from .conftest import Env, wait_for
@@ -184,3 +185,58 @@ def test_pod_to_pod_across_nodes(env: Env) -> None:
     out = logs_when_done(env, ns, "caller")
     assert env.core.read_namespaced_pod("caller", ns).spec.node_name == "node-1"
     assert "server" in out and server.status.pod_ip in out
+
+
+def test_load_generator_names_the_pod_that_answered_each_request(web: tuple[Env, str]) -> None:
+    """``cluster.generate_load``: 12 requests, 3 at a time, round robin over the 3 ready pods; the pod
+    kube-proxy chose for each is the one whose answer says its name."""
+    env, ns = web
+    report = env.cluster.generate_load("web", namespace=ns, requests=12, duration=30, concurrency=3, timeout=5)
+    assert report.errors == 0, report
+    assert set(report.by_pod()) == deployment_pods(env, ns) and sorted(report.by_pod().values()) == [4, 4, 4], report
+    assert all(r.pod and r.pod in r.answer.body for r in report.results), report.results
+    assert 0 < report.p50 <= report.p99
+    assert report.summary().startswith(f"12 requests to {ns}/web in ")
+    with pytest.raises(ValueError, match="needs both a request count and a time limit"):
+        env.cluster.generate_load("web", namespace=ns, requests=10, duration=None)  # type: ignore[arg-type]
+
+
+def test_client_ip_session_affinity_keeps_a_client_on_one_pod(web: tuple[Env, str]) -> None:
+    """``sessionAffinity: ClientIP``: every request from the notebook reaches the same pod; set back to
+    None, they go round robin again."""
+    env, ns = web
+    env.core.create_namespaced_service(ns, {"metadata": {"name": "sticky"}, "spec": {
+        "selector": {"tier": "deployment"}, "ports": [{"port": 80, "targetPort": 8080}],
+        "sessionAffinity": "ClientIP"}})
+    config = env.core.read_namespaced_service("sticky", ns).spec.session_affinity_config
+    assert config.client_ip.timeout_seconds == 10800  # defaulted, as kube does
+
+    def load() -> collections.Counter[str] | None:
+        try:
+            report = env.cluster.generate_load("sticky", namespace=ns, requests=6, duration=30, timeout=5)
+        except KeyError:  # kube-proxy has not seen the Service yet
+            return None
+        return report.by_pod() if not report.errors else None
+
+    sticky = wait_for(load, timeout=20, what="the sticky Service to answer")
+    assert len(sticky) == 1 and sum(sticky.values()) == 6, sticky
+    env.core.patch_namespaced_service("sticky", ns, {"spec": {"sessionAffinity": "None"}})
+    spread = wait_for(lambda: (seen := load()) and len(seen) == 3 and seen, timeout=20, what="round robin again")
+    assert set(spread) == deployment_pods(env, ns)
+
+
+def test_a_load_generator_pod(web: tuple[Env, str]) -> None:
+    """``load_pod``: the same bounded run from inside the cluster; its log has one answer per request
+    and kube-proxy took its 6 connections (from the pod's IP on docker; a process pod connects from
+    the host's 127.0.0.1)."""
+    env, ns = web
+    trace = env.cluster.proxy.trace
+    since = trace.records()[-1].seq if len(trace) else 0
+    env.core.create_namespaced_pod(ns, load_pod("loader", "web", requests=6, duration=30))
+    seen = answers(logs_when_done(env, ns, "loader"))
+    assert set(seen) == deployment_pods(env, ns) and sum(seen.values()) == 6, seen
+    taken = [r for r in trace.records(since=since) if r.service == f"{ns}/web"]
+    assert len(taken) == 6 and {r.outcome for r in taken} == {"proxied"}, taken
+    if env.runtime == "docker":
+        ip = env.core.read_namespaced_pod("loader", ns).status.pod_ip
+        assert {r.client.rsplit(":", 1)[0] for r in taken} == {ip}

@@ -37,6 +37,23 @@ def test_node_port_and_load_balancer_defaults(registry):
     assert lb["spec"]["sessionAffinityConfig"] == {"clientIP": {"timeoutSeconds": 10800}}
 
 
+@pytest.mark.parametrize("timeout,cause", [
+    (0, "Invalid value: 0: must be greater than 0 and less than 86400"),
+    (86401, "Invalid value: 86401: must be greater than 0 and less than 86400"),
+    (86400, None),
+])
+def test_client_ip_affinity_timeout_range(registry, timeout, cause):
+    """``validateAffinityTimeout``: (0, 86400] seconds; 0 is a value, not a missing one, so not defaulted."""
+    body = svc({"port": 80}, sessionAffinity="ClientIP", sessionAffinityConfig={"clientIP": {"timeoutSeconds": timeout}})
+    if cause is None:
+        created, _ = registry("services").create("default", body)
+        assert created["spec"]["sessionAffinityConfig"] == {"clientIP": {"timeoutSeconds": 86400}}
+        return
+    with pytest.raises(ApiError) as err:
+        registry("services").create("default", body)
+    assert causes_of(err.value) == [("spec.sessionAffinityConfig.clientIP.timeoutSeconds", cause)]
+
+
 def test_validation_causes(registry):
     body = svc({"port": 0, "name": "http"}, {"port": 80, "protocol": "ICMP", "targetPort": "Web_Port"},
                {"port": 80, "name": "http", "nodePort": 30080},

@@ -159,8 +159,11 @@ def test_configure_scheduler_spread_then_pack_and_a_second_profile() -> None:
         c.run(client.delete(pods_path, {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0}))
         wait_for(lambda: not c.run(client.get(pods_path))["items"], what="the pods gone")
         before = c.scheduler
+        c.pause()
         applied = c.configure_scheduler(PACKING)
         assert c.scheduler is not before and set(c.scheduler.profiles) == {"default-scheduler", "spread"}
+        assert all(g.paused for g in c.scheduler.gates)  # a restart while paused starts held
+        c.resume()
         assert "default-scheduler: NodeResourcesFit MostAllocated (cpu 1, memory 1)" in applied.describe()
         c.run(client.create(pods_path, pod("orphan", scheduler="nobody")))
         assert run_30("packed") == [10, 10, 10, 0, 0]

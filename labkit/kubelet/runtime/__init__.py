@@ -171,7 +171,7 @@ class ContainerStats:
     """One running container's usage (CRI ``ContainerStats``), sampled at ``timestamp`` (unix seconds):
     CPU time used since it started (``usage_core_nano_seconds``) and its memory working set
     (``working_set_bytes``). ``name`` is the container's name in its pod; ``alias`` the runtime's
-    name for it (Docker's container name), ``image`` the image it runs, ``cgroup`` its cgroup (None
+    name for it (Docker's container name), ``image`` the image its pod names, ``cgroup`` its cgroup (None
     where it has none of its own)."""
 
     id: str

@@ -22,6 +22,7 @@ Left out: the per-CPU figures, swap, pressure (PSI), cgroups not mounted at ``/s
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
@@ -45,8 +46,15 @@ def milli_cpu_to_quota(milli_cpu: int, period_us: int = CPU_PERIOD_US) -> int:
 
 
 def shares_to_weight(shares: int) -> int:
-    """cgroup v2's ``cpu.weight`` (1-10000) for v1 shares (2-262144), as runc converts them."""
-    return 1 + ((shares - 2) * 9999) // 262142
+    """cgroup v2's ``cpu.weight`` (1-10000) for v1 shares (2-262144), as runc >= 1.3.2 and crun >= 1.23
+    convert them: a curve through the ends of both ranges and 1024 -> 100, each one's default (before,
+    a straight line put a 1-core request at 39)."""
+    if shares <= MIN_SHARES:
+        return 1
+    if shares >= 1 << 18:
+        return 10_000
+    log = math.log2(shares)
+    return math.ceil(10 ** ((log * log + 125 * log) / 612 - 7 / 34))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

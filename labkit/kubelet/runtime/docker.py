@@ -14,11 +14,13 @@ plugin would (:mod:`labkit.network.cni`); otherwise Docker attaches it.
 The SDK blocks, so every call runs in a private thread pool (not the loop's default executor, which
 long-lived streams would exhaust); exec and attach hand the daemon's hijacked socket to asyncio.
 
-Container stats are read from each container's cgroup as cAdvisor reads them
-(:mod:`labkit.kubelet.runtime.cgroups`), not through Docker's stats API, which answers once a
-second per container at best.
+Limits are the values kube's CRI asks for (:mod:`labkit.kubelet.runtime.cgroups`: CFS quota and
+period, shares, memory with no swap beyond it) and the kubelet's ``oom_score_adj``; Docker writes them
+to the container's cgroup. Container stats (usage, throttling) are read from that cgroup as cAdvisor
+reads them, not through Docker's stats API, which answers once a second per container at best.
 
-Left out: pod-level cgroups (limits are per container), seccomp/AppArmor profiles, image garbage
+Left out: pod-level cgroups (limits are per container), the sandbox's ``oom_score_adj`` (-998 in
+dockershim), seccomp/AppArmor profiles, image garbage
 collection, a shared PID namespace, registries with credentials, a Docker daemon on another machine
 (port-forward and exec kill need the bridge and the daemon's processes to be local).
 """
@@ -137,9 +139,15 @@ def cleanup_leftovers(api: docker.APIClient | None = None) -> int:
     removed = 0
     for c in api.containers(all=True, filters={"label": LABEL_CLUSTER}):
         if _owner_is_gone(c["Labels"]):
-            with contextlib.suppress(docker.errors.NotFound):
+            try:
                 api.remove_container(c["Id"], force=True, v=True)
                 removed += 1
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as e:
+                if e.status_code != 409:
+                    raise
+                _wait_removed(api, c["Id"])  # another process's clean-up is removing it: let it finish
     for n in api.networks(filters={"label": LABEL_CLUSTER}):
         if _owner_is_gone(n.get("Labels") or {}):
             try:
@@ -150,6 +158,17 @@ def cleanup_leftovers(api: docker.APIClient | None = None) -> int:
             except docker.errors.APIError as e:  # a container labkit did not make is still attached
                 log.warning("left docker network %s in place: %s", n["Name"], e.explanation or e)
     return removed
+
+
+def _wait_removed(api: docker.APIClient, container: str, timeout: float = 10.0) -> None:
+    """Wait until ``container`` is gone (its network can be removed only then)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            api.inspect_container(container)
+        except docker.errors.NotFound:
+            return
+        time.sleep(0.1)
 
 
 def _used_subnets(api: docker.APIClient) -> list[ipaddress.IPv4Network]:
@@ -740,7 +759,7 @@ class DockerRuntime(Runtime):
                                         timestamp=now, cpu_usage_core_nanoseconds=cgroup.usage.cpu_nanoseconds,
                                         memory_working_set_bytes=cgroup.usage.working_set_bytes,
                                         alias=c["Names"][0].lstrip("/") if c.get("Names") else "",
-                                        image=c.get("Image", ""), cgroup=cgroup))
+                                        image=c["Labels"].get(LABEL_IMAGE) or c.get("Image", ""), cgroup=cgroup))
         return stats
 
     async def list_container_stats(self) -> list[ContainerStats]:
@@ -749,11 +768,11 @@ class DockerRuntime(Runtime):
     def _container_cgroup_sync(self, container_id: str) -> Cgroup:
         state = self.api.inspect_container(container_id)["State"]
         try:
-            if not state["Running"]:
-                raise OSError
-            return cgroup_of(state["Pid"])
-        except OSError:
-            raise CRIError("FailedPrecondition", f"container {container_id[:12]} is not running") from None
+            if state["Running"]:
+                return cgroup_of(state["Pid"])
+        except OSError:  # it exited meanwhile
+            pass
+        raise CRIError("FailedPrecondition", f"container {container_id[:12]} is not running")
 
     async def container_cgroup(self, container_id: str) -> Cgroup:
         try:

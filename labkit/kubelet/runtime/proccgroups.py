@@ -73,6 +73,11 @@ def unavailable(root: Path = ROOT) -> str | None:
     read_only = [str(h) for h in _hierarchies(root) if not os.access(h, os.W_OK)]
     if read_only:
         return f"the cgroup hierarchy {read_only[0]} is read-only here (a container without --privileged?)"
+    if unified(root):  # children get cpu and memory only if the top enables them for its subtree
+        try:
+            _write(root / "cgroup.subtree_control", "+cpu +memory")
+        except OSError as e:  # EBUSY: processes live in the top cgroup (a container's cgroup namespace)
+            return f"the cpu and memory controllers cannot be enabled below {root}: {e.strerror}"
     return None
 
 
@@ -109,7 +114,7 @@ class ContainerCgroup:
         self.dirs = [h / PARENT / _owner_dir() / container_id for h in _hierarchies(root)]
         for d in self.dirs:
             if self.version == 2:  # a v2 child has the controllers its parents enable for their subtree
-                for parent in (d.parent.parent.parent, d.parent.parent, d.parent):
+                for parent in (d.parent.parent, d.parent):
                     parent.mkdir(exist_ok=True)
                     _write(parent / "cgroup.subtree_control", "+cpu +memory")
             d.mkdir(parents=True, exist_ok=True)

@@ -429,9 +429,11 @@ class ProcessRuntime(Runtime):
         if c.cgroup is None:
             raise CRIError("Unimplemented", f"container {c.config.name} has no cgroup: {self.limits_not_enforced}")
         try:
-            return cgroup_of(c.proc.pid if c.proc else 0)
-        except OSError:
-            raise CRIError("FailedPrecondition", f"container {c.config.name} is not running") from None
+            if c.proc is not None and c.status.state == "running":
+                return cgroup_of(c.proc.pid)
+        except OSError:  # it exited meanwhile
+            pass
+        raise CRIError("FailedPrecondition", f"container {c.config.name} is not running")
 
     # --- streaming ---
 
@@ -489,6 +491,8 @@ class ProcessRuntime(Runtime):
         if not argv:
             raise CRIError("NotFound", f'exec: "{command[0] if command else ""}": executable file not found in $PATH '
                                        f'(the process runtime runs busybox applets only)')
+        if c.cgroup is not None:  # an exec'd process is the container's: its limits apply to it too
+            argv = c.cgroup.enter(argv, self.busybox)
         return await ProcessExecSession.start(self.netns.enter(argv), env=c.env, cwd=c.cwd,
                                               tty=tty, stdin=stdin, groups=self._groups)
 

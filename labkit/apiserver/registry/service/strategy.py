@@ -4,7 +4,7 @@
   targetPort = port, the traffic policies; plus the single-stack IPv4 ``ipFamilies`` /
   ``ipFamilyPolicy`` that kube-apiserver's service REST storage fills in for a one-family cluster.
 - Validation: the parts of ``ValidateService`` / ``ValidateServiceUpdate`` a learner meets (ports,
-  names, type, selector, clusterIP shape, immutable clusterIP).
+  names, type, selector, clusterIP shape, immutable clusterIP, session affinity and its timeout).
 - Updates keep what was allocated (``patchAllocatedValues``: clusterIP, nodePorts by port name) and
   drop nodePorts when the type no longer needs them (``dropTypeDependentFields``).
 - Printing from ``printService``: ``80/TCP``, ``80:30080/TCP``.
@@ -43,6 +43,7 @@ SESSION_AFFINITIES = ["ClientIP", "None"]
 TRAFFIC_POLICIES = ["Cluster", "Local"]
 NODE_PORT_TYPES = ("NodePort", "LoadBalancer")
 DEFAULT_CLIENT_IP_TIMEOUT = 10800
+MAX_CLIENT_IP_TIMEOUT = 86400  # MaxClientIPServiceAffinitySeconds: a day
 
 
 def _ports(spec: Obj) -> list[Obj]:
@@ -58,8 +59,9 @@ def default_service(svc: Obj) -> None:
     if spec["sessionAffinity"] == "None":
         spec.pop("sessionAffinityConfig", None)
     elif spec["sessionAffinity"] == "ClientIP":
-        config = spec.setdefault("sessionAffinityConfig", {}).setdefault("clientIP", {})
-        config.setdefault("timeoutSeconds", DEFAULT_CLIENT_IP_TIMEOUT)
+        config = spec.get("sessionAffinityConfig") or {}
+        if not isinstance(config, dict) or (config.get("clientIP") or {}).get("timeoutSeconds") is None:
+            spec["sessionAffinityConfig"] = {"clientIP": {"timeoutSeconds": DEFAULT_CLIENT_IP_TIMEOUT}}
     for port in _ports(spec):
         port.setdefault("protocol", "TCP")
         if port.get("targetPort") in (None, 0, ""):
@@ -133,11 +135,34 @@ def validate_service(svc: Obj) -> list[Cause]:
         seen.add(key)
     if spec.get("sessionAffinity") not in SESSION_AFFINITIES:
         causes.append(not_supported("spec.sessionAffinity", spec.get("sessionAffinity"), SESSION_AFFINITIES))
+    causes += _session_affinity_config_errors(spec)
     for field in ("externalTrafficPolicy", "internalTrafficPolicy"):
         if field in spec and spec[field] not in TRAFFIC_POLICIES:
             causes.append(not_supported(f"spec.{field}", spec[field], TRAFFIC_POLICIES))
     causes += validate_labels(spec.get("selector"), "spec.selector")
     return causes
+
+
+def _session_affinity_config_errors(spec: Obj) -> list[Cause]:
+    """``validateClientIPAffinityConfig``: ClientIP needs a timeout in (0, 86400]; None takes no config
+    (defaulting fills the first and drops the second, so mostly the range is what a user meets)."""
+    at, config = "spec.sessionAffinityConfig", spec.get("sessionAffinityConfig")
+    if spec.get("sessionAffinity") == "None":
+        return [forbidden(at, "must not be set when session affinity is None")] if config is not None else []
+    if spec.get("sessionAffinity") != "ClientIP":
+        return []
+    why = "when session affinity type is ClientIP"
+    if not isinstance(config, dict):
+        return [required(at, why)]
+    if not isinstance(config.get("clientIP"), dict):
+        return [required(f"{at}.clientIP", why)]
+    timeout = config["clientIP"].get("timeoutSeconds")
+    if timeout is None:
+        return [required(f"{at}.clientIP.timeoutSeconds", why)]
+    if not isinstance(timeout, int) or not 0 < timeout <= MAX_CLIENT_IP_TIMEOUT:
+        return [invalid(f"{at}.clientIP.timeoutSeconds", timeout,
+                        f"must be greater than 0 and less than {MAX_CLIENT_IP_TIMEOUT}")]
+    return []
 
 
 def keep_allocated(svc: Obj, old: Obj) -> None:
