@@ -132,6 +132,7 @@ class ResourcesView(LiveWidget):
         self.nodes: list[Row] = []
         self.pods: list[Row] = []
         self.hpas: dict[str, HPAState] = {}
+        self.measured = False  # whether the cluster runs metrics-server
         if live:
             self.follow(cluster.trace, lambda r: r.kind == "request" and r.revision > 0
                         and r.resource.partition("/")[0] in WATCHED)
@@ -143,6 +144,7 @@ class ResourcesView(LiveWidget):
         objs = stored_objects(self.cluster, "nodes", "pods", "horizontalpodautoscalers")
         pods = [p for p in objs["pods"] if _active(p)]
         server = self.cluster.metrics_server
+        self.measured = server is not None
         node_usage, pod_usage = on_loop(self.cluster, lambda: (
             {n["metadata"]["name"]: m for n in objs["nodes"] if server and (m := server.storage.node_metrics(n))},
             {p["metadata"]["name"]: m for p in pods if server and p["metadata"]["namespace"] == self.namespace
@@ -210,7 +212,8 @@ class ResourcesView(LiveWidget):
     def summary(self) -> str:
         s = "" if len(self.nodes) == 1 else "s"
         return (f"ResourcesView({len(self.nodes)} node{s}, {len(self.pods)} pod{'' if len(self.pods) == 1 else 's'} "
-                f"in {self.namespace}, {len(self.hpas)} hpa)")
+                f"in {self.namespace}, {len(self.hpas)} hpa{'' if len(self.hpas) == 1 else 's'}"
+                f"{'' if self.measured else ', no metrics-server'})")
 
     def text(self) -> str:
         return "\n".join([self.summary(), *(f"  node {n.text()}" for n in self.nodes),
@@ -220,7 +223,9 @@ class ResourcesView(LiveWidget):
     # --- HTML -------------------------------------------------------------------------------------
 
     def render(self) -> str:
-        parts = [f"<div><b>nodes</b> (allocatable, <span style='color:{USED}'>used</span>, "
+        parts = [] if self.measured else ['<div class="labkit-problem">this cluster runs no metrics-server '
+                                          "(<code>Cluster(metrics_server=False)</code>): nothing is measured</div>"]
+        parts += [f"<div><b>nodes</b> (allocatable, <span style='color:{USED}'>used</span>, "
                  f"<span style='color:{REQUESTED}'>requested</span>)</div>"]
         parts.append(self._table("node", self.nodes) if self.nodes else "<div>no node yet</div>")
         parts.append(f"<div><b>pods in {esc(self.namespace)}</b> (<span style='color:{USED}'>used</span>, "
