@@ -1054,6 +1054,11 @@ class Widgets:
 
         return NodeHealth(self._cluster, **kw)
 
+    def resources(self, **kw: Any) -> Any:
+        from labkit.widgets import ResourcesView
+
+        return ResourcesView(self._cluster, **kw)
+
     def traffic(self, service: str, **kw: Any) -> Any:
         from labkit.widgets import ServiceTraffic
 

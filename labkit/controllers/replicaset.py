@@ -21,6 +21,7 @@ from labkit import codec
 from labkit.apimachinery.labels import label_selector_from_object
 from labkit.apimachinery.meta import Obj, get_controller_of, new_controller_ref
 from labkit.apimachinery.podutil import get_pod_ready_condition, is_pod_available, is_pod_ready
+from labkit.apimachinery.timeutil import rfc3339
 from labkit.client import APIStatusError, resource_path
 from labkit.clock import REAL, Clock
 from labkit.controllers.base import CONTROLLER_UID_INDEX, Controller, Result, controller_uid_index, orphans_of
@@ -225,9 +226,16 @@ class ReplicaSetController(Controller):
             return None
         pods = await self._claim_pods(rs)
         active = [p for p in pods if is_pod_active(p)]
+        failure: APIStatusError | None = None
         if self.expectations.satisfied(key) and not rs["metadata"].get("deletionTimestamp"):
-            await self._manage_replicas(key, rs, active)
-        return await self._update_status(rs, active)
+            try:
+                await self._manage_replicas(key, rs, active)
+            except APIStatusError as e:  # kube writes the status anyway, then returns the error (back-off)
+                failure = e
+        result = await self._update_status(rs, active, failure)
+        if failure is not None:
+            raise failure
+        return result
 
     async def _claim_pods(self, rs: Obj) -> list[Obj]:
         """Pods this ReplicaSet controls, adopting matching orphans (``ClaimPods``)."""
@@ -294,8 +302,10 @@ class ReplicaSetController(Controller):
             if errors:
                 raise errors[0]
 
-    async def _update_status(self, rs: Obj, active: list[Obj]) -> Result | None:
-        """``calculateStatus`` + ``updateReplicaSetStatus``; a pod not yet available re-checks later."""
+    async def _update_status(self, rs: Obj, active: list[Obj], failure: APIStatusError | None = None) -> Result | None:
+        """``calculateStatus`` + ``updateReplicaSetStatus``; a pod not yet available re-checks later. A
+        create or delete that failed (``failure``: a quota's 403, say) sets the ``ReplicaFailure``
+        condition with its message, as kube does; a sync that succeeds removes it."""
         spec = rs["spec"]
         template_labels = (spec["template"].get("metadata") or {}).get("labels") or {}
         min_ready = spec.get("minReadySeconds", 0)
@@ -309,8 +319,18 @@ class ReplicaSetController(Controller):
         status = {"replicas": len(active), "fullyLabeledReplicas": labeled, "readyReplicas": ready,
                   "availableReplicas": available, "observedGeneration": rs["metadata"].get("generation", 1)}
         old = rs.get("status") or {}
+        conditions = [c for c in old.get("conditions") or [] if c.get("type") != "ReplicaFailure"]
+        had_failure = len(conditions) != len(old.get("conditions") or [])
+        if failure is not None and not had_failure:
+            reason = "FailedCreate" if len(active) < spec.get("replicas", 1) else "FailedDelete"
+            conditions.append({"type": "ReplicaFailure", "status": "True", "lastTransitionTime": rfc3339(now),
+                               "reason": reason, "message": failure.status.get("message", str(failure))})
+        elif failure is not None:
+            conditions = old["conditions"]  # kube keeps the first failure's condition as it is
+        if conditions or "conditions" in old:
+            status["conditions"] = conditions
         if any(old.get(k, 0) != v for k, v in status.items()):
-            body = {**rs, "status": {**old, **status}}
+            body = {**rs, "status": {**{k: v for k, v in old.items() if k != "conditions"}, **status}}
             await self.client.update(resource_path("apps/v1", "replicasets", namespace=rs["metadata"]["namespace"],
                                                    name=rs["metadata"]["name"], subresource="status"), body)
         if min_ready > 0 and status["readyReplicas"] > status["availableReplicas"]:

@@ -12,6 +12,8 @@ Layout:
 - ``pod_lifecycle``: one pod's phase, conditions and container states over time;
 - ``service_traffic``: connections through a Service and which endpoint answered;
 - ``node_health``: node Leases, heartbeats, Ready transitions and taints;
+- ``resources``: nodes' allocatable against requested and used, pods' usage against request and
+  limit, autoscalers' replicas over time against their target;
 - ``control_plane``: an HA control plane's members: load balancer, etcd Raft state, Leases, requests.
 """
 
@@ -20,6 +22,7 @@ from labkit.widgets.cluster_view import ClusterView
 from labkit.widgets.control_plane import ControlPlaneView
 from labkit.widgets.node_health import NodeHealth
 from labkit.widgets.pod_lifecycle import PodLifecycle
+from labkit.widgets.resources import ResourcesView
 from labkit.widgets.scheduler_view import SchedulerView
 from labkit.widgets.service_traffic import ServiceTraffic, send_requests
 from labkit.widgets.store_view import StoreView
@@ -27,5 +30,5 @@ from labkit.widgets.story import ObjectRef, Step, Story, build_story, ref_of, st
 from labkit.widgets.timeline import Timeline
 
 __all__ = ["PHASE_COLORS", "ClusterView", "ControlPlaneView", "LiveWidget", "NodeHealth", "ObjectRef", "PodLifecycle",
-           "SchedulerView", "ServiceTraffic", "Step", "Story", "StoreView", "Timeline", "build_story", "esc", "on_loop",
-           "ref_of", "send_requests", "story", "stored_objects", "table"]
+           "ResourcesView", "SchedulerView", "ServiceTraffic", "Step", "Story", "StoreView", "Timeline", "build_story",
+           "esc", "on_loop", "ref_of", "send_requests", "story", "stored_objects", "table"]

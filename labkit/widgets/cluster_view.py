@@ -17,6 +17,14 @@ from labkit.widgets.base import PHASE_COLORS, LiveWidget, esc, stored_objects
 
 WATCHED = frozenset({"nodes", "pods", "services", "endpointslices"})
 NODE_W, POD_H, GAP = 190, 20, 12
+CHAR_W = 6.65  # px per character of the widgets' 11px monospace labels (DejaVu Sans Mono: 0.6 em)
+#: labkit's own plumbing that runs as a component but is no part of the cluster a learner looks at
+NOT_SHOWN = frozenset({"widget-feed"})
+
+
+def fit(label: str, chars: int) -> str:
+    """``label`` cut to ``chars`` characters, an ellipsis saying so (the full text is the tooltip)."""
+    return label if len(label) <= chars else label[:max(chars - 1, 1)] + "…"
 
 
 def pod_phase(pod: dict[str, Any]) -> str:
@@ -54,8 +62,9 @@ class ClusterView(LiveWidget):
         objs = stored_objects(self.cluster, "nodes", "pods", "services", "endpointslices")
         self.graph = graph(nodes=objs["nodes"], pods=objs["pods"], services=objs["services"],
                            endpoint_slices=objs["endpointslices"])
-        self.components = ["apiserver", "etcd", *sorted(c.name for c in self.cluster.components
-                                                        if not c.name.startswith("kubelet"))]  # kubelets: on nodes
+        shown = (c.name for c in self.cluster.components  # the kubelets are drawn on their nodes
+                 if not c.name.startswith("kubelet") and c.name not in NOT_SHOWN)
+        self.components = ["apiserver", "etcd", *sorted(shown)]
         self.nodes = {n["metadata"]["name"]: node_ready(n) for n in objs["nodes"]}
         pods: dict[str, list[tuple[str, str]]] = {name: [] for name in self.nodes}
         for p in objs["pods"]:
@@ -84,15 +93,18 @@ class ClusterView(LiveWidget):
 
     def render(self) -> str:
         cols = list(self.pods)
-        width = max(len(cols), len(self.components) * 0.6, 1) * (NODE_W + GAP) + GAP
+        boxes = [len(name) * CHAR_W + 12 for name in self.components]  # each as wide as its whole name
+        width = max(max(len(cols), 1) * (NODE_W + GAP) + GAP, sum(boxes) + GAP * (len(boxes) + 1))
         rows = max((len(items) for items in self.pods.values()), default=0)
         height = 40 + GAP + 30 + rows * (POD_H + 4) + 2 * GAP
         out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height}" '
                f'class="labkit-cluster-svg">']
-        for i, name in enumerate(self.components):  # the control plane, one box each
-            x = GAP + i * 110
-            out.append(f'<rect x="{x}" y="{GAP}" width="100" height="26" rx="4" fill="#dde7f3" stroke="#557"/>'
-                       f'<text x="{x + 50}" y="{GAP + 17}" text-anchor="middle">{esc(name[:16])}</text>')
+        x: float = GAP
+        for name, box in zip(self.components, boxes, strict=True):  # the control plane, one box each
+            out.append(f'<rect x="{x:.0f}" y="{GAP}" width="{box:.0f}" height="26" rx="4" fill="#dde7f3" '
+                       f'stroke="#557"/><text x="{x + box / 2:.0f}" y="{GAP + 17}" text-anchor="middle">'
+                       f'{esc(name)}</text>')
+            x += box + GAP
         top = 40 + GAP
         for i, node in enumerate(cols):
             x = GAP + i * (NODE_W + GAP)
@@ -110,7 +122,8 @@ class ClusterView(LiveWidget):
                 out.append(f'<g class="labkit-pod" data-phase="{esc(phase)}"><title>{esc(pod)}: {esc(phase)}</title>'
                            f'<rect x="{x + 6}" y="{y}" width="{NODE_W - 12}" height="{POD_H}" rx="3" '
                            f'fill="{PHASE_COLORS.get(phase, "#ccc")}"/>'
-                           f'<text x="{x + 12}" y="{y + 14}">{esc(pod[:24])} {esc(phase)}</text></g>')
+                           f'<text x="{x + 12}" y="{y + 14}">'
+                           f'{esc(fit(pod, int((NODE_W - 22) / CHAR_W) - len(phase) - 1))} {esc(phase)}</text></g>')
             out.append("</g>")
         out.append("</svg>")
         return "".join(out)

@@ -23,6 +23,7 @@ WIDGETS = {
     "labkit-pod-lifecycle": "CrashLoopBackOff",
     "labkit-node-health": "NodeStatusUnknown",
     "labkit-control-plane": "DOWN",
+    "labkit-resources": "(desired 6)",
 }
 
 
@@ -51,6 +52,9 @@ def test_every_widget_renders_in_jupyterlab(lab: str, browser_page: Any) -> None
         page.wait_for_function(
             "([cls, text]) => [...document.querySelectorAll('.' + cls)].some(e => e.textContent.includes(text))",
             arg=[css_class, text], timeout=10_000)
+    # the resources view fits its output area (names and bars do not spill out)
+    assert page.evaluate("""() => [...document.querySelectorAll('.jp-OutputArea-output .labkit-resources')]
+        .every(e => e.scrollWidth <= e.closest('.jp-OutputArea-output').clientWidth)""")
     assert page.get_by_text("Error displaying widget").count() == 0
     assert page.get_by_text("Failed to load model").count() == 0
     assert page.blocked == []

@@ -43,3 +43,21 @@ def test_same_seed_same_repr() -> None:
             texts.append((repr(view), view.text(), view.render()))
             view.close()
     assert texts[0] == texts[1]
+
+
+def test_labels_fit_their_boxes_and_widget_plumbing_is_not_a_component(cluster: Cluster) -> None:
+    """A long pod name is cut with an ellipsis so that it and its phase fit the node's box (the tooltip
+    keeps it whole); each control-plane box is as wide as its name; the informers that feed a live
+    widget run as a component but are not shown as one."""
+    from labkit.widgets import ResourcesView
+
+    feeding = ResourcesView(cluster)
+    create_pod(cluster, "a-pod-with-a-name-long-enough-to-spill")
+    view = ClusterView(cluster, live=False)
+    assert "widget-feed" in [c.name for c in cluster.components] and "widget-feed" not in view.components
+    svg = view.render()
+    assert ">default/a-pod-wi… Pending</text>" in svg
+    assert "<title>default/a-pod-with-a-name-long-enough-to-spill: Pending</title>" in svg
+    assert ">kube-controller-manager</text>" in svg
+    view.close()
+    feeding.close()

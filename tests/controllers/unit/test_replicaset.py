@@ -12,6 +12,7 @@ from labkit.testing import fail, status_error
 from .objects import NS, T0, owner, pod, replicaset, rs_status
 
 KEY = f"{NS}/web"
+T1 = "2026-01-01T12:00:00Z"  # the fake clock's start
 
 
 def pod_body(rs: dict) -> dict:
@@ -58,6 +59,25 @@ def test_creates_go_out_in_slow_start_batches_and_stop_at_the_first_failure(harn
     assert len(calls) == 3, "batches of 1 and 2; the batch of 2 had the failure, so no batch of 4"
     assert "Warning FailedCreate Error creating: exceeded quota" in h.events()
     assert h.waiting() == [(KEY, 0.005)], "retried with back-off, not at once"
+
+
+def test_a_failed_create_still_writes_the_status_with_a_replica_failure_condition(harness):
+    """``calculateStatus`` runs whatever ``manageReplicas`` returned: the pods that exist are counted
+    (``kubectl get rs`` shows 2 of 3, not 0), and the error is the ``ReplicaFailure`` condition until a
+    sync succeeds."""
+    rs = replicaset(replicas=3)
+    h = harness(ReplicaSetController, [rs, pod("web-a", owned_by=rs), pod("web-b", owned_by=rs)])
+    quota = 'pods "web-x" is forbidden: exceeded quota: compute, requested: requests.cpu=300m, ' \
+            'used: requests.cpu=900m, limited: requests.cpu=1'
+    h.client.prepend_reactor("create", "pods", fail(403, times=1, message=quota))
+    h.drain()
+    status = status_of(h)
+    assert (status["replicas"], status["readyReplicas"], status["availableReplicas"]) == (2, 2, 2)
+    assert status["conditions"] == [{"type": "ReplicaFailure", "status": "True", "lastTransitionTime": T1,
+                                     "reason": "FailedCreate", "message": quota}]
+    assert h.waiting() == [(KEY, 0.005)], "and the error still brings the sync back with back-off"
+    h.drain(watch=True, advance=1.0)
+    assert len(h.objects("v1", "pods")) == 3 and "ReplicaFailure" not in str(status_of(h))
 
 
 def test_a_failed_create_is_retried_after_the_back_off(harness):
