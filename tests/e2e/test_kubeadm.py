@@ -7,7 +7,9 @@ import json
 import os
 import re
 import signal
+import ssl
 import subprocess
+import urllib.request
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,6 +52,16 @@ class Init:
     def members(self) -> list[dict[str, object]]:
         members: list[dict[str, object]] = json.loads(self.etcdctl("member", "list", "-w", "json"))["members"]
         return members
+
+    def whoami(self, url: str, token: str) -> str:
+        """The user a bearer token authenticates as at the API server at ``url`` (a SelfSubjectReview)."""
+        context = ssl.create_default_context(cafile=str(next(self.tmp.glob("labkit-*/pki/ca.crt"))))
+        body = json.dumps({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}).encode()
+        request = urllib.request.Request(f"{url}/apis/authentication.k8s.io/v1/selfsubjectreviews", data=body,
+                                         headers={"Authorization": f"Bearer {token}",
+                                                  "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, context=context, timeout=10) as answer:
+            return str(json.load(answer)["status"]["userInfo"]["username"])
 
     def kubectl(self, *args: str, check: bool = True) -> str:
         return subprocess.run([str(kubectl_path("1.33")), "--kubeconfig", str(self.kubeconfig), *args],
@@ -154,6 +166,11 @@ def test_a_control_plane_joins_as_an_etcd_member_and_leaves_on_sigterm(init: Ini
         assert sorted(m["name"] for m in members) == ["labkit-control-plane", "labkit-control-plane2"]
         assert not any(m.get("isLearner") for m in members)  # promoted
         assert "kube-system" in init.kubectl("get", "ns")
+        # tokens are signed with the shared sa.key: each member understands the other's
+        first, joined = f"https://127.0.0.1:{member_port - 1}", f"https://127.0.0.1:{member_port}"
+        for issuer, other in ((first, joined), (joined, first)):
+            token = init.kubectl("create", "token", "default", "--server", issuer).strip()
+            assert init.whoami(other, token) == "system:serviceaccount:default:default"
     finally:
         assert _stop(join) == 0
     assert [m["name"] for m in init.members()] == ["labkit-control-plane"]  # removed, as kubeadm reset does
