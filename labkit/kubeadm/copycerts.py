@@ -123,7 +123,9 @@ async def download_certs(client: Client, key: str, certs_dir: Path) -> list[str]
         secret: Obj = await client.get(resource_path("v1", "secrets", namespace="kube-system", name=SECRET))
     except APIStatusError as e:
         why = (f'Secret "{SECRET}" was not found in the "kube-system" Namespace. This Secret might have expired. '
-               "Please, run `labkit init --upload-certs` to make a new one" if e.code == 404
+               "Please, run `kubeadm init phase upload-certs --upload-certs` on a control plane to generate a new "
+               "one (labkit has no such command: only a new cluster's `labkit init --upload-certs` makes the Secret)"
+               if e.code == 404
                else e.status.get("message", str(e)))
         raise CopyCertsError(f"error downloading certs: error downloading the secret: {why}") from None
     files: dict[str, bytes] = {}
