@@ -196,8 +196,10 @@ class PKI:
         return context
 
     def issue_client_cert(self, name: str, *, user: str, groups: Sequence[str] = ()) -> tuple[Path, Path]:
-        """Write ``<name>.crt``/``<name>.key`` for ``CN=user`` and one ``O`` per group; return their paths."""
-        return self._issue(f"{name}.crt", f"{name}.key", common_name=user, organizations=groups,
+        """Write ``<name>.crt``/``<name>.key`` for ``CN=user`` and one ``O`` per group (``name`` with any
+        character but letters, digits, ``-`` and ``.`` made ``-``, e.g. ``system:node:n1``); return their paths."""
+        safe = "".join(ch if ch.isalnum() or ch in "-." else "-" for ch in name)
+        return self._issue(f"{safe}.crt", f"{safe}.key", common_name=user, organizations=groups,
                            usage=ExtendedKeyUsageOID.CLIENT_AUTH)
 
     def issue_token(self, *, user: str, groups: Sequence[str] = (), uid: str = "") -> str:
