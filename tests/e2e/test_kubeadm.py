@@ -7,8 +7,10 @@ import json
 import os
 import re
 import signal
+import socket
 import ssl
 import subprocess
+import tempfile
 import urllib.request
 import sys
 from collections.abc import Iterator
@@ -251,3 +253,34 @@ def test_a_worker_joins_through_the_kubelet_tls_bootstrap(init: Init) -> None:
         assert _stop(join) == 0
     assert init.kubectl("get", "node", node, "-o", "name").strip() == f"node/{node}"  # the Node stays
     assert not list(init.tmp.glob("labkit-worker-*"))
+
+
+@pytest.mark.parametrize("leave_fails", [False, True])
+def test_a_join_that_fails_after_the_member_add_names_its_phase_and_removes_the_member(
+        init: Init, monkeypatch: pytest.MonkeyPatch, leave_fails: bool) -> None:
+    """The API server's port is taken once the preflight check has passed: the etcd member added is removed
+    again, and the error names the phase that failed (also when undoing the join fails itself)."""
+    from labkit.kubeadm import join
+
+    args = init.join_args()
+    token = args[args.index("--token") + 1]
+    hashes = [args[args.index("--discovery-token-ca-cert-hash") + 1]]
+    before = sorted(m["name"] for m in init.members())
+    monkeypatch.setattr(join, "_port_free", lambda port: True)
+    monkeypatch.setattr(tempfile, "tempdir", str(init.tmp))
+    if leave_fails:
+        leave = join.JoinedMember.leave
+
+        def leave_then_fail(self: join.JoinedMember) -> None:
+            leave(self)
+            raise RuntimeError("reset failed too")
+        monkeypatch.setattr(join.JoinedMember, "leave", leave_then_fail)
+    with socket.socket() as taken:  # the member's port, listening elsewhere than where the load balancer looks
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setattr(join, "member_port", lambda port, index: taken.getsockname()[1])
+        with pytest.raises(join.PhaseError) as e:
+            join.join_control_plane(init.endpoint, token, hashes, args[-1], out=lambda line: None)
+    assert str(e.value).startswith("error execution phase control-plane-prepare/control-plane: ")
+    assert sorted(m["name"] for m in init.members()) == before
+    assert not list(init.tmp.glob("labkit-join-*"))
