@@ -284,3 +284,24 @@ def test_a_join_that_fails_after_the_member_add_names_its_phase_and_removes_the_
     assert str(e.value).startswith("error execution phase control-plane-prepare/control-plane: ")
     assert sorted(m["name"] for m in init.members()) == before
     assert not list(init.tmp.glob("labkit-join-*"))
+
+
+def test_an_unreachable_etcd_fails_the_join_in_its_phase_with_nothing_left(
+        init: Init, monkeypatch: pytest.MonkeyPatch) -> None:
+    from labkit.kubeadm import join
+    from labkit.store import StoreError
+
+    args = init.join_args()
+    token = args[args.index("--token") + 1]
+    hashes = [args[args.index("--discovery-token-ca-cert-hash") + 1]]
+
+    def unreachable(self: object) -> None:
+        raise StoreError("etcd call /v3/cluster/member/list failed: [Errno 111] Connection refused")
+    monkeypatch.setattr(join.Membership, "members", unreachable)
+    monkeypatch.setattr(tempfile, "tempdir", str(init.tmp))
+    with pytest.raises(join.PhaseError) as e:
+        join.join_control_plane(init.endpoint, token, hashes, args[-1], out=lambda line: None)
+    assert str(e.value) == ("error execution phase check-etcd: etcd cluster is not healthy: etcd call "
+                            "/v3/cluster/member/list failed: [Errno 111] Connection refused")
+    assert [m["name"] for m in init.members()] == ["labkit-control-plane"]
+    assert not list(init.tmp.glob("labkit-join-*"))
