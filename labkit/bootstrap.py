@@ -11,19 +11,21 @@ Mirrors ``cmd/kubeadm/app``:
   token's Secret (24 h, both usages, kubeadm's node group by default).
 - ``util/join.go``: :func:`join_command`, one ``--discovery-token-ca-cert-hash`` per CA certificate,
   on one line (kubeadm breaks it with ``\\``), naming ``labkit join``.
-- ``discovery/token/token.go``: :func:`discover` fetches ``cluster-info`` anonymously without checking
-  the server's certificate, retrying every 5 s (``DiscoveryRetryInterval``) until the signature of the
-  token's id is there or ``timeout`` has passed; checks that signature with the token secret, reads
-  the kubeconfig, checks the CA's public key against the pins, then fetches ``cluster-info`` again
-  trusting that CA and requires the same kubeconfig. Errors are :class:`JoinError` with kubeadm's
-  messages.
+- ``apis/kubeadm/validation``: :func:`validate_discovery` refuses token discovery without a CA pin
+  unless told to skip the check (``--discovery-token-unsafe-skip-ca-verification``).
+- ``discovery/token/token.go``: :func:`discover` parses the pins, then fetches ``cluster-info``
+  anonymously without checking the server's certificate, retrying every 5 s
+  (``DiscoveryRetryInterval``) until the signature of the token's id is there or ``timeout`` has
+  passed (an answer that is not JSON counts as a failed request); checks that signature with the
+  token secret, reads the kubeconfig, checks the CA's public key against the pins, then fetches
+  ``cluster-info`` again trusting that CA and requires the same kubeconfig. Errors are
+  :class:`JoinError` with kubeadm's messages.
 
 Requests go out on :class:`labkit.transport.Pool` (a :class:`labkit.client.Client` always carries
 an identity and checks the server's certificate; discovery needs neither). Left out: dry runs,
-discovery from a file or URL, ``--discovery-token-unsafe-skip-ca-verification`` as a flag (an empty
-``ca_hashes`` skips the pin check, as it does in kubeadm), the messages of kubeadm's
-``GetClusterFromKubeConfig`` (a kubeconfig without a cluster is reported as one that cannot be
-parsed), and Go's wording of network errors (Python's is given).
+discovery from a file or URL, the messages of kubeadm's ``GetClusterFromKubeConfig`` (a kubeconfig
+without a cluster is reported as one that cannot be parsed), and Go's wording of network errors
+(Python's is given).
 """
 
 from __future__ import annotations
@@ -48,8 +50,12 @@ from labkit.client import APIStatusError, Client, resource_path
 CLUSTER_INFO_ROLE = "kubeadm:bootstrap-signer-clusterinfo"
 PUBLIC = "kube-public"
 DISCOVERY_RETRY_INTERVAL = 5.0  # kubeadm's constants.DiscoveryRetryInterval
+DISCOVERY_TIMEOUT = 300.0  # kubeadm's default timeouts.discovery
 DEFAULT_TTL = dt.timedelta(hours=24)  # kubeadm's constants.DefaultTokenDuration
 USER_AGENT = "labkit-join"
+NO_CA_HASHES = ('discovery.bootstrapToken.caCertHashes: Invalid value: "": using token-based discovery without '
+                "caCertHashes can be unsafe. Set unsafeSkipCAVerification as true in your kubeadm config file or "
+                "pass --discovery-token-unsafe-skip-ca-verification flag to continue")
 CLUSTER_INFO_PATH = resource_path("v1", "configmaps", namespace=PUBLIC, name=bt.CLUSTER_INFO)
 
 
@@ -162,14 +168,19 @@ def _insecure_tls() -> ssl.SSLContext:
 
 
 async def _get_cluster_info(server: str, tls: ssl.SSLContext) -> Obj:
-    """One anonymous GET of cluster-info; raises OSError or APIStatusError."""
+    """One anonymous GET of cluster-info; raises OSError, APIStatusError or ValueError (not an API server's answer)."""
     pool = transport.Pool(server, tls, limit=1)
     try:
         status, payload = await pool.request(
             "GET", CLUSTER_INFO_PATH, headers=f"User-Agent: {USER_AGENT}\r\nAccept: application/json\r\n".encode())
     finally:
         await pool.close()
-    obj = codec.loads(payload) if payload else {}
+    try:
+        obj = codec.loads(payload) if payload else {}
+    except ValueError:
+        obj = None
+    if not isinstance(obj, dict):  # not an API server's answer (a proxy's error page, another server)
+        raise ValueError(f"the answer (HTTP {status}) is not a JSON object")
     if status >= 300:
         raise APIStatusError(status, obj)
     return obj
@@ -187,7 +198,7 @@ async def _poll_cluster_info(server: str, tls: ssl.SSLContext, token_id: str, in
                 cm = await _get_cluster_info(server, tls)
         except APIStatusError as e:
             last = f"failed to request the cluster-info ConfigMap: {e.status.get('message', '')}"
-        except (OSError, TimeoutError) as e:  # ssl.SSLError is an OSError
+        except (OSError, TimeoutError, ValueError) as e:  # ssl.SSLError is an OSError
             last = f"failed to request the cluster-info ConfigMap: {e or type(e).__name__}"
         else:
             if bt.JWS_PREFIX + token_id in (cm.get("data") or {}):
@@ -235,21 +246,30 @@ def _ca_of(cluster: Obj) -> tuple[bytes, list[x509.Certificate]]:
         raise JoinError(f"failed to parse cluster CA from the {bt.CLUSTER_INFO} ConfigMap: {e}") from None
 
 
+def validate_discovery(ca_hashes: list[str], unsafe_skip_ca_verification: bool) -> None:
+    """``ValidateDiscoveryBootstrapToken``'s CA check: JoinError without a pin, unless skipping it is asked."""
+    if not ca_hashes and not unsafe_skip_ca_verification:
+        raise JoinError(NO_CA_HASHES)
+
+
 async def discover(endpoint: str, token: str, ca_hashes: list[str], timeout: float, *,
+                   unsafe_skip_ca_verification: bool = False,
                    interval: float = DISCOVERY_RETRY_INTERVAL) -> DiscoveryResult:
     """kubeadm's token discovery against ``endpoint`` (``HOST:PORT``) with ``token``, trusting the CA
-    whose public key is one of ``ca_hashes`` (``sha256:<hex>``; none: any CA). Raises JoinError."""
+    whose public key is one of ``ca_hashes`` (``sha256:<hex>``; none only with
+    ``unsafe_skip_ca_verification``: any CA). Raises JoinError, for bad arguments before any request."""
+    validate_discovery(ca_hashes, unsafe_skip_ca_verification)
     try:
         token_id, token_secret = bt.parse_token(token)
     except ValueError as e:
         raise JoinError(f"could not construct token string for token: {token}: {e}") from None
-    server = f"https://{_host_port(endpoint)}"
-    interval = min(interval, timeout)
-    insecure = await _poll_cluster_info(server, _insecure_tls(), token_id, interval, timeout)
     try:
         pins = bt.parse_pins(ca_hashes)
     except ValueError as e:
         raise JoinError(f"invalid discovery token CA certificate hash: {e}") from None
+    server = f"https://{_host_port(endpoint)}"
+    interval = min(interval, timeout)
+    insecure = await _poll_cluster_info(server, _insecure_tls(), token_id, interval, timeout)
     kubeconfig = _verified_kubeconfig(insecure, token_id, token_secret)
     cluster = _cluster_of(kubeconfig)
     ca_pem, certs = _ca_of(cluster)

@@ -7,7 +7,8 @@ FILE, prints one line saying the cluster is ready and how to use it, then one sa
 and network it chose and why (``runtime: ...``), on an etcd store one saying which etcd, which
 version and where (``etcd: ...``), serves ``/readyz`` = ``ok`` once every component is up,
 with several control planes one saying which load balancer serves their endpoint (``load balancer: ...``),
-and on SIGINT or SIGTERM stops cleanly, leaving nothing behind.
+and on SIGINT or SIGTERM stops cleanly, leaving nothing behind; a cluster that cannot start (a bad
+argument, no haproxy for ``--load-balancer haproxy``) is one line ``labkit: ...`` on stderr and exit 1.
 
 ``labkit init --control-plane-endpoint HOST:PORT [--upload-certs] [--nodes N] [--runtime R]
 [--kubeconfig FILE]`` (``kubeadm init``) runs in the foreground as ``labkit up`` does, on an etcd
@@ -19,10 +20,13 @@ each on one line. ``labkit join HOST:PORT --token T --discovery-token-ca-cert-ha
 member (an etcd member added as a learner and promoted, an API server at the next free slot, a
 scheduler and a controller manager), prints kubeadm's phase lines and one line
 ``labkit: joined as NAME ...``, and stays in the foreground; on SIGINT or SIGTERM it leaves as
-``kubeadm reset`` does (its etcd member removed). A refused join prints one line
-``labkit join: error execution phase ...: <kubeadm's message>`` on stderr, exits 1 and leaves
-nothing behind. ``labkit join HOST:PORT --token T --discovery-token-ca-cert-hash sha256:H [--node-name N]``
-without ``--control-plane`` joins a worker: the kubelet's TLS bootstrap (a CSR approved and signed by the
+``kubeadm reset`` does (its etcd member removed). Without a hash it refuses to join unless given
+``--discovery-token-unsafe-skip-ca-verification``. A refused join prints one line
+``labkit join: error execution phase ...: <kubeadm's message>`` (or kubeadm's validation message) on
+stderr, exits 1 and leaves nothing behind; SIGINT or SIGTERM while joining undoes the join, prints one
+line ``labkit join: interrupted by SIG...`` and exits 128 + the signal's number.
+``labkit join HOST:PORT --token T --discovery-token-ca-cert-hash sha256:H [--node-name N]`` without
+``--control-plane`` joins a worker: the kubelet's TLS bootstrap (a CSR approved and signed by the
 controller manager), then a kubelet in this process (sim runtime); it prints kubeadm's phase lines and
 closing message, then ``labkit: joined as node NAME ...``, and stays in the foreground; on SIGINT or
 SIGTERM its kubelet stops (the Node object stays, as after ``kubeadm reset``).
@@ -35,7 +39,9 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from types import FrameType
 
+from labkit import bootstrap
 from labkit.apiserver.server import AUTHORIZATION_MODES
 from labkit.cluster import RUNTIMES, Cluster
 from labkit.kubeadm import join as kubeadm_join
@@ -52,6 +58,22 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
+def _interrupt_on_signals() -> list[signal.Signals]:
+    """While a join runs, SIGINT is Python's (KeyboardInterrupt; within ``asyncio.run``, its main task
+    cancelled first) and SIGTERM does what SIGINT does, as Ctrl-C stops kubeadm: the join undoes what
+    it added. Returns the list the SIGTERMs received are added to."""
+    received: list[signal.Signals] = []
+
+    def as_sigint(_signum: int, frame: FrameType | None) -> None:
+        received.append(signal.SIGTERM)
+        handler = signal.getsignal(signal.SIGINT)  # asyncio.run's while one runs
+        if callable(handler):
+            handler(signal.SIGINT, frame)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, as_sigint)
+    return received
+
+
 def _add_kubeadm_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     init = sub.add_parser("init", help="kubeadm init: the first control plane behind --control-plane-endpoint")
     init.add_argument("--control-plane-endpoint", required=True, metavar="HOST:PORT",
@@ -66,12 +88,14 @@ def _add_kubeadm_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     join.add_argument("endpoint", metavar="HOST:PORT")
     join.add_argument("--token", required=True)
     join.add_argument("--discovery-token-ca-cert-hash", action="append", default=[], metavar="sha256:HEX")
+    join.add_argument("--discovery-token-unsafe-skip-ca-verification", action="store_true",
+                      help="join without --discovery-token-ca-cert-hash, trusting whichever CA answers")
     join.add_argument("--control-plane", action="store_true")
     join.add_argument("--certificate-key", default=None)
     join.add_argument("--node-name", default=None, help="a worker's Node name (default: the first free node-N)")
     join.add_argument("--runtime", choices=("sim",), default="sim",
                       help="a worker's container runtime: sim only (the others need the cluster's network plan)")
-    join.add_argument("--discovery-timeout", type=float, default=kubeadm_join.DISCOVERY_TIMEOUT,
+    join.add_argument("--discovery-timeout", type=float, default=bootstrap.DISCOVERY_TIMEOUT,
                       help="seconds to wait for the token's signature in cluster-info (kubeadm: 5 min)")
 
 
@@ -95,21 +119,30 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _join(args: argparse.Namespace) -> int:
-    stop = _stop_on_signals()
+    terminated = _interrupt_on_signals()
     try:
+        bootstrap.validate_discovery(args.discovery_token_ca_cert_hash,
+                                     args.discovery_token_unsafe_skip_ca_verification)
         if not args.control_plane:
-            return _join_worker(args, stop)
+            return _join_worker(args)
         if args.certificate_key is None:
             raise kubeadm_join.PhaseError("control-plane-prepare/download-certs", "labkit join --control-plane needs "
                                           "--certificate-key: labkit has no /etc/kubernetes/pki to copy the "
                                           "certificate authorities to (labkit init --upload-certs)")
         joined = kubeadm_join.join_control_plane(
             args.endpoint, args.token, args.discovery_token_ca_cert_hash, args.certificate_key,
-            discovery_timeout=args.discovery_timeout, out=lambda line: print(line, flush=True))
-    except kubeadm_join.PhaseError as e:
+            discovery_timeout=args.discovery_timeout,
+            unsafe_skip_ca_verification=args.discovery_token_unsafe_skip_ca_verification,
+            out=lambda line: print(line, flush=True))
+    except (kubeadm_join.PhaseError, bootstrap.JoinError) as e:
         print(f"labkit join: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        sig = terminated[0] if terminated else signal.SIGINT
+        print(f"labkit join: interrupted by {sig.name}: the join was undone", file=sys.stderr)
+        return 128 + sig
     try:
+        stop = _stop_on_signals()
         print(f"\nThis node has joined the cluster and a new control plane instance was created:\n\n"
               f"* The Kubernetes control plane instances scaled up.\n"
               f"* A new etcd member was added to the local/stacked etcd cluster.\n\n"
@@ -122,12 +155,15 @@ def _join(args: argparse.Namespace) -> int:
     return 0
 
 
-def _join_worker(args: argparse.Namespace, stop: threading.Event) -> int:
+def _join_worker(args: argparse.Namespace) -> int:
     """A worker node: the kubelet's TLS bootstrap, then the kubelet in the foreground until a signal."""
-    settings = joinworker.WorkerSettings(args.endpoint, args.token, args.discovery_token_ca_cert_hash,
-                                         node_name=args.node_name, discovery_timeout=args.discovery_timeout)
+    settings = joinworker.WorkerSettings(
+        args.endpoint, args.token, args.discovery_token_ca_cert_hash, node_name=args.node_name,
+        discovery_timeout=args.discovery_timeout,
+        unsafe_skip_ca_verification=args.discovery_token_unsafe_skip_ca_verification)
     worker = joinworker.join_worker(settings, out=lambda line: print(line, flush=True))
     try:
+        stop = _stop_on_signals()
         print(joinworker.JOINED, flush=True)
         print(f"\nlabkit: joined as node {worker.node_name} (certificate request "
               f"{worker.csr_name}); Ctrl-C stops its kubelet (the Node object stays, as after kubeadm reset)",
@@ -180,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
                           kubeconfig=args.kubeconfig.resolve(), port=args.port, set_kubeconfig_env=False,
                           authorization=args.authorization_mode, control_planes=args.control_planes,
                           load_balancer=args.load_balancer).start(announce=False)
-    except (ValueError, OSError, StoreError) as e:
+    except (ValueError, OSError, StoreError, LoadBalancerError) as e:
         print(f"labkit: {e}", file=sys.stderr)
         return 1
     try:

@@ -176,8 +176,7 @@ class ControlPlaneMember:
     def _client(self, user: str, agent: str) -> Client:
         """A component's client for this member's own API server (kubeadm's ``scheduler.conf`` and
         ``controller-manager.conf`` name the local API server, not the load balancer)."""
-        safe = "".join(ch if ch.isalnum() or ch in "-." else "-" for ch in f"{self.name}-{user}")
-        cert, key = self.settings.pki.issue_client_cert(safe, user=user)
+        cert, key = self.settings.pki.issue_client_cert(f"{self.name}-{user}", user=user)
         client = Client(self.url, ca_file=self.settings.pki.directory / "ca.crt", cert_file=cert, key_file=key,
                         user_agent=f"{agent}/labkit")
         self._clients.append(client)

@@ -22,7 +22,8 @@ Mirrors ``k8s.io/apiserver/pkg/authentication``:
   caller;
 - ``group.AuthenticatedGroupAdder``: every authenticated user is in ``system:authenticated``.
 
-Left out: service-account JWTs, OIDC, webhooks, the front-proxy headers, the WebSocket
+Service-account JWTs are :mod:`labkit.apiserver.satoken`'s, handed in as a token authenticator. Left
+out: OIDC, webhooks, the front-proxy headers, the WebSocket
 ``base64url.bearer.authorization.k8s.io.`` subprotocol, the token cache, and the x509 extras (the
 ``authentication.kubernetes.io/credential-id`` fingerprint and the UID read from a certificate).
 """
@@ -74,14 +75,6 @@ def read_token_file(path: Path) -> dict[str, UserInfo]:
             groups = tuple(record[3].split(",")) if len(record) >= 4 else ()
             tokens[token] = UserInfo(name=name, uid=uid, groups=groups)
     return tokens
-
-
-def append_token(path: Path, token: str, user: UserInfo) -> None:
-    """Add one row to a token file (created with mode 0600 if missing)."""
-    row = [token, user.name, user.uid] + ([",".join(user.groups)] if user.groups else [])
-    path.touch(mode=0o600, exist_ok=True)
-    with path.open("a", newline="") as f:
-        csv.writer(f, lineterminator="\n").writerow(row)
 
 
 # --- the authenticators ------------------------------------------------------------------------------

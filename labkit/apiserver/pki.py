@@ -4,16 +4,17 @@ Mirrors what ``kubeadm init`` leaves under ``/etc/kubernetes/pki`` (``cmd/kubead
 a self-signed cluster CA (``ca.crt``/``ca.key``), the API server's serving certificate
 (``apiserver.crt``/``.key``, valid for the given hosts and the ``kubernetes.default.svc...`` names) and
 client certificates whose subject names the user (CN) and groups (O), e.g. ``O=system:masters`` for
-an admin. Bearer tokens live in ``tokens.csv``, kube-apiserver's ``--token-auth-file`` format, so a
-PKI re-loaded from its directory knows them all. Kubeconfigs embed everything as ``*-data`` fields
-(``clientcmd/api/v1``), so one file is all a client needs.
+an admin. Bearer tokens are JWTs signed with the service-account key pair (``sa.key``/``sa.pub``,
+:mod:`labkit.apiserver.satoken`), so a PKI loaded from a copy of the CA and that key pair, as a
+joining control-plane node downloads them, understands every token the others issued. Kubeconfigs
+embed everything as ``*-data`` fields (``clientcmd/api/v1``), so one file is all a client needs.
 
 :class:`EtcdPKI` is kubeadm's second tree, ``pki/etcd/``: etcd's own CA, its server and peer
 certificates, the health-check client's, and the API server's ``apiserver-etcd-client`` (used when the
 cluster's store is a real etcd).
 
 Keys are ECDSA P-256 (fast to generate; Go's crypto/tls, OpenSSL and urllib3 all accept them).
-Left out: the front-proxy CA, the service-account signing key, kubelet serving
+Left out: the front-proxy CA, kubelet serving
 certificates, certificate rotation and the CertificateSigningRequest API.
 """
 
@@ -24,7 +25,6 @@ import dataclasses
 import datetime as dt
 import ipaddress
 import os
-import secrets
 import ssl
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,14 +35,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from labkit.apiserver.authn import Authenticator, TokenAuthenticator, UserInfo, append_token, read_token_file
+from labkit.apiserver import satoken
+from labkit.apiserver.authn import Authenticator, TokenAuthenticator
 
 #: DNS names every kube-apiserver serving certificate carries (kubeadm's ``GetAPIServerAltNames``)
 SERVICE_DNS_NAMES = ("kubernetes", "kubernetes.default", "kubernetes.default.svc",
                      "kubernetes.default.svc.cluster.local")
 CA_CERT, CA_KEY = "ca.crt", "ca.key"
 SERVER_CERT, SERVER_KEY = "apiserver.crt", "apiserver.key"
-TOKEN_FILE = "tokens.csv"
+SA_KEY, SA_PUB = "sa.key", "sa.pub"
 _VALIDITY = dt.timedelta(days=3650)  # a course cluster should never see an expired certificate
 _BACKDATE = dt.timedelta(hours=1)  # tolerate clock skew, as kubeadm does
 
@@ -85,12 +86,15 @@ def _new_ca(directory: Path, cert_name: str, key_name: str, *, common_name: str)
     return cert, key
 
 
-def _load_ca(cert_path: Path, key_path: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+def _load_key(key_path: Path) -> ec.EllipticCurvePrivateKey:
     key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise ValueError(f"{key_path} is not an ECDSA key")
-    return cert, key
+    return key
+
+
+def _load_ca(cert_path: Path, key_path: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    return x509.load_pem_x509_certificate(cert_path.read_bytes()), _load_key(key_path)
 
 
 def _sign_leaf(ca_cert: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey, cert_path: Path, key_path: Path, *,
@@ -138,31 +142,35 @@ def _subject_alt_names(hosts: Sequence[str], *, service_names: bool = True) -> l
 class PKI:
     """A CA plus what it signed, kept in one directory. Build with :meth:`create` or :meth:`load`."""
 
-    def __init__(self, directory: Path, ca_cert: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey) -> None:
+    def __init__(self, directory: Path, ca_cert: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey,
+                 sa_key: ec.EllipticCurvePrivateKey) -> None:
         self.directory = directory
         self._ca_cert = ca_cert
         self._ca_key = ca_key
+        self._sa_key = sa_key
         self.ca_cert_pem: bytes = ca_cert.public_bytes(serialization.Encoding.PEM)
-        token_file = directory / TOKEN_FILE
-        self._tokens: dict[str, UserInfo] = read_token_file(token_file) if token_file.exists() else {}
 
     @classmethod
     def create(cls, directory: Path, *, hosts: Sequence[str] = ("127.0.0.1", "localhost")) -> PKI:
-        """A new CA and serving certificate in ``directory`` (files there are replaced)."""
+        """A new CA, service-account key pair and serving certificate in ``directory`` (files there are
+        replaced, so tokens of an earlier PKI there no longer authenticate)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / TOKEN_FILE).unlink(missing_ok=True)
         cert, key = _new_ca(directory, CA_CERT, CA_KEY, common_name="kubernetes")
-        pki = cls(directory, cert, key)
+        sa_key = ec.generate_private_key(ec.SECP256R1())  # kubeadm's certs.CreateServiceAccountKeyAndPublicKeyFiles
+        _write_private(directory / SA_KEY, _key_pem(sa_key))
+        (directory / SA_PUB).write_bytes(sa_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        pki = cls(directory, cert, key, sa_key)
         pki.issue_serving_cert(hosts)
         return pki
 
     @classmethod
     def load(cls, directory: Path) -> PKI:
-        """The PKI :meth:`create` wrote to ``directory``, with every token issued since."""
+        """The PKI :meth:`create` wrote to ``directory`` (or a copy of its CA and service-account key)."""
         directory = Path(directory)
         cert, key = _load_ca(directory / CA_CERT, directory / CA_KEY)
-        return cls(directory, cert, key)
+        return cls(directory, cert, key, _load_key(directory / SA_KEY))
 
     def issue_serving_cert(self, hosts: Sequence[str]) -> None:
         """(Re)write the API server's serving certificate for ``hosts`` and the service names: what a
@@ -188,23 +196,23 @@ class PKI:
         return context
 
     def issue_client_cert(self, name: str, *, user: str, groups: Sequence[str] = ()) -> tuple[Path, Path]:
-        """Write ``<name>.crt``/``<name>.key`` for ``CN=user`` and one ``O`` per group; return their paths."""
-        return self._issue(f"{name}.crt", f"{name}.key", common_name=user, organizations=groups,
+        """Write ``<name>.crt``/``<name>.key`` for ``CN=user`` and one ``O`` per group (``name`` with any
+        character but letters, digits, ``-`` and ``.`` made ``-``, e.g. ``system:node:n1``); return their paths."""
+        safe = "".join(ch if ch.isalnum() or ch in "-." else "-" for ch in name)
+        return self._issue(f"{safe}.crt", f"{safe}.key", common_name=user, organizations=groups,
                            usage=ExtendedKeyUsageOID.CLIENT_AUTH)
 
     def issue_token(self, *, user: str, groups: Sequence[str] = (), uid: str = "") -> str:
-        """A new random bearer token for that identity, recorded in ``tokens.csv``."""
-        token = secrets.token_urlsafe(32)
-        info = UserInfo(name=user, uid=uid, groups=tuple(groups))
-        append_token(self.directory / TOKEN_FILE, token, info)
-        self._tokens[token] = info
-        return token
+        """A bearer token for that identity, signed with ``sa.key``."""
+        return satoken.issue(self._sa_key, user=user, uid=uid, groups=groups)
 
     def authenticator(self, *, token_authenticators: Sequence[TokenAuthenticator] = (),
                       anonymous: bool = False) -> Authenticator:
-        """Authenticates this CA's client certificates and this PKI's tokens (including later ones),
-        then bearer tokens with ``token_authenticators``, and no credentials as anonymous if asked."""
-        return Authenticator(tokens=self._tokens, token_authenticators=token_authenticators, anonymous=anonymous)
+        """Authenticates this CA's client certificates and the tokens ``sa.key`` signed (whichever
+        member issued them), then bearer tokens with ``token_authenticators``, and no credentials as
+        anonymous if asked."""
+        return Authenticator(tokens={}, token_authenticators=[satoken.JWTAuthenticator(self._sa_key.public_key()),
+                                                              *token_authenticators], anonymous=anonymous)
 
 
 @dataclasses.dataclass(frozen=True)

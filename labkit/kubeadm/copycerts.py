@@ -5,9 +5,10 @@ encrypts each shared CA and key file with a certificate key (32 random bytes, gi
 characters) by AES-256-GCM, the 12-byte nonce first (Go's ``gcm.Seal(nonce, nonce, data, nil)``),
 and stores them in the Secret ``kube-system/kubeadm-certs``, named as the files are with ``/``
 made ``-`` (``etcd/ca.crt`` is ``etcd-ca.crt``). A file that is not there is stored empty, as
-kubeadm does for an external etcd's: labkit has no front-proxy CA and no service-account key
-pair, so those four are empty. The Secret is owned by a bootstrap token of its own that expires in
-two hours, so the garbage collector deletes it then. The Role and RoleBinding
+kubeadm does for an external etcd's: labkit has no front-proxy CA, so those two are empty; the
+service-account key pair travels, so every member understands the others' tokens. The Secret is
+owned by a bootstrap token of its own that expires in two hours, so the garbage collector deletes
+it then. The Role and RoleBinding
 ``kubeadm:kubeadm-certs`` let the bootstrap tokens' group get it. ``kubeadm join --control-plane
 --certificate-key`` downloads and decrypts them, refusing every file when one does not decrypt.
 
@@ -122,7 +123,9 @@ async def download_certs(client: Client, key: str, certs_dir: Path) -> list[str]
         secret: Obj = await client.get(resource_path("v1", "secrets", namespace="kube-system", name=SECRET))
     except APIStatusError as e:
         why = (f'Secret "{SECRET}" was not found in the "kube-system" Namespace. This Secret might have expired. '
-               "Please, run `labkit init --upload-certs` to make a new one" if e.code == 404
+               "Please, run `kubeadm init phase upload-certs --upload-certs` on a control plane to generate a new "
+               "one (labkit has no such command: only a new cluster's `labkit init --upload-certs` makes the Secret)"
+               if e.code == 404
                else e.status.get("message", str(e)))
         raise CopyCertsError(f"error downloading certs: error downloading the secret: {why}") from None
     files: dict[str, bytes] = {}

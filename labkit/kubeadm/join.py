@@ -4,20 +4,24 @@ Mirrors ``cmd/kubeadm/app/cmd/join.go`` and its phases, for ``--control-plane``:
 
 - ``preflight``: token discovery (:func:`labkit.bootstrap.discover`, failures wrapped as kubeadm's
   ``couldn't validate the identity of the API Server``), then ``kubeadm-config`` read with the
-  bootstrap token (:mod:`.uploadconfig`), refusing a cluster without a ``controlPlaneEndpoint``;
+  bootstrap token (:mod:`.uploadconfig`), refusing a cluster without a ``controlPlaneEndpoint``, and
+  (after ``check-etcd``'s ``member list``) the port check of the API server's slot;
 - ``control-plane-prepare``: ``download-certs`` (:mod:`.copycerts`), then this node's certificates
   signed with the downloaded CAs: the API server's serving certificate (for the endpoint's host too)
   and etcd's (``server``, ``peer``, ``healthcheck-client``, ``apiserver-etcd-client``);
 - ``control-plane-join/etcd`` (``phases/etcd/local.go``, kubeadm >= 1.29): ``member add`` as a
   learner, the member started with ``--initial-cluster-state=existing`` and every member in
   ``--initial-cluster``, ``member promote``, then wait until it is healthy;
-- then this node's API server, scheduler and controller manager
+- then this node's API server, scheduler and controller manager, whose failures are reported as
+  ``control-plane-prepare/control-plane`` (kubeadm writes their static Pods there, before the etcd
+  member, and the kubelet starts them; labkit starts them itself once the member is healthy)
   (:class:`labkit.controlplane.ControlPlaneMember`, on a loop of their own in this process), serving
   where the endpoint's load balancer expects the member's slot
   (:func:`labkit.controlplane.member_port`); :meth:`JoinedMember.leave` is ``kubeadm reset``: stop
   them, ``member remove``, stop the etcd member, remove the files.
 
-Any failure after the member add removes the member again, so nothing is left half-joined. The node
+Any failure after the member add, or an interruption (KeyboardInterrupt), removes the member again, so
+nothing is left half-joined; network failures are reported as the phase that met them. The node
 picks the first member name (kind's, ``labkit-control-plane2`` ...) etcd does not list.
 
 Left out: the kubelets'
@@ -54,13 +58,10 @@ from labkit.kubeadm import copycerts, uploadconfig
 from labkit.leaderelection import LeaderElectionConfig
 from labkit.store import StoreError
 from labkit.store.etcd_member import EtcdMember, MemberTLS, Ports
-from labkit.store.membership import Membership, initial_cluster
+from labkit.store.membership import HEALTHY_CHECK_TIMEOUT, Membership, initial_cluster
 from labkit.trace import Trace
 
 log = logging.getLogger(__name__)
-#: kubeadm's default discovery timeout (``timeouts.discovery``)
-DISCOVERY_TIMEOUT = 300.0
-ETCD_JOIN_TIMEOUT = 40.0  # etcdHealthyCheckInterval x etcdHealthyCheckRetries
 
 
 class PhaseError(Exception):
@@ -92,27 +93,37 @@ class JoinedMember:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-async def discover(endpoint: str, token: str, ca_hashes: list[str], timeout: float) -> bootstrap.DiscoveryResult:
+async def discover(endpoint: str, token: str, ca_hashes: list[str], timeout: float,
+                   unsafe_skip_ca_verification: bool) -> bootstrap.DiscoveryResult:
     """``discovery.For``: token discovery, its failures as the ``preflight`` phase reports them."""
     try:
-        return await bootstrap.discover(endpoint, token, ca_hashes, timeout)
+        return await bootstrap.discover(endpoint, token, ca_hashes, timeout,
+                                        unsafe_skip_ca_verification=unsafe_skip_ca_verification)
     except bootstrap.JoinError as e:
         raise PhaseError("preflight", f"couldn't validate the identity of the API Server: {e}") from None
 
 
+async def fetch_config(client: Client) -> uploadconfig.ClusterConfiguration:
+    """``kubeadm-config``, its failures (also the endpoint's network errors) as ``preflight`` reports them."""
+    try:
+        return await uploadconfig.fetch_config(client)
+    except uploadconfig.ConfigError as e:
+        raise PhaseError("preflight", str(e)) from None
+    except OSError as e:
+        raise PhaseError("preflight", f"unable to fetch the kubeadm-config ConfigMap: {e}") from None
+
+
 async def _discover_and_read(
-        endpoint: str, token: str, ca_hashes: list[str], timeout: float, certs_dir: Path, certificate_key: str,
+        endpoint: str, token: str, ca_hashes: list[str], timeout: float, unsafe_skip_ca_verification: bool,
+        certs_dir: Path, certificate_key: str,
         out: Callable[[str], None]) -> tuple[bootstrap.DiscoveryResult, uploadconfig.ClusterConfiguration]:
     """The ``preflight`` and ``download-certs`` phases, with the bootstrap token's identity."""
-    found = await discover(endpoint, token, ca_hashes, timeout)
+    found = await discover(endpoint, token, ca_hashes, timeout, unsafe_skip_ca_verification)
     certs_dir.mkdir(parents=True, exist_ok=True)
     (certs_dir / "ca.crt").write_bytes(found.ca_pem)
     client = Client(found.server, ca_file=certs_dir / "ca.crt", token=token, user_agent="kubeadm-join/labkit")
     try:
-        try:
-            config = await uploadconfig.fetch_config(client)
-        except uploadconfig.ConfigError as e:
-            raise PhaseError("preflight", str(e)) from None
+        config = await fetch_config(client)
         if not config.control_plane_endpoint:
             raise PhaseError("preflight", uploadconfig.NOT_HA)
         out(f'[download-certs] Downloading the certificates in Secret "{copycerts.SECRET}" in the "kube-system" '
@@ -121,6 +132,8 @@ async def _discover_and_read(
             await copycerts.download_certs(client, certificate_key, certs_dir)
         except copycerts.CopyCertsError as e:
             raise PhaseError("control-plane-prepare/download-certs", str(e)) from None
+        except OSError as e:
+            raise PhaseError("control-plane-prepare/download-certs", f"error downloading certs: {e}") from None
     finally:
         await client.close()
     return found, config
@@ -142,25 +155,28 @@ def _etcd_context(pki: EtcdPKI) -> ssl.SSLContext:
 
 
 def join_control_plane(endpoint: str, token: str, ca_hashes: list[str], certificate_key: str, *,
-                       discovery_timeout: float = DISCOVERY_TIMEOUT, out: Callable[[str], None] = print,
+                       discovery_timeout: float = bootstrap.DISCOVERY_TIMEOUT,
+                       unsafe_skip_ca_verification: bool = False, out: Callable[[str], None] = print,
                        ) -> JoinedMember:
     """``kubeadm join ENDPOINT --token ... --discovery-token-ca-cert-hash ... --control-plane
-    --certificate-key KEY``: returns the running member; raises PhaseError with nothing left behind."""
+    --certificate-key KEY``: returns the running member; raises PhaseError (KeyboardInterrupt when
+    interrupted) with nothing left behind."""
     workdir = Path(tempfile.mkdtemp(prefix="labkit-join-"))
     try:
-        return _join(workdir, endpoint, token, ca_hashes, certificate_key, discovery_timeout, out)
+        out("[preflight] Running pre-flight checks")
+        out('[preflight] Reading configuration from the "kubeadm-config" ConfigMap in namespace "kube-system"...')
+        found, config = asyncio.run(_discover_and_read(endpoint, token, ca_hashes, discovery_timeout,
+                                                       unsafe_skip_ca_verification, workdir / "pki",
+                                                       certificate_key, out))
+        return _join(workdir, found, config, out)
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
 
 
-def _join(workdir: Path, endpoint: str, token: str, ca_hashes: list[str], certificate_key: str,
-          discovery_timeout: float, out: Callable[[str], None]) -> JoinedMember:
+def _join(workdir: Path, found: bootstrap.DiscoveryResult, config: uploadconfig.ClusterConfiguration,
+          out: Callable[[str], None]) -> JoinedMember:
     certs_dir = workdir / "pki"
-    out("[preflight] Running pre-flight checks")
-    out('[preflight] Reading configuration from the "kubeadm-config" ConfigMap in namespace "kube-system"...')
-    found, config = asyncio.run(_discover_and_read(endpoint, token, ca_hashes, discovery_timeout, certs_dir,
-                                                   certificate_key, out))
     out(f'[certs] Using certificateDir folder "{certs_dir}"')
     host, port = parse_endpoint(config.control_plane_endpoint)
     pki = PKI.load(certs_dir)
@@ -168,7 +184,10 @@ def _join(workdir: Path, endpoint: str, token: str, ca_hashes: list[str], certif
     etcd_pki = EtcdPKI.with_ca(certs_dir, node_name="")
     membership = Membership(list(config.etcd_endpoints), _etcd_context(etcd_pki))
     try:
-        members = membership.members()
+        try:
+            members = membership.members()
+        except (StoreError, OSError) as e:
+            raise PhaseError("check-etcd", f"etcd cluster is not healthy: {e}") from None
         taken = {m.name for m in members}
         free = [(i, n) for i, n in enumerate(member_names(ENDPOINT_MEMBERS)) if n not in taken]
         if not free:
@@ -177,17 +196,16 @@ def _join(workdir: Path, endpoint: str, token: str, ca_hashes: list[str], certif
         index, name = free[0]
         api_port = member_port(port, index)
         if not _port_free(api_port):
-            raise PhaseError("control-plane-prepare", f"port 127.0.0.1:{api_port}, where the load balancer "
-                             f"expects {name}'s API server, is in use")
+            raise PhaseError("preflight", f"[ERROR Port-{api_port}]: Port {api_port} is in use (where the load "
+                             f"balancer expects {name}'s API server)")
         for cert in ("apiserver", "etcd/server", "etcd/peer", "etcd/healthcheck-client", "apiserver-etcd-client"):
             out(f'[certs] Generating "{cert}" certificate and key')
         etcd_pki = dataclasses.replace(etcd_pki, node_name=name)
         tls = MemberTLS(etcd_pki.ca_cert, *etcd_pki.issue_member(name))
-        ports = Ports.free()
-        etcd = EtcdMember(workdir / "etcd", tls, name=name, ports=ports)
+        etcd = EtcdMember(workdir / "etcd", tls, name=name, ports=Ports.free())
         try:
             learner, now = membership.add_learner(etcd.peer_url)
-        except StoreError as e:
+        except (StoreError, OSError) as e:
             raise PhaseError("control-plane-join/etcd", f"error adding etcd member: {e}") from None
     except BaseException:
         membership.close()
@@ -198,18 +216,29 @@ def _join(workdir: Path, endpoint: str, token: str, ca_hashes: list[str], certif
             cluster_cidr=config.pod_subnet, root_ca=found.ca_pem.decode(),
             cluster_signing_cert_file=str(certs_dir / CA_CERT), cluster_signing_key_file=str(certs_dir / CA_KEY)),
         scheduler_election=LeaderElectionConfig())), membership, learner.id, workdir)
+    phase = "control-plane-join/etcd"
     try:
         out("[etcd] Announced new etcd member joining to the existing etcd cluster")
         etcd.initial_cluster, etcd.initial_state = initial_cluster(now, name, etcd.peer_url), "existing"
         etcd.launch()
         membership.promote(learner.id)
-        out(f"[etcd] Waiting for the new etcd member to join the cluster. This can take up to {ETCD_JOIN_TIMEOUT:g}s")
-        etcd.wait_healthy(ETCD_JOIN_TIMEOUT)
+        out("[etcd] Waiting for the new etcd member to join the cluster. This can take up to "
+            f"{HEALTHY_CHECK_TIMEOUT:g}s")
+        etcd.wait_healthy(HEALTHY_CHECK_TIMEOUT)
+        phase = "control-plane-prepare/control-plane"
         joined.member.port = api_port
         joined.member.start()
     except BaseException as e:
-        joined.leave()
+        _undo(joined)
         if isinstance(e, (StoreError, OSError, TimeoutError)):
-            raise PhaseError("control-plane-join/etcd", str(e)) from None
+            raise PhaseError(phase, str(e) or type(e).__name__) from None
         raise
     return joined
+
+
+def _undo(joined: JoinedMember) -> None:
+    """``leave`` after a failed join; its own failure is logged, so the join's error is the one reported."""
+    try:
+        joined.leave()
+    except Exception:  # the join's error is the one to report; this one goes to the log
+        log.exception("undoing the join of %s failed; etcd member %s may remain", joined.member.name, joined.etcd_id)

@@ -72,9 +72,10 @@ async def _wait_for_certificate(client: Client, name: str, timeout: float) -> by
 
 
 async def request_client_certificate(client: Client, node_name: str, directory: Path, *,
-                                     timeout: float = 300.0) -> tuple[Path, str]:
+                                     timeout: float) -> tuple[Path, str]:
     """Ask for ``system:node:<node_name>``'s client certificate with ``client`` (the bootstrap
-    identity); returns the PEM file (certificate and key) and the CSR's name."""
+    identity), waiting ``timeout`` seconds at most for it; returns the PEM file (certificate and key)
+    and the CSR's name."""
     key = ec.generate_private_key(ec.SECP256R1())
     cn, orgs = f"{certs.NODE_USER_PREFIX}{node_name}", [certs.NODES_GROUP]
     subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, orgs[0]),

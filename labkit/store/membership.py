@@ -22,8 +22,9 @@ from typing import Any
 from labkit.store import StoreError
 from labkit.store._gateway import Gateway, GatewayError
 
-#: how long :meth:`Membership.promote` keeps asking (kubeadm: etcdHealthyCheckInterval x Retries = 40 s)
-PROMOTE_TIMEOUT = 40.0
+#: how long a joining member has to be promoted and healthy (kubeadm's etcdHealthyCheckInterval x
+#: etcdHealthyCheckRetries): what :meth:`Membership.promote` waits, and ``labkit join`` after it
+HEALTHY_CHECK_TIMEOUT = 40.0
 #: how long :meth:`Membership.remove` keeps asking (etcd's HealthInterval is 5 s)
 REMOVE_TIMEOUT = 10.0
 
@@ -69,7 +70,7 @@ class Membership:
                     raise
             time.sleep(0.2)
 
-    def promote(self, member_id: str, timeout: float = PROMOTE_TIMEOUT) -> None:
+    def promote(self, member_id: str, timeout: float = HEALTHY_CHECK_TIMEOUT) -> None:
         """Make a learner a voting member, asking until it has caught up with the leader."""
         self._call_until("/v3/cluster/member/promote", {"ID": member_id}, "in sync with leader", timeout)
 

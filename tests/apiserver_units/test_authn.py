@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labkit.apiserver.authn import Authenticator, UserInfo, append_token, read_token_file
+from labkit.apiserver.authn import Authenticator, UserInfo, read_token_file
 
 # what ssl.SSLSocket.getpeercert() returns for CN=alice, O=dev, O=system:masters
 ALICE_CERT = {
@@ -85,13 +85,3 @@ def test_token_file_needs_three_columns(tmp_path):
     path.write_text("abc,alice\n")
     with pytest.raises(ValueError, match="must have at least 3 columns"):
         read_token_file(path)
-
-
-def test_append_token_round_trips(tmp_path):
-    path = tmp_path / "tokens.csv"
-    append_token(path, "t1", UserInfo(name="alice", groups=("dev", "system:masters")))
-    append_token(path, "t2", UserInfo(name="bob", uid="7"))
-    assert path.read_text() == 't1,alice,,"dev,system:masters"\nt2,bob,7\n'
-    assert path.stat().st_mode & 0o777 == 0o600
-    assert read_token_file(path) == {"t1": UserInfo(name="alice", groups=("dev", "system:masters")),
-                                     "t2": UserInfo(name="bob", uid="7")}

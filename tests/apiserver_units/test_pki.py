@@ -3,9 +3,11 @@ official Python client loads and uses."""
 
 from __future__ import annotations
 
+import base64
 import http.server
 import ipaddress
 import json
+import shutil
 import socket
 import ssl
 import threading
@@ -64,21 +66,38 @@ def test_client_certificate_subject(pki):
     assert key.stat().st_mode & 0o777 == 0o600
 
 
-def test_tokens_persist_across_load(tmp_path):
-    pki = PKI.create(tmp_path)
+def test_tokens_authenticate_at_a_pki_loaded_from_a_copy_of_the_ca_and_sa_key(tmp_path):
+    """What a joining control-plane node downloads (ca.*, sa.*) is enough to understand every token."""
+    pki = PKI.create(tmp_path / "first")
     token = pki.issue_token(user="bob", groups=["viewers", "ops"], uid="42")
     other = pki.issue_token(user="carol")
-    assert token != other and len(token) >= 32
-    reloaded = PKI.load(tmp_path)
-    assert reloaded.ca_cert_pem == pki.ca_cert_pem
-    authn = reloaded.authenticator()
+    assert token != other
+    copy = tmp_path / "joined"
+    copy.mkdir()
+    for name in ("ca.crt", "ca.key", "sa.key", "sa.pub"):
+        shutil.copy(tmp_path / "first" / name, copy / name)
+    joined = PKI.load(copy)
+    authn = joined.authenticator()
     assert authn.authenticate(peer_cert=None, authorization=f"Bearer {token}") == UserInfo(
         name="bob", uid="42", groups=("viewers", "ops", "system:authenticated"))
     assert authn.authenticate(peer_cert=None, authorization=f"Bearer {other}").name == "carol"
-    # a token issued after the authenticator was made still works
-    later = reloaded.issue_token(user="dave")
-    assert authn.authenticate(peer_cert=None, authorization=f"Bearer {later}").name == "dave"
-    assert PKI.load(tmp_path).authenticator().authenticate(peer_cert=None, authorization=f"Bearer {later}")
+    # and the first member understands the joined one's
+    later = joined.issue_token(user="dave")
+    assert pki.authenticator().authenticate(peer_cert=None, authorization=f"Bearer {later}").name == "dave"
+    assert (tmp_path / "first" / "sa.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_token_is_not_accepted_when_altered_or_signed_by_another_key(tmp_path):
+    pki = PKI.create(tmp_path / "a")
+    token = pki.issue_token(user="bob")
+    header, claims, signature = token.split(".")
+    forged = base64.urlsafe_b64encode(b'{"iss":"https://kubernetes.default.svc.cluster.local","sub":"admin",'
+                                      b'"groups":["system:masters"]}').rstrip(b"=").decode()
+    authn = pki.authenticator()
+    assert authn.authenticate(peer_cert=None, authorization=f"Bearer {header}.{forged}.{signature}") is None
+    assert authn.authenticate(peer_cert=None, authorization="Bearer not-a-token") is None
+    assert PKI.create(tmp_path / "b").authenticator().authenticate(
+        peer_cert=None, authorization=f"Bearer {token}") is None
 
 
 def test_create_again_forgets_old_tokens(tmp_path):

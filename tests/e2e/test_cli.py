@@ -104,3 +104,57 @@ def test_up_on_etcd_says_which_etcd_runs_and_stops_it(tmp_path: Path) -> None:
         assert proc.wait(timeout=20) == 0
     assert not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] == "Z"
     assert list((tmp_path / "tmp").iterdir()) == [], "the member's data and certificates are gone with the cluster"
+
+
+def test_up_reports_a_load_balancer_it_cannot_start_in_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from labkit import cli
+    from labkit.network.loadbalancer import LoadBalancerError
+
+    def no_haproxy(*_: object, **__: object) -> None:
+        raise LoadBalancerError("no haproxy: install Debian's haproxy (apt-get install haproxy) or use kind='built-in'")
+    monkeypatch.setattr(cli.Cluster, "start", no_haproxy)
+    monkeypatch.setattr(cli.signal, "signal", lambda *_: None)  # pytest's own handlers stay
+    assert cli.main(["up", "--control-planes", "3", "--load-balancer", "haproxy"]) == 1
+    assert capsys.readouterr().err == "labkit: no haproxy: install Debian's haproxy (apt-get install haproxy) or use " \
+                                      "kind='built-in'\n"
+
+
+def _join(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "labkit.cli", "join", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                            env={**os.environ, "TMPDIR": str(tmp_path)})
+
+
+TOKEN = "abcdef.0123456789abcdef"
+
+
+def test_join_without_a_ca_hash_is_refused_at_once(tmp_path: Path) -> None:
+    join = _join(tmp_path, "127.0.0.1:1", "--token", TOKEN)
+    out, err = join.communicate(timeout=30)
+    assert join.returncode == 1
+    assert err == ('labkit join: discovery.bootstrapToken.caCertHashes: Invalid value: "": using token-based discovery '
+                   "without caCertHashes can be unsafe. Set unsafeSkipCAVerification as true in your kubeadm config "
+                   "file or pass --discovery-token-unsafe-skip-ca-verification flag to continue\n")
+    join = _join(tmp_path, "127.0.0.1:1", "--token", TOKEN, "--discovery-token-ca-cert-hash", "sha256:abcd")
+    out, err = join.communicate(timeout=30)  # before any request (discovery would wait for 5 minutes)
+    assert join.returncode == 1
+    assert err == ("labkit join: error execution phase preflight: couldn't validate the identity of the API Server: "
+                   'invalid discovery token CA certificate hash: invalid hash "sha256:abcd", expected a 32 byte '
+                   "SHA-256 hash, found 2 bytes\n")
+
+
+@pytest.mark.parametrize(("sig", "role"), [(signal.SIGINT, "control plane"), (signal.SIGTERM, "worker")])
+def test_a_join_stops_on_a_signal_and_undoes_itself(tmp_path: Path, sig: signal.Signals, role: str) -> None:
+    """Discovery waits up to 5 minutes for an endpoint nobody serves; Ctrl-C (or SIGTERM) ends it, as kubeadm's."""
+    args = ["127.0.0.1:1", "--token", TOKEN, "--discovery-token-ca-cert-hash", "sha256:" + "0" * 64]
+    if role == "control plane":
+        args += ["--control-plane", "--certificate-key", "ab" * 32]
+    join = _join(tmp_path, *args)
+    assert join.stdout is not None and "[preflight] Running pre-flight checks" in join.stdout.readline()
+    time.sleep(0.5)  # into discovery's wait (a signal inside asyncio.run's own set-up makes Python warn)
+    join.send_signal(sig)
+    out, err = join.communicate(timeout=30)
+    assert join.returncode == 128 + sig
+    assert err == f"labkit join: interrupted by {sig.name}: the join was undone\n"
+    assert not list(tmp_path.glob("labkit-*")), "nothing is left of the join"

@@ -7,7 +7,11 @@ import json
 import os
 import re
 import signal
+import socket
+import ssl
 import subprocess
+import tempfile
+import urllib.request
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,6 +54,16 @@ class Init:
     def members(self) -> list[dict[str, object]]:
         members: list[dict[str, object]] = json.loads(self.etcdctl("member", "list", "-w", "json"))["members"]
         return members
+
+    def whoami(self, url: str, token: str) -> str:
+        """The user a bearer token authenticates as at the API server at ``url`` (a SelfSubjectReview)."""
+        context = ssl.create_default_context(cafile=str(next(self.tmp.glob("labkit-*/pki/ca.crt"))))
+        body = json.dumps({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}).encode()
+        request = urllib.request.Request(f"{url}/apis/authentication.k8s.io/v1/selfsubjectreviews", data=body,
+                                         headers={"Authorization": f"Bearer {token}",
+                                                  "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, context=context, timeout=10) as answer:
+            return str(json.load(answer)["status"]["userInfo"]["username"])
 
     def kubectl(self, *args: str, check: bool = True) -> str:
         return subprocess.run([str(kubectl_path("1.33")), "--kubeconfig", str(self.kubeconfig), *args],
@@ -154,6 +168,11 @@ def test_a_control_plane_joins_as_an_etcd_member_and_leaves_on_sigterm(init: Ini
         assert sorted(m["name"] for m in members) == ["labkit-control-plane", "labkit-control-plane2"]
         assert not any(m.get("isLearner") for m in members)  # promoted
         assert "kube-system" in init.kubectl("get", "ns")
+        # tokens are signed with the shared sa.key: each member understands the other's
+        first, joined = f"https://127.0.0.1:{member_port - 1}", f"https://127.0.0.1:{member_port}"
+        for issuer, other in ((first, joined), (joined, first)):
+            token = init.kubectl("create", "token", "default", "--server", issuer).strip()
+            assert init.whoami(other, token) == "system:serviceaccount:default:default"
     finally:
         assert _stop(join) == 0
     assert [m["name"] for m in init.members()] == ["labkit-control-plane"]  # removed, as kubeadm reset does
@@ -234,3 +253,55 @@ def test_a_worker_joins_through_the_kubelet_tls_bootstrap(init: Init) -> None:
         assert _stop(join) == 0
     assert init.kubectl("get", "node", node, "-o", "name").strip() == f"node/{node}"  # the Node stays
     assert not list(init.tmp.glob("labkit-worker-*"))
+
+
+@pytest.mark.parametrize("leave_fails", [False, True])
+def test_a_join_that_fails_after_the_member_add_names_its_phase_and_removes_the_member(
+        init: Init, monkeypatch: pytest.MonkeyPatch, leave_fails: bool) -> None:
+    """The API server's port is taken once the preflight check has passed: the etcd member added is removed
+    again, and the error names the phase that failed (also when undoing the join fails itself)."""
+    from labkit.kubeadm import join
+
+    args = init.join_args()
+    token = args[args.index("--token") + 1]
+    hashes = [args[args.index("--discovery-token-ca-cert-hash") + 1]]
+    before = sorted(m["name"] for m in init.members())
+    monkeypatch.setattr(join, "_port_free", lambda port: True)
+    monkeypatch.setattr(tempfile, "tempdir", str(init.tmp))
+    if leave_fails:
+        leave = join.JoinedMember.leave
+
+        def leave_then_fail(self: join.JoinedMember) -> None:
+            leave(self)
+            raise RuntimeError("reset failed too")
+        monkeypatch.setattr(join.JoinedMember, "leave", leave_then_fail)
+    with socket.socket() as taken:  # the member's port, listening elsewhere than where the load balancer looks
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setattr(join, "member_port", lambda port, index: taken.getsockname()[1])
+        with pytest.raises(join.PhaseError) as e:
+            join.join_control_plane(init.endpoint, token, hashes, args[-1], out=lambda line: None)
+    assert str(e.value).startswith("error execution phase control-plane-prepare/control-plane: ")
+    assert sorted(m["name"] for m in init.members()) == before
+    assert not list(init.tmp.glob("labkit-join-*"))
+
+
+def test_an_unreachable_etcd_fails_the_join_in_its_phase_with_nothing_left(
+        init: Init, monkeypatch: pytest.MonkeyPatch) -> None:
+    from labkit.kubeadm import join
+    from labkit.store import StoreError
+
+    args = init.join_args()
+    token = args[args.index("--token") + 1]
+    hashes = [args[args.index("--discovery-token-ca-cert-hash") + 1]]
+
+    def unreachable(self: object) -> None:
+        raise StoreError("etcd call /v3/cluster/member/list failed: [Errno 111] Connection refused")
+    monkeypatch.setattr(join.Membership, "members", unreachable)
+    monkeypatch.setattr(tempfile, "tempdir", str(init.tmp))
+    with pytest.raises(join.PhaseError) as e:
+        join.join_control_plane(init.endpoint, token, hashes, args[-1], out=lambda line: None)
+    assert str(e.value) == ("error execution phase check-etcd: etcd cluster is not healthy: etcd call "
+                            "/v3/cluster/member/list failed: [Errno 111] Connection refused")
+    assert [m["name"] for m in init.members()] == ["labkit-control-plane"]
+    assert not list(init.tmp.glob("labkit-join-*"))

@@ -38,7 +38,7 @@ def answering(conditions: list[str], certificate: bytes = b"") -> tuple[FakeClie
 
 def test_the_request_and_the_certificate_file(tmp_path: Path) -> None:
     client, posted = answering(["Approved"], CERT)
-    path, name = asyncio.run(request_client_certificate(client, "w1", tmp_path))
+    path, name = asyncio.run(request_client_certificate(client, "w1", tmp_path, timeout=5))
     (body,) = posted
     assert body["metadata"]["name"] == name and name.startswith("node-csr-")
     assert body["spec"]["signerName"] == "kubernetes.io/kube-apiserver-client-kubelet"
@@ -57,7 +57,7 @@ def test_the_request_and_the_certificate_file(tmp_path: Path) -> None:
 def test_a_denied_or_failed_request_ends_the_bootstrap(tmp_path: Path, conditions: list[str], message: str) -> None:
     client, _ = answering(conditions)
     with pytest.raises(BootstrapError, match=message):
-        asyncio.run(request_client_certificate(client, "w1", tmp_path))
+        asyncio.run(request_client_certificate(client, "w1", tmp_path, timeout=5))
 
 
 def test_no_certificate_in_time(tmp_path: Path) -> None:
