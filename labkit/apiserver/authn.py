@@ -34,6 +34,7 @@ import csv
 import dataclasses
 import datetime as dt
 import hmac
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -144,12 +145,20 @@ class BootstrapTokenAuthenticator:
         return UserInfo(name=bootstraptoken.USER_PREFIX + token_id, groups=tuple(groups))
 
 
+#: kube-apiserver's token cache (``BuiltInAuthenticationOptions.TokenSuccessCacheTTL``; failures: 0):
+#: a token found valid is trusted this long without a new check
+TOKEN_SUCCESS_CACHE_TTL = 10.0
+TOKEN_CACHE_SIZE = 4096
+
+
 class Authenticator:
     """The union of the x509 and bearer-token authenticators, with anonymous requests as the fallback
     when ``anonymous``, as kube-apiserver assembles them.
 
     ``tokens`` (the token file) is read on every request, so tokens added to the mapping later are
-    honoured; ``token_authenticators`` are tried after it, in order.
+    honoured; ``token_authenticators`` are tried after it, in order, and a user they find is kept
+    :data:`TOKEN_SUCCESS_CACHE_TTL` seconds (kube-apiserver's ``tokencache`` over its token
+    authenticators: a JWT's signature is not checked again on every request; failures are not kept).
     """
 
     def __init__(self, *, tokens: Mapping[str, UserInfo], token_authenticators: Sequence[TokenAuthenticator] = (),
@@ -157,6 +166,7 @@ class Authenticator:
         self._tokens = tokens
         self._token_authenticators = tuple(token_authenticators)
         self.anonymous = anonymous
+        self._found: dict[str, tuple[float, UserInfo]] = {}  # token -> (until when, its user)
 
     def authenticate(self, *, peer_cert: Mapping[str, Any] | None, authorization: str | None) -> UserInfo | None:
         """The caller's identity, or None when a credential was offered and none is valid, or none was
@@ -166,7 +176,20 @@ class Authenticator:
             token = _bearer_token(authorization)
             if token is None:
                 return UserInfo(name=ANONYMOUS, groups=(ALL_UNAUTHENTICATED,)) if self.anonymous else None
-            user = self._tokens.get(token) or next(
-                (found for authenticate_token in self._token_authenticators
-                 if (found := authenticate_token(token)) is not None), None)
+            user = self._tokens.get(token) or self._authenticate_token(token)
         return _with_authenticated_group(user) if user is not None else None
+
+    def _authenticate_token(self, token: str) -> UserInfo | None:
+        now = time.monotonic()
+        cached = self._found.get(token)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        user = next((found for authenticate_token in self._token_authenticators
+                     if (found := authenticate_token(token)) is not None), None)
+        if user is not None:
+            if len(self._found) >= TOKEN_CACHE_SIZE:  # the expired first, else all: a bound, not an LRU
+                self._found = {t: hit for t, hit in self._found.items() if hit[0] > now}
+                if len(self._found) >= TOKEN_CACHE_SIZE:
+                    self._found.clear()
+            self._found[token] = (now + TOKEN_SUCCESS_CACHE_TTL, user)
+        return user

@@ -85,3 +85,25 @@ def test_token_file_needs_three_columns(tmp_path):
     path.write_text("abc,alice\n")
     with pytest.raises(ValueError, match="must have at least 3 columns"):
         read_token_file(path)
+
+
+def test_a_valid_token_is_trusted_for_ten_seconds_and_a_refused_one_is_asked_again(monkeypatch) -> None:
+    """kube-apiserver's token cache: a JWT's signature is not checked on every request."""
+    from labkit.apiserver import authn
+
+    asked: list[str] = []
+
+    def authenticate_token(token: str) -> authn.UserInfo | None:
+        asked.append(token)
+        return authn.UserInfo("jane") if token == "good" else None
+
+    now = [100.0]
+    monkeypatch.setattr(authn.time, "monotonic", lambda: now[0])
+    a = authn.Authenticator(tokens={}, token_authenticators=[authenticate_token])
+    for _ in range(3):
+        assert a.authenticate(peer_cert=None, authorization="Bearer good").name == "jane"
+        assert a.authenticate(peer_cert=None, authorization="Bearer bad") is None
+    assert asked == ["good", "bad", "bad", "bad"]
+    now[0] += authn.TOKEN_SUCCESS_CACHE_TTL + 0.1
+    assert a.authenticate(peer_cert=None, authorization="Bearer good").name == "jane"
+    assert asked[-1] == "good" and len(asked) == 5
