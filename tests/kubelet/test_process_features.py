@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -127,7 +128,9 @@ def _children_of(pid: int) -> list[int]:
 
 def test_exec_tty_is_a_controlling_terminal(tmp_path):
     """``kubectl exec -it POD -- sh``: the shell has job control, ^C stops the foreground command, and the
-    shell's exit code comes back."""
+    shell's exit code comes back. (A process started as a background job of a non-interactive shell
+    ignores SIGINT, and so would everything it runs: here the test's own process catches it, as a
+    Jupyter kernel does.)"""
     from labkit.kubelet.runtime.process import BUSYBOX, ProcessExecSession
 
     async def session() -> tuple[int, bytes]:
@@ -161,7 +164,11 @@ def test_exec_tty_is_a_controlling_terminal(tmp_path):
         await asyncio.wait_for(reader, timeout=5)
         return code, out
 
-    code, out = asyncio.run(session())
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        code, out = asyncio.run(session())
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert code == 3
     assert b"job-42" in out
     assert b"can't access tty" not in out

@@ -533,7 +533,9 @@ class ProcessRuntime(Runtime):
 
 
 class ProcessExecSession(ExecSession):
-    """A process started in a container's environment; a TTY is a pseudo-terminal (stdout and stderr merged)."""
+    """A process started in a container's environment; a TTY is a pseudo-terminal (stdout and stderr merged).
+    It inherits this process's ignored signals (a container runtime's shim starts with none ignored):
+    labkit run as a background job of a non-interactive shell ignores SIGINT, and ^C then stops nothing."""
 
     def __init__(self, proc: asyncio.subprocess.Process, master: int | None) -> None:
         self.proc = proc
