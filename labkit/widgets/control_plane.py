@@ -58,6 +58,8 @@ class ControlPlaneView(LiveWidget):
         super().__init__()
         self._cluster = cluster
         self._control_plane = cluster.control_plane
+        self._endpoint = cluster.url
+        self.stopped = False  # the cluster stopped: the view keeps its last rows
         self._holders: dict[str, str] = {}
         self._rows_lock = threading.Lock()
         self._served: collections.deque[tuple[float, str]] = collections.deque(maxlen=50_000)
@@ -85,6 +87,9 @@ class ControlPlaneView(LiveWidget):
         return False  # counted, not a reason to redraw at once (the tick redraws)
 
     def collect(self) -> None:
+        if not self._cluster.members:  # stopped: its members are gone, not down
+            self.stopped = True
+            return
         etcd = {s.name: s for s in self._control_plane.etcd()}
         balancer: dict[str, Any] = {}
         lb = self._cluster.load_balancer
@@ -117,7 +122,8 @@ class ControlPlaneView(LiveWidget):
             "member", "API server (load balancer)", f"requests ({self.window:.0f}s)", "etcd", "Raft term",
             "applied index", "Leases held"))
         body = "".join(self._row(r) for r in self.rows)
-        return (f"<div><b>control plane</b> (endpoint {esc(self._cluster.url)})</div>"
+        stopped = " &mdash; the cluster has stopped: its last view" if self.stopped else ""
+        return (f"<div><b>control plane</b> (endpoint {esc(self._endpoint)}){stopped}</div>"
                 f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>")
 
     @staticmethod

@@ -289,11 +289,16 @@ def test_stop_after_kills_leaves_no_process_port_or_file(tmp_path: Path) -> None
     c = Cluster(nodes=1, runtime="sim", control_planes=3, set_kubeconfig_env=False).start(announce=False)
     workdir = c.kubeconfig.parent if c.kubeconfig else None
     cp = c.control_plane
+    view = c.widgets.control_plane()
     cp.kill(cp.members[1].name)
     cp.pause_etcd(cp.members[2].name)
     pids = [m.etcd.pid for m in c.members if m.etcd.pid] + _haproxy_pids(c)
     ports = [m.port for m in c.members] + [c.load_balancer.port if c.load_balancer else 0]
+    view.refresh()
+    before = view.text()
     c.stop()
+    view.refresh()  # the widget under a cell keeps what the cluster last was, and says it stopped
+    assert view.text() == before and "the cluster has stopped" in view.render()
     for pid in pids:
         assert not Path(f"/proc/{pid}").exists() or _zombie(pid), f"process {pid} survived the stop"
     for port in ports:
