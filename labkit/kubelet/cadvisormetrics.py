@@ -15,7 +15,7 @@ sandbox cgroups, ``machine_*`` and ``container_scrape_error``.
 from __future__ import annotations
 
 from labkit.kubelet.resourcemetrics import Sample, exposition
-from labkit.kubelet.runtime import Runtime
+from labkit.kubelet.runtime import CRIError, Runtime
 
 #: name -> (type, help), as cAdvisor registers them
 METRICS = {
@@ -30,8 +30,14 @@ async def collect(runtime: Runtime) -> str:
     pods = {s.id: s for s in await runtime.list_pod_sandboxes()}
     families: dict[str, list[Sample]] = {}
     for s in await runtime.list_container_stats():
-        pod, cgroup = pods.get(s.sandbox_id), s.cgroup
-        if pod is None or cgroup is None or cgroup.cpu_quota_us is None:
+        pod = pods.get(s.sandbox_id)
+        if pod is None:
+            continue
+        try:
+            cgroup = await runtime.container_cgroup(s.id)
+        except CRIError:  # no cgroup of its own, or it stopped since the list
+            continue
+        if cgroup.cpu_quota_us is None:
             continue
         labels = {"container": s.name, "id": cgroup.name, "image": s.image, "name": s.alias,
                   "namespace": pod.namespace, "pod": pod.name}

@@ -50,6 +50,14 @@ def go_float(value: float) -> str:
     """``strconv.FormatFloat(v, 'g', -1, 64)``: the shortest digits, exponent form from 1e+06 or below 1e-04."""
     if value == 0:
         return "0"
+    if 1e-4 <= abs(value) < 1e6:  # repr is positional here, and as short: only its ".0" goes
+        text = repr(float(value))
+        return text[:-2] if text.endswith(".0") else text
+    if float(value).is_integer() and 1e6 <= abs(value) < 2**53:  # exact integers: their digits are the shortest
+        whole = str(abs(int(value)))
+        shortest = whole.rstrip("0")
+        mantissa = shortest[0] + ("." + shortest[1:] if len(shortest) > 1 else "")
+        return f"{'-' if value < 0 else ''}{mantissa}e+{len(whole) - 1:02d}"
     sign, digits, exponent = Decimal(repr(float(value))).normalize().as_tuple()
     assert isinstance(exponent, int)
     text = "".join(map(str, digits))

@@ -12,6 +12,9 @@ from __future__ import annotations
 import dataclasses
 import re
 
+#: the families read; a line naming another is skipped before it is parsed
+_READ = ("node_cpu_usage_seconds_total", "node_memory_working_set_bytes", "container_cpu_usage_seconds_total",
+         "container_memory_working_set_bytes", "container_start_time_seconds")
 _SAMPLE = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+(-?\d+))?\s*$")
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="([^"]*)"')
 
@@ -42,8 +45,7 @@ def decode_batch(text: str, default_time_ms: int, node: str) -> MetricsBatch:
     node_point = MetricsPoint()
     containers: dict[tuple[str, str], dict[str, MetricsPoint]] = {}
     for line in text.splitlines():
-        m = _SAMPLE.match(line)
-        if line.startswith("#") or m is None:
+        if not line.startswith(_READ) or (m := _SAMPLE.match(line)) is None:
             continue
         name, labels, value, stamp = m.group(1), dict(_LABEL.findall(m.group(2) or "")), float(m.group(3)), m.group(4)
         at = int(stamp) if stamp is not None else default_time_ms

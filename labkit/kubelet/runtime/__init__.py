@@ -11,9 +11,9 @@ talks to. Three implementations:
 - ``sim``: no processes at all, KWOK-style, for thousands of nodes.
 
 ``list_container_stats`` is CRI's ``ListContainerStats`` (cumulative CPU and the memory working set
-of each running container), what the kubelet's ``/metrics/resource`` is made from; with each
-container's cgroup where it has one (its limits and CPU throttling), what ``/metrics/cadvisor``
-shows. ``container_cgroup`` reads one container's (labkit's, for ``Cluster.cgroup``).
+of each running container), what the kubelet's ``/metrics/resource`` is made from.
+``container_cgroup`` reads one container's cgroup where it has one (its limits and CPU throttling), what
+``/metrics/cadvisor`` and ``Cluster.cgroup`` show.
 
 Left out: the gRPC transport, container checkpointing, pod sandbox stats, Windows.
 """
@@ -171,8 +171,7 @@ class ContainerStats:
     """One running container's usage (CRI ``ContainerStats``), sampled at ``timestamp`` (unix seconds):
     CPU time used since it started (``usage_core_nano_seconds``) and its memory working set
     (``working_set_bytes``). ``name`` is the container's name in its pod; ``alias`` the runtime's
-    name for it (Docker's container name), ``image`` the image its pod names, ``cgroup`` its cgroup (None
-    where it has none of its own)."""
+    name for it (Docker's container name), ``image`` the image its pod names."""
 
     id: str
     sandbox_id: str
@@ -183,7 +182,6 @@ class ContainerStats:
     memory_working_set_bytes: int
     alias: str = ""
     image: str = ""
-    cgroup: Cgroup | None = None
 
 
 class ExecSession(abc.ABC):

@@ -73,7 +73,14 @@ from labkit.kubelet.runtime import (
     SandboxStatus,
     port_forward_error,
 )
-from labkit.kubelet.runtime.cgroups import CPU_PERIOD_US, Cgroup, cgroup_of, milli_cpu_to_quota, milli_cpu_to_shares
+from labkit.kubelet.runtime.cgroups import (
+    CPU_PERIOD_US,
+    Cgroup,
+    cgroup_of,
+    milli_cpu_to_quota,
+    milli_cpu_to_shares,
+    usage_of_pid,
+)
 from labkit.network import agent, cni
 from labkit.network.agent import AgentClient, AgentError
 from labkit.network.hostnet import BridgeNetwork
@@ -752,16 +759,16 @@ class DockerRuntime(Runtime):
                     state = self.api.inspect_container(c["Id"])["State"]
                     self._running[c["Id"]] = (state["Pid"], _timestamp(state.get("StartedAt", "")))
                 pid, started = self._running[c["Id"]]
-                now, cgroup = time.time(), cgroup_of(pid)
+                now, usage = time.time(), usage_of_pid(pid)
             except (docker.errors.NotFound, OSError):  # it stopped since the list
                 self._running.pop(c["Id"], None)
                 continue
             stats.append(ContainerStats(id=c["Id"], sandbox_id=c["Labels"].get(LABEL_SANDBOX_ID, ""),
                                         name=c["Labels"].get(LABEL_CONTAINER_NAME, ""), started_at=started,
-                                        timestamp=now, cpu_usage_core_nanoseconds=cgroup.usage.cpu_nanoseconds,
-                                        memory_working_set_bytes=cgroup.usage.working_set_bytes,
+                                        timestamp=now, cpu_usage_core_nanoseconds=usage.cpu_nanoseconds,
+                                        memory_working_set_bytes=usage.working_set_bytes,
                                         alias=c["Names"][0].lstrip("/") if c.get("Names") else "",
-                                        image=c["Labels"].get(LABEL_IMAGE) or c.get("Image", ""), cgroup=cgroup))
+                                        image=c["Labels"].get(LABEL_IMAGE) or c.get("Image", "")))
         return stats
 
     async def list_container_stats(self) -> list[ContainerStats]:

@@ -35,7 +35,10 @@ CRI log files) without containers. Honest about what it is not:
   CPU time is that of the group's live processes (with their waited-for children's) and its working
   set their resident memory (pages shared between them are counted once each), read from ``/proc``
   (:func:`process_group_usage`), or from its cgroup when it has one. A process of the group that
-  exits unwaited-for takes its CPU time with it (not so with a cgroup).
+  exits unwaited-for takes its CPU time with it (not so with a cgroup). The nodes of one cluster share
+  a machine, and metrics-server scrapes them together: one pass over ``/proc`` serves every process
+  runtime of this Python process for :data:`SHARED_SCAN_SECONDS` (a real node's cAdvisor reads its
+  own cgroups; here each node would read all of ``/proc`` again).
 
 Logs are CRI-format files (``<time> <stream> F|P <line>``, P for a partial line), one per container, kept until the
 container is removed (the kubelet keeps the previous attempt, so ``--previous`` works). ``cleanup()``
@@ -59,7 +62,8 @@ import struct
 import subprocess
 import termios
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+import weakref
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence, Set
 from pathlib import Path
 from typing import BinaryIO
 
@@ -82,7 +86,7 @@ from labkit.kubelet.runtime import (
     port_forward_error,
     proccgroups,
 )
-from labkit.kubelet.runtime.cgroups import cgroup_of
+from labkit.kubelet.runtime.cgroups import cgroup_of, read_small, usage_of_pid
 from labkit.network.netns import HOST, HostNamespace, unprivileged_port_start
 
 BUSYBOX = "/bin/busybox"
@@ -165,7 +169,41 @@ def cleanup_leftovers() -> int:
     return killed + (proccgroups.cleanup_leftovers() if proccgroups.unavailable() is None else 0)
 
 
-def process_group_usage(groups: set[int]) -> tuple[dict[int, int], dict[int, int]]:
+#: how long one pass over /proc answers every process runtime of this Python process
+SHARED_SCAN_SECONDS = 0.5
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupUsage:
+    """One pass over ``/proc`` at ``at`` (unix seconds, monotonic ``taken``): CPU nanoseconds and resident
+    pages of each process group of ``groups`` that had a live process."""
+
+    at: float
+    taken: float
+    groups: frozenset[int]
+    cpu: dict[int, int]
+    pages: dict[int, int]
+
+
+_runtimes: weakref.WeakSet[ProcessRuntime] = weakref.WeakSet()
+_last_scan: GroupUsage | None = None
+
+
+def shared_group_usage(groups: set[int]) -> GroupUsage:
+    """The usage of ``groups``: the last pass if it is recent and covered them, else a new pass over
+    the groups of every process runtime of this process."""
+    global _last_scan
+    last = _last_scan
+    if last is not None and time.monotonic() - last.taken < SHARED_SCAN_SECONDS and groups <= last.groups:
+        return last
+    wanted = frozenset(groups.union(*(r.scanned_groups() for r in list(_runtimes))))
+    taken, at = time.monotonic(), time.time()
+    cpu, pages = process_group_usage(wanted)
+    _last_scan = GroupUsage(at, taken, wanted, cpu, pages)
+    return _last_scan
+
+
+def process_group_usage(groups: Set[int]) -> tuple[dict[int, int], dict[int, int]]:
     """CPU nanoseconds and resident pages of the live processes in each of ``groups`` (process group
     ids), from one pass over ``/proc``: a process's own time is the larger of ``schedstat``'s (exact,
     its main thread) and ``stat``'s utime + stime (all its threads, in clock ticks), plus its
@@ -179,12 +217,10 @@ def process_group_usage(groups: set[int]) -> tuple[dict[int, int], dict[int, int
         if not entry.name.isdigit():
             continue
         try:
-            with open(f"/proc/{entry.name}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
+            fields = read_small(f"/proc/{entry.name}/stat").rsplit(b")", 1)[1].split()
             if int(fields[2]) not in groups:
                 continue
-            with open(f"/proc/{entry.name}/schedstat", "rb") as f:
-                on_cpu = int(f.read().split()[0])
+            on_cpu = int(read_small(f"/proc/{entry.name}/schedstat").split()[0])
         except (OSError, IndexError, ValueError):  # it exited meanwhile
             continue
         pgrp = int(fields[2])
@@ -210,6 +246,15 @@ class ProcessRuntime(Runtime):
         self._groups: set[int] = set()  # process group ids started here (cleanup kills exactly these)
         why = proccgroups.unavailable()
         self.limits_not_enforced = f"the process runtime cannot make cgroups: {why}" if why else ""
+        _runtimes.add(self)
+
+    def _running(self) -> dict[int, _Container]:
+        """Running containers by process group id."""
+        return {c.proc.pid: c for c in self._containers.values() if c.proc is not None and c.status.state == "running"}
+
+    def scanned_groups(self) -> set[int]:
+        """The process groups whose usage comes from /proc: running containers without a cgroup."""
+        return {pgid for pgid, c in self._running().items() if c.cgroup is None}
 
     # --- images ---
 
@@ -401,27 +446,24 @@ class ProcessRuntime(Runtime):
         return [c.status for c in self._containers.values() if sandbox_id is None or c.status.sandbox_id == sandbox_id]
 
     async def list_container_stats(self) -> list[ContainerStats]:
-        groups = {c.proc.pid: c for c in self._containers.values()
-                  if c.proc is not None and c.status.state == "running"}
-        cpu, pages = process_group_usage({pgid for pgid, c in groups.items() if c.cgroup is None})
-        now = time.time()
+        groups = self._running()
+        scan = shared_group_usage({pgid for pgid, c in groups.items() if c.cgroup is None})
         stats = []
         for pgid, c in groups.items():
-            cgroup = None
             if c.cgroup is not None:
                 try:
-                    cgroup = cgroup_of(pgid)
+                    now, usage = time.time(), usage_of_pid(pgid)
                 except OSError:  # it exited meanwhile
                     continue
-                used = cgroup.usage.cpu_nanoseconds, cgroup.usage.working_set_bytes
-            elif pgid in cpu:
-                used = cpu[pgid], pages[pgid] * PAGE_SIZE
+                used = usage.cpu_nanoseconds, usage.working_set_bytes
+            elif pgid in scan.cpu:
+                now, used = scan.at, (scan.cpu[pgid], scan.pages[pgid] * PAGE_SIZE)
             else:
                 continue
             stats.append(ContainerStats(
                 id=c.status.id, sandbox_id=c.status.sandbox_id, name=c.config.name, started_at=c.status.started_at,
                 timestamp=now, cpu_usage_core_nanoseconds=used[0], memory_working_set_bytes=used[1],
-                alias=c.status.id, image=c.config.image, cgroup=cgroup))
+                alias=c.status.id, image=c.config.image))
         return stats
 
     async def container_cgroup(self, container_id: str) -> Cgroup:
