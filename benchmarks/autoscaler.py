@@ -1,17 +1,13 @@
-"""How fast the autoscaler answers a load step, and what the metrics pipeline costs a small cluster.
-Not a test; run it and read the tables:
+"""How fast the autoscaler answers a load step. Not a test; run it and read the table (what the
+metrics pipeline costs is benchmarks/metrics.py):
 
     .venv/bin/python benchmarks/autoscaler.py [--quick]   (from the repository root)
 
-1. Reaction (sim nodes): a Deployment of 2 replicas requesting 200m, an HPA at 50 % (2 to 10), then
-   579m of load (``set_sim_load``) at a random moment of the scrape cycle. Kube's algorithm asks for
-   6 replicas, reached in two steps (the legacy rule allows 4 first). For each metric resolution and
-   HPA sync period: seconds from the load's start to the first scale-up (the Deployment's
-   ``spec.replicas`` raised) and to 6, against the issue's bound of two scrape intervals and one sync.
-2. Cost: 3 nodes (sim, then process) running 30 idle pods, metrics-server on (at 15 s, the manifest's,
-   and at 1 s) and off (``Cluster(metrics_server=False)``): this process's CPU seconds per wall second
-   over a window (the whole cluster runs in it), and the difference per pod. The issue's goal: metrics
-   add at most 5 %.
+Sim nodes: a Deployment of 2 replicas requesting 200m, an HPA at 50 % (2 to 10), then 579m of load
+(``set_sim_load``) at a random moment of the scrape cycle. Kube's algorithm asks for 6 replicas,
+reached in two steps (the legacy rule allows 4 first). For each metric resolution and HPA sync
+period: seconds from the load's start to the first scale-up (the Deployment's ``spec.replicas``
+raised) and to 6, against the issue's bound of two scrape intervals and one sync.
 """
 
 from __future__ import annotations
@@ -72,20 +68,6 @@ def reaction(resolution: float, sync: float) -> tuple[float, float]:
         return first if first is not None else done, done
 
 
-def cpu_share(runtime: str, metrics: bool, resolution: float, window: float) -> float:
-    """This process's CPU seconds per wall second over ``window``, 3 nodes and 30 running pods."""
-    with Cluster(nodes=3, runtime=runtime, metrics_server=metrics, metric_resolution=resolution,
-                 set_kubeconfig_env=False) as cluster:
-        cluster.run(cluster.admin().create(resource_path("apps/v1", "deployments", namespace="default"),
-                                           deployment(30, cpu="10m")))
-        while sum(len(cluster.run(k.runtime.list_container_stats())) for k in cluster.kubelets.values()) < 30:
-            time.sleep(0.2)
-        time.sleep(5)  # the start's own work settles
-        wall, cpu = time.monotonic(), time.process_time()
-        time.sleep(window)
-        return (time.process_time() - cpu) / (time.monotonic() - wall)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer and shorter runs")
@@ -100,15 +82,6 @@ def main() -> None:
         print(f"{resolution:12.1f} {sync:7.1f} {2 * resolution + sync:10.1f} "
               f"{statistics.median(firsts):23.1f}, {max(firsts):5.1f} {statistics.median(dones):19.1f}, "
               f"{max(dones):5.1f}", flush=True)
-    window = 10.0 if args.quick else 60.0
-    for runtime in ("sim", "process"):
-        print(f"\n3 {runtime} nodes, 30 pods, CPU of this process over {window:.0f} s (cores)")
-        off = cpu_share(runtime, False, 15.0, window)
-        print(f"metrics-server off          {off:.4f}", flush=True)
-        for resolution in (15.0, 1.0):
-            on = cpu_share(runtime, True, resolution, window)
-            print(f"metrics-server on, {resolution:4.0f} s   {on:.4f}  added {on - off:+.4f} cores "
-                  f"({(on - off) / off:+.1%}), {(on - off) / 30 * 1e3:+.3f} millicores per pod", flush=True)
 
 
 if __name__ == "__main__":

@@ -33,9 +33,9 @@ from labkit import Cluster
 from labkit.client import resource_path
 from labkit.cluster import docker_available
 from labkit.kubelet.runtime import proccgroups
-from labkit.metricsserver.server import METRIC_RESOLUTION
+from labkit.metricsserver.server import MANIFEST_METRIC_RESOLUTION, METRIC_RESOLUTION
 
-RESOLUTION = 15.0  # the manifest's
+RESOLUTION = MANIFEST_METRIC_RESOLUTION
 
 
 def timed(cluster: Cluster, call: Callable[[], Awaitable[Any]], rounds: int = 5) -> float:

@@ -53,11 +53,11 @@ def latencies(runtime: str, runs: int, resolution: float) -> list[tuple[float, f
                     raise TimeoutError(f"kubectl top pod {name} showed nothing in 120 s on {runtime}")
                 time.sleep(0.2)
             seen = time.time()
-            pod = cluster.run(admin.get(resource_path("v1", "pods", name, namespace="default")))
+            pod = cluster.run(admin.get(resource_path("v1", "pods", namespace="default", name=name)))
             started = dt.datetime.fromisoformat(
                 pod["status"]["containerStatuses"][0]["state"]["running"]["startedAt"]).timestamp()
             out.append((seen - created, seen - started))
-            cluster.run(admin.delete(resource_path("v1", "pods", name, namespace="default")))
+            cluster.run(admin.delete(resource_path("v1", "pods", namespace="default", name=name)))
     return out
 
 

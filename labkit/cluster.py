@@ -173,10 +173,11 @@ class Cluster:
     later (:mod:`labkit.kubeadm`) serve where it expects them; the API servers' certificates name HOST.
 
     ``metrics_server`` (on by default, off by default above 100 sim nodes): runs metrics-server
-    (:mod:`labkit.metricsserver`), which scrapes every kubelet each ``metric_resolution`` seconds (15, as
-    its manifest sets; a lesson may shorten it to see changes sooner) and serves ``metrics.k8s.io`` for
-    ``kubectl top`` and the HPA. A pod shows once it has two points, or one taken 10 s or more after
-    it started: at 15 s that is 10 to 25 s after it starts, at 5 s within 10 s.
+    (:mod:`labkit.metricsserver`), which scrapes every kubelet each ``metric_resolution`` seconds (5 by
+    default, a third of its manifest's 15 s, which a lesson may set to show what a real cluster does)
+    and serves ``metrics.k8s.io`` for ``kubectl top`` and the HPA. A pod shows once it has two points,
+    or one taken 10 s or more after it started: at 5 s that is 5 to 10 s after it starts, at 15 s 10
+    to 25 s.
     """
 
     def __init__(self, *, nodes: int = 1, runtime: str | None = None, store: str = "memory", seed: int | None = None,

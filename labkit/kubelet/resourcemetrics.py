@@ -48,13 +48,15 @@ Sample = tuple[dict[str, str], float, float | None]  # labels, value, timestamp 
 
 def go_float(value: float) -> str:
     """``strconv.FormatFloat(v, 'g', -1, 64)``: the shortest digits, exponent form from 1e+06 or below 1e-04."""
-    if value == 0:
+    value = float(value)
+    size = -value if value < 0 else value
+    if size == 0:
         return "0"
-    if 1e-4 <= abs(value) < 1e6:  # repr is positional here, and as short: only its ".0" goes
-        text = repr(float(value))
+    if 1e-4 <= size < 1e6:  # repr is positional here, and as short: only its ".0" goes
+        text = repr(value)
         return text[:-2] if text.endswith(".0") else text
-    if float(value).is_integer() and 1e6 <= abs(value) < 2**53:  # exact integers: their digits are the shortest
-        whole = str(abs(int(value)))
+    if size < 2**53 and value.is_integer():  # an exact integer's digits are its shortest
+        whole = str(int(size))
         shortest = whole.rstrip("0")
         mantissa = shortest[0] + ("." + shortest[1:] if len(shortest) > 1 else "")
         return f"{'-' if value < 0 else ''}{mantissa}e+{len(whole) - 1:02d}"
@@ -84,10 +86,14 @@ def exposition(families: dict[str, list[Sample]], metrics: dict[str, tuple[str, 
     for name in sorted(families):
         kind, help_text = metrics[name]
         lines += [f"# HELP {name} {stability}{help_text}", f"# TYPE {name} {kind}"]
-        for labels, value, timestamp in sorted(families[name], key=lambda s: sorted(s[0].items())):
-            rendered = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-            line = f"{name}{{{rendered}}} {go_float(value)}" if labels else f"{name} {go_float(value)}"
-            lines.append(line if timestamp is None else f"{line} {round(timestamp * 1000)}")
+        samples = []
+        for labels, value, timestamp in families[name]:
+            items = sorted(labels.items())
+            series = name + ("{" + ",".join(f'{k}="{v}"' for k, v in items) + "}" if items else "")
+            stamp = "" if timestamp is None else f" {round(timestamp * 1000)}"
+            samples.append((items, f"{series} {go_float(value)}{stamp}"))
+        samples.sort(key=lambda sample: sample[0])
+        lines += [line for _, line in samples]
     return "\n".join(lines) + "\n"
 
 
