@@ -11,8 +11,13 @@ Mirrors ``k8s.io/apiserver/pkg/admission`` (``Attributes``, ``MutationInterface`
   30 s and the cache still says it is Active (kube's ``forceLiveLookupCache``). Left out: kube's
   50 ms wait for the cache before that live read (here the server's own writes are in its cache when
   they return, and a sleep would stop the server's one event loop);
-- ``ServiceAccount``: a pod without ``serviceAccountName`` runs as ``default`` (the real plugin also
-  requires the account to exist and mounts its token; labkit leaves both out);
+- ``ServiceAccount``: a pod without ``serviceAccountName`` runs as ``default``, and every pod gets the
+  account's credentials: a projected volume ``kube-api-access-<5 chars>`` (a bound token that the
+  kubelet requests, 3607 s, the cluster's CA from ``kube-root-ca.crt``, the namespace) mounted
+  read-only at ``/var/run/secrets/kubernetes.io/serviceaccount`` in every container, unless the pod
+  or else its ServiceAccount (read from a cache) sets ``automountServiceAccountToken: false``. Left
+  out: refusing a pod whose account does not exist yet (kube answers 403 until the service account
+  controller has made ``default`` in a new namespace; labkit lets the pod in);
 - ``Priority``: ``priorityClassName`` resolves to ``priority`` (and the default class, if any).
 
 ``LimitRanger`` and ``ResourceQuota`` have modules of their own (``admission_limitranger.py``,
@@ -171,14 +176,63 @@ class NamespaceLifecycle(AdmissionPlugin):
         return ns
 
 
+#: where every container finds its service account's credentials (kube's ``DefaultAPITokenMountPath``)
+SERVICE_ACCOUNT_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+#: a bound token's life as the plugin asks for it: an hour and 7 s, so a token that lives an hour can be told apart
+TOKEN_EXPIRATION_SECONDS = 3607
+
+
+def api_access_volume(name: str) -> Obj:
+    """The ``kube-api-access`` volume as kube's plugin writes it (defaults included)."""
+    return {"name": name, "projected": {"defaultMode": 0o644, "sources": [
+        {"serviceAccountToken": {"expirationSeconds": TOKEN_EXPIRATION_SECONDS, "path": "token"}},
+        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+        {"downwardAPI": {"items": [{"path": "namespace",
+                                    "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}]}}
+
+
 class ServiceAccount(AdmissionPlugin):
+    """``account(namespace, name)`` reads a ServiceAccount from a cache (None: not known);
+    ``suffix()`` gives the volume's five random characters."""
+
     name = "ServiceAccount"
+
+    def __init__(self, account: Callable[[str, str], Obj | None], suffix: Callable[[], str]) -> None:
+        self.account, self.suffix = account, suffix
 
     def admit(self, attrs: Attributes, obj: Obj | None, old: Obj | None) -> None:
         if attrs.resource.plural == "pods" and not attrs.subresource and attrs.operation == "CREATE" and obj:
             spec = obj.setdefault("spec", {})
             spec.setdefault("serviceAccountName", spec.get("serviceAccount") or "default")
             spec.setdefault("serviceAccount", spec["serviceAccountName"])
+            if self._automount(attrs.namespace, spec):
+                self._mount(spec)
+
+    def _automount(self, namespace: str, spec: Obj) -> bool:
+        if spec.get("automountServiceAccountToken") is not None:
+            return bool(spec["automountServiceAccountToken"])
+        account = self.account(namespace, spec["serviceAccountName"]) or {}
+        return account.get("automountServiceAccountToken") is not False
+
+    def _mount(self, spec: Obj) -> None:
+        """Each container without a mount at the path gets one; the volume is added if any did."""
+        volumes = spec.get("volumes") or []
+        names = {v.get("name") for v in volumes if isinstance(v, dict)}
+        name = f"kube-api-access-{self.suffix()}"
+        while name in names:
+            name = f"kube-api-access-{self.suffix()}"
+        mounted = False
+        for key in ("initContainers", "containers"):
+            for c in spec.get(key) or []:
+                if not isinstance(c, dict):
+                    continue
+                mounts = c.get("volumeMounts") or []
+                if any(isinstance(m, dict) and m.get("mountPath") == SERVICE_ACCOUNT_MOUNT_PATH for m in mounts):
+                    continue
+                c["volumeMounts"] = [*mounts, {"name": name, "readOnly": True, "mountPath": SERVICE_ACCOUNT_MOUNT_PATH}]
+                mounted = True
+        if mounted:
+            spec["volumes"] = [*volumes, api_access_volume(name)]
 
 
 class Priority(AdmissionPlugin):

@@ -119,17 +119,19 @@ class APIServer:
         # plugins read their informers' (on etcd a live read is a round trip: it was a create's second),
         # and bootstrap tokens are looked up in kube-system's Secrets the same way (kube's Secret lister);
         # started with the server
-        self.namespaces, self.limitranges, self.quotas, self.system_secrets = (
+        self.namespaces, self.limitranges, self.quotas, self.system_secrets, self.service_accounts = (
             ObjectCache(store, next(r for r in RESOURCES if r.plural == plural and not r.group).key_prefix(ns), decode)
             for plural, ns in (("namespaces", None), ("limitranges", None), ("resourcequotas", None),
-                               ("secrets", "kube-system")))
+                               ("secrets", "kube-system"), ("serviceaccounts", None)))
         self.authenticator = pki.authenticator(
             token_authenticators=[BootstrapTokenAuthenticator(self._system_secret, clock)],
             anonymous=authorization != "AlwaysAllow")
         # in the order of kube's AllOrderedPlugins: LimitRanger before ServiceAccount, ResourceQuota last
         self.admission = AdmissionChain([NamespaceLifecycle(self._lookup, self.namespaces),
                                          LimitRanger(lambda ns: self._cached(self.limitranges, "limitranges", ns)),
-                                         ServiceAccount(), Priority(self._list_all),
+                                         ServiceAccount(lambda ns, name: self.service_accounts.get(f"{ns}/{name}"),
+                                                        lambda: self.ids.suffix("kube-api-access")),
+                                         Priority(self._list_all),
                                          ResourceQuota(self._quotas, self._update_quota_status, clock)])
         self.registries: dict[tuple[str, str], Registry] = {
             (r.group, r.plural): REGISTRY_CLASSES.get(r.plural, Registry)(
@@ -179,6 +181,9 @@ class APIServer:
         except errors.ApiError:
             return None
 
+    def _admission_caches(self) -> tuple[ObjectCache, ...]:
+        return self.namespaces, self.limitranges, self.quotas, self.system_secrets, self.service_accounts
+
     def _system_secret(self, name: str) -> Obj | None:
         """A kube-system Secret from the cache (from the store until the cache has synced)."""
         if self.system_secrets.synced:
@@ -224,7 +229,7 @@ class APIServer:
         self.url = f"https://{host}:{sockets[0].getsockname()[1]}"
         if self.store.remote:
             self._store_threads = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix=f"apiserver-{self.name}-store")
-        for admission_cache in (self.namespaces, self.limitranges, self.quotas, self.system_secrets):
+        for admission_cache in self._admission_caches():
             admission_cache.start()
         self._bootstrap()
         self._compactor = asyncio.get_running_loop().create_task(self._compact_periodically())
@@ -239,7 +244,7 @@ class APIServer:
             cache.stop()
         for handle in self._rbac_watches:
             handle.cancel()
-        for admission_cache in (self.namespaces, self.limitranges, self.quotas, self.system_secrets):
+        for admission_cache in self._admission_caches():
             admission_cache.stop()
         if self._runner:
             await self._runner.cleanup()
@@ -548,7 +553,8 @@ class APIServer:
             ("DELETE", ""): handlers.delete if info.name else handlers.delete_collection,
             **SUBRESOURCE_HANDLERS,
             ("POST", "token"): lambda call: token_request(
-                call, lambda user, groups: self.pki.issue_token(user=user, groups=groups)),
+                call, lambda user, groups: self.pki.issue_token(user=user, groups=groups),
+                lambda namespace, name: self._lookup("pods", namespace, name)),
         }
         handler = routes.get((method, sub))
         if (handler is None or (method == "POST" and not sub and info.name)

@@ -11,11 +11,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import os
 import struct
 import tarfile
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import docker
 import docker.errors
@@ -62,6 +65,9 @@ def content_hash(definition: ImageDef) -> str:
     h = hashlib.sha256(definition.dockerfile.encode())
     for path, (text, mode) in sorted(definition.files.items()):
         h.update(f"\0{path}\0{mode:o}\0{text}".encode())
+    for path, host in sorted((definition.host_files or dict)().items()):  # a changed file has a new size or time
+        stat = host.stat()
+        h.update(f"\0{path}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
     if definition.with_busybox:
         h.update(busybox_binary()[1].encode())
     if definition.base is not None:
@@ -69,8 +75,9 @@ def content_hash(definition: ImageDef) -> str:
     return h.hexdigest()[:32]
 
 
-def _context(definition: ImageDef) -> io.BytesIO:
-    buf = io.BytesIO()
+def _context(definition: ImageDef) -> IO[bytes]:
+    """The build context as a tar file (on disk: host files can make it large)."""
+    buf = tempfile.TemporaryFile()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         entries = {"Dockerfile": (definition.dockerfile.encode(), 0o644)}
         entries.update({path: (text.encode(), mode) for path, (text, mode) in definition.files.items()})
@@ -80,6 +87,10 @@ def _context(definition: ImageDef) -> io.BytesIO:
             info = tarfile.TarInfo(path)
             info.size, info.mode = len(data), mode
             tar.addfile(info, io.BytesIO(data))
+        for path, host in (definition.host_files or dict)().items():  # a symlink's target, under the link's name
+            info = tar.gettarinfo(os.path.realpath(host), arcname=path)
+            with open(host, "rb") as f:
+                tar.addfile(info, f)
     buf.seek(0)
     return buf
 
@@ -107,13 +118,14 @@ def ensure_built(api: docker.APIClient, definition: ImageDef, *,
         if progress:
             progress(f"building {definition.tag} ({definition.summary})")
         try:
-            for chunk in api.build(fileobj=_context(definition), custom_context=True, tag=definition.tag,
-                                   labels={LABEL_CONTENT_HASH: content_hash(definition)},
-                                   rm=True, forcerm=True, decode=True):
-                if "error" in chunk:
-                    raise BuildError(f"building {definition.tag}: {chunk['error'].strip()}")
-                if progress and (line := chunk.get("stream", "").strip()):
-                    progress(line)
+            with _context(definition) as context:
+                for chunk in api.build(fileobj=context, custom_context=True, tag=definition.tag,
+                                       labels={LABEL_CONTENT_HASH: content_hash(definition)},
+                                       rm=True, forcerm=True, decode=True):
+                    if "error" in chunk:
+                        raise BuildError(f"building {definition.tag}: {chunk['error'].strip()}")
+                    if progress and (line := chunk.get("stream", "").strip()):
+                        progress(line)
         except docker.errors.APIError as e:
             raise BuildError(f"building {definition.tag}: {e.explanation or e}") from e
         image_id = current_image_id(api, definition)

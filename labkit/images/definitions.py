@@ -4,7 +4,8 @@ Each image is ``FROM scratch`` plus Debian's statically linked busybox (one bina
 ``httpd``, ``wget``, ``sleep`` ...), so the whole set builds offline in a second. Two kinds:
 
 - labkit's own images (``labkit/pause``, ``labkit/hello``): the real thing, nothing stands in;
-- stand-ins for public images a lesson names (``busybox``, ``nginx``): used only when pulling the real
+- stand-ins for public images a lesson names (``busybox``, ``nginx``, and ``python``: this machine's
+  interpreter and standard library, :mod:`labkit.images.hostpython`): used only when pulling the real
   image failed, and the runtime says so (``ImageRef.note``) so the kubelet records a Warning event.
 
 Real Kubernetes has nothing like this: its images come from a registry (``registry.k8s.io/pause``
@@ -14,7 +15,10 @@ is the sandbox image there). Left out: any image not listed here.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from labkit.images import hostpython
 
 #: the image label holding :func:`labkit.images.builder.content_hash`; a changed definition rebuilds
 LABEL_CONTENT_HASH = "labkit.image.content-hash"
@@ -31,6 +35,8 @@ class ImageDef:
     base: ImageDef | None = None
     #: the context gets ``busybox`` (the host's /bin/busybox) for ``COPY``
     with_busybox: bool = False
+    #: files of this machine for the context (context path -> host file), asked for when building
+    host_files: Callable[[], Mapping[str, Path]] | None = None
     #: public repositories (``nginx``, ``busybox``) this image stands in for
     stands_in_for: tuple[str, ...] = ()
     #: what the image really is, for the stand-in warning
@@ -155,7 +161,16 @@ HELLO = ImageDef(
     summary="busybox httpd answering with the pod's name and IP",
 )
 
-IMAGES = (BUSYBOX, PAUSE, NGINX, HELLO)
+PYTHON = ImageDef(
+    tag="labkit/python:1",
+    dockerfile=hostpython.dockerfile(BUSYBOX.tag),
+    host_files=lambda: {f"python/{path}": host for path, host in hostpython.image_files().items()},
+    base=BUSYBOX,
+    stands_in_for=("python",),
+    summary=hostpython.summary(),
+)
+
+IMAGES = (BUSYBOX, PAUSE, NGINX, HELLO, PYTHON)
 
 
 def lookup(image: str) -> ImageDef | None:

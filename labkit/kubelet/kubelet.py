@@ -69,6 +69,7 @@ log = logging.getLogger(__name__)
 #: labkit's own: on a pod whose image the runtime replaced, ``"nginx:latest -> labkit/nginx:1"`` per image
 STAND_IN_ANNOTATION = "labkit.dev/image-stand-in"
 STOP_FLUSH_SECONDS = 5.0  # how long a stopping kubelet waits for its events to be written
+MOUNT_RETRY = 0.5  # seconds before a volume that failed to mount is tried again (the volume manager's first back-off)
 
 
 def go_duration(seconds: float) -> str:
@@ -435,6 +436,10 @@ class Kubelet(Component):
             cid = await self.runtime.create_container(state.sandbox_id, config, state.sandbox)
             self._cri(pod, f"CreateContainer {name} ({c.get('image', '')})", container=cid)
         except CRIError as e:
+            if e.reason == "FailedMount":  # the volume manager tries again soon; the container waits to be made
+                self.recorder.event(pod, "Warning", "FailedMount", e.message)
+                state.waiting[name] = ("ContainerCreating", "")
+                return MOUNT_RETRY
             self._container_event(pod, name, "Warning", "Failed", f"Error: {e.message}")
             state.waiting[name] = (e.reason, e.message)
             return self.config.backoff_base
@@ -506,7 +511,8 @@ class Kubelet(Component):
     async def _container_config(self, pod: Obj, state: PodState, c: Obj, *,
                                 attempt: int, init: bool) -> ContainerConfig:
         if state.volume_paths is None:
-            state.volume_paths = await prepare_volumes(self.root, pod, get=self._get_object)
+            state.volume_paths = await prepare_volumes(self.root, pod, get=self._get_object,
+                                                       request_token=self._service_account_token)
         pod_view = {**pod, "status": {**pod.get("status", {}), "podIP": state.ip, "podIPs": [{"ip": state.ip}],
                                       "hostIP": self.config.address, "hostIPs": [{"ip": self.config.address}]}}
         env = await make_environment(pod_view, c, get=self._get_object, services=await self._services(pod),
@@ -532,6 +538,23 @@ class Kubelet(Component):
             labels={LABEL_CONTAINER_NAME: c["name"], LABEL_POD_UID: pod["metadata"]["uid"],
                     **({LABEL_INIT_CONTAINER: "true"} if init else {})},
             restart_count=attempt)
+
+    async def _service_account_token(self, pod: Obj, source: Obj) -> str:
+        """A TokenRequest for the pod's service account, bound to the pod (the token manager's
+        ``GetServiceAccountToken``)."""
+        meta = pod["metadata"]
+        account = pod.get("spec", {}).get("serviceAccountName") or "default"
+        spec: Obj = {"expirationSeconds": source.get("expirationSeconds", 3600),
+                     "boundObjectRef": {"apiVersion": "v1", "kind": "Pod", "name": meta["name"], "uid": meta["uid"]}}
+        if source.get("audience"):
+            spec["audiences"] = [source["audience"]]
+        try:
+            answer = await self.client.create(
+                resource_path("v1", "serviceaccounts", namespace=meta["namespace"], name=account, subresource="token"),
+                {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec})
+        except APIStatusError as e:
+            raise CRIError("FailedMount", f"failed to fetch token: {e.status.get('message', '')}") from None
+        return str(answer["status"]["token"])
 
     async def _get_object(self, plural: str, namespace: str, name: str) -> Obj | None:
         try:

@@ -1,11 +1,17 @@
 """Volumes a pod's containers mount: what the kubelet's volume manager and plugins
-(``pkg/kubelet/volumemanager``, ``pkg/volume/{configmap,secret,emptydir,downwardapi,hostpath}``) do.
+(``pkg/kubelet/volumemanager``, ``pkg/volume/{configmap,secret,emptydir,downwardapi,hostpath,projected}``) do.
 
 Each volume is a host directory under ``<root>/pods/<uid>/volumes/kubernetes.io~<plugin>/<name>``,
 filled before the containers start (configMap and secret keys as files, ``items`` choosing keys and
 paths, ``defaultMode``/``mode``), and passed to the runtime as :class:`Mount` s. ``hostPath`` is used
-as given. Left out: atomic ``..data`` symlink swaps and live updates of mounted ConfigMaps, projected
-and persistent volumes, fsGroup ownership, size limits.
+as given. A ``projected`` volume gathers secret, configMap, downwardAPI and ``serviceAccountToken``
+sources in one directory: the token is the kubelet's TokenRequest for the pod's service account,
+bound to the pod (the ServiceAccount admission plugin adds such a volume, ``kube-api-access-*``, to
+every pod). A volume that cannot be set up fails with kube's ``FailedMount`` message; the kubelet
+retries it soon, as its volume manager does.
+
+Left out: atomic ``..data`` symlink swaps, live updates of mounted ConfigMaps and the token's
+rotation before it expires, persistent volumes, fsGroup ownership, size limits.
 """
 
 from __future__ import annotations
@@ -13,60 +19,52 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from labkit.apimachinery.meta import Obj
 from labkit.kubelet.envvars import GetObject, config_error, field_value
-from labkit.kubelet.runtime import Mount
+from labkit.kubelet.runtime import CRIError, Mount
 
 PLUGINS = {"emptyDir": "empty-dir", "configMap": "configmap", "secret": "secret", "downwardAPI": "downward-api",
-           "hostPath": "host-path"}
+           "hostPath": "host-path", "projected": "projected"}
+#: (pod, its serviceAccountToken source) -> a token for the pod's service account
+RequestToken = Callable[[Obj, Obj], Awaitable[str]]
+Files = dict[str, tuple[str | bytes, int | None]]  # path in the volume -> (content, mode or None)
 
 
 def pod_dir(root: Path, uid: str) -> Path:
     return root / "pods" / uid
 
 
-async def prepare_volumes(root: Path, pod: Obj, *, get: GetObject) -> dict[str, str]:
+def mount_error(volume: str, message: str) -> CRIError:
+    """A volume that could not be set up (the kubelet's ``FailedMount`` event says the same)."""
+    return CRIError("FailedMount", f'MountVolume.SetUp failed for volume "{volume}" : {message}')
+
+
+async def prepare_volumes(root: Path, pod: Obj, *, get: GetObject, request_token: RequestToken) -> dict[str, str]:
     """Create and fill every volume of ``pod``; returns volume name -> host directory."""
-    namespace, uid = pod["metadata"]["namespace"], pod["metadata"]["uid"]
+    uid = pod["metadata"]["uid"]
     paths: dict[str, str] = {}
     for vol in pod.get("spec", {}).get("volumes") or []:
         kind = next((k for k in PLUGINS if k in vol), None)
         if kind is None:
-            raise config_error(f'volume "{vol["name"]}": this kubelet supports only {", ".join(PLUGINS)} volumes')
+            raise mount_error(vol["name"], f'this kubelet supports only {", ".join(PLUGINS)} volumes')
         if kind == "hostPath":
             paths[vol["name"]] = vol["hostPath"]["path"]
             continue
         target = pod_dir(root, uid) / "volumes" / f"kubernetes.io~{PLUGINS[kind]}" / vol["name"]
-        target.mkdir(parents=True, exist_ok=True)
-        paths[vol["name"]] = str(target)
         source = vol[kind]
         if kind == "emptyDir":
-            continue
-        files: dict[str, tuple[str | bytes, int | None]]
-        if kind == "downwardAPI":
-            files = {item["path"]: (field_value(pod, item["fieldRef"]["fieldPath"]), item.get("mode"))
-                     for item in source.get("items") or [] if "fieldRef" in item}
+            files: Files = {}
+        elif kind == "projected":
+            files = {}
+            for projection in source.get("sources") or []:
+                files.update(await _projection_files(vol["name"], pod, projection, get, request_token))
         else:
-            plural, name_key = ("configmaps", "name") if kind == "configMap" else ("secrets", "secretName")
-            obj = await get(plural, namespace, source[name_key])
-            if obj is None:
-                if source.get("optional"):
-                    continue
-                raise config_error(f'{"configmap" if kind == "configMap" else "secret"} "{source[name_key]}" not found')
-            data = {k: v.encode() for k, v in (obj.get("data") or {}).items()} if kind == "configMap" else \
-                {k: base64.b64decode(v) for k, v in (obj.get("data") or {}).items()}
-            if kind == "configMap":
-                data.update({k: base64.b64decode(v) for k, v in (obj.get("binaryData") or {}).items()})
-            items = source.get("items")
-            if items:
-                missing = [i["key"] for i in items if i["key"] not in data]
-                if missing and not source.get("optional"):
-                    raise config_error(f'configmap references non-existent config key: {missing[0]}')
-                files = {i["path"]: (data[i["key"]], i.get("mode")) for i in items if i["key"] in data}
-            else:
-                files = {k: (v, None) for k, v in data.items()}
+            files = await _source_files(vol["name"], pod, kind, source, get)
+        target.mkdir(parents=True, exist_ok=True)
+        paths[vol["name"]] = str(target)
         mode = source.get("defaultMode", 0o644)
         for rel, (content, item_mode) in files.items():
             path = target / rel
@@ -74,6 +72,48 @@ async def prepare_volumes(root: Path, pod: Obj, *, get: GetObject) -> dict[str, 
             path.write_bytes(content if isinstance(content, bytes) else content.encode())
             os.chmod(path, item_mode if item_mode is not None else mode)
     return paths
+
+
+async def _projection_files(volume: str, pod: Obj, projection: Obj, get: GetObject,
+                            request_token: RequestToken) -> Files:
+    """One source of a projected volume (``secret``, ``configMap``, ``downwardAPI``, ``serviceAccountToken``)."""
+    if "serviceAccountToken" in projection:
+        token = projection["serviceAccountToken"]
+        try:
+            return {token["path"]: (await request_token(pod, token), None)}
+        except CRIError as e:
+            raise mount_error(volume, e.message) from None
+    kind = next((k for k in ("secret", "configMap", "downwardAPI") if k in projection), None)
+    if kind is None:
+        raise mount_error(volume, f"unsupported projection: {', '.join(projection) or 'none'}")
+    source = projection[kind]
+    if kind == "secret":  # a projection names its secret by "name", a volume by "secretName"
+        source = {**source, "secretName": source.get("name", "")}
+    return await _source_files(volume, pod, kind, source, get)
+
+
+async def _source_files(volume: str, pod: Obj, kind: str, source: Obj, get: GetObject) -> Files:
+    """The files of a ``configMap``, ``secret`` or ``downwardAPI`` source."""
+    if kind == "downwardAPI":
+        return {item["path"]: (field_value(pod, item["fieldRef"]["fieldPath"]), item.get("mode"))
+                for item in source.get("items") or [] if "fieldRef" in item}
+    plural, name_key = ("configmaps", "name") if kind == "configMap" else ("secrets", "secretName")
+    obj = await get(plural, pod["metadata"]["namespace"], source[name_key])
+    if obj is None:
+        if source.get("optional"):
+            return {}
+        raise mount_error(volume, f'{"configmap" if kind == "configMap" else "secret"} "{source[name_key]}" not found')
+    data = {k: v.encode() for k, v in (obj.get("data") or {}).items()} if kind == "configMap" else \
+        {k: base64.b64decode(v) for k, v in (obj.get("data") or {}).items()}
+    if kind == "configMap":
+        data.update({k: base64.b64decode(v) for k, v in (obj.get("binaryData") or {}).items()})
+    items = source.get("items")
+    if not items:
+        return {k: (v, None) for k, v in data.items()}
+    missing = [i["key"] for i in items if i["key"] not in data]
+    if missing and not source.get("optional"):
+        raise mount_error(volume, f"configmap references non-existent config key: {missing[0]}")
+    return {i["path"]: (data[i["key"]], i.get("mode")) for i in items if i["key"] in data}
 
 
 def mounts_for(container: Obj, volume_paths: dict[str, str]) -> list[Mount]:

@@ -265,6 +265,25 @@ def test_nginx_stand_in_port_forward_and_pull_errors(api, network, node_a):
     assert asyncio.run(node_a.image_present(images.NGINX.tag))  # the stand-in this test built
 
 
+def test_the_python_stand_in_serves_http_with_the_standard_library(network, node_a):
+    """``python:3.12`` without a registry: this machine's interpreter and standard library in an image,
+    enough for a tutorial's ``python -m http.server`` and for ssl, sqlite3 and json."""
+    async def run():
+        ref = await node_a.pull_image("python:3.12")
+        config = sandbox(network, "node-a", "py")
+        sandbox_id, cid = await start_pod(node_a, config, ContainerConfig(
+            name="py", image="python:3.12", command=["python", "-m", "http.server", "8000"]))
+        page = await get_page(lambda: node_a.port_forward(sandbox_id, 8000), retry_on=CRIError)
+        out, err = await exec_output(node_a, cid, ["python3", "-c", "import ssl, sqlite3, json; print('imports')"])
+        await node_a.stop_container(cid, timeout=10)
+        return ref, page, out, err
+
+    ref, page, out, err = asyncio.run(run())
+    assert "stand-in" in ref.note and "this machine's Python" in ref.note
+    assert b"200 OK" in page and b"Directory listing" in page
+    assert (out, err) == (b"imports\n", b"")
+
+
 def test_pods_on_two_nodes_reach_each_other_by_ip(network, node_a, node_b):
     async def run():
         server = sandbox(network, "node-a", "hello")

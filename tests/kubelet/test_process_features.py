@@ -8,7 +8,9 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
-from labkit.client import resource_path
+from kubernetes import client
+
+from labkit.client import APIStatusError, resource_path
 from labkit.kubelet import KubeletConfig
 from labkit.kubelet.runtime.process import ProcessRuntime
 
@@ -201,3 +203,52 @@ def test_port_forward_to_a_closed_port_says_so_as_a_kubelet_does(api, process_no
         assert e.message.endswith(f"dial tcp4 {sandbox.ip}:1: connect: connection refused"), e.message
     else:
         raise AssertionError("port 1 answered")
+
+
+def test_a_pod_reads_its_service_accounts_bound_token(api, process_node, control_plane, tmp_path):
+    """The ServiceAccount plugin's kube-api-access volume: the kubelet's TokenRequest, bound to the pod,
+    authenticates as the pod's account; the namespace and the cluster's CA sit beside it."""
+    base = "/var/run/secrets/kubernetes.io/serviceaccount"
+    api.create("pods", pod("sa", "pn1", [{"name": "c", "image": "busybox", "command": [
+        "sh", "-c", f"cat {base}/namespace; echo; cat {base}/token; echo; cat {base}/ca.crt; sleep 30"]}]))
+    namespace, token, ca = wait_for(lambda: "END CERTIFICATE" in (out := _logs(control_plane, process_node, "sa"))
+                                    and out.split("\n", 2))
+    assert namespace == "default"
+    ca_file = tmp_path / "ca.crt"
+    ca_file.write_text(ca)
+    config = client.Configuration(host=control_plane.apiserver.url)  # what load_incluster_config reads
+    config.ssl_ca_cert, config.api_key = str(ca_file), {"authorization": f"Bearer {token}"}
+    with client.ApiClient(config) as as_pod:  # kubectl auth whoami, as the pod's program would ask
+        review = client.AuthenticationV1Api(as_pod).create_self_subject_review({})
+    assert review.status.user_info.username == "system:serviceaccount:default:default"
+
+
+def test_a_token_for_a_missing_pod_fails_the_mount(api, process_node, control_plane):
+    """A bound token needs its pod: the kubelet's TokenRequest for a pod the API does not have answers
+    404, and the mount fails as kube's volume manager reports it."""
+    admin = control_plane.admin()
+    path = resource_path("v1", "serviceaccounts", namespace="default", name="default", subresource="token")
+    body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+            "spec": {"boundObjectRef": {"apiVersion": "v1", "kind": "Pod", "name": "gone", "uid": "x"}}}
+    try:
+        control_plane.run(admin.create(path, body))
+        raise AssertionError("a token bound to a missing pod was issued")
+    except APIStatusError as e:
+        assert (e.code, e.status["message"]) == (404, 'pods "gone" not found')
+    body["spec"] = {"expirationSeconds": 60}
+    try:
+        control_plane.run(admin.create(path, body))
+        raise AssertionError("a one-minute token was issued")
+    except APIStatusError as e:
+        assert (e.code, e.status["message"]) == (422, 'TokenRequest.authentication.k8s.io "default" is invalid: '
+                                                      'spec.expirationSeconds: Invalid value: 60: may not specify a '
+                                                      'duration less than 10 minutes')
+
+
+def test_the_python_image_runs_this_machines_interpreter(api, process_node, control_plane):
+    api.create("pods", pod("py", "pn1", [{"name": "c", "image": "python:3.12-slim", "command": [
+        "python", "-c", "import json, sys; print(json.dumps({'major': sys.version_info[0]}))"]}],
+        restartPolicy="Never"))
+    assert wait_for(lambda: _logs(control_plane, process_node, "py")) == '{"major": 3}\n'
+    assert any(reason == "ImageStandIn" and "labkit stand-in for python: this machine's Python" in message
+               for reason, message in api.events("py"))

@@ -24,7 +24,7 @@ def registry():
     def make(plural: str) -> Registry:
         resource = lookup("", "v1", plural)
         assert resource is not None
-        chain = AdmissionChain([ServiceAccount(), Priority(lambda plural: [])])
+        chain = AdmissionChain([ServiceAccount(lambda namespace, name: None, lambda: "x7k2q"), Priority(lambda plural: [])])
         return Registry(resource, store, ids=IdSource(1), admission=chain, clock=lambda: NOW)
 
     yield make

@@ -37,11 +37,13 @@ def test_kubectl_run_defaults_match_a_real_cluster(registry):
     created, _ = registry("pods").create("default", copy.deepcopy(KUBECTL_RUN))
     spec = dict(created["spec"])
     spec.pop("preemptionPolicy", None)  # set by kube's Priority admission plugin, not the strategy
-    # Field by field what kube-apiserver 1.33 returns, less the service account token volume and mount.
+    # Field by field what kube-apiserver 1.33 returns (the volume's five characters are random there).
     assert spec == {
         "containers": [{
             "image": "nginx", "imagePullPolicy": "Always", "name": "nginx", "resources": {},
             "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File",
+            "volumeMounts": [{"mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+                              "name": "kube-api-access-x7k2q", "readOnly": True}],
         }],
         "dnsPolicy": "ClusterFirst",
         "enableServiceLinks": True,
@@ -56,9 +58,30 @@ def test_kubectl_run_defaults_match_a_real_cluster(registry):
             {"effect": "NoExecute", "key": "node.kubernetes.io/not-ready", "operator": "Exists", "tolerationSeconds": 300},
             {"effect": "NoExecute", "key": "node.kubernetes.io/unreachable", "operator": "Exists", "tolerationSeconds": 300},
         ],
+        "volumes": [{"name": "kube-api-access-x7k2q", "projected": {"defaultMode": 420, "sources": [
+            {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+            {"configMap": {"items": [{"key": "ca.crt", "path": "ca.crt"}], "name": "kube-root-ca.crt"}},
+            {"downwardAPI": {"items": [{"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
+                                        "path": "namespace"}]}}]}}],
     }
     assert created["status"] == {"phase": "Pending", "qosClass": "BestEffort"}
     assert created["metadata"]["generation"] == 1
+
+
+def test_a_pod_mounts_its_service_account_unless_told_not_to(registry):
+    pods = registry("pods")
+    mounted, _ = pods.create("default", pod({"name": "a", "image": "busybox"},
+                                            initContainers=[{"name": "init", "image": "busybox"}]))
+    assert [c["volumeMounts"][0]["name"] for c in mounted["spec"]["initContainers"] + mounted["spec"]["containers"]] == \
+        ["kube-api-access-x7k2q"] * 2
+    own = {"name": "mine", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}
+    kept, _ = pods.create("default", {**pod({"name": "a", "image": "busybox", "volumeMounts": [own]},
+                                            volumes=[{"name": "mine", "emptyDir": {}}]),
+                                      "metadata": {"name": "own", "namespace": "default"}})
+    assert kept["spec"]["containers"][0]["volumeMounts"] == [own] and len(kept["spec"]["volumes"]) == 1
+    off, _ = pods.create("default", {**pod({"name": "a", "image": "busybox"}, automountServiceAccountToken=False),
+                                     "metadata": {"name": "off", "namespace": "default"}})
+    assert "volumes" not in off["spec"] and "volumeMounts" not in off["spec"]["containers"][0]
 
 
 def test_client_status_is_replaced_on_create(registry):

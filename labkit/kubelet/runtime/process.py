@@ -19,6 +19,8 @@ CRI log files) without containers. Honest about what it is not:
   ``nginx``, ``nginx:*``          a stand-in: ``busybox httpd`` on port 80 serving a page that says it is a
                                   labkit stand-in for nginx, with the pod's name and IP
   ``labkit/hello``, ``:*``        ``busybox httpd`` on port 8080 answering with the pod's name and IP
+  ``python``, ``python:*``        ``python``, ``python3`` and ``python3.X`` run this machine's interpreter
+                                  (:mod:`labkit.images.hostpython`), busybox applets as in ``busybox``
 
   Any other image fails to pull (``ErrImagePull``) with a message listing these.
 - **Network namespace** (``netns``, :mod:`labkit.network.netns`): as root, this machine's loopback;
@@ -69,6 +71,7 @@ from typing import BinaryIO
 
 from labkit import owner
 from labkit.apimachinery.timeutil import micro_time, now_utc
+from labkit.images import hostpython
 from labkit.kubelet.runtime import (
     Cgroup,
     ContainerConfig,
@@ -92,9 +95,11 @@ from labkit.network.netns import HOST, HostNamespace, unprivileged_port_start
 BUSYBOX = "/bin/busybox"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 IMAGES = {"busybox": "the command runs with the host's busybox",
+          "python": "the command runs with this machine's Python and its standard library",
           "nginx": "a stand-in web server (busybox httpd) on port 80",
           "labkit/hello": "a web server on port 8080 answering with the pod's name and IP"}
 STAND_IN_PORTS = {"nginx": 80, "labkit/hello": 8080}
+RUNS = "busybox applets, and python in the python image"
 REMAP_OFFSET = 10000
 _ids = itertools.count(1)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -264,6 +269,8 @@ class ProcessRuntime(Runtime):
             known = "; ".join(f"{k} ({v})" for k, v in IMAGES.items())
             raise ImagePullError(f'the process runtime cannot run image "{image}": it runs only {known}')
         note, stand_in = "", "busybox httpd" if family == "nginx" else ""  # labkit/hello is labkit's own
+        if family == "python":
+            note, stand_in = f"labkit stand-in for python: {hostpython.summary()}", str(hostpython.interpreter())
         if family in STAND_IN_PORTS:
             port = STAND_IN_PORTS[family]
             note = f"labkit stand-in for {family}: busybox httpd on port {port}"
@@ -340,7 +347,8 @@ class ProcessRuntime(Runtime):
             (www / "index.html").write_text(self._page(family, sandbox))
             return [self.busybox, "httpd", "-f", "-v",
                     "-p", f"{sandbox.ip}:{sb.remaps.get(port, port)}", "-h", str(www)]
-        return self._resolve([rewrite_paths(w, config.mounts) for w in (words or ["sh"])])
+        default = ["python3"] if family == "python" else ["sh"]  # the image's CMD
+        return self._resolve([rewrite_paths(w, config.mounts) for w in (words or default)], family)
 
     @staticmethod
     def _page(family: str, sandbox: PodSandboxConfig) -> str:
@@ -350,17 +358,20 @@ class ProcessRuntime(Runtime):
                     f"serving pod {sandbox.name} at {sandbox.ip}.</p>\n</body></html>\n")
         return f"Hello from labkit/hello: pod {sandbox.name}, IP {sandbox.ip}\n"
 
-    def _resolve(self, argv: list[str]) -> list[str]:
-        """Run argv[0] as a busybox applet (``/bin/sh`` -> ``busybox sh``); empty if it is not one."""
-        applet = os.path.basename(argv[0])
-        return [self.busybox, applet, *argv[1:]] if applet in busybox_applets(self.busybox) else []
+    def _resolve(self, argv: list[str], family: str) -> list[str]:
+        """Run argv[0] as a busybox applet (``/bin/sh`` -> ``busybox sh``), or in the ``python`` image as this
+        machine's interpreter; empty if it is neither."""
+        program = os.path.basename(argv[0])
+        if family == "python" and program in hostpython.NAMES:
+            return [str(hostpython.interpreter()), *argv[1:]]
+        return [self.busybox, program, *argv[1:]] if program in busybox_applets(self.busybox) else []
 
     async def start_container(self, container_id: str) -> None:
         c = self._get(container_id)
         now = time.time()
         if not c.argv:
             message = f'exec: "{c.config.command[0] if c.config.command else c.config.args[0]}": executable file ' \
-                      f'not found in $PATH (the process runtime runs busybox applets only)'
+                      f'not found in $PATH (the process runtime runs {RUNS})'
             c.log_path.write_text(f"{micro_time()} stderr F {message}\n")
             c.status = dataclasses.replace(c.status, state="exited", exit_code=128, reason="StartError",
                                            message=message, started_at=now, finished_at=now)
@@ -529,10 +540,11 @@ class ProcessRuntime(Runtime):
         c = self._get(container_id)
         if c.status.state != "running":
             raise CRIError("FailedPrecondition", f"container {container_id} is not running")
-        argv = self._resolve([rewrite_paths(w, c.config.mounts) for w in command]) if command else []
+        family = image_family(c.config.image) or ""
+        argv = self._resolve([rewrite_paths(w, c.config.mounts) for w in command], family) if command else []
         if not argv:
             raise CRIError("NotFound", f'exec: "{command[0] if command else ""}": executable file not found in $PATH '
-                                       f'(the process runtime runs busybox applets only)')
+                                       f'(the process runtime runs {RUNS})')
         if c.cgroup is not None:  # an exec'd process is the container's: its limits apply to it too
             argv = c.cgroup.enter(argv, self.busybox)
         return await ProcessExecSession.start(self.netns.enter(argv), env=c.env, cwd=c.cwd,
