@@ -9,13 +9,18 @@ DeploymentSpec.spec.replicas of type int32``); a field the kind does not have is
 (``fieldValidation=Warn``, the default), dropped silently (``Ignore``), or refused (``Strict``, what
 kubectl sends): ``strict decoding error: unknown field "spec.bogus"``. Quantities are typed as strings
 in the models but Kubernetes also reads numbers (``cpu: 1``); resource lists and ``sizeLimit`` accept
-both. Integers are int32 unless named in :data:`_INT64` (the models do not say). Left out:
-duplicate-field errors.
+both. Integers are int32 unless named in :data:`INT64` (the models do not say). A field written twice in
+a JSON body is a ``duplicate field "spec.paused"`` (warned about or refused as an unknown one is); the
+errors come in the order of the body, and a create's or update's are worded as kube's decoder words
+them (``Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: ...``).
+The same reading of the models gives the OpenAPI documents (:mod:`labkit.apiserver.openapi`). Left out:
+duplicates in YAML bodies (go-yaml's ``key "x" already set in map``), and the key of a map in a path.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import re
 from typing import Any
 
@@ -27,10 +32,10 @@ from labkit.apiserver.request import json_type
 
 Type = tuple[Any, ...]  # ("str",), ("list", Type), ("dict", Type), ("model", class name), ...
 VALIDATION = ("Ignore", "Warn", "Strict")
-_QUANTITY_FIELDS = {"limits", "requests", "capacity", "allocatable", "hard", "used", "overhead", "sizeLimit"}
+QUANTITY_FIELDS = {"limits", "requests", "capacity", "allocatable", "hard", "used", "overhead", "sizeLimit"}
 _GO = {"str": "string", "int": "int32", "bool": "bool", "float": "float64", "datetime": "Time", "date": "Time"}
 #: the integer fields that are int64 in Go (the models say only ``int``); every other one is int32
-_INT64 = {"activeDeadlineSeconds", "terminationGracePeriodSeconds", "deletionGracePeriodSeconds", "generation",
+INT64 = {"activeDeadlineSeconds", "terminationGracePeriodSeconds", "deletionGracePeriodSeconds", "generation",
           "observedGeneration", "runAsUser", "runAsGroup", "fsGroup", "supplementalGroups", "tolerationSeconds",
           "gracePeriodSeconds", "expirationSeconds", "startingDeadlineSeconds", "sizeBytes", "remainingItemCount"}
 _COMPOSITE = ("model", "list", "dict")
@@ -60,7 +65,7 @@ def _parse(spec: str) -> Type:
 
 
 @functools.cache
-def _fields(model: str) -> dict[str, Type]:
+def fields(model: str) -> dict[str, Type]:
     """JSON field name -> type, for one model class."""
     cls = getattr(models, model)
     return {cls.attribute_map[attr]: _parse(spec) for attr, spec in cls.openapi_types.items()}
@@ -81,59 +86,88 @@ def _go_name(t: Type) -> str:
     return _GO.get(t[0], "interface {}")
 
 
-def check(obj: Obj, model: str, *, validation: str, patch: bool = False) -> list[str]:
-    """Check ``obj`` against ``model``; drop unknown fields (returning their paths, for warnings) or,
-    with ``Strict``, refuse them. Raises the decoder's 400 for a value of the wrong type. ``patch``: a
-    merge or strategic merge patch, checked for types only (its ``$`` directives and the fields it
-    names are judged on the patched object)."""
-    unknown: list[str] = []
-    _walk(obj, ("model", model), "", "", "", None if patch else unknown)
-    if unknown and validation == "Strict":
-        listed = ", ".join(f'unknown field "{p}"' for p in unknown)
-        raise errors.bad_request(f"strict decoding error: {listed}")
-    return unknown
+class _Pairs(list):
+    """A JSON object as its (key, value) pairs in the order written, duplicates kept."""
 
 
-def _walk(value: Any, t: Type, path: str, struct: str, name: str, unknown: list[str] | None) -> None:
-    """``struct``/``name``: the Go struct and JSON field ``value`` sits in (for error messages);
-    ``unknown``: where to note (and drop) unknown fields, None to leave them."""
+def _pairs(raw: bytes) -> Any:
+    """The body as the standard library reads it, each object kept as its :class:`_Pairs`, or None when it
+    is not JSON (YAML and protobuf bodies are not searched for duplicates)."""
+    try:
+        return json.loads(raw, object_pairs_hook=_Pairs)
+    except (ValueError, RecursionError):
+        return None
+
+
+def check(obj: Obj, model: str, *, validation: str, patch: bool = False, body: bytes | None = None) -> list[str]:
+    """Check ``obj`` against ``model``; drop unknown fields, returning what the decoder would say about
+    them and about fields written twice in ``body`` (the JSON ``obj`` was decoded from, if any), in the
+    order they come (the warnings of ``Warn``); with ``Strict`` refuse them instead. Raises the decoder's
+    400 for a value of the wrong type. ``patch``: a merge or strategic merge patch, checked for types only
+    (its ``$`` directives and the fields it names are judged on the patched object)."""
+    found: list[str] = []
+    written = _pairs(body) if body is not None and validation != "Ignore" and body.lstrip()[:1] == b"{" else None
+    _walk(obj, ("model", model), "", "", "", "", None if patch else found, written)
+    if found and validation == "Strict":
+        raise errors.bad_request(f"strict decoding error: {', '.join(found)}")
+    return found
+
+
+def _walk(value: Any, t: Type, path: str, at: str, struct: str, name: str, found: list[str] | None,
+          written: Any = None) -> None:
+    """``path``: where ``value`` is, as Go's type errors name it (``spec.containers.image``), ``at`` as
+    strict decoding names it (``spec.containers[0].image``); ``struct``/``name``: the Go struct and JSON
+    field ``value`` sits in (for error messages);
+    ``found``: where to note unknown (and dropped) and duplicate fields, None to leave them; ``written``:
+    ``value`` as the body wrote it (:func:`_pairs`), to find duplicates in, or None."""
     if value is None:
         return  # null is a zero value for any field
     kind = t[0]
     if kind == "str":
-        ok = isinstance(value, str) or (name in _QUANTITY_FIELDS and _is_number(value))
+        ok = isinstance(value, str) or (name in QUANTITY_FIELDS and _is_number(value))
     else:
         ok = _FITS[kind](value)
     if not ok:
-        go_type = ("int64" if name in _INT64 else "int32") if kind == "int" else _go_name(t)
+        go_type = ("int64" if name in INT64 else "int32") if kind == "int" else _go_name(t)
         raise errors.bad_request(f"json: cannot unmarshal {json_type(value)} into {_where(struct, path)} "
                                  f"of type {go_type}")
     if kind == "int":
-        go_type = "int64" if name in _INT64 else "int32"
+        go_type = "int64" if name in INT64 else "int32"
         low, high = _INT_RANGE[go_type]
         if not low <= value <= high:
             raise errors.bad_request(f"json: cannot unmarshal number {value} into {_where(struct, path)} "
                                      f"of type {go_type}")
     if kind == "list":
-        for item in value:
-            _walk(item, t[1], path, struct, name, unknown)
+        as_written = written if isinstance(written, list) and len(written) == len(value) else None
+        for i, item in enumerate(value):
+            _walk(item, t[1], path, f"{at}[{i}]", struct, name, found, as_written[i] if as_written else None)
     elif kind == "dict":
         for item in value.values():
-            _walk(item, t[1], path, struct, name, unknown)
+            _walk(item, t[1], path, at, struct, name, found)
     elif kind == "model":
-        fields = _fields(t[1])
+        known = fields(t[1])
         go_struct = _struct_name(t[1])
-        for key in list(value):
+        last = dict(written) if isinstance(written, _Pairs) else {}
+        seen: set[str] = set()
+        for key in [k for k, _ in written] if isinstance(written, _Pairs) else list(value):
+            if key not in value:
+                continue  # dropped: a null known field, or an unknown one already noted
             sub = f"{path}.{key}" if path else key
-            if value[key] is None and unknown is not None and fields.get(key, ("",))[0] in _COMPOSITE:
+            sub_at = f"{at}.{key}" if at else key
+            if key in seen:  # written twice: the decoder keeps the last, and says so for a known field
+                if found is not None and key in known:
+                    found.append(f'duplicate field "{sub_at}"')
+                continue
+            seen.add(key)
+            if value[key] is None and found is not None and known.get(key, ("",))[0] in _COMPOSITE:
                 del value[key]  # a null struct, list or map is its zero value: what leaving it out gives
                 continue
-            if key not in fields:
-                if unknown is not None and key not in ("apiVersion", "kind"):
-                    unknown.append(sub)
+            if key not in known:
+                if found is not None and key not in ("apiVersion", "kind"):
+                    found.append(f'unknown field "{sub_at}"')
                     del value[key]
                 continue
-            _walk(value[key], fields[key], sub, go_struct, key, unknown)
+            _walk(value[key], known[key], sub, sub_at, go_struct, key, found, last.get(key))
 
 
 def _where(struct: str, path: str) -> str:

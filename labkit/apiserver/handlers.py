@@ -39,19 +39,30 @@ class Call:
     created_name: str = ""  # set by creates: the name the server gave (generateName)
     warnings: list[str] = dataclasses.field(default_factory=list)  # sent back as Warning headers
 
-    def check_fields(self, obj: Obj, *, group_version: str = "", kind: str = "", patch: bool = False) -> Obj:
+    def check_fields(self, obj: Obj, *, group_version: str = "", kind: str = "", patch: bool = False,
+                     decoded: bool = False) -> Obj:
         """Type-check a request object of the resource's kind (or ``kind``), dropping, warning about or
-        refusing unknown fields as ``fieldValidation`` says (:mod:`fieldtypes`)."""
+        refusing unknown fields as ``fieldValidation`` says (:mod:`fieldtypes`). ``decoded``: ``obj`` is
+        this request's body, so fields written twice in it count too, and errors are the decoder's."""
         validation = self.query.get("fieldValidation") or "Warn"
         if validation not in fieldtypes.VALIDATION:
             raise errors.bad_request(f'fieldValidation "{validation}" is not supported: '
                                      "use one of Ignore, Warn, Strict")
         res = self.resource
         model = fieldtypes.model_name(group_version or res.group_version, kind or res.kind)
-        if model is not None:
-            unknown = fieldtypes.check(obj, model, validation=validation, patch=patch)
-            if validation == "Warn":
-                self.warnings.extend(f'unknown field "{path}"' for path in unknown)
+        if model is None:
+            return obj
+        try:
+            found = fieldtypes.check(obj, model, validation=validation, patch=patch,
+                                     body=self.body if decoded else None)
+        except errors.ApiError as e:
+            if not decoded:
+                raise
+            data_kind, version = obj.get("kind", ""), str(obj.get("apiVersion", "")).rpartition("/")[2]
+            raise errors.bad_request(f'{data_kind} in version "{version}" cannot be handled as a {data_kind}: '
+                                     f"{e.message}") from None
+        if validation == "Warn":
+            self.warnings.extend(found)
         return obj
 
     @property
@@ -86,7 +97,7 @@ def _track(call: Call, old: Obj | None, new: Obj, subresource: str = "") -> Obj:
 
 def create(call: Call) -> tuple[int, Obj]:
     reg, info = call.registry, call.info
-    obj = call.check_fields(request.decode_object(call.body, call.content_type, reg.resource))
+    obj = call.check_fields(request.decode_object(call.body, call.content_type, reg.resource), decoded=True)
     meta = obj.setdefault("metadata", {})
     if info.name and meta.get("name") not in (None, info.name):  # POST to a named URL
         raise errors.name_mismatch(meta.get("name"), info.name)
@@ -98,7 +109,7 @@ def create(call: Call) -> tuple[int, Obj]:
 
 def update(call: Call) -> tuple[int, Obj]:
     reg, info = call.registry, call.info
-    obj = call.check_fields(request.decode_object(call.body, call.content_type, reg.resource))
+    obj = call.check_fields(request.decode_object(call.body, call.content_type, reg.resource), decoded=True)
     meta = obj.setdefault("metadata", {})
     if meta.get("name") and meta["name"] != info.name:
         raise errors.name_mismatch(meta["name"], info.name)
