@@ -67,6 +67,8 @@ _LEAVES: dict[str, Doc] = {
 }
 #: what every group-version's operations answer with besides its kinds
 _COMMON = ("V1Status", "V1DeleteOptions")
+#: the leaves a JSON value of two types may stand for (their OpenAPIV3OneOfTypes)
+_ONE_OF = {_INT_OR_STRING: ("integer", "string"), _QUANTITY: ("string", "number")}
 _PREFIX = re.compile(r"^([A-Z][a-z]+)?(V\d+(?:(?:alpha|beta)\d+)?)(.+)$")
 _PATCH_TYPES = ("application/apply-patch+yaml", "application/json-patch+json", "application/merge-patch+json",
                 "application/strategic-merge-patch+json")
@@ -176,8 +178,12 @@ class _Builder:
         self.names = _names()
 
     def ref(self, name: str) -> Doc:
-        if name in _LEAVES:
-            self.schemas.setdefault(name, _LEAVES[name])
+        if name in _LEAVES and name not in self.schemas:
+            leaf = dict(_LEAVES[name])
+            if self.v3 and name in _ONE_OF:  # v3 says what a JSON value of it may be (kubectl explain names it)
+                del leaf["type"]
+                leaf["oneOf"] = [{"type": t} for t in _ONE_OF[name]]
+            self.schemas[name] = leaf
         return {"$ref": self.ref_base + name}
 
     def add(self, cls: str, gvks: list[Doc] | None = None) -> str:

@@ -533,7 +533,7 @@ class APIServer:
             served = found
             asked = req.query.get("hash")
             if asked and asked != served.etag:
-                raise web.HTTPMovedPermanently(f"/openapi/v3/{gv}?hash={served.etag}")
+                return web.Response(status=301, headers={"Location": f"/openapi/v3/{gv}?hash={served.etag}"})
             if asked:
                 expires = email.utils.format_datetime(now_utc() + dt.timedelta(days=365), usegmt=True)
                 headers.update({"Vary": "Accept", "Cache-Control": "public, immutable", "Expires": expires})
