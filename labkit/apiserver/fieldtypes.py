@@ -12,7 +12,8 @@ in the models but Kubernetes also reads numbers (``cpu: 1``); resource lists and
 both. Integers are int32 unless named in :data:`INT64` (the models do not say). A field written twice in
 a JSON body is a ``duplicate field "spec.paused"`` (warned about or refused as an unknown one is); the
 errors come in the order of the body, and a create's or update's are worded as kube's decoder words
-them (``Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: ...``).
+them (``Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: ...``); a
+patch's are its own duplicates, then the patched object's unknown fields in sorted order, as kube's.
 The same reading of the models gives the OpenAPI documents (:mod:`labkit.apiserver.openapi`). Left out:
 duplicates in YAML bodies (go-yaml's ``key "x" already set in map``), and the key of a map in a path.
 """
@@ -99,27 +100,50 @@ def _pairs(raw: bytes) -> Any:
         return None
 
 
-def check(obj: Obj, model: str, *, validation: str, patch: bool = False, body: bytes | None = None) -> list[str]:
+def check(obj: Obj, model: str, *, validation: str, patch: bool = False, body: bytes | None = None,
+          patched_by: bytes | None = None) -> list[str]:
     """Check ``obj`` against ``model``; drop unknown fields, returning what the decoder would say about
     them and about fields written twice in ``body`` (the JSON ``obj`` was decoded from, if any), in the
     order they come (the warnings of ``Warn``); with ``Strict`` refuse them instead. Raises the decoder's
     400 for a value of the wrong type. ``patch``: a merge or strategic merge patch, checked for types only
-    (its ``$`` directives and the fields it names are judged on the patched object)."""
+    (its ``$`` directives and the fields it names are judged on the patched object). ``patched_by``: the
+    JSON patch ``obj`` is the result of; kube names every field written twice in it first, then the
+    unknown fields of ``obj`` in the order of their sorted keys (it reads the merged object back from a
+    map)."""
     found: list[str] = []
+    if patched_by is not None and validation != "Ignore":
+        _duplicates(_pairs(patched_by) if patched_by.lstrip()[:1] == b"{" else None, "", found)
     written = _pairs(body) if body is not None and validation != "Ignore" and body.lstrip()[:1] == b"{" else None
-    _walk(obj, ("model", model), "", "", "", "", None if patch else found, written)
+    _walk(obj, ("model", model), "", "", "", "", None if patch else found, written, patched_by is not None)
     if found and validation == "Strict":
         raise errors.bad_request(f"strict decoding error: {', '.join(found)}")
     return found
 
 
+def _duplicates(written: Any, at: str, found: list[str]) -> None:
+    """Every field written twice in ``written`` (:func:`_pairs`), known or not, in the order written."""
+    if isinstance(written, _Pairs):
+        seen: set[str] = set()
+        for key, child in written:
+            sub = f"{at}.{key}" if at else key
+            if key in seen:
+                found.append(f'duplicate field "{sub}"')
+            else:
+                seen.add(key)
+                _duplicates(child, sub, found)
+    elif isinstance(written, list):
+        for i, item in enumerate(written):
+            _duplicates(item, f"{at}[{i}]", found)
+
+
 def _walk(value: Any, t: Type, path: str, at: str, struct: str, name: str, found: list[str] | None,
-          written: Any = None) -> None:
+          written: Any = None, sort_keys: bool = False) -> None:
     """``path``: where ``value`` is, as Go's type errors name it (``spec.containers.image``), ``at`` as
     strict decoding names it (``spec.containers[0].image``); ``struct``/``name``: the Go struct and JSON
     field ``value`` sits in (for error messages);
     ``found``: where to note unknown (and dropped) and duplicate fields, None to leave them; ``written``:
-    ``value`` as the body wrote it (:func:`_pairs`), to find duplicates in, or None."""
+    ``value`` as the body wrote it (:func:`_pairs`), to find duplicates in, or None; ``sort_keys``: visit
+    an object's fields in the order of their names rather than as they come."""
     if value is None:
         return  # null is a zero value for any field
     kind = t[0]
@@ -140,16 +164,18 @@ def _walk(value: Any, t: Type, path: str, at: str, struct: str, name: str, found
     if kind == "list":
         as_written = written if isinstance(written, list) and len(written) == len(value) else None
         for i, item in enumerate(value):
-            _walk(item, t[1], path, f"{at}[{i}]", struct, name, found, as_written[i] if as_written else None)
+            _walk(item, t[1], path, f"{at}[{i}]", struct, name, found, as_written[i] if as_written else None,
+                  sort_keys)
     elif kind == "dict":
         for item in value.values():
-            _walk(item, t[1], path, at, struct, name, found)
+            _walk(item, t[1], path, at, struct, name, found, None, sort_keys)
     elif kind == "model":
         known = fields(t[1])
         go_struct = _struct_name(t[1])
         last = dict(written) if isinstance(written, _Pairs) else {}
         seen: set[str] = set()
-        for key in [k for k, _ in written] if isinstance(written, _Pairs) else list(value):
+        order = [k for k, _ in written] if isinstance(written, _Pairs) else sorted(value) if sort_keys else list(value)
+        for key in order:
             if key not in value:
                 continue  # dropped: a null known field, or an unknown one already noted
             sub = f"{path}.{key}" if path else key
@@ -167,7 +193,7 @@ def _walk(value: Any, t: Type, path: str, at: str, struct: str, name: str, found
                     found.append(f'unknown field "{sub_at}"')
                     del value[key]
                 continue
-            _walk(value[key], known[key], sub, sub_at, go_struct, key, found, last.get(key))
+            _walk(value[key], known[key], sub, sub_at, go_struct, key, found, last.get(key), sort_keys)
 
 
 def _where(struct: str, path: str) -> str:

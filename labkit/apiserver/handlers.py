@@ -40,10 +40,11 @@ class Call:
     warnings: list[str] = dataclasses.field(default_factory=list)  # sent back as Warning headers
 
     def check_fields(self, obj: Obj, *, group_version: str = "", kind: str = "", patch: bool = False,
-                     decoded: bool = False) -> Obj:
+                     decoded: bool = False, patched: bool = False) -> Obj:
         """Type-check a request object of the resource's kind (or ``kind``), dropping, warning about or
         refusing unknown fields as ``fieldValidation`` says (:mod:`fieldtypes`). ``decoded``: ``obj`` is
-        this request's body, so fields written twice in it count too, and errors are the decoder's."""
+        this request's body, so fields written twice in it count too, and errors are the decoder's;
+        ``patched``: ``obj`` is the result of this request's (JSON) patch, whose duplicates count."""
         validation = self.query.get("fieldValidation") or "Warn"
         if validation not in fieldtypes.VALIDATION:
             raise errors.bad_request(f'fieldValidation "{validation}" is not supported: '
@@ -54,7 +55,7 @@ class Call:
             return obj
         try:
             found = fieldtypes.check(obj, model, validation=validation, patch=patch,
-                                     body=self.body if decoded else None)
+                                     body=self.body if decoded else None, patched_by=self.body if patched else None)
         except errors.ApiError as e:
             if not decoded:
                 raise
@@ -156,7 +157,7 @@ def patch_object(call: Call) -> tuple[int, Obj]:
         if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):
             raise errors.unprocessable("the patch removed the object's metadata")
         request.check_type(new, reg.resource.kind, reg.resource.group_version)
-        return _track(call, old, call.check_fields(new), info.subresource)
+        return _track(call, old, call.check_fields(new, patched=True), info.subresource)
 
     pinned = doc.get("metadata", {}).get("resourceVersion") if isinstance(doc, dict) else None
     updated, call.revision = reg.update(info.namespace, info.name, mutate, user=call.user, dry_run=call.dry_run,

@@ -165,6 +165,20 @@ def test_field_validation_strict_warn_ignore(raw: requests.Session, namespace: s
     assert r.status_code == 201 and "Warning" not in r.headers and "x" not in r.json()["metadata"]
     r = send("i", "Strict", method="PUT")
     assert r.status_code == 400 and r.json()["message"].endswith(", ".join(FOUND))
-    r = raw.patch(f"{url}/i", params={"fieldValidation": "Strict"}, json={"spec": {"bogus": 1}},
-                  headers={"Content-Type": "application/merge-patch+json"})
-    assert r.status_code == 400 and r.json()["message"] == 'strict decoding error: unknown field "spec.bogus"'
+    for content_type in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+        r = raw.patch(f"{url}/i", params={"fieldValidation": "Strict"}, data=PATCH,
+                      headers={"Content-Type": content_type})
+        assert r.status_code == 400 and r.json()["message"] == PATCH_REFUSED
+    r = raw.patch(f"{url}/i", data=PATCH, headers={"Content-Type": "application/merge-patch+json"})
+    assert r.status_code == 200 and r.json()["spec"]["paused"] is False
+    assert r.headers["Warning"] == ", ".join("299 - " + json.dumps(w) for w in PATCH_REFUSED.split(": ")[1].split(", "))
+
+
+#: a patch's own duplicates come first, then the patched object's unknown fields in sorted order
+PATCH = ('{"spec": {"unknown1": "v", "unknownDupe": 1, "unknownDupe": 2, "paused": true, "paused": false,'
+         ' "template": {"spec": {"containers": [{"name": "c", "image": "i", "unknownNested": 1,'
+         ' "imagePullPolicy": "Always", "imagePullPolicy": "Never"}]}}}}')
+PATCH_REFUSED = ('strict decoding error: duplicate field "spec.unknownDupe", duplicate field "spec.paused", '
+                 'duplicate field "spec.template.spec.containers[0].imagePullPolicy", '
+                 'unknown field "spec.template.spec.containers[0].unknownNested", unknown field "spec.unknown1", '
+                 'unknown field "spec.unknownDupe"')
