@@ -24,8 +24,7 @@ Left out, against the upstream documents: ``enum`` lists and defaults (the model
 description of a field whose value is a struct (the models keep only the struct's own, which it shows
 instead), ``MicroTime``
 (every timestamp is a ``Time``), fields the client's release has that the served release lacks, the
-protobuf encoding of v2 (a protobuf request gets an empty document, which kubectl takes as "no schema"
-and validates on the server instead), non-resource paths, and the documents of aggregated APIs.
+paths of v2 in protobuf (:mod:`openapi_proto`), non-resource paths, and the documents of aggregated APIs.
 """
 
 from __future__ import annotations
@@ -41,7 +40,7 @@ from typing import Any
 from kubernetes.client import models
 
 from labkit import codec
-from labkit.apiserver import fieldtypes, merge_schema
+from labkit.apiserver import fieldtypes, merge_schema, openapi_proto
 from labkit.apiserver.resources import RESOURCES, Resource
 
 Doc = dict[str, Any]
@@ -441,15 +440,26 @@ class Served:
     etag: str
 
     @classmethod
-    def of(cls, doc: Doc) -> Served:
-        body = codec.dumps(doc)
+    def of(cls, doc: Doc | bytes) -> Served:
+        body = doc if isinstance(doc, bytes) else codec.dumps(doc)
         return cls(body, gzip.compress(body, compresslevel=6, mtime=0), hashlib.sha512(body).hexdigest().upper())
+
+
+@functools.cache
+def _v2(version: str) -> Doc:
+    return _document(_served(), v3=False, version=version)
 
 
 @functools.cache
 def v2(version: str) -> Served:
     """``/openapi/v2``: every served group-version in one Swagger 2.0 document."""
-    return Served.of(_document(_served(), v3=False, version=version))
+    return Served.of(_v2(version))
+
+
+@functools.cache
+def v2_protobuf(version: str) -> Served:
+    """The same document in protobuf (:mod:`labkit.apiserver.openapi_proto`)."""
+    return Served.of(openapi_proto.encode(_v2(version)))
 
 
 @functools.cache

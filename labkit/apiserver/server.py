@@ -512,16 +512,17 @@ class APIServer:
         """``/openapi/v2`` and ``/openapi/v3[/<group-version>]`` as kube-openapi's handlers answer them
         (:mod:`labkit.apiserver.openapi`): JSON, gzipped when the client takes it, with an ``Etag``; a
         group-version asked for at its current ``hash`` may be cached for a year, at an old one it is
-        redirected to the current. v2 in protobuf (kubectl's request) is an empty document. The documents
-        are built at the first request, off the event loop."""
+        redirected to the current. v2 comes in protobuf when asked (kubectl asks). The documents are built
+        at the first request, off the event loop."""
         if req.method not in ("GET", "HEAD"):
             raise errors.method_not_supported(path, req.method)
         accept = req.headers.get("Accept", "")
         wanted = next((t for t in accept.split(",") if "json" in t or "protobuf" in t), "application/json")
-        if path == "/openapi/v2" and "protobuf" in wanted:
-            return web.Response(status=200, body=b"", headers={"Content-Type": OPENAPI_V2_CONTENT_TYPE})
         headers = {"Content-Type": "application/json"}
-        if path == "/openapi/v2":
+        if path == "/openapi/v2" and "protobuf" in wanted:
+            headers["Content-Type"] = OPENAPI_V2_CONTENT_TYPE
+            served = await asyncio.to_thread(openapi.v2_protobuf, KUBERNETES_VERSION)
+        elif path == "/openapi/v2":
             served = await asyncio.to_thread(openapi.v2, KUBERNETES_VERSION)
         elif path == "/openapi/v3":
             served = await asyncio.to_thread(openapi.v3_index, KUBERNETES_VERSION)

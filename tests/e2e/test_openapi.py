@@ -88,6 +88,7 @@ def test_pod_schema_in_v3_and_v2(raw: requests.Session) -> None:
     assert "/apis/batch/v1/namespaces/{namespace}/jobs/{name}" in doc["paths"]
     pb = get(raw, "/openapi/v2", Accept="application/com.github.proto-openapi.spec.v2@v1.0+protobuf")
     assert pb.headers["Content-Type"] == "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+    assert pb.content.startswith(b"\n\x032.0") and b"\n\x1aio.k8s.api.core.v1.PodSpec" in pb.content
 
 
 @pytest.mark.parametrize("version", ["1.27", "1.31", "1.33"])
@@ -102,6 +103,8 @@ def test_kubectl_explain(kubectl_for, version: str) -> None:
     assert "  rollingUpdate\t<RollingUpdateDeployment>" in strategy and "  type\t<string>" in strategy
     surge = kubectl("explain", "deployment.spec.strategy.rollingUpdate.maxSurge")
     assert "FIELD: maxSurge <IntOrString>" in surge
+    v2 = kubectl("explain", "deployment.spec.strategy", "--output=plaintext-openapiv2")  # from the protobuf v2
+    assert "RESOURCE: strategy <Object>" in v2 and "   type\t<string>\n     Type of deployment." in v2
     tree = kubectl("explain", "pods", "--recursive")
     assert "    containers\t<[]Container> -required-\n      args\t<[]string>\n" in tree
     assert "        limits\t<map[string]Quantity>\n" in tree
