@@ -65,11 +65,20 @@ def _parse(spec: str) -> Type:
     return (spec,) if spec in ("str", "int", "bool", "float", "object", "datetime", "date") else ("model", spec)
 
 
+_PRERELEASE = re.compile(r"V\d+(alpha|beta)\d+")
+
+
 @functools.cache
 def fields(model: str) -> dict[str, Type]:
-    """JSON field name -> type, for one model class."""
+    """JSON field name -> type, for one model class. A field of a GA struct whose type is an alpha or
+    beta struct is left out: a feature-gated field of a later release than the one served."""
     cls = getattr(models, model)
-    return {cls.attribute_map[attr]: _parse(spec) for attr, spec in cls.openapi_types.items()}
+    prerelease = bool(_PRERELEASE.search(model))
+    out = {}
+    for attr, spec in cls.openapi_types.items():
+        if prerelease or not _PRERELEASE.search(spec):
+            out[cls.attribute_map[attr]] = _parse(spec)
+    return out
 
 
 @functools.cache

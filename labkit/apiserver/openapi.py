@@ -49,7 +49,7 @@ _META = "io.k8s.apimachinery.pkg.apis.meta.v1"
 #: the meta/v1 structs a kind can hold (every other model belongs to an API group)
 _META_TYPES = {"ObjectMeta", "ListMeta", "LabelSelector", "LabelSelectorRequirement", "OwnerReference",
                "ManagedFieldsEntry", "Condition", "Status", "StatusDetails", "StatusCause", "DeleteOptions",
-               "Preconditions", "APIResourceList", "APIResource", "WatchEvent"}
+               "Preconditions", "APIResourceList", "APIResource", "WatchEvent", "FieldSelectorRequirement"}
 #: the leaf types the models flatten into strings and objects, in kube's names
 _TIME = f"{_META}.Time"
 _QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
@@ -74,10 +74,11 @@ _PATCH_TYPES = ("application/apply-patch+yaml", "application/json-patch+json", "
 
 
 def _group_package(group: str) -> str:
-    """The schema-name prefix of an API group's package (``io.k8s.api.rbac.v1`` for rbac.authorization.k8s.io)."""
-    if group == "apiregistration.k8s.io":
+    """The schema-name prefix of an API group's package (``io.k8s.api.rbac`` for rbac.authorization.k8s.io)."""
+    label = group.split(".")[0] or "core"
+    if label == "apiregistration":
         return "io.k8s.kube-aggregator.pkg.apis.apiregistration"
-    return f"io.k8s.api.{group.split('.')[0] if group else 'core'}"
+    return f"io.k8s.api.{label}"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -85,12 +86,13 @@ class _Model:
     cls: str  # the client model's class name: V1Deployment, CoreV1Event
     go: str  # the Go type's name: Deployment, Event
     version: str  # v1, v2, v1beta1
+    group: str  # the group the client's name gives (core for CoreV1Event), "" when it gives none
 
 
 def _model(cls: str) -> _Model:
     m = _PREFIX.match(cls)
     assert m, cls
-    return _Model(cls, m.group(3), m.group(2).lower())
+    return _Model(cls, m.group(3), m.group(2).lower(), (m.group(1) or "").lower())
 
 
 def _refs(t: fieldtypes.Type) -> list[str]:
@@ -117,15 +119,12 @@ def _served() -> list[Resource]:
     return [r for r in RESOURCES if not r.aggregated]
 
 
-def _kind_models_served() -> list[tuple[str, str]]:
-    return [pair for res in _served() for pair in _kind_models(res)]
-
-
 @functools.cache
 def _names() -> dict[str, str]:
     """Model class -> its schema name, for every model a served kind reaches."""
     reached: dict[str, set[str]] = {}  # model -> the groups whose kinds reach it
-    for group, start in [*_kind_models_served(), *(("", cls) for cls in _COMMON)]:
+    starts = [pair for res in _served() for pair in _kind_models(res)] + [("", cls) for cls in _COMMON]
+    for group, start in starts:
         todo = [start]
         seen: set[str] = set()
         while todo:
@@ -138,12 +137,10 @@ def _names() -> dict[str, str]:
     names = {}
     for cls, groups in reached.items():
         m = _model(cls)
-        prefix = _PREFIX.match(cls)
-        assert prefix
-        if m.go in _META_TYPES and not prefix.group(1):
+        if m.go in _META_TYPES and not m.group:
             package = _META.rsplit(".", 1)[0]
-        elif prefix.group(1):  # CoreV1Event, DiscoveryV1EndpointPort: the client names the package
-            package = _group_package("" if prefix.group(1) == "Core" else prefix.group(1).lower())
+        elif m.group:  # CoreV1Event, DiscoveryV1EndpointPort: the client names the package
+            package = _group_package("" if m.group == "core" else m.group)
         else:
             package = _group_package(next(iter(groups)) if len(groups) == 1 else "")
         names[cls] = f"{package}.{m.version}.{m.go}"
