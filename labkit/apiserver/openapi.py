@@ -300,15 +300,15 @@ class _Paths:
         return out
 
     def operation(self, res: Resource, action: str, op_id: str, model: str, *, params: list[Doc],
-                  request: Doc | None = None, created: bool = False, gvk: Doc | None = None) -> Doc:
+                  body: Doc | None = None, created: bool = False, gvk: Doc | None = None) -> Doc:
+        """One operation answering with ``model``; ``body``: what it takes (:meth:`body`, :meth:`patch_body`)."""
         schema = self.b.ref(self.b.add(model))
         op: Doc = {"tags": [_camel(res.group, res.version)], "operationId": op_id,
                    "parameters": params, "x-kubernetes-action": action,
                    "x-kubernetes-group-version-kind": gvk or _gvk(res)}
-        if request is not None:
-            body = request if action == "patch" else self.body(request)
-            op.setdefault("parameters", [])
-            op["parameters"] = op["parameters"] + body.pop("parameters", [])
+        if body is not None:
+            body = dict(body)
+            op["parameters"] = [*params, *body.pop("parameters", [])]
             op.update(body)
         if not self.b.v3:
             op["consumes"] = list(_PATCH_TYPES) if action == "patch" else ["*/*"]
@@ -343,7 +343,7 @@ class _Paths:
                                                               "resourceVersion", "watch"))
         if "create" in res.verbs:
             ops["post"] = self.operation(res, "post", f"create{gv}{name}", model, params=write,
-                                         request=self.b.ref(self.b.names[model]), created=True)
+                                         body=self.body(self.b.ref(self.b.names[model])), created=True)
         if "deletecollection" in res.verbs:
             ops["delete"] = self.operation(res, "deletecollection", f"deletecollection{gv}{name}", "V1Status",
                                            params=self.query("labelSelector", "fieldSelector", "dryRun"))
@@ -353,10 +353,10 @@ class _Paths:
             ops["get"] = self.operation(res, "get", f"read{gv}{name}", model, params=[])
         if "update" in res.verbs:
             ops["put"] = self.operation(res, "put", f"replace{gv}{name}", model, params=write,
-                                        request=self.b.ref(self.b.names[model]), created=True)
+                                        body=self.body(self.b.ref(self.b.names[model])), created=True)
         if "patch" in res.verbs:
             ops["patch"] = self.operation(res, "patch", f"patch{gv}{name}", model, params=write + self.query("force"),
-                                          request=self.patch_body(), created=True)
+                                          body=self.patch_body(), created=True)
         if "delete" in res.verbs:
             ops["delete"] = self.operation(res, "delete", f"delete{gv}{name}", "V1Status",
                                            params=self.query("dryRun", "gracePeriodSeconds", "propagationPolicy"))
@@ -373,14 +373,14 @@ class _Paths:
                 ops["get"] = self.operation(res, "get", f"read{gv}{name}{suffix}", sub_model, params=[], gvk=gvk)
             if "update" in sub.verbs:
                 ops["put"] = self.operation(res, "put", f"replace{gv}{name}{suffix}", sub_model, params=write,
-                                            request=self.b.ref(self.b.names[sub_model]), created=True, gvk=gvk)
+                                            body=self.body(self.b.ref(self.b.names[sub_model])), created=True, gvk=gvk)
             if "patch" in sub.verbs:
                 ops["patch"] = self.operation(res, "patch", f"patch{gv}{name}{suffix}", sub_model,
-                                              params=write + self.query("force"), request=self.patch_body(),
+                                              params=write + self.query("force"), body=self.patch_body(),
                                               created=True, gvk=gvk)
             if "create" in sub.verbs:
                 ops["post"] = self.operation(res, "post", f"create{gv}{name}{suffix}", sub_model, params=write,
-                                             request=self.b.ref(self.b.names[sub_model]), created=True, gvk=gvk)
+                                             body=self.body(self.b.ref(self.b.names[sub_model])), created=True, gvk=gvk)
             self.put(f"{item}/{sub.name}", ops, res.namespaced, named=True)
 
     def put(self, path: str, ops: Doc, namespaced: bool, named: bool = False) -> None:
