@@ -82,7 +82,7 @@ def fields(model: str) -> dict[str, Type]:
 
 
 @functools.cache
-def _struct_name(model: str) -> str:
+def struct_name(model: str) -> str:
     return _go_name(("model", model)).removeprefix("v1.")
 
 
@@ -180,7 +180,7 @@ def _walk(value: Any, t: Type, path: str, at: str, struct: str, name: str, found
             _walk(item, t[1], path, at, struct, name, found, None, sort_keys)
     elif kind == "model":
         known = fields(t[1])
-        go_struct = _struct_name(t[1])
+        go_struct = struct_name(t[1])
         last = dict(written) if isinstance(written, _Pairs) else {}
         seen: set[str] = set()
         order = [k for k, _ in written] if isinstance(written, _Pairs) else sorted(value) if sort_keys else list(value)

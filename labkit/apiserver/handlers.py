@@ -172,6 +172,9 @@ def _server_side_apply(call: Call, applied: Any) -> tuple[int, Obj]:
     if not applied.get("apiVersion") or not applied.get("kind"):
         raise errors.bad_request("apiVersion and kind must be set in an apply patch")
     request.check_type(applied, reg.resource.kind, reg.resource.group_version)
+    undeclared = apply.undeclared(applied, reg.resource.group_version, reg.resource.kind)
+    if undeclared:  # whatever fieldValidation says, and kube answers it as an error it does not interpret
+        raise errors.ApiError(500, "", undeclared)
     call.check_fields(applied)
     if not call.query.get("fieldManager"):
         raise errors.bad_request("PATCH, application/apply-patch+yaml requests require fieldManager to be set")

@@ -127,6 +127,10 @@ def test_kubectl_validate_strict_refuses_an_unknown_field(kubectl_for, namespace
         'Error from server (BadRequest): error when creating "STDIN": Deployment in version "v1" cannot be handled '
         'as a Deployment: strict decoding error: unknown field "spec.foo", '
         'unknown field "spec.template.spec.containers[0].bogus"')
+    out = kubectl.run("apply", "--server-side", "--validate=false", "-f", "-", input=manifest, check=False)
+    assert out.stderr.strip() == (  # structured-merge-diff's typed conversion refuses it, whatever fieldValidation says
+        f"Error from server: failed to create typed patch object ({namespace}/strict; apps/v1, Kind=Deployment): "
+        ".spec.foo: field not declared in schema")
     out = kubectl.run("apply", "--validate=warn", "-f", "-", input=manifest)
     assert out.stderr.splitlines() == ['Warning: unknown field "spec.foo"',
                                        'Warning: unknown field "spec.template.spec.containers[0].bogus"']
