@@ -14,8 +14,9 @@ a JSON body is a ``duplicate field "spec.paused"`` (warned about or refused as a
 errors come in the order of the body, and a create's or update's are worded as kube's decoder words
 them (``Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: ...``); a
 patch's are its own duplicates, then the patched object's unknown fields in sorted order, as kube's.
-The same reading of the models gives the OpenAPI documents (:mod:`labkit.apiserver.openapi`). Left out:
-duplicates in YAML bodies (go-yaml's ``key "x" already set in map``), and the key of a map in a path.
+In a YAML body go-yaml names them by line (``line 12: key "paused" already set in map``). The same reading
+of the models gives the OpenAPI documents (:mod:`labkit.apiserver.openapi`). Left out: the key of a map in
+a path.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 from kubernetes.client import models
 
 from labkit.apimachinery.meta import Obj
-from labkit.apiserver import errors
+from labkit.apiserver import errors, request
 from labkit.apiserver.request import json_type
 
 Type = tuple[Any, ...]  # ("str",), ("list", Type), ("dict", Type), ("model", class name), ...
@@ -110,7 +111,7 @@ def _pairs(raw: bytes) -> Any:
 
 
 def check(obj: Obj, model: str, *, validation: str, patch: bool = False, body: bytes | None = None,
-          patched_by: bytes | None = None) -> list[str]:
+          patched_by: bytes | None = None, yaml: bool = False) -> list[str]:
     """Check ``obj`` against ``model``; drop unknown fields, returning what the decoder would say about
     them and about fields written twice in ``body`` (the JSON ``obj`` was decoded from, if any), in the
     order they come (the warnings of ``Warn``); with ``Strict`` refuse them instead. Raises the decoder's
@@ -118,15 +119,19 @@ def check(obj: Obj, model: str, *, validation: str, patch: bool = False, body: b
     (its ``$`` directives and the fields it names are judged on the patched object). ``patched_by``: the
     JSON patch ``obj`` is the result of; kube names every field written twice in it first, then the
     unknown fields of ``obj`` in the order of their sorted keys (it reads the merged object back from a
-    map)."""
+    map). ``yaml``: ``body`` is YAML, whose keys set twice go-yaml names by line (grouped into one error
+    under ``Strict``), and whose unknown fields come in sorted order (it is converted through a map)."""
     found: list[str] = []
-    if patched_by is not None and validation != "Ignore":
+    checked = validation != "Ignore"
+    if patched_by is not None and checked:
         _duplicates(_pairs(patched_by) if patched_by.lstrip()[:1] == b"{" else None, "", found)
-    written = _pairs(body) if body is not None and validation != "Ignore" and body.lstrip()[:1] == b"{" else None
-    _walk(obj, ("model", model), "", "", "", "", None if patch else found, written, patched_by is not None)
-    if found and validation == "Strict":
-        raise errors.bad_request(f"strict decoding error: {', '.join(found)}")
-    return found
+    repeated = request.yaml_duplicates(body) if yaml and body is not None and checked else []
+    written = _pairs(body) if body is not None and checked and not yaml and body.lstrip()[:1] == b"{" else None
+    _walk(obj, ("model", model), "", "", "", "", None if patch else found, written, patched_by is not None or yaml)
+    if (found or repeated) and validation == "Strict":
+        said = (["yaml: unmarshal errors:\n" + "\n".join(f"  {r}" for r in repeated)] if repeated else []) + found
+        raise errors.bad_request(f"strict decoding error: {', '.join(said)}")
+    return repeated + found
 
 
 def _duplicates(written: Any, at: str, found: list[str]) -> None:

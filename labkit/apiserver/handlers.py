@@ -45,17 +45,15 @@ class Call:
         refusing unknown fields as ``fieldValidation`` says (:mod:`fieldtypes`). ``decoded``: ``obj`` is
         this request's body, so fields written twice in it count too, and errors are the decoder's;
         ``patched``: ``obj`` is the result of this request's (JSON) patch, whose duplicates count."""
-        validation = self.query.get("fieldValidation") or "Warn"
-        if validation not in fieldtypes.VALIDATION:
-            raise errors.bad_request(f'fieldValidation "{validation}" is not supported: '
-                                     "use one of Ignore, Warn, Strict")
+        validation = self.validation
         res = self.resource
         model = fieldtypes.model_name(group_version or res.group_version, kind or res.kind)
         if model is None:
             return obj
         try:
             found = fieldtypes.check(obj, model, validation=validation, patch=patch,
-                                     body=self.body if decoded else None, patched_by=self.body if patched else None)
+                                     body=self.body if decoded else None, patched_by=self.body if patched else None,
+                                     yaml=request.media_type(self.content_type) == request.YAML)
         except errors.ApiError as e:
             if not decoded:
                 raise
@@ -65,6 +63,15 @@ class Call:
         if validation == "Warn":
             self.warnings.extend(found)
         return obj
+
+    @property
+    def validation(self) -> str:
+        """``fieldValidation``: Strict, Warn (the default) or Ignore."""
+        validation = self.query.get("fieldValidation") or "Warn"
+        if validation not in fieldtypes.VALIDATION:
+            raise errors.bad_request(f'fieldValidation "{validation}" is not supported: '
+                                     "use one of Ignore, Warn, Strict")
+        return validation
 
     @property
     def resource(self) -> Resource:
@@ -172,6 +179,11 @@ def _server_side_apply(call: Call, applied: Any) -> tuple[int, Obj]:
     if not applied.get("apiVersion") or not applied.get("kind"):
         raise errors.bad_request("apiVersion and kind must be set in an apply patch")
     request.check_type(applied, reg.resource.kind, reg.resource.group_version)
+    repeated = request.yaml_duplicates(call.body) if call.validation != "Ignore" else []
+    if repeated and call.validation == "Strict":
+        raise errors.bad_request("error strict decoding YAML: error converting YAML to JSON: yaml: unmarshal errors:\n"
+                                 + "\n".join(f"  {r}" for r in repeated))
+    call.warnings.extend(repeated)
     undeclared = apply.undeclared(applied, reg.resource.group_version, reg.resource.kind)
     if undeclared:  # whatever fieldValidation says, and kube answers it as an error it does not interpret
         raise errors.ApiError(500, "", undeclared)

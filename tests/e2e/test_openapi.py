@@ -181,6 +181,59 @@ def test_field_validation_strict_warn_ignore(raw: requests.Session, namespace: s
     assert r.headers["Warning"] == ", ".join("299 - " + json.dumps(w) for w in PATCH_REFUSED.split(": ")[1].split(", "))
 
 
+DUPLICATED_YAML = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: y
+  name: y
+  x: 1
+spec:
+  dupe: 1
+  dupe: 2
+  paused: true
+  paused: false
+  selector: {matchLabels: {a: b}}
+  template:
+    metadata: {labels: {a: b}}
+    spec:
+      containers:
+      - name: c
+        image: i
+        nested: 1
+"""
+
+
+def test_field_validation_of_yaml_bodies_and_server_side_apply(raw: requests.Session, namespace: str) -> None:
+    """go-yaml names each key set twice by its line; a YAML body's unknown fields come sorted; server-side
+    apply refuses duplicates in its own words, and an undeclared field whatever fieldValidation says."""
+    url = f"{raw.base_url}/apis/apps/v1/namespaces/{namespace}/deployments"  # type: ignore[attr-defined]
+    lines = ['line 5: key "name" already set in map', 'line 9: key "dupe" already set in map',
+             'line 11: key "paused" already set in map']
+    unknown = ['unknown field "metadata.x"', 'unknown field "spec.dupe"',
+               'unknown field "spec.template.spec.containers[0].nested"']
+    yaml_body = {"data": DUPLICATED_YAML, "headers": {"Content-Type": "application/yaml"}}
+    r = raw.post(url, params={"fieldValidation": "Strict"}, **yaml_body)
+    assert r.status_code == 400 and r.json()["message"] == (
+        'Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: yaml: unmarshal '
+        "errors:\n" + "\n".join(f"  {line}" for line in lines) + ", " + ", ".join(unknown))
+    r = raw.post(url, **yaml_body)
+    assert r.status_code == 201 and r.headers["Warning"] == ", ".join("299 - " + json.dumps(w) for w in lines + unknown)
+    apply_body = json.dumps(deployment("y", namespace)).replace('"image": "busybox"', '"image": "a", "image": "b"')
+    apply_body = apply_body.replace(", ", ",\n")  # go-yaml counts lines
+    line = next(n for n, text in enumerate(apply_body.splitlines(), 1) if '"image": "b"' in text)
+    applied = {"params": {"fieldManager": "m", "fieldValidation": "Strict"}, "data": apply_body,
+               "headers": {"Content-Type": "application/apply-patch+yaml"}}
+    r = raw.patch(f"{url}/y", **applied)
+    assert r.status_code == 400 and r.json()["message"] == (
+        "error strict decoding YAML: error converting YAML to JSON: yaml: unmarshal errors:\n"
+        f'  line {line}: key "image" already set in map')
+    r = raw.patch(f"{url}/y", **{**applied, "params": {"fieldManager": "m", "fieldValidation": "Ignore"}})
+    assert r.status_code == 500 and r.json() == {
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "code": 500,
+        "message": f"failed to create typed patch object ({namespace}/y; apps/v1, Kind=Deployment): "
+                   '.spec.template.spec.containers[name="c"].bogus: field not declared in schema'}
+
+
 #: a patch's own duplicates come first, then the patched object's unknown fields in sorted order
 PATCH = ('{"spec": {"unknown1": "v", "unknownDupe": 1, "unknownDupe": 2, "paused": true, "paused": false,'
          ' "template": {"spec": {"containers": [{"name": "c", "image": "i", "unknownNested": 1,'
