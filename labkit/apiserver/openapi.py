@@ -18,7 +18,9 @@ What the models do not say is filled in from labkit's own facts: how lists and m
 ``-list-type``, ``-list-map-keys``, ``-map-type``), which integers are int64 and which strings are
 quantities (:mod:`fieldtypes`). A type's Go package is the group of the kinds that reach it: a type that
 only one group's kinds use is that group's, one used by a core kind or by several groups is core's (as
-``k8s.io/api`` packages share only ``core/v1``), and the ``meta/v1`` types are named.
+``k8s.io/api`` packages share only ``core/v1``), and the ``meta/v1`` types are named; so a core type that
+only another group uses gets that group's name (``TopologySelectorTerm`` of StorageClass: the models do
+not say where Go declares a type). Only the schema's name is wrong then.
 
 Left out, against the upstream documents: ``enum`` lists and defaults (the models drop them), the
 description of a field whose value is a struct (the models keep only the struct's own, which it shows
