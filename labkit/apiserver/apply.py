@@ -10,7 +10,9 @@ A field set is a set of paths; a path is a tuple of elements ``("f", name)``, ``
 (an item of a ``listType=map`` list, keys JSON-encoded and sorted), ``("v", '"x"')`` (an item of a
 ``listType=set`` list) or ``("i", 3)``.
 
-Left out: apply configurations in other API versions (no conversion), unions, duplicate list keys,
+An applied configuration with a field its kind does not declare fails as structured-merge-diff's typed
+conversion fails (:func:`undeclared`), whatever ``fieldValidation`` says. Left out: apply configurations in
+other API versions (no conversion), unions, duplicate list keys,
 and the Go zero values: Kubernetes records a newly added struct such as ``rollingUpdate`` as a member
 (``.``) only when the Go field is a pointer; labkit does so when the schema names no type for it.
 """
@@ -24,7 +26,7 @@ from typing import Any
 
 from labkit import codec
 from labkit.apimachinery.meta import Obj
-from labkit.apiserver import merge_schema, resources
+from labkit.apiserver import fieldtypes, merge_schema, resources
 from labkit.apiserver.merge_schema import FieldSchema
 from labkit.apiserver.patch import PatchError
 
@@ -176,6 +178,49 @@ def _object_fields(obj: Obj, type_name: str | None, path: Path, out: FieldSet) -
                     _object_fields(item, fs.type, at, out)
         else:
             out.add(here)
+
+
+def undeclared(applied: Obj, group_version: str, kind: str) -> str:
+    """What structured-merge-diff's typed conversion of an applied configuration says of the fields its
+    kind does not declare (the kind's fields as :mod:`labkit.apiserver.fieldtypes` reads them), or "" when
+    there are none: ``failed to create typed patch object (ns/name; apps/v1, Kind=Deployment):
+    .spec.foo: field not declared in schema``. Its walk stops at an object's first such field; labkit
+    visits fields in sorted order (Go's map order is random), and names list items as field paths do."""
+    model = fieldtypes.model_name(group_version, kind)
+    problems: list[Path] = []
+    if model is not None:
+        _undeclared(applied, ("model", model), (), problems)
+    if not problems:
+        return ""
+    said = [f"{path_string(p)}: field not declared in schema" for p in problems]
+    listed = said[0] if len(said) == 1 else "errors:\n" + "\n".join(f"  {line}" for line in said)
+    meta = applied.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    group, _, version = group_version.rpartition("/")
+    return (f"failed to create typed patch object ({meta.get('namespace') or ''}/{meta.get('name') or ''}; "
+            f"{group}/{version}, Kind={kind}): {listed}")
+
+
+def _undeclared(value: Any, t: fieldtypes.Type, path: Path, out: list[Path],
+                fs: FieldSchema = merge_schema.DEFAULT) -> None:
+    if t[0] == "list" and isinstance(value, list):
+        for n, item in enumerate(value):
+            try:
+                element = item_element(item, fs, n)
+            except PatchError:
+                element = ("i", n)
+            _undeclared(item, t[1], path + (element,), out)
+    elif t[0] == "dict" and isinstance(value, dict):
+        for key in sorted(value):
+            _undeclared(value[key], t[1], path + (("f", key),), out)
+    elif t[0] == "model" and isinstance(value, dict):
+        known = fieldtypes.fields(t[1])
+        struct = fieldtypes.struct_name(t[1])
+        for key in sorted(value):
+            if key not in known:
+                out.append(path + (("f", key),))
+                return
+            _undeclared(value[key], known[key], path + (("f", key),), out, merge_schema.field(struct, key))
 
 
 @dataclasses.dataclass(slots=True)

@@ -9,28 +9,35 @@ DeploymentSpec.spec.replicas of type int32``); a field the kind does not have is
 (``fieldValidation=Warn``, the default), dropped silently (``Ignore``), or refused (``Strict``, what
 kubectl sends): ``strict decoding error: unknown field "spec.bogus"``. Quantities are typed as strings
 in the models but Kubernetes also reads numbers (``cpu: 1``); resource lists and ``sizeLimit`` accept
-both. Integers are int32 unless named in :data:`_INT64` (the models do not say). Left out:
-duplicate-field errors.
+both. Integers are int32 unless named in :data:`INT64` (the models do not say). A field written twice in
+a JSON body is a ``duplicate field "spec.paused"`` (warned about or refused as an unknown one is); the
+errors come in the order of the body, and a create's or update's are worded as kube's decoder words
+them (``Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: ...``); a
+patch's are its own duplicates, then the patched object's unknown fields in sorted order, as kube's.
+In a YAML body go-yaml names them by line (``line 12: key "paused" already set in map``). The same reading
+of the models gives the OpenAPI documents (:mod:`labkit.apiserver.openapi`). Left out: the key of a map in
+a path.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import re
 from typing import Any
 
 from kubernetes.client import models
 
 from labkit.apimachinery.meta import Obj
-from labkit.apiserver import errors
+from labkit.apiserver import errors, request
 from labkit.apiserver.request import json_type
 
 Type = tuple[Any, ...]  # ("str",), ("list", Type), ("dict", Type), ("model", class name), ...
 VALIDATION = ("Ignore", "Warn", "Strict")
-_QUANTITY_FIELDS = {"limits", "requests", "capacity", "allocatable", "hard", "used", "overhead", "sizeLimit"}
+QUANTITY_FIELDS = {"limits", "requests", "capacity", "allocatable", "hard", "used", "overhead", "sizeLimit"}
 _GO = {"str": "string", "int": "int32", "bool": "bool", "float": "float64", "datetime": "Time", "date": "Time"}
 #: the integer fields that are int64 in Go (the models say only ``int``); every other one is int32
-_INT64 = {"activeDeadlineSeconds", "terminationGracePeriodSeconds", "deletionGracePeriodSeconds", "generation",
+INT64 = {"activeDeadlineSeconds", "terminationGracePeriodSeconds", "deletionGracePeriodSeconds", "generation",
           "observedGeneration", "runAsUser", "runAsGroup", "fsGroup", "supplementalGroups", "tolerationSeconds",
           "gracePeriodSeconds", "expirationSeconds", "startingDeadlineSeconds", "sizeBytes", "remainingItemCount"}
 _COMPOSITE = ("model", "list", "dict")
@@ -38,10 +45,11 @@ _INT_RANGE = {"int32": (-2**31, 2**31 - 1), "int64": (-2**63, 2**63 - 1)}
 
 
 def model_name(group_version: str, kind: str) -> str | None:
-    """The Python client's model class for a kind (``V1Deployment``, ``CoreV1Event``), if it has one."""
-    version = group_version.rpartition("/")[2]
+    """The Python client's model class for a kind (``V1Deployment``; ``CoreV1Event``, ``EventsV1Event``
+    where the client tells a name two groups share by its group's), if it has one."""
+    group, _, version = group_version.rpartition("/")
     name = f"V{version[1:]}{kind}"
-    for candidate in (f"Core{name}", name) if group_version == "v1" else (name,):
+    for candidate in (f"{(group.split('.')[0] or 'core').capitalize()}{name}", name):
         if hasattr(models, candidate):
             return candidate
     return None
@@ -59,15 +67,24 @@ def _parse(spec: str) -> Type:
     return (spec,) if spec in ("str", "int", "bool", "float", "object", "datetime", "date") else ("model", spec)
 
 
+_PRERELEASE = re.compile(r"V\d+(alpha|beta)\d+")
+
+
 @functools.cache
-def _fields(model: str) -> dict[str, Type]:
-    """JSON field name -> type, for one model class."""
+def fields(model: str) -> dict[str, Type]:
+    """JSON field name -> type, for one model class. A field of a GA struct whose type is an alpha or
+    beta struct is left out: a feature-gated field of a later release than the one served."""
     cls = getattr(models, model)
-    return {cls.attribute_map[attr]: _parse(spec) for attr, spec in cls.openapi_types.items()}
+    prerelease = bool(_PRERELEASE.search(model))
+    out = {}
+    for attr, spec in cls.openapi_types.items():
+        if prerelease or not _PRERELEASE.search(spec):
+            out[cls.attribute_map[attr]] = _parse(spec)
+    return out
 
 
 @functools.cache
-def _struct_name(model: str) -> str:
+def struct_name(model: str) -> str:
     return _go_name(("model", model)).removeprefix("v1.")
 
 
@@ -81,59 +98,117 @@ def _go_name(t: Type) -> str:
     return _GO.get(t[0], "interface {}")
 
 
-def check(obj: Obj, model: str, *, validation: str, patch: bool = False) -> list[str]:
-    """Check ``obj`` against ``model``; drop unknown fields (returning their paths, for warnings) or,
-    with ``Strict``, refuse them. Raises the decoder's 400 for a value of the wrong type. ``patch``: a
-    merge or strategic merge patch, checked for types only (its ``$`` directives and the fields it
-    names are judged on the patched object)."""
-    unknown: list[str] = []
-    _walk(obj, ("model", model), "", "", "", None if patch else unknown)
-    if unknown and validation == "Strict":
-        listed = ", ".join(f'unknown field "{p}"' for p in unknown)
-        raise errors.bad_request(f"strict decoding error: {listed}")
-    return unknown
+class _Pairs(list):
+    """A JSON object as its (key, value) pairs in the order written, duplicates kept."""
 
 
-def _walk(value: Any, t: Type, path: str, struct: str, name: str, unknown: list[str] | None) -> None:
-    """``struct``/``name``: the Go struct and JSON field ``value`` sits in (for error messages);
-    ``unknown``: where to note (and drop) unknown fields, None to leave them."""
+def _pairs(raw: bytes) -> Any:
+    """The body as the standard library reads it, each object kept as its :class:`_Pairs`, or None when it
+    is not JSON (YAML and protobuf bodies are not searched for duplicates)."""
+    try:
+        return json.loads(raw, object_pairs_hook=_Pairs)
+    except (ValueError, RecursionError):
+        return None
+
+
+def check(obj: Obj, model: str, *, validation: str, patch: bool = False, body: bytes | None = None,
+          patched_by: bytes | None = None, yaml: bool = False) -> list[str]:
+    """Check ``obj`` against ``model``; drop unknown fields, returning what the decoder would say about
+    them and about fields written twice in ``body`` (the JSON ``obj`` was decoded from, if any), in the
+    order they come (the warnings of ``Warn``); with ``Strict`` refuse them instead. Raises the decoder's
+    400 for a value of the wrong type. ``patch``: a merge or strategic merge patch, checked for types only
+    (its ``$`` directives and the fields it names are judged on the patched object). ``patched_by``: the
+    JSON patch ``obj`` is the result of; kube names every field written twice in it first, then the
+    unknown fields of ``obj`` in the order of their sorted keys (it reads the merged object back from a
+    map). ``yaml``: ``body`` is YAML, whose keys set twice go-yaml names by line (grouped into one error
+    under ``Strict``), and whose unknown fields come in sorted order (it is converted through a map)."""
+    found: list[str] = []
+    checked = validation != "Ignore"
+    if patched_by is not None and checked:
+        _duplicates(_pairs(patched_by) if patched_by.lstrip()[:1] == b"{" else None, "", found)
+    repeated = request.yaml_duplicates(body) if yaml and body is not None and checked else []
+    written = _pairs(body) if body is not None and checked and not yaml and body.lstrip()[:1] == b"{" else None
+    _walk(obj, ("model", model), "", "", "", "", None if patch else found, written, patched_by is not None or yaml)
+    if (found or repeated) and validation == "Strict":
+        said = (["yaml: unmarshal errors:\n" + "\n".join(f"  {r}" for r in repeated)] if repeated else []) + found
+        raise errors.bad_request(f"strict decoding error: {', '.join(said)}")
+    return repeated + found
+
+
+def _duplicates(written: Any, at: str, found: list[str]) -> None:
+    """Every field written twice in ``written`` (:func:`_pairs`), known or not, in the order written."""
+    if isinstance(written, _Pairs):
+        seen: set[str] = set()
+        for key, child in written:
+            sub = f"{at}.{key}" if at else key
+            if key in seen:
+                found.append(f'duplicate field "{sub}"')
+            else:
+                seen.add(key)
+                _duplicates(child, sub, found)
+    elif isinstance(written, list):
+        for i, item in enumerate(written):
+            _duplicates(item, f"{at}[{i}]", found)
+
+
+def _walk(value: Any, t: Type, path: str, at: str, struct: str, name: str, found: list[str] | None,
+          written: Any = None, sort_keys: bool = False) -> None:
+    """``path``: where ``value`` is, as Go's type errors name it (``spec.containers.image``), ``at`` as
+    strict decoding names it (``spec.containers[0].image``); ``struct``/``name``: the Go struct and JSON
+    field ``value`` sits in (for error messages);
+    ``found``: where to note unknown (and dropped) and duplicate fields, None to leave them; ``written``:
+    ``value`` as the body wrote it (:func:`_pairs`), to find duplicates in, or None; ``sort_keys``: visit
+    an object's fields in the order of their names rather than as they come."""
     if value is None:
         return  # null is a zero value for any field
     kind = t[0]
     if kind == "str":
-        ok = isinstance(value, str) or (name in _QUANTITY_FIELDS and _is_number(value))
+        ok = isinstance(value, str) or (name in QUANTITY_FIELDS and _is_number(value))
     else:
         ok = _FITS[kind](value)
     if not ok:
-        go_type = ("int64" if name in _INT64 else "int32") if kind == "int" else _go_name(t)
+        go_type = ("int64" if name in INT64 else "int32") if kind == "int" else _go_name(t)
         raise errors.bad_request(f"json: cannot unmarshal {json_type(value)} into {_where(struct, path)} "
                                  f"of type {go_type}")
     if kind == "int":
-        go_type = "int64" if name in _INT64 else "int32"
+        go_type = "int64" if name in INT64 else "int32"
         low, high = _INT_RANGE[go_type]
         if not low <= value <= high:
             raise errors.bad_request(f"json: cannot unmarshal number {value} into {_where(struct, path)} "
                                      f"of type {go_type}")
     if kind == "list":
-        for item in value:
-            _walk(item, t[1], path, struct, name, unknown)
+        as_written = written if isinstance(written, list) and len(written) == len(value) else None
+        for i, item in enumerate(value):
+            _walk(item, t[1], path, f"{at}[{i}]", struct, name, found, as_written[i] if as_written else None,
+                  sort_keys)
     elif kind == "dict":
         for item in value.values():
-            _walk(item, t[1], path, struct, name, unknown)
+            _walk(item, t[1], path, at, struct, name, found, None, sort_keys)
     elif kind == "model":
-        fields = _fields(t[1])
-        go_struct = _struct_name(t[1])
-        for key in list(value):
+        known = fields(t[1])
+        go_struct = struct_name(t[1])
+        last = dict(written) if isinstance(written, _Pairs) else {}
+        seen: set[str] = set()
+        order = [k for k, _ in written] if isinstance(written, _Pairs) else sorted(value) if sort_keys else list(value)
+        for key in order:
+            if key not in value:
+                continue  # dropped: a null known field, or an unknown one already noted
             sub = f"{path}.{key}" if path else key
-            if value[key] is None and unknown is not None and fields.get(key, ("",))[0] in _COMPOSITE:
+            sub_at = f"{at}.{key}" if at else key
+            if key in seen:  # written twice: the decoder keeps the last, and says so for a known field
+                if found is not None and key in known:
+                    found.append(f'duplicate field "{sub_at}"')
+                continue
+            seen.add(key)
+            if value[key] is None and found is not None and known.get(key, ("",))[0] in _COMPOSITE:
                 del value[key]  # a null struct, list or map is its zero value: what leaving it out gives
                 continue
-            if key not in fields:
-                if unknown is not None and key not in ("apiVersion", "kind"):
-                    unknown.append(sub)
+            if key not in known:
+                if found is not None and key not in ("apiVersion", "kind"):
+                    found.append(f'unknown field "{sub_at}"')
                     del value[key]
                 continue
-            _walk(value[key], fields[key], sub, go_struct, key, unknown)
+            _walk(value[key], known[key], sub, sub_at, go_struct, key, found, last.get(key), sort_keys)
 
 
 def _where(struct: str, path: str) -> str:

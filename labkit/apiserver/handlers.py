@@ -39,20 +39,39 @@ class Call:
     created_name: str = ""  # set by creates: the name the server gave (generateName)
     warnings: list[str] = dataclasses.field(default_factory=list)  # sent back as Warning headers
 
-    def check_fields(self, obj: Obj, *, group_version: str = "", kind: str = "", patch: bool = False) -> Obj:
+    def check_fields(self, obj: Obj, *, group_version: str = "", kind: str = "", patch: bool = False,
+                     decoded: bool = False, patched: bool = False) -> Obj:
         """Type-check a request object of the resource's kind (or ``kind``), dropping, warning about or
-        refusing unknown fields as ``fieldValidation`` says (:mod:`fieldtypes`)."""
+        refusing unknown fields as ``fieldValidation`` says (:mod:`fieldtypes`). ``decoded``: ``obj`` is
+        this request's body, so fields written twice in it count too, and errors are the decoder's;
+        ``patched``: ``obj`` is the result of this request's (JSON) patch, whose duplicates count."""
+        validation = self.validation
+        res = self.resource
+        model = fieldtypes.model_name(group_version or res.group_version, kind or res.kind)
+        if model is None:
+            return obj
+        try:
+            found = fieldtypes.check(obj, model, validation=validation, patch=patch,
+                                     body=self.body if decoded else None, patched_by=self.body if patched else None,
+                                     yaml=request.media_type(self.content_type) == request.YAML)
+        except errors.ApiError as e:
+            if not decoded:
+                raise
+            data_kind, version = obj.get("kind", ""), str(obj.get("apiVersion", "")).rpartition("/")[2]
+            raise errors.bad_request(f'{data_kind} in version "{version}" cannot be handled as a {data_kind}: '
+                                     f"{e.message}") from None
+        if validation == "Warn":
+            self.warnings.extend(found)
+        return obj
+
+    @property
+    def validation(self) -> str:
+        """``fieldValidation``: Strict, Warn (the default) or Ignore."""
         validation = self.query.get("fieldValidation") or "Warn"
         if validation not in fieldtypes.VALIDATION:
             raise errors.bad_request(f'fieldValidation "{validation}" is not supported: '
                                      "use one of Ignore, Warn, Strict")
-        res = self.resource
-        model = fieldtypes.model_name(group_version or res.group_version, kind or res.kind)
-        if model is not None:
-            unknown = fieldtypes.check(obj, model, validation=validation, patch=patch)
-            if validation == "Warn":
-                self.warnings.extend(f'unknown field "{path}"' for path in unknown)
-        return obj
+        return validation
 
     @property
     def resource(self) -> Resource:
@@ -86,7 +105,7 @@ def _track(call: Call, old: Obj | None, new: Obj, subresource: str = "") -> Obj:
 
 def create(call: Call) -> tuple[int, Obj]:
     reg, info = call.registry, call.info
-    obj = call.check_fields(request.decode_object(call.body, call.content_type, reg.resource))
+    obj = call.check_fields(request.decode_object(call.body, call.content_type, reg.resource), decoded=True)
     meta = obj.setdefault("metadata", {})
     if info.name and meta.get("name") not in (None, info.name):  # POST to a named URL
         raise errors.name_mismatch(meta.get("name"), info.name)
@@ -98,7 +117,7 @@ def create(call: Call) -> tuple[int, Obj]:
 
 def update(call: Call) -> tuple[int, Obj]:
     reg, info = call.registry, call.info
-    obj = call.check_fields(request.decode_object(call.body, call.content_type, reg.resource))
+    obj = call.check_fields(request.decode_object(call.body, call.content_type, reg.resource), decoded=True)
     meta = obj.setdefault("metadata", {})
     if meta.get("name") and meta["name"] != info.name:
         raise errors.name_mismatch(meta["name"], info.name)
@@ -145,7 +164,7 @@ def patch_object(call: Call) -> tuple[int, Obj]:
         if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):
             raise errors.unprocessable("the patch removed the object's metadata")
         request.check_type(new, reg.resource.kind, reg.resource.group_version)
-        return _track(call, old, call.check_fields(new), info.subresource)
+        return _track(call, old, call.check_fields(new, patched=True), info.subresource)
 
     pinned = doc.get("metadata", {}).get("resourceVersion") if isinstance(doc, dict) else None
     updated, call.revision = reg.update(info.namespace, info.name, mutate, user=call.user, dry_run=call.dry_run,
@@ -160,6 +179,14 @@ def _server_side_apply(call: Call, applied: Any) -> tuple[int, Obj]:
     if not applied.get("apiVersion") or not applied.get("kind"):
         raise errors.bad_request("apiVersion and kind must be set in an apply patch")
     request.check_type(applied, reg.resource.kind, reg.resource.group_version)
+    repeated = request.yaml_duplicates(call.body) if call.validation != "Ignore" else []
+    if repeated and call.validation == "Strict":
+        raise errors.bad_request("error strict decoding YAML: error converting YAML to JSON: yaml: unmarshal errors:\n"
+                                 + "\n".join(f"  {r}" for r in repeated))
+    call.warnings.extend(repeated)
+    undeclared = apply.undeclared(applied, reg.resource.group_version, reg.resource.kind)
+    if undeclared:  # whatever fieldValidation says, and kube answers it as an error it does not interpret
+        raise errors.ApiError(500, "", undeclared)
     call.check_fields(applied)
     if not call.query.get("fieldManager"):
         raise errors.bad_request("PATCH, application/apply-patch+yaml requests require fieldManager to be set")

@@ -147,6 +147,31 @@ _YAMLLoader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 
 
+def yaml_duplicates(raw: bytes) -> list[str]:
+    """What go-yaml says of each key a YAML (or JSON) body sets twice in one mapping, in the body's order:
+    ``line 12: key "paused" already set in map``; nothing for a body it cannot read."""
+    try:
+        root = yaml.compose(raw.decode("utf-8"), Loader=_YAMLLoader)
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError):
+        return []
+    out: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in seen:
+                        out.append(f"line {key.start_mark.line + 1}: key {json.dumps(key.value)} already set in map")
+                    seen.add(key.value)
+                walk(value)
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                walk(item)
+    walk(root)
+    return out
+
+
 def _json_keys(value: Any) -> Any:
     """Mapping keys as JSON has them: strings (``1: a`` is ``"1": a``, ``true:`` is ``"true":``)."""
     if isinstance(value, dict):

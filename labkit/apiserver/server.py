@@ -5,7 +5,7 @@ Mirrors kube-apiserver's handler chain (``k8s.io/apiserver/pkg/server/config.go`
 credentials is ``system:anonymous`` unless authorization is AlwaysAllow) → impersonation →
 authorization → the REST handler (admission and storage inside), with every request and every watch
 event written to the trace. Also serves discovery (legacy and aggregated), ``/version``, the health
-endpoints and the minimal ``/openapi/v2`` kubectl's validation accepts. The group-versions of
+endpoints and the OpenAPI documents (:mod:`labkit.apiserver.openapi`). The group-versions of
 APIServices go to their backend (:attr:`APIServer.api_services`, :mod:`labkit.apiserver.aggregator`).
 Left out: HTTP/2, API priority and fairness, audit policy, proxying to an extension API server's
 Service, CRDs.
@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import email.utils
 import ipaddress
 import json
 import threading
@@ -31,7 +32,18 @@ from labkit import codec
 from labkit import store as kv
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.timeutil import now_utc, rfc3339
-from labkit.apiserver import apply, bootstrappolicy, discovery, errors, handlers, request, streaming, tables, watch
+from labkit.apiserver import (
+    apply,
+    bootstrappolicy,
+    discovery,
+    errors,
+    handlers,
+    openapi,
+    request,
+    streaming,
+    tables,
+    watch,
+)
 from labkit.apiserver.admission import AdmissionChain, NamespaceLifecycle, ObjectCache, Priority, ServiceAccount
 from labkit.apiserver.admission_limitranger import LimitRanger
 from labkit.apiserver.admission_resourcequota import ResourceQuota
@@ -357,7 +369,9 @@ class APIServer:
                 user = self._impersonate(req, user)
                 info = request.parse(req.method, req.path, query)
                 self._authorize(user, info)
-                if not info.is_resource:
+                if info.path.rstrip("/") in ("/openapi/v2", "/openapi/v3") or info.path.startswith("/openapi/v3/"):
+                    response = await self._openapi(req, info.path.rstrip("/"))
+                elif not info.is_resource:
                     response = self._non_resource(req, info)
                 else:
                     body = await self._read_body(req)
@@ -477,8 +491,6 @@ class APIServer:
             raise errors.method_not_supported(path, req.method)
         if path == "/version":
             return _json(200, version_info())
-        if path == "/openapi/v2":
-            return web.Response(status=200, body=b"", headers={"Content-Type": OPENAPI_V2_CONTENT_TYPE})
         accept = req.headers.get("Accept")
         served = self.api_services.keys()
         if path in ("/api", "/apis"):
@@ -500,6 +512,43 @@ class APIServer:
         if doc is None:
             raise errors.not_found_path()
         return _json(200, doc)
+
+    async def _openapi(self, req: web.Request, path: str) -> web.Response:
+        """``/openapi/v2`` and ``/openapi/v3[/<group-version>]`` as kube-openapi's handlers answer them
+        (:mod:`labkit.apiserver.openapi`): JSON, gzipped when the client takes it, with an ``Etag``; a
+        group-version asked for at its current ``hash`` may be cached for a year, at an old one it is
+        redirected to the current. v2 comes in protobuf when asked (kubectl asks). The documents are built
+        at the first request, off the event loop."""
+        if req.method not in ("GET", "HEAD"):
+            raise errors.method_not_supported(path, req.method)
+        accept = req.headers.get("Accept", "")
+        wanted = next((t for t in accept.split(",") if "json" in t or "protobuf" in t), "application/json")
+        headers = {"Content-Type": "application/json"}
+        if path == "/openapi/v2" and "protobuf" in wanted:
+            headers["Content-Type"] = OPENAPI_V2_CONTENT_TYPE
+            served = await asyncio.to_thread(openapi.v2_protobuf, KUBERNETES_VERSION)
+        elif path == "/openapi/v2":
+            served = await asyncio.to_thread(openapi.v2, KUBERNETES_VERSION)
+        elif path == "/openapi/v3":
+            served = await asyncio.to_thread(openapi.v3_index, KUBERNETES_VERSION)
+        else:
+            gv = path.removeprefix("/openapi/v3/")
+            found = (await asyncio.to_thread(openapi.v3, KUBERNETES_VERSION)).get(gv)
+            if found is None:
+                raise errors.not_found_path()
+            served = found
+            asked = req.query.get("hash")
+            if asked and asked != served.etag:
+                return web.Response(status=301, headers={"Location": f"/openapi/v3/{gv}?hash={served.etag}"})
+            if asked:
+                expires = email.utils.format_datetime(now_utc() + dt.timedelta(days=365), usegmt=True)
+                headers.update({"Vary": "Accept", "Cache-Control": "public, immutable", "Expires": expires})
+        headers["Etag"] = f'"{served.etag}"'
+        if req.headers.get("If-None-Match") == headers["Etag"]:
+            return web.Response(status=304, headers={k: v for k, v in headers.items() if k != "Content-Type"})
+        if "gzip" in req.headers.get("Accept-Encoding", ""):
+            return web.Response(status=200, body=served.gzipped, headers={**headers, "Content-Encoding": "gzip"})
+        return web.Response(status=200, body=served.body, headers=headers)
 
     # --- resources -------------------------------------------------------------------------------
 
