@@ -19,6 +19,8 @@ from labkit.apiserver.registry import (
     apiservice,
     certificatesigningrequest,
     configmap,
+    controllerrevision,
+    daemonset,
     deployment,
     endpoints,
     endpointslice,
@@ -150,6 +152,9 @@ RESOURCES: tuple[Resource, ...] = (
              subresources=(_status("Deployment"), _SCALE)),
     Resource("apps", "v1", "replicasets", "ReplicaSet", True, replicaset.STRATEGY, ("rs",), ("all",),
              subresources=(_status("ReplicaSet"), _SCALE)),
+    Resource("apps", "v1", "daemonsets", "DaemonSet", True, daemonset.STRATEGY, ("ds",), ("all",),
+             subresources=(_status("DaemonSet"),)),
+    Resource("apps", "v1", "controllerrevisions", "ControllerRevision", True, controllerrevision.STRATEGY),
     # autoscaling/v2, stored, and v1 converted from it
     Resource("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True,
              horizontalpodautoscaler.STRATEGY, ("hpa",), ("all",), subresources=(_HPA_STATUS,)),

@@ -19,6 +19,7 @@ from labkit.controllers.bootstrapsigner import BootstrapSigner
 from labkit.controllers.config import ControllerManagerConfig
 from labkit.controllers.csrapproving import CSRApprovingController
 from labkit.controllers.csrsigning import CSRSigningController
+from labkit.controllers.daemonset import DaemonSetsController
 from labkit.controllers.deployment import DeploymentController
 from labkit.controllers.endpoints import EndpointsController
 from labkit.controllers.endpointslice import EndpointSliceController
@@ -57,6 +58,8 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "csrapproving": CSRApprovingController,
     "csrsigning": CSRSigningController,
     "horizontalpodautoscaling": HorizontalController,
+    # the workload controllers of issue 16
+    "daemonset": DaemonSetsController,
 }
 
 

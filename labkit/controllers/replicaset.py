@@ -18,11 +18,11 @@ import asyncio
 from typing import Any
 
 from labkit import codec
-from labkit.apimachinery.labels import label_selector_from_object
+from labkit.apimachinery.labels import LabelSelector, label_selector_from_object
 from labkit.apimachinery.meta import Obj, get_controller_of, new_controller_ref
 from labkit.apimachinery.podutil import get_pod_ready_condition, is_pod_available, is_pod_ready
 from labkit.apimachinery.timeutil import rfc3339
-from labkit.client import APIStatusError, resource_path
+from labkit.client import APIStatusError, Client, resource_path
 from labkit.clock import REAL, Clock
 from labkit.controllers.base import CONTROLLER_UID_INDEX, Controller, Result, controller_uid_index, orphans_of
 from labkit.informer import Informer, key_of
@@ -145,6 +145,30 @@ async def slow_start_batch(count: int, fn: Any, *, initial: int = 1) -> int:
     return done
 
 
+async def claim_pods(client: Client, pods: Informer, owner: Obj, selector: LabelSelector, *, kind: str,
+                     api_version: str) -> list[Obj]:
+    """The pods ``owner`` controls, after adopting the orphans its selector matches (``ClaimPods`` of
+    ``PodControllerRefManager``; an owner being deleted adopts nothing). The pods informer must have
+    the ``controllerUID`` index."""
+    uid, ns = owner["metadata"]["uid"], owner["metadata"]["namespace"]
+    owned = pods.by_index(CONTROLLER_UID_INDEX, uid)
+    if owner["metadata"].get("deletionTimestamp"):
+        return owned
+    for pod in pods.by_index(CONTROLLER_UID_INDEX, orphans_of(ns)):
+        if pod["metadata"].get("deletionTimestamp") or not selector.matches(pod["metadata"].get("labels") or {}):
+            continue
+        refs = [*(pod["metadata"].get("ownerReferences") or []),
+                new_controller_ref(owner, kind=kind, api_version=api_version)]
+        try:
+            owned.append(await client.patch(
+                resource_path("v1", "pods", namespace=ns, name=pod["metadata"]["name"]),
+                {"metadata": {"ownerReferences": refs, "uid": pod["metadata"]["uid"]}}))
+        except APIStatusError as e:
+            if e.code not in (404, 409, 422):
+                raise
+    return owned
+
+
 class ReplicaSetController(Controller):
     name = "replicaset-controller"
     resource = "replicasets"
@@ -239,24 +263,8 @@ class ReplicaSetController(Controller):
 
     async def _claim_pods(self, rs: Obj) -> list[Obj]:
         """Pods this ReplicaSet controls, adopting matching orphans (``ClaimPods``)."""
-        selector = label_selector_from_object(rs["spec"].get("selector"))
-        uid, ns = rs["metadata"]["uid"], rs["metadata"]["namespace"]
-        owned = self.pods.by_index(CONTROLLER_UID_INDEX, uid)
-        for pod in self.pods.by_index(CONTROLLER_UID_INDEX, orphans_of(ns)):
-            if pod["metadata"].get("deletionTimestamp") or not selector.matches(pod["metadata"].get("labels") or {}):
-                continue
-            if rs["metadata"].get("deletionTimestamp"):
-                continue
-            refs = [*(pod["metadata"].get("ownerReferences") or []),
-                    new_controller_ref(rs, kind="ReplicaSet", api_version="apps/v1")]
-            try:
-                owned.append(await self.client.patch(
-                    resource_path("v1", "pods", namespace=ns, name=pod["metadata"]["name"]),
-                    {"metadata": {"ownerReferences": refs, "uid": pod["metadata"]["uid"]}}))
-            except APIStatusError as e:
-                if e.code not in (404, 409, 422):
-                    raise
-        return owned
+        return await claim_pods(self.client, self.pods, rs, label_selector_from_object(rs["spec"].get("selector")),
+                                kind="ReplicaSet", api_version="apps/v1")
 
     async def _manage_replicas(self, key: str, rs: Obj, active: list[Obj]) -> None:
         diff = len(active) - rs["spec"].get("replicas", 1)
