@@ -1,0 +1,155 @@
+"""DaemonSet, ControllerRevision, ReplicationController and CronJob strategies: defaults, validation
+messages and Table rows as kube-apiserver has them."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from labkit.apiserver.errors import ApiError
+from labkit.apiserver.registry import controllerrevision, daemonset
+
+from .helpers import CREATED, NOW, fields, status_causes
+
+DS = daemonset.STRATEGY
+
+
+def agent() -> dict:
+    return {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent"},
+            "spec": {"selector": {"matchLabels": {"app": "agent"}},
+                     "template": {"metadata": {"labels": {"app": "agent"}},
+                                  "spec": {"containers": [{"name": "agent", "image": "fluentd:v1"}]}}}}
+
+
+# --- DaemonSet ---------------------------------------------------------------------------------------
+
+
+def test_daemonset_defaults_status_and_template_generation(registry):
+    reg = registry("apps", "daemonsets")
+    created, _ = reg.create("default", agent())
+    spec = created["spec"]
+    assert spec["updateStrategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}
+    assert spec["revisionHistoryLimit"] == 10
+    assert spec["template"]["spec"]["restartPolicy"] == "Always"
+    assert created["status"] == {"currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0,
+                                 "numberReady": 0}
+    assert created["metadata"]["annotations"] == {"deprecated.daemonset.template.generation": "1"}
+
+    relabelled = copy.deepcopy(created)
+    relabelled["metadata"]["labels"] = {"team": "infra"}
+    same, _ = reg.update("default", "agent", lambda _old: relabelled)
+    assert same["metadata"]["annotations"]["deprecated.daemonset.template.generation"] == "1"
+    assert same["metadata"]["generation"] == 1
+
+    changed = copy.deepcopy(same)
+    changed["spec"]["template"]["spec"]["containers"][0]["image"] = "fluentd:v2"
+    updated, _ = reg.update("default", "agent", lambda _old: changed)
+    assert updated["metadata"]["annotations"]["deprecated.daemonset.template.generation"] == "2"
+    assert updated["metadata"]["generation"] == 2
+
+
+def test_ondelete_gets_no_rolling_update_defaults():
+    obj = agent()
+    obj["spec"]["updateStrategy"] = {"type": "OnDelete"}
+    DS.default(obj)
+    assert obj["spec"]["updateStrategy"] == {"type": "OnDelete"}
+    assert DS.validate(obj) == []
+
+
+@pytest.mark.parametrize(("rolling", "expected"), [
+    ({"maxUnavailable": 1, "maxSurge": 1},
+     [("spec.updateStrategy.rollingUpdate.maxSurge",
+       "Invalid value: intstr.IntOrString{Type:0, IntVal:1, StrVal:\"\"}: may not be set when maxUnavailable is "
+       "non-zero")]),
+    ({"maxUnavailable": 0, "maxSurge": "0%"},
+     [("spec.updateStrategy.rollingUpdate.maxUnavailable", "Required value: cannot be 0 when maxSurge is 0")]),
+    ({"maxUnavailable": "120%", "maxSurge": 0},
+     [("spec.updateStrategy.rollingUpdate.maxUnavailable",
+       "Invalid value: intstr.IntOrString{Type:1, IntVal:0, StrVal:\"120%\"}: must not be greater than 100%")]),
+    ({"maxUnavailable": -1, "maxSurge": 0},
+     [("spec.updateStrategy.rollingUpdate.maxUnavailable", "Invalid value: -1: must be greater than or equal to 0")]),
+    ({"maxUnavailable": 0, "maxSurge": "10%"}, []),
+])
+def test_rolling_update_takes_exactly_one_of_unavailable_and_surge(rolling, expected):
+    obj = agent()
+    obj["spec"]["updateStrategy"] = {"type": "RollingUpdate", "rollingUpdate": rolling}
+    DS.default(obj)
+    assert fields(DS.validate(obj)) == expected
+
+
+def test_daemonset_spec_errors_read_as_kube():
+    obj = agent()
+    obj["spec"]["updateStrategy"] = {"type": "Sometimes"}
+    obj["spec"]["template"]["metadata"]["labels"] = {"app": "other"}
+    obj["spec"]["template"]["spec"].update(restartPolicy="OnFailure", activeDeadlineSeconds=5)
+    obj["spec"]["minReadySeconds"] = -1
+    DS.default(obj)
+    assert fields(DS.validate(obj)) == [
+        ("spec.template.metadata.labels",
+         'Invalid value: map[string]string{"app":"other"}: `selector` does not match template `labels`'),
+        ("spec.template.spec.restartPolicy", 'Unsupported value: "OnFailure": supported values: "Always"'),
+        ("spec.template.spec.activeDeadlineSeconds", "Invalid value: 5: must not be specified"),
+        ("spec.minReadySeconds", "Invalid value: -1: must be greater than or equal to 0"),
+        ("spec.updateStrategy", 'Unsupported value: apps.DaemonSetUpdateStrategy{Type:"Sometimes", '
+                                'RollingUpdate:(*apps.RollingUpdateDaemonSet)(nil)}: supported values: '
+                                '"RollingUpdate", "OnDelete"'),
+    ]
+
+
+def test_daemonset_selector_missing_empty_or_changed(registry):
+    obj = agent()
+    del obj["spec"]["selector"]
+    DS.default(obj)
+    assert fields(DS.validate(obj)) == [  # kube asks for no selector here: a nil one matches nothing
+        ("spec.template.metadata.labels",
+         'Invalid value: map[string]string{"app":"agent"}: `selector` does not match template `labels`')]
+    obj["spec"]["selector"] = {}
+    assert fields(DS.validate(obj)) == [
+        ("spec.selector", "Invalid value: v1.LabelSelector{MatchLabels:map[string]string(nil), "
+                          "MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for daemonset")]
+    reg = registry("apps", "daemonsets")
+    created, _ = reg.create("default", agent())
+    moved = copy.deepcopy(created)
+    moved["spec"]["selector"]["matchLabels"]["tier"] = "x"
+    moved["spec"]["template"]["metadata"]["labels"]["tier"] = "x"
+    with pytest.raises(ApiError) as err:
+        reg.update("default", "agent", lambda _old: moved)
+    assert status_causes(err.value) == [
+        ("spec.selector", 'Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"app":"agent", '
+                          '"tier":"x"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable')]
+
+
+def test_daemonset_row():
+    obj = agent()
+    obj["metadata"]["creationTimestamp"] = CREATED
+    obj["spec"]["template"]["spec"]["nodeSelector"] = {"kubernetes.io/os": "linux", "disk": "ssd"}
+    obj["status"] = {"desiredNumberScheduled": 3, "currentNumberScheduled": 3, "numberReady": 2,
+                     "updatedNumberScheduled": 1, "numberAvailable": 2}
+    assert [c.name for c in DS.columns] == ["Desired", "Current", "Ready", "Up-to-date", "Available", "Node Selector",
+                                            "Age", "Containers", "Images", "Selector"]
+    assert DS.cells(obj, NOW) == [3, 3, 2, 1, 2, "disk=ssd,kubernetes.io/os=linux", "5m", "agent", "fluentd:v1",
+                                  "app=agent"]
+    del obj["spec"]["template"]["spec"]["nodeSelector"]
+    assert DS.cells(obj, NOW)[5] == "<none>"
+
+
+# --- ControllerRevision ------------------------------------------------------------------------------
+
+
+def test_controllerrevision_data_is_required_and_immutable(registry):
+    reg = registry("apps", "controllerrevisions")
+    with pytest.raises(ApiError) as err:
+        reg.create("default", {"metadata": {"name": "r"}, "revision": -1})
+    assert status_causes(err.value) == [("data", "Required value: data is mandatory"),
+                                        ("revision", "Invalid value: -1: must be greater than or equal to 0")]
+    owner = {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent", "uid": "u1", "controller": True}
+    created, _ = reg.create("default", {"metadata": {"name": "agent-abc", "ownerReferences": [owner]},
+                                        "data": {"spec": {}}, "revision": 1})
+    renumbered, _ = reg.update("default", "agent-abc", lambda old: {**old, "revision": 3})
+    assert renumbered["revision"] == 3
+    with pytest.raises(ApiError) as err:
+        reg.update("default", "agent-abc", lambda old: {**old, "data": {"spec": {"x": 1}}})
+    assert [c[0] for c in status_causes(err.value)] == ["data"]
+    created["metadata"]["creationTimestamp"] = CREATED
+    assert controllerrevision.STRATEGY.cells(created, NOW) == ["daemonset.apps/agent", 1, "5m"]
