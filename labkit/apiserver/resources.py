@@ -35,6 +35,7 @@ from labkit.apiserver.registry import (
     priorityclass,
     rbac,
     replicaset,
+    replicationcontroller,
     resourcequota,
     secret,
     service,
@@ -147,6 +148,8 @@ RESOURCES: tuple[Resource, ...] = (
              subresources=(Subresource("token", "TokenRequest", ("create",), group="authentication.k8s.io",
                                        version="v1"),)),
     Resource("", "v1", "events", "Event", True, event.STRATEGY, ("ev",)),
+    Resource("", "v1", "replicationcontrollers", "ReplicationController", True, replicationcontroller.STRATEGY,
+             ("rc",), ("all",), subresources=(_status("ReplicationController"), _SCALE)),
     # apps/v1
     Resource("apps", "v1", "deployments", "Deployment", True, deployment.STRATEGY, ("deploy",), ("all",),
              subresources=(_status("Deployment"), _SCALE)),

@@ -31,6 +31,7 @@ from labkit.controllers.nodelifecycle import NodeLifecycleController
 from labkit.controllers.podautoscaler import HorizontalController
 from labkit.controllers.podgc import PodGCController
 from labkit.controllers.replicaset import ReplicaSetController
+from labkit.controllers.replication import ReplicationManager
 from labkit.controllers.resourcequota import ResourceQuotaController
 from labkit.controllers.rootcacertpublisher import RootCACertPublisher
 from labkit.controllers.serviceaccount import ServiceAccountsController
@@ -60,6 +61,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "horizontalpodautoscaling": HorizontalController,
     # the workload controllers of issue 16
     "daemonset": DaemonSetsController,
+    "replicationcontroller": ReplicationManager,
 }
 
 

@@ -170,8 +170,13 @@ async def claim_pods(client: Client, pods: Informer, owner: Obj, selector: Label
 
 
 class ReplicaSetController(Controller):
+    """Keeps ReplicaSets' pods; :class:`labkit.controllers.replication.ReplicationManager` runs the same
+    loop for ReplicationControllers by changing the kind and how its selector reads."""
+
     name = "replicaset-controller"
     resource = "replicasets"
+    kind = "ReplicaSet"
+    api_version = "apps/v1"
     workers = 2
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -180,7 +185,12 @@ class ReplicaSetController(Controller):
 
     @property
     def replicasets(self) -> Informer:
-        return self.informer("apps/v1", "replicasets")
+        """The informer of the controlled kind."""
+        return self.informer(self.api_version, self.resource)
+
+    def selector_of(self, rs: Obj) -> LabelSelector:
+        """The pods ``rs`` selects (``spec.selector`` is a ``metav1.LabelSelector``)."""
+        return label_selector_from_object(rs["spec"].get("selector"))
 
     @property
     def pods(self) -> Informer:
@@ -208,7 +218,7 @@ class ReplicaSetController(Controller):
 
     def _owner_key(self, pod: Obj) -> str | None:
         ref = get_controller_of(pod)
-        if ref is None or ref.get("kind") != "ReplicaSet":
+        if ref is None or ref.get("kind") != self.kind:
             return None
         key = f"{pod['metadata']['namespace']}/{ref['name']}"
         rs = self.replicasets.get(key)
@@ -217,7 +227,7 @@ class ReplicaSetController(Controller):
     def _enqueue_matching(self, pod: Obj) -> None:
         """An orphan: every ReplicaSet whose selector matches may want to adopt it."""
         for rs in self.replicasets.list(pod["metadata"]["namespace"]):
-            if label_selector_from_object(rs["spec"].get("selector")).matches(pod["metadata"].get("labels") or {}):
+            if self.selector_of(rs).matches(pod["metadata"].get("labels") or {}):
                 self.enqueue(rs)
 
     def _pod_added(self, pod: Obj) -> None:
@@ -263,8 +273,8 @@ class ReplicaSetController(Controller):
 
     async def _claim_pods(self, rs: Obj) -> list[Obj]:
         """Pods this ReplicaSet controls, adopting matching orphans (``ClaimPods``)."""
-        return await claim_pods(self.client, self.pods, rs, label_selector_from_object(rs["spec"].get("selector")),
-                                kind="ReplicaSet", api_version="apps/v1")
+        return await claim_pods(self.client, self.pods, rs, self.selector_of(rs), kind=self.kind,
+                                api_version=self.api_version)
 
     async def _manage_replicas(self, key: str, rs: Obj, active: list[Obj]) -> None:
         diff = len(active) - rs["spec"].get("replicas", 1)
@@ -273,7 +283,7 @@ class ReplicaSetController(Controller):
             count = min(-diff, BURST_REPLICAS)
             self.expectations.expect(key, adds=count)
             body = pod_from_template(rs["spec"]["template"], generate_name=f"{name}-", namespace=ns,
-                                     owner_ref=new_controller_ref(rs, kind="ReplicaSet", api_version="apps/v1"))
+                                     owner_ref=new_controller_ref(rs, kind=self.kind, api_version=self.api_version))
 
             async def create() -> None:
                 try:
@@ -339,8 +349,9 @@ class ReplicaSetController(Controller):
             status["conditions"] = conditions
         if any(old.get(k, 0) != v for k, v in status.items()):
             body = {**rs, "status": {**{k: v for k, v in old.items() if k != "conditions"}, **status}}
-            await self.client.update(resource_path("apps/v1", "replicasets", namespace=rs["metadata"]["namespace"],
-                                                   name=rs["metadata"]["name"], subresource="status"), body)
+            await self.client.update(resource_path(self.api_version, self.resource,
+                                                   namespace=rs["metadata"]["namespace"], name=rs["metadata"]["name"],
+                                                   subresource="status"), body)
         if min_ready > 0 and status["readyReplicas"] > status["availableReplicas"]:
             return Result(requeue_after=min_ready)
         return None

@@ -63,3 +63,34 @@ def test_daemonset_create_get_describe_rollout(kubectl, api):
              what="pods back on fluentd:v1")
     revisions = json.loads(k("get", "controllerrevisions", "-o", "json"))["items"]
     assert sorted(r["revision"] for r in revisions) == [2, 3]  # revision 1 came back as 3
+
+
+REPLICATION_CONTROLLER = """\
+apiVersion: v1
+kind: ReplicationController
+metadata:
+  name: nginx
+spec:
+  replicas: 3
+  template:
+    metadata:
+      labels: {app: nginx}
+    spec:
+      containers:
+      - name: nginx
+        image: nginx
+"""
+
+
+def test_replication_controller_get_scale_describe(kubectl, api):
+    k = kubectl
+    assert k("create", "-f", "-", input=REPLICATION_CONTROLLER) == "replicationcontroller/nginx created\n"
+    wait_for(lambda: rows(k("get", "rc"))[1][:4] == ["nginx", "3", "3", "3"], what="3 ready replicas")
+    assert rows(k("get", "rc"))[0] == ["NAME", "DESIRED", "CURRENT", "READY", "AGE"]
+    assert rows(k("get", "rc", "-o", "wide"))[1][5:] == ["nginx", "nginx", "app=nginx"]
+    assert k("scale", "rc", "nginx", "--replicas=1") == "replicationcontroller/nginx scaled\n"
+    wait_for(lambda: len(live_pods(api, k.namespace)) == 1, what="scaled down to 1")
+    described = k("describe", "rc", "nginx")
+    for line in ("Selector:     app=nginx", "Replicas:     1 current / 1 desired", "Deleted pod: nginx-"):
+        assert line in described
+    assert "replicationcontroller/nginx" in k("get", "all")

@@ -8,7 +8,8 @@ import copy
 import pytest
 
 from labkit.apiserver.errors import ApiError
-from labkit.apiserver.registry import controllerrevision, daemonset
+from labkit.apiserver.registry import controllerrevision, daemonset, replicationcontroller
+from labkit.apiserver.registry.scale import scale_of
 
 from .helpers import CREATED, NOW, fields, status_causes
 
@@ -153,3 +154,64 @@ def test_controllerrevision_data_is_required_and_immutable(registry):
     assert [c[0] for c in status_causes(err.value)] == ["data"]
     created["metadata"]["creationTimestamp"] = CREATED
     assert controllerrevision.STRATEGY.cells(created, NOW) == ["daemonset.apps/agent", 1, "5m"]
+
+
+# --- ReplicationController ---------------------------------------------------------------------------
+
+RC = replicationcontroller.STRATEGY
+
+
+def nginx_rc() -> dict:
+    return {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "nginx"},
+            "spec": {"template": {"metadata": {"labels": {"app": "nginx"}},
+                                  "spec": {"containers": [{"name": "nginx", "image": "nginx"}]}}}}
+
+
+def test_rc_defaults_selector_labels_and_replicas_from_the_template(registry):
+    created, _ = registry("", "replicationcontrollers").create("default", nginx_rc())
+    assert created["spec"]["selector"] == {"app": "nginx"}
+    assert created["metadata"]["labels"] == {"app": "nginx"}
+    assert created["spec"]["replicas"] == 1
+    assert created["status"] == {"replicas": 0}
+    kept = nginx_rc()
+    kept["metadata"]["labels"] = {"team": "web"}
+    kept["spec"]["selector"] = {"app": "nginx"}
+    kept["spec"]["template"]["metadata"]["labels"]["version"] = "1"
+    RC.default(kept)
+    assert (kept["metadata"]["labels"], kept["spec"]["selector"]) == ({"team": "web"}, {"app": "nginx"})
+
+
+def test_rc_validation_reads_as_kube():
+    obj = nginx_rc()
+    del obj["spec"]["template"]["metadata"]
+    obj["spec"].update(replicas=-1, minReadySeconds=-2)
+    obj["spec"]["template"]["spec"].update(restartPolicy="Never", activeDeadlineSeconds=3)
+    RC.default(obj)
+    assert fields(RC.validate(obj)) == [
+        ("spec.minReadySeconds", "Invalid value: -2: must be greater than or equal to 0"),
+        ("spec.selector", "Required value"),
+        ("spec.replicas", "Invalid value: -1: must be greater than or equal to 0"),
+        ("spec.template.spec.restartPolicy", 'Unsupported value: "Never": supported values: "Always"'),
+        ("spec.template.spec.activeDeadlineSeconds",
+         "Forbidden: activeDeadlineSeconds in ReplicationController is not Supported"),
+    ]
+    obj = nginx_rc()
+    obj["spec"]["selector"] = {"app": "other"}
+    RC.default(obj)
+    assert fields(RC.validate(obj)) == [
+        ("spec.template.metadata.labels",
+         'Invalid value: map[string]string{"app":"nginx"}: `selector` does not match template `labels`')]
+    no_template = {"metadata": {"name": "x"}, "spec": {"selector": {"app": "x"}}}
+    RC.default(no_template)
+    assert fields(RC.validate(no_template)) == [("spec.template", "Required value")]
+
+
+def test_rc_row_and_scale_view():
+    obj = nginx_rc()
+    RC.default(obj)
+    obj["metadata"]["creationTimestamp"] = CREATED
+    obj["spec"]["replicas"] = 3
+    obj["status"] = {"replicas": 2, "readyReplicas": 1}
+    assert [c.name for c in RC.columns] == ["Desired", "Current", "Ready", "Age", "Containers", "Images", "Selector"]
+    assert RC.cells(obj, NOW) == [3, 2, 1, "5m", "nginx", "nginx", "app=nginx"]
+    assert scale_of(obj)["status"] == {"replicas": 2, "selector": "app=nginx"}

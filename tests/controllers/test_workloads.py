@@ -1,5 +1,6 @@
-"""The DaemonSet controller on three simulated nodes: a pod on every node that fits, taints and node
-selectors respected, rolling and OnDelete updates through ControllerRevisions."""
+"""The workload controllers of issue 16 on three simulated nodes. DaemonSet: a pod on every node that
+fits, taints and node selectors respected, rolling and OnDelete updates through ControllerRevisions.
+ReplicationController: replicas kept, by an equality selector. CronJob: Jobs on a fast clock."""
 
 from __future__ import annotations
 
@@ -18,23 +19,23 @@ NODES = ("node-1", "node-2", "node-3")
 
 
 @pytest.fixture(scope="module")
-def ds_cluster() -> Iterator[Cluster]:
+def workloads_cluster() -> Iterator[Cluster]:
     with Cluster(nodes=len(NODES), runtime="sim", seed=16, set_kubeconfig_env=False) as c:
         yield c
 
 
 @pytest.fixture
-def api(ds_cluster: Cluster) -> Any:
-    admin = ds_cluster.client_for("admin", ["system:masters"], agent="test")
+def api(workloads_cluster: Cluster) -> Any:
+    admin = workloads_cluster.client_for("admin", ["system:masters"], agent="test")
 
     def call(method: str, path: str, body: Any = None, **kw: Any) -> Any:
-        return ds_cluster.run(admin.request(method, path, body=body, **kw))
+        return workloads_cluster.run(admin.request(method, path, body=body, **kw))
     return call
 
 
 @pytest.fixture
 def ns(api: Any, request: pytest.FixtureRequest) -> str:
-    name = f"ds-{zlib.crc32(request.node.nodeid.encode()):08x}"
+    name = f"w-{zlib.crc32(request.node.nodeid.encode()):08x}"
     api("POST", "/api/v1/namespaces", {"metadata": {"name": name}})
     return name
 
@@ -48,10 +49,15 @@ def agent(**spec: Any) -> dict[str, Any]:
                                            **spec.pop("pod", {})}}}}
 
 
+def live(api: Any, ns: str) -> dict[str, dict[str, Any]]:
+    """The pods of ``ns`` that are not being deleted, by name."""
+    items = api("GET", resource_path("v1", "pods", namespace=ns))["items"]
+    return {p["metadata"]["name"]: p for p in items if not p["metadata"].get("deletionTimestamp")}
+
+
 def live_pods(api: Any, ns: str) -> dict[str, dict[str, Any]]:
     """The DaemonSet's pods that are not being deleted, by node."""
-    items = api("GET", resource_path("v1", "pods", namespace=ns))["items"]
-    return {p["spec"].get("nodeName", ""): p for p in items if not p["metadata"].get("deletionTimestamp")}
+    return {p["spec"].get("nodeName", ""): p for p in live(api, ns).values()}
 
 
 def rolled_out(api: Any, ns: str, nodes: int, *, updated: bool = True) -> Any:
@@ -141,3 +147,34 @@ def test_ondelete_waits_for_a_deleted_pod(api, ns):
              .get("image") == "agent:2", what="a new pod on node-1")
     images = {node: p["spec"]["containers"][0]["image"] for node, p in live_pods(api, ns).items()}
     assert images == {"node-1": "agent:2", "node-2": "agent:1", "node-3": "agent:1"}
+
+
+# --- ReplicationController -----------------------------------------------------------------------------
+
+
+def test_replication_controller_keeps_its_replicas(api, ns):
+    rc = {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "web"},
+          "spec": {"replicas": 3, "template": {"metadata": {"labels": {"app": "web", "tier": "front"}},
+                                               "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}
+    created = api("POST", resource_path("v1", "replicationcontrollers", namespace=ns), rc)
+    assert created["spec"]["selector"] == {"app": "web", "tier": "front"}  # defaulted from the template
+    orphan = {"metadata": {"name": "stray", "labels": {"app": "web", "tier": "front"}},
+              "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+    api("POST", resource_path("v1", "pods", namespace=ns), orphan)  # adopted: counts as one of the three
+
+    def ready() -> Any:
+        obj = api("GET", resource_path("v1", "replicationcontrollers", namespace=ns, name="web"))
+        return obj if obj["status"].get("readyReplicas") == 3 and len(live(api, ns)) == 3 else None
+    wait_for(ready, what="3 ready replicas")
+    owners = {name: p["metadata"]["ownerReferences"][0] for name, p in live(api, ns).items()}
+    assert owners["stray"]["kind"] == "ReplicationController" and owners["stray"]["apiVersion"] == "v1"
+    api("DELETE", resource_path("v1", "pods", namespace=ns, name="stray"))
+    wait_for(lambda: ready() and "stray" not in live(api, ns),
+             what="a replacement for the deleted pod")
+    api("PATCH", resource_path("v1", "replicationcontrollers", namespace=ns, name="web", subresource="scale"),
+        {"spec": {"replicas": 1}}, content_type="application/merge-patch+json")
+    wait_for(lambda: len(live(api, ns)) == 1, what="scaled down to 1")
+    events = [e for e in api("GET", resource_path("v1", "events", namespace=ns))["items"]
+              if e["involvedObject"]["kind"] == "ReplicationController"]
+    assert {(e["reason"], e["source"]["component"]) for e in events} >= {
+        ("SuccessfulCreate", "replication-controller"), ("SuccessfulDelete", "replication-controller")}
