@@ -20,6 +20,7 @@ from labkit.apiserver.registry import (
     certificatesigningrequest,
     configmap,
     controllerrevision,
+    cronjob,
     daemonset,
     deployment,
     endpoints,
@@ -166,6 +167,8 @@ RESOURCES: tuple[Resource, ...] = (
              conversion=Conversion("v2", horizontalpodautoscaler.from_v1, horizontalpodautoscaler.to_v1)),
     # batch/v1
     Resource("batch", "v1", "jobs", "Job", True, job.STRATEGY, (), ("all",), subresources=(_status("Job"),)),
+    Resource("batch", "v1", "cronjobs", "CronJob", True, cronjob.STRATEGY, ("cj",), ("all",),
+             subresources=(_status("CronJob"),)),
     # certificates.k8s.io/v1
     Resource("certificates.k8s.io", "v1", "certificatesigningrequests", "CertificateSigningRequest", False,
              certificatesigningrequest.STRATEGY, ("csr",),

@@ -5,7 +5,7 @@ controllers share one :class:`~labkit.controllers.base.SharedInformers`, and onl
 the ``kube-system/kube-controller-manager`` Lease runs them. Losing the Lease stops the controllers
 (kube exits the process instead) and the manager becomes a candidate again. Every controller keeps its
 own gate, named after it, so ``cluster.pause()`` / ``step()`` reach each loop. Left out: the cloud,
-CSR cleaner, volume, CronJob, TTL-after-finished, DaemonSet and StatefulSet controllers.
+CSR cleaner, volume, TTL-after-finished and StatefulSet controllers.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from labkit.component import Component
 from labkit.controllers.base import Controller, SharedInformers
 from labkit.controllers.bootstrapsigner import BootstrapSigner
 from labkit.controllers.config import ControllerManagerConfig
+from labkit.controllers.cronjob import CronJobController
 from labkit.controllers.csrapproving import CSRApprovingController
 from labkit.controllers.csrsigning import CSRSigningController
 from labkit.controllers.daemonset import DaemonSetsController
@@ -62,6 +63,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
     # the workload controllers of issue 16
     "daemonset": DaemonSetsController,
     "replicationcontroller": ReplicationManager,
+    "cronjob": CronJobController,
 }
 
 
