@@ -45,6 +45,10 @@ class Clock:
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
+    def from_real(self, t: dt.datetime) -> dt.datetime:
+        """A wall time read elsewhere (an object's timestamp, written by the API server) on this clock."""
+        return t
+
 
 class ScaledClock(Clock):
     """The system's clock run ``speed`` times faster from the moment it is made: the wall time starts
@@ -68,6 +72,9 @@ class ScaledClock(Clock):
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds / self.speed)
+
+    def from_real(self, t: dt.datetime) -> dt.datetime:
+        return self._wall0 + (t - self._wall0) * self.speed
 
 
 #: the clock every component uses unless it is given another

@@ -17,8 +17,9 @@ The key comes back when the next time is due (``nextScheduleTimeDuration``).
 
 Time comes from the controller's ``clock`` (``labkit/clock.py``), as in kube. A lesson or test that
 wants minutes to pass in seconds gives it a faster one: ``ControllerManagerConfig(cronjob_clock_speed=60)``
-runs it on a :class:`~labkit.clock.ScaledClock`, so ``* * * * *`` fires every real second (the Jobs'
-own timestamps, written by the API server, stay in real time); a unit test can step a ``FakeClock``.
+runs it on a :class:`~labkit.clock.ScaledClock`, so ``* * * * *`` fires every real second; the
+timestamps it reads (a CronJob's creation, a Job's completion, written by the API server in real
+time) are read on that clock (``Clock.from_real``), and the ones it writes are its own.
 Schedules are parsed by ``labkit/apimachinery/cron.py``. Left out: the ``UnexpectedJob`` event for a
 Job the controller did not create (``kubectl create job --from=cronjob/...`` makes such Jobs; they are
 left alone and show in the history like others).
@@ -56,12 +57,13 @@ def finished(job: Obj) -> str | None:
     return None
 
 
-def most_recent_schedule(cj: Obj, schedule: Schedule, zone: dt.tzinfo,
-                         now: dt.datetime) -> tuple[dt.datetime | None, int]:
+def most_recent_schedule(cj: Obj, schedule: Schedule, zone: dt.tzinfo, now: dt.datetime,
+                         clock: Clock = REAL) -> tuple[dt.datetime | None, int]:
     """``mostRecentScheduleTime``: the latest time due at ``now`` that has not run, and how many were
-    missed on the way (None, 0 when nothing is due)."""
+    missed on the way (None, 0 when nothing is due). The creation time is read on ``clock``."""
     status = cj.get("status") or {}
-    earliest = parse_time(status.get("lastScheduleTime")) or parse_time(cj["metadata"].get("creationTimestamp"))
+    created = parse_time(cj["metadata"].get("creationTimestamp"))
+    earliest = parse_time(status.get("lastScheduleTime")) or (None if created is None else clock.from_real(created))
     if earliest is None:
         return None, 0
     deadline = cj["spec"].get("startingDeadlineSeconds")
@@ -135,8 +137,11 @@ class CronJobController(Controller):
                 self.recorder.event(cj, "Normal", "SawCompletedJob",
                                     f"Saw completed job: {job['metadata']['name']}, status: {outcome}")
             completed = parse_time((job.get("status") or {}).get("completionTime"))
+            if outcome != "Complete" or completed is None:
+                continue
+            completed = self.clock.from_real(completed)
             last = parse_time(status.get("lastSuccessfulTime"))
-            if outcome == "Complete" and completed is not None and (last is None or completed > last):
+            if last is None or completed > last:
                 status["lastSuccessfulTime"] = rfc3339(completed)
         for ref in list(active):
             if ref.get("uid") not in uids and self.jobs.get(f"{ref.get('namespace')}/{ref.get('name')}") is None:
@@ -169,7 +174,7 @@ class CronJobController(Controller):
             self.recorder.event(cj, "Warning", "UnparseableSchedule",
                                 f"unparseable schedule: \"{spec.get('schedule', '')}\" : {e}")
             return None
-        scheduled, missed = most_recent_schedule({**cj, "status": status}, schedule, zone, now)
+        scheduled, missed = most_recent_schedule({**cj, "status": status}, schedule, zone, now, self.clock)
         if scheduled is None:
             return self._requeue(schedule, zone, now)
         if missed > TOO_MANY_MISSED:

@@ -4,6 +4,7 @@ ReplicationController: replicas kept, by an equality selector. CronJob: Jobs on 
 
 from __future__ import annotations
 
+import datetime as dt
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 
 from labkit import Cluster
 from labkit.client import resource_path
+from labkit.controllers import ControllerManagerConfig
 
 from .conftest import wait_for
 
@@ -20,7 +22,9 @@ NODES = ("node-1", "node-2", "node-3")
 
 @pytest.fixture(scope="module")
 def workloads_cluster() -> Iterator[Cluster]:
-    with Cluster(nodes=len(NODES), runtime="sim", seed=16, set_kubeconfig_env=False) as c:
+    """Three sim nodes; the CronJob controller's clock runs 60 times faster (a minute a second)."""
+    with Cluster(nodes=len(NODES), runtime="sim", seed=16, set_kubeconfig_env=False,
+                 controllers=ControllerManagerConfig(cronjob_clock_speed=60)) as c:
         yield c
 
 
@@ -178,3 +182,66 @@ def test_replication_controller_keeps_its_replicas(api, ns):
               if e["involvedObject"]["kind"] == "ReplicationController"]
     assert {(e["reason"], e["source"]["component"]) for e in events} >= {
         ("SuccessfulCreate", "replication-controller"), ("SuccessfulDelete", "replication-controller")}
+
+
+# --- CronJob -------------------------------------------------------------------------------------------
+
+
+def cronjob(name: str, *, finishes: bool, **spec: Any) -> dict[str, Any]:
+    """Every minute; its pods exit 0 at once (``finishes``) or run until deleted."""
+    annotations = {"labkit.dev/sim-exit-code": "0"} if finishes else {}
+    return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": name},
+            "spec": {"schedule": "* * * * *", **spec, "jobTemplate": {"spec": {"template": {
+                "metadata": {"annotations": annotations},
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}}}}
+
+
+def jobs(api: Any, ns: str) -> list[dict[str, Any]]:
+    return [j for j in api("GET", resource_path("batch/v1", "jobs", namespace=ns))["items"]
+            if not j["metadata"].get("deletionTimestamp")]
+
+
+def cj_events(api: Any, ns: str) -> list[tuple[str, str]]:
+    return [(e["reason"], e["message"]) for e in api("GET", resource_path("v1", "events", namespace=ns))["items"]
+            if e["involvedObject"]["kind"] == "CronJob"]
+
+
+def test_cronjob_runs_each_minute_and_keeps_its_history(api, ns):
+    api("POST", resource_path("batch/v1", "cronjobs", namespace=ns),
+        cronjob("tick", finishes=True, successfulJobsHistoryLimit=1))
+    wait_for(lambda: any(r == "SuccessfulDelete" for r, _ in cj_events(api, ns)),
+             what=lambda: f"a Job past the history limit deleted, events {cj_events(api, ns)}")
+    names = sorted(j["metadata"]["name"] for j in jobs(api, ns))
+    assert len(names) <= 2  # one kept, perhaps one running
+    for job in jobs(api, ns):  # <cronjob>-<scheduled minutes since the epoch>, owned by the CronJob
+        prefix, minutes = job["metadata"]["name"].rsplit("-", 1)
+        assert prefix == "tick"
+        stamp = job["metadata"]["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"]
+        assert int(minutes) * 60 == dt.datetime.fromisoformat(stamp).timestamp()
+        assert job["metadata"]["ownerReferences"][0]["kind"] == "CronJob"
+    cj = api("GET", resource_path("batch/v1", "cronjobs", namespace=ns, name="tick"))
+    assert cj["status"]["lastScheduleTime"] and cj["status"]["lastSuccessfulTime"]
+    reasons = [r for r, _ in cj_events(api, ns)]
+    assert {"SuccessfulCreate", "SawCompletedJob", "SuccessfulDelete"} <= set(reasons)
+    assert ("SuccessfulCreate", f"Created job {names[-1]}") in cj_events(api, ns)
+
+
+def test_cronjob_forbid_waits_and_replace_replaces(api, ns):
+    api("POST", resource_path("batch/v1", "cronjobs", namespace=ns),
+        cronjob("forbid", finishes=False, concurrencyPolicy="Forbid"))
+    api("POST", resource_path("batch/v1", "cronjobs", namespace=ns),
+        cronjob("replace", finishes=False, concurrencyPolicy="Replace"))
+    wait_for(lambda: ("Normal", "JobAlreadyActive") in {("Normal", r) for r, _ in cj_events(api, ns)}
+             and sum(1 for r, m in cj_events(api, ns) if r == "SuccessfulDelete" and "replace-" in m) >= 1,
+             what=lambda: f"Forbid skipping and Replace deleting, events {cj_events(api, ns)}")
+    by_owner: dict[str, list[str]] = {}
+    for job in jobs(api, ns):
+        by_owner.setdefault(job["metadata"]["ownerReferences"][0]["name"], []).append(job["metadata"]["name"])
+    assert len(by_owner["forbid"]) == 1  # the first one still runs; no other was started
+    assert len(by_owner["replace"]) == 1  # each new one replaced the one before
+    cj = api("GET", resource_path("batch/v1", "cronjobs", namespace=ns, name="forbid"))
+    assert [a["name"] for a in cj["status"]["active"]] == by_owner["forbid"]
+    api("PATCH", resource_path("batch/v1", "cronjobs", namespace=ns, name="forbid"), {"spec": {"suspend": True}},
+        content_type="application/merge-patch+json")
+    api("PATCH", resource_path("batch/v1", "cronjobs", namespace=ns, name="replace"), {"spec": {"suspend": True}},
+        content_type="application/merge-patch+json")
