@@ -10,9 +10,9 @@ are restricted a day matching either fires; when one is ``*`` both must match. T
 times in the schedule's zone (``zoneinfo``). Error messages are robfig's, since kube-apiserver puts
 them in its validation errors.
 
-Left out: a ``TZ=``/``CRON_TZ=`` prefix (kube refuses it in favour of ``spec.timeZone``), robfig's
-exact handling of wall times skipped or repeated by a DST change (here the first such instant is
-used), ``@every`` durations with units other than h, m and s.
+A ``TZ=``/``CRON_TZ=`` prefix is accepted but not kept: kube's validation refuses it in favour of
+``spec.timeZone``. Left out: robfig's exact handling of wall times skipped or repeated by a DST
+change (here the first such instant is used), ``@every`` durations with units other than h, m and s.
 """
 
 from __future__ import annotations
@@ -119,6 +119,14 @@ def parse_standard(spec: str) -> Schedule:
     spec = spec.strip()
     if not spec:
         raise CronError("empty spec string")
+    if spec.startswith(("TZ=", "CRON_TZ=")):  # robfig reads the zone; kube's validation refuses it
+        zone, _, spec = spec.partition(" ")
+        name = zone.partition("=")[2]
+        try:
+            load_zone(name)
+        except CronError as e:
+            raise CronError(f"provided bad location {name}: {e}") from None
+        spec = spec.strip()
     if spec.startswith("@every "):
         match = _DURATION.match(spec.removeprefix("@every ").strip())
         if not match or not any(match.groups()):

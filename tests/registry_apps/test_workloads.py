@@ -4,11 +4,13 @@ messages and Table rows as kube-apiserver has them."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 
 import pytest
 
 from labkit.apiserver.errors import ApiError
-from labkit.apiserver.registry import controllerrevision, daemonset, replicationcontroller
+from labkit.apimachinery import cron
+from labkit.apiserver.registry import controllerrevision, cronjob, daemonset, replicationcontroller
 from labkit.apiserver.registry.scale import scale_of
 
 from .helpers import CREATED, NOW, fields, status_causes
@@ -215,3 +217,89 @@ def test_rc_row_and_scale_view():
     assert [c.name for c in RC.columns] == ["Desired", "Current", "Ready", "Age", "Containers", "Images", "Selector"]
     assert RC.cells(obj, NOW) == [3, 2, 1, "5m", "nginx", "nginx", "app=nginx"]
     assert scale_of(obj)["status"] == {"replicas": 2, "selector": "app=nginx"}
+
+
+# --- CronJob and its schedules -----------------------------------------------------------------------
+
+CJ = cronjob.STRATEGY
+T0 = dt.datetime(2026, 1, 1, 12, 0, 30, tzinfo=dt.UTC)  # a Thursday
+
+
+@pytest.mark.parametrize(("spec", "zone", "expected"), [
+    ("* * * * *", None, "2026-01-01T12:01:00+00:00"),
+    ("*/15 * * * *", None, "2026-01-01T12:15:00+00:00"),
+    ("5/20 * * * *", None, "2026-01-01T12:05:00+00:00"),  # a/n runs from a to the maximum
+    ("0 9 * * mon-FRI", None, "2026-01-02T09:00:00+00:00"),
+    ("0 9 * * MON-FRI", "Europe/Paris", "2026-01-02T08:00:00+00:00"),
+    ("0 0 13 * 5", None, "2026-01-02T00:00:00+00:00"),  # both days restricted: the 13th or a Friday
+    ("0 0 13 * *", None, "2026-01-13T00:00:00+00:00"),
+    ("30 4 1,15 FEB *", None, "2026-02-01T04:30:00+00:00"),
+    ("@hourly", None, "2026-01-01T13:00:00+00:00"),
+    ("@daily", None, "2026-01-02T00:00:00+00:00"),
+    ("@weekly", None, "2026-01-04T00:00:00+00:00"),
+    ("@yearly", None, "2027-01-01T00:00:00+00:00"),
+    ("@every 90s", None, "2026-01-01T12:02:00+00:00"),
+])
+def test_next_schedule_time(spec, zone, expected):
+    assert cron.parse_standard(spec).next(T0, cron.load_zone(zone)).isoformat() == expected
+
+
+def test_a_schedule_that_never_fires():
+    assert cron.parse_standard("0 0 30 2 *").next(T0) is None
+
+
+def test_cronjob_defaults(registry):
+    body = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "hello"},
+            "spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": {"spec": {
+                "restartPolicy": "OnFailure", "containers": [{"name": "c", "image": "busybox"}]}}}}}}
+    created, _ = registry("batch", "cronjobs").create("default", body)
+    spec = created["spec"]
+    assert {k: spec[k] for k in ("concurrencyPolicy", "suspend", "successfulJobsHistoryLimit",
+                                 "failedJobsHistoryLimit")} == {
+        "concurrencyPolicy": "Allow", "suspend": False, "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 1}
+    assert "completions" not in spec["jobTemplate"]["spec"]  # no Job defaults in the template
+    assert spec["jobTemplate"]["spec"]["template"]["spec"]["dnsPolicy"] == "ClusterFirst"
+    assert created["status"] == {}
+
+
+def test_cronjob_validation_reads_as_kube():
+    obj = {"metadata": {"name": "x" * 53},
+           "spec": {"schedule": "61 * * * *", "timeZone": "Mars/Olympus", "concurrencyPolicy": "Sometimes",
+                    "startingDeadlineSeconds": -1, "successfulJobsHistoryLimit": -1,
+                    "jobTemplate": {"spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"spec": {
+                        "restartPolicy": "Always", "containers": [{"name": "c", "image": "busybox"}]}}}}}}
+    CJ.default(obj)
+    assert fields(CJ.validate(obj)) == [
+        ("metadata.name", f'Invalid value: "{"x" * 53}": must be no more than 52 characters'),
+        ("spec.schedule", 'Invalid value: "61 * * * *": end of range (61) above maximum (59): 61'),
+        ("spec.startingDeadlineSeconds", "Invalid value: -1: must be greater than or equal to 0"),
+        ("spec.timeZone", 'Invalid value: "Mars/Olympus": unknown time zone Mars/Olympus'),
+        ("spec.concurrencyPolicy",
+         'Unsupported value: "Sometimes": supported values: "Allow", "Forbid", "Replace"'),
+        ("spec.jobTemplate.spec.template.spec.restartPolicy",
+         'Unsupported value: "Always": supported values: "OnFailure", "Never"'),
+        ("spec.jobTemplate.spec.selector", 'Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"a":"b"}, '
+                                           'MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: `selector` will be '
+                                           'auto-generated'),
+        ("spec.successfulJobsHistoryLimit", "Invalid value: -1: must be greater than or equal to 0"),
+    ]
+    obj = {"metadata": {"name": "ok"}, "spec": {"schedule": "CRON_TZ=UTC 0 * * * *", "timeZone": "",
+                                                "jobTemplate": {"spec": {"template": {"spec": {
+                                                    "restartPolicy": "Never",
+                                                    "containers": [{"name": "c", "image": "busybox"}]}}}}}}
+    CJ.default(obj)
+    assert fields(CJ.validate(obj)) == [
+        ("spec.schedule", 'Invalid value: "CRON_TZ=UTC 0 * * * *": cannot use TZ or CRON_TZ in schedule, use '
+                          'timeZone field instead'),
+        ("spec.timeZone", 'Invalid value: "": timeZone must be nil or non-empty string'),
+    ]
+
+
+def test_cronjob_row():
+    obj = {"metadata": {"name": "hello", "creationTimestamp": CREATED},
+           "spec": {"schedule": "*/5 * * * *", "suspend": False, "jobTemplate": {"spec": {"template": {"spec": {
+               "containers": [{"name": "c", "image": "busybox"}]}}}}},
+           "status": {"active": [{"name": "hello-1"}], "lastScheduleTime": "2026-01-01T11:59:00Z"}}
+    assert [c.name for c in CJ.columns] == ["Schedule", "Timezone", "Suspend", "Active", "Last Schedule", "Age",
+                                            "Containers", "Images", "Selector"]
+    assert CJ.cells(obj, NOW) == ["*/5 * * * *", "<none>", "False", 1, "60s", "5m", "c", "busybox", "<none>"]
