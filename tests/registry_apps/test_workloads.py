@@ -8,8 +8,8 @@ import datetime as dt
 
 import pytest
 
-from labkit.apiserver.errors import ApiError
 from labkit.apimachinery import cron
+from labkit.apiserver.errors import ApiError
 from labkit.apiserver.registry import controllerrevision, cronjob, daemonset, replicationcontroller
 from labkit.apiserver.registry.scale import scale_of
 
@@ -110,7 +110,8 @@ def test_daemonset_selector_missing_empty_or_changed(registry):
     obj["spec"]["selector"] = {}
     assert fields(DS.validate(obj)) == [
         ("spec.selector", "Invalid value: v1.LabelSelector{MatchLabels:map[string]string(nil), "
-                          "MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for daemonset")]
+                          "MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: "
+                          "empty selector is invalid for daemonset")]
     reg = registry("apps", "daemonsets")
     created, _ = reg.create("default", agent())
     moved = copy.deepcopy(created)
