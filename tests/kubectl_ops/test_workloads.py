@@ -94,3 +94,21 @@ def test_replication_controller_get_scale_describe(kubectl, api):
     for line in ("Selector:     app=nginx", "Replicas:     1 current / 1 desired", "Deleted pod: nginx-"):
         assert line in described
     assert "replicationcontroller/nginx" in k("get", "all")
+
+
+def test_cronjob_create_get_describe_and_job_from_it(kubectl, api):
+    k = kubectl
+    assert k("create", "cronjob", "hello", "--image=busybox", "--schedule=*/5 * * * *", "--", "echo", "hi") \
+        == "cronjob.batch/hello created\n"  # a protobuf body from kubectl 1.32 on
+    table = rows(k("get", "cj"))
+    assert table[0] == ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST", "SCHEDULE", "AGE"]
+    assert table[1][:9] == ["hello", "*/5", "*", "*", "*", "*", "<none>", "False", "0"]
+    described = k("describe", "cronjob", "hello")
+    for line in ("Schedule:                      */5 * * * *", "Concurrency Policy:            Allow",
+                 "Successful Job History Limit:  3", "Failed Job History Limit:      1"):
+        assert line in described
+    assert k("create", "job", "manual", "--from=cronjob/hello") == "job.batch/manual created\n"
+    job = json.loads(k("get", "job", "manual", "-o", "json"))
+    assert job["metadata"]["ownerReferences"][0]["kind"] == "CronJob"
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["echo", "hi"]
+    assert "cronjob.batch/hello" in k("get", "all")
