@@ -36,15 +36,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from labkit import codec
-from labkit.apimachinery.labels import label_selector_from_object
 from labkit.apimachinery.meta import Obj, get_controller_of, new_controller_ref
 from labkit.apimachinery.podutil import is_pod_available, is_pod_ready
 from labkit.apimachinery.taints import find_matching_untolerated_taint
 from labkit.apiserver.registry.daemonset import template_generation
 from labkit.client import APIStatusError, resource_path
-from labkit.controllers.base import CONTROLLER_UID_INDEX, Controller, Result, controller_uid_index
+from labkit.controllers.base import CONTROLLER_UID_INDEX, Result
 from labkit.controllers.deployment import compute_hash, normalized, resolve
-from labkit.controllers.replicaset import Expectations, claim_pods, pod_from_template, slow_start_batch
+from labkit.controllers.replicaset import PodOwnerController, pod_from_template, slow_start_batch
 from labkit.informer import Informer, key_of
 from labkit.scheduler.plugins.helper import node_selector_term_errors, term_matches
 
@@ -144,22 +143,12 @@ def revision_data(ds: Obj) -> Obj:
     return {"spec": {"template": {**codec.clone(ds["spec"]["template"]), "$patch": "replace"}}}
 
 
-class DaemonSetsController(Controller):
+class DaemonSetsController(PodOwnerController):
     name = "daemonset-controller"
     resource = "daemonsets"
+    kind = "DaemonSet"
+    api_version = API_VERSION
     workers = 2  # ConcurrentDaemonSetSyncs
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.expectations = Expectations(self.clock)
-
-    @property
-    def daemonsets(self) -> Informer:
-        return self.informer(API_VERSION, "daemonsets")
-
-    @property
-    def pods(self) -> Informer:
-        return self.informer("v1", "pods")
 
     @property
     def nodes(self) -> Informer:
@@ -169,23 +158,16 @@ class DaemonSetsController(Controller):
     def revisions(self) -> Informer:
         return self.informer(API_VERSION, "controllerrevisions")
 
-    # --- event handlers -------------------------------------------------------------------------------
+    # --- event handlers (the pods' are PodOwnerController's) ------------------------------------------
 
     def register(self) -> None:
-        self.daemonsets.add_handlers(on_add=self.enqueue, on_update=lambda _o, n: self.enqueue(n),
-                                     on_delete=self._ds_deleted)
-        self.pods.add_handlers(on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted)
-        self.pods.add_indexer(CONTROLLER_UID_INDEX, controller_uid_index)
+        super().register()
         self.nodes.add_handlers(on_add=lambda _n: self._enqueue_all(), on_update=self._node_updated)
         self.revisions.add_handlers(on_add=self._owner_changed, on_update=lambda _o, n: self._owner_changed(n),
                                     on_delete=self._owner_changed)
 
-    def _ds_deleted(self, ds: Obj) -> None:
-        self.expectations.forget(key_of(ds))
-        self.enqueue(ds)
-
     def _enqueue_all(self) -> None:
-        for ds in self.daemonsets.list():
+        for ds in self.owners.list():
             self.enqueue(ds)
 
     def _node_updated(self, old: Obj, node: Obj) -> None:
@@ -196,51 +178,15 @@ class DaemonSetsController(Controller):
         if facts(old) != facts(node):
             self._enqueue_all()
 
-    def _owner_key(self, obj: Obj) -> str | None:
-        ref = get_controller_of(obj)
-        if ref is None or ref.get("kind") != "DaemonSet":
-            return None
-        key = f"{obj['metadata']['namespace']}/{ref['name']}"
-        ds = self.daemonsets.get(key)
-        return key if ds is not None and ds["metadata"]["uid"] == ref["uid"] else None
-
-    def _owner_changed(self, obj: Obj) -> None:
-        key = self._owner_key(obj)
+    def _owner_changed(self, revision: Obj) -> None:
+        key = self._owner_key(revision)
         if key is not None:
-            self.queue.add(key)
-
-    def _enqueue_matching(self, pod: Obj) -> None:
-        for ds in self.daemonsets.list(pod["metadata"]["namespace"]):
-            if label_selector_from_object(ds["spec"].get("selector")).matches(pod["metadata"].get("labels") or {}):
-                self.enqueue(ds)
-
-    def _pod_added(self, pod: Obj) -> None:
-        key = self._owner_key(pod)
-        if key is not None:
-            self.expectations.creation_observed(key)
-            self.queue.add(key)
-        elif get_controller_of(pod) is None:
-            self._enqueue_matching(pod)
-
-    def _pod_updated(self, _old: Obj, pod: Obj) -> None:
-        key = self._owner_key(pod)
-        if key is not None:
-            if pod["metadata"].get("deletionTimestamp"):
-                self.expectations.deletion_observed(key, key_of(pod))
-            self.queue.add(key)
-        elif get_controller_of(pod) is None:
-            self._enqueue_matching(pod)
-
-    def _pod_deleted(self, pod: Obj) -> None:
-        key = self._owner_key(pod)
-        if key is not None:
-            self.expectations.deletion_observed(key, key_of(pod))
             self.queue.add(key)
 
     # --- sync -----------------------------------------------------------------------------------------
 
     async def sync(self, key: str) -> Result | None:
-        ds = self.daemonsets.get(key)
+        ds = self.owners.get(key)
         if ds is None:
             self.expectations.forget(key)
             return None
@@ -259,8 +205,7 @@ class DaemonSetsController(Controller):
 
     async def _node_to_daemon_pods(self, ds: Obj) -> dict[str, list[Obj]]:
         """``getNodesToDaemonPods``: the claimed pods by the node they run on or are meant for."""
-        pods = await claim_pods(self.client, self.pods, ds, label_selector_from_object(ds["spec"].get("selector")),
-                                kind="DaemonSet", api_version=API_VERSION)
+        pods = await self._claim_pods(ds)
         by_node: dict[str, list[Obj]] = {}
         for pod in pods:
             phase = pod.get("status", {}).get("phase")

@@ -15,7 +15,7 @@ the selector.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, ClassVar
 
 from labkit import codec
 from labkit.apimachinery.labels import LabelSelector, label_selector_from_object
@@ -169,66 +169,57 @@ async def claim_pods(client: Client, pods: Informer, owner: Obj, selector: Label
     return owned
 
 
-class ReplicaSetController(Controller):
-    """Keeps ReplicaSets' pods; :class:`labkit.controllers.replication.ReplicationManager` runs the same
-    loop for ReplicationControllers by changing the kind and how its selector reads."""
+class PodOwnerController(Controller):
+    """What the controllers that own pods through a selector share (the ReplicaSet, replication and
+    DaemonSet controllers' ``addPod``/``updatePod``/``deletePod`` and expectations): an owner's own
+    changes queue it; a pod queues its controller and marks the create or delete the owner's
+    expectations wait for; an orphan queues every owner whose selector matches it. Subclasses name the
+    owner's ``kind``, ``api_version`` and ``resource``, and may read its selector differently."""
 
-    name = "replicaset-controller"
-    resource = "replicasets"
-    kind = "ReplicaSet"
-    api_version = "apps/v1"
-    workers = 2
+    kind: ClassVar[str] = ""
+    api_version: ClassVar[str] = ""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.expectations = Expectations(self.clock)
 
     @property
-    def replicasets(self) -> Informer:
-        """The informer of the controlled kind."""
+    def owners(self) -> Informer:
+        """The informer of the owning kind."""
         return self.informer(self.api_version, self.resource)
-
-    def selector_of(self, rs: Obj) -> LabelSelector:
-        """The pods ``rs`` selects (``spec.selector`` is a ``metav1.LabelSelector``)."""
-        return label_selector_from_object(rs["spec"].get("selector"))
 
     @property
     def pods(self) -> Informer:
         return self.informer("v1", "pods")
 
+    def selector_of(self, owner: Obj) -> LabelSelector:
+        """The pods ``owner`` selects (``spec.selector`` is a ``metav1.LabelSelector``)."""
+        return label_selector_from_object(owner["spec"].get("selector"))
+
     def register(self) -> None:
-        self.replicasets.add_handlers(on_add=self.enqueue, on_update=lambda _o, n: self.enqueue(n),
-                                      on_delete=self._rs_deleted)
+        self.owners.add_handlers(on_add=self.enqueue, on_update=lambda _o, n: self.enqueue(n),
+                                 on_delete=self._owner_deleted)
         self.pods.add_handlers(on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted)
         self.pods.add_indexer(CONTROLLER_UID_INDEX, controller_uid_index)
 
-    def _related_pods(self, rs: Obj, active: list[Obj]) -> list[Obj]:
-        """The pods of every ReplicaSet with this one's owner (a Deployment's old and new ones)."""
-        owner = get_controller_of(rs)
-        if owner is None:
-            return active
-        ns = rs["metadata"]["namespace"]
-        siblings = {r["metadata"]["uid"] for r in self.replicasets.list(ns)
-                    if (get_controller_of(r) or {}).get("uid") == owner.get("uid")}
-        return [p for uid in siblings for p in self.pods.by_index(CONTROLLER_UID_INDEX, uid)]
+    def _owner_deleted(self, owner: Obj) -> None:
+        self.expectations.forget(key_of(owner))
+        self.enqueue(owner)
 
-    def _rs_deleted(self, rs: Obj) -> None:
-        self.expectations.forget(key_of(rs))
-        self.enqueue(rs)
-
-    def _owner_key(self, pod: Obj) -> str | None:
-        ref = get_controller_of(pod)
+    def _owner_key(self, obj: Obj) -> str | None:
+        """The key of ``obj``'s controller, if it is one of ours and still the same object."""
+        ref = get_controller_of(obj)
         if ref is None or ref.get("kind") != self.kind:
             return None
-        key = f"{pod['metadata']['namespace']}/{ref['name']}"
-        rs = self.replicasets.get(key)
-        return key if rs is not None and rs["metadata"]["uid"] == ref["uid"] else None
+        key = f"{obj['metadata']['namespace']}/{ref['name']}"
+        owner = self.owners.get(key)
+        return key if owner is not None and owner["metadata"]["uid"] == ref["uid"] else None
 
     def _enqueue_matching(self, pod: Obj) -> None:
-        """An orphan: every ReplicaSet whose selector matches may want to adopt it."""
-        for rs in self.replicasets.list(pod["metadata"]["namespace"]):
-            if self.selector_of(rs).matches(pod["metadata"].get("labels") or {}):
-                self.enqueue(rs)
+        """An orphan: every owner whose selector matches may want to adopt it."""
+        for owner in self.owners.list(pod["metadata"]["namespace"]):
+            if self.selector_of(owner).matches(pod["metadata"].get("labels") or {}):
+                self.enqueue(owner)
 
     def _pod_added(self, pod: Obj) -> None:
         key = self._owner_key(pod)
@@ -253,8 +244,34 @@ class ReplicaSetController(Controller):
             self.expectations.deletion_observed(key, key_of(pod))
             self.queue.add(key)
 
+    async def _claim_pods(self, owner: Obj) -> list[Obj]:
+        """Pods ``owner`` controls, adopting matching orphans (``ClaimPods``)."""
+        return await claim_pods(self.client, self.pods, owner, self.selector_of(owner), kind=self.kind,
+                                api_version=self.api_version)
+
+
+class ReplicaSetController(PodOwnerController):
+    """Keeps ReplicaSets' pods; :class:`labkit.controllers.replication.ReplicationManager` runs the same
+    loop for ReplicationControllers by changing the kind and how its selector reads."""
+
+    name = "replicaset-controller"
+    resource = "replicasets"
+    kind = "ReplicaSet"
+    api_version = "apps/v1"
+    workers = 2
+
+    def _related_pods(self, rs: Obj, active: list[Obj]) -> list[Obj]:
+        """The pods of every ReplicaSet with this one's owner (a Deployment's old and new ones)."""
+        owner = get_controller_of(rs)
+        if owner is None:
+            return active
+        ns = rs["metadata"]["namespace"]
+        siblings = {r["metadata"]["uid"] for r in self.owners.list(ns)
+                    if (get_controller_of(r) or {}).get("uid") == owner.get("uid")}
+        return [p for uid in siblings for p in self.pods.by_index(CONTROLLER_UID_INDEX, uid)]
+
     async def sync(self, key: str) -> Result | None:
-        rs = self.replicasets.get(key)
+        rs = self.owners.get(key)
         if rs is None:
             self.expectations.forget(key)
             return None
@@ -270,11 +287,6 @@ class ReplicaSetController(Controller):
         if failure is not None:
             raise failure
         return result
-
-    async def _claim_pods(self, rs: Obj) -> list[Obj]:
-        """Pods this ReplicaSet controls, adopting matching orphans (``ClaimPods``)."""
-        return await claim_pods(self.client, self.pods, rs, self.selector_of(rs), kind=self.kind,
-                                api_version=self.api_version)
 
     async def _manage_replicas(self, key: str, rs: Obj, active: list[Obj]) -> None:
         diff = len(active) - rs["spec"].get("replicas", 1)
