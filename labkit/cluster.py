@@ -94,7 +94,8 @@ TLS_READ_BUFFER = 64 * 1024
 #: what cluster.reset() removes from the default namespace (controllers' objects go with their owners);
 #: quotas and limit ranges first, so that none holds back what a next lab creates
 RESET_IN_DEFAULT = (("v1", "resourcequotas"), ("v1", "limitranges"),
-                    ("apps/v1", "deployments"), ("apps/v1", "replicasets"), ("batch/v1", "jobs"), ("v1", "pods"),
+                    ("apps/v1", "deployments"), ("apps/v1", "replicasets"), ("apps/v1", "daemonsets"),
+                    ("v1", "replicationcontrollers"), ("batch/v1", "cronjobs"), ("batch/v1", "jobs"), ("v1", "pods"),
                     ("v1", "services"), ("v1", "configmaps"), ("v1", "secrets"), ("v1", "serviceaccounts"),
                     ("v1", "events"), ("rbac.authorization.k8s.io/v1", "roles"),
                     ("rbac.authorization.k8s.io/v1", "rolebindings"))

@@ -154,7 +154,17 @@ KINDS: dict[str, dict[str, FieldSchema]] = {
     "RoleBinding": _object(roleRef=ATOMIC),
     "ClusterRoleBinding": _object(roleRef=ATOMIC),
     "PriorityClass": _object(),
+    # the workload kinds of issue 16
+    "ControllerRevision": _object(),
+    "ReplicationController": _object("ReplicationControllerSpec", "ReplicationControllerStatus"),
+    "CronJob": _object("CronJobSpec"),
 }
+TYPES.update({
+    "ReplicationControllerSpec": {"template": _struct("PodTemplateSpec")},
+    "ReplicationControllerStatus": {"conditions": _CONDITIONS},
+    "CronJobSpec": {"jobTemplate": _struct("JobTemplateSpec")},
+    "JobTemplateSpec": {"metadata": _struct("ObjectMeta"), "spec": _struct("JobSpec")},
+})
 TYPES.update(KINDS)
 
 

@@ -19,6 +19,9 @@ from labkit.apiserver.registry import (
     apiservice,
     certificatesigningrequest,
     configmap,
+    controllerrevision,
+    cronjob,
+    daemonset,
     deployment,
     endpoints,
     endpointslice,
@@ -33,6 +36,7 @@ from labkit.apiserver.registry import (
     priorityclass,
     rbac,
     replicaset,
+    replicationcontroller,
     resourcequota,
     secret,
     service,
@@ -145,11 +149,16 @@ RESOURCES: tuple[Resource, ...] = (
              subresources=(Subresource("token", "TokenRequest", ("create",), group="authentication.k8s.io",
                                        version="v1"),)),
     Resource("", "v1", "events", "Event", True, event.STRATEGY, ("ev",)),
+    Resource("", "v1", "replicationcontrollers", "ReplicationController", True, replicationcontroller.STRATEGY,
+             ("rc",), ("all",), subresources=(_status("ReplicationController"), _SCALE)),
     # apps/v1
     Resource("apps", "v1", "deployments", "Deployment", True, deployment.STRATEGY, ("deploy",), ("all",),
              subresources=(_status("Deployment"), _SCALE)),
     Resource("apps", "v1", "replicasets", "ReplicaSet", True, replicaset.STRATEGY, ("rs",), ("all",),
              subresources=(_status("ReplicaSet"), _SCALE)),
+    Resource("apps", "v1", "daemonsets", "DaemonSet", True, daemonset.STRATEGY, ("ds",), ("all",),
+             subresources=(_status("DaemonSet"),)),
+    Resource("apps", "v1", "controllerrevisions", "ControllerRevision", True, controllerrevision.STRATEGY),
     # autoscaling/v2, stored, and v1 converted from it
     Resource("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True,
              horizontalpodautoscaler.STRATEGY, ("hpa",), ("all",), subresources=(_HPA_STATUS,)),
@@ -158,6 +167,8 @@ RESOURCES: tuple[Resource, ...] = (
              conversion=Conversion("v2", horizontalpodautoscaler.from_v1, horizontalpodautoscaler.to_v1)),
     # batch/v1
     Resource("batch", "v1", "jobs", "Job", True, job.STRATEGY, (), ("all",), subresources=(_status("Job"),)),
+    Resource("batch", "v1", "cronjobs", "CronJob", True, cronjob.STRATEGY, ("cj",), ("all",),
+             subresources=(_status("CronJob"),)),
     # certificates.k8s.io/v1
     Resource("certificates.k8s.io", "v1", "certificatesigningrequests", "CertificateSigningRequest", False,
              certificatesigningrequest.STRATEGY, ("csr",),

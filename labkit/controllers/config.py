@@ -49,3 +49,6 @@ class ControllerManagerConfig:
     # (kube: 30s): when a new pod's CPU samples are not trusted
     horizontal_pod_autoscaler_cpu_initialization_period: float = 300.0
     horizontal_pod_autoscaler_initial_readiness_delay: float = 30.0
+    # not a kube flag: how many times faster than real time the CronJob controller's clock runs
+    # (labkit.clock.ScaledClock), so a lesson sees a "* * * * *" schedule fire every second at 60
+    cronjob_clock_speed: float = 1.0

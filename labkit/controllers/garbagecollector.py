@@ -39,6 +39,9 @@ GC_RESOURCES: tuple[tuple[str, str, str], ...] = (
     ("apps/v1", "replicasets", "ReplicaSet"), ("apps/v1", "deployments", "Deployment"),
     ("batch/v1", "jobs", "Job"),
     ("discovery.k8s.io/v1", "endpointslices", "EndpointSlice"),
+    # the workload kinds of issue 16
+    ("apps/v1", "daemonsets", "DaemonSet"), ("apps/v1", "controllerrevisions", "ControllerRevision"),
+    ("v1", "replicationcontrollers", "ReplicationController"), ("batch/v1", "cronjobs", "CronJob"),
 )
 _OWNERSHIP = ("ownerReferences", "finalizers", "deletionTimestamp")
 #: the resources above that live outside namespaces (a namespaced object may name one as its owner)

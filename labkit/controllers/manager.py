@@ -5,7 +5,7 @@ controllers share one :class:`~labkit.controllers.base.SharedInformers`, and onl
 the ``kube-system/kube-controller-manager`` Lease runs them. Losing the Lease stops the controllers
 (kube exits the process instead) and the manager becomes a candidate again. Every controller keeps its
 own gate, named after it, so ``cluster.pause()`` / ``step()`` reach each loop. Left out: the cloud,
-CSR cleaner, volume, CronJob, TTL-after-finished, DaemonSet and StatefulSet controllers.
+CSR cleaner, volume, TTL-after-finished and StatefulSet controllers.
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ from labkit.component import Component
 from labkit.controllers.base import Controller, SharedInformers
 from labkit.controllers.bootstrapsigner import BootstrapSigner
 from labkit.controllers.config import ControllerManagerConfig
+from labkit.controllers.cronjob import CronJobController
 from labkit.controllers.csrapproving import CSRApprovingController
 from labkit.controllers.csrsigning import CSRSigningController
+from labkit.controllers.daemonset import DaemonSetsController
 from labkit.controllers.deployment import DeploymentController
 from labkit.controllers.endpoints import EndpointsController
 from labkit.controllers.endpointslice import EndpointSliceController
@@ -30,6 +32,7 @@ from labkit.controllers.nodelifecycle import NodeLifecycleController
 from labkit.controllers.podautoscaler import HorizontalController
 from labkit.controllers.podgc import PodGCController
 from labkit.controllers.replicaset import ReplicaSetController
+from labkit.controllers.replication import ReplicationManager
 from labkit.controllers.resourcequota import ResourceQuotaController
 from labkit.controllers.rootcacertpublisher import RootCACertPublisher
 from labkit.controllers.serviceaccount import ServiceAccountsController
@@ -57,6 +60,10 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "csrapproving": CSRApprovingController,
     "csrsigning": CSRSigningController,
     "horizontalpodautoscaling": HorizontalController,
+    # the workload controllers of issue 16
+    "daemonset": DaemonSetsController,
+    "replicationcontroller": ReplicationManager,
+    "cronjob": CronJobController,
 }
 
 

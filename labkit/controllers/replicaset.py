@@ -15,14 +15,14 @@ the selector.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, ClassVar
 
 from labkit import codec
-from labkit.apimachinery.labels import label_selector_from_object
+from labkit.apimachinery.labels import LabelSelector, label_selector_from_object
 from labkit.apimachinery.meta import Obj, get_controller_of, new_controller_ref
 from labkit.apimachinery.podutil import get_pod_ready_condition, is_pod_available, is_pod_ready
 from labkit.apimachinery.timeutil import rfc3339
-from labkit.client import APIStatusError, resource_path
+from labkit.client import APIStatusError, Client, resource_path
 from labkit.clock import REAL, Clock
 from labkit.controllers.base import CONTROLLER_UID_INDEX, Controller, Result, controller_uid_index, orphans_of
 from labkit.informer import Informer, key_of
@@ -145,56 +145,81 @@ async def slow_start_batch(count: int, fn: Any, *, initial: int = 1) -> int:
     return done
 
 
-class ReplicaSetController(Controller):
-    name = "replicaset-controller"
-    resource = "replicasets"
-    workers = 2
+async def claim_pods(client: Client, pods: Informer, owner: Obj, selector: LabelSelector, *, kind: str,
+                     api_version: str) -> list[Obj]:
+    """The pods ``owner`` controls, after adopting the orphans its selector matches (``ClaimPods`` of
+    ``PodControllerRefManager``; an owner being deleted adopts nothing). The pods informer must have
+    the ``controllerUID`` index."""
+    uid, ns = owner["metadata"]["uid"], owner["metadata"]["namespace"]
+    owned = pods.by_index(CONTROLLER_UID_INDEX, uid)
+    if owner["metadata"].get("deletionTimestamp"):
+        return owned
+    for pod in pods.by_index(CONTROLLER_UID_INDEX, orphans_of(ns)):
+        if pod["metadata"].get("deletionTimestamp") or not selector.matches(pod["metadata"].get("labels") or {}):
+            continue
+        refs = [*(pod["metadata"].get("ownerReferences") or []),
+                new_controller_ref(owner, kind=kind, api_version=api_version)]
+        try:
+            owned.append(await client.patch(
+                resource_path("v1", "pods", namespace=ns, name=pod["metadata"]["name"]),
+                {"metadata": {"ownerReferences": refs, "uid": pod["metadata"]["uid"]}}))
+        except APIStatusError as e:
+            if e.code not in (404, 409, 422):
+                raise
+    return owned
+
+
+class PodOwnerController(Controller):
+    """What the controllers that own pods through a selector share (the ReplicaSet, replication and
+    DaemonSet controllers' ``addPod``/``updatePod``/``deletePod`` and expectations): an owner's own
+    changes queue it; a pod queues its controller and marks the create or delete the owner's
+    expectations wait for; an orphan queues every owner whose selector matches it. Subclasses name the
+    owner's ``kind``, ``api_version`` and ``resource``, and may read its selector differently."""
+
+    kind: ClassVar[str] = ""
+    api_version: ClassVar[str] = ""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.expectations = Expectations(self.clock)
 
     @property
-    def replicasets(self) -> Informer:
-        return self.informer("apps/v1", "replicasets")
+    def owners(self) -> Informer:
+        """The informer of the owning kind."""
+        return self.informer(self.api_version, self.resource)
 
     @property
     def pods(self) -> Informer:
         return self.informer("v1", "pods")
 
+    def selector_of(self, owner: Obj) -> LabelSelector:
+        """The pods ``owner`` selects (``spec.selector`` is a ``metav1.LabelSelector``)."""
+        return label_selector_from_object(owner["spec"].get("selector"))
+
     def register(self) -> None:
-        self.replicasets.add_handlers(on_add=self.enqueue, on_update=lambda _o, n: self.enqueue(n),
-                                      on_delete=self._rs_deleted)
+        self.owners.add_handlers(on_add=self.enqueue, on_update=lambda _o, n: self.enqueue(n),
+                                 on_delete=self._owner_deleted)
         self.pods.add_handlers(on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted)
         self.pods.add_indexer(CONTROLLER_UID_INDEX, controller_uid_index)
 
-    def _related_pods(self, rs: Obj, active: list[Obj]) -> list[Obj]:
-        """The pods of every ReplicaSet with this one's owner (a Deployment's old and new ones)."""
-        owner = get_controller_of(rs)
-        if owner is None:
-            return active
-        ns = rs["metadata"]["namespace"]
-        siblings = {r["metadata"]["uid"] for r in self.replicasets.list(ns)
-                    if (get_controller_of(r) or {}).get("uid") == owner.get("uid")}
-        return [p for uid in siblings for p in self.pods.by_index(CONTROLLER_UID_INDEX, uid)]
+    def _owner_deleted(self, owner: Obj) -> None:
+        self.expectations.forget(key_of(owner))
+        self.enqueue(owner)
 
-    def _rs_deleted(self, rs: Obj) -> None:
-        self.expectations.forget(key_of(rs))
-        self.enqueue(rs)
-
-    def _owner_key(self, pod: Obj) -> str | None:
-        ref = get_controller_of(pod)
-        if ref is None or ref.get("kind") != "ReplicaSet":
+    def _owner_key(self, obj: Obj) -> str | None:
+        """The key of ``obj``'s controller, if it is one of ours and still the same object."""
+        ref = get_controller_of(obj)
+        if ref is None or ref.get("kind") != self.kind:
             return None
-        key = f"{pod['metadata']['namespace']}/{ref['name']}"
-        rs = self.replicasets.get(key)
-        return key if rs is not None and rs["metadata"]["uid"] == ref["uid"] else None
+        key = f"{obj['metadata']['namespace']}/{ref['name']}"
+        owner = self.owners.get(key)
+        return key if owner is not None and owner["metadata"]["uid"] == ref["uid"] else None
 
     def _enqueue_matching(self, pod: Obj) -> None:
-        """An orphan: every ReplicaSet whose selector matches may want to adopt it."""
-        for rs in self.replicasets.list(pod["metadata"]["namespace"]):
-            if label_selector_from_object(rs["spec"].get("selector")).matches(pod["metadata"].get("labels") or {}):
-                self.enqueue(rs)
+        """An orphan: every owner whose selector matches may want to adopt it."""
+        for owner in self.owners.list(pod["metadata"]["namespace"]):
+            if self.selector_of(owner).matches(pod["metadata"].get("labels") or {}):
+                self.enqueue(owner)
 
     def _pod_added(self, pod: Obj) -> None:
         key = self._owner_key(pod)
@@ -219,8 +244,34 @@ class ReplicaSetController(Controller):
             self.expectations.deletion_observed(key, key_of(pod))
             self.queue.add(key)
 
+    async def _claim_pods(self, owner: Obj) -> list[Obj]:
+        """Pods ``owner`` controls, adopting matching orphans (``ClaimPods``)."""
+        return await claim_pods(self.client, self.pods, owner, self.selector_of(owner), kind=self.kind,
+                                api_version=self.api_version)
+
+
+class ReplicaSetController(PodOwnerController):
+    """Keeps ReplicaSets' pods; :class:`labkit.controllers.replication.ReplicationManager` runs the same
+    loop for ReplicationControllers by changing the kind and how its selector reads."""
+
+    name = "replicaset-controller"
+    resource = "replicasets"
+    kind = "ReplicaSet"
+    api_version = "apps/v1"
+    workers = 2
+
+    def _related_pods(self, rs: Obj, active: list[Obj]) -> list[Obj]:
+        """The pods of every ReplicaSet with this one's owner (a Deployment's old and new ones)."""
+        owner = get_controller_of(rs)
+        if owner is None:
+            return active
+        ns = rs["metadata"]["namespace"]
+        siblings = {r["metadata"]["uid"] for r in self.owners.list(ns)
+                    if (get_controller_of(r) or {}).get("uid") == owner.get("uid")}
+        return [p for uid in siblings for p in self.pods.by_index(CONTROLLER_UID_INDEX, uid)]
+
     async def sync(self, key: str) -> Result | None:
-        rs = self.replicasets.get(key)
+        rs = self.owners.get(key)
         if rs is None:
             self.expectations.forget(key)
             return None
@@ -237,27 +288,6 @@ class ReplicaSetController(Controller):
             raise failure
         return result
 
-    async def _claim_pods(self, rs: Obj) -> list[Obj]:
-        """Pods this ReplicaSet controls, adopting matching orphans (``ClaimPods``)."""
-        selector = label_selector_from_object(rs["spec"].get("selector"))
-        uid, ns = rs["metadata"]["uid"], rs["metadata"]["namespace"]
-        owned = self.pods.by_index(CONTROLLER_UID_INDEX, uid)
-        for pod in self.pods.by_index(CONTROLLER_UID_INDEX, orphans_of(ns)):
-            if pod["metadata"].get("deletionTimestamp") or not selector.matches(pod["metadata"].get("labels") or {}):
-                continue
-            if rs["metadata"].get("deletionTimestamp"):
-                continue
-            refs = [*(pod["metadata"].get("ownerReferences") or []),
-                    new_controller_ref(rs, kind="ReplicaSet", api_version="apps/v1")]
-            try:
-                owned.append(await self.client.patch(
-                    resource_path("v1", "pods", namespace=ns, name=pod["metadata"]["name"]),
-                    {"metadata": {"ownerReferences": refs, "uid": pod["metadata"]["uid"]}}))
-            except APIStatusError as e:
-                if e.code not in (404, 409, 422):
-                    raise
-        return owned
-
     async def _manage_replicas(self, key: str, rs: Obj, active: list[Obj]) -> None:
         diff = len(active) - rs["spec"].get("replicas", 1)
         ns, name = rs["metadata"]["namespace"], rs["metadata"]["name"]
@@ -265,7 +295,7 @@ class ReplicaSetController(Controller):
             count = min(-diff, BURST_REPLICAS)
             self.expectations.expect(key, adds=count)
             body = pod_from_template(rs["spec"]["template"], generate_name=f"{name}-", namespace=ns,
-                                     owner_ref=new_controller_ref(rs, kind="ReplicaSet", api_version="apps/v1"))
+                                     owner_ref=new_controller_ref(rs, kind=self.kind, api_version=self.api_version))
 
             async def create() -> None:
                 try:
@@ -331,8 +361,9 @@ class ReplicaSetController(Controller):
             status["conditions"] = conditions
         if any(old.get(k, 0) != v for k, v in status.items()):
             body = {**rs, "status": {**{k: v for k, v in old.items() if k != "conditions"}, **status}}
-            await self.client.update(resource_path("apps/v1", "replicasets", namespace=rs["metadata"]["namespace"],
-                                                   name=rs["metadata"]["name"], subresource="status"), body)
+            await self.client.update(resource_path(self.api_version, self.resource,
+                                                   namespace=rs["metadata"]["namespace"], name=rs["metadata"]["name"],
+                                                   subresource="status"), body)
         if min_ready > 0 and status["readyReplicas"] > status["availableReplicas"]:
             return Result(requeue_after=min_ready)
         return None

@@ -25,6 +25,7 @@ from labkit.apiserver.registry.replicaset import (
     as_selector,
     container_cells,
     default_template,
+    go_label_selector,
     go_string_map,
     invalid_go,
     nonnegative,
@@ -55,6 +56,36 @@ def generate_selector(job: Obj) -> None:
 def has_condition(job: Obj, kind: str) -> bool:
     return any(c.get("type") == kind and c.get("status") == "True"
                for c in (job.get("status") or {}).get("conditions") or [])
+
+
+def _validate_numbers(spec: Obj, path: str) -> list[Cause]:
+    causes: list[Cause] = []
+    for field in ("parallelism", "completions", "activeDeadlineSeconds", "backoffLimit"):
+        causes += nonnegative(spec, field, path)
+    return causes
+
+
+def _validate_template(template: Obj, path: str) -> list[Cause]:
+    """The pod template of a Job, which must not restart its pods forever."""
+    causes = validate_pod_template(template, path)
+    policy = (template.get("spec") or {}).get("restartPolicy")
+    if policy not in ("OnFailure", "Never"):
+        causes.append(not_supported(f"{path}.spec.restartPolicy", policy or "", ["OnFailure", "Never"]))
+    return causes
+
+
+def validate_job_template(job_template: Obj, path: str) -> list[Cause]:
+    """``ValidateJobTemplateSpec`` (a CronJob's ``jobTemplate``): the Job spec without a selector, which
+    each Job gets when it is created."""
+    spec = job_template.get("spec") or {}
+    causes = _validate_numbers(spec, f"{path}.spec")
+    causes += _validate_template(spec.get("template") or {}, f"{path}.spec.template")
+    if spec.get("selector") is not None:
+        causes.append(invalid_go(f"{path}.spec.selector", go_label_selector(spec["selector"]),
+                                 "`selector` will be auto-generated"))
+    if spec.get("manualSelector"):
+        causes.append(not_supported(f"{path}.spec.manualSelector", True, ["nil", "false"]))
+    return causes
 
 
 class JobStrategy(Strategy):
@@ -89,9 +120,7 @@ class JobStrategy(Strategy):
 
     @staticmethod
     def _validate_spec(spec: Obj) -> list[Cause]:
-        causes: list[Cause] = []
-        for field in ("parallelism", "completions", "activeDeadlineSeconds", "backoffLimit"):
-            causes += nonnegative(spec, field, "spec")
+        causes = _validate_numbers(spec, "spec")
         selector = spec.get("selector")
         if selector is None:
             return causes + [required("spec.selector")]
@@ -102,11 +131,7 @@ class JobStrategy(Strategy):
         if converted is not None and not converted.matches(labels):
             causes.append(invalid_go("spec.template.metadata.labels", go_string_map(labels),
                                      "`selector` does not match template `labels`"))
-        causes += validate_pod_template(template, "spec.template")
-        policy = (template.get("spec") or {}).get("restartPolicy")
-        if policy not in ("OnFailure", "Never"):
-            causes.append(not_supported("spec.template.spec.restartPolicy", policy or "", ["OnFailure", "Never"]))
-        return causes
+        return causes + _validate_template(template, "spec.template")
 
     def cells(self, obj: Obj, now: dt.datetime) -> list[Any]:
         spec, status = obj.get("spec") or {}, obj.get("status") or {}

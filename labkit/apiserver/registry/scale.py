@@ -1,10 +1,11 @@
-"""The ``/scale`` subresource of Deployments and ReplicaSets (autoscaling/v1 ``Scale``).
+"""The ``/scale`` subresource of Deployments, ReplicaSets and ReplicationControllers (autoscaling/v1 ``Scale``).
 
-Mirrors ``ScaleREST`` with ``scaleFromDeployment`` / ``scaleFromReplicaSet`` and
-``scaleUpdatedObjectInfo`` in ``pkg/registry/apps/{deployment,replicaset}/storage/storage.go`` and
-``ValidateScale`` in ``pkg/apis/autoscaling/validation``. ``kubectl scale`` and HorizontalPodAutoscalers
-go through here. Kube has a copy in each resource's storage; labkit has this one module for both,
-beside their strategies.
+Mirrors ``ScaleREST`` with ``scaleFromDeployment`` / ``scaleFromReplicaSet`` / ``scaleFromRC`` and
+``scaleUpdatedObjectInfo`` in each one's ``storage/storage.go`` (``pkg/registry/apps/deployment``,
+``apps/replicaset``, ``core/replicationcontroller``) and ``ValidateScale`` in
+``pkg/apis/autoscaling/validation``. ``kubectl scale`` and HorizontalPodAutoscalers go through here.
+Kube has a copy in each resource's storage; labkit has this one module for all three, beside their
+strategies.
 
 Left out: the other autoscaling versions; Scale has no Table printer of its own here.
 """
@@ -20,17 +21,21 @@ from labkit.apimachinery.validation import Cause, invalid
 from labkit.apiserver import errors, request
 from labkit.apiserver.handlers import Call, _track, patch_failed
 from labkit.apiserver.registry.replicaset import selector_string
+from labkit.apiserver.registry.replicationcontroller import set_selector_string
 
 _META_FIELDS = ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
 
 
 def scale_of(obj: Obj) -> Obj:
-    """The Scale view of a Deployment or ReplicaSet."""
+    """The Scale view of a Deployment, ReplicaSet or ReplicationController (whose selector is a map)."""
     meta = obj.get("metadata", {})
     spec, status = obj.get("spec", {}), obj.get("status") or {}
     scale_spec = {"replicas": spec["replicas"]} if spec.get("replicas") else {}  # omitempty in autoscaling/v1
     scale_status: Obj = {"replicas": status.get("replicas", 0)}
-    selector = selector_string(spec.get("selector"))
+    if obj.get("kind") == "ReplicationController":
+        selector = set_selector_string(spec.get("selector"))
+    else:
+        selector = selector_string(spec.get("selector"))
     if selector:
         scale_status["selector"] = selector
     return {
