@@ -224,10 +224,9 @@ def get(call: Call) -> tuple[int, Obj]:
 
 def _list_options(call: Call) -> dict[str, Any]:
     q = call.query
-    try:
-        limit = int(q.get("limit") or 0)
-    except ValueError:
-        raise errors.bad_request(f"invalid limit: {q.get('limit')!r}") from None
+    limit = request.parse_int64(q["limit"]) if "limit" in q else 0
+    if "timeoutSeconds" in q:
+        request.parse_int64(q["timeoutSeconds"])
     rv, match = q.get("resourceVersion", ""), q.get("resourceVersionMatch", "")
     if rv and not rv.isdigit():
         raise errors.bad_request(f"invalid resource version: {rv!r}")

@@ -216,6 +216,36 @@ def parse_bool(value: str, name: str) -> bool:
     raise errors.bad_request(f'invalid value for {name}: strconv.ParseBool: parsing "{value}": invalid syntax')
 
 
+_INT64_MAX = 2**63 - 1
+
+
+def go_quote(value: str) -> str:
+    """``value`` as Go's ``strconv.Quote`` writes it (how strconv's errors name what they could not parse)."""
+    out = []
+    for ch in value:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append({"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+                        "\v": "\\v"}.get(ch, f"\\x{ord(ch):02x}"))
+        else:
+            out.append(f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
+    return '"' + "".join(out) + '"'
+
+
+def parse_int64(value: str) -> int:
+    """A query parameter of type int64 (``limit``, ``timeoutSeconds``, ``gracePeriodSeconds`` ...), read as
+    Go's ``strconv.ParseInt(value, 10, 64)`` reads it: 400 with strconv's words when it cannot be."""
+    digits = value[1:] if value[:1] in ("+", "-") else value
+    if not digits or not all("0" <= c <= "9" for c in digits):
+        raise errors.bad_request(f"strconv.ParseInt: parsing {go_quote(value)}: invalid syntax")
+    if len(digits.lstrip("0")) > 19 or not -_INT64_MAX - 1 <= int(value) <= _INT64_MAX:
+        raise errors.bad_request(f"strconv.ParseInt: parsing {go_quote(value)}: value out of range")
+    return int(value)
+
+
 def json_type(value: Any) -> str:
     """What encoding/json calls a JSON value in its unmarshal errors."""
     if isinstance(value, bool):
@@ -261,10 +291,7 @@ def delete_options(raw: bytes, content_type: str, query: dict[str, str]) -> Obj:
     body = decode_body(raw, content_type) if raw.strip() else None
     options = checked_delete_options(body, "v1.DeleteOptions") if body is not None else {}
     if "gracePeriodSeconds" in query:
-        try:
-            options["gracePeriodSeconds"] = int(query["gracePeriodSeconds"])
-        except ValueError:
-            raise errors.bad_request(f"invalid gracePeriodSeconds: {query['gracePeriodSeconds']!r}") from None
+        options["gracePeriodSeconds"] = parse_int64(query["gracePeriodSeconds"])
     for key in ("propagationPolicy",):
         if key in query:
             options[key] = query[key]

@@ -643,7 +643,12 @@ class APIServer:
                                        "resourceVersionMatch is forbidden for watch")
         if rv not in ("", "0") and not rv.isdigit():
             raise errors.bad_request(f"invalid resource version: {rv!r}")
-        timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds", "").isdigit() else None
+        # kube's watch ends after timeoutSeconds (a negative one at once); 0 or none is its
+        # --min-request-timeout, which labkit leaves open
+        seconds = request.parse_int64(q["timeoutSeconds"]) if "timeoutSeconds" in q else 0
+        if "limit" in q:  # read as a list reads it, though a watch has no use for it
+            request.parse_int64(q["limit"])
+        timeout = None if seconds == 0 else max(float(seconds), 0.0)
         as_table = fmt == "table"
         include = q.get("includeObject", "Metadata")
         resp = web.StreamResponse(status=200, headers={
