@@ -147,7 +147,8 @@ def patch_object(call: Call) -> tuple[int, Obj]:
         request.check_type(new, reg.resource.kind, reg.resource.group_version)
         return _track(call, old, call.check_fields(new), info.subresource)
 
-    pinned = doc.get("metadata", {}).get("resourceVersion") if isinstance(doc, dict) else None
+    pinned = doc["metadata"].get("resourceVersion") if isinstance(doc, dict) and isinstance(
+        doc.get("metadata"), dict) else None
     updated, call.revision = reg.update(info.namespace, info.name, mutate, user=call.user, dry_run=call.dry_run,
                                         subresource=info.subresource, precondition_rv=pinned or None)
     return 200, updated

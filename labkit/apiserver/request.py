@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from typing import Any
 from urllib.parse import unquote
 
@@ -100,24 +101,57 @@ def decode_body(raw: bytes, content_type: str, *, allowed: tuple[str, ...] = BOD
         except protobuf.ProtobufError as e:
             raise errors.bad_request(f"unable to decode protobuf body: {e}") from None
     if mt in (YAML, APPLY_PATCH):
-        try:
-            return _json_keys(yaml.load(raw.decode("utf-8"), Loader=_YAMLLoader)) if raw.strip() else None
-        except (yaml.YAMLError, UnicodeDecodeError) as e:
-            raise errors.bad_request(f"error converting YAML to JSON: {str(e).splitlines()[0]}") from None
-        except RecursionError:
-            raise errors.bad_request("error converting YAML to JSON: the document is nested too deeply") from None
+        return _decode_yaml(raw)
     if not raw.strip():
         return None
+    try:
+        return _decode_json(raw)
+    except json.JSONDecodeError as e:
+        raise errors.bad_request(f"couldn't get version/kind; json parse error: {e}") from None
+    except RecursionError:
+        raise errors.bad_request("couldn't get version/kind; json parse error: exceeded max depth") from None
+
+
+def _decode_json(raw: bytes) -> Any:
     try:
         return codec.loads(raw)  # several times faster; what it refuses gets the standard library's answer
     except ValueError:
         pass
+    # Go's decoder reads bytes that are not UTF-8, and lone surrogates, as U+FFFD
+    return _valid_unicode(json.loads(raw.decode("utf-8", errors="replace")))
+
+
+def _decode_yaml(raw: bytes) -> Any:
+    too_deep = errors.bad_request("error converting YAML to JSON: the document is nested too deeply")
+    if raw.lstrip()[:1] in (b"{", b"["):  # JSON is YAML: read as JSON it is read at once, however deep
+        try:
+            return _decode_json(raw)
+        except json.JSONDecodeError:
+            pass  # flow-style YAML that is not JSON
+        except RecursionError:
+            raise too_deep from None
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise errors.bad_request(f"couldn't get version/kind; json parse error: {e}") from None
+        return _valid_unicode(_json_keys(yaml.load(raw.decode("utf-8"), Loader=_YAMLLoader))) if raw.strip() \
+            else None
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise errors.bad_request(f"error converting YAML to JSON: {str(e).splitlines()[0]}") from None
     except RecursionError:
-        raise errors.bad_request("couldn't get version/kind; json parse error: exceeded max depth") from None
+        raise too_deep from None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_unicode(value: Any) -> Any:
+    """``value`` with each lone surrogate (``"\\ud800"`` in JSON or YAML) as U+FFFD, as Go decodes one:
+    a string that cannot be written as UTF-8 must never reach the store."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_valid_unicode(k): _valid_unicode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_valid_unicode(v) for v in value]
+    return value
 
 
 MAX_YAML_NODES = 1_000_000  # far more than 3 MiB can hold without aliases
