@@ -49,6 +49,7 @@ class HostileRequest:
     body: bytes
     content_type: str
     what: str
+    accept: str = ""
 
 
 def _container(name: str) -> dict[str, Any]:
@@ -155,7 +156,8 @@ class Generator:
         self.kinds = templates()
         self._families: list[tuple[int, Callable[[], HostileRequest]]] = [
             (3, self.broken_json), (8, self.wrong_type), (1, self.huge_body), (1, self.deep_nesting),
-            (4, self.bad_query), (6, self.bad_patch), (1, self.odd_method)]
+            (4, self.bad_query), (6, self.bad_patch), (1, self.odd_method), (3, self.bad_metadata),
+            (3, self.subresource), (1, self.odd_accept)]
 
     # --- helpers ---
 
@@ -205,7 +207,8 @@ class Generator:
         elif choice == 6:
             body, what = bytes(r.randrange(256) for _ in range(r.randrange(1, 64))), "random bytes"
         else:
-            body, what = r.choice((b"null", b"[]", b"1", b'"s"', b"{}", b"", b"{,}", b"NaN", b"{'a': 1}")), "not an object"
+            body = r.choice((b"null", b"[]", b"1", b'"s"', b"{}", b"", b"{,}", b"NaN", b"{'a': 1}"))
+            what = "not an object"
         return self.write(plural, body, JSON, what)
 
     def wrong_type(self) -> HostileRequest:
@@ -213,7 +216,7 @@ class Generator:
         obj = self.valid(plural)
         paths = [p for p in _paths(obj) if p[0] not in ("apiVersion", "kind")]
         path = self.random.choice(paths)
-        current = obj
+        current: Any = obj
         for step in path:
             current = current[step]
         if self.random.random() < 0.15:
@@ -301,6 +304,57 @@ class Generator:
         ))
         return HostileRequest(method, path, body, content_type, f"{method} {path} ({content_type or 'no body'})")
 
+    def bad_metadata(self) -> HostileRequest:
+        plural = self.plural()
+        obj = self.valid(plural)
+        field, value = self.random.choice(_BAD_METADATA)
+        obj["metadata"][field] = value
+        return self.write(plural, json.dumps(obj).encode(), JSON, f"metadata.{field} = {json.dumps(value)[:60]}")
+
+    def subresource(self) -> HostileRequest:
+        r = self.random
+        plural = r.choice(("pods", "deployments", "jobs", "services"))
+        wrong = r.choice(_wrong_values({}))
+        if plural == "pods" and r.random() < 0.5:
+            sub, method, body = r.choice((
+                ("binding", "POST", {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": TARGET},
+                                     "target": wrong}),
+                ("binding", "POST", {"target": {"kind": "Node", "name": "no-such-node"}, "metadata": wrong}),
+                ("eviction", "POST", {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "other"}}),
+                ("eviction", "POST", {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": TARGET},
+                                      "deleteOptions": {"gracePeriodSeconds": wrong, "dryRun": ["All"]}}),
+                ("log", "GET", None), ("ephemeralcontainers", "PATCH", {"spec": {"ephemeralContainers": wrong}}),
+            ))
+            query = r.choice(("", "?tailLines=x", "?sinceSeconds=-1", "?container=nope", "?limitBytes=0",
+                              "?sinceTime=yesterday", "?follow=maybe"))
+            return HostileRequest(method, f"{self.item(plural)}/{sub}{query if method == 'GET' else ''}",
+                                  b"" if body is None else json.dumps(body).encode(),
+                                  MERGE if method == "PATCH" else JSON, f"{method} {plural}/{sub}: {body}")
+        if plural == "deployments" and r.random() < 0.5:
+            body = r.choice(({"spec": {"replicas": wrong}}, {"apiVersion": "autoscaling/v1", "kind": "Scale",
+                                                             "metadata": {"name": TARGET}, "spec": {"replicas": -3}},
+                             {"kind": "Deployment"}, wrong))
+            method = r.choice(("PUT", "PATCH"))
+            return HostileRequest(method, f"{self.item(plural)}/scale", json.dumps(body).encode(),
+                                  MERGE if method == "PATCH" else JSON, f"{method} {plural}/scale: {body}")
+        obj = self.valid(plural)
+        obj["status"] = r.choice(({"phase": wrong}, {"conditions": wrong}, {"conditions": [{"type": wrong}]},
+                                  {"replicas": wrong}, {"loadBalancer": {"ingress": wrong}}, wrong))
+        method = r.choice(("PUT", "PATCH"))
+        body = obj if method == "PUT" else {"status": obj["status"]}
+        return HostileRequest(method, f"{self.item(plural)}/status", json.dumps(body).encode(),
+                              MERGE if method == "PATCH" else JSON, f"{method} {plural}/status: {obj['status']}")
+
+    def odd_accept(self) -> HostileRequest:
+        r = self.random
+        plural = self.plural()
+        accept = r.choice(("application/vnd.kubernetes.protobuf", "text/html", "application/json;as=Table",
+                           "application/json;as=Table;g=meta.k8s.io;v=v2", "application/json;as=Table;v=v1;g=x",
+                           "*/*;q=x", ";;;", "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1",
+                           "application/json;as=APIGroupDiscoveryList;g=apidiscovery.k8s.io;v=v2"))
+        path = self.item(plural) if r.random() < 0.5 else self.collection(plural)
+        return HostileRequest("GET", path, b"", "", f"GET {path} accepting {accept}", accept)
+
     # --- the stream ---
 
     def requests(self, count: int) -> Iterator[HostileRequest]:
@@ -341,6 +395,24 @@ _BAD_QUERY: dict[str, list[str]] = {
     "gracePeriodSeconds": ["soon", "-1", "99999999999999999999"],
     "includeObject": ["Everything"],
 }
+
+_BAD_METADATA: list[tuple[str, Any]] = [
+    ("creationTimestamp", "yesterday"), ("creationTimestamp", 5), ("deletionTimestamp", "2020-01-01T00:00:00Z"),
+    ("deletionTimestamp", "soon"), ("deletionGracePeriodSeconds", -5), ("resourceVersion", "abc"),
+    ("resourceVersion", "-1"), ("resourceVersion", "1"), ("resourceVersion", 5), ("uid", 5), ("uid", "other"),
+    ("generation", "one"), ("generation", -1), ("generateName", "x" * 300), ("generateName", "Bad_"),
+    ("name", ""), ("name", "a/b"), ("name", ".."), ("name", "x" * 300), ("namespace", "elsewhere"),
+    ("namespace", 5), ("labels", {"bad key!": "v"}), ("labels", {"k": "bad value!"}), ("labels", {"k": 5}),
+    ("annotations", {"k": "v" * (300 * 1024)}), ("annotations", {"": "v"}), ("finalizers", ["bad finalizer!"]),
+    ("finalizers", [1]), ("finalizers", ["kubernetes"]), ("ownerReferences", [{"name": "x"}]),
+    ("ownerReferences", [{"apiVersion": "v1", "kind": "Pod", "name": "x", "uid": "u", "controller": "yes"}]),
+    ("ownerReferences", [{"apiVersion": "v1", "kind": "Pod", "name": "x", "uid": "u", "controller": True}] * 2),
+    ("ownerReferences", "x"), ("managedFields", [{"manager": 1}]), ("managedFields", "x"),
+    ("managedFields", [{"manager": "m", "operation": "Sideways", "fieldsType": "FieldsV1", "fieldsV1": {"f:x": {}}}]),
+    ("managedFields", [{"manager": "m", "operation": "Update", "fieldsType": "FieldsV2", "fieldsV1": []}]),
+    ("managedFields", [{"manager": "m", "operation": "Apply", "fieldsType": "FieldsV1", "fieldsV1": {"x": 1}}]),
+    ("selfLink", 5), ("unknownField", {"a": 1}),
+]
 
 _BAD_JSON_PATCH_OPS: list[Any] = [
     {"op": "replace", "path": "/spec/nosuch/field", "value": 1},

@@ -45,7 +45,8 @@ def generate_selector(job: Obj) -> None:
     template_meta = set_default(set_default(spec, "template", {}), "metadata", {})
     labels = set_default(template_meta, "labels", {})
     name = meta.get("name", "")  # validation, next, refuses a Job without one
-    labels.update({CONTROLLER_UID: meta["uid"], JOB_NAME: name, LEGACY_CONTROLLER_UID: meta["uid"], LEGACY_JOB_NAME: name})
+    labels.update({CONTROLLER_UID: meta["uid"], JOB_NAME: name,
+                   LEGACY_CONTROLLER_UID: meta["uid"], LEGACY_JOB_NAME: name})
     if spec.get("selector") is None:
         spec["selector"] = {"matchLabels": {CONTROLLER_UID: meta["uid"]}}
     if not meta.get("labels"):

@@ -1,0 +1,139 @@
+"""Hostile input never gets a 5xx or a hang: ten thousand seeded bad requests (labkit.testing.hostile)
+through one keep-alive connection, then the cases kube answers in a way worth pinning."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import ssl
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+
+from labkit import Cluster
+from labkit.testing import hostile
+
+HOSTILE_REQUESTS = 10_000
+SEED = 16
+
+
+class Connection:
+    """One keep-alive HTTPS connection to the cluster's API server, as the admin."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        assert cluster.apiserver is not None
+        pki = cluster.apiserver.pki.directory
+        self.context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        self.context.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+        host, port = cluster.url.removeprefix("https://").rsplit(":", 1)
+        self.address = (host, int(port))
+        self.conn = self._open()
+
+    def _open(self) -> http.client.HTTPSConnection:
+        return http.client.HTTPSConnection(*self.address, context=self.context, timeout=10)
+
+    def send(self, method: str, path: str, body: bytes = b"", content_type: str = "application/json",
+             accept: str = "") -> tuple[int, str, bytes]:
+        headers = {"Content-Type": content_type} if content_type else {}
+        if accept:
+            headers["Accept"] = accept
+        self.conn.request(method, path, body=body or None, headers=headers)
+        resp = self.conn.getresponse()
+        data = resp.read()
+        if resp.will_close:
+            self.conn.close()
+            self.conn = self._open()
+        return resp.status, resp.getheader("Content-Type", ""), data
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+@pytest.fixture
+def conn(cluster: Cluster) -> Iterator[Connection]:
+    c = Connection(cluster)
+    yield c
+    c.close()
+
+
+def test_ten_thousand_hostile_requests_get_kube_statuses_and_harm_nothing(conn: Connection, namespace: str) -> None:
+    bystander = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "bystander"}, "data": {"a": "1"}}
+    code, _, body = conn.send("POST", f"/api/v1/namespaces/{namespace}/configmaps", json.dumps(bystander).encode())
+    assert code == 201, body
+    before = json.loads(body)
+    target_ns = f"{namespace}-h"[:63]
+    assert conn.send("POST", "/api/v1/namespaces", json.dumps({"metadata": {"name": target_ns}}).encode())[0] == 201
+    gen = hostile.Generator(target_ns, seed=SEED)
+    for plural in gen.kinds:
+        code, _, body = conn.send("POST", gen.collection(plural), json.dumps(gen.valid(plural)).encode())
+        assert code == 201, body
+
+    problems: list[str] = []
+    codes: Counter[int] = Counter()
+    started = time.monotonic()
+    for n, req in enumerate(gen.requests(HOSTILE_REQUESTS)):
+        try:
+            code, content_type, body = conn.send(req.method, req.path, req.body, req.content_type, req.accept)
+        except (OSError, http.client.HTTPException) as e:  # a hang ends in the client's timeout
+            problems.append(f"#{n} {req.what}: {type(e).__name__}: {e}")
+            conn.close()
+            conn.conn = conn._open()
+            continue
+        codes[code] += 1
+        wrong = hostile.problem(code, content_type, body)
+        if wrong:
+            problems.append(f"#{n} {req.what}: {wrong}")
+    elapsed = time.monotonic() - started
+    print(f"{HOSTILE_REQUESTS} hostile requests in {elapsed:.1f} s: {dict(sorted(codes.items()))}")
+    assert not problems, "\n".join(problems[:20])
+    assert codes[400] and codes[422] and codes[413] and codes[404], codes  # the generator reaches every kind of refusal
+
+    assert conn.send("GET", "/readyz", content_type="")[0] == 200
+    for plural in gen.kinds:  # whatever was written can still be read
+        code, _, body = conn.send("GET", gen.collection(plural), content_type="")
+        assert code == 200, body
+    code, _, body = conn.send("GET", f"/api/v1/namespaces/{namespace}/configmaps/bystander", content_type="")
+    assert code == 200 and json.loads(body) == before
+    assert conn.send("DELETE", f"/api/v1/namespaces/{target_ns}", content_type="")[0] == 200
+
+
+@pytest.mark.parametrize("spec, field", [
+    ({"containers": [{"image": "busybox"}]}, "spec.containers[0].name"),
+    ({"containers": [{"name": "c", "image": "busybox", "ports": [{"name": "http"}]}]},
+     "spec.containers[0].ports[0].containerPort"),
+    ({"containers": [{"name": "c", "image": "busybox", "env": [{"value": "x"}]}]}, "spec.containers[0].env[0].name"),
+    ({"containers": [{"name": "c", "image": "busybox", "volumeMounts": [{"name": "v"}]}],
+      "volumes": [{"name": "v", "emptyDir": {}}]}, "spec.containers[0].volumeMounts[0].mountPath"),
+])
+def test_a_list_item_without_its_merge_key_is_invalid_not_a_server_error(conn: Connection, namespace: str,
+                                                                          spec: dict, field: str) -> None:
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "keyless"}, "spec": spec}
+    code, _, body = conn.send("POST", f"/api/v1/namespaces/{namespace}/pods", json.dumps(pod).encode())
+    assert code == 422, body
+    status = json.loads(body)
+    assert status["message"] == f'Pod "keyless" is invalid: {field}: Required value'
+    cause = {"reason": "FieldValueRequired", "message": "Required value", "field": field}
+    assert status["details"]["causes"] == [cause]
+
+
+def test_watch_timeouts_kube_cannot_read_are_400_and_a_negative_one_ends_the_watch(conn: Connection,
+                                                                                   namespace: str) -> None:
+    watch = f"/api/v1/namespaces/{namespace}/pods?watch=true&timeoutSeconds="
+    code, _, body = conn.send("GET", watch + "99999999999999999999", content_type="")
+    assert (code, json.loads(body)["message"]) == (
+        400, 'strconv.ParseInt: parsing "99999999999999999999": value out of range')
+    code, _, body = conn.send("GET", watch + "soon", content_type="")
+    assert (code, json.loads(body)["message"]) == (400, 'strconv.ParseInt: parsing "soon": invalid syntax')
+    started = time.monotonic()
+    code, _, body = conn.send("GET", watch + "-1", content_type="")
+    assert (code, body) == (200, b"") and time.monotonic() - started < 5
+
+
+def test_a_lone_surrogate_is_stored_as_the_replacement_character(conn: Connection, namespace: str) -> None:
+    body = b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"odd"},"data":{"a":"x\\ud800y","b":"\xff"}}'
+    code, _, created = conn.send("POST", f"/api/v1/namespaces/{namespace}/configmaps", body)
+    assert code == 201, created
+    code, _, read = conn.send("GET", f"/api/v1/namespaces/{namespace}/configmaps/odd", content_type="")
+    assert code == 200 and json.loads(read)["data"] == {"a": "x\ufffdy", "b": "\ufffd"}
