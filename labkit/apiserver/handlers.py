@@ -193,11 +193,8 @@ def _server_side_apply(call: Call, applied: Any) -> tuple[int, Obj]:
 def _conflict_error(reg: Registry, name: str, conflict: apply.ApplyConflict) -> errors.ApiError:
     causes = [{"reason": "FieldManagerConflict", "message": f"conflict with {conflict.printed[m]}", "field": f}
               for m, f in conflict.conflicts]
-    message = conflict.message()
-    details = {"name": name, "kind": reg.resource.plural, "causes": causes}
-    if reg.resource.group:
-        details["group"] = reg.resource.group
-    return errors.ApiError(409, "Conflict", message, details)
+    return errors.ApiError(409, "Conflict", conflict.message(),
+                           errors.details(name, reg.resource.group, reg.resource.plural, causes))
 
 
 def delete(call: Call) -> tuple[int, Obj]:

@@ -253,30 +253,14 @@ def parse_bool(value: str, name: str) -> bool:
 _INT64_MAX = 2**63 - 1
 
 
-def go_quote(value: str) -> str:
-    """``value`` as Go's ``strconv.Quote`` writes it (how strconv's errors name what they could not parse)."""
-    out = []
-    for ch in value:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch.isprintable():
-            out.append(ch)
-        elif ord(ch) < 0x80:
-            out.append({"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
-                        "\v": "\\v"}.get(ch, f"\\x{ord(ch):02x}"))
-        else:
-            out.append(f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
-    return '"' + "".join(out) + '"'
-
-
 def parse_int64(value: str) -> int:
     """A query parameter of type int64 (``limit``, ``timeoutSeconds``, ``gracePeriodSeconds`` ...), read as
     Go's ``strconv.ParseInt(value, 10, 64)`` reads it: 400 with strconv's words when it cannot be."""
     digits = value[1:] if value[:1] in ("+", "-") else value
     if not digits or not all("0" <= c <= "9" for c in digits):
-        raise errors.bad_request(f"strconv.ParseInt: parsing {go_quote(value)}: invalid syntax")
+        raise errors.bad_request(f"strconv.ParseInt: parsing {errors.go_quote(value)}: invalid syntax")
     if len(digits.lstrip("0")) > 19 or not -_INT64_MAX - 1 <= int(value) <= _INT64_MAX:
-        raise errors.bad_request(f"strconv.ParseInt: parsing {go_quote(value)}: value out of range")
+        raise errors.bad_request(f"strconv.ParseInt: parsing {errors.go_quote(value)}: value out of range")
     return int(value)
 
 

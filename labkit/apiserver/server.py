@@ -88,9 +88,19 @@ def backed_up(req: web.Request) -> bool:
     return transport is None or transport.get_write_buffer_size() > watch.BACKLOG_LIMIT
 
 
+def watch_error(error: errors.ApiError) -> bytes:
+    """The ERROR event that ends a watch: the Status with Go's escapes, on one line."""
+    return codec.go_dumps({"type": "ERROR", "object": error.status()}) + b"\n"
+
+
 def _partial(obj: Obj) -> Obj:
     """An object as ``PartialObjectMetadata``: what metadata-only clients (the garbage collector's) read."""
     return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata", {})}
+
+
+def _status(error: errors.ApiError) -> web.Response:
+    """An error's Status, byte for byte as kube-apiserver writes it."""
+    return web.Response(status=error.code, body=error.encode(), headers={"Content-Type": "application/json"})
 
 
 def _json(code: int, body: Any, content_type: str = "application/json") -> web.Response:
@@ -368,19 +378,19 @@ class APIServer:
             return response
         except errors.ApiError as e:
             code = e.code
-            return _json(e.code, e.status())
+            return _status(e)
         except asyncio.CancelledError:
             code = 499  # the client went away
             raise
         except kv.StoreError as e:  # etcd unreachable or without quorum: its own words, as kube answers
             code = 500
-            return _json(500, errors.storage(str(e)).status())
+            return _status(errors.storage(str(e)))
         except RecursionError:  # a body nested deeper than any object (kube's decoder stops at 10000 levels)
             code = 400
-            return _json(400, errors.bad_request("the object is nested too deeply").status())
+            return _status(errors.bad_request("the object is nested too deeply"))
         except Exception as e:  # noqa: BLE001 - a bug must still answer as a Status, never a traceback
             code = 500
-            return _json(500, errors.internal(f"{type(e).__name__}: {e}").status())
+            return _status(errors.internal(f"{type(e).__name__}: {e}"))
         finally:
             self._record(req, t0, user, info, call, code)
 
@@ -561,6 +571,9 @@ class APIServer:
         code, body = result
         if isinstance(body, bytes):
             return web.Response(status=code, body=body, headers={"Content-Type": "application/json"})
+        if body.get("kind") == "Status" and fmt != "yaml":  # a binding's Success, written as kube writes it
+            return web.Response(status=code, body=codec.go_dumps(body) + b"\n",
+                                headers={"Content-Type": "application/json"})
         info = call.info
         res = call.registry.resource if info.resource is not None else None
         convertible = (res is not None and res.stored and body.get("kind") != "Status" and not info.subresource
@@ -684,13 +697,12 @@ class APIServer:
                                   backed_up=lambda: backed_up(req),
                                   trigger=reg.trigger(field_selector))
         except errors.ApiError as e:
-            await resp.write(codec.dumps({"type": "ERROR", "object": e.status()}) + b"\n")
+            await resp.write(watch_error(e))
         except (TimeoutError, ConnectionError):
             pass
         except Exception as e:  # noqa: BLE001 - the stream has begun: a bug ends it with an ERROR event
             with contextlib.suppress(ConnectionError):
-                status = errors.internal(f"{type(e).__name__}: {e}").status()
-                await resp.write(codec.dumps({"type": "ERROR", "object": status}) + b"\n")
+                await resp.write(watch_error(errors.internal(f"{type(e).__name__}: {e}")))
         with contextlib.suppress(ConnectionError):
             await resp.write_eof()
         return resp
