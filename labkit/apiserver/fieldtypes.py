@@ -38,10 +38,11 @@ _INT_RANGE = {"int32": (-2**31, 2**31 - 1), "int64": (-2**63, 2**63 - 1)}
 
 
 def model_name(group_version: str, kind: str) -> str | None:
-    """The Python client's model class for a kind (``V1Deployment``, ``CoreV1Event``), if it has one."""
-    version = group_version.rpartition("/")[2]
+    """The Python client's model class for a kind (``V1Deployment``, ``CoreV1Event``, ``EventsV1Event``),
+    if it has one: a kind that two groups define is prefixed with its group's first word."""
+    group, _, version = group_version.rpartition("/")
     name = f"V{version[1:]}{kind}"
-    for candidate in (f"Core{name}", name) if group_version == "v1" else (name,):
+    for candidate in (f"Core{name}", name) if not group else (name, group.split(".")[0].capitalize() + name):
         if hasattr(models, candidate):
             return candidate
     return None

@@ -147,7 +147,8 @@ class APIServer:
             for r in RESOURCES if r.stored and r.conversion is None}
         #: (group, version, plural) -> the registry of a version served from another version's storage
         self.versions: dict[tuple[str, str, str], Registry] = {
-            (r.group, r.version, r.plural): VersionedRegistry(r, self.registries[(r.group, r.plural)])
+            (r.group, r.version, r.plural): VersionedRegistry(r, self.registries[(
+                r.group if r.conversion.storage_group is None else r.conversion.storage_group, r.plural)])
             for r in RESOURCES if r.conversion is not None}
         self.authorizer: Authorizer = AlwaysAllow()
         self._rbac_watches: list[kv.WatchHandle] = []
