@@ -135,8 +135,13 @@ def storage(message: str) -> ApiError:
     return ApiError(500, "", message)
 
 
-def timeout(message: str) -> ApiError:
-    return ApiError(504, "Timeout", message)
+def too_large_resource_version(wanted: int | str, current: int, retry_after_seconds: int = 0) -> ApiError:
+    """``storage.NewTooLargeResourceVersionError``: a 504 (``NewTimeoutError``, hence "Timeout: ") with a
+    ResourceVersionTooLarge cause; the watch cache asks the client to retry after a second, etcd does not."""
+    found: dict[str, Any] = {"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}]}
+    if retry_after_seconds:
+        found["retryAfterSeconds"] = retry_after_seconds
+    return ApiError(504, "Timeout", f"Timeout: Too large resource version: {wanted}, current: {current}", found)
 
 
 def not_found_path() -> ApiError:

@@ -6,9 +6,10 @@ sends bad bodies, patches and options). This gathers the same kinds of input int
 :class:`HostileRequest`\\ s, each reproducible from its seed and index:
 
 - bodies that are not JSON (cut short, stray bytes, invalid UTF-8, lone surrogates, numbers JSON or
-  int64 cannot hold), bodies above kube's 3 MiB limit, arrays nested deeper than kube's decoder goes;
-- objects of a few kinds (Pod, Deployment, Service, ConfigMap, Secret, Job) with one field, list or map
-  replaced by a value of another type, created, updated or patched;
+  int64 cannot hold) or not protobuf, bodies above kube's 3 MiB limit, arrays nested deeper than kube's
+  decoder goes;
+- objects of a few kinds (Pod, Deployment, Service, ConfigMap, Secret, Job, events.k8s.io Event) with
+  one field, list or map replaced by a value of another type, created, updated or patched;
 - list and watch queries with bad selectors, limits, resourceVersions, continue tokens and watch options
   (a watch that would be valid carries ``timeoutSeconds=-1``, so that it ends at once);
 - patches of each type that cannot apply: JSON patch operations on missing paths or with bad ops,
@@ -16,8 +17,8 @@ sends bad bodies, patches and options). This gathers the same kinds of input int
   bad YAML.
 
 Every request addresses one namespace and the objects named ``TARGET`` in it, so a test can check that
-nothing else changed. Left out: protobuf bodies, streaming subresources (exec, attach, port-forward),
-cluster-scoped writes.
+nothing else changed. Left out: well-formed protobuf bodies of wrong types, streaming subresources
+(exec, attach, port-forward), cluster-scoped writes.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ MERGE = "application/merge-patch+json"
 STRATEGIC = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 APPLY = "application/apply-patch+yaml"
+PROTOBUF = "application/vnd.kubernetes.protobuf"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -73,7 +75,7 @@ def _meta(name: str) -> dict[str, Any]:
     return {"name": name, "labels": {"app": "hostile"}, "annotations": {"note": "x"}}
 
 
-def templates() -> dict[str, tuple[str, dict[str, Any]]]:
+def templates(namespace: str) -> dict[str, tuple[str, dict[str, Any]]]:
     """plural -> (collection path below the namespace, a valid object of its kind named :data:`TARGET`)."""
     labels = {"app": "hostile"}
     return {
@@ -91,6 +93,12 @@ def templates() -> dict[str, tuple[str, dict[str, Any]]]:
                                   "data": {"a": "1"}, "binaryData": {"b": "AQI="}, "immutable": False}),
         "secrets": ("api/v1", {"apiVersion": "v1", "kind": "Secret", "metadata": _meta(TARGET), "type": "Opaque",
                                "data": {"a": "MQ=="}, "stringData": {"b": "2"}}),
+        "events": ("apis/events.k8s.io/v1", {
+            "apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": _meta(TARGET),
+            "eventTime": "2026-01-01T00:00:00.000000Z", "reportingController": "example.com/x",
+            "reportingInstance": "x-1", "action": "Acting", "reason": "Acted", "type": "Normal", "note": "x",
+            "regarding": {"apiVersion": "v1", "kind": "Pod", "name": TARGET, "namespace": namespace},
+            "series": {"count": 2, "lastObservedTime": "2026-01-01T00:00:01.000000Z"}}),
         "jobs": ("apis/batch/v1", {
             "apiVersion": "batch/v1", "kind": "Job", "metadata": _meta(TARGET),
             "spec": {"backoffLimit": 1, "completions": 1, "parallelism": 1, "suspend": True,
@@ -153,7 +161,7 @@ class Generator:
     def __init__(self, namespace: str, seed: int = 0) -> None:
         self.namespace = namespace
         self.random = random.Random(seed)
-        self.kinds = templates()
+        self.kinds = templates(namespace)
         self._families: list[tuple[int, Callable[[], HostileRequest]]] = [
             (3, self.broken_json), (8, self.wrong_type), (1, self.huge_body), (1, self.deep_nesting),
             (4, self.bad_query), (6, self.bad_patch), (1, self.odd_method), (3, self.bad_metadata),
@@ -190,7 +198,7 @@ class Generator:
         plural = self.plural()
         good = json.dumps(self.valid(plural)).encode()
         r = self.random
-        choice = r.randrange(8)
+        choice = r.randrange(9)
         if choice == 0:
             body, what = good[:r.randrange(1, len(good))], "cut short"
         elif choice == 1:
@@ -206,9 +214,14 @@ class Generator:
             body, what = good.replace(b"8080", b"123456789012345678901234567890", 1), "a number beyond int64"
         elif choice == 6:
             body, what = bytes(r.randrange(256) for _ in range(r.randrange(1, 64))), "random bytes"
-        else:
+        elif choice == 7:
             body = r.choice((b"null", b"[]", b"1", b'"s"', b"{}", b"", b"{,}", b"NaN", b"{'a': 1}"))
             what = "not an object"
+        else:  # kube's protobuf envelope (magic k8s\0) around bytes that are not one, or no envelope at all
+            junk = bytes(r.randrange(256) for _ in range(r.randrange(0, 80)))
+            body = r.choice((b"k8s\x00" + junk, junk, b"k8s\x00\x0a\x02v1\x12\x03Pod\x1a\xff\xff\xff\xff\x0f"))
+            return HostileRequest("POST", self.collection(plural), body, PROTOBUF,
+                                  f"create {plural}: protobuf {body[:40]!r}")
         return self.write(plural, body, JSON, what)
 
     def wrong_type(self) -> HostileRequest:
@@ -296,7 +309,7 @@ class Generator:
             ("DELETE", self.item(plural, "missing"), b'{"gracePeriodSeconds": "x"}', JSON),
             ("DELETE", self.item(plural, "missing"), b'{"propagationPolicy": "Sideways"}', JSON),
             ("POST", self.collection(plural), b"{}", "text/plain"),
-            ("POST", self.collection(plural), b"{}", "application/vnd.kubernetes.protobuf"),
+            ("POST", self.collection(plural), b"{}", PROTOBUF),
             ("GET", self.item(plural) + "/nosuchsubresource", b"", ""),
             ("GET", self.item(plural, "a%2Fb"), b"", ""),
             ("GET", f"/api/v1/namespaces/{self.namespace}/{plural}x", b"", ""),
