@@ -195,13 +195,31 @@ def decode_object(raw: bytes, content_type: str, res: Resource, *, kind: str | N
     """A request body that must be one object of the resource's kind (or ``kind``/``group_version``
     for subresources); fills in ``apiVersion``/``kind`` when the client left them out."""
     obj = decode_body(raw, content_type)
-    if not isinstance(obj, dict):
+    if obj is None:
         raise errors.bad_request("the body of the request must be a JSON or YAML object")
+    _interpret(obj)
     expect_kind = kind or res.kind
     expect_gv = group_version or res.group_version
     check_type(obj, expect_kind, expect_gv)
     obj["apiVersion"], obj["kind"] = expect_gv, expect_kind
     return obj
+
+
+#: the struct kube's decoder first reads a body into, to learn its apiVersion and kind, as Go names its type
+_FIND_KIND = 'struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }'
+
+
+def _interpret(obj: Any) -> None:
+    """``SimpleMetaFactory.Interpret``'s refusals: a body that is not an object, or whose apiVersion or
+    kind is not a string."""
+    def refused(why: str) -> errors.ApiError:
+        return errors.bad_request(f"couldn't get version/kind; json parse error: json: cannot unmarshal {why}")
+
+    if not isinstance(obj, dict):
+        raise refused(f"{json_type(obj)} into Go value of type {_FIND_KIND}")
+    for field in ("apiVersion", "kind"):
+        if obj.get(field) is not None and not isinstance(obj[field], str):
+            raise refused(f"{json_type(obj[field])} into Go struct field .{field} of type string")
 
 
 def check_type(obj: Obj, kind: str, group_version: str) -> None:

@@ -137,3 +137,15 @@ def test_a_lone_surrogate_is_stored_as_the_replacement_character(conn: Connectio
     assert code == 201, created
     code, _, read = conn.send("GET", f"/api/v1/namespaces/{namespace}/configmaps/odd", content_type="")
     assert code == 200 and json.loads(read)["data"] == {"a": "x\ufffdy", "b": "\ufffd"}
+
+
+@pytest.mark.parametrize("body, refused", [
+    (b"[]", 'array into Go value of type struct { APIVersion string "json:\\"apiVersion,omitempty\\""; '
+            'Kind string "json:\\"kind,omitempty\\"" }'),
+    (b'{"kind": 5}', "number into Go struct field .kind of type string"),
+])
+def test_a_body_whose_kind_cannot_be_read_is_refused_in_the_decoders_words(conn: Connection, namespace: str,
+                                                                           body: bytes, refused: str) -> None:
+    code, _, answer = conn.send("POST", f"/api/v1/namespaces/{namespace}/configmaps", body)
+    assert (code, json.loads(answer)["message"]) == (
+        400, f"couldn't get version/kind; json parse error: json: cannot unmarshal {refused}")
