@@ -27,9 +27,11 @@ RENAMED = (("regarding", "involvedObject"), ("note", "message"), ("reportingCont
 
 def _renamed(obj: Obj, pairs: tuple[tuple[str, str], ...], api_version: str) -> Obj:
     out: Obj = {"apiVersion": api_version, "kind": "Event"}
+    if "metadata" in obj:  # metadata first, as every stored object has it
+        out["metadata"] = obj["metadata"]
     renames = dict(pairs)
     for key, value in obj.items():
-        if key not in ("apiVersion", "kind"):
+        if key not in ("apiVersion", "kind", "metadata"):
             out[renames.get(key, key)] = value
     return out
 
