@@ -40,7 +40,13 @@ class ApiError(Exception):
 
     def encode(self) -> bytes:
         """The response body, byte for byte as kube-apiserver writes it."""
-        return codec.go_dumps(self.status()) + b"\n"
+        return encode_status(self.status())
+
+
+def encode_status(status: dict[str, Any]) -> bytes:
+    """A ``Status`` (built in its field order) as kube-apiserver's JSON serializer writes it: Go's
+    compact encoding and escapes, and the newline ``json.Encoder.Encode`` ends it with."""
+    return codec.go_dumps(status) + b"\n"
 
 
 def details(name: str = "", group: str = "", kind: str = "", causes: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:

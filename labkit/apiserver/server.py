@@ -573,12 +573,11 @@ class APIServer:
         if isinstance(body, bytes):
             return web.Response(status=code, body=body, headers={"Content-Type": "application/json"})
         if body.get("kind") == "Status" and fmt != "yaml":  # a binding's Success, written as kube writes it
-            return web.Response(status=code, body=codec.go_dumps(body) + b"\n",
+            return web.Response(status=code, body=errors.encode_status(body),
                                 headers={"Content-Type": "application/json"})
         info = call.info
         res = call.registry.resource if info.resource is not None else None
-        convertible = (res is not None and res.stored and body.get("kind") != "Status" and not info.subresource
-                       and req.method == "GET")
+        convertible = res is not None and res.stored and not info.subresource and req.method == "GET"
         if fmt == "table" and convertible:
             assert res is not None
             items = body["items"] if "items" in body else [body]
