@@ -24,11 +24,16 @@ nothing else changed. Left out: well-formed protobuf bodies of wrong types, stre
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import json
 import random
+import ssl
+import time
+from collections import Counter
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 TARGET = "hostile-target"
 #: kube-apiserver's request body limit (``MaxRequestBodyBytes``)
@@ -107,10 +112,10 @@ def templates(namespace: str) -> dict[str, tuple[str, dict[str, Any]]]:
     }
 
 
-Path = tuple[str | int, ...]
+FieldPath = tuple[str | int, ...]
 
 
-def _paths(value: Any, at: Path = ()) -> Iterator[Path]:
+def _paths(value: Any, at: FieldPath = ()) -> Iterator[FieldPath]:
     """Every field, list item, list and map of ``value`` (below its root)."""
     if at:
         yield at
@@ -122,7 +127,7 @@ def _paths(value: Any, at: Path = ()) -> Iterator[Path]:
             yield from _paths(child, (*at, n))
 
 
-def _replace(obj: Any, path: Path, value: Any) -> Any:
+def _replace(obj: Any, path: FieldPath, value: Any) -> Any:
     out = json.loads(json.dumps(obj))
     parent = out
     for step in path[:-1]:
@@ -131,7 +136,7 @@ def _replace(obj: Any, path: Path, value: Any) -> Any:
     return out
 
 
-def _without(obj: Any, path: Path) -> Any:
+def _without(obj: Any, path: FieldPath) -> Any:
     out = json.loads(json.dumps(obj))
     parent = out
     for step in path[:-1]:
@@ -382,7 +387,7 @@ class Generator:
             yield family()
 
 
-def _dotted(path: Path) -> str:
+def _dotted(path: FieldPath) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
 
 
@@ -521,3 +526,75 @@ def problem(code: int, content_type: str, body: bytes) -> str:
     if got != expected or status.get("reason") not in SENSIBLE[code] or not status.get("message"):
         return f"answered {code} with {status!r}, not a Status with a reason for {code}"
     return ""
+
+
+class Connection:
+    """One keep-alive HTTPS connection to an API server, with a client certificate (a cluster's admin:
+    ``pki / "admin.crt"``); reopened when the server closes it."""
+
+    def __init__(self, url: str, ca: Path, cert: Path, key: Path, timeout: float = 10) -> None:
+        self.context = ssl.create_default_context(cafile=str(ca))
+        self.context.load_cert_chain(str(cert), str(key))
+        parts = urlsplit(url)
+        self.host, self.port, self.timeout = parts.hostname or "127.0.0.1", parts.port or 443, timeout
+        self.conn = self._open()
+
+    def _open(self) -> http.client.HTTPSConnection:
+        return http.client.HTTPSConnection(self.host, self.port, context=self.context, timeout=self.timeout)
+
+    def send(self, method: str, path: str, body: bytes = b"", content_type: str = "application/json",
+             accept: str = "") -> tuple[int, str, bytes]:
+        """(code, Content-Type, body); an OSError or HTTPException when there is no answer in time."""
+        headers = {"Content-Type": content_type} if content_type else {}
+        if accept:
+            headers["Accept"] = accept
+        try:
+            self.conn.request(method, path, body=body or None, headers=headers)
+            resp = self.conn.getresponse()
+            data = resp.read()
+        except (OSError, http.client.HTTPException):
+            self.reopen()
+            raise
+        if resp.will_close:
+            self.reopen()
+        return resp.status, resp.getheader("Content-Type", ""), data
+
+    def reopen(self) -> None:
+        self.conn.close()
+        self.conn = self._open()
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+@dataclasses.dataclass
+class Report:
+    """What :func:`run` saw: how many requests were answered with each code, and every problem."""
+
+    sent: int = 0
+    elapsed: float = 0.0
+    codes: Counter[int] = dataclasses.field(default_factory=Counter)
+    problems: list[str] = dataclasses.field(default_factory=list)
+
+
+def run(conn: Connection, generator: Generator, count: int, budget: float | None = None) -> Report:
+    """Send ``count`` of ``generator``'s requests (fewer if ``budget`` seconds run out first) and judge
+    each answer with :func:`problem`; a request with no answer in the connection's timeout is a problem
+    (a hang)."""
+    report = Report()
+    started = time.monotonic()
+    for n, req in enumerate(generator.requests(count)):
+        if budget is not None and time.monotonic() - started > budget:
+            break
+        report.sent += 1
+        try:
+            code, content_type, body = conn.send(req.method, req.path, req.body, req.content_type, req.accept)
+        except (OSError, http.client.HTTPException) as e:
+            report.problems.append(f"#{n} {req.what}: no answer: {type(e).__name__}: {e}")
+            continue
+        report.codes[code] += 1
+        wrong = problem(code, content_type, body)
+        if wrong:
+            report.problems.append(f"#{n} {req.what}: {wrong}")
+    report.elapsed = time.monotonic() - started
+    return report
