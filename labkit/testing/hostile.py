@@ -316,7 +316,9 @@ class Generator:
             ("POST", self.collection(plural), b"{}", "text/plain"),
             ("POST", self.collection(plural), b"{}", PROTOBUF),
             ("GET", self.item(plural) + "/nosuchsubresource", b"", ""),
-            ("GET", self.item(plural, "a%2Fb"), b"", ""),
+            ("GET", self.item(plural, "a%2Fb"), b"", ""), ("GET", self.item(plural, "x%0Ay%00"), b"", ""),
+            ("DELETE", self.item(plural, "%ff" * 300), b"", ""), ("PUT", self.item(plural, ".."), b"{}", JSON),
+            ("GET", f"/api/v1/namespaces/{self.namespace}%0A/{plural}", b"", ""),
             ("GET", f"/api/v1/namespaces/{self.namespace}/{plural}x", b"", ""),
             ("OPTIONS", self.collection(plural), b"", ""),
         ))
