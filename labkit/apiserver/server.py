@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import yaml
-from aiohttp import web
+from aiohttp import web, web_protocol
 
 from labkit import codec
 from labkit import store as kv
@@ -454,6 +454,8 @@ class APIServer:
             body = await req.read()  # all of it: ``content.read(n)`` returns only what has arrived so far
         except web.HTTPRequestEntityTooLarge:
             raise errors.too_large() from None
+        except web_protocol.RequestPayloadError as e:  # a Content-Encoding its bytes are not in
+            raise errors.bad_request(f"the request body could not be read: {str(e).splitlines()[-1].strip()}") from None
         if len(body) > request.MAX_BODY:
             raise errors.too_large()
         return body

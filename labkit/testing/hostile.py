@@ -545,9 +545,9 @@ class Connection:
         return http.client.HTTPSConnection(self.host, self.port, context=self.context, timeout=self.timeout)
 
     def send(self, method: str, path: str, body: bytes = b"", content_type: str = "application/json",
-             accept: str = "") -> tuple[int, str, bytes]:
+             accept: str = "", headers: dict[str, str] | None = None) -> tuple[int, str, bytes]:
         """(code, Content-Type, body); an OSError or HTTPException when there is no answer in time."""
-        headers = {"Content-Type": content_type} if content_type else {}
+        headers = {**({"Content-Type": content_type} if content_type else {}), **(headers or {})}
         if accept:
             headers["Accept"] = accept
         try:

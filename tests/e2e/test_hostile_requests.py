@@ -108,3 +108,9 @@ def test_a_body_whose_kind_cannot_be_read_is_refused_in_the_decoders_words(conn:
     code, _, answer = conn.send("POST", f"/api/v1/namespaces/{namespace}/configmaps", body)
     assert (code, json.loads(answer)["message"]) == (
         400, f"couldn't get version/kind; json parse error: json: cannot unmarshal {refused}")
+
+
+def test_a_body_not_in_its_content_encoding_is_400(conn: hostile.Connection, namespace: str) -> None:
+    code, _, answer = conn.send("POST", f"/api/v1/namespaces/{namespace}/configmaps", b'{"metadata": {"name": "z"}}',
+                                headers={"Content-Encoding": "gzip"})
+    assert code == 400 and json.loads(answer)["reason"] == "BadRequest"
