@@ -106,8 +106,9 @@ def forbidden(message: str, resource: str = "", name: str = "", group: str = "")
     return ApiError(403, "Forbidden", message, _details(resource, group, name))
 
 
-def method_not_supported(resource: str, verb: str) -> ApiError:
-    return ApiError(405, "MethodNotAllowed", f"{verb} is not supported on resources of kind \"{resource}\"")
+def method_not_supported(resource: str, verb: str, group: str = "") -> ApiError:
+    return ApiError(405, "MethodNotAllowed", f"{verb} is not supported on resources of kind "
+                    f"{go_quote(_qualified(resource, group))}", details(group=group, kind=resource))
 
 
 def gone(message: str) -> ApiError:
@@ -131,7 +132,8 @@ def unprocessable(message: str) -> ApiError:
 
 
 def internal(message: str) -> ApiError:
-    return ApiError(500, "InternalError", f"Internal error occurred: {message}")
+    return ApiError(500, "InternalError", f"Internal error occurred: {message}",
+                    details(causes=[{"message": message}]))
 
 
 def storage(message: str) -> ApiError:

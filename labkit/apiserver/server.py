@@ -545,7 +545,7 @@ class APIServer:
         if backend is None:  # no APIService serves it: as if the group did not exist
             raise errors.not_found_path()
         if req.method != "GET" or info.verb == "watch":
-            raise errors.method_not_supported(res.qualified, info.verb)
+            raise errors.method_not_supported(res.plural, info.verb, res.group)
         body = backend.serve(info, call.query, fmt == "table")
         return _json(200, body, tables.TABLE_CONTENT_TYPE if body.get("kind") == "Table" else "application/json")
 

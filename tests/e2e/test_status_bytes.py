@@ -117,3 +117,13 @@ def test_gone(raw: requests.Session, cluster: Cluster, namespace: str) -> None:
     assert errors.gone("too old resource version: 1 (5)").encode() == (
         b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"too old resource version: '
         b'1 (5)","reason":"Expired","code":410}\n')
+
+
+def test_method_not_supported_and_internal_error_carry_kubes_details() -> None:
+    assert errors.method_not_supported("pods", "create", "metrics.k8s.io").encode() == (
+        b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"create is not supported on '
+        b'resources of kind \\"pods.metrics.k8s.io\\"","reason":"MethodNotAllowed","details":{"group":'
+        b'"metrics.k8s.io","kind":"pods"},"code":405}\n')
+    assert errors.internal("boom").encode() == (
+        b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Internal error occurred: '
+        b'boom","reason":"InternalError","details":{"causes":[{"message":"boom"}]},"code":500}\n')
