@@ -35,14 +35,33 @@ class Cause:
     field: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"reason": self.type, "message": self.message, "field": self.field}
+        """``metav1.StatusCause``: reason, message, field, each left out when empty (``omitempty``)."""
+        fields = {"reason": self.type, "message": self.message, "field": self.field}
+        return {k: v for k, v in fields.items() if v}
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}"
 
 
 def _show(value: Any) -> str:
-    return json.dumps(value) if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    """A value as ``field.Error`` prints it: a string as Go's ``%q`` quotes it."""
+    return go_quote(value) if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
+def go_quote(value: str) -> str:
+    """``value`` as Go's ``%q`` and ``strconv.Quote`` write it (how kube's messages quote a name)."""
+    out = []
+    for ch in value:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append({"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+                        "\v": "\\v"}.get(ch, f"\\x{ord(ch):02x}"))
+        else:
+            out.append(f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
+    return '"' + "".join(out) + '"'
 
 
 def required(field: str, detail: str = "") -> Cause:

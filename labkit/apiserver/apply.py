@@ -571,7 +571,20 @@ def track_update(old: Obj | None, new: Obj, *, manager: str, now: str, subresour
     The fields it added or changed become the manager's and stop being anyone else's; removed fields
     leave every set. The managedFields come from ``new`` when the request carried them, else from
     ``old``. An entry whose set becomes empty is dropped.
+
+    It never fails the request (kube's ``FieldManager.UpdateNoErrors``): an object whose fields cannot
+    be tracked (a list item without its merge key, which validation then refuses, or managedFields that
+    do not decode) goes on without managedFields.
     """
+    try:
+        _track_update(old, new, manager=manager, now=now, subresource=subresource)
+    except (PatchError, ValueError, TypeError, AttributeError, KeyError):
+        metadata = new.get("metadata")
+        if isinstance(metadata, dict):
+            metadata.pop("managedFields", None)
+
+
+def _track_update(old: Obj | None, new: Obj, *, manager: str, now: str, subresource: str) -> None:
     api_version, kind = new.get("apiVersion", ""), new.get("kind", "")
     metadata = new.setdefault("metadata", {})
     source = metadata["managedFields"] if "managedFields" in metadata else (old or {}).get(

@@ -166,7 +166,8 @@ def patch_object(call: Call) -> tuple[int, Obj]:
         request.check_type(new, reg.resource.kind, reg.resource.group_version)
         return _track(call, old, call.check_fields(new, patched=True), info.subresource)
 
-    pinned = doc.get("metadata", {}).get("resourceVersion") if isinstance(doc, dict) else None
+    pinned = doc["metadata"].get("resourceVersion") if isinstance(doc, dict) and isinstance(
+        doc.get("metadata"), dict) else None
     updated, call.revision = reg.update(info.namespace, info.name, mutate, user=call.user, dry_run=call.dry_run,
                                         subresource=info.subresource, precondition_rv=pinned or None)
     return 200, updated
@@ -219,11 +220,8 @@ def _server_side_apply(call: Call, applied: Any) -> tuple[int, Obj]:
 def _conflict_error(reg: Registry, name: str, conflict: apply.ApplyConflict) -> errors.ApiError:
     causes = [{"reason": "FieldManagerConflict", "message": f"conflict with {conflict.printed[m]}", "field": f}
               for m, f in conflict.conflicts]
-    message = conflict.message()
-    details = {"name": name, "kind": reg.resource.plural, "causes": causes}
-    if reg.resource.group:
-        details["group"] = reg.resource.group
-    return errors.ApiError(409, "Conflict", message, details)
+    return errors.ApiError(409, "Conflict", conflict.message(),
+                           errors.details(name, reg.resource.group, reg.resource.plural, causes))
 
 
 def delete(call: Call) -> tuple[int, Obj]:
@@ -251,10 +249,9 @@ def get(call: Call) -> tuple[int, Obj]:
 
 def _list_options(call: Call) -> dict[str, Any]:
     q = call.query
-    try:
-        limit = int(q.get("limit") or 0)
-    except ValueError:
-        raise errors.bad_request(f"invalid limit: {q.get('limit')!r}") from None
+    limit = request.parse_int64(q["limit"]) if "limit" in q else 0
+    if "timeoutSeconds" in q:
+        request.parse_int64(q["timeoutSeconds"])
     rv, match = q.get("resourceVersion", ""), q.get("resourceVersionMatch", "")
     if rv and not rv.isdigit():
         raise errors.bad_request(f"invalid resource version: {rv!r}")

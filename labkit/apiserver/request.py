@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from typing import Any
 from urllib.parse import unquote
 
@@ -100,24 +101,57 @@ def decode_body(raw: bytes, content_type: str, *, allowed: tuple[str, ...] = BOD
         except protobuf.ProtobufError as e:
             raise errors.bad_request(f"unable to decode protobuf body: {e}") from None
     if mt in (YAML, APPLY_PATCH):
-        try:
-            return _json_keys(yaml.load(raw.decode("utf-8"), Loader=_YAMLLoader)) if raw.strip() else None
-        except (yaml.YAMLError, UnicodeDecodeError) as e:
-            raise errors.bad_request(f"error converting YAML to JSON: {str(e).splitlines()[0]}") from None
-        except RecursionError:
-            raise errors.bad_request("error converting YAML to JSON: the document is nested too deeply") from None
+        return _decode_yaml(raw)
     if not raw.strip():
         return None
+    try:
+        return _decode_json(raw)
+    except json.JSONDecodeError as e:
+        raise errors.bad_request(f"couldn't get version/kind; json parse error: {e}") from None
+    except RecursionError:
+        raise errors.bad_request("couldn't get version/kind; json parse error: exceeded max depth") from None
+
+
+def _decode_json(raw: bytes) -> Any:
     try:
         return codec.loads(raw)  # several times faster; what it refuses gets the standard library's answer
     except ValueError:
         pass
+    # Go's decoder reads bytes that are not UTF-8, and lone surrogates, as U+FFFD
+    return _valid_unicode(json.loads(raw.decode("utf-8", errors="replace")))
+
+
+def _decode_yaml(raw: bytes) -> Any:
+    too_deep = errors.bad_request("error converting YAML to JSON: the document is nested too deeply")
+    if raw.lstrip()[:1] in (b"{", b"["):  # JSON is YAML: read as JSON it is read at once, however deep
+        try:
+            return _decode_json(raw)
+        except json.JSONDecodeError:
+            pass  # flow-style YAML that is not JSON
+        except RecursionError:
+            raise too_deep from None
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise errors.bad_request(f"couldn't get version/kind; json parse error: {e}") from None
+        return _valid_unicode(_json_keys(yaml.load(raw.decode("utf-8"), Loader=_YAMLLoader))) if raw.strip() \
+            else None
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise errors.bad_request(f"error converting YAML to JSON: {str(e).splitlines()[0]}") from None
     except RecursionError:
-        raise errors.bad_request("couldn't get version/kind; json parse error: exceeded max depth") from None
+        raise too_deep from None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_unicode(value: Any) -> Any:
+    """``value`` with each lone surrogate (``"\\ud800"`` in JSON or YAML) as U+FFFD, as Go decodes one:
+    a string that cannot be written as UTF-8 must never reach the store."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_valid_unicode(k): _valid_unicode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_valid_unicode(v) for v in value]
+    return value
 
 
 MAX_YAML_NODES = 1_000_000  # far more than 3 MiB can hold without aliases
@@ -186,13 +220,31 @@ def decode_object(raw: bytes, content_type: str, res: Resource, *, kind: str | N
     """A request body that must be one object of the resource's kind (or ``kind``/``group_version``
     for subresources); fills in ``apiVersion``/``kind`` when the client left them out."""
     obj = decode_body(raw, content_type)
-    if not isinstance(obj, dict):
+    if obj is None:
         raise errors.bad_request("the body of the request must be a JSON or YAML object")
+    _interpret(obj)
     expect_kind = kind or res.kind
     expect_gv = group_version or res.group_version
     check_type(obj, expect_kind, expect_gv)
     obj["apiVersion"], obj["kind"] = expect_gv, expect_kind
     return obj
+
+
+#: the struct kube's decoder first reads a body into, to learn its apiVersion and kind, as Go names its type
+_FIND_KIND = 'struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }'
+
+
+def _interpret(obj: Any) -> None:
+    """``SimpleMetaFactory.Interpret``'s refusals: a body that is not an object, or whose apiVersion or
+    kind is not a string."""
+    def refused(why: str) -> errors.ApiError:
+        return errors.bad_request(f"couldn't get version/kind; json parse error: json: cannot unmarshal {why}")
+
+    if not isinstance(obj, dict):
+        raise refused(f"{json_type(obj)} into Go value of type {_FIND_KIND}")
+    for field in ("apiVersion", "kind"):
+        if obj.get(field) is not None and not isinstance(obj[field], str):
+            raise refused(f"{json_type(obj[field])} into Go struct field .{field} of type string")
 
 
 def check_type(obj: Obj, kind: str, group_version: str) -> None:
@@ -241,6 +293,20 @@ def parse_bool(value: str, name: str) -> bool:
     raise errors.bad_request(f'invalid value for {name}: strconv.ParseBool: parsing "{value}": invalid syntax')
 
 
+_INT64_MAX = 2**63 - 1
+
+
+def parse_int64(value: str) -> int:
+    """A query parameter of type int64 (``limit``, ``timeoutSeconds``, ``gracePeriodSeconds`` ...), read as
+    Go's ``strconv.ParseInt(value, 10, 64)`` reads it: 400 with strconv's words when it cannot be."""
+    digits = value[1:] if value[:1] in ("+", "-") else value
+    if not digits or not all("0" <= c <= "9" for c in digits):
+        raise errors.bad_request(f"strconv.ParseInt: parsing {errors.go_quote(value)}: invalid syntax")
+    if len(digits.lstrip("0")) > 19 or not -_INT64_MAX - 1 <= int(value) <= _INT64_MAX:
+        raise errors.bad_request(f"strconv.ParseInt: parsing {errors.go_quote(value)}: value out of range")
+    return int(value)
+
+
 def json_type(value: Any) -> str:
     """What encoding/json calls a JSON value in its unmarshal errors."""
     if isinstance(value, bool):
@@ -286,10 +352,7 @@ def delete_options(raw: bytes, content_type: str, query: dict[str, str]) -> Obj:
     body = decode_body(raw, content_type) if raw.strip() else None
     options = checked_delete_options(body, "v1.DeleteOptions") if body is not None else {}
     if "gracePeriodSeconds" in query:
-        try:
-            options["gracePeriodSeconds"] = int(query["gracePeriodSeconds"])
-        except ValueError:
-            raise errors.bad_request(f"invalid gracePeriodSeconds: {query['gracePeriodSeconds']!r}") from None
+        options["gracePeriodSeconds"] = parse_int64(query["gracePeriodSeconds"])
     for key in ("propagationPolicy",):
         if key in query:
             options[key] = query[key]

@@ -15,6 +15,7 @@ import dataclasses
 from collections.abc import Callable
 
 from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.validation import Cause
 from labkit.apiserver.registry import (
     apiservice,
     certificatesigningrequest,
@@ -26,6 +27,7 @@ from labkit.apiserver.registry import (
     endpoints,
     endpointslice,
     event,
+    eventsv1,
     horizontalpodautoscaler,
     job,
     lease,
@@ -71,6 +73,10 @@ class Conversion:
     storage_version: str
     to_storage: Callable[[Obj], Obj]
     from_storage: Callable[[Obj], Obj]
+    #: the group whose storage it shares, when it is another group's (events.k8s.io/v1 Events: core/v1's)
+    storage_group: str | None = None
+    #: checks a create in this version makes before the storage version's (``ValidateEventCreate``)
+    validate_create: Callable[[Obj], list[Cause]] | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -184,6 +190,10 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False, rbac.CLUSTER_ROLE),
     Resource("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False,
              rbac.CLUSTER_ROLE_BINDING),
+    # events.k8s.io/v1: core/v1 Events, converted
+    Resource("events.k8s.io", "v1", "events", "Event", True, event.STRATEGY, ("ev",),
+             conversion=Conversion("v1", eventsv1.to_core, eventsv1.from_core, storage_group="",
+                                   validate_create=eventsv1.validate_create)),
     # scheduling.k8s.io/v1
     Resource("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, priorityclass.STRATEGY, ("pc",)),
     # apiregistration.k8s.io/v1

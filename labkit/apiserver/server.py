@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import yaml
-from aiohttp import web
+from aiohttp import web, web_protocol
 
 from labkit import codec
 from labkit import store as kv
@@ -100,9 +100,19 @@ def backed_up(req: web.Request) -> bool:
     return transport is None or transport.get_write_buffer_size() > watch.BACKLOG_LIMIT
 
 
+def watch_error(error: errors.ApiError) -> bytes:
+    """The ERROR event that ends a watch: the Status with Go's escapes, on one line."""
+    return codec.go_dumps({"type": "ERROR", "object": error.status()}) + b"\n"
+
+
 def _partial(obj: Obj) -> Obj:
     """An object as ``PartialObjectMetadata``: what metadata-only clients (the garbage collector's) read."""
     return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata", {})}
+
+
+def _status(error: errors.ApiError) -> web.Response:
+    """An error's Status, byte for byte as kube-apiserver writes it."""
+    return web.Response(status=error.code, body=error.encode(), headers={"Content-Type": "application/json"})
 
 
 def _json(code: int, body: Any, content_type: str = "application/json") -> web.Response:
@@ -151,7 +161,8 @@ class APIServer:
             for r in RESOURCES if r.stored and r.conversion is None}
         #: (group, version, plural) -> the registry of a version served from another version's storage
         self.versions: dict[tuple[str, str, str], Registry] = {
-            (r.group, r.version, r.plural): VersionedRegistry(r, self.registries[(r.group, r.plural)])
+            (r.group, r.version, r.plural): VersionedRegistry(r, self.registries[(
+                r.group if r.conversion.storage_group is None else r.conversion.storage_group, r.plural)])
             for r in RESOURCES if r.conversion is not None}
         self.authorizer: Authorizer = AlwaysAllow()
         self._rbac_watches: list[kv.WatchHandle] = []
@@ -232,7 +243,7 @@ class APIServer:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         app = web.Application(client_max_size=request.MAX_BODY * 2)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
+        app.router.add_route("*", r"/{tail:[\s\S]*}", self._handle)  # any path, a newline in it too
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, ssl_context=self.pki.server_ssl_context())
@@ -387,19 +398,19 @@ class APIServer:
             return response
         except errors.ApiError as e:
             code = e.code
-            return _json(e.code, e.status())
+            return _status(e)
         except asyncio.CancelledError:
             code = 499  # the client went away
             raise
         except kv.StoreError as e:  # etcd unreachable or without quorum: its own words, as kube answers
             code = 500
-            return _json(500, errors.storage(str(e)).status())
+            return _status(errors.storage(str(e)))
         except RecursionError:  # a body nested deeper than any object (kube's decoder stops at 10000 levels)
             code = 400
-            return _json(400, errors.bad_request("the object is nested too deeply").status())
+            return _status(errors.bad_request("the object is nested too deeply"))
         except Exception as e:  # noqa: BLE001 - a bug must still answer as a Status, never a traceback
             code = 500
-            return _json(500, errors.internal(f"{type(e).__name__}: {e}").status())
+            return _status(errors.internal(f"{type(e).__name__}: {e}"))
         finally:
             self._record(req, t0, user, info, call, code)
 
@@ -462,6 +473,8 @@ class APIServer:
             body = await req.read()  # all of it: ``content.read(n)`` returns only what has arrived so far
         except web.HTTPRequestEntityTooLarge:
             raise errors.too_large() from None
+        except web_protocol.RequestPayloadError as e:  # a Content-Encoding its bytes are not in
+            raise errors.bad_request(f"the request body could not be read: {str(e).splitlines()[-1].strip()}") from None
         if len(body) > request.MAX_BODY:
             raise errors.too_large()
         return body
@@ -586,7 +599,7 @@ class APIServer:
         if backend is None:  # no APIService serves it: as if the group did not exist
             raise errors.not_found_path()
         if req.method != "GET" or info.verb == "watch":
-            raise errors.method_not_supported(res.qualified, info.verb)
+            raise errors.method_not_supported(res.plural, info.verb, res.group)
         body = backend.serve(info, call.query, fmt == "table")
         return _json(200, body, tables.TABLE_CONTENT_TYPE if body.get("kind") == "Table" else "application/json")
 
@@ -616,10 +629,12 @@ class APIServer:
         code, body = result
         if isinstance(body, bytes):
             return web.Response(status=code, body=body, headers={"Content-Type": "application/json"})
+        if body.get("kind") == "Status" and fmt != "yaml":  # a binding's Success, written as kube writes it
+            return web.Response(status=code, body=errors.encode_status(body),
+                                headers={"Content-Type": "application/json"})
         info = call.info
         res = call.registry.resource if info.resource is not None else None
-        convertible = (res is not None and res.stored and body.get("kind") != "Status" and not info.subresource
-                       and req.method == "GET")
+        convertible = res is not None and res.stored and not info.subresource and req.method == "GET"
         if fmt == "table" and convertible:
             assert res is not None
             items = body["items"] if "items" in body else [body]
@@ -698,7 +713,12 @@ class APIServer:
                                        "resourceVersionMatch is forbidden for watch")
         if rv not in ("", "0") and not rv.isdigit():
             raise errors.bad_request(f"invalid resource version: {rv!r}")
-        timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds", "").isdigit() else None
+        # kube's watch ends after timeoutSeconds (a negative one at once); 0 or none is its
+        # --min-request-timeout, which labkit leaves open
+        seconds = request.parse_int64(q["timeoutSeconds"]) if "timeoutSeconds" in q else 0
+        if "limit" in q:  # read as a list reads it, though a watch has no use for it
+            request.parse_int64(q["limit"])
+        timeout = None if seconds == 0 else max(float(seconds), 0.0)
         as_table = fmt == "table"
         include = q.get("includeObject", "Metadata")
         resp = web.StreamResponse(status=200, headers={
@@ -734,13 +754,12 @@ class APIServer:
                                   backed_up=lambda: backed_up(req),
                                   trigger=reg.trigger(field_selector))
         except errors.ApiError as e:
-            await resp.write(codec.dumps({"type": "ERROR", "object": e.status()}) + b"\n")
+            await resp.write(watch_error(e))
         except (TimeoutError, ConnectionError):
             pass
         except Exception as e:  # noqa: BLE001 - the stream has begun: a bug ends it with an ERROR event
             with contextlib.suppress(ConnectionError):
-                status = errors.internal(f"{type(e).__name__}: {e}").status()
-                await resp.write(codec.dumps({"type": "ERROR", "object": status}) + b"\n")
+                await resp.write(watch_error(errors.internal(f"{type(e).__name__}: {e}")))
         with contextlib.suppress(ConnectionError):
             await resp.write_eof()
         return resp

@@ -189,14 +189,14 @@ class Registry:
             revision = _parse_rv(resource_version)
         elif resource_version not in ("", "0") and resource_version_match == "NotOlderThan":
             if _parse_rv(resource_version) > self.store.revision:
-                raise errors.timeout(f"Too large resource version: {resource_version}, current: {self.store.revision}")
+                raise errors.too_large_resource_version(resource_version, self.store.revision, 1)  # the watch cache's
         try:
             page = self.store.range(prefix, prefix=True, revision=revision)
         except kv.Compacted:
             raise errors.gone("The provided continue parameter is too old to display a consistent list result. "
                               "You can start a new list without the continue parameter.") from None
         except kv.FutureRevision:
-            raise errors.timeout(f"Too large resource version: {revision}, current: {self.store.revision}") from None
+            raise errors.too_large_resource_version(revision, self.store.revision) from None  # etcd's
         items: list[tuple[kv.KeyValue, Obj | None]] = []
         next_key = ""
         for item in page.kvs:

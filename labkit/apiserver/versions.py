@@ -7,6 +7,8 @@ for; patches apply to the object in the version asked for). labkit has no intern
 :class:`VersionedRegistry` wraps the storage version's :class:`~labkit.apiserver.storage.Registry`
 with the resource's :class:`~labkit.apiserver.resources.Conversion`. Watches of that version get
 converted objects too: their watch cache reads the store through :meth:`VersionedRegistry.typed`.
+The version may belong to another group than its storage (events.k8s.io/v1 Events are core/v1's),
+and may check a create before converting it (``Conversion.validate_create``).
 A Table is made from the stored object whatever the version asked for (``server.py`` answers it
 from the storage registry), as kube prints Tables from its internal version.
 
@@ -33,6 +35,7 @@ class VersionedRegistry(Registry):
         self.storage = storage
         self.to_storage = resource.conversion.to_storage
         self.from_storage = resource.conversion.from_storage
+        self.validate_create = resource.conversion.validate_create
 
     def typed(self, obj: Obj) -> Obj:
         """An object read from the store (or already converted), in this version."""
@@ -50,6 +53,9 @@ class VersionedRegistry(Registry):
         return codec.dumps(self.list(ns, **options))
 
     def create(self, ns: str, obj: Obj, *, user: UserInfo | None = None, dry_run: bool = False) -> tuple[Obj, int]:
+        causes = self.validate_create(obj) if self.validate_create else []
+        if causes:
+            raise self.storage._invalid(obj.get("metadata", {}).get("name") or "", causes)
         created, revision = self.storage.create(ns, self.to_storage(obj), user=user, dry_run=dry_run)
         return self.typed(created), revision
 

@@ -255,7 +255,7 @@ async def _until_fresh(store: kv.Store, revision: int) -> None:
     deadline = time.monotonic() + FRESHNESS_WAIT
     while revision > store.revision:
         if time.monotonic() >= deadline:
-            raise errors.timeout(f"Too large resource version: {revision}, current: {store.revision}")
+            raise errors.too_large_resource_version(revision, store.revision, 1)
         await asyncio.sleep(0.01)
 
 

@@ -96,7 +96,9 @@ def test_a_watch_from_a_revision_not_yet_seen_waits_for_it_then_a_later_one_give
     far = int(raw.get(url).json()["metadata"]["resourceVersion"]) + 10_000
     [error] = events(raw, url, 1, resourceVersion=str(far), timeoutSeconds="10")
     assert error["type"] == "ERROR" and error["object"]["code"] == 504
-    assert error["object"]["message"].startswith(f"Too large resource version: {far}, current: ")
+    assert error["object"]["message"].startswith(f"Timeout: Too large resource version: {far}, current: ")
+    assert error["object"]["details"] == {"causes": [{"reason": "ResourceVersionTooLarge",
+                                                      "message": "Too large resource version"}], "retryAfterSeconds": 1}
 
 
 def test_send_initial_events_ends_with_a_bookmark(cluster: Cluster, raw: requests.Session, namespace: str) -> None:

@@ -33,6 +33,8 @@ What goes where:
   and from v2, as ``pkg/apis/autoscaling/v1/conversion.go``). It has no storage of its own: the
   generic store keeps v2, and ``labkit/apiserver/versions.py`` serves v1 from it (a ``Resource``
   whose ``conversion`` is set).
+- ``eventsv1.py``: the same, across groups: ``events.k8s.io/v1`` Events are core/v1's (``event.py``)
+  converted, their ``Conversion`` naming the storage's group and the checks a create makes first.
 - ``scale.py``: the ``/scale`` subresource that Deployments and ReplicaSets share (kube keeps a copy
   in each one's storage). ``reviews.py``: the self reviews (``kubectl auth can-i``, ``kubectl auth
   whoami``), create-only resources with no strategy and nothing stored.

@@ -8,8 +8,9 @@ and reason. Field selectors are the ones ``kubectl describe`` and ``kubectl even
 The Table follows ``printEvent``: unlike other resources it has no leading Name column; Last Seen
 comes first and Name is the last, wide-only column.
 
-Left out: the events.k8s.io/v1 API, update validation of "new" events, related-object validation
-and the one-hour TTL (the API server's storage attaches events to a lease).
+The same storage serves events.k8s.io/v1 (``eventsv1.py`` converts). Left out: update validation of
+"new" events, related-object validation and the one-hour TTL (the API server's storage attaches events
+to a lease).
 """
 
 from __future__ import annotations

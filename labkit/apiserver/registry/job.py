@@ -45,8 +45,9 @@ def generate_selector(job: Obj) -> None:
     meta, spec = job["metadata"], job.setdefault("spec", {})
     template_meta = set_default(set_default(spec, "template", {}), "metadata", {})
     labels = set_default(template_meta, "labels", {})
-    labels.update({CONTROLLER_UID: meta["uid"], JOB_NAME: meta["name"],
-                   LEGACY_CONTROLLER_UID: meta["uid"], LEGACY_JOB_NAME: meta["name"]})
+    name = meta.get("name", "")  # validation, next, refuses a Job without one
+    labels.update({CONTROLLER_UID: meta["uid"], JOB_NAME: name,
+                   LEGACY_CONTROLLER_UID: meta["uid"], LEGACY_JOB_NAME: name})
     if spec.get("selector") is None:
         spec["selector"] = {"matchLabels": {CONTROLLER_UID: meta["uid"]}}
     if not meta.get("labels"):

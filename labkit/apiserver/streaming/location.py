@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from labkit.apimachinery.validation import invalid
-from labkit.apiserver import errors, handlers
+from labkit.apiserver import errors, handlers, request
 from labkit.apiserver.streaming.kubelet_api import KubeletAPI
 
 DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
@@ -59,10 +59,7 @@ def query_int(query: Mapping[str, str], key: str) -> int | None:
     value = query.get(key)
     if value is None or value == "":
         return None
-    try:
-        return int(value)
-    except ValueError:
-        raise errors.bad_request(f'strconv.ParseInt: parsing "{value}": invalid syntax') from None
+    return request.parse_int64(value)
 
 
 def _container_names(spec: Mapping[str, Any]) -> list[str]:
