@@ -186,8 +186,8 @@ def _server_side_apply(call: Call, applied: Any) -> tuple[int, Obj]:
                                  + "\n".join(f"  {r}" for r in repeated))
     call.warnings.extend(repeated)
     undeclared = apply.undeclared(applied, reg.resource.group_version, reg.resource.kind)
-    if undeclared:  # whatever fieldValidation says, and kube answers it as an error it does not interpret
-        raise errors.ApiError(500, "", undeclared)
+    if undeclared:  # whatever fieldValidation says. kube 1.33 answers it as a 500 it does not interpret, a bug
+        raise errors.bad_request(undeclared)  # (kubernetes#139253); labkit answers 400 as its fix (#139255) does
     call.check_fields(applied)
     if not call.query.get("fieldManager"):
         raise errors.bad_request("PATCH, application/apply-patch+yaml requests require fieldManager to be set")
