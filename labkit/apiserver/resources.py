@@ -29,6 +29,8 @@ from labkit.apiserver.registry import (
     limitrange,
     namespace,
     node,
+    persistentvolume,
+    persistentvolumeclaim,
     pod,
     priorityclass,
     rbac,
@@ -37,6 +39,7 @@ from labkit.apiserver.registry import (
     secret,
     service,
     serviceaccount,
+    storageclass,
 )
 from labkit.apiserver.strategy import Strategy
 
@@ -145,6 +148,12 @@ RESOURCES: tuple[Resource, ...] = (
              subresources=(Subresource("token", "TokenRequest", ("create",), group="authentication.k8s.io",
                                        version="v1"),)),
     Resource("", "v1", "events", "Event", True, event.STRATEGY, ("ev",)),
+    # storage (issue 16): PersistentVolumes, their claims and classes
+    Resource("", "v1", "persistentvolumes", "PersistentVolume", False, persistentvolume.STRATEGY, ("pv",),
+             subresources=(_status("PersistentVolume"),)),
+    Resource("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True, persistentvolumeclaim.STRATEGY,
+             ("pvc",), subresources=(_status("PersistentVolumeClaim"),)),
+    Resource("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, storageclass.STRATEGY, ("sc",)),
     # apps/v1
     Resource("apps", "v1", "deployments", "Deployment", True, deployment.STRATEGY, ("deploy",), ("all",),
              subresources=(_status("Deployment"), _SCALE)),

@@ -35,6 +35,7 @@ from labkit.apiserver import apply, bootstrappolicy, discovery, errors, handlers
 from labkit.apiserver.admission import AdmissionChain, NamespaceLifecycle, ObjectCache, Priority, ServiceAccount
 from labkit.apiserver.admission_limitranger import LimitRanger
 from labkit.apiserver.admission_resourcequota import ResourceQuota
+from labkit.apiserver.admission_storageclass import DefaultStorageClass
 from labkit.apiserver.aggregator import APIServiceBackend
 from labkit.apiserver.authn import BootstrapTokenAuthenticator, UserInfo
 from labkit.apiserver.authz import AlwaysAllow, AuthorizationAttributes, Authorizer, forbidden_message
@@ -129,7 +130,9 @@ class APIServer:
         # in the order of kube's AllOrderedPlugins: LimitRanger before ServiceAccount, ResourceQuota last
         self.admission = AdmissionChain([NamespaceLifecycle(self._lookup, self.namespaces),
                                          LimitRanger(lambda ns: self._cached(self.limitranges, "limitranges", ns)),
-                                         ServiceAccount(), Priority(self._list_all),
+                                         ServiceAccount(),
+                                         DefaultStorageClass(lambda plural: self._list_all(plural, "storage.k8s.io")),
+                                         Priority(self._list_all),
                                          ResourceQuota(self._quotas, self._update_quota_status, clock)])
         self.registries: dict[tuple[str, str], Registry] = {
             (r.group, r.plural): REGISTRY_CLASSES.get(r.plural, Registry)(

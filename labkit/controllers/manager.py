@@ -5,7 +5,7 @@ controllers share one :class:`~labkit.controllers.base.SharedInformers`, and onl
 the ``kube-system/kube-controller-manager`` Lease runs them. Losing the Lease stops the controllers
 (kube exits the process instead) and the manager becomes a candidate again. Every controller keeps its
 own gate, named after it, so ``cluster.pause()`` / ``step()`` reach each loop. Left out: the cloud,
-CSR cleaner, volume, CronJob, TTL-after-finished, DaemonSet and StatefulSet controllers.
+CSR cleaner, attach/detach and volume expansion, CronJob, TTL-after-finished and DaemonSet controllers.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from labkit.controllers.job import JobController
 from labkit.controllers.namespace import NamespaceController
 from labkit.controllers.nodeipam import NodeIpamController
 from labkit.controllers.nodelifecycle import NodeLifecycleController
+from labkit.controllers.persistentvolume import PersistentVolumeController
 from labkit.controllers.podautoscaler import HorizontalController
 from labkit.controllers.podgc import PodGCController
 from labkit.controllers.replicaset import ReplicaSetController
@@ -57,6 +58,8 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "csrapproving": CSRApprovingController,
     "csrsigning": CSRSigningController,
     "horizontalpodautoscaling": HorizontalController,
+    # storage and StatefulSets (issue 16)
+    "persistentvolume-binder": PersistentVolumeController,
 }
 
 

@@ -4,8 +4,12 @@
 Each volume is a host directory under ``<root>/pods/<uid>/volumes/kubernetes.io~<plugin>/<name>``,
 filled before the containers start (configMap and secret keys as files, ``items`` choosing keys and
 paths, ``defaultMode``/``mode``), and passed to the runtime as :class:`Mount` s. ``hostPath`` is used
-as given. Left out: atomic ``..data`` symlink swaps and live updates of mounted ConfigMaps, projected
-and persistent volumes, fsGroup ownership, size limits.
+as given. A ``persistentVolumeClaim`` resolves through the claim to its bound PersistentVolume's
+``hostPath`` or ``local`` directory (``pkg/volume/util``'s claim lookup in the volume manager's
+``desiredStateOfWorldPopulator``); a missing or unbound claim fails the pod's start with the
+populator's words, and the kubelet tries again. Left out: atomic ``..data`` symlink swaps and live
+updates of mounted ConfigMaps, projected volumes, other persistent volume sources (CSI ...), fsGroup
+ownership, size limits, ``readOnly`` claims.
 """
 
 from __future__ import annotations
@@ -17,10 +21,10 @@ from pathlib import Path
 
 from labkit.apimachinery.meta import Obj
 from labkit.kubelet.envvars import GetObject, config_error, field_value
-from labkit.kubelet.runtime import Mount
+from labkit.kubelet.runtime import CRIError, Mount
 
 PLUGINS = {"emptyDir": "empty-dir", "configMap": "configmap", "secret": "secret", "downwardAPI": "downward-api",
-           "hostPath": "host-path"}
+           "hostPath": "host-path", "persistentVolumeClaim": "pvc"}
 
 
 def pod_dir(root: Path, uid: str) -> Path:
@@ -37,6 +41,9 @@ async def prepare_volumes(root: Path, pod: Obj, *, get: GetObject) -> dict[str, 
             raise config_error(f'volume "{vol["name"]}": this kubelet supports only {", ".join(PLUGINS)} volumes')
         if kind == "hostPath":
             paths[vol["name"]] = vol["hostPath"]["path"]
+            continue
+        if kind == "persistentVolumeClaim":
+            paths[vol["name"]] = await claim_path(vol, namespace, get=get)
             continue
         target = pod_dir(root, uid) / "volumes" / f"kubernetes.io~{PLUGINS[kind]}" / vol["name"]
         target.mkdir(parents=True, exist_ok=True)
@@ -74,6 +81,37 @@ async def prepare_volumes(root: Path, pod: Obj, *, get: GetObject) -> dict[str, 
             path.write_bytes(content if isinstance(content, bytes) else content.encode())
             os.chmod(path, item_mode if item_mode is not None else mode)
     return paths
+
+
+def mount_error(volume: str, namespace: str, claim: str, why: str) -> CRIError:
+    """What the kubelet says when a claim's volume cannot be mounted (``FailedMount``)."""
+    return CRIError("ContainerCreating", f"Unable to attach or mount volumes: unmounted volumes=[{volume}], "
+                                         f"failed to process volumes=[{volume}]: error processing PVC "
+                                         f"{namespace}/{claim}: {why}")
+
+
+async def claim_path(vol: Obj, namespace: str, *, get: GetObject) -> str:
+    """The host directory of the volume bound to the claim ``vol`` names (created if it is missing)."""
+    claim_name = vol["persistentVolumeClaim"].get("claimName", "")
+    claim = await get("persistentvolumeclaims", namespace, claim_name)
+    if claim is None:
+        raise mount_error(vol["name"], namespace, claim_name, "failed to fetch PVC from API server: "
+                                                               f'persistentvolumeclaims "{claim_name}" not found')
+    pv_name = claim.get("spec", {}).get("volumeName")
+    if not pv_name or (claim.get("status") or {}).get("phase") != "Bound":
+        raise mount_error(vol["name"], namespace, claim_name, "PVC is not bound")
+    pv = await get("persistentvolumes", "", pv_name)
+    if pv is None:
+        raise mount_error(vol["name"], namespace, claim_name, f'failed to fetch PV "{pv_name}" from API server: '
+                                                               f'persistentvolumes "{pv_name}" not found')
+    source = pv["spec"].get("hostPath") or pv["spec"].get("local")
+    if not source:
+        raise mount_error(vol["name"], namespace, claim_name, f'PersistentVolume "{pv_name}": this kubelet mounts '
+                                                               "only hostPath and local volumes")
+    path = Path(source["path"])
+    if source.get("type") == "DirectoryOrCreate":
+        path.mkdir(parents=True, exist_ok=True)
+    return str(path)
 
 
 def mounts_for(container: Obj, volume_paths: dict[str, str]) -> list[Mount]:
