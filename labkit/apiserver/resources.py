@@ -39,6 +39,7 @@ from labkit.apiserver.registry import (
     secret,
     service,
     serviceaccount,
+    statefulset,
     storageclass,
 )
 from labkit.apiserver.strategy import Strategy
@@ -148,12 +149,14 @@ RESOURCES: tuple[Resource, ...] = (
              subresources=(Subresource("token", "TokenRequest", ("create",), group="authentication.k8s.io",
                                        version="v1"),)),
     Resource("", "v1", "events", "Event", True, event.STRATEGY, ("ev",)),
-    # storage (issue 16): PersistentVolumes, their claims and classes
+    # issue 16's storage (PersistentVolumes, their claims and classes) and StatefulSets
     Resource("", "v1", "persistentvolumes", "PersistentVolume", False, persistentvolume.STRATEGY, ("pv",),
              subresources=(_status("PersistentVolume"),)),
     Resource("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True, persistentvolumeclaim.STRATEGY,
              ("pvc",), subresources=(_status("PersistentVolumeClaim"),)),
     Resource("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, storageclass.STRATEGY, ("sc",)),
+    Resource("apps", "v1", "statefulsets", "StatefulSet", True, statefulset.STRATEGY, ("sts",), ("all",),
+             subresources=(_status("StatefulSet"), _SCALE)),
     # apps/v1
     Resource("apps", "v1", "deployments", "Deployment", True, deployment.STRATEGY, ("deploy",), ("all",),
              subresources=(_status("Deployment"), _SCALE)),

@@ -34,6 +34,7 @@ from labkit.controllers.replicaset import ReplicaSetController
 from labkit.controllers.resourcequota import ResourceQuotaController
 from labkit.controllers.rootcacertpublisher import RootCACertPublisher
 from labkit.controllers.serviceaccount import ServiceAccountsController
+from labkit.controllers.statefulset import StatefulSetController
 from labkit.controllers.tokencleaner import TokenCleaner
 from labkit.leaderelection import LeaderElector
 from labkit.trace import Trace
@@ -60,6 +61,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "horizontalpodautoscaling": HorizontalController,
     # storage and StatefulSets (issue 16)
     "persistentvolume-binder": PersistentVolumeController,
+    "statefulset": StatefulSetController,
 }
 
 

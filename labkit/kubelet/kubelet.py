@@ -63,7 +63,7 @@ from labkit.kubelet.runtime import (
     Runtime,
 )
 from labkit.kubelet.simpods import NodePods
-from labkit.kubelet.volumes import mounts_for, prepare_volumes, remove_pod_dir
+from labkit.kubelet.volumes import MOUNT_RETRY_INTERVAL, MountError, mounts_for, prepare_volumes, remove_pod_dir
 
 log = logging.getLogger(__name__)
 #: labkit's own: on a pod whose image the runtime replaced, ``"nginx:latest -> labkit/nginx:1"`` per image
@@ -434,6 +434,11 @@ class Kubelet(Component):
             assert state.sandbox is not None, "containers are created in a sandbox"
             cid = await self.runtime.create_container(state.sandbox_id, config, state.sandbox)
             self._cri(pod, f"CreateContainer {name} ({c.get('image', '')})", container=cid)
+        except MountError as e:  # kube waits for volumes before the containers, retrying every 300 ms
+            if state.waiting.get(name, ("",))[0] != "ContainerCreating":
+                self.recorder.event(pod, "Warning", "FailedMount", e.message)
+            state.waiting[name] = ("ContainerCreating", "")
+            return MOUNT_RETRY_INTERVAL
         except CRIError as e:
             self._container_event(pod, name, "Warning", "Failed", f"Error: {e.message}")
             state.waiting[name] = (e.reason, e.message)

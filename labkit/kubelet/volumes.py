@@ -83,11 +83,18 @@ async def prepare_volumes(root: Path, pod: Obj, *, get: GetObject) -> dict[str, 
     return paths
 
 
-def mount_error(volume: str, namespace: str, claim: str, why: str) -> CRIError:
-    """What the kubelet says when a claim's volume cannot be mounted (``FailedMount``)."""
-    return CRIError("ContainerCreating", f"Unable to attach or mount volumes: unmounted volumes=[{volume}], "
-                                         f"failed to process volumes=[{volume}]: error processing PVC "
-                                         f"{namespace}/{claim}: {why}")
+#: how soon the kubelet looks again at a volume it could not mount (``podAttachAndMountRetryInterval``)
+MOUNT_RETRY_INTERVAL = 0.3
+
+
+class MountError(CRIError):
+    """A volume that cannot be mounted yet: the pod waits in ``ContainerCreating`` (event ``FailedMount``)."""
+
+
+def mount_error(volume: str, namespace: str, claim: str, why: str) -> MountError:
+    return MountError("ContainerCreating", f"Unable to attach or mount volumes: unmounted volumes=[{volume}], "
+                                           f"failed to process volumes=[{volume}]: error processing PVC "
+                                           f"{namespace}/{claim}: {why}")
 
 
 async def claim_path(vol: Obj, namespace: str, *, get: GetObject) -> str:
