@@ -26,6 +26,7 @@ from labkit.apiserver.registry.persistentvolume import STORAGE, volume_class
 from labkit.client import APIStatusError, Client, resource_path
 from labkit.controllers.base import Controller, Result
 from labkit.controllers.persistentvolume import PROVISIONED_BY, STORAGE_PROVISIONER, claim_ref
+from labkit.events import EventRecorder
 from labkit.informer import Informer, key_of
 from labkit.localpath.deploy import PROVISIONER_NAME
 
@@ -38,12 +39,14 @@ def volume_name(claim: Obj) -> str:
 
 
 class LocalPathProvisioner(Controller):
-    name = f"{PROVISIONER_NAME}_local-path-provisioner"  # the library's event source: <provisioner>_<identity>
+    name = "local-path-provisioner"
     resource = "persistentvolumeclaims"
 
     def __init__(self, client: Client, *, base: Path) -> None:
         super().__init__(client)
         self.base = base
+        # the library's event source: <provisioner>_<identity> (kube's has the pod's name and a uuid)
+        self.recorder = EventRecorder(client, f"{PROVISIONER_NAME}_local-path-provisioner")
 
     @property
     def claims(self) -> Informer:
