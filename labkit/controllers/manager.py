@@ -36,6 +36,7 @@ from labkit.controllers.rootcacertpublisher import RootCACertPublisher
 from labkit.controllers.serviceaccount import ServiceAccountsController
 from labkit.controllers.statefulset import StatefulSetController
 from labkit.controllers.tokencleaner import TokenCleaner
+from labkit.controllers.volumeprotection import PVCProtectionController, PVProtectionController
 from labkit.leaderelection import LeaderElector
 from labkit.trace import Trace
 
@@ -61,6 +62,8 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "horizontalpodautoscaling": HorizontalController,
     # storage and StatefulSets (issue 16)
     "persistentvolume-binder": PersistentVolumeController,
+    "pvc-protection": PVCProtectionController,
+    "pv-protection": PVProtectionController,
     "statefulset": StatefulSetController,
 }
 

@@ -17,7 +17,7 @@ Mirrors ``PersistentVolumeController`` (``pv_controller.go``, "persistentvolume-
   ``Recycle`` of any other volume fails as kube's does when no in-tree plugin can (``Failed``).
 
 Left out: ``WaitForFirstConsumer`` binding (the scheduler's VolumeBinding plugin), in-tree provisioning
-and deleting plugins, the pv/pvc-protection finalizers and their controllers, CSI migration, resize,
+and deleting plugins, CSI migration, resize,
 ``lastPhaseTransitionTime``. Claims and volumes share one queue (keys ``claim:<ns>/<name>`` and
 ``volume:<name>``) and one worker, so a claim's and its volume's syncs never race.
 """

@@ -104,6 +104,8 @@ async def claim_path(vol: Obj, namespace: str, *, get: GetObject) -> str:
     if claim is None:
         raise mount_error(vol["name"], namespace, claim_name, "failed to fetch PVC from API server: "
                                                                f'persistentvolumeclaims "{claim_name}" not found')
+    if claim["metadata"].get("deletionTimestamp"):
+        raise mount_error(vol["name"], namespace, claim_name, "can't start pod because PVC is being deleted")
     pv_name = claim.get("spec", {}).get("volumeName")
     if not pv_name or (claim.get("status") or {}).get("phase") != "Bound":
         raise mount_error(vol["name"], namespace, claim_name, "PVC is not bound")

@@ -93,6 +93,23 @@ def test_a_claim_is_bound_through_the_default_class_and_deleted_with_its_directo
     assert not directory.exists()
 
 
+def test_a_claim_in_use_is_only_marked_for_deletion_until_its_pod_goes(cluster, api):
+    api("POST", resource_path("v1", "persistentvolumeclaims", namespace=NS), claim("used"))
+    api("POST", resource_path("v1", "pods", namespace=NS), {"metadata": {"name": "user"}, "spec": {
+        "terminationGracePeriodSeconds": 0, "containers": [{"name": "c", "image": "nginx"}],
+        "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "used"}}]}})
+    wait_for(lambda: (get(api, "pods", "user") or {}).get("status", {}).get("phase") == "Running", what="user runs")
+    volume = get(api, "persistentvolumeclaims", "used")["spec"]["volumeName"]
+    assert get(api, "persistentvolumes", volume, "")["metadata"]["finalizers"] == ["kubernetes.io/pv-protection"]
+    api("DELETE", resource_path("v1", "persistentvolumeclaims", namespace=NS, name="used"))
+    marked = get(api, "persistentvolumeclaims", "used")
+    assert marked["metadata"]["deletionTimestamp"] and marked["metadata"]["finalizers"] == [
+        "kubernetes.io/pvc-protection"], "kept while the pod uses it"
+    api("DELETE", resource_path("v1", "pods", namespace=NS, name="user"))
+    wait_for(lambda: get(api, "persistentvolumeclaims", "used") is None, what="claim gone after its pod")
+    wait_for(lambda: get(api, "persistentvolumes", volume, "") is None, what="its volume deleted (Delete policy)")
+
+
 def test_a_static_volume_binds_by_size_and_is_retained_when_released(cluster, api, tmp_path):
     for name, size in (("small", "1Gi"), ("big", "5Gi")):
         api("POST", resource_path("v1", "persistentvolumes"), {

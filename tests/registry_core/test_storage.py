@@ -4,7 +4,7 @@ admission plugin: kube's defaults, validation messages and field paths, and Tabl
 from __future__ import annotations
 
 from labkit.apiserver.admission import Attributes
-from labkit.apiserver.admission_storageclass import DefaultStorageClass
+from labkit.apiserver.admission_storage import DefaultStorageClass, StorageObjectInUseProtection
 from labkit.apiserver.registry import persistentvolume, persistentvolumeclaim, storageclass
 from labkit.apiserver.resources import lookup
 
@@ -107,3 +107,13 @@ def test_default_storage_class_admission_fills_a_claim_that_names_no_class():
     for claim in claims:
         plugin.admit(attrs, claim, None)
     assert [c["spec"]["storageClassName"] for c in claims] == ["new", "", "old"], "the newest default; '' is no class"
+
+
+def test_storage_object_in_use_protection_adds_the_finalizers_on_create():
+    plugin = StorageObjectInUseProtection()
+    claim, volume = {"metadata": {"finalizers": ["mine"]}}, {"metadata": {}}
+    plugin.admit(Attributes("CREATE", lookup("", "v1", "persistentvolumeclaims"), "", "default", "c", None, False),
+                 claim, None)
+    plugin.admit(Attributes("CREATE", lookup("", "v1", "persistentvolumes"), "", "", "v", None, False), volume, None)
+    assert claim["metadata"]["finalizers"] == ["mine", "kubernetes.io/pvc-protection"]
+    assert volume["metadata"]["finalizers"] == ["kubernetes.io/pv-protection"]

@@ -46,6 +46,9 @@ VOLUME_SOURCES = ("hostPath", "local", "csi", "nfs", "iscsi", "fc", "gcePersiste
 #: the annotation the PV controller reads before ``spec.storageClassName`` (``GetPersistentVolumeClass``)
 BETA_STORAGE_CLASS = "volume.beta.kubernetes.io/storage-class"
 STORAGE = "storage"
+#: the finalizers of the StorageObjectInUseProtection admission plugin and the protection controllers
+PVC_PROTECTION = "kubernetes.io/pvc-protection"
+PV_PROTECTION = "kubernetes.io/pv-protection"
 
 
 def access_modes_string(modes: list[str] | None) -> str:
