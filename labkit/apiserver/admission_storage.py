@@ -16,9 +16,8 @@ remove once no pod uses the claim / no claim is bound to the volume.
 from __future__ import annotations
 
 from labkit.apimachinery.meta import Obj
+from labkit.apimachinery.volumeutil import BETA_STORAGE_CLASS, PV_PROTECTION, PVC_PROTECTION, is_default_class
 from labkit.apiserver.admission import AdmissionPlugin, Attributes, ListAll
-from labkit.apiserver.registry.persistentvolume import BETA_STORAGE_CLASS, PV_PROTECTION, PVC_PROTECTION
-from labkit.apiserver.registry.storageclass import is_default_class
 
 
 def default_class(classes: list[Obj]) -> Obj | None:

@@ -27,19 +27,24 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from labkit.apimachinery.labels import SelectorError, label_selector_from_object
 from labkit.apimachinery.meta import Obj
-from labkit.apiserver.registry.persistentvolume import STORAGE, storage_of, volume_class
-from labkit.apiserver.registry.replicaset import as_selector
+from labkit.apimachinery.volumeutil import (
+    BETA_STORAGE_PROVISIONER,
+    BIND_COMPLETED,
+    BOUND_BY_CONTROLLER,
+    PROVISIONED_BY,
+    STORAGE,
+    STORAGE_PROVISIONER,
+    claim_ref,
+    storage_of,
+    volume_class,
+)
 from labkit.client import resource_path
 from labkit.controllers.base import Controller, Result
 from labkit.events import EventRecorder
 from labkit.informer import Informer, key_of
 
-BIND_COMPLETED = "pv.kubernetes.io/bind-completed"
-BOUND_BY_CONTROLLER = "pv.kubernetes.io/bound-by-controller"
-PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
-STORAGE_PROVISIONER = "volume.kubernetes.io/storage-provisioner"
-BETA_STORAGE_PROVISIONER = "volume.beta.kubernetes.io/storage-provisioner"
 NO_PROVISIONER = "kubernetes.io/no-provisioner"
 CLAIM, VOLUME = "claim:", "volume:"
 
@@ -57,7 +62,10 @@ def find_matching_volume(claim: Obj, volumes: Iterable[Obj]) -> Obj | None:
     spec = claim.get("spec", {})
     wanted = storage_of((spec.get("resources") or {}).get("requests"))
     modes = set(spec.get("accessModes") or [])
-    selector = as_selector(spec.get("selector")) if spec.get("selector") else None
+    try:
+        selector = label_selector_from_object(spec["selector"]) if spec.get("selector") else None
+    except SelectorError:
+        return None  # a claim whose selector does not convert matches no volume
     cls, mode = volume_class(claim), spec.get("volumeMode") or "Filesystem"
     best: Obj | None = None
     for pv in volumes:
@@ -79,12 +87,6 @@ def find_matching_volume(claim: Obj, volumes: Iterable[Obj]) -> Obj | None:
         if best is None or size < storage_of(best["spec"].get("capacity")):
             best = pv
     return best
-
-
-def claim_ref(claim: Obj) -> Obj:
-    meta = claim["metadata"]
-    return {"kind": "PersistentVolumeClaim", "namespace": meta["namespace"], "name": meta["name"],
-            "uid": meta["uid"], "apiVersion": "v1", "resourceVersion": meta.get("resourceVersion", "")}
 
 
 class PersistentVolumeController(Controller):

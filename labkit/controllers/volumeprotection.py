@@ -15,7 +15,7 @@ Left out: the live pod list kube makes when its cache says a claim is unused, ge
 from __future__ import annotations
 
 from labkit.apimachinery.meta import Obj
-from labkit.apiserver.registry.persistentvolume import PV_PROTECTION, PVC_PROTECTION
+from labkit.apimachinery.volumeutil import PV_PROTECTION, PVC_PROTECTION
 from labkit.client import APIStatusError, resource_path
 from labkit.controllers.base import Controller, Result
 from labkit.informer import Informer

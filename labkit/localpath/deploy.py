@@ -15,7 +15,7 @@ plugin to set a claim's selected node, and every node of a labkit cluster reache
 from __future__ import annotations
 
 from labkit.apimachinery.meta import Obj
-from labkit.apiserver.registry.storageclass import IS_DEFAULT_CLASS
+from labkit.apimachinery.volumeutil import IS_DEFAULT_CLASS
 from labkit.client import APIStatusError, Client, resource_path
 
 NAMESPACE = "local-path-storage"

@@ -22,10 +22,9 @@ import shutil
 from pathlib import Path
 
 from labkit.apimachinery.meta import Obj
-from labkit.apiserver.registry.persistentvolume import STORAGE, volume_class
+from labkit.apimachinery.volumeutil import PROVISIONED_BY, STORAGE, STORAGE_PROVISIONER, claim_ref, volume_class
 from labkit.client import APIStatusError, Client, resource_path
 from labkit.controllers.base import Controller, Result
-from labkit.controllers.persistentvolume import PROVISIONED_BY, STORAGE_PROVISIONER, claim_ref
 from labkit.events import EventRecorder
 from labkit.informer import Informer, key_of
 from labkit.localpath.deploy import PROVISIONER_NAME

@@ -3,6 +3,7 @@ admission plugin: kube's defaults, validation messages and field paths, and Tabl
 
 from __future__ import annotations
 
+from labkit.apimachinery.volumeutil import IS_DEFAULT_CLASS
 from labkit.apiserver.admission import Attributes
 from labkit.apiserver.admission_storage import DefaultStorageClass, StorageObjectInUseProtection
 from labkit.apiserver.registry import persistentvolume, persistentvolumeclaim, storageclass
@@ -75,7 +76,7 @@ def test_pvc_validation_immutability_and_cells():
 
 
 def test_storageclass_defaults_validation_and_default_marker():
-    sc = {"metadata": {**META, "annotations": {storageclass.IS_DEFAULT_CLASS: "true"}},
+    sc = {"metadata": {**META, "annotations": {IS_DEFAULT_CLASS: "true"}},
           "provisioner": "rancher.io/local-path"}
     SC.default(sc)
     assert (sc["reclaimPolicy"], sc["volumeBindingMode"]) == ("Delete", "Immediate")
@@ -95,7 +96,7 @@ def test_storageclass_defaults_validation_and_default_marker():
 
 def test_default_storage_class_admission_fills_a_claim_that_names_no_class():
     def sc(name: str, created: str, default: bool) -> dict:
-        annotations = {storageclass.IS_DEFAULT_CLASS: "true"} if default else {}
+        annotations = {IS_DEFAULT_CLASS: "true"} if default else {}
         return {"metadata": {"name": name, "creationTimestamp": created, "annotations": annotations}}
 
     classes = [sc("old", "2026-01-01T10:00:00Z", True), sc("new", "2026-01-01T11:00:00Z", True),

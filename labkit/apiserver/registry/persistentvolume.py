@@ -29,6 +29,7 @@ from labkit.apimachinery.validation import (
     not_supported,
     required,
 )
+from labkit.apimachinery.volumeutil import STORAGE, volume_class
 from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age
 
 ACCESS_MODES = ["ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod"]  # as kube sorts them
@@ -43,34 +44,12 @@ HOST_PATH_TYPES = ["", "BlockDevice", "CharDevice", "Directory", "DirectoryOrCre
 VOLUME_SOURCES = ("hostPath", "local", "csi", "nfs", "iscsi", "fc", "gcePersistentDisk", "awsElasticBlockStore",
                   "azureDisk", "azureFile", "cephfs", "rbd", "cinder", "flexVolume", "flocker", "glusterfs",
                   "photonPersistentDisk", "portworxVolume", "quobyte", "scaleIO", "storageos", "vsphereVolume")
-#: the annotation the PV controller reads before ``spec.storageClassName`` (``GetPersistentVolumeClass``)
-BETA_STORAGE_CLASS = "volume.beta.kubernetes.io/storage-class"
-STORAGE = "storage"
-#: the finalizers of the StorageObjectInUseProtection admission plugin and the protection controllers
-PVC_PROTECTION = "kubernetes.io/pvc-protection"
-PV_PROTECTION = "kubernetes.io/pv-protection"
 
 
 def access_modes_string(modes: list[str] | None) -> str:
     """``GetAccessModesAsString``: ``RWO,RWX`` in kube's fixed order, whatever order the spec has."""
     modes = modes or []
     return ",".join(short for mode, short in _ABBREVIATIONS if mode in modes)
-
-
-def volume_class(obj: Obj) -> str:
-    """``GetPersistentVolumeClass`` / ``GetPersistentVolumeClaimClass``: the beta annotation first."""
-    annotations = obj.get("metadata", {}).get("annotations") or {}
-    if BETA_STORAGE_CLASS in annotations:
-        return str(annotations[BETA_STORAGE_CLASS])
-    return obj.get("spec", {}).get("storageClassName") or ""
-
-
-def storage_of(resources: Mapping[str, Any] | None) -> int:
-    """The bytes of a ``storage`` quantity (0 when missing or malformed)."""
-    try:
-        return parse_quantity((resources or {}).get(STORAGE, 0)).value()
-    except QuantityError:
-        return 0
 
 
 def canonical_resources(resources: Any) -> None:

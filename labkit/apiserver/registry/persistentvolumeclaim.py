@@ -18,14 +18,13 @@ from typing import Any
 
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.validation import Cause, forbidden, required
+from labkit.apimachinery.volumeutil import STORAGE, volume_class
 from labkit.apiserver.registry.persistentvolume import (
-    STORAGE,
     access_modes_string,
     canonical_resources,
     validate_access_modes,
     validate_class_and_mode,
     validate_positive_quantity,
-    volume_class,
 )
 from labkit.apiserver.registry.replicaset import validate_selector
 from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age

@@ -16,18 +16,11 @@ from typing import Any
 
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.validation import Cause, forbidden, invalid, not_supported, qualified_name_errors, required
+from labkit.apimachinery.volumeutil import is_default_class
 from labkit.apiserver.strategy import AGE_COLUMN, NAME_COLUMN, Column, Strategy, age
 
 RECLAIM_POLICIES = ["Delete", "Retain"]
 BINDING_MODES = ["Immediate", "WaitForFirstConsumer"]
-IS_DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
-BETA_IS_DEFAULT_CLASS = "storageclass.beta.kubernetes.io/is-default-class"
-
-
-def is_default_class(sc: Obj) -> bool:
-    """``IsDefaultAnnotation``: either annotation, set to ``"true"``."""
-    annotations = sc.get("metadata", {}).get("annotations") or {}
-    return "true" in (annotations.get(IS_DEFAULT_CLASS), annotations.get(BETA_IS_DEFAULT_CLASS))
 
 
 class StorageClassStrategy(Strategy):
