@@ -39,10 +39,13 @@ GC_RESOURCES: tuple[tuple[str, str, str], ...] = (
     ("apps/v1", "replicasets", "ReplicaSet"), ("apps/v1", "deployments", "Deployment"),
     ("batch/v1", "jobs", "Job"),
     ("discovery.k8s.io/v1", "endpointslices", "EndpointSlice"),
+    # issue 16: StatefulSets own their pods; claims and volumes may be owned too
+    ("apps/v1", "statefulsets", "StatefulSet"), ("v1", "persistentvolumeclaims", "PersistentVolumeClaim"),
+    ("v1", "persistentvolumes", "PersistentVolume"),
 )
 _OWNERSHIP = ("ownerReferences", "finalizers", "deletionTimestamp")
 #: the resources above that live outside namespaces (a namespaced object may name one as its owner)
-CLUSTER_SCOPED = frozenset({"nodes"})
+CLUSTER_SCOPED = frozenset({"nodes", "persistentvolumes"})
 
 
 class GarbageCollector(Controller):

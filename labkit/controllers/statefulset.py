@@ -8,7 +8,9 @@ Mirrors ``StatefulSetControl.UpdateStatefulSet`` (``stateful_set_control.go``) a
   ``controller-revision-hash``, with ``hostname`` its name and ``subdomain`` the set's ``serviceName``
   (so a headless Service gives it the DNS name ``web-0.nginx.<ns>.svc.cluster.local``), and one claim
   ``<template>-<set>-<ordinal>`` per ``volumeClaimTemplates`` entry, created before the pod and kept
-  after it (the ``Retain`` policies);
+  after it (``persistentVolumeClaimRetentionPolicy`` ``Retain``); with ``whenDeleted: Delete`` a claim
+  is made owned by the set, with ``whenScaled: Delete`` a condemned pod's claims are given to the pod,
+  and the garbage collector removes them with their owner;
 - ``OrderedReady``: pods are created one at a time in ordinal order, each Running and Ready before the
   next; a failed pod is deleted and made again; scaling down deletes the highest ordinal first and waits
   for it to be gone. ``Parallel``: every missing pod at once, every extra pod at once;
@@ -24,7 +26,8 @@ Revisions are named ``<set>-<hash of the template>`` (``controller.ComputeHash``
 controller's), but labkit keeps no ControllerRevision objects: ``kubectl rollout history/undo`` for
 StatefulSets is not served, and a pod below ``partition`` that is made again gets the new template
 (kube restores the current revision's). Left out: orphan adoption, ``minReadySeconds`` re-checks,
-``spec.ordinals``, ``maxUnavailable``, the ``Delete`` PVC retention policies.
+``spec.ordinals``, ``maxUnavailable``, retention owner references on claims made before the policy
+changed (kube updates every claim's on each sync).
 """
 
 from __future__ import annotations
@@ -89,13 +92,27 @@ def new_pod(sts: Obj, ordinal: int, revision: str) -> Obj:
             "spec": pod_spec}
 
 
+def retention(sts: Obj, when: str) -> str:
+    """``persistentVolumeClaimRetentionPolicy.<when>``: ``Retain`` or ``Delete``."""
+    return (sts["spec"].get("persistentVolumeClaimRetentionPolicy") or {}).get(when) or "Retain"
+
+
+def owner_ref(owner: Obj, kind: str, api_version: str) -> Obj:
+    """A plain (not controller) ownerReference that holds a foreground deletion of ``owner``."""
+    return {"apiVersion": api_version, "kind": kind, "name": owner["metadata"]["name"],
+            "uid": owner["metadata"]["uid"], "blockOwnerDeletion": True}
+
+
 def new_claim(sts: Obj, template: Obj, ordinal: int) -> Obj:
-    """``getPersistentVolumeClaims``: the template, named for the ordinal, with the set's selector labels."""
+    """``getPersistentVolumeClaims``: the template, named for the ordinal, with the set's selector labels;
+    owned by the set when ``whenDeleted`` is ``Delete`` (the garbage collector removes it with the set)."""
     labels = {**(template["metadata"].get("labels") or {}), **(sts["spec"]["selector"].get("matchLabels") or {})}
-    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-            "metadata": {**{k: v for k, v in template["metadata"].items() if k in ("annotations",)},
-                         "name": claim_name(template, sts["metadata"]["name"], ordinal),
-                         "namespace": sts["metadata"]["namespace"], "labels": labels},
+    meta: Obj = {**{k: v for k, v in template["metadata"].items() if k in ("annotations",)},
+                 "name": claim_name(template, sts["metadata"]["name"], ordinal),
+                 "namespace": sts["metadata"]["namespace"], "labels": labels}
+    if retention(sts, "whenDeleted") == "Delete":
+        meta["ownerReferences"] = [owner_ref(sts, "StatefulSet", "apps/v1")]
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta,
             "spec": codec.clone(template.get("spec") or {})}
 
 
@@ -176,6 +193,8 @@ class StatefulSetController(Controller):
                 if ordered:
                     return  # wait until it is gone
                 continue
+            if retention(sts, "whenScaled") == "Delete":
+                await self._give_claims_to(sts, pod)
             await self._delete(sts, pod)
             if ordered:
                 return
@@ -226,6 +245,20 @@ class StatefulSetController(Controller):
             raise
         self.recorder.event(sts, "Normal", "SuccessfulCreate", f"create Pod {pod_name} in StatefulSet {set_name} "
                                                                "successful")
+
+    async def _give_claims_to(self, sts: Obj, pod: Obj) -> None:
+        """``whenScaled: Delete``: a condemned pod owns its claims, so they go with it."""
+        ordinal = ordinal_of(pod, sts["metadata"]["name"])
+        ns = pod["metadata"]["namespace"]
+        for template in sts["spec"].get("volumeClaimTemplates") or []:
+            claim = self.claims.get(f"{ns}/{claim_name(template, sts['metadata']['name'], ordinal or 0)}")
+            if claim is None or any(r.get("uid") == pod["metadata"]["uid"]
+                                    for r in claim["metadata"].get("ownerReferences") or []):
+                continue
+            refs = [*(claim["metadata"].get("ownerReferences") or []), owner_ref(pod, "Pod", "v1")]
+            await self.client.patch(resource_path("v1", "persistentvolumeclaims", namespace=ns,
+                                                  name=claim["metadata"]["name"]),
+                                    {"metadata": {"ownerReferences": refs, "uid": claim["metadata"]["uid"]}})
 
     async def _delete(self, sts: Obj, pod: Obj) -> None:
         """``DeleteStatefulPod``, on the uid the cache saw (a stale cache never deletes the pod's successor)."""

@@ -176,3 +176,21 @@ def test_kubectl_on_storage_and_statefulsets(cluster, api, web, version, tmp_pat
     assert k("rollout", "status", "sts/web").strip() == "partitioned roll out complete: 3 new pods have been updated..."
     assert k("scale", "sts", "web", "--replicas=3").strip() == "statefulset.apps/web scaled"
     assert k("get", "pvc,pv", "-o", "name").count("persistentvolume") >= 6
+
+
+def test_deleting_a_statefulset_takes_its_pods_and_with_whendeleted_delete_its_claims(cluster, api):
+    labels = {"app": "db"}
+    api("POST", resource_path("apps/v1", "statefulsets", namespace=NS), {
+        "metadata": {"name": "db"}, "spec": {
+            "replicas": 2, "podManagementPolicy": "Parallel", "selector": {"matchLabels": labels},
+            "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Delete"},
+            "template": {"metadata": {"labels": labels}, "spec": {"terminationGracePeriodSeconds": 0,
+                                                                   "containers": [{"name": "c", "image": "nginx"}]}},
+            "volumeClaimTemplates": [claim("data")]}})
+    path = resource_path("apps/v1", "statefulsets", namespace=NS, name="db")
+    wait_for(lambda: api("GET", path)["status"].get("readyReplicas") == 2, what="db ready")
+    api("DELETE", path)
+    for name in ("db-0", "db-1"):
+        wait_for(lambda name=name: get(api, "pods", name) is None, what=f"pod {name} collected")
+        wait_for(lambda name=name: get(api, "persistentvolumeclaims", f"data-{name}") is None,
+                 what=f"claim data-{name} collected")

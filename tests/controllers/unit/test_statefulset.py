@@ -123,3 +123,25 @@ def test_rolling_update_goes_from_the_highest_ordinal_down_to_the_partition(harn
     status = h.objects("apps/v1", "statefulsets")[0]["status"]
     assert revisions["web-0"] == old != status["updateRevision"] == revisions["web-1"] == revisions["web-2"]
     assert (status["currentRevision"], status["updatedReplicas"], status["currentReplicas"]) == (old, 2, 1)
+
+
+def test_delete_retention_policies_hand_claims_to_their_owners(harness):
+    policy = {"whenDeleted": "Delete", "whenScaled": "Delete"}
+    h = harness(StatefulSetController, [statefulset(2, podManagementPolicy="Parallel",
+                                                    persistentVolumeClaimRetentionPolicy=policy)])
+    h.drain(watch=True)
+    make_ready(h, "web-0", "web-1")
+    h.drain(watch=True)
+    claims = {c["metadata"]["name"]: c for c in h.objects("v1", "persistentvolumeclaims")}
+    assert claims["www-web-0"]["metadata"]["ownerReferences"] == [
+        {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "web", "uid": "uid-web", "blockOwnerDeletion": True}]
+    web1 = pods(h)["web-1"]
+    h.run(h.client.patch(f"/apis/apps/v1/namespaces/{NS}/statefulsets/web", {"spec": {"replicas": 1}}))
+    h.clear()
+    h.drain(watch=True)
+    assert [(a.verb, a.plural, a.name) for a in h.writes()][:2] == [
+        ("patch", "persistentvolumeclaims", "www-web-1"), ("delete", "pods", "web-1")], "the claim first"
+    refs = {c["metadata"]["name"]: c["metadata"]["ownerReferences"] for c in h.objects("v1", "persistentvolumeclaims")}
+    assert refs["www-web-1"][-1] == {"apiVersion": "v1", "kind": "Pod", "name": "web-1",
+                                     "uid": web1["metadata"]["uid"], "blockOwnerDeletion": True}
+    assert len(refs["www-web-0"]) == 1
