@@ -58,3 +58,14 @@ def claim_ref(claim: Obj) -> Obj:
     meta = claim["metadata"]
     return {"kind": "PersistentVolumeClaim", "namespace": meta["namespace"], "name": meta["name"],
             "uid": meta["uid"], "apiVersion": "v1", "resourceVersion": meta.get("resourceVersion", "")}
+
+
+#: queue keys of a controller that syncs both claims and volumes (``claim:<ns>/<name>``, ``volume:<name>``)
+CLAIM_KEY, VOLUME_KEY = "claim:", "volume:"
+
+
+def object_of_key(key: str) -> tuple[str, str]:
+    """The ``(plural, key)`` a ``claim:`` or ``volume:`` queue key names."""
+    if key.startswith(VOLUME_KEY):
+        return "persistentvolumes", key.removeprefix(VOLUME_KEY)
+    return "persistentvolumeclaims", key.removeprefix(CLAIM_KEY)

@@ -33,10 +33,13 @@ from labkit.apimachinery.volumeutil import (
     BETA_STORAGE_PROVISIONER,
     BIND_COMPLETED,
     BOUND_BY_CONTROLLER,
+    CLAIM_KEY,
     PROVISIONED_BY,
     STORAGE,
     STORAGE_PROVISIONER,
+    VOLUME_KEY,
     claim_ref,
+    object_of_key,
     storage_of,
     volume_class,
 )
@@ -46,7 +49,6 @@ from labkit.events import EventRecorder
 from labkit.informer import Informer, key_of
 
 NO_PROVISIONER = "kubernetes.io/no-provisioner"
-CLAIM, VOLUME = "claim:", "volume:"
 
 
 def claim_ref_matches(ref: Obj | None, claim: Obj) -> bool:
@@ -117,27 +119,30 @@ class PersistentVolumeController(Controller):
         self.classes.add_handlers(on_add=self._class_event)
 
     def _claim_event(self, claim: Obj) -> None:
-        self.queue.add(CLAIM + key_of(claim))
+        self.queue.add(CLAIM_KEY + key_of(claim))
         if volume := claim.get("spec", {}).get("volumeName"):
-            self.queue.add(VOLUME + volume)
+            self.queue.add(VOLUME_KEY + volume)
 
     def _volume_event(self, pv: Obj) -> None:
-        self.queue.add(VOLUME + pv["metadata"]["name"])
+        self.queue.add(VOLUME_KEY + pv["metadata"]["name"])
         if ref := pv.get("spec", {}).get("claimRef"):
-            self.queue.add(f"{CLAIM}{ref.get('namespace', '')}/{ref.get('name', '')}")
+            self.queue.add(f"{CLAIM_KEY}{ref.get('namespace', '')}/{ref.get('name', '')}")
 
     def _class_event(self, _sc: Obj) -> None:  # a claim waiting for its class may now be provisioned
         for claim in self.claims.list():
             if not claim.get("spec", {}).get("volumeName"):
-                self.queue.add(CLAIM + key_of(claim))
+                self.queue.add(CLAIM_KEY + key_of(claim))
+
+    def object_of(self, key: str) -> tuple[str, str]:
+        return object_of_key(key)
 
     async def sync(self, key: str) -> Result | None:
-        if key.startswith(CLAIM):
-            claim = self.claims.get(key.removeprefix(CLAIM))
+        if key.startswith(CLAIM_KEY):
+            claim = self.claims.get(key.removeprefix(CLAIM_KEY))
             if claim is not None and not claim["metadata"].get("deletionTimestamp"):
                 await self._sync_claim(claim)
         else:
-            pv = self.volumes.get(key.removeprefix(VOLUME))
+            pv = self.volumes.get(key.removeprefix(VOLUME_KEY))
             if pv is not None and not pv["metadata"].get("deletionTimestamp"):
                 await self._sync_volume(pv)
         return None

@@ -22,14 +22,21 @@ import shutil
 from pathlib import Path
 
 from labkit.apimachinery.meta import Obj
-from labkit.apimachinery.volumeutil import PROVISIONED_BY, STORAGE, STORAGE_PROVISIONER, claim_ref, volume_class
+from labkit.apimachinery.volumeutil import (
+    CLAIM_KEY,
+    PROVISIONED_BY,
+    STORAGE,
+    STORAGE_PROVISIONER,
+    VOLUME_KEY,
+    claim_ref,
+    object_of_key,
+    volume_class,
+)
 from labkit.client import APIStatusError, Client, resource_path
 from labkit.controllers.base import Controller, Result
 from labkit.events import EventRecorder
 from labkit.informer import Informer, key_of
 from labkit.localpath.deploy import PROVISIONER_NAME
-
-CLAIM, VOLUME = "claim:", "volume:"
 
 
 def volume_name(claim: Obj) -> str:
@@ -65,18 +72,21 @@ class LocalPathProvisioner(Controller):
         self.classes.add_handlers()
 
     def _claim(self, claim: Obj) -> None:
-        self.queue.add(CLAIM + key_of(claim))
+        self.queue.add(CLAIM_KEY + key_of(claim))
 
     def _volume(self, pv: Obj) -> None:
-        self.queue.add(VOLUME + pv["metadata"]["name"])
+        self.queue.add(VOLUME_KEY + pv["metadata"]["name"])
+
+    def object_of(self, key: str) -> tuple[str, str]:
+        return object_of_key(key)
 
     async def sync(self, key: str) -> Result | None:
-        if key.startswith(CLAIM):
-            claim = self.claims.get(key.removeprefix(CLAIM))
+        if key.startswith(CLAIM_KEY):
+            claim = self.claims.get(key.removeprefix(CLAIM_KEY))
             if claim is not None and self._should_provision(claim):
                 await self._provision(claim)
         else:
-            pv = self.volumes.get(key.removeprefix(VOLUME))
+            pv = self.volumes.get(key.removeprefix(VOLUME_KEY))
             if pv is not None and self._should_delete(pv):
                 await self._delete(pv)
         return None
