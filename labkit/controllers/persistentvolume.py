@@ -17,9 +17,9 @@ Mirrors ``PersistentVolumeController`` (``pv_controller.go``, "persistentvolume-
   ``Recycle`` of any other volume fails as kube's does when no in-tree plugin can (``Failed``).
 
 Left out: ``WaitForFirstConsumer`` binding (the scheduler's VolumeBinding plugin), in-tree provisioning
-and deleting plugins, CSI migration, resize,
-``lastPhaseTransitionTime``. Claims and volumes share one queue (keys ``claim:<ns>/<name>`` and
-``volume:<name>``) and one worker, so a claim's and its volume's syncs never race.
+and deleting plugins, CSI migration, resize, ``lastPhaseTransitionTime``. Claims and volumes share one
+queue (keys ``claim:<ns>/<name>`` and ``volume:<name>``) and one worker, so a claim's and its volume's
+syncs never race.
 """
 
 from __future__ import annotations
@@ -78,13 +78,15 @@ def find_matching_volume(claim: Obj, volumes: Iterable[Obj]) -> Obj | None:
         if ref and not claim_ref_matches(ref, claim):
             continue
         size = storage_of(pv_spec.get("capacity"))
-        if volume_class(pv) != cls or not modes <= set(pv_spec.get("accessModes") or []) or size < wanted:
+        if size < wanted:
             continue
-        if ref:  # pre-bound to this claim: kube takes it whatever its size or labels
+        if ref:  # pre-bound to this claim: kube takes it whatever its phase, labels or class
             return pv
-        if (pv.get("status") or {}).get("phase") not in (None, "Available", "Pending"):
+        if (pv.get("status") or {}).get("phase") != "Available":
             continue
         if spec.get("selector") and (selector is None or not selector.matches(pv["metadata"].get("labels") or {})):
+            continue
+        if volume_class(pv) != cls or not modes <= set(pv_spec.get("accessModes") or []):
             continue
         if best is None or size < storage_of(best["spec"].get("capacity")):
             best = pv
@@ -116,7 +118,7 @@ class PersistentVolumeController(Controller):
                                  on_delete=self._claim_event)
         self.volumes.add_handlers(on_add=self._volume_event, on_update=lambda _o, n: self._volume_event(n),
                                   on_delete=self._volume_event)
-        self.classes.add_handlers(on_add=self._class_event)
+        self.classes.add_handlers(on_add=self._unbound_claims)
 
     def _claim_event(self, claim: Obj) -> None:
         self.queue.add(CLAIM_KEY + key_of(claim))
@@ -127,8 +129,11 @@ class PersistentVolumeController(Controller):
         self.queue.add(VOLUME_KEY + pv["metadata"]["name"])
         if ref := pv.get("spec", {}).get("claimRef"):
             self.queue.add(f"{CLAIM_KEY}{ref.get('namespace', '')}/{ref.get('name', '')}")
+        elif (pv.get("status") or {}).get("phase") == "Available":
+            self._unbound_claims()  # kube finds it at its next claim resync (15 s)
 
-    def _class_event(self, _sc: Obj) -> None:  # a claim waiting for its class may now be provisioned
+    def _unbound_claims(self, _obj: Obj | None = None) -> None:
+        """Look at every claim still waiting for a volume (a volume became Available, a class appeared)."""
         for claim in self.claims.list():
             if not claim.get("spec", {}).get("volumeName"):
                 self.queue.add(CLAIM_KEY + key_of(claim))

@@ -92,3 +92,14 @@ def test_a_deleted_claims_volume_is_released_and_kept_or_fails_to_delete(harness
     assert phases == {"kept": "Released", "static": "Failed", "dynamic": "Released"}
     assert ('Warning VolumeFailedDelete error getting deleter volume plugin for volume "static": no deletable volume '
             "plugin matched") in h.events()
+
+
+def test_a_claim_waiting_for_a_volume_binds_once_one_becomes_available(harness):
+    h = harness(PersistentVolumeController, [pvc(cls="")])
+    h.drain(watch=True)
+    assert h.objects("v1", "persistentvolumeclaims")[0]["status"]["phase"] == "Pending"
+    volume = pv("late", "1Gi", phase="Pending")
+    h.run(h.client.create("/api/v1/persistentvolumes", {k: volume[k] for k in ("metadata", "spec", "status")}))
+    h.drain(watch=True)
+    assert h.objects("v1", "persistentvolumes")[0]["status"]["phase"] == "Bound"
+    assert h.objects("v1", "persistentvolumeclaims")[0]["spec"]["volumeName"] == "late"
