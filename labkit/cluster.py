@@ -98,7 +98,8 @@ RESET_IN_DEFAULT = (("v1", "resourcequotas"), ("v1", "limitranges"),
                     ("apps/v1", "deployments"), ("apps/v1", "replicasets"), ("batch/v1", "jobs"), ("v1", "pods"),
                     ("v1", "services"), ("v1", "configmaps"), ("v1", "secrets"), ("v1", "serviceaccounts"),
                     ("v1", "events"), ("rbac.authorization.k8s.io/v1", "roles"),
-                    ("rbac.authorization.k8s.io/v1", "rolebindings"))
+                    ("rbac.authorization.k8s.io/v1", "rolebindings"),
+                    ("apps/v1", "statefulsets"), ("v1", "persistentvolumeclaims"))  # their volumes go with them
 
 
 async def _stop_component(component: Component) -> None:

@@ -194,3 +194,13 @@ def test_deleting_a_statefulset_takes_its_pods_and_with_whendeleted_delete_its_c
         wait_for(lambda name=name: get(api, "pods", name) is None, what=f"pod {name} collected")
         wait_for(lambda name=name: get(api, "persistentvolumeclaims", f"data-{name}") is None,
                  what=f"claim data-{name} collected")
+
+
+def test_reset_removes_statefulsets_and_claims_and_so_their_provisioned_volumes(cluster, api, web):
+    cluster.reset()
+    assert api("GET", resource_path("apps/v1", "statefulsets", namespace=NS))["items"] == []
+    wait_for(lambda: api("GET", resource_path("v1", "persistentvolumeclaims", namespace=NS))["items"] == [],
+             what="claims gone")
+    wait_for(lambda: all("pv.kubernetes.io/provisioned-by" not in (v["metadata"].get("annotations") or {})
+                         for v in api("GET", resource_path("v1", "persistentvolumes"))["items"]),
+             what="provisioned volumes deleted")
