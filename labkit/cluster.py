@@ -30,7 +30,7 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from labkit import bootstrap
+from labkit import bootstrap, localpath
 from labkit import store as kv
 from labkit.apimachinery.timeutil import now_utc
 from labkit.apiserver.aggregator import APIServiceBackend
@@ -60,6 +60,7 @@ from labkit.kubelet.runtime.simload import SimLoads
 from labkit.kubelet.server import KubeletServer
 from labkit.kubelet.simpods import SimPodSource
 from labkit.leaderelection import LeaderElectionConfig, LeaderElector
+from labkit.localpath import deploy as localpath_deploy
 from labkit.metricsserver import MetricsServer
 from labkit.metricsserver import deploy as metrics_deploy
 from labkit.metricsserver.api import GROUP_VERSION as METRICS_GROUP_VERSION
@@ -98,7 +99,8 @@ RESET_IN_DEFAULT = (("v1", "resourcequotas"), ("v1", "limitranges"),
                     ("v1", "replicationcontrollers"), ("batch/v1", "cronjobs"), ("batch/v1", "jobs"), ("v1", "pods"),
                     ("v1", "services"), ("v1", "configmaps"), ("v1", "secrets"), ("v1", "serviceaccounts"),
                     ("v1", "events"), ("rbac.authorization.k8s.io/v1", "roles"),
-                    ("rbac.authorization.k8s.io/v1", "rolebindings"))
+                    ("rbac.authorization.k8s.io/v1", "rolebindings"),
+                    ("apps/v1", "statefulsets"), ("v1", "persistentvolumeclaims"))  # their volumes go with them
 
 
 async def _stop_component(component: Component) -> None:
@@ -402,6 +404,7 @@ class Cluster:
                 self._sim_pods = await self._add(SimPodSource(self._node_client(
                     "system:serviceaccount:kube-system:kwok-controller", ["system:serviceaccounts"], "kwok")))
         await asyncio.gather(*(self._start_node(name) for name in self.node_names))
+        await self._start_local_path_provisioner()
         if self._metrics_wanted:
             await self._start_metrics_server()
         for server in [m.apiserver for m in self.members] or [self.apiserver]:
@@ -450,6 +453,17 @@ class Cluster:
         self._scheduler = await self._add(new)
         self._scheduler.decide("leases", "kube-system/kube-scheduler",
                                f"restarted with a new configuration: {self.scheduler_configuration.describe()}")
+
+    async def _start_local_path_provisioner(self) -> None:
+        """The default StorageClass ``standard`` and its provisioner, as kind installs them
+        (:mod:`labkit.localpath`): volumes are directories under the work directory."""
+        assert self._workdir is not None and self._pki is not None
+        await localpath.install(self.admin())
+        # a service account's token, as the provisioner's pod has (its name is too long for a certificate's CN)
+        client = Client(self.url, ca_file=self._pki.directory / "ca.crt", user_agent="local-path-provisioner/labkit",
+                        token=self._pki.issue_token(user=localpath_deploy.USER, groups=list(localpath_deploy.GROUPS)))
+        self._clients.append(client)
+        await self._add(localpath.LocalPathProvisioner(client, base=self._workdir / "local-path-provisioner"))
 
     async def _start_metrics_server(self) -> None:
         """metrics-server as its manifest installs it, with its own identity; the API server then serves

@@ -18,9 +18,9 @@ Mirrors ``k8s.io/apiserver/pkg/quota/v1`` (``Add``, ``Mask``, ``LessThanOrEqual`
 
 Scopes ``BestEffort``, ``NotBestEffort``, ``Terminating``, ``NotTerminating``,
 ``CrossNamespacePodAffinity`` and ``PriorityClass`` (with ``Exists`` only) apply to pods. Left out:
-extended resources and hugepages, the PVC storage evaluator (labkit has no PersistentVolumeClaims),
-``scopeSelector`` operators other than ``Exists``, sidecar init containers (kube adds them to the
-containers' sum), the pod overhead and in-place resize.
+extended resources and hugepages, the PVC storage evaluator (``requests.storage`` and per-class
+quotas: claims are only counted), ``scopeSelector`` operators other than ``Exists``, sidecar init
+containers (kube adds them to the containers' sum), the pod overhead and in-place resize.
 """
 
 from __future__ import annotations

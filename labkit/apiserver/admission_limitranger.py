@@ -13,7 +13,7 @@ admission; labkit defaults after it, so ``admit`` defaults the pod first. labkit
 ``status.qosClass`` before admission, so ``admit`` computes it again after changing resources.
 
 The API server hands it the LimitRanges from a watch-fed cache (kube's informer). Left out:
-``PersistentVolumeClaim`` items (labkit has no PersistentVolumeClaims), the live lookup kube makes
+``PersistentVolumeClaim`` items (claims are not checked against LimitRanges), the live lookup kube makes
 when its informer has none for the namespace, and Go's random map order: failures are listed by
 resource name, where kube's order may vary between requests.
 """

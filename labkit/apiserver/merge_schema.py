@@ -102,6 +102,8 @@ TYPES: dict[str, dict[str, FieldSchema]] = {
     "PersistentVolumeClaimTemplate": {"metadata": _struct("ObjectMeta"),
                                       "spec": _struct("PersistentVolumeClaimSpec")},
     "PersistentVolumeClaimSpec": {"selector": ATOMIC, "dataSource": ATOMIC},
+    "PersistentVolumeClaimStatus": {"conditions": _CONDITIONS},
+    "PersistentVolumeSpec": {"claimRef": ATOMIC},
     "PodStatus": {
         "conditions": _CONDITIONS,
         "hostIPs": FieldSchema(patch_strategy="merge", patch_merge_key="ip"),  # SMP merges, SSA atomic
@@ -158,6 +160,10 @@ KINDS: dict[str, dict[str, FieldSchema]] = {
     "ControllerRevision": _object(),
     "ReplicationController": _object("ReplicationControllerSpec", "ReplicationControllerStatus"),
     "CronJob": _object("CronJobSpec"),
+    # issue 16's storage kinds
+    "PersistentVolumeClaim": _object("PersistentVolumeClaimSpec", "PersistentVolumeClaimStatus"),
+    "PersistentVolume": _object("PersistentVolumeSpec"),
+    "StorageClass": _object(),
 }
 TYPES.update({
     "ReplicationControllerSpec": {"template": _struct("PodTemplateSpec")},

@@ -34,6 +34,8 @@ from labkit.apiserver.registry import (
     limitrange,
     namespace,
     node,
+    persistentvolume,
+    persistentvolumeclaim,
     pod,
     priorityclass,
     rbac,
@@ -43,6 +45,8 @@ from labkit.apiserver.registry import (
     secret,
     service,
     serviceaccount,
+    statefulset,
+    storageclass,
 )
 from labkit.apiserver.strategy import Strategy
 
@@ -157,6 +161,14 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "events", "Event", True, event.STRATEGY, ("ev",)),
     Resource("", "v1", "replicationcontrollers", "ReplicationController", True, replicationcontroller.STRATEGY,
              ("rc",), ("all",), subresources=(_status("ReplicationController"), _SCALE)),
+    # issue 16's storage (PersistentVolumes, their claims and classes) and StatefulSets
+    Resource("", "v1", "persistentvolumes", "PersistentVolume", False, persistentvolume.STRATEGY, ("pv",),
+             subresources=(_status("PersistentVolume"),)),
+    Resource("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True, persistentvolumeclaim.STRATEGY,
+             ("pvc",), subresources=(_status("PersistentVolumeClaim"),)),
+    Resource("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, storageclass.STRATEGY, ("sc",)),
+    Resource("apps", "v1", "statefulsets", "StatefulSet", True, statefulset.STRATEGY, ("sts",), ("all",),
+             subresources=(_status("StatefulSet"), _SCALE)),
     # apps/v1
     Resource("apps", "v1", "deployments", "Deployment", True, deployment.STRATEGY, ("deploy",), ("all",),
              subresources=(_status("Deployment"), _SCALE)),

@@ -47,6 +47,7 @@ from labkit.apiserver import (
 from labkit.apiserver.admission import AdmissionChain, NamespaceLifecycle, ObjectCache, Priority, ServiceAccount
 from labkit.apiserver.admission_limitranger import LimitRanger
 from labkit.apiserver.admission_resourcequota import ResourceQuota
+from labkit.apiserver.admission_storage import DefaultStorageClass, StorageObjectInUseProtection
 from labkit.apiserver.aggregator import APIServiceBackend
 from labkit.apiserver.authn import BootstrapTokenAuthenticator, UserInfo
 from labkit.apiserver.authz import AlwaysAllow, AuthorizationAttributes, Authorizer, forbidden_message
@@ -153,6 +154,8 @@ class APIServer:
                                          LimitRanger(lambda ns: self._cached(self.limitranges, "limitranges", ns)),
                                          ServiceAccount(lambda ns, name: self.service_accounts.get(f"{ns}/{name}"),
                                                         lambda: self.ids.suffix("kube-api-access")),
+                                         DefaultStorageClass(lambda plural: self._list_all(plural, "storage.k8s.io")),
+                                         StorageObjectInUseProtection(),
                                          Priority(self._list_all),
                                          ResourceQuota(self._quotas, self._update_quota_status, clock)])
         self.registries: dict[tuple[str, str], Registry] = {

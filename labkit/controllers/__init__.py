@@ -8,6 +8,8 @@ Layout (one module per ``pkg/controller/<name>`` in kubernetes/kubernetes):
 - ``config``: :class:`ControllerManagerConfig`, the flags with teaching timings.
 - ``replicaset``, ``deployment``: pods from templates, rollouts and revisions.
 - ``job``: pods that run to completion.
+- ``statefulset``: pods with stable names, claims and order.
+- ``persistentvolume``, ``volumeprotection``: claims bound to volumes, and the in-use finalizers.
 - ``endpoints``, ``endpointslice``: a Service's backends.
 - ``namespace``, ``garbagecollector``, ``serviceaccount``: cleanup and defaults.
 - ``nodelifecycle``, ``nodeipam``: node health, taints, taint-based eviction, pod CIDRs.

@@ -141,6 +141,11 @@ class Controller(Component):
     async def reconcile(self, key: str) -> Result | None:
         raise NotImplementedError(f"{type(self).__name__} must implement reconcile(key)")
 
+    def object_of(self, key: str) -> tuple[str, str]:
+        """The ``(plural, key)`` of the object a queue key names (a controller whose queue holds keys of
+        two resources says which, as the PersistentVolume binder's ``claim:`` and ``volume:`` keys)."""
+        return self.resource or (self.watches[0][1] if self.watches else ""), key
+
     async def _worker(self) -> None:
         while True:
             key = await self.queue.get()
@@ -163,9 +168,9 @@ class Controller(Component):
             self.queue.add_rate_limited(key)
         else:
             self._failing.pop(key, None)
-            self.decide(self.resource or (self.watches[0][1] if self.watches else ""), key,
-                        f"reconciled {key}" + (f", requeue in {result.requeue_after:g}s" if result and
-                                                result.requeue_after > 0 else ""))
+            plural, name = self.object_of(key)
+            self.decide(plural, name, f"reconciled {name}" + (f", requeue in {result.requeue_after:g}s" if result
+                                                              and result.requeue_after > 0 else ""))
             if result is not None and result.requeue_after > 0:
                 self.queue.forget(key)
                 self.queue.add_after(key, result.requeue_after)

@@ -5,8 +5,9 @@ For a Service with a selector, every pod it matches that has an IP becomes an ad
 ``notReadyAddresses``; terminating and finished (Succeeded, Failed) pods are left out. Addresses are
 sorted by IP, as ``RepackSubsets`` does. Each Service port resolves its ``targetPort``
 (a number, or a container port name looked up per pod, ``podutil.FindPort``). Pods are grouped into
-subsets by their resolved ports. Left out: the ``endpoints.kubernetes.io/over-capacity`` truncation
-at 1000 addresses, hostname/subdomain, and the ``last-change-trigger-time`` annotation.
+subsets by their resolved ports. An address has the pod's ``hostname`` when the pod's ``subdomain`` is
+the Service. Left out: the ``endpoints.kubernetes.io/over-capacity`` truncation
+at 1000 addresses, and the ``last-change-trigger-time`` annotation.
 """
 
 from __future__ import annotations
@@ -56,6 +57,13 @@ def endpoint_ports(service: Obj, pod: Obj) -> list[Obj]:
         if number is not None:
             ports.append({**({"name": sp["name"]} if sp.get("name") else {}), "port": number, "protocol": protocol})
     return ports
+
+
+def pod_hostname(service: Obj, pod: Obj) -> str:
+    """The endpoint's ``hostname``: the pod's, when its ``subdomain`` is this Service (a StatefulSet's pods
+    and their headless Service), so the cluster DNS answers ``<hostname>.<service>.<namespace>.svc``."""
+    spec = pod.get("spec", {})
+    return spec.get("hostname", "") if spec.get("subdomain") == service["metadata"]["name"] else ""
 
 
 def is_serving(service: Obj, pod: Obj) -> bool:
@@ -124,11 +132,12 @@ class EndpointsController(ServiceBackedController):
         subsets: dict[str, Obj] = {}
         for pod in sorted(service_pods(service, self.pods), key=lambda p: p["metadata"]["name"]):
             ports = endpoint_ports(service, pod)
-            address = {"ip": pod["status"]["podIP"], "nodeName": pod["spec"].get("nodeName"),
+            address = {"ip": pod["status"]["podIP"], "hostname": pod_hostname(service, pod),
+                       "nodeName": pod["spec"].get("nodeName"),
                        "targetRef": {"kind": "Pod", "namespace": ns, "name": pod["metadata"]["name"],
                                      "uid": pod["metadata"]["uid"]}}
-            if not address["nodeName"]:
-                del address["nodeName"]
+            for unset in [k for k in ("hostname", "nodeName") if not address[k]]:
+                del address[unset]
             subset = subsets.setdefault(repr(ports), {"ports": ports})
             subset.setdefault("addresses" if is_serving(service, pod) else "notReadyAddresses", []).append(address)
         for subset in subsets.values():  # RepackSubsets: addresses by IP (compared as strings), then pod uid

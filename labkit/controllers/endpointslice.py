@@ -3,7 +3,8 @@
 One IPv4 slice per Service named ``<service>-<suffix>`` (``generateName``), labelled
 ``kubernetes.io/service-name`` and ``endpointslice.kubernetes.io/managed-by:
 endpointslice-controller.k8s.io``, owned by the Service. Each selected pod with an IP is an endpoint
-with ``conditions`` ready / serving / terminating, ``nodeName`` and ``targetRef``; ports come from the
+with ``conditions`` ready / serving / terminating, ``hostname`` (a pod whose ``subdomain`` is the
+Service), ``nodeName`` and ``targetRef``; ports come from the
 Service with ``targetPort`` resolved as the Endpoints controller does; a Service with no endpoints has
 one placeholder slice without endpoints or ports. ``ready`` counts ``publishNotReadyAddresses``,
 ``serving`` is the pod's readiness alone (``podToEndpoint``). Left out: splitting at 100 endpoints per
@@ -15,7 +16,13 @@ from __future__ import annotations
 from labkit.apimachinery.meta import Obj, get_controller_of, new_controller_ref
 from labkit.apimachinery.podutil import is_pod_ready
 from labkit.client import resource_path
-from labkit.controllers.endpoints import ServiceBackedController, endpoint_ports, is_serving, service_pods
+from labkit.controllers.endpoints import (
+    ServiceBackedController,
+    endpoint_ports,
+    is_serving,
+    pod_hostname,
+    service_pods,
+)
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
@@ -54,6 +61,7 @@ class EndpointSliceController(ServiceBackedController):
             endpoint = {"addresses": [pod["status"]["podIP"]],
                         "conditions": {"ready": is_serving(service, pod), "serving": is_pod_ready(pod),
                                        "terminating": False},
+                        **({"hostname": hostname} if (hostname := pod_hostname(service, pod)) else {}),
                         "targetRef": {"kind": "Pod", "namespace": ns, "name": pod["metadata"]["name"],
                                       "uid": pod["metadata"]["uid"]}}
             if pod["spec"].get("nodeName"):

@@ -42,10 +42,13 @@ GC_RESOURCES: tuple[tuple[str, str, str], ...] = (
     # the workload kinds of issue 16
     ("apps/v1", "daemonsets", "DaemonSet"), ("apps/v1", "controllerrevisions", "ControllerRevision"),
     ("v1", "replicationcontrollers", "ReplicationController"), ("batch/v1", "cronjobs", "CronJob"),
+    # issue 16: StatefulSets own their pods; claims and volumes may be owned too
+    ("apps/v1", "statefulsets", "StatefulSet"), ("v1", "persistentvolumeclaims", "PersistentVolumeClaim"),
+    ("v1", "persistentvolumes", "PersistentVolume"),
 )
 _OWNERSHIP = ("ownerReferences", "finalizers", "deletionTimestamp")
 #: the resources above that live outside namespaces (a namespaced object may name one as its owner)
-CLUSTER_SCOPED = frozenset({"nodes"})
+CLUSTER_SCOPED = frozenset({"nodes", "persistentvolumes"})
 
 
 class GarbageCollector(Controller):

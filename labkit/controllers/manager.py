@@ -5,7 +5,7 @@ controllers share one :class:`~labkit.controllers.base.SharedInformers`, and onl
 the ``kube-system/kube-controller-manager`` Lease runs them. Losing the Lease stops the controllers
 (kube exits the process instead) and the manager becomes a candidate again. Every controller keeps its
 own gate, named after it, so ``cluster.pause()`` / ``step()`` reach each loop. Left out: the cloud,
-CSR cleaner, volume, TTL-after-finished and StatefulSet controllers.
+CSR cleaner, attach/detach and volume expansion, and TTL-after-finished controllers.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from labkit.controllers.job import JobController
 from labkit.controllers.namespace import NamespaceController
 from labkit.controllers.nodeipam import NodeIpamController
 from labkit.controllers.nodelifecycle import NodeLifecycleController
+from labkit.controllers.persistentvolume import PersistentVolumeController
 from labkit.controllers.podautoscaler import HorizontalController
 from labkit.controllers.podgc import PodGCController
 from labkit.controllers.replicaset import ReplicaSetController
@@ -36,7 +37,9 @@ from labkit.controllers.replication import ReplicationManager
 from labkit.controllers.resourcequota import ResourceQuotaController
 from labkit.controllers.rootcacertpublisher import RootCACertPublisher
 from labkit.controllers.serviceaccount import ServiceAccountsController
+from labkit.controllers.statefulset import StatefulSetController
 from labkit.controllers.tokencleaner import TokenCleaner
+from labkit.controllers.volumeprotection import PVCProtectionController, PVProtectionController
 from labkit.leaderelection import LeaderElector
 from labkit.trace import Trace
 
@@ -64,6 +67,11 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "daemonset": DaemonSetsController,
     "replicationcontroller": ReplicationManager,
     "cronjob": CronJobController,
+    # storage and StatefulSets (issue 16)
+    "persistentvolume-binder": PersistentVolumeController,
+    "pvc-protection": PVCProtectionController,
+    "pv-protection": PVProtectionController,
+    "statefulset": StatefulSetController,
 }
 
 

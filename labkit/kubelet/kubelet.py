@@ -63,13 +63,12 @@ from labkit.kubelet.runtime import (
     Runtime,
 )
 from labkit.kubelet.simpods import NodePods
-from labkit.kubelet.volumes import mounts_for, prepare_volumes, remove_pod_dir
+from labkit.kubelet.volumes import MOUNT_RETRY_INTERVAL, MountError, mounts_for, prepare_volumes, remove_pod_dir
 
 log = logging.getLogger(__name__)
 #: labkit's own: on a pod whose image the runtime replaced, ``"nginx:latest -> labkit/nginx:1"`` per image
 STAND_IN_ANNOTATION = "labkit.dev/image-stand-in"
 STOP_FLUSH_SECONDS = 5.0  # how long a stopping kubelet waits for its events to be written
-MOUNT_RETRY = 0.5  # seconds before a volume that failed to mount is tried again (the volume manager's first back-off)
 
 
 def go_duration(seconds: float) -> str:
@@ -435,11 +434,12 @@ class Kubelet(Component):
             assert state.sandbox is not None, "containers are created in a sandbox"
             cid = await self.runtime.create_container(state.sandbox_id, config, state.sandbox)
             self._cri(pod, f"CreateContainer {name} ({c.get('image', '')})", container=cid)
-        except CRIError as e:
-            if e.reason == "FailedMount":  # the volume manager tries again soon; the container waits to be made
+        except MountError as e:  # kube waits for volumes before the containers, retrying every 300 ms
+            if state.waiting.get(name, ("",))[0] != "ContainerCreating":
                 self.recorder.event(pod, "Warning", "FailedMount", e.message)
-                state.waiting[name] = ("ContainerCreating", "")
-                return MOUNT_RETRY
+            state.waiting[name] = ("ContainerCreating", "")
+            return MOUNT_RETRY_INTERVAL
+        except CRIError as e:
             self._container_event(pod, name, "Warning", "Failed", f"Error: {e.message}")
             state.waiting[name] = (e.reason, e.message)
             return self.config.backoff_base
@@ -553,7 +553,7 @@ class Kubelet(Component):
                 resource_path("v1", "serviceaccounts", namespace=meta["namespace"], name=account, subresource="token"),
                 {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec})
         except APIStatusError as e:
-            raise CRIError("FailedMount", f"failed to fetch token: {e.status.get('message', '')}") from None
+            raise CRIError("TokenRequestFailed", f"failed to fetch token: {e.status.get('message', '')}") from None
         return str(answer["status"]["token"])
 
     async def _get_object(self, plural: str, namespace: str, name: str) -> Obj | None:

@@ -7,11 +7,16 @@ paths, ``defaultMode``/``mode``), and passed to the runtime as :class:`Mount` s.
 as given. A ``projected`` volume gathers secret, configMap, downwardAPI and ``serviceAccountToken``
 sources in one directory: the token is the kubelet's TokenRequest for the pod's service account,
 bound to the pod (the ServiceAccount admission plugin adds such a volume, ``kube-api-access-*``, to
-every pod). A volume that cannot be set up fails with kube's ``FailedMount`` message; the kubelet
-retries it soon, as its volume manager does.
+every pod). A ``persistentVolumeClaim`` resolves through the claim to its bound PersistentVolume's
+``hostPath`` or ``local`` directory (``pkg/volume/util``'s claim lookup in the volume manager's
+``desiredStateOfWorldPopulator``). A volume that cannot be set up yet (a missing or unbound claim, a
+missing ConfigMap or Secret) is a :class:`MountError` in kube's words: the pod waits in
+``ContainerCreating`` with a ``FailedMount`` event, and the kubelet tries again soon, as its volume
+manager does.
 
 Left out: atomic ``..data`` symlink swaps, live updates of mounted ConfigMaps and the token's
-rotation before it expires, persistent volumes, fsGroup ownership, size limits.
+rotation before it expires, other persistent volume sources (CSI ...), fsGroup ownership, size
+limits, ``readOnly`` claims.
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ from labkit.kubelet.envvars import GetObject, config_error, field_value
 from labkit.kubelet.runtime import CRIError, Mount
 
 PLUGINS = {"emptyDir": "empty-dir", "configMap": "configmap", "secret": "secret", "downwardAPI": "downward-api",
-           "hostPath": "host-path", "projected": "projected"}
+           "hostPath": "host-path", "projected": "projected", "persistentVolumeClaim": "pvc"}
+#: how soon the kubelet looks again at a volume it could not mount (``podAttachAndMountRetryInterval``)
+MOUNT_RETRY_INTERVAL = 0.3
 #: (pod, its serviceAccountToken source) -> a token for the pod's service account
 RequestToken = Callable[[Obj, Obj], Awaitable[str]]
 Files = dict[str, tuple[str | bytes, int | None]]  # path in the volume -> (content, mode or None)
@@ -37,9 +44,20 @@ def pod_dir(root: Path, uid: str) -> Path:
     return root / "pods" / uid
 
 
-def mount_error(volume: str, message: str) -> CRIError:
-    """A volume that could not be set up (the kubelet's ``FailedMount`` event says the same)."""
-    return CRIError("FailedMount", f'MountVolume.SetUp failed for volume "{volume}" : {message}')
+class MountError(CRIError):
+    """A volume that cannot be mounted yet: the pod waits in ``ContainerCreating`` (event ``FailedMount``)."""
+
+
+def mount_error(volume: str, message: str) -> MountError:
+    """A volume its plugin could not set up (``MountVolume.SetUp failed``)."""
+    return MountError("ContainerCreating", f'MountVolume.SetUp failed for volume "{volume}" : {message}')
+
+
+def claim_error(volume: str, namespace: str, claim: str, why: str) -> MountError:
+    """A claim the volume manager could not resolve to a volume."""
+    return MountError("ContainerCreating", f"Unable to attach or mount volumes: unmounted volumes=[{volume}], "
+                                           f"failed to process volumes=[{volume}]: error processing PVC "
+                                           f"{namespace}/{claim}: {why}")
 
 
 async def prepare_volumes(root: Path, pod: Obj, *, get: GetObject, request_token: RequestToken) -> dict[str, str]:
@@ -52,6 +70,9 @@ async def prepare_volumes(root: Path, pod: Obj, *, get: GetObject, request_token
             raise mount_error(vol["name"], f'this kubelet supports only {", ".join(PLUGINS)} volumes')
         if kind == "hostPath":
             paths[vol["name"]] = vol["hostPath"]["path"]
+            continue
+        if kind == "persistentVolumeClaim":
+            paths[vol["name"]] = await claim_path(vol, pod["metadata"]["namespace"], get=get)
             continue
         target = pod_dir(root, uid) / "volumes" / f"kubernetes.io~{PLUGINS[kind]}" / vol["name"]
         source = vol[kind]
@@ -114,6 +135,32 @@ async def _source_files(volume: str, pod: Obj, kind: str, source: Obj, get: GetO
     if missing and not source.get("optional"):
         raise mount_error(volume, f"configmap references non-existent config key: {missing[0]}")
     return {i["path"]: (data[i["key"]], i.get("mode")) for i in items if i["key"] in data}
+
+
+async def claim_path(vol: Obj, namespace: str, *, get: GetObject) -> str:
+    """The host directory of the volume bound to the claim ``vol`` names (created if it is missing)."""
+    claim_name = vol["persistentVolumeClaim"].get("claimName", "")
+    claim = await get("persistentvolumeclaims", namespace, claim_name)
+    if claim is None:
+        raise claim_error(vol["name"], namespace, claim_name, "failed to fetch PVC from API server: "
+                                                               f'persistentvolumeclaims "{claim_name}" not found')
+    if claim["metadata"].get("deletionTimestamp"):
+        raise claim_error(vol["name"], namespace, claim_name, "can't start pod because PVC is being deleted")
+    pv_name = claim.get("spec", {}).get("volumeName")
+    if not pv_name or (claim.get("status") or {}).get("phase") != "Bound":
+        raise claim_error(vol["name"], namespace, claim_name, "PVC is not bound")
+    pv = await get("persistentvolumes", "", pv_name)
+    if pv is None:
+        raise claim_error(vol["name"], namespace, claim_name, f'failed to fetch PV "{pv_name}" from API server: '
+                                                               f'persistentvolumes "{pv_name}" not found')
+    source = pv["spec"].get("hostPath") or pv["spec"].get("local")
+    if not source:
+        raise claim_error(vol["name"], namespace, claim_name, f'PersistentVolume "{pv_name}": this kubelet mounts '
+                                                               "only hostPath and local volumes")
+    path = Path(source["path"])
+    if source.get("type") == "DirectoryOrCreate":
+        path.mkdir(parents=True, exist_ok=True)
+    return str(path)
 
 
 def mounts_for(container: Obj, volume_paths: dict[str, str]) -> list[Mount]:

@@ -2,11 +2,14 @@
 
 Plays CoreDNS's ``kubernetes`` plugin (and the DNS spec in ``kubernetes/dns``'s
 ``docs/specification.md``): an A query for a Service name gets its ClusterIP, for a headless
-Service the addresses of its ready endpoints; a known name asked for another type gets an empty
-NOERROR answer (so resolvers asking AAAA go on), anything else NXDOMAIN. A hand-written responder
+Service the addresses of its ready endpoints, and ``<hostname>.<service>.<namespace>.svc.cluster.local``
+the address of the endpoint with that ``hostname`` (a StatefulSet's pod, ``web-0.nginx.default.svc...``);
+a known name asked for another type gets an empty NOERROR answer (so resolvers asking AAAA go on),
+anything else NXDOMAIN. A hand-written responder
 over asyncio UDP: the wire format (RFC 1035 section 4) is small enough to read in one sitting.
 :meth:`ClusterDNS.resolve` gives the notebook the same answers, with a pod's search path. Left out:
-pod records, SRV and PTR records, TCP, upstream forwarding, EDNS.
+pod records (``<dashed-ip>.<namespace>.pod``) and the dashed-IP names of headless endpoints without a
+hostname, SRV and PTR records, TCP, upstream forwarding, EDNS.
 """
 
 from __future__ import annotations
@@ -151,16 +154,22 @@ class ClusterDNS(Component):
         """A records of a fully qualified name; None if the name does not exist."""
         suffix = f".svc.{self.domain}"
         parts = fqdn.strip(".").lower().removesuffix(suffix).split(".")
-        if not fqdn.strip(".").lower().endswith(suffix) or len(parts) != 2:
+        if not fqdn.strip(".").lower().endswith(suffix) or len(parts) not in (2, 3):
             return None
-        name, namespace = parts
+        *hostname, name, namespace = parts
         svc = self.services.get(f"{namespace}/{name}")
         if svc is None:
             return None
         ip = svc.get("spec", {}).get("clusterIP", "")
+        slices = slices_of(self.slices.list(namespace), namespace, name)
+        if hostname:  # an endpoint of a headless Service, by its hostname
+            found = sorted({ep["addresses"][0] for s in slices for ep in s.get("endpoints") or []
+                            if ep.get("hostname") == hostname[0] and ep.get("addresses")
+                            and (ep.get("conditions") or {}).get("ready") is not False})
+            return found if found and ip in ("", "None") else None
         if ip and ip != "None":
             return [ip]
-        return sorted({address for _, address in usable(slices_of(self.slices.list(namespace), namespace, name))})
+        return sorted({address for _, address in usable(slices)})
 
     def search_path(self, namespace: str) -> list[str]:
         """A pod's ``search`` line in ``/etc/resolv.conf`` (what the kubelet writes)."""

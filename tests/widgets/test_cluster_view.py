@@ -11,8 +11,8 @@ from .conftest import create_pod, wait_for
 def test_cluster_view_places_pods_on_nodes_and_follows_writes(cluster: Cluster) -> None:
     view = ClusterView(cluster)
     assert repr(view) == "ClusterView(nodes=2, pods=0)"
-    assert view.text().splitlines()[1:] == ["control plane: apiserver, etcd, kube-controller-manager, metrics-server, "
-                                            "scheduler",
+    assert view.text().splitlines()[1:] == ["control plane: apiserver, etcd, kube-controller-manager, "
+                                            "local-path-provisioner, metrics-server, scheduler",
                                             "node-1 (Ready): -", "node-2 (Ready): -"]
     create_pod(cluster, "web")
     wait_for(lambda: any(node and pods for node, pods in view.pods.items()))  # live: refreshed by the trace

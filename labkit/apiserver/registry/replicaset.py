@@ -120,8 +120,9 @@ def default_template(spec: Obj) -> None:
     default_pod_spec(set_default(template, "spec", {}))
 
 
-def validate_selector_and_template(spec: Mapping[str, Any], *, kind: str) -> list[Cause]:
-    """The selector/template part of ``ValidateReplicaSetSpec`` and ``ValidateDeploymentSpec``."""
+def validate_selector_and_template(spec: Mapping[str, Any], *, kind: str, noun: str = "deployment") -> list[Cause]:
+    """The selector/template part of ``ValidateReplicaSetSpec``, ``ValidateDeploymentSpec`` and
+    ``ValidateStatefulSetSpec`` (``noun``: what the empty-selector message calls the object)."""
     causes: list[Cause] = []
     selector = spec.get("selector")
     if selector is None:
@@ -131,7 +132,7 @@ def validate_selector_and_template(spec: Mapping[str, Any], *, kind: str) -> lis
         if not selector.get("matchLabels") and not selector.get("matchExpressions"):
             # kube-apiserver says "deployment" here for ReplicaSets too
             causes.append(invalid_go("spec.selector", go_label_selector(selector),
-                                     "empty selector is invalid for deployment"))
+                                     f"empty selector is invalid for {noun}"))
     converted = as_selector(selector)
     if converted is None:
         causes.append(invalid_go("spec.selector", go_label_selector(selector), "invalid label selector"))
