@@ -4,8 +4,10 @@ Mirrors ``pkg/kubelet/kubelet.go`` (``Run``, ``SyncPod``, ``SyncTerminatingPod``
 runtime manager ``pkg/kubelet/kuberuntime`` (``computePodActions``: sandbox, then init containers in
 order, then containers; restart policy; ``doBackOff`` with 10 s doubling to 5 min), the image
 manager's pull back-off (``ErrImagePull`` then ``ImagePullBackOff``), the PLEG (a relist of the
-runtime every ``pleg_period``), the pods' DNS search path (``pkg/kubelet/network/dns``) and the node
-status and lease loops with the node's events (``Starting``, ``NodeReady`` and the other condition
+runtime every ``pleg_period``; a runtime that reports its containers' starts and exits, the sim
+runtime, wakes the pod's worker at once, as kube's Evented PLEG does behind a feature gate), the
+pods' DNS search path (``pkg/kubelet/network/dns``) and the node status and lease loops with the
+node's events (``Starting``, ``NodeReady`` and the other condition
 events at start, ``NodeNotSchedulable`` / ``NodeSchedulable`` when it is cordoned or uncordoned).
 labkit's own addition: when the runtime runs a stand-in for an image that cannot be pulled, the pod
 gets a Warning event (``ImageStandIn``) and the ``labkit.dev/image-stand-in`` annotation.
@@ -208,6 +210,7 @@ class Kubelet(Component):
             self.spawn(self.services.run(), "service-informer")
         self.spawn(self.lease.run(), "lease")
         self.spawn(self._node_status_loop(), "node-status")
+        self.runtime.container_events = self._container_changed
         self.spawn(self._relist_loop(), "pleg")
         await self.pods.synced.wait()
 
@@ -247,6 +250,13 @@ class Kubelet(Component):
 
     def _record_node_status_event(self, status: str) -> None:
         self._record_node_event("Normal", status, f"Node {self.node_name} status is now: {status}")
+
+    def _container_changed(self, sandbox_id: str) -> None:
+        """A container of ``sandbox_id`` started or exited, as the runtime reports it (kube's Evented PLEG):
+        its pod's worker wakes now rather than at the next relist."""
+        for worker in list(self.workers.workers.values()):
+            if worker.state.sandbox_id == sandbox_id:
+                self.workers.wake(worker.uid)
 
     async def _relist_loop(self) -> None:
         """The PLEG: relist the runtime's containers and wake the workers of pods whose containers changed."""

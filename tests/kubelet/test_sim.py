@@ -30,3 +30,17 @@ def test_200_sim_nodes_register_and_run_pods(api, control_plane):
     assert time.monotonic() - t0 < 30
     p = wait_for(lambda: (x := api.get("pods", "s-exit")) and x["status"]["phase"] == "Failed" and x)
     assert p["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 1
+
+
+def test_a_sim_container_that_starts_or_exits_wakes_its_pod_without_a_relist(api, control_plane):
+    """The sim runtime reports its containers' starts and exits (kube's Evented PLEG): with the relist an
+    hour away, a pod still becomes Running, and one whose container exits still ends Failed."""
+    start_kubelet(control_plane, "evented", SimRuntime(node="evented"), pleg_period=3600)
+    api.create("pods", pod("ev-run", "evented", [{"name": "c", "image": "nginx"}]))
+    api.create("pods", {**pod("ev-exit", "evented", [{"name": "c", "image": "nginx"}], restartPolicy="Never"),
+                        "metadata": {"name": "ev-exit", "annotations": {"labkit.dev/sim-exit-code": "3",
+                                                                       "labkit.dev/sim-run-seconds": "0.1"}}})
+    wait_for(lambda: (x := api.get("pods", "ev-run")) and x["status"].get("phase") == "Running", timeout=10)
+    done = wait_for(lambda: (x := api.get("pods", "ev-exit")) and x["status"].get("phase") == "Failed" and x,
+                    timeout=10)
+    assert done["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 3

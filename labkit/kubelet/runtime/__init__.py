@@ -218,6 +218,9 @@ class Runtime(abc.ABC):
     #: why CPU/memory limits are not enforced, in one line ("" when they are): the kubelet warns on pods
     #: that set them
     limits_not_enforced: str = ""
+    #: set by the kubelet: called with a sandbox's id when one of its containers starts or exits on its
+    #: own (CRI's ``GetContainerEvents``); a runtime that never calls it is only relisted
+    container_events: Callable[[str], None] | None = None
 
     # --- images ---
     @abc.abstractmethod

@@ -236,6 +236,7 @@ class SimRuntime(Runtime):
         if c is None or c.state != "created":
             return
         self._containers[cid] = dataclasses.replace(c, state="running", started_at=self.clock())
+        self._emit(c.sandbox_id)
         if cid in self._usage:
             self._usage[cid].since = self.clock()
             if self.loads.loads:  # one more pod to share them
@@ -254,8 +255,13 @@ class SimRuntime(Runtime):
         self._containers[cid] = dataclasses.replace(c, state="exited", exit_code=code, reason=reason,
                                                     finished_at=self.clock(), started_at=c.started_at or self.clock())
         self._timers.pop(cid, None)
+        self._emit(c.sandbox_id)
         if used is not None and self.loads.loads:  # one fewer pod to share them
             self.loads.spread()
+
+    def _emit(self, sandbox_id: str) -> None:
+        if self.container_events is not None:
+            self.container_events(sandbox_id)
 
     async def stop_container(self, container_id: str, timeout: float) -> None:
         timer = self._timers.pop(container_id, None)
