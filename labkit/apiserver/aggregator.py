@@ -33,7 +33,7 @@ import contextlib
 import datetime as dt
 import json
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -49,6 +49,7 @@ from labkit.apiserver.resources import RESOURCES, lookup
 from labkit.apiserver.storage import Registry, decode
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+OffLoop = Callable[..., Awaitable[None]]
 
 
 class APIServiceBackend(Protocol):
@@ -120,8 +121,9 @@ class Aggregator:
 
     def __init__(self, store: kv.Store, registry: Callable[[], Registry], *,
                  client_cert: Callable[[], tuple[Path, Path]], dial: aggregator_proxy.Dial,
-                 clock: Callable[[], dt.datetime]) -> None:
+                 clock: Callable[[], dt.datetime], off_loop: OffLoop) -> None:
         self._registry, self._client_cert_source, self.dial = registry, client_cert, dial
+        self._off_loop = off_loop  # the API server's: a status write to etcd waits off the event loop
         self._clock = clock
         self.api_services, self.services, self.slices = (
             ObjectCache(store, lookup(group, version, plural).key_prefix(), decode)  # type: ignore[union-attr]
@@ -229,7 +231,7 @@ class Aggregator:
                         if c.get("type") == "Available"), None)
         wanted = {"type": "Available", "status": status, "reason": reason, "message": message}
         if current is None or any(current.get(k) != v for k, v in wanted.items()):
-            self._write(api_service["metadata"]["name"], wanted)
+            await self._off_loop(self._write, api_service["metadata"]["name"], wanted)
         return status == "True"
 
     def _write(self, name: str, wanted: Obj) -> None:

@@ -187,7 +187,8 @@ class APIServer:
         #: the APIServices proxied to a Service; the Cluster sets ``aggregator.dial`` to its pods' network
         self.aggregator = Aggregator(
             store, lambda: self.registry("apiservices", "apiregistration.k8s.io"), dial=HOST.open_connection,
-            client_cert=lambda: pki.issue_client_cert(PROXY_CLIENT, user=PROXY_CLIENT), clock=clock)
+            client_cert=lambda: pki.issue_client_cert(PROXY_CLIENT, user=PROXY_CLIENT), clock=clock,
+            off_loop=self._off_loop)
         self._watch_caches: dict[tuple[str, str, str], watch.WatchCache] = {}
         self.url = ""
         self._runner: web.AppRunner | None = None

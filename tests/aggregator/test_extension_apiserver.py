@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 from testkit import Kubectl, kubectl_path, wait_for
 
 from labkit import Cluster
-from labkit.client import resource_path
+from labkit.client import APIStatusError, resource_path
 
 pytestmark = pytest.mark.kubectl
 GROUP, NAME = "demo.labkit.dev", "v1.demo.labkit.dev"
@@ -102,6 +102,33 @@ def test_discovery_lists_the_group_and_a_watch_passes_through(cluster: Cluster) 
         return [event async for event in admin.watch(f"/apis/{GROUP}/v1/namespaces/default/widgets")]
     events = cluster.run(one_event())
     assert [(kind, obj["metadata"]["name"]) for kind, obj in events] == [("ADDED", "for-kubernetes-admin")]
+
+
+def test_a_user_without_rbac_is_forbidden_before_the_proxy_and_a_bound_one_is_passed_on(cluster: Cluster) -> None:
+    jane = cluster.client_for("jane", ["team"])
+    widgets = f"/apis/{GROUP}/v1/namespaces/default/widgets"
+    with pytest.raises(APIStatusError) as denied:
+        cluster.run(jane.get(widgets))
+    assert (denied.value.code, denied.value.status["message"]) == (
+        403, f'widgets.{GROUP} is forbidden: User "jane" cannot list resource "widgets" in API group "{GROUP}" '
+             'in the namespace "default"')
+    admin, rbac = cluster.admin(), "rbac.authorization.k8s.io/v1"
+    cluster.run(admin.create(resource_path(rbac, "roles", namespace="default"), {
+        "metadata": {"name": "widget-reader"},
+        "rules": [{"apiGroups": [GROUP], "resources": ["widgets"], "verbs": ["list"]}]}))
+    cluster.run(admin.create(resource_path(rbac, "rolebindings", namespace="default"), {
+        "metadata": {"name": "jane-reads-widgets"}, "subjects": [{"kind": "User", "name": "jane"}],
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "widget-reader"}}))
+    listed = wait_for(lambda: _or_none(lambda: cluster.run(jane.get(widgets))), timeout=5)
+    assert listed["items"][0]["metadata"]["name"] == "for-jane"
+    assert listed["items"][0]["spec"]["groups"] == ["team", "system:authenticated"]
+
+
+def _or_none(read: Callable[[], dict]) -> dict | None:
+    try:
+        return read()
+    except APIStatusError:
+        return None
 
 
 def test_without_its_pod_the_apiservice_is_unavailable_and_requests_answer_503(cluster: Cluster,
