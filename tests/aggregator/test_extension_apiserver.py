@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,10 +18,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from testkit import Kubectl, kubectl_path, wait_for
+from testkit import Kubectl, kubectl_path, need, wait_for
 
 from labkit import Cluster
 from labkit.client import APIStatusError, resource_path
+from labkit.network import netns
 
 pytestmark = pytest.mark.kubectl
 GROUP, NAME = "demo.labkit.dev", "v1.demo.labkit.dev"
@@ -56,22 +59,27 @@ def condition(c: Cluster) -> dict:
     return next((x for x in (obj.get("status") or {}).get("conditions") or [] if x["type"] == "Available"), {})
 
 
+def install_demo(c: Cluster) -> None:
+    """The demo server's pod and Service, and the APIService trusting its CA; returns once Available."""
+    admin = c.admin()
+    cert, key = serving_cert("demo-api.default.svc")
+    c.run(admin.create(resource_path("v1", "pods", namespace="default"), backend_pod(cert, key)))
+    c.run(admin.create(resource_path("v1", "services", namespace="default"), {
+        "metadata": {"name": "demo-api"},
+        "spec": {"selector": {"app": "demo-api"}, "ports": [{"port": 443, "targetPort": 8443}]}}))
+    c.run(admin.create(APISERVICES, {
+        "apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": {"name": NAME},
+        "spec": {"group": GROUP, "version": "v1", "groupPriorityMinimum": 1000, "versionPriority": 15,
+                 "caBundle": base64.b64encode(cert.encode()).decode(),
+                 "service": {"namespace": "default", "name": "demo-api"}}}))
+    wait_for(lambda: condition(c).get("status") == "True", timeout=20, what=lambda: str(condition(c)))
+
+
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    """One process node running the demo server, its Service, and the APIService trusting its CA."""
+    """One process node running the demo server behind its Service and APIService."""
     with Cluster(nodes=1, runtime="process", seed=5, set_kubeconfig_env=False) as c:
-        admin = c.admin()
-        cert, key = serving_cert("demo-api.default.svc")
-        c.run(admin.create(resource_path("v1", "pods", namespace="default"), backend_pod(cert, key)))
-        c.run(admin.create(resource_path("v1", "services", namespace="default"), {
-            "metadata": {"name": "demo-api"},
-            "spec": {"selector": {"app": "demo-api"}, "ports": [{"port": 443, "targetPort": 8443}]}}))
-        c.run(admin.create(APISERVICES, {
-            "apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": {"name": NAME},
-            "spec": {"group": GROUP, "version": "v1", "groupPriorityMinimum": 1000, "versionPriority": 15,
-                     "caBundle": base64.b64encode(cert.encode()).decode(),
-                     "service": {"namespace": "default", "name": "demo-api"}}}))
-        wait_for(lambda: condition(c).get("status") == "True", timeout=20, what=lambda: str(condition(c)))
+        install_demo(c)
         yield c
 
 
@@ -153,3 +161,16 @@ def test_without_its_pod_the_apiservice_is_unavailable_and_requests_answer_503(c
     wait_for(lambda: condition(cluster).get("reason") == "ServiceNotFound", timeout=10,
              what=lambda: str(condition(cluster)))
     assert condition(cluster)["message"] == 'service/demo-api in "default" is not present'
+
+
+def test_in_the_clusters_own_network_namespace_the_proxy_reaches_the_pod(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without root the process runtime's pods live in the cluster's namespace, which the API server's
+    own loopback cannot reach: the proxy dials through the namespace's sockets."""
+    need(shutil.which("unshare") is not None and subprocess.run(
+        ["unshare", "--user", "--net", "true"], capture_output=True).returncode == 0, "unprivileged user namespaces")
+    monkeypatch.setattr(netns.HostNamespace, "can_bind", lambda self, port: False)  # as a learner without root
+    with Cluster(nodes=1, runtime="process", seed=6, set_kubeconfig_env=False) as c:
+        assert "the cluster's own network namespace" in c.path
+        install_demo(c)
+        listed = c.run(c.admin().get(f"/apis/{GROUP}/v1/namespaces/default/widgets"))
+        assert listed["items"][0]["metadata"]["name"] == "for-kubernetes-admin"
