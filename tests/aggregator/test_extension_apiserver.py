@@ -13,6 +13,7 @@ import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import docker
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -22,6 +23,7 @@ from testkit import Kubectl, kubectl_path, need, wait_for
 
 from labkit import Cluster
 from labkit.client import APIStatusError, resource_path
+from labkit.kubelet.runtime.docker import docker_client
 from labkit.network import netns
 
 pytestmark = pytest.mark.kubectl
@@ -163,6 +165,7 @@ def test_without_its_pod_the_apiservice_is_unavailable_and_requests_answer_503(c
     assert condition(cluster)["message"] == 'service/demo-api in "default" is not present'
 
 
+@pytest.mark.unprivileged
 def test_in_the_clusters_own_network_namespace_the_proxy_reaches_the_pod(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without root the process runtime's pods live in the cluster's namespace, which the API server's
     own loopback cannot reach: the proxy dials through the namespace's sockets."""
@@ -171,6 +174,20 @@ def test_in_the_clusters_own_network_namespace_the_proxy_reaches_the_pod(monkeyp
     monkeypatch.setattr(netns.HostNamespace, "can_bind", lambda self, port: False)  # as a learner without root
     with Cluster(nodes=1, runtime="process", seed=6, set_kubeconfig_env=False) as c:
         assert "the cluster's own network namespace" in c.path
+        install_demo(c)
+        listed = c.run(c.admin().get(f"/apis/{GROUP}/v1/namespaces/default/widgets"))
+        assert listed["items"][0]["metadata"]["name"] == "for-kubernetes-admin"
+
+
+@pytest.mark.docker
+def test_on_docker_the_proxy_reaches_the_pod_on_the_bridge() -> None:
+    try:
+        docker_client().ping()
+        reachable = True
+    except docker.errors.DockerException:
+        reachable = False
+    need(reachable, "a Docker daemon")
+    with Cluster(nodes=1, runtime="docker", seed=7, set_kubeconfig_env=False) as c:
         install_demo(c)
         listed = c.run(c.admin().get(f"/apis/{GROUP}/v1/namespaces/default/widgets"))
         assert listed["items"][0]["metadata"]["name"] == "for-kubernetes-admin"
