@@ -21,8 +21,10 @@ Mirrors ``k8s.io/kube-aggregator/pkg/apiserver`` and its controllers:
   (``apidiscovery.k8s.io/v2``) lists the resources of the backend's ``APIResourceList`` as the last
   successful availability check fetched it, ``Stale`` when the latest check failed.
 
-Left out: the local availability controller's checks of ``Local`` APIServices (they are not given a
-condition), one discovery check instead of kube's five in parallel, kube-aware version ordering among
+``controllers/status/local``: a ``Local`` APIService is ``Available`` (``Local``, ``Local APIServices are
+always available``).
+
+Left out: one discovery check instead of kube's five in parallel, kube-aware version ordering among
 versions of equal priority (by name here), ``--enable-aggregator-routing=false`` (routing to the ClusterIP).
 """
 
@@ -98,6 +100,11 @@ def is_available(api_service: Obj) -> bool:
 def _group_version(api_service: Obj) -> str:
     spec = api_service.get("spec") or {}
     return f"{spec.get('group', '')}/{spec.get('version', '')}"
+
+
+def local(api_service: Obj) -> bool:
+    """A ``Local`` APIService: one whose group this server serves itself (``spec.service`` nil)."""
+    return not (api_service.get("spec") or {}).get("service")
 
 
 def proxied(api_service: Obj) -> bool:
@@ -216,7 +223,9 @@ class Aggregator:
         while True:
             self._wake.clear()
             failing = False
-            for api_service in self.proxied():
+            for api_service in self.api_services.values():
+                if not (local(api_service) or proxied(api_service)):
+                    continue  # an in-process backend's: its server sets the condition
                 try:
                     failing |= not await self.sync(api_service)
                 except (errors.ApiError, kv.StoreError):
@@ -254,6 +263,8 @@ class Aggregator:
 
     async def _check(self, api_service: Obj) -> tuple[str, str, str]:
         """(status, reason, message) of the ``Available`` condition, as kube's ``sync`` decides it."""
+        if local(api_service):  # the local availability controller's
+            return "True", "Local", "Local APIServices are always available"
         ref = api_service["spec"]["service"]
         ns, name, port = ref["namespace"], ref["name"], int(ref.get("port", 443))
         where = f'service/{name} in "{ns}"'

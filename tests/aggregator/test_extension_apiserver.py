@@ -114,6 +114,16 @@ def test_discovery_lists_the_group_and_a_watch_passes_through(cluster: Cluster) 
     assert [(kind, obj["metadata"]["name"]) for kind, obj in events] == [("ADDED", "for-kubernetes-admin")]
 
 
+def test_a_local_apiservice_is_always_available(cluster: Cluster) -> None:
+    admin = cluster.admin()
+    cluster.run(admin.create(APISERVICES, {"metadata": {"name": "v1.local.labkit.dev"}, "spec": {
+        "group": "local.labkit.dev", "version": "v1", "groupPriorityMinimum": 100, "versionPriority": 10}}))
+    path = resource_path("apiregistration.k8s.io/v1", "apiservices", name="v1.local.labkit.dev")
+    found = wait_for(lambda: (cluster.run(admin.get(path)).get("status") or {}).get("conditions"), timeout=5)
+    assert [(c["status"], c["reason"], c["message"]) for c in found] == [
+        ("True", "Local", "Local APIServices are always available")]
+
+
 def test_a_user_without_rbac_is_forbidden_before_the_proxy_and_a_bound_one_is_passed_on(cluster: Cluster) -> None:
     jane = cluster.client_for("jane", ["team"])
     widgets = f"/apis/{GROUP}/v1/namespaces/default/widgets"
