@@ -113,15 +113,6 @@ def proxied(api_service: Obj) -> bool:
     return bool((api_service.get("spec") or {}).get("service")) and gv not in IN_PROCESS and gv not in BUILT_IN
 
 
-def _go_error(e: BaseException, host: str, port: int) -> str:
-    """A dial or TLS failure as Go's net/http words it."""
-    if isinstance(e, ConnectionRefusedError):
-        return f"dial tcp {host}:{port}: connect: connection refused"
-    if isinstance(e, TimeoutError):
-        return "context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
-    return str(e) or type(e).__name__
-
-
 class Aggregator:
     """The APIServices of one API server's cluster as its aggregator sees them: which group-version is
     proxied where, the availability controller, and the discovery it fetched from each backend."""
@@ -308,9 +299,9 @@ class Aggregator:
                     body = await response.read()
                 finally:
                     response.close()
-        except (OSError, ConnectionError, ssl.SSLError, TimeoutError) as e:
+        except OSError as e:  # refused, reset, TLS, timed out
             self._stale(gv)
-            return f'failing or missing response from {url}: Get "{url}": {_go_error(e, host, port)}'
+            return f'failing or missing response from {url}: Get "{url}": {aggregator_proxy.dial_error(e, host, port)}'
         if not 200 <= response.status < 300:
             self._stale(gv)
             return f"failing or missing response from {url}: bad status from {url}: {response.status}"

@@ -192,6 +192,15 @@ async def send(dial: Dial, host: str, port: int, *, method: str, target: str, he
     return response
 
 
+def dial_error(e: BaseException, host: str, port: int) -> str:
+    """A failure to reach ``host:port`` or to be answered, as Go's net/http words it."""
+    if isinstance(e, ConnectionRefusedError):
+        return f"dial tcp {host}:{port}: connect: connection refused"
+    if isinstance(e, TimeoutError):
+        return "context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+    return str(e) or type(e).__name__
+
+
 def hop_free(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     """A backend response's headers that the proxy passes back."""
     return [(k, v) for k, v in headers if k.lower() not in _HOP]

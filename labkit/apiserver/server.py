@@ -19,7 +19,6 @@ import datetime as dt
 import email.utils
 import ipaddress
 import json
-import ssl
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -635,16 +634,14 @@ class APIServer:
                 self.aggregator.dial, host, port, method=req.method, target=req.raw_path, body=body, tls=tls,
                 tls_name=aggregator_proxy.server_name(api_service),
                 headers=aggregator_proxy.forwarded_headers(req.headers.items(), user))
-        except ConnectionRefusedError:
-            return _plain_error(503, f"dial tcp {host}:{port}: connect: connection refused")
-        except (OSError, ConnectionError, ssl.SSLError) as e:
-            return _plain_error(503, str(e) or type(e).__name__)
+        except OSError as e:  # refused, reset, TLS
+            return _plain_error(503, aggregator_proxy.dial_error(e, host, port))
         try:
             response = web.StreamResponse(status=backend.status)
             for name, value in aggregator_proxy.hop_free(backend.headers):
                 response.headers.add(name, value)
             await response.prepare(req)
-            with contextlib.suppress(ConnectionError):
+            with contextlib.suppress(OSError):  # either side went away: the stream ends
                 async for chunk in backend.body():
                     await response.write(chunk)
                 await response.write_eof()
