@@ -9,7 +9,8 @@ authenticated travels as ``X-Remote-User``, ``X-Remote-Group`` (one header each)
 ``X-Remote-Extra-<key>`` (``client-go/transport``'s ``SetAuthProxyHeaders``); the caller's own
 credentials (``Authorization``, ``Impersonate-*``) are not forwarded.
 
-Where the API server can dial a pod is the cluster's network (:attr:`APIServer.dial`): on the process
+Where the API server can dial a pod is the cluster's network (``Aggregator.dial``, which the Cluster
+sets to its network's ``open_connection``, kept across an HA member's restarts): on the process
 runtime as root, this machine's loopback (pods on ``127.244.x.y``); without root, the cluster's own
 network namespace, through its keeper's sockets (:meth:`labkit.network.hostnet.LoopbackNetwork.open_connection`,
 the path ``kubectl port-forward`` takes to a pod); on docker, the pod's address on labkit's bridge.
@@ -20,7 +21,8 @@ verified with ``insecureSkipTLSVerify``. Simplified: the client certificate the 
 (``front-proxy-client``) is signed by the cluster's CA, not by a separate front-proxy CA, and the
 ``extension-apiserver-authentication`` ConfigMap that tells an extension server which CA and header
 names to trust is not published. Left out: HTTP/2, upgrade requests (exec-like streams) to an extension
-server, keep-alive connections to the backend (each request dials anew), the 5 s dial timeout's retries.
+server (their Upgrade header is not passed on), keep-alive connections to the backend (each request
+dials anew), a timeout for a proxied request.
 """
 
 from __future__ import annotations
