@@ -87,8 +87,8 @@ class ObjectCache:
         self._lock = threading.Lock()
         self._handle: kv.WatchHandle | None = None
         self.synced = False
-        #: called (from the store's thread) after the watch delivered changes, if set
-        self.on_change: Callable[[], None] | None = None
+        #: called (from the store's thread) with the keys (after the prefix) the watch changed, if set
+        self.on_change: Callable[[builtins.list[str]], None] | None = None
 
     def start(self) -> None:
         """Watch, then list (kube's informer lists, then watches from the list's revision; here the
@@ -130,7 +130,7 @@ class ObjectCache:
             for event in events:
                 self._keep(event.kv.key, event.kv.mod_revision, event.kv if event.type == "PUT" else None)
         if self.on_change is not None:
-            self.on_change()
+            self.on_change([event.kv.key[len(self._prefix):] for event in events])
 
     def _keep(self, key: str, revision: int, item: kv.KeyValue | None) -> None:
         name = key[len(self._prefix):]

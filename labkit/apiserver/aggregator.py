@@ -33,9 +33,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import json
 import ssl
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -102,6 +103,12 @@ def _group_version(api_service: Obj) -> str:
     return f"{spec.get('group', '')}/{spec.get('version', '')}"
 
 
+def _service_key(api_service: Obj) -> str:
+    """``namespace/name`` of the Service an APIService names."""
+    ref = api_service["spec"]["service"]
+    return f"{ref.get('namespace')}/{ref.get('name')}"
+
+
 def local(api_service: Obj) -> bool:
     """A ``Local`` APIService: one whose group this server serves itself (``spec.service`` nil)."""
     return not (api_service.get("spec") or {}).get("service")
@@ -132,26 +139,55 @@ class Aggregator:
         self._tls: dict[tuple[str, bool], ssl.SSLContext] = {}
         self._client_cert: tuple[Path, Path] | None = None
         self._wake: asyncio.Event | None = None
+        self._queue: set[str] = set()  # APIService names to sync
         self._task: asyncio.Task[None] | None = None
 
     # --- lifecycle ---
 
     def start(self) -> None:
+        """Watch the APIServices and run the availability controller; the Services and EndpointSlices
+        are watched from the first APIService proxied to a Service on (until then nobody needs them)."""
         loop = asyncio.get_running_loop()
-        event = self._wake = asyncio.Event()
-
-        def wake() -> None:  # from the store's thread
-            loop.call_soon_threadsafe(event.set)
-        for cache in (self.api_services, self.services, self.slices):
-            cache.on_change = wake
-            cache.start()
+        self._wake = asyncio.Event()
+        for cache, keys_to_names in ((self.api_services, lambda keys: keys), (self.services, self._for_services),
+                                     (self.slices, self._for_slices)):
+            cache.on_change = functools.partial(self._enqueue_threadsafe, loop, keys_to_names)
+        self.api_services.start()
         self._task = loop.create_task(self._run(), name="apiservice-availability")
+
+    def _enqueue_threadsafe(self, loop: asyncio.AbstractEventLoop, names: Callable[[list[str]], Iterable[str]],
+                            keys: list[str]) -> None:
+        """From the store's thread: queue the APIServices that changed keys concern (kube's event handlers)."""
+        loop.call_soon_threadsafe(self._enqueue, names, keys)
+
+    def _enqueue(self, names: Callable[[list[str]], Iterable[str]], keys: list[str]) -> None:
+        self._queue.update(names(keys))
+        if self._queue and self._wake is not None:
+            self._wake.set()
 
     def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
         for cache in (self.api_services, self.services, self.slices):
             cache.stop()
+
+    def _for_services(self, keys: list[str]) -> list[str]:
+        """The APIServices backed by the Services at ``keys`` (``namespace/name``)."""
+        changed = set(keys)
+        return [a["metadata"]["name"] for a in self.proxied() if _service_key(a) in changed]
+
+    def _for_slices(self, keys: list[str]) -> list[str]:
+        """The APIServices whose Service a changed EndpointSlice belongs to (every one of its namespace
+        when the slice is gone: its label went with it)."""
+        services, namespaces = set(), set()
+        for key in keys:
+            namespace, found = key.partition("/")[0], self.slices.get(key)
+            if found is None:
+                namespaces.add(namespace)
+            else:
+                services.add(f"{namespace}/{(found['metadata'].get('labels') or {}).get(SERVICE_NAME_LABEL)}")
+        return [a["metadata"]["name"] for a in self.proxied()
+                if _service_key(a) in services or _service_key(a).partition("/")[0] in namespaces]
 
     # --- routing ---
 
@@ -210,19 +246,35 @@ class Aggregator:
     # --- the availability controller ---
 
     async def _run(self) -> None:
+        """Sync every APIService, then those queued by changes (at once), those whose check failed (a
+        second later) and all of them again at each resync."""
         assert self._wake is not None
+        names = {a["metadata"]["name"] for a in self.api_services.values()}
+        resync = asyncio.get_running_loop().time() + RESYNC_SECONDS
         while True:
-            self._wake.clear()
-            failing = False
-            for api_service in self.api_services.values():
-                if not (local(api_service) or proxied(api_service)):
-                    continue  # an in-process backend's: its server sets the condition
+            if self.proxied() and not self.services.synced:
+                for cache in (self.services, self.slices):
+                    await self._off_loop(cache.start)
+            failing = set()
+            for name in sorted(names):
+                api_service = self.api_services.get(name)
+                if api_service is None or not (local(api_service) or proxied(api_service)):
+                    continue  # deleted, or an in-process backend's: its server sets the condition
                 try:
-                    failing |= not await self.sync(api_service)
+                    if not await self.sync(api_service):
+                        failing.add(name)
                 except (errors.ApiError, kv.StoreError):
-                    failing = True  # deleted or changed meanwhile, or the store is away: next round
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), RETRY_SECONDS if failing else RESYNC_SECONDS)
+                    failing.add(name)  # changed meanwhile, or the store is away: again soon
+            loop = asyncio.get_running_loop()
+            self._wake.clear()
+            if not self._queue:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), RETRY_SECONDS if failing
+                                           else max(resync - loop.time(), 0.0))
+            names, self._queue = self._queue | failing, set()
+            if loop.time() >= resync:
+                names = {a["metadata"]["name"] for a in self.api_services.values()}
+                resync = loop.time() + RESYNC_SECONDS
 
     async def sync(self, api_service: Obj) -> bool:
         """Check one APIService and write its ``Available`` condition if it changed; True when available."""
