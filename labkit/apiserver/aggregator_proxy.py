@@ -181,10 +181,11 @@ async def send(dial: Dial, host: str, port: int, *, method: str, target: str, he
     try:
         await writer.start_tls(tls, server_hostname=tls_name)
         lines = [f"{method} {target} HTTP/1.1", f"Host: {host}:{port}", "Connection: close",
-                 *(f"{k}: {v}" for k, v in headers)]
+                 *(f"{k}: {_one_line(v)}" for k, v in headers)]
         if body or method in ("POST", "PUT", "PATCH"):
             lines.append(f"Content-Length: {len(body)}")
-        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        # header bytes as they came (aiohttp keeps undecodable ones as surrogates)
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape") + body)
         await writer.drain()
         response = BackendResponse(reader, writer)
         await response.read_headers()
@@ -192,6 +193,11 @@ async def send(dial: Dial, host: str, port: int, *, method: str, target: str, he
         writer.close()
         raise
     return response
+
+
+def _one_line(value: str) -> str:
+    """A header value that cannot end its line early (a user name is the caller's to choose)."""
+    return value.replace("\r", " ").replace("\n", " ")
 
 
 def dial_error(e: BaseException, host: str, port: int) -> str:
