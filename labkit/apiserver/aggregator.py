@@ -21,6 +21,8 @@ Mirrors ``k8s.io/kube-aggregator/pkg/apiserver`` and its controllers:
   (``apidiscovery.k8s.io/v2``) lists the resources of the backend's ``APIResourceList`` as the last
   successful availability check fetched it, ``Stale`` when the latest check failed.
 
+``clusterauthenticationtrust``: the ConfigMap ``kube-system/extension-apiserver-authentication``
+(:func:`authentication_config_map`), which an extension API server built on ``k8s.io/apiserver`` reads.
 ``controllers/status/local``: a ``Local`` APIService is ``Available`` (``Local``, ``Local APIServices are
 always available``).
 
@@ -52,6 +54,7 @@ from labkit.apiserver.resources import RESOURCES, lookup
 from labkit.apiserver.storage import Registry, decode
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+PROXY_CLIENT = "front-proxy-client"  # the CN of the proxy's client certificate
 OffLoop = Callable[..., Awaitable[None]]
 
 
@@ -80,12 +83,24 @@ def available_condition(now: dt.datetime) -> Obj:
             "message": "all checks passed"}
 
 
+def authentication_config_map(ca_pem: str) -> Obj:
+    """``kube-system/extension-apiserver-authentication``, as kube-apiserver's cluster authentication
+    trust controller publishes it with kubeadm's flags: the CA of client certificates, and whom an
+    extension API server may believe the ``X-Remote-*`` headers of (the front-proxy client, whose
+    certificate labkit signs with the cluster's CA)."""
+    headers = {"requestheader-username-headers": ["X-Remote-User"], "requestheader-uid-headers": [],
+               "requestheader-group-headers": ["X-Remote-Group"],
+               "requestheader-extra-headers-prefix": ["X-Remote-Extra-"]}
+    return {"metadata": {"name": "extension-apiserver-authentication"}, "data": {
+        "client-ca-file": ca_pem, **{k: json.dumps(v, separators=(",", ":")) for k, v in headers.items()},
+        "requestheader-client-ca-file": ca_pem, "requestheader-allowed-names": f'["{PROXY_CLIENT}"]'}}
+
+
 # --- APIServices proxied to a Service ----------------------------------------------------------------
 
 RESYNC_SECONDS = 30.0  # kube's resync of the availability controller's informers
 RETRY_SECONDS = 1.0  # how soon a failing APIService is checked again
 CHECK_SECONDS = 5.0  # the discovery check's client timeout
-PROXY_CLIENT = "front-proxy-client"
 #: the group-versions labkit serves from a backend in this process (metrics-server)
 IN_PROCESS = frozenset(r.group_version for r in RESOURCES if r.aggregated)
 #: the group-versions this server serves itself

@@ -48,7 +48,13 @@ from labkit.apiserver import (
 from labkit.apiserver.admission import AdmissionChain, NamespaceLifecycle, ObjectCache, Priority, ServiceAccount
 from labkit.apiserver.admission_limitranger import LimitRanger
 from labkit.apiserver.admission_resourcequota import ResourceQuota
-from labkit.apiserver.aggregator import PROXY_CLIENT, Aggregator, APIServiceBackend, is_available
+from labkit.apiserver.aggregator import (
+    PROXY_CLIENT,
+    Aggregator,
+    APIServiceBackend,
+    authentication_config_map,
+    is_available,
+)
 from labkit.apiserver.authn import BootstrapTokenAuthenticator, UserInfo
 from labkit.apiserver.authz import AlwaysAllow, AuthorizationAttributes, Authorizer, forbidden_message
 from labkit.apiserver.pki import PKI
@@ -338,6 +344,8 @@ class APIServer:
             "metadata": {"name": "kubernetes", "labels": {"kubernetes.io/service-name": "kubernetes"}},
             "addressType": "IPv4", "endpoints": [{"addresses": [host], "conditions": {"ready": True}}],
             "ports": [{"name": "https", "port": int(port), "protocol": "TCP"}]})
+        self._ensure(self.registry("configmaps"), "kube-system",
+                     authentication_config_map(self.pki.ca_cert_pem.decode()))  # for extension API servers
         if self.authorization == "RBAC":  # kube-apiserver's rbac/bootstrap-roles post-start hook
             for role in bootstrappolicy.cluster_roles():
                 self._ensure(self.registry("clusterroles", RBAC_GROUP), "", role)

@@ -100,6 +100,17 @@ def test_available_and_served_through_the_proxy_with_the_users_identity(cluster:
     assert listed["items"][0]["spec"]["groups"] == ["system:masters", "system:authenticated"]
 
 
+def test_the_trust_an_extension_api_server_reads_is_published(cluster: Cluster) -> None:
+    found = cluster.run(cluster.admin().get(resource_path("v1", "configmaps", namespace="kube-system",
+                                                          name="extension-apiserver-authentication")))["data"]
+    assert {k: v for k, v in found.items() if not k.endswith("-ca-file")} == {
+        "requestheader-allowed-names": '["front-proxy-client"]',
+        "requestheader-extra-headers-prefix": '["X-Remote-Extra-"]',
+        "requestheader-group-headers": '["X-Remote-Group"]', "requestheader-uid-headers": "[]",
+        "requestheader-username-headers": '["X-Remote-User"]'}
+    assert found["requestheader-client-ca-file"].startswith("-----BEGIN CERTIFICATE-----")
+
+
 def test_discovery_lists_the_group_and_a_watch_passes_through(cluster: Cluster) -> None:
     admin = cluster.admin()
     groups = cluster.run(admin.get("/apis"))["groups"]
