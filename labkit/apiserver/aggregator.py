@@ -21,13 +21,16 @@ Mirrors ``k8s.io/kube-aggregator/pkg/apiserver`` and its controllers:
   (``apidiscovery.k8s.io/v2``) lists the resources of the backend's ``APIResourceList`` as the last
   successful availability check fetched it, ``Stale`` when the latest check failed.
 
-``clusterauthenticationtrust``: the ConfigMap ``kube-system/extension-apiserver-authentication``
-(:func:`authentication_config_map`), which an extension API server built on ``k8s.io/apiserver`` reads.
-``controllers/status/local``: a ``Local`` APIService is ``Available`` (``Local``, ``Local APIServices are
-always available``).
+- ``controllers/status/local``: a ``Local`` APIService is ``Available`` (``Local``, ``Local APIServices
+  are always available``).
+- ``clusterauthenticationtrust``: the ConfigMap ``kube-system/extension-apiserver-authentication``
+  (:func:`authentication_config_map`), which an extension API server built on ``k8s.io/apiserver`` reads.
 
 Left out: one discovery check instead of kube's five in parallel, kube-aware version ordering among
-versions of equal priority (by name here), ``--enable-aggregator-routing=false`` (routing to the ClusterIP).
+versions of equal priority (by name here), ``--enable-aggregator-routing=false`` (routing to the
+ClusterIP), the OpenAPI documents of extension API servers (``/openapi/v2`` and ``v3`` list only
+labkit's own kinds), the ``extension-apiserver-authentication-reader`` Role, a ``Local`` APIService's
+group in discovery (a Local one is expected to name a group this server has).
 """
 
 from __future__ import annotations
