@@ -392,6 +392,11 @@ class Cluster:
         if self.runtime != "sim":
             network = (LoopbackNetwork(netns=self._netns, plan=plan) if self.runtime == "process"
                        else self._docker_network.bridge())
+            for member in self.members:  # kube-aggregator's proxy dials pods where they live
+                member.dial = network.open_connection
+            for server in [m.apiserver for m in self.members] or [self._apiserver]:
+                if server is not None:
+                    server.aggregator.dial = network.open_connection
             self.proxy = await self._add(KubeProxy(self.client_for("system:kube-proxy", agent="kube-proxy"),
                                                    network=network))
             if self.runtime == "docker":

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from labkit.apiserver.aggregator import APIServiceBackend
+from labkit.apiserver.aggregator_proxy import Dial
 from labkit.apiserver.pki import PKI, EtcdPKI
 from labkit.apiserver.server import APIServer
 from labkit.apiserver.streaming.kubelet_api import KubeletAPI
@@ -102,6 +103,8 @@ class ControlPlaneMember:
         self._thread: threading.Thread | None = None
         self._clients: list[Client] = []
         self._dead: list[tuple[asyncio.AbstractEventLoop, list[Client]]] = []  # what killed incarnations left
+        #: where its API server's aggregator dials extension API servers (the cluster's pod network), once known
+        self.dial: Dial | None = None
 
     @property
     def url(self) -> str:
@@ -135,6 +138,8 @@ class ControlPlaneMember:
         self.apiserver = APIServer(self.store, s.pki, ids=IdSource(seed), trace=s.trace, service_cidr=s.service_cidr,
                                    authorization=s.authorization, name=self.name, kubelets=s.kubelets,
                                    service_allocation=s.service_allocation, api_services=s.api_services)
+        if self.dial is not None:
+            self.apiserver.aggregator.dial = self.dial
         url = await self.apiserver.start(port=self.port)
         self.port = int(url.rsplit(":", 1)[1])
         identity = f"{self.name}_{uuid.uuid4()}"  # kube's hostname_<uuid>: the member is the host

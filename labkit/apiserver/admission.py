@@ -28,6 +28,7 @@ with ``admit`` and/or ``validate``, appended to :attr:`AdmissionChain.plugins`.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import threading
 import time
@@ -86,6 +87,8 @@ class ObjectCache:
         self._lock = threading.Lock()
         self._handle: kv.WatchHandle | None = None
         self.synced = False
+        #: called (from the store's thread) with the keys (after the prefix) the watch changed, if set
+        self.on_change: Callable[[builtins.list[str]], None] | None = None
 
     def start(self) -> None:
         """Watch, then list (kube's informer lists, then watches from the list's revision; here the
@@ -117,10 +120,17 @@ class ObjectCache:
             return [obj for key, (_, obj) in self._entries.items()
                     if obj is not None and key.startswith(f"{namespace}/")]
 
+    def values(self) -> builtins.list[Obj]:
+        """Every object (of a cluster-scoped resource's prefix, or of all namespaces)."""
+        with self._lock:
+            return [obj for _, obj in self._entries.values() if obj is not None]
+
     def _on_events(self, events: Sequence[kv.Event]) -> None:
         with self._lock:
             for event in events:
                 self._keep(event.kv.key, event.kv.mod_revision, event.kv if event.type == "PUT" else None)
+        if self.on_change is not None:
+            self.on_change([event.kv.key[len(self._prefix):] for event in events])
 
     def _keep(self, key: str, revision: int, item: kv.KeyValue | None) -> None:
         name = key[len(self._prefix):]

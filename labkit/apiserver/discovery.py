@@ -12,15 +12,18 @@ when its exact media type is in ``Accept``; anything else gets the legacy docume
 
 A group-version that an APIService brings (``Resource.aggregated``: ``metrics.k8s.io/v1beta1``) is
 listed only while a server for it is registered (``served``, :mod:`labkit.apiserver.aggregator`), as
-kube-aggregator lists only the APIServices it has.
+kube-aggregator lists only the APIServices it has. The groups of APIServices proxied to an extension
+API server come as :class:`ExternalGroup` (``external``), after the built-in ones, with the resources
+the aggregator last fetched from the backend (``Stale`` when its latest check failed; a version never
+fetched is left out of the aggregated document).
 
-Left out: ``storageVersionHash``, protobuf encodings of these documents, ETags, and the ``Stale``
-freshness of an APIService whose server stopped answering (a registered one always answers here).
+Left out: ``storageVersionHash``, protobuf encodings of these documents, ETags.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import dataclasses
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from labkit.apiserver.resources import GROUPS, RESOURCES, Resource
@@ -34,6 +37,27 @@ _DISCOVERY_KIND = "APIGroupDiscoveryList"
 AGGREGATED_CONTENT_TYPE: dict[str, str] = {
     v: f"application/json;g={_DISCOVERY_GROUP};v={v};as={_DISCOVERY_KIND}" for v in ("v2", "v2beta1")
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class ExternalVersion:
+    """One version of a proxied group: its ``APIResourceList`` entries as fetched (None: never)."""
+
+    version: str
+    resources: list[Doc] | None
+    fresh: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class ExternalGroup:
+    """A group an extension API server serves, its versions preferred first."""
+
+    name: str
+    versions: tuple[ExternalVersion, ...]
+
+    def body(self) -> Doc:
+        versions = [_group_version_entry(self.name, v.version) for v in self.versions]
+        return {"name": self.name, "versions": versions, "preferredVersion": versions[0]}
 
 
 def _resources(served: Collection[str]) -> list[Resource]:
@@ -75,17 +99,18 @@ def _api_group_body(name: str, served: Collection[str]) -> Doc:
     return {"name": name, "versions": versions, "preferredVersion": versions[0]}
 
 
-def api_group_list(served: Collection[str] = ()) -> Doc:
+def api_group_list(served: Collection[str] = (), external: Sequence[ExternalGroup] = ()) -> Doc:
     """``GET /apis``: the legacy ``APIGroupList`` (every named group; the core group is at ``/api``)."""
     return {"kind": "APIGroupList", "apiVersion": "v1",
-            "groups": [_api_group_body(g, served) for g in _groups(served) if g]}
+            "groups": [_api_group_body(g, served) for g in _groups(served) if g] + [g.body() for g in external]}
 
 
-def api_group(name: str, served: Collection[str] = ()) -> Doc | None:
+def api_group(name: str, served: Collection[str] = (), external: Sequence[ExternalGroup] = ()) -> Doc | None:
     """``GET /apis/<name>``: one ``APIGroup``, or None for a group this server does not have."""
-    if not name or name not in _groups(served):
-        return None
-    return {"kind": "APIGroup", "apiVersion": "v1", **_api_group_body(name, served)}
+    if name and name in _groups(served):
+        return {"kind": "APIGroup", "apiVersion": "v1", **_api_group_body(name, served)}
+    found = next((g for g in external if g.name == name), None)
+    return {"kind": "APIGroup", "apiVersion": "v1", **found.body()} if found else None
 
 
 def _api_resources(resource: Resource) -> list[Doc]:
@@ -152,7 +177,28 @@ def _aggregated_resources(entries: list[Doc]) -> list[Doc]:
     return list(resources.values())
 
 
-def aggregated_discovery(*, core: bool, version: str, served: Collection[str] = ()) -> Doc:
+def _backend_entries(resources: list[Doc]) -> list[Doc]:
+    """A backend's ``APIResource`` entries with the fields the conversion reads (a backend may leave
+    some out), without a subresource of a resource it does not list, sorted by name."""
+    entries = [{"name": str(r["name"]), "singularName": str(r.get("singularName") or ""),
+                "namespaced": bool(r.get("namespaced")), "kind": str(r.get("kind") or ""),
+                "verbs": [str(v) for v in r.get("verbs") or [] if isinstance(v, str)],
+                **{k: r[k] for k in ("group", "version", "shortNames", "categories")
+                   if isinstance(r.get(k), (str, list))}}
+               for r in resources if isinstance(r, dict) and isinstance(r.get("name"), str) and r["name"]]
+    names = {e["name"] for e in entries}
+    return sorted((e for e in entries if e["name"].partition("/")[0] in names), key=lambda e: e["name"])
+
+
+def _external_item(group: ExternalGroup) -> Doc:
+    entries = [(v, _backend_entries(v.resources)) for v in group.versions if v.resources is not None]
+    return {"metadata": {"name": group.name},
+            "versions": [{"version": v.version, "resources": _aggregated_resources(resources),
+                          "freshness": "Current" if v.fresh else "Stale"} for v, resources in entries]}
+
+
+def aggregated_discovery(*, core: bool, version: str, served: Collection[str] = (),
+                         external: Sequence[ExternalGroup] = ()) -> Doc:
     """The ``APIGroupDiscoveryList`` for ``/api`` (``core=True``) or ``/apis``; ``version`` is a key of
     :data:`AGGREGATED_CONTENT_TYPE`. The v2 and v2beta1 bodies differ only in ``apiVersion``."""
     if version not in AGGREGATED_CONTENT_TYPE:
@@ -165,6 +211,8 @@ def aggregated_discovery(*, core: bool, version: str, served: Collection[str] = 
         }
         for group in _groups(served) if (group == "") == core
     ]
+    if not core:
+        items += [item for item in map(_external_item, external) if item["versions"]]
     return {"kind": _DISCOVERY_KIND, "apiVersion": f"{_DISCOVERY_GROUP}/{version}", "metadata": {}, "items": items}
 
 

@@ -6,9 +6,9 @@ credentials is ``system:anonymous`` unless authorization is AlwaysAllow) → imp
 authorization → the REST handler (admission and storage inside), with every request and every watch
 event written to the trace. Also serves discovery (legacy and aggregated), ``/version``, the health
 endpoints and the OpenAPI documents (:mod:`labkit.apiserver.openapi`). The group-versions of
-APIServices go to their backend (:attr:`APIServer.api_services`, :mod:`labkit.apiserver.aggregator`).
-Left out: HTTP/2, API priority and fairness, audit policy, proxying to an extension API server's
-Service, CRDs.
+APIServices go to their backend: one in this process (:attr:`APIServer.api_services`) or, proxied
+after authorization, an extension API server behind a Service (:attr:`APIServer.aggregator`,
+:mod:`labkit.apiserver.aggregator`). Left out: HTTP/2, API priority and fairness, audit policy, CRDs.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from labkit import store as kv
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.timeutil import now_utc, rfc3339
 from labkit.apiserver import (
+    aggregator_proxy,
     apply,
     bootstrappolicy,
     discovery,
@@ -48,7 +49,13 @@ from labkit.apiserver.admission import AdmissionChain, NamespaceLifecycle, Objec
 from labkit.apiserver.admission_limitranger import LimitRanger
 from labkit.apiserver.admission_resourcequota import ResourceQuota
 from labkit.apiserver.admission_storage import DefaultStorageClass, StorageObjectInUseProtection
-from labkit.apiserver.aggregator import APIServiceBackend
+from labkit.apiserver.aggregator import (
+    PROXY_CLIENT,
+    Aggregator,
+    APIServiceBackend,
+    authentication_config_map,
+    is_available,
+)
 from labkit.apiserver.authn import BootstrapTokenAuthenticator, UserInfo
 from labkit.apiserver.authz import AlwaysAllow, AuthorizationAttributes, Authorizer, forbidden_message
 from labkit.apiserver.pki import PKI
@@ -62,6 +69,7 @@ from labkit.apiserver.storage import Registry, decode
 from labkit.apiserver.streaming.kubelet_api import KubeletAPI
 from labkit.apiserver.versions import VersionedRegistry
 from labkit.ids import IdSource
+from labkit.network.netns import HOST
 from labkit.trace import Trace
 
 #: the Kubernetes release whose API behaviour labkit follows (the kubectl dispatcher picks its kubectl by it)
@@ -119,6 +127,12 @@ def _status(error: errors.ApiError) -> web.Response:
 def _json(code: int, body: Any, content_type: str = "application/json") -> web.Response:
     return web.Response(status=code, body=codec.dumps(body),
                         headers={"Content-Type": content_type})
+
+
+def _plain_error(code: int, message: str) -> web.Response:
+    """Go's ``http.Error``: the message and a newline as plain text."""
+    return web.Response(status=code, text=message + "\n", headers={
+        "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff"})
 
 
 class APIServer:
@@ -189,6 +203,11 @@ class APIServer:
         #: group-version (``metrics.k8s.io/v1beta1``) -> the server of its APIService; registered by it (one
         #: dict for every API server of a cluster, as for the kubelets)
         self.api_services: dict[str, APIServiceBackend] = api_services if api_services is not None else {}
+        #: the APIServices proxied to a Service; the Cluster sets ``aggregator.dial`` to its pods' network
+        self.aggregator = Aggregator(
+            store, lambda: self.registry("apiservices", "apiregistration.k8s.io"), dial=HOST.open_connection,
+            client_cert=lambda: pki.issue_client_cert(PROXY_CLIENT, user=PROXY_CLIENT), clock=clock,
+            off_loop=self._off_loop)
         self._watch_caches: dict[tuple[str, str, str], watch.WatchCache] = {}
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -258,6 +277,7 @@ class APIServer:
         for admission_cache in self._admission_caches():
             admission_cache.start()
         self._bootstrap()
+        self.aggregator.start()
         self._compactor = asyncio.get_running_loop().create_task(self._compact_periodically())
         self.ready = True
         return self.url
@@ -270,6 +290,7 @@ class APIServer:
             cache.stop()
         for handle in self._rbac_watches:
             handle.cancel()
+        self.aggregator.stop()
         for admission_cache in self._admission_caches():
             admission_cache.stop()
         if self._runner:
@@ -337,6 +358,8 @@ class APIServer:
             "metadata": {"name": "kubernetes", "labels": {"kubernetes.io/service-name": "kubernetes"}},
             "addressType": "IPv4", "endpoints": [{"addresses": [host], "conditions": {"ready": True}}],
             "ports": [{"name": "https", "port": int(port), "protocol": "TCP"}]})
+        self._ensure(self.registry("configmaps"), "kube-system",
+                     authentication_config_map(self.pki.ca_cert_pem.decode()))  # for extension API servers
         if self.authorization == "RBAC":  # kube-apiserver's rbac/bootstrap-roles post-start hook
             for role in bootstrappolicy.cluster_roles():
                 self._ensure(self.registry("clusterroles", RBAC_GROUP), "", role)
@@ -381,6 +404,13 @@ class APIServer:
                 user = self._authenticate(req, required=True)
                 assert user is not None
                 user = self._impersonate(req, user)
+                api_service = self.aggregator.for_path(req.path)
+                if api_service is not None:  # kube-aggregator's proxy, after authorization
+                    info = aggregator_proxy.request_info(req.method, req.path, query)
+                    self._authorize(user, info)
+                    response = await self._proxy(req, user, api_service)
+                    code = response.status
+                    return response
                 info = request.parse(req.method, req.path, query)
                 self._authorize(user, info)
                 if info.path.rstrip("/") in ("/openapi/v2", "/openapi/v3") or info.path.startswith("/openapi/v3/"):
@@ -508,19 +538,20 @@ class APIServer:
         if path == "/version":
             return _json(200, version_info())
         accept = req.headers.get("Accept")
-        served = self.api_services.keys()
+        served, external = self.api_services.keys(), self.aggregator.groups()
         if path in ("/api", "/apis"):
             version = discovery.discovery_media_type(accept)
             if version:
-                return _json(200, discovery.aggregated_discovery(core=path == "/api", version=version, served=served),
+                return _json(200, discovery.aggregated_discovery(core=path == "/api", version=version, served=served,
+                                                                 external=external),
                              discovery.AGGREGATED_CONTENT_TYPE[version])
             if path == "/api":
                 return _json(200, discovery.api_versions(self.url.removeprefix("https://")))
-            return _json(200, discovery.api_group_list(served))
+            return _json(200, discovery.api_group_list(served, external))
         parts = path.strip("/").split("/")
         doc = None
         if parts[0] == "apis" and len(parts) == 2:
-            doc = discovery.api_group(parts[1], served)
+            doc = discovery.api_group(parts[1], served, external)
         elif parts[0] == "api" and len(parts) == 2:
             doc = discovery.api_resource_list("", parts[1])
         elif parts[0] == "apis" and len(parts) == 3:
@@ -605,6 +636,42 @@ class APIServer:
             raise errors.method_not_supported(res.plural, info.verb, res.group)
         body = backend.serve(info, call.query, fmt == "table")
         return _json(200, body, tables.TABLE_CONTENT_TYPE if body.get("kind") == "Table" else "application/json")
+
+    async def _proxy(self, req: web.Request, user: UserInfo, api_service: Obj) -> web.StreamResponse:
+        """A request for an extension API server's group-version, passed on with the user's identity
+        (``handler_proxy.go``): ``503 service unavailable`` while the APIService is not Available or its
+        Service has no ready endpoint, 503 with the dial's error when the backend cannot be reached; the
+        backend's answer, watches included, streamed back as it comes."""
+        if not is_available(api_service):
+            return _plain_error(503, "service unavailable")
+        try:
+            host, port = self.aggregator.endpoint(api_service)
+        except aggregator_proxy.ResolveError:
+            return _plain_error(503, "service unavailable")
+        try:
+            tls = self.aggregator.tls(api_service)
+        except ValueError as e:
+            return _plain_error(500, str(e))
+        body = await self._read_body(req)
+        try:
+            backend = await aggregator_proxy.send(
+                self.aggregator.dial, host, port, method=req.method, target=req.raw_path, body=body, tls=tls,
+                tls_name=aggregator_proxy.server_name(api_service),
+                headers=aggregator_proxy.forwarded_headers(req.headers.items(), user))
+        except OSError as e:  # refused, reset, TLS
+            return _plain_error(503, aggregator_proxy.dial_error(e, host, port))
+        try:
+            response = web.StreamResponse(status=backend.status)
+            for name, value in aggregator_proxy.hop_free(backend.headers):
+                response.headers.add(name, value)
+            await response.prepare(req)
+            with contextlib.suppress(OSError):  # either side went away: the stream ends
+                async for chunk in backend.body():
+                    await response.write(chunk)
+                await response.write_eof()
+        finally:
+            backend.close()
+        return response
 
     def _handler(self, method: str, info: request.RequestInfo, res: Resource, fmt: str) -> Handler:
         sub = info.subresource

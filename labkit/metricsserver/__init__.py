@@ -9,8 +9,8 @@ and container and turns them into a rate (:mod:`.storage`), and serves ``metrics
 
 labkit runs it in the cluster's process: it reaches the kubelets through their in-process API and the
 API server calls its REST handler in-process instead of proxying to a ``kube-system/metrics-server``
-Service (issue 16 brings that proxy). Left out: TLS to the kubelets, ``--kubelet-*`` address options,
-its own metrics and health endpoints, the ``metrics.k8s.io/v1beta1`` watch.
+Service (as it proxies any other APIService's group to its Service). Left out: TLS to the kubelets,
+``--kubelet-*`` address options, its own metrics and health endpoints, the ``metrics.k8s.io/v1beta1`` watch.
 """
 
 from labkit.metricsserver.server import MetricsServer
