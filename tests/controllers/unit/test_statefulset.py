@@ -43,8 +43,10 @@ def created(h) -> list[str]:
 def test_ordered_ready_makes_each_pod_after_the_previous_is_ready(harness):
     h = harness(StatefulSetController, [statefulset()])
     h.drain(watch=True)
-    assert created(h) == ["persistentvolumeclaims www-web-0", "pods web-0"], "one pod, its claim first"
     web0 = pods(h)["web-0"]
+    revision = web0["metadata"]["labels"]["controller-revision-hash"]
+    assert created(h) == [f"controllerrevisions {revision}", "persistentvolumeclaims www-web-0", "pods web-0"], \
+        "the template's revision, then one pod, its claim first"
     assert web0["metadata"]["labels"] == {"app": "nginx", "statefulset.kubernetes.io/pod-name": "web-0",
                                           "apps.kubernetes.io/pod-index": "0",
                                           "controller-revision-hash": web0["metadata"]["labels"][
