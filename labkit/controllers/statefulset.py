@@ -20,6 +20,8 @@ Mirrors ``StatefulSetControl.UpdateStatefulSet`` (``stateful_set_control.go``) a
 - status: ``replicas``, ``readyReplicas``, ``availableReplicas``, ``currentReplicas``,
   ``updatedReplicas``, ``currentRevision`` / ``updateRevision`` (which becomes current once every pod is
   updated and ready), ``observedGeneration``;
+- a status write that conflicts with a newer set is made again on the set read afresh
+  (``updateStatefulSetStatus``'s ``RetryOnConflict``);
 - events as kube words them ("create Pod web-0 in StatefulSet web successful").
 
 Revisions (``getStatefulSetRevisions``, ``truncateHistory``) are ControllerRevisions (the helpers of
@@ -62,6 +64,7 @@ from labkit.informer import Informer
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 REVISION_LABEL = "controller-revision-hash"
+STATUS_UPDATE_TRIES = 5  # retry.DefaultBackoff's steps
 _ORDINAL = re.compile(r"^(.*)-(\d+)$")
 
 
@@ -355,9 +358,15 @@ class StatefulSetController(Controller):
                 status["updatedReplicas"] == status["replicas"] == status["readyReplicas"]:
             # completeRollingUpdate
             status["currentReplicas"], status["currentRevision"] = status["updatedReplicas"], update
-        old = sts.get("status") or {}
-        if any(old.get(k) != v for k, v in status.items()):
-            meta = sts["metadata"]
-            await self.client.update(resource_path("apps/v1", "statefulsets", namespace=meta["namespace"],
-                                                   name=meta["name"], subresource="status"),
-                                     {**sts, "status": {**old, **status}})
+        if all((sts.get("status") or {}).get(k) == v for k, v in status.items()):
+            return
+        meta = sts["metadata"]
+        path = resource_path("apps/v1", "statefulsets", namespace=meta["namespace"], name=meta["name"])
+        for attempt in range(STATUS_UPDATE_TRIES):  # retry.RetryOnConflict: a cache behind our last write
+            try:
+                await self.client.update(f"{path}/status", {**sts, "status": {**(sts.get("status") or {}), **status}})
+                return
+            except APIStatusError as e:
+                if e.code != 409 or attempt == STATUS_UPDATE_TRIES - 1:
+                    raise
+            sts = await self.client.get(path)
