@@ -11,7 +11,8 @@ ReadWriteOnceWithFSType``, ``volumeLifecycleModes: [Persistent]``), the validati
 at most 63 characters and a DNS subdomain, a node ID at most 256 characters, a VolumeAttachment's
 spec never changes, a CSIDriver's ``attachRequired`` and modes, a CSINode driver's ``nodeID`` and
 ``topologyKeys`` neither) and ``printCSIDriver``, ``printCSINode``, ``printCSIStorageCapacity`` and
-``printVolumeAttachment``. A VolumeAttachment's status is written through ``/status`` only.
+``printVolumeAttachment`` (a CSIStorageCapacity's table has no Age column; column descriptions are
+the fields' documentation). A VolumeAttachment's status is written through ``/status`` only.
 
 Left out: the token request audience checks beyond uniqueness, ``inlineVolumeSpec`` validation, status
 validation of VolumeAttachments (``attachError`` messages), CSINode ``allocatable`` mutability gates.
@@ -21,6 +22,8 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+
+from kubernetes.client import models
 
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.validation import (
@@ -52,6 +55,13 @@ def csi_driver_name_errors(name: Any, path: str) -> list[Cause]:
     return causes + [invalid(path, name, e) for e in dns1123_subdomain_errors(name.lower())]
 
 
+def field_doc(model: str, field: str) -> str:
+    """``<Type>{}.SwaggerDoc()[field]``, the column descriptions kube's printers use: the field's
+    description in the official client's model (generated from the same Go comments)."""
+    return next((f.description or "" for attr, f in getattr(models, model).model_fields.items()
+                 if (f.serialization_alias or attr) == field), "")
+
+
 def immutable(obj: Obj, old: Obj, *path: str) -> list[Cause]:
     """``ValidateImmutableField`` for the field at ``path``."""
     new_value: Any = obj
@@ -70,23 +80,12 @@ class CSIDriverStrategy(Strategy):
     kind = "CSIDriver"
     tracks_generation = True
     columns = (
-        Column("AttachRequired", "boolean", description="Indicates this CSI volume driver requires an attach "
-                                                         "operation, and that Kubernetes should call attach and "
-                                                         "wait for any attach operation to complete before "
-                                                         "proceeding to mount."),
-        Column("PodInfoOnMount", "boolean", description="Indicates this CSI volume driver requires additional pod "
-                                                         "information (like podName, podUID, etc.) during mount "
-                                                         "operations."),
-        Column("StorageCapacity", "boolean", description="Indicates that the CSI volume driver wants pod "
-                                                          "scheduling to consider the storage capacity that the "
-                                                          "driver deployment will report by creating "
-                                                          "CSIStorageCapacity objects with capacity information."),
-        Column("TokenRequests", description="Indicates the CSI volume driver requires the service account tokens "
-                                            "of the pods it mounts volumes for."),
-        Column("RequiresRepublish", "boolean", description="Indicates the CSI volume driver wants "
-                                                            "`NodePublishVolume` being periodically called to "
-                                                            "reflect any possible change in the mounted volume."),
-        Column("Modes", description="Defines the kinds of volumes this CSI volume driver supports."),
+        Column("AttachRequired", "boolean", description=field_doc("V1CSIDriverSpec", "attachRequired")),
+        Column("PodInfoOnMount", "boolean", description=field_doc("V1CSIDriverSpec", "podInfoOnMount")),
+        Column("StorageCapacity", "boolean", description=field_doc("V1CSIDriverSpec", "storageCapacity")),
+        Column("TokenRequests", description=field_doc("V1CSIDriverSpec", "tokenRequests")),
+        Column("RequiresRepublish", "boolean", description=field_doc("V1CSIDriverSpec", "requiresRepublish")),
+        Column("Modes", description=field_doc("V1CSIDriverSpec", "volumeLifecycleModes")),
         AGE_COLUMN,
     )
 
@@ -192,11 +191,8 @@ class CSINodeStrategy(Strategy):
 
 class CSIStorageCapacityStrategy(Strategy):
     kind = "CSIStorageCapacity"
-    columns = (Column("StorageClassName", description="The name of the StorageClass that the reported capacity "
-                                                      "applies to."),
-               Column("Capacity", description="Capacity is the value reported by the CSI driver in its "
-                                              "GetCapacityResponse."),
-               AGE_COLUMN)
+    columns = (Column("StorageClassName", description=field_doc("V1CSIStorageCapacity", "storageClassName")),
+               Column("Capacity", description=field_doc("V1CSIStorageCapacity", "capacity")))  # no Age: as kube
 
     def validate(self, obj: Obj) -> list[Cause]:
         causes = validate_selector(obj.get("nodeTopology") or {}, "nodeTopology")
@@ -213,7 +209,7 @@ class CSIStorageCapacityStrategy(Strategy):
 
     def cells(self, obj: Obj, now: dt.datetime) -> list[Any]:
         capacity = obj.get("capacity")
-        return [obj.get("storageClassName", ""), str(capacity) if capacity is not None else "<unset>", age(obj, now)]
+        return [obj.get("storageClassName", ""), str(capacity) if capacity is not None else "<unset>"]
 
 
 # --- VolumeAttachment -------------------------------------------------------------------------------
@@ -236,13 +232,10 @@ class VolumeAttachmentStrategy(Strategy):
     kind = "VolumeAttachment"
     status_subresource = True
     columns = (
-        Column("Attacher", description="Attacher indicates the name of the volume driver that MUST handle this "
-                                       "request. This is the name returned by GetPluginName()."),
-        Column("PV", description="Name of the persistent volume to attach."),
-        Column("Node", description="The node that the volume should be attached to."),
-        Column("Attached", "boolean", description="Indicates the volume is successfully attached. This field must "
-                                                   "only be set by the entity completing the attach operation, "
-                                                   "i.e. the external-attacher."),
+        Column("Attacher", format="name", description=field_doc("V1VolumeAttachmentSpec", "attacher")),
+        Column("PV", description=field_doc("V1VolumeAttachmentSource", "persistentVolumeName")),
+        Column("Node", description=field_doc("V1VolumeAttachmentSpec", "nodeName")),
+        Column("Attached", "boolean", description=field_doc("V1VolumeAttachmentStatus", "attached")),
         AGE_COLUMN,
     )
 
