@@ -164,12 +164,21 @@ KINDS: dict[str, dict[str, FieldSchema]] = {
     "PersistentVolumeClaim": _object("PersistentVolumeClaimSpec", "PersistentVolumeClaimStatus"),
     "PersistentVolume": _object("PersistentVolumeSpec"),
     "StorageClass": _object(),
+    # create_from_yaml's remaining core and storage kinds
+    "PodTemplate": _object(template=_struct("PodTemplateSpec")),
+    "CSIDriver": _object(),
+    "CSINode": _object("CSINodeSpec"),
+    "CSIStorageCapacity": _object(),
+    "VolumeAttachment": _object("VolumeAttachmentSpec"),
 }
 TYPES.update({
     "ReplicationControllerSpec": {"template": _struct("PodTemplateSpec")},
     "ReplicationControllerStatus": {"conditions": _CONDITIONS},
     "CronJobSpec": {"jobTemplate": _struct("JobTemplateSpec")},
     "JobTemplateSpec": {"metadata": _struct("ObjectMeta"), "spec": _struct("JobSpec")},
+    "CSINodeSpec": {"drivers": _keyed("name")},
+    "VolumeAttachmentSpec": {"source": _struct("VolumeAttachmentSource")},
+    "VolumeAttachmentSource": {"inlineVolumeSpec": _struct("PersistentVolumeSpec")},
 })
 TYPES.update(KINDS)
 

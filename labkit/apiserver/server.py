@@ -60,6 +60,7 @@ from labkit.apiserver.authn import BootstrapTokenAuthenticator, UserInfo
 from labkit.apiserver.authz import AlwaysAllow, AuthorizationAttributes, Authorizer, forbidden_message
 from labkit.apiserver.pki import PKI
 from labkit.apiserver.rbac import RBACAuthorizer
+from labkit.apiserver.registry.pod.storage import legacy_binding
 from labkit.apiserver.registry.reviews import review
 from labkit.apiserver.registry.service.storage import ServiceRegistry
 from labkit.apiserver.registry.serviceaccount.storage import token_request
@@ -618,6 +619,8 @@ class APIServer:
         if not res.stored:
             if req.method != "POST":
                 raise errors.method_not_supported(res.plural, req.method)
+            if res.kind == "Binding":
+                return self._respond(req, call, await self._off_loop(legacy_binding, call, self.registry("pods")), fmt)
             return self._respond(req, call, await self._off_loop(review, call, self.authorizer), fmt)
         if info.verb == "watch":
             return await self._watch(req, call, fmt)

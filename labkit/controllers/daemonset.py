@@ -10,6 +10,7 @@ update strategy (``RollingUpdate``: ``rollingUpdate`` replaces old pods while at
 ``maxUnavailable`` nodes lack an available daemon pod, or surges a new pod beside the old one on at
 most ``maxSurge`` nodes; ``OnDelete``: nothing, a pod deleted by hand comes back new), then
 ``cleanupHistory`` (old revisions beyond ``revisionHistoryLimit`` that no pod uses) and ``status``.
+The revision helpers shared with the StatefulSet controller are in :mod:`labkit.controllers.history`.
 
 A node fits (``predicates``) when the pod's ``nodeName`` (if set) is the node's, its ``nodeSelector``
 and required node affinity match (``nodeaffinity.GetRequiredNodeAffinity``, the scheduler's helper),
@@ -36,20 +37,27 @@ from collections.abc import Iterable
 from typing import Any
 
 from labkit import codec
-from labkit.apimachinery.meta import Obj, get_controller_of, new_controller_ref
+from labkit.apimachinery.meta import Obj, new_controller_ref
 from labkit.apimachinery.podutil import is_pod_available, is_pod_ready
 from labkit.apimachinery.taints import find_matching_untolerated_taint
 from labkit.apiserver.registry.daemonset import template_generation
 from labkit.client import APIStatusError, resource_path
 from labkit.controllers.base import CONTROLLER_UID_INDEX, Result
-from labkit.controllers.deployment import compute_hash, normalized, resolve
+from labkit.controllers.deployment import compute_hash, resolve
+from labkit.controllers.history import (
+    API_VERSION,
+    HASH_LABEL,
+    delete_revision,
+    owned_revisions,
+    same_data,
+    template_patch,
+    update_revision,
+)
 from labkit.controllers.replicaset import PodOwnerController, pod_from_template, slow_start_batch
 from labkit.informer import Informer, key_of
 from labkit.scheduler.plugins.helper import node_selector_term_errors, term_matches
 
-HASH_LABEL = "controller-revision-hash"
 GENERATION_LABEL = "pod-template-generation"
-API_VERSION = "apps/v1"
 
 #: the tolerations every daemon pod gets (``AddOrUpdateDaemonPodTolerations``)
 DAEMON_TOLERATIONS: tuple[Obj, ...] = (
@@ -136,11 +144,6 @@ def _oldest_first(pods: Iterable[Obj]) -> list[Obj]:
     """``podByCreationTimestampAndPhase``: running pods before others, then the oldest first."""
     return sorted(pods, key=lambda p: (p.get("status", {}).get("phase") != "Running",
                                        p["metadata"].get("creationTimestamp") or "", p["metadata"]["name"]))
-
-
-def revision_data(ds: Obj) -> Obj:
-    """``getPatch``: the ControllerRevision's ``data``, a patch that puts back this template."""
-    return {"spec": {"template": {**codec.clone(ds["spec"]["template"]), "$patch": "replace"}}}
 
 
 class DaemonSetsController(PodOwnerController):
@@ -394,19 +397,16 @@ class DaemonSetsController(PodOwnerController):
 
     async def _construct_history(self, ds: Obj) -> tuple[Obj, list[Obj]]:
         """``constructHistory``: (the current revision, created or renumbered; the others)."""
-        uid, ns = ds["metadata"]["uid"], ds["metadata"]["namespace"]
-        owned = [r for r in self.revisions.list(ns) if (get_controller_of(r) or {}).get("uid") == uid]
-        data = normalized(revision_data(ds))
-        current = [r for r in owned if normalized(r.get("data")) == data]
+        owned = owned_revisions(self.revisions, ds)
+        data: Obj = {"data": template_patch(ds)}
+        current = [r for r in owned if same_data(r, data)]
         old = [r for r in owned if r not in current]
         next_revision = max((r.get("revision", 0) for r in old), default=0) + 1
         if not current:
             return await self._snapshot(ds, next_revision), old
-        cur = max(current, key=lambda r: r.get("revision", 0))
+        cur = current[-1]
         if cur.get("revision", 0) < next_revision:
-            cur = await self.client.patch(
-                resource_path(API_VERSION, "controllerrevisions", namespace=ns, name=cur["metadata"]["name"]),
-                {"revision": next_revision})
+            cur = await update_revision(self.client, cur, next_revision)
         return cur, old
 
     async def _snapshot(self, ds: Obj, revision: int) -> Obj:
@@ -419,7 +419,7 @@ class DaemonSetsController(PodOwnerController):
                 "metadata": {"name": name, "namespace": ns, "labels": labels,
                              "annotations": dict(ds["metadata"].get("annotations") or {}),
                              "ownerReferences": [new_controller_ref(ds, kind="DaemonSet", api_version=API_VERSION)]},
-                "data": revision_data(ds), "revision": revision}
+                "data": template_patch(ds), "revision": revision}
         path = resource_path(API_VERSION, "controllerrevisions", namespace=ns)
         try:
             return await self.client.create(path, body)
@@ -428,7 +428,7 @@ class DaemonSetsController(PodOwnerController):
                 raise
             existing = await self.client.get(resource_path(API_VERSION, "controllerrevisions", namespace=ns,
                                                            name=name))
-            if normalized(existing.get("data")) != normalized(body["data"]):
+            if not same_data(existing, body):
                 raise
             return existing
 
@@ -444,13 +444,7 @@ class DaemonSetsController(PodOwnerController):
                 break
             if (revision["metadata"].get("labels") or {}).get(HASH_LABEL) in live:
                 continue
-            try:
-                await self.client.delete(resource_path(API_VERSION, "controllerrevisions",
-                                                       namespace=revision["metadata"]["namespace"],
-                                                       name=revision["metadata"]["name"]))
-            except APIStatusError as e:
-                if e.code != 404:
-                    raise
+            await delete_revision(self.client, revision)
             excess -= 1
 
     # --- status ---------------------------------------------------------------------------------------

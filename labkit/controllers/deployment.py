@@ -70,7 +70,12 @@ def compute_hash(template: Obj, collision_count: int = 0) -> str:
     h = 0x811C9DC5
     for byte in data.encode():
         h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
-    return "".join(SAFE_ALPHABET[int(d) % len(SAFE_ALPHABET)] for d in str(h))
+    return safe_encode(str(h))
+
+
+def safe_encode(digits: str) -> str:
+    """``rand.SafeEncodeString`` of a hash sum's decimal digits."""
+    return "".join(SAFE_ALPHABET[ord(d) % len(SAFE_ALPHABET)] for d in digits)
 
 
 def resolve(value: int | str | None, total: int, *, round_up: bool) -> int:

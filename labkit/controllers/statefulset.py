@@ -20,12 +20,19 @@ Mirrors ``StatefulSetControl.UpdateStatefulSet`` (``stateful_set_control.go``) a
 - status: ``replicas``, ``readyReplicas``, ``availableReplicas``, ``currentReplicas``,
   ``updatedReplicas``, ``currentRevision`` / ``updateRevision`` (which becomes current once every pod is
   updated and ready), ``observedGeneration``;
+- a status write that conflicts with a newer set is made again on the set read afresh
+  (``updateStatefulSetStatus``'s ``RetryOnConflict``);
 - events as kube words them ("create Pod web-0 in StatefulSet web successful").
 
-Revisions are named ``<set>-<hash of the template>`` (``controller.ComputeHash``, as the Deployment
-controller's), but labkit keeps no ControllerRevision objects: ``kubectl rollout history/undo`` for
-StatefulSets is not served, and a pod below ``partition`` that is made again gets the new template
-(kube restores the current revision's). Left out: orphan adoption, ``minReadySeconds`` re-checks,
+Revisions (``getStatefulSetRevisions``, ``truncateHistory``) are ControllerRevisions (the helpers of
+:mod:`labkit.controllers.history`): the update revision is the one whose data is the set's template
+patch (the newest such, or an older one given the next number as after ``kubectl rollout undo``, or a
+new one: ``<set>-<hash>``, labelled ``controller-revision-hash`` with its own name, hash collisions
+counted in ``status.collisionCount``); the current revision is the one ``status.currentRevision``
+names. A pod made again below ``partition`` (or, with no ``rollingUpdate``, below ``currentReplicas``)
+gets the current revision's template (``newVersionedStatefulSetPod``). Revisions beyond
+``revisionHistoryLimit`` that neither revision nor any pod uses are deleted, oldest first, so
+``kubectl rollout history/undo statefulset`` work. Left out: orphan adoption, ``minReadySeconds`` re-checks,
 ``spec.ordinals``, ``maxUnavailable``, retention owner references on claims made before the policy
 changed (kube updates every claim's on each sync).
 """
@@ -33,6 +40,7 @@ changed (kube updates every claim's on each sync).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from labkit import codec
@@ -40,12 +48,23 @@ from labkit.apimachinery.meta import Obj, get_controller_of, new_controller_ref
 from labkit.apimachinery.podutil import is_pod_available, is_pod_ready
 from labkit.client import APIStatusError, resource_path
 from labkit.controllers.base import CONTROLLER_UID_INDEX, Controller, Result, controller_uid_index
-from labkit.controllers.deployment import compute_hash
+from labkit.controllers.history import (
+    apply_revision,
+    create_revision,
+    delete_revision,
+    equal_revision,
+    new_revision,
+    next_revision,
+    owned_revisions,
+    template_patch,
+    update_revision,
+)
 from labkit.informer import Informer
 
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 REVISION_LABEL = "controller-revision-hash"
+STATUS_UPDATE_TRIES = 5  # retry.DefaultBackoff's steps
 _ORDINAL = re.compile(r"^(.*)-(\d+)$")
 
 
@@ -92,6 +111,18 @@ def new_pod(sts: Obj, ordinal: int, revision: str) -> Obj:
             "spec": pod_spec}
 
 
+def versioned_pod(current_set: Obj, update_set: Obj, current: str, update: str, ordinal: int) -> Obj:
+    """``newVersionedStatefulSetPod``: below the partition (or below ``currentReplicas`` when a
+    RollingUpdate has no ``rollingUpdate``) a pod is made from the current revision, else the update one."""
+    strategy = current_set["spec"].get("updateStrategy") or {}
+    rolling = strategy.get("rollingUpdate")
+    if (strategy.get("type") == "RollingUpdate" and rolling is None
+            and ordinal < (current_set.get("status") or {}).get("currentReplicas", 0)) \
+            or (rolling is not None and ordinal < rolling.get("partition", 0)):
+        return new_pod(current_set, ordinal, current)
+    return new_pod(update_set, ordinal, update)
+
+
 def retention(sts: Obj, when: str) -> str:
     """``persistentVolumeClaimRetentionPolicy.<when>``: ``Retain`` or ``Delete``."""
     return (sts["spec"].get("persistentVolumeClaimRetentionPolicy") or {}).get(when) or "Retain"
@@ -132,12 +163,17 @@ class StatefulSetController(Controller):
     def claims(self) -> Informer:
         return self.informer("v1", "persistentvolumeclaims")
 
+    @property
+    def revisions(self) -> Informer:
+        return self.informer("apps/v1", "controllerrevisions")
+
     def register(self) -> None:
         self.sets.add_handlers(on_add=self.enqueue, on_update=lambda _o, n: self.enqueue(n), on_delete=self.enqueue)
         self.pods.add_handlers(on_add=self._pod_event, on_update=lambda _o, p: self._pod_event(p),
                                on_delete=self._pod_event)
         self.pods.add_indexer(CONTROLLER_UID_INDEX, controller_uid_index)
         self.claims.add_handlers()
+        self.revisions.add_handlers()
 
     def _pod_event(self, pod: Obj) -> None:
         ref = get_controller_of(pod)
@@ -149,9 +185,13 @@ class StatefulSetController(Controller):
         if sts is None or sts["metadata"].get("deletionTimestamp"):
             return None
         name, spec = sts["metadata"]["name"], sts["spec"]
-        status = sts.get("status") or {}
-        update_revision = f"{name}-{compute_hash(spec['template'], status.get('collisionCount', 0))}"
-        current_revision = status.get("currentRevision") or update_revision
+        revisions = owned_revisions(self.revisions, sts)
+        current, update, collisions = await self._revisions(sts, revisions)
+        current_name, update_name = current["metadata"]["name"], update["metadata"]["name"]
+        current_set = sts if current_name == update_name else apply_revision(sts, "StatefulSet", current)
+
+        def versioned(ordinal: int) -> Obj:
+            return versioned_pod(current_set, sts, current_name, update_name, ordinal)
         replicas: dict[int, Obj] = {}
         condemned: list[Obj] = []
         for pod in self.pods.by_index(CONTROLLER_UID_INDEX, sts["metadata"]["uid"]):
@@ -162,20 +202,46 @@ class StatefulSetController(Controller):
                 replicas[ordinal] = pod
             else:
                 condemned.append(pod)
+        pods = [*replicas.values(), *condemned]
         try:
-            await self._update(sts, replicas, condemned, update_revision)
+            await self._update(sts, replicas, condemned, versioned, update_name)
         finally:
-            await self._update_status(sts, [*replicas.values(), *condemned], current_revision, update_revision)
+            await self._update_status(sts, pods, current_name, update_name, collisions)
+            await self._truncate_history(sts, pods, revisions, current_name, update_name)
         return None
 
-    async def _update(self, sts: Obj, replicas: dict[int, Obj], condemned: list[Obj], revision: str) -> None:
+    async def _revisions(self, sts: Obj, revisions: list[Obj]) -> tuple[Obj, Obj, int]:
+        """``getStatefulSetRevisions``: (current revision, update revision, collision count)."""
+        collisions = (sts.get("status") or {}).get("collisionCount") or 0
+        update = new_revision(sts, "StatefulSet", template_patch(sts), next_revision(revisions), collisions)
+        equal = [r for r in revisions if equal_revision(r, update)]
+        if equal and equal[-1] is revisions[-1]:
+            update = revisions[-1]  # the template has not changed
+        elif equal:
+            update = await update_revision(self.client, equal[-1], update["revision"])  # rolled back to it
+        else:
+            update, collisions = await create_revision(self.client, sts, update, collisions)
+        current_name = (sts.get("status") or {}).get("currentRevision")
+        current = next((r for r in revisions if r["metadata"]["name"] == current_name), update)
+        return current, update, collisions
+
+    async def _truncate_history(self, sts: Obj, pods: list[Obj], revisions: list[Obj], current: str,
+                                update: str) -> None:
+        """``truncateHistory``: delete the oldest revisions beyond the limit that nothing uses."""
+        live = {current, update, *(revision_of(p) for p in pods)}
+        history = [r for r in revisions if r["metadata"]["name"] not in live]
+        for revision in history[:max(len(history) - sts["spec"].get("revisionHistoryLimit", 10), 0)]:
+            await delete_revision(self.client, revision)
+
+    async def _update(self, sts: Obj, replicas: dict[int, Obj], condemned: list[Obj],
+                      versioned: Callable[[int], Obj], revision: str) -> None:
         """One pass of ``updateStatefulSet``: create or replace, then condemn, then roll."""
         spec = sts["spec"]
         ordered = spec.get("podManagementPolicy", "OrderedReady") == "OrderedReady"
         for ordinal in range(spec.get("replicas", 1)):
             pod = replicas.get(ordinal)
             if pod is None:
-                await self._create(sts, ordinal, revision)
+                await self._create(sts, versioned(ordinal))
                 if ordered:
                     return
                 continue
@@ -213,10 +279,10 @@ class StatefulSetController(Controller):
                 await self._delete(sts, replicas[ordinal])
                 return
 
-    async def _create(self, sts: Obj, ordinal: int, revision: str) -> None:
+    async def _create(self, sts: Obj, pod: Obj) -> None:
         """``createPersistentVolumeClaims`` then ``CreateStatefulPod``."""
         ns, set_name = sts["metadata"]["namespace"], sts["metadata"]["name"]
-        pod = new_pod(sts, ordinal, revision)
+        ordinal = ordinal_of(pod, set_name) or 0
         pod_name = pod["metadata"]["name"]
         for template in sts["spec"].get("volumeClaimTemplates") or []:
             claim = new_claim(sts, template, ordinal)
@@ -277,7 +343,7 @@ class StatefulSetController(Controller):
         self.recorder.event(sts, "Normal", "SuccessfulDelete",
                             f"delete Pod {meta['name']} in StatefulSet {sts['metadata']['name']} successful")
 
-    async def _update_status(self, sts: Obj, pods: list[Obj], current: str, update: str) -> None:
+    async def _update_status(self, sts: Obj, pods: list[Obj], current: str, update: str, collisions: int) -> None:
         live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
         min_ready = sts["spec"].get("minReadySeconds", 0)
         now = self.clock.now()
@@ -287,14 +353,20 @@ class StatefulSetController(Controller):
             "availableReplicas": sum(running_and_ready(p) and is_pod_available(p, min_ready, now) for p in live),
             "currentReplicas": sum(revision_of(p) == current for p in live),
             "updatedReplicas": sum(revision_of(p) == update for p in live),
-            "currentRevision": current, "updateRevision": update, "collisionCount": 0}
+            "currentRevision": current, "updateRevision": update, "collisionCount": collisions}
         if (sts["spec"].get("updateStrategy") or {}).get("type") == "RollingUpdate" and \
                 status["updatedReplicas"] == status["replicas"] == status["readyReplicas"]:
             # completeRollingUpdate
             status["currentReplicas"], status["currentRevision"] = status["updatedReplicas"], update
-        old = sts.get("status") or {}
-        if any(old.get(k) != v for k, v in status.items()):
-            meta = sts["metadata"]
-            await self.client.update(resource_path("apps/v1", "statefulsets", namespace=meta["namespace"],
-                                                   name=meta["name"], subresource="status"),
-                                     {**sts, "status": {**old, **status}})
+        if all((sts.get("status") or {}).get(k) == v for k, v in status.items()):
+            return
+        meta = sts["metadata"]
+        path = resource_path("apps/v1", "statefulsets", namespace=meta["namespace"], name=meta["name"])
+        for attempt in range(STATUS_UPDATE_TRIES):  # retry.RetryOnConflict: a cache behind our last write
+            try:
+                await self.client.update(f"{path}/status", {**sts, "status": {**(sts.get("status") or {}), **status}})
+                return
+            except APIStatusError as e:
+                if e.code != 409 or attempt == STATUS_UPDATE_TRIES - 1:
+                    raise
+            sts = await self.client.get(path)

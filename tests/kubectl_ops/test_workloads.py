@@ -1,11 +1,15 @@
 """kubectl with the workload kinds of issue 16: DaemonSets (create -f, get, describe, rollout
-status/history/undo), ReplicationControllers (scale) and CronJobs (create job --from)."""
+status/history/undo), StatefulSets (rollout history/undo, the partition), ReplicationControllers
+(scale) and CronJobs (create job --from)."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+import yaml
+
+from labkit.client import resource_path
 
 from .conftest import live_pods, wait_for
 
@@ -112,3 +116,74 @@ def test_cronjob_create_get_describe_and_job_from_it(kubectl, api):
     assert job["metadata"]["ownerReferences"][0]["kind"] == "CronJob"
     assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["echo", "hi"]
     assert "cronjob.batch/hello" in k("get", "all")
+
+
+STATEFULSET = """\
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: web
+spec:
+  serviceName: nginx
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+      - name: nginx
+        image: nginx:1.25
+"""
+
+
+def images(api, ns: str) -> dict[str, str]:
+    return {p["metadata"]["name"]: p["spec"]["containers"][0]["image"] for p in live_pods(api, ns)}
+
+
+def test_statefulset_rollout_history_and_undo(kubectl, api):
+    k = kubectl
+    k("create", "-f", "-", input=STATEFULSET.replace("replicas: 2", "replicas: 1"))
+    k("rollout", "status", "sts/web", "--timeout=30s")
+    assert k("set", "image", "sts/web", "nginx=nginx:1.26") == "statefulset.apps/web image updated\n"
+    k("rollout", "status", "sts/web", "--timeout=30s")
+    wait_for(lambda: images(api, k.namespace) == {"web-0": "nginx:1.26"}, what="updated")
+    history = [line.split() for line in k("rollout", "history", "sts/web").splitlines() if line[:1].isdigit()]
+    assert history == [["1", "<none>"], ["2", "<none>"]]
+    assert "Image:\tnginx:1.25" in k("rollout", "history", "sts/web", "--revision=1")
+    assert k("rollout", "undo", "sts/web") == "statefulset.apps/web rolled back\n"
+    wait_for(lambda: images(api, k.namespace) == {"web-0": "nginx:1.25"},
+             what="pods back on nginx:1.25")
+    k("rollout", "status", "sts/web", "--timeout=30s")
+    revisions = json.loads(k("get", "controllerrevisions", "-o", "json"))["items"]
+    assert sorted(r["revision"] for r in revisions) == [2, 3]  # revision 1 came back as 3
+    sts = json.loads(k("get", "sts", "web", "-o", "json"))
+    back = next(r for r in revisions if r["revision"] == 3)
+    assert sts["status"]["currentRevision"] == sts["status"]["updateRevision"] == back["metadata"]["name"]
+    assert back["metadata"]["labels"]["controller-revision-hash"] == back["metadata"]["name"]
+    assert {p["metadata"]["labels"]["controller-revision-hash"] for p in live_pods(api, k.namespace)} \
+        == {back["metadata"]["name"]}
+
+
+def test_a_statefulset_pod_below_the_partition_comes_back_at_the_current_revision(api):
+    ns = "sts-partition"
+    api("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})
+    path = resource_path("apps/v1", "statefulsets", namespace=ns, name="web")
+    api("POST", resource_path("apps/v1", "statefulsets", namespace=ns), yaml.safe_load(STATEFULSET))
+    wait_for(lambda: api("GET", path)["status"].get("readyReplicas") == 2, what="web ready")
+    api("PATCH", path, {"spec": {"updateStrategy": {"rollingUpdate": {"partition": 1}}, "template": {"spec": {
+        "containers": [{"name": "nginx", "image": "nginx:1.26"}]}}}},
+        content_type="application/strategic-merge-patch+json")
+    wait_for(lambda: images(api, ns) == {"web-0": "nginx:1.25", "web-1": "nginx:1.26"},
+             what="web-1 updated, web-0 held by the partition")
+    status = api("GET", path)["status"]
+    assert status["currentRevision"] != status["updateRevision"]
+    old = next(p for p in live_pods(api, ns) if p["metadata"]["name"] == "web-0")
+    api("DELETE", resource_path("v1", "pods", namespace=ns, name="web-0"))
+    wait_for(lambda: any(p["metadata"]["name"] == "web-0" and p["metadata"]["uid"] != old["metadata"]["uid"]
+                         for p in live_pods(api, ns)), what="web-0 made again")
+    web0 = next(p for p in live_pods(api, ns) if p["metadata"]["name"] == "web-0")
+    assert web0["spec"]["containers"][0]["image"] == "nginx:1.25"
+    assert web0["metadata"]["labels"]["controller-revision-hash"] == status["currentRevision"]

@@ -1,8 +1,8 @@
 """The ControllerRevision strategy (``pkg/registry/apps/controllerrevision``).
 
 A ControllerRevision is an immutable snapshot of a controller's template (``data``) with its
-``revision`` number: the DaemonSet controller writes one per template, and ``kubectl rollout
-history/undo daemonset`` read them. Mirrors ``ValidateControllerRevision`` and
+``revision`` number: the DaemonSet and StatefulSet controllers write one per template, and ``kubectl
+rollout history/undo daemonset|statefulset`` read them. Mirrors ``ValidateControllerRevision`` and
 ``ValidateControllerRevisionUpdate`` (``pkg/apis/apps/validation``: ``data`` is required and may not
 change, ``revision`` is not negative) and ``printControllerRevision`` (the CONTROLLER cell is the
 controller's ``<kind>.<group>/<name>``). Left out: ``MaxControllerRevisionSize``.

@@ -43,8 +43,10 @@ def created(h) -> list[str]:
 def test_ordered_ready_makes_each_pod_after_the_previous_is_ready(harness):
     h = harness(StatefulSetController, [statefulset()])
     h.drain(watch=True)
-    assert created(h) == ["persistentvolumeclaims www-web-0", "pods web-0"], "one pod, its claim first"
     web0 = pods(h)["web-0"]
+    revision = web0["metadata"]["labels"]["controller-revision-hash"]
+    assert created(h) == [f"controllerrevisions {revision}", "persistentvolumeclaims www-web-0", "pods web-0"], \
+        "the template's revision, then one pod, its claim first"
     assert web0["metadata"]["labels"] == {"app": "nginx", "statefulset.kubernetes.io/pod-name": "web-0",
                                           "apps.kubernetes.io/pod-index": "0",
                                           "controller-revision-hash": web0["metadata"]["labels"][
@@ -145,3 +147,35 @@ def test_delete_retention_policies_hand_claims_to_their_owners(harness):
     assert refs["www-web-1"][-1] == {"apiVersion": "v1", "kind": "Pod", "name": "web-1",
                                      "uid": web1["metadata"]["uid"], "blockOwnerDeletion": True}
     assert len(refs["www-web-0"]) == 1
+
+
+def revisions(h) -> list[tuple[int, str]]:
+    return sorted((r["revision"], r["data"]["spec"]["template"]["spec"]["containers"][0]["image"])
+                  for r in h.objects("apps/v1", "controllerrevisions"))
+
+
+def test_revisions_are_kept_to_the_history_limit_and_a_rollback_renumbers_its_own(harness):
+    h = harness(StatefulSetController, [statefulset(1, podManagementPolicy="Parallel", revisionHistoryLimit=1)])
+    h.drain(watch=True)
+    first = h.objects("apps/v1", "controllerrevisions")[0]
+    assert first["metadata"]["labels"] == {"app": "nginx", "controller-revision-hash": first["metadata"]["name"]}
+    assert first["data"]["spec"]["template"]["$patch"] == "replace"
+    assert first["metadata"]["ownerReferences"][0]["kind"] == "StatefulSet"
+
+    def roll_to(image: str) -> None:
+        h.run(h.client.patch(f"/apis/apps/v1/namespaces/{NS}/statefulsets/web",
+                             {"spec": {"template": {"spec": {"containers": [{"name": "nginx", "image": image}]}}}}))
+        for _ in range(3):  # the old pod goes, the new one comes and becomes ready
+            h.drain(watch=True)
+            if "web-0" in pods(h):
+                make_ready(h, "web-0")
+        h.drain(watch=True)
+
+    roll_to("nginx:2")
+    roll_to("nginx:3")
+    assert revisions(h) == [(2, "nginx:2"), (3, "nginx:3")], "one old revision beyond the live one"
+    roll_to("nginx:2")
+    assert revisions(h) == [(3, "nginx:3"), (4, "nginx:2")], "nginx:2's revision came back as 4"
+    status = h.objects("apps/v1", "statefulsets")[0]["status"]
+    assert status["updateRevision"] == status["currentRevision"] == pods(h)["web-0"]["metadata"]["labels"][
+        "controller-revision-hash"]

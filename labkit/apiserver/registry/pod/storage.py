@@ -4,7 +4,8 @@
   one never scheduled, or already finished, goes at once (``CheckGracefulDelete``, which kube keeps
   in ``strategy.go``).
 - :func:`binding`: ``POST pods/NAME/binding`` (``BindingREST`` in ``storage.go``), the scheduler's
-  decision.
+  decision; :func:`legacy_binding`: ``POST namespaces/NS/bindings`` (``LegacyBindingREST``), the same
+  with the pod named by the Binding's ``metadata.name``.
 - :func:`eviction`: ``POST pods/NAME/eviction`` (``EvictionREST`` in ``eviction.go``), a polite
   delete.
 
@@ -12,11 +13,13 @@
 store's (the strategy's ``status_subresource``). The streaming subresources (``log``, ``exec``,
 ``attach``, ``portforward``; kube's ``pkg/registry/core/pod/rest``) reach a kubelet and are in
 ``labkit/apiserver/streaming``. Left out: the Binding's annotations (kube copies them onto the
-pod), the legacy ``bindings`` resource, PodDisruptionBudgets (so every eviction is allowed), and the
+pod), PodDisruptionBudgets (so every eviction is allowed), and the
 ephemeralContainers and resize subresources.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.timeutil import rfc3339
@@ -73,6 +76,16 @@ def binding(call: Call) -> tuple[int, Obj]:
     _, call.revision = call.registry.update(info.namespace, info.name, bind, user=call.user, dry_run=call.dry_run,
                                             subresource="binding")
     return 201, _success()
+
+
+def legacy_binding(call: Call, pods: Registry) -> tuple[int, Obj]:
+    """POST namespaces/NS/bindings: :func:`binding` of the pod the Binding names."""
+    body = request.decode_object(call.body, call.content_type, call.resource, kind="Binding", group_version="v1")
+    name = (body.get("metadata") or {}).get("name") or ""
+    if not name:
+        raise errors.bad_request("Name parameter required.")
+    pods_info = dataclasses.replace(call.info, resource=pods.resource, plural="pods", subresource="binding", name=name)
+    return binding(dataclasses.replace(call, info=pods_info, registry=pods))
 
 
 def eviction(call: Call) -> tuple[int, Obj]:
