@@ -35,7 +35,8 @@ from labkit.apiserver.request import json_type
 Type = tuple[Any, ...]  # ("str",), ("list", Type), ("dict", Type), ("model", class name), ...
 VALIDATION = ("Ignore", "Warn", "Strict")
 QUANTITY_FIELDS = {"limits", "requests", "capacity", "allocatable", "hard", "used", "overhead", "sizeLimit"}
-_GO = {"str": "string", "int": "int32", "bool": "bool", "float": "float64", "datetime": "Time", "date": "Time"}
+_GO = {"str": "string", "int": "int32", "bool": "bool", "float": "float64", "datetime": "Time", "date": "Time",
+       "bytes": "[]uint8"}
 #: the integer fields that are int64 in Go (the models say only ``int``); every other one is int32
 INT64 = {"activeDeadlineSeconds", "terminationGracePeriodSeconds", "deletionGracePeriodSeconds", "generation",
           "observedGeneration", "runAsUser", "runAsGroup", "fsGroup", "supplementalGroups", "tolerationSeconds",
@@ -63,7 +64,7 @@ def _parse(spec: str) -> Type:
     if m:
         return ("dict", _parse(m.group(1)))
     if spec == "bytes":  # []byte: base64 in JSON
-        return ("str",)
+        return ("bytes",)
     return (spec,) if spec in ("str", "int", "bool", "float", "object", "datetime", "date") else ("model", spec)
 
 
@@ -170,6 +171,8 @@ def _walk(value: Any, t: Type, path: str, at: str, struct: str, name: str, found
         go_type = ("int64" if name in INT64 else "int32") if kind == "int" else _go_name(t)
         raise errors.bad_request(f"json: cannot unmarshal {json_type(value)} into {_where(struct, path)} "
                                  f"of type {go_type}")
+    if kind == "bytes":
+        _check_base64(value)
     if kind == "int":
         go_type = "int64" if name in INT64 else "int32"
         low, high = _INT_RANGE[go_type]
@@ -211,6 +214,47 @@ def _walk(value: Any, t: Type, path: str, at: str, struct: str, name: str, found
             _walk(value[key], known[key], sub, sub_at, go_struct, key, found, last.get(key), sort_keys)
 
 
+_BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def base64_error(text: str) -> int | None:
+    """Where Go's ``base64.StdEncoding`` (what ``encoding/json`` decodes a ``[]byte`` with) finds ``text``
+    corrupt (``CorruptInputError``), or None when it decodes: a port of its ``decodeQuantum``."""
+    si = 0
+    while si < len(text):
+        j = 0
+        while j < 4:
+            if si == len(text):
+                return None if j == 0 else si - j
+            ch = text[si]
+            si += 1
+            if ch in _BASE64:
+                j += 1
+                continue
+            if ch in "\r\n":
+                continue
+            if ch != "=" or j < 2:
+                return si - 1
+            if j == 2:  # "==" expected: the first is read
+                while si < len(text) and text[si] in "\r\n":
+                    si += 1
+                if si == len(text):
+                    return len(text)
+                if text[si] != "=":
+                    return si - 1
+                si += 1
+            while si < len(text) and text[si] in "\r\n":
+                si += 1
+            return si if si < len(text) else None
+    return None
+
+
+def _check_base64(value: str) -> None:
+    at = base64_error(value)
+    if at is not None:
+        raise errors.bad_request(f"illegal base64 data at input byte {at}")
+
+
 def _where(struct: str, path: str) -> str:
     return f"Go struct field {struct}.{path}" if struct else "Go value"
 
@@ -222,4 +266,5 @@ def _is_number(v: Any) -> bool:
 _FITS = {"int": lambda v: isinstance(v, int) and not isinstance(v, bool), "float": _is_number,
          "bool": lambda v: isinstance(v, bool), "datetime": lambda v: isinstance(v, str),
          "date": lambda v: isinstance(v, str), "object": lambda v: True, "list": lambda v: isinstance(v, list),
-         "dict": lambda v: isinstance(v, dict), "model": lambda v: isinstance(v, dict)}
+         "dict": lambda v: isinstance(v, dict), "model": lambda v: isinstance(v, dict),
+         "bytes": lambda v: isinstance(v, str)}

@@ -653,8 +653,8 @@ class APIServer:
             return _plain_error(503, "service unavailable")
         try:
             tls = self.aggregator.tls(api_service)
-        except ValueError as e:
-            return _plain_error(500, str(e))
+        except ValueError as e:  # kube answers its transport-building error as a 500; labkit says the
+            return _plain_error(503, str(e))  # backend cannot be reached, as for any other dial failure
         body = await self._read_body(req)
         try:
             backend = await aggregator_proxy.send(

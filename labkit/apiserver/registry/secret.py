@@ -6,8 +6,10 @@ key), ``ValidateSecret`` / ``ValidateSecretUpdate`` (``pkg/apis/core/validation`
 the keys each built-in type requires, ``type`` and ``immutable`` rules), ``printSecret`` and the
 ``type`` field selector (``secret.SelectableFields``).
 
-Left out: a ``data`` value that is not base64 is a 422 cause here, a 400 decode error in
-kube-apiserver; a malformed docker config reports Python's JSON error text, not Go's.
+A ``data`` value that is not base64 is the decoder's 400 before this strategy runs
+(:mod:`labkit.apiserver.fieldtypes`, as for every ``[]byte`` field); the strategy's own 422 cause for
+it is only seen by code that calls the registry directly. Left out: a malformed docker config reports
+Python's JSON error text, not Go's.
 """
 
 from __future__ import annotations

@@ -16,42 +16,20 @@ Left out: the approval's per-signer check (``approve`` on ``signers``), which ku
 
 from __future__ import annotations
 
-import base64
-import binascii
 import builtins
-import re
 
 from labkit import store as kv
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.validation import Cause, forbidden
-from labkit.apiserver import errors
 from labkit.apiserver.authn import UserInfo
 from labkit.apiserver.storage import Registry
 
 #: the conditions only ``/approval`` may change
 APPROVAL = ("Approved", "Denied")
 
-_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
-
-
-def _check_base64(obj: Obj) -> None:
-    """A ``[]byte`` field that is not base64 fails decoding, before any strategy runs."""
-    for part, field in (("spec", "request"), ("status", "certificate")):
-        value = (obj.get(part) or {}).get(field) if isinstance(obj.get(part), dict) else None
-        if not isinstance(value, str):
-            continue
-        try:
-            base64.b64decode(value, validate=True)
-        except binascii.Error:
-            at = _BASE64.match(value)
-            raise errors.bad_request('CertificateSigningRequest in version "v1" cannot be handled as a '
-                                     'CertificateSigningRequest: illegal base64 data at input byte '
-                                     f'{at.end() if at else 0}') from None
-
 
 class CSRRegistry(Registry):
     def create(self, ns: str, obj: Obj, *, user: UserInfo | None = None, dry_run: bool = False) -> tuple[Obj, int]:
-        _check_base64(obj)
         spec = obj.get("spec")
         if isinstance(spec, dict):
             for field in ("username", "uid", "groups", "extra"):
@@ -79,7 +57,6 @@ class CSRRegistry(Registry):
         return causes
 
     def _prepare_update(self, new: Obj, old: Obj, subresource: str, item: kv.KeyValue) -> Obj:
-        _check_base64(new)
         if subresource == "approval":
             conditions = (new.get("status") or {}).get("conditions") if isinstance(new.get("status"), dict) else None
             new = super()._prepare_update(new, old, "", item)  # spec and status as stored ...
