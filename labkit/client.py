@@ -13,7 +13,7 @@ the components that need them).
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +148,16 @@ class Client:
 
     async def create(self, path: str, body: Obj) -> Obj:
         return await self.request("POST", path, body=body)
+
+    async def create_missing(self, objects: Iterable[tuple[str, str, str, Obj]]) -> None:
+        """Create each (apiVersion, plural, namespace, object) that does not exist yet: what an add-on's
+        manifest does when applied again (an object already there is left as it is)."""
+        for api_version, plural, namespace, obj in objects:
+            try:
+                await self.create(resource_path(api_version, plural, namespace=namespace), obj)
+            except APIStatusError as e:
+                if e.code != 409:
+                    raise
 
     async def update(self, path: str, body: Obj) -> Obj:
         return await self.request("PUT", path, body=body)

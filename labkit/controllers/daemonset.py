@@ -370,19 +370,8 @@ class DaemonSetsController(PodOwnerController):
                 raise
             self.recorder.event(ds, "Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
 
-        async def delete_one(pod: Obj) -> None:
-            pod_name = pod["metadata"]["name"]
-            try:
-                await self.client.delete(resource_path("v1", "pods", namespace=ns, name=pod_name))
-            except APIStatusError as e:
-                self.expectations.deletion_observed(key, key_of(pod))
-                if e.code == 404:
-                    return
-                self.recorder.event(ds, "Warning", "FailedDelete", f"Error deleting: {e.status.get('message', e)}")
-                raise
-            self.recorder.event(ds, "Normal", "SuccessfulDelete", f"Deleted pod: {pod_name}")
-
-        results: list[Any] = list(await asyncio.gather(*(delete_one(p) for p in delete), return_exceptions=True))
+        results: list[Any] = list(await asyncio.gather(*(self.delete_pod(ds, key, p) for p in delete),
+                                                       return_exceptions=True))
         if create:
             try:
                 await slow_start_batch(len(create), create_one)

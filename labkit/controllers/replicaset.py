@@ -244,6 +244,20 @@ class PodOwnerController(Controller):
             self.expectations.deletion_observed(key, key_of(pod))
             self.queue.add(key)
 
+    async def delete_pod(self, owner: Obj, key: str, pod: Obj) -> None:
+        """Delete one of ``owner``'s pods (its deletion already expected), with kube's events; a pod already
+        gone is no failure (``podControl.DeletePod``)."""
+        pod_name = pod["metadata"]["name"]
+        try:
+            await self.client.delete(resource_path("v1", "pods", namespace=pod["metadata"]["namespace"], name=pod_name))
+        except APIStatusError as e:
+            self.expectations.deletion_observed(key, key_of(pod))
+            if e.code == 404:
+                return
+            self.recorder.event(owner, "Warning", "FailedDelete", f"Error deleting: {e.status.get('message', e)}")
+            raise
+        self.recorder.event(owner, "Normal", "SuccessfulDelete", f"Deleted pod: {pod_name}")
+
     async def _claim_pods(self, owner: Obj) -> list[Obj]:
         """Pods ``owner`` controls, adopting matching orphans (``ClaimPods``)."""
         return await claim_pods(self.client, self.pods, owner, self.selector_of(owner), kind=self.kind,
@@ -314,20 +328,7 @@ class ReplicaSetController(PodOwnerController):
         elif diff > 0:
             victims = pods_to_delete(active, min(diff, BURST_REPLICAS), self._related_pods(rs, active))
             self.expectations.expect(key, deletes={key_of(p) for p in victims})
-
-            async def delete(pod: Obj) -> None:
-                pod_name = pod["metadata"]["name"]
-                try:
-                    await self.client.delete(resource_path("v1", "pods", namespace=ns, name=pod_name))
-                except APIStatusError as e:
-                    self.expectations.deletion_observed(key, key_of(pod))
-                    if e.code == 404:
-                        return
-                    self.recorder.event(rs, "Warning", "FailedDelete", f"Error deleting: {e.status.get('message', e)}")
-                    raise
-                self.recorder.event(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {pod_name}")
-
-            results = await asyncio.gather(*(delete(p) for p in victims), return_exceptions=True)
+            results = await asyncio.gather(*(self.delete_pod(rs, key, p) for p in victims), return_exceptions=True)
             errors = [r for r in results if isinstance(r, BaseException)]
             if errors:
                 raise errors[0]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.volumeutil import IS_DEFAULT_CLASS
-from labkit.client import APIStatusError, Client, resource_path
+from labkit.client import Client
 
 NAMESPACE = "local-path-storage"
 SERVICE_ACCOUNT = "local-path-provisioner-service-account"
@@ -52,9 +52,4 @@ def objects() -> list[tuple[str, str, str, Obj]]:
 
 async def install(client: Client) -> None:
     """Create what the manifest creates (what exists already is left as it is, as on a restart)."""
-    for api_version, plural, namespace, obj in objects():
-        try:
-            await client.create(resource_path(api_version, plural, namespace=namespace), obj)
-        except APIStatusError as e:
-            if e.code != 409:
-                raise
+    await client.create_missing(objects())

@@ -16,7 +16,7 @@ import datetime as dt
 
 from labkit.apimachinery.meta import Obj
 from labkit.apiserver.aggregator import api_service, available_condition
-from labkit.client import APIStatusError, Client, resource_path
+from labkit.client import Client, resource_path
 
 NAMESPACE, NAME = "kube-system", "metrics-server"
 USER = f"system:serviceaccount:{NAMESPACE}:{NAME}"
@@ -48,12 +48,7 @@ def objects() -> list[tuple[str, str, str, Obj]]:
 
 async def install(client: Client) -> None:
     """Create what the manifest creates (what exists already is left as it is, as on a restart)."""
-    for api_version, plural, namespace, obj in objects():
-        try:
-            await client.create(resource_path(api_version, plural, namespace=namespace), obj)
-        except APIStatusError as e:
-            if e.code != 409:
-                raise
+    await client.create_missing(objects())
 
 
 async def mark_available(client: Client, now: dt.datetime) -> None:
