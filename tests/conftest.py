@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from testkit import KUBECTL_VERSIONS, Kubectl, kubectl_path
 
 from labkit import Cluster
@@ -19,6 +20,20 @@ def cluster() -> Iterator[Cluster]:
     node tests start clusters on the docker and process runtimes themselves."""
     with Cluster(nodes=2, seed=7, runtime="sim") as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def raw(cluster: Cluster) -> requests.Session:
+    """HTTPS to the shared cluster as its admin, without a client library: for exact bytes and headers
+    (``raw.base_url`` is the server)."""
+    assert cluster.apiserver is not None
+    pki = cluster.apiserver.pki.directory
+    s = requests.Session()
+    s.trust_env = False  # CA bundle and proxy variables must not override the cluster's CA
+    s.cert = (str(pki / "admin.crt"), str(pki / "admin.key"))
+    s.verify = str(pki / "ca.crt")
+    s.base_url = cluster.url  # type: ignore[attr-defined]
+    return s
 
 
 @pytest.fixture(params=KUBECTL_VERSIONS)

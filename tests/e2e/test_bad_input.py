@@ -12,17 +12,6 @@ import requests
 from labkit import Cluster
 
 
-@pytest.fixture
-def raw(cluster: Cluster) -> requests.Session:
-    assert cluster.apiserver is not None
-    pki = cluster.apiserver.pki.directory
-    s = requests.Session()
-    s.trust_env = False  # CA bundle and proxy variables must not override the cluster's CA
-    s.cert = (str(pki / "admin.crt"), str(pki / "admin.key"))
-    s.verify = str(pki / "ca.crt")
-    s.base_url = cluster.url  # type: ignore[attr-defined]
-    return s
-
 
 def post(raw: requests.Session, path: str, body: bytes | str, content_type: str = "application/json") -> requests.Response:
     return raw.post(raw.base_url + path, data=body, headers={"Content-Type": content_type})  # type: ignore[attr-defined]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import requests
 from testkit import Kubectl
 
@@ -16,16 +15,6 @@ NEW_EVENT = {"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"na
              "reportingInstance": "scaler-1", "action": "Scaling", "reason": "Scaled", "type": "Normal",
              "note": "scaled web to 3", "regarding": {"apiVersion": "v1", "kind": "Pod", "name": "web"}}
 
-
-@pytest.fixture
-def raw(cluster: Cluster) -> requests.Session:
-    assert cluster.apiserver is not None
-    pki = cluster.apiserver.pki.directory
-    s = requests.Session()
-    s.trust_env = False
-    s.cert = (str(pki / "admin.crt"), str(pki / "admin.key"))
-    s.verify = str(pki / "ca.crt")
-    return s
 
 
 def test_one_event_in_both_apis(raw: requests.Session, cluster: Cluster, namespace: str) -> None:

@@ -10,22 +10,10 @@ import requests
 import yaml
 from testkit import Kubectl
 
-from labkit import Cluster
 from labkit.apiserver.resources import RESOURCES
 
 POD_SPEC = "io.k8s.api.core.v1.PodSpec"
 
-
-@pytest.fixture(scope="module")
-def raw(cluster: Cluster) -> requests.Session:
-    assert cluster.apiserver is not None
-    pki = cluster.apiserver.pki.directory
-    s = requests.Session()
-    s.trust_env = False
-    s.cert = (str(pki / "admin.crt"), str(pki / "admin.key"))
-    s.verify = str(pki / "ca.crt")
-    s.base_url = cluster.url  # type: ignore[attr-defined]
-    return s
 
 
 def get(raw: requests.Session, path: str, **headers: str) -> requests.Response:

@@ -4,22 +4,11 @@ a value with."""
 
 from __future__ import annotations
 
-import pytest
 import requests
 
 from labkit import Cluster, codec
 from labkit.apiserver import errors
 
-
-@pytest.fixture
-def raw(cluster: Cluster) -> requests.Session:
-    assert cluster.apiserver is not None
-    pki = cluster.apiserver.pki.directory
-    s = requests.Session()
-    s.trust_env = False
-    s.cert = (str(pki / "admin.crt"), str(pki / "admin.key"))
-    s.verify = str(pki / "ca.crt")
-    return s
 
 
 def test_a_real_servers_already_exists_body_is_reproduced_to_its_content_length() -> None:

@@ -7,21 +7,10 @@ import json
 import threading
 import time
 
-import pytest
 import requests
 
 from labkit import Cluster
 
-
-@pytest.fixture
-def raw(cluster: Cluster) -> requests.Session:
-    assert cluster.apiserver is not None
-    pki = cluster.apiserver.pki.directory
-    s = requests.Session()
-    s.trust_env = False
-    s.cert = (str(pki / "admin.crt"), str(pki / "admin.key"))
-    s.verify = str(pki / "ca.crt")
-    return s
 
 
 #: every namespace holds the root CA publisher's ConfigMap; the tests watch their own
