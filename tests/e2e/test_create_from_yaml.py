@@ -98,13 +98,33 @@ def read_back(api_client: client.ApiClient, api_version: str, kind: str, name: s
     return getattr(api, f"read_{snake(kind)}")(name)
 
 
-def test_create_from_yaml_creates_and_reads_back_every_kind(cluster: Cluster, namespace: str, tmp_path: Path):
+def delete_cluster_scoped(api_client: client.ApiClient, documents: list[dict]) -> None:
+    """The shared cluster outlives the test's namespace: its Node, APIService, volumes and such go too."""
+    for doc in documents:
+        api = typed_api(api_client, doc["apiVersion"])
+        delete = getattr(api, f"delete_{snake(doc['kind'])}", None)
+        if delete is not None and doc["kind"] != "Namespace":
+            try:
+                delete(doc["metadata"]["name"])
+            except ApiException as e:
+                assert e.status == 404, e
+        elif doc["kind"] == "Namespace":
+            client.CoreV1Api(api_client).delete_namespace(doc["metadata"]["name"])
+
+
+@pytest.fixture
+def documents(cluster: Cluster, namespace: str):
+    """DOCUMENTS for the test's namespace; the cluster-scoped ones are deleted after the test."""
+    docs = [yaml.safe_load(yaml.safe_dump({"apiVersion": api_version, "kind": kind, "metadata": {"name": name},
+                                           **body}).replace("{ns}", namespace).replace("{id}", namespace[-8:]))
+            for api_version, kind, name, body in DOCUMENTS]
+    yield docs
+    delete_cluster_scoped(config.new_client_from_config(str(cluster.kubeconfig)), docs)
+
+
+def test_create_from_yaml_creates_and_reads_back_every_kind(cluster: Cluster, namespace: str, tmp_path: Path,
+                                                            documents: list[dict]):
     api_client = config.new_client_from_config(str(cluster.kubeconfig))
-    documents = []
-    for api_version, kind, name, body in DOCUMENTS:
-        doc = yaml.safe_load(yaml.safe_dump({"apiVersion": api_version, "kind": kind, "metadata": {"name": name},
-                                             **body}).replace("{ns}", namespace).replace("{id}", namespace[-8:]))
-        documents.append(doc)
     path = tmp_path / "all.yaml"
     path.write_text(yaml.safe_dump_all(documents))
     created = utils.create_from_yaml(api_client, str(path), namespace=namespace)
@@ -186,3 +206,6 @@ capacity: 10Gi
     invalid = k.run("patch", "volumeattachment", f"{namespace}-va", "-p", '{"spec":{"nodeName":"node-2"}}',
                     check=False)
     assert 'spec: Invalid value: "object": field is immutable' in invalid.stderr
+    k("delete", "csidriver", f"{namespace[-8:]}.example.com")  # the shared cluster outlives the namespace
+    k("delete", "csinode", f"{namespace}-n")
+    k("delete", "volumeattachment", f"{namespace}-va")
