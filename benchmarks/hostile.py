@@ -4,9 +4,9 @@
 
 The issue's goal: no answer ≥ 500 and no hang for 10,000 seeded hostile requests
 (:mod:`labkit.testing.hostile`) sent through one keep-alive HTTPS connection, the server alive after
-them. ``tests/e2e/test_hostile_requests.py`` sends as many as fit its time budget; this sends every
-one and prints how long they took, the answers by code, and each problem (the exit status is 1 when
-there is one).
+them. ``tests/e2e/test_hostile_requests.py`` sends the same; this also takes another count or seed and
+prints how long they took, the answers by code, and each problem (the exit status is 1 when there is
+one).
 """
 
 from __future__ import annotations

@@ -12,12 +12,8 @@ import pytest
 from labkit import Cluster
 from labkit.testing import hostile
 
-HOSTILE_REQUESTS = 10_000
+HOSTILE_REQUESTS = 10_000  # the count: all of them, however long they take (15-30 s here)
 SEED = 16
-#: seconds the test may spend: 10,000 take 15-30 s on a 2-core machine, more when it is loaded;
-#: benchmarks/hostile.py sends all of them, for as long as they take
-BUDGET = 30.0
-MINIMUM = 2_000
 
 
 @pytest.fixture
@@ -42,10 +38,10 @@ def test_ten_thousand_hostile_requests_get_kube_statuses_and_harm_nothing(conn: 
         code, _, body = conn.send("POST", gen.collection(plural), json.dumps(gen.valid(plural)).encode())
         assert code == 201, body
 
-    report = hostile.run(conn, gen, HOSTILE_REQUESTS, budget=BUDGET)
+    report = hostile.run(conn, gen, HOSTILE_REQUESTS)
     print(f"{report.sent} hostile requests in {report.elapsed:.1f} s: {dict(sorted(report.codes.items()))}")
     assert not report.problems, "\n".join(report.problems[:20])
-    assert report.sent >= MINIMUM, f"only {report.sent} requests in {BUDGET} s: is the server stalling?"
+    assert report.sent == HOSTILE_REQUESTS
     codes = report.codes
     assert codes[400] and codes[422] and codes[413] and codes[404], codes  # the generator reaches every kind of refusal
 
