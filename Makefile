@@ -38,15 +38,22 @@ lint: setup
 # Every course notebook runs top to bottom (its assert cells are the tests), on the process runtime
 # always and on docker when a daemon answers; CI (CI=true) must have Docker. COURSE_DOCKER=no skips
 # the docker run: CI passes it, as its docker course runs as the docker-group account (test-unprivileged).
+# Each run proves every exercise (labkit.labs.proof): its check fails unsolved and passes solved; the
+# learner's progress the notebooks record goes to a folder of the run, not to this account's.
 NBVAL_ARGS := --nbval-lax --nbval-current-env --nbval-cell-timeout=120 -p no:python -q course
-NBVAL := $(BIN)/pytest $(NBVAL_ARGS)
+COURSE_RUN := $(CURDIR)/.pytest_cache/course
+NBVAL := LABKIT_DATA_DIR=$(COURSE_RUN) $(BIN)/pytest $(NBVAL_ARGS)
+PROVE = rm -f $(COURSE_RUN)/proof-$(1) && LABKIT_PROVE_EXERCISES=$(COURSE_RUN)/proof-$(1)
+PROOF = $(BIN)/python -m labkit.labs.proof $(COURSE_RUN)/proof-$(1)
 COURSE_DOCKER ?= yes
 test-course: setup
-	LABKIT_RUNTIME=process $(NBVAL)
+	mkdir -p $(COURSE_RUN)
+	$(call PROVE,process) LABKIT_RUNTIME=process $(NBVAL)
+	$(call PROOF,process)
 	@if [ "$(COURSE_DOCKER)" = "no" ]; then \
 		echo "COURSE_DOCKER=no: the course on docker runs as the docker-group account (make test-unprivileged)"; \
 	elif $(BIN)/python -c 'import sys; from labkit.cluster import docker_available; sys.exit(not docker_available())'; then \
-		echo "LABKIT_RUNTIME=docker $(NBVAL)"; LABKIT_RUNTIME=docker $(NBVAL); \
+		echo "LABKIT_RUNTIME=docker $(NBVAL)"; $(call PROVE,docker) LABKIT_RUNTIME=docker $(NBVAL) && $(call PROOF,docker); \
 	elif [ "$$CI" = "true" ]; then \
 		echo "CI must have a Docker daemon: the course runs on the docker runtime too" >&2; exit 1; \
 	else \

@@ -30,6 +30,9 @@ line ``labkit join: interrupted by SIG...`` and exits 128 + the signal's number.
 controller manager), then a kubelet in this process (sim runtime); it prints kubeadm's phase lines and
 closing message, then ``labkit: joined as node NAME ...``, and stays in the foreground; on SIGINT or
 SIGTERM its kubelet stops (the Node object stays, as after ``kubeadm reset``).
+
+``labkit progress`` prints, per notebook of the course, the exercises passed and the recap questions
+answered right, from the learner's data directory (``labkit.labs.progress``), and where that is kept.
 """
 
 from __future__ import annotations
@@ -204,7 +207,13 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--seed", type=int, default=None, help="seed for reproducible names and uids")
     up.add_argument("--authorization-mode", choices=AUTHORIZATION_MODES, default="RBAC",
                     help="as kube-apiserver's flag: RBAC (default) or AlwaysAllow")
+    sub.add_parser("progress", help="the exercises passed and questions answered, per notebook of the course")
     args = parser.parse_args(argv)
+    if args.command == "progress":
+        from labkit.labs import progress
+
+        print(progress.text())
+        return 0
     if args.command == "init":
         return _init(args)
     if args.command == "join":

@@ -14,6 +14,15 @@ from testkit import KUBECTL_VERSIONS, Kubectl, kubectl_path
 from labkit import Cluster
 
 
+@pytest.fixture(autouse=True, scope="session")
+def learner_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Progress that exercises and quizzes record goes to a folder of the test run, not the home's."""
+    folder = tmp_path_factory.mktemp("labkit-data")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LABKIT_DATA_DIR", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Cluster]:
     """The API-level tests share one cluster of simulated nodes (pods "run" without processes); the

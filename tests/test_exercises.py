@@ -1,6 +1,14 @@
 """labkit.exercises: check results, hints and solutions hidden until asked, solve()."""
 
+import json
+from pathlib import Path
+
+import pytest
+
+from labkit import cli
 from labkit.exercises import CheckResult, Exercise
+from labkit.labs import lessons, progress, proof
+from labkit.labs.lesson import Lesson, Question
 
 
 def make(state: dict) -> Exercise:
@@ -73,3 +81,85 @@ def test_solve_applies_the_solution_only_when_needed():
     namespace["state"] = {}
     assert ex.solve(namespace).ok
     assert namespace["state"] == {}
+
+
+def test_hints_are_graded_one_more_per_call():
+    ex = Exercise("Find it", "t", check=lambda: ["x"], solution="pass",
+                  hint=["Look at the events.", "`kubectl describe pod web`, its Events.", "The image is misspelt."])
+    assert repr(ex.hint()) == "Hint 1 of 3 (Find it):\nLook at the events."
+    assert ex.hint()._repr_markdown_() == "**Hint 2 of 3** (Find it): `kubectl describe pod web`, its Events."
+    assert repr(ex.hint()) == "Hint 3 of 3 (Find it):\nThe image is misspelt."
+    assert repr(ex.hint()) == "Hint 3 of 3 (Find it):\nThe image is misspelt."  # the last stays
+    assert repr(ex.hint(1)) == "Hint 1 of 3 (Find it):\nLook at the events."
+    assert "3 hints, one per call" in ex._repr_markdown_()
+    with pytest.raises(ValueError, match="ask for 1 to 3"):
+        ex.hint(4)
+
+
+def test_the_proof_fails_a_check_that_passes_unsolved(tmp_path, monkeypatch):
+    proof = tmp_path / "proof.jsonl"
+    monkeypatch.setenv("LABKIT_PROVE_EXERCISES", str(proof))
+    state: dict = {}
+    assert make(state).solve({"state": state}).ok
+    record = json.loads(proof.read_text())
+    assert record == {"lesson": "", "exercise": "Scale up", "solved": [],
+                      "unsolved": ["replicas is None, want 3", "image is not nginx"]}
+    with pytest.raises(AssertionError, match="passed before its solution ran"):
+        make(state).solve({"state": state})
+
+
+LESSON = Lesson("9.9", "9.9 · A test lesson", "09-test/9.9-test.ipynb", exercises={"scale": "Scale up"},
+                questions=(Question("Which component binds pods to nodes?", ("the kubelet", "the scheduler"),
+                                    "the scheduler", "The scheduler writes the binding; the kubelet runs it."),))
+
+
+def test_progress_keeps_passes_solutions_and_answers(learner_data):
+    state: dict = {}
+    ex = LESSON.exercise("scale", "Set replicas to 3 and image to nginx.", check=make(state)._check,
+                         hint="h", solution='state["replicas"] = 3\nstate["image"] = "nginx"')
+    ex.check()
+    assert progress.load().get("9.9") is None  # a failing check records nothing
+    assert ex.solve({"state": state}).ok
+    assert progress.load()["9.9"]["exercises"]["scale"]["status"] == "solution applied"
+    ex.check()
+    assert progress.load()["9.9"]["exercises"]["scale"]["status"] == "passed"
+    ex.solve({"state": state})
+    assert progress.load()["9.9"]["exercises"]["scale"]["status"] == "passed"  # never downgraded
+
+    quiz = LESSON.quiz()
+    assert repr(quiz) == ("Recap questions: 9.9 · A test lesson\n1. Which component binds pods to nodes?\n"
+                          "   a) the kubelet\n   b) the scheduler")
+    assert repr(quiz.answer(1, "the kubelet")) == \
+        "✘ not quite (1): The scheduler writes the binding; the kubelet runs it."
+    assert progress.load()["9.9"]["questions"]["1"]["right"] is False
+    assert quiz.answer(1, "the scheduler").right
+    assert progress.load()["9.9"]["questions"]["1"]["right"] is True
+    with pytest.raises(ValueError, match="choices are: the kubelet, the scheduler"):
+        quiz.answer(1, "etcd")
+    assert (learner_data / "progress.json").exists()
+
+
+def test_labkit_progress_lists_every_lesson(learner_data, capsys):
+    progress.record_exercise("6.1", "takeover", "passed")
+    progress.record_exercise("6.2", "quota", "solution applied")
+    assert cli.main(["progress"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    row = {line.split()[0]: line for line in out}
+    assert "1/2" in row["04-ha-security/6.1-high-availability.ipynb"]
+    assert "0/2 (+1 from the solution)" in row["04-ha-security/6.2-performance-tuning.ipynb"]
+    assert out[-1] == f"(kept in {learner_data / 'progress.json'})"
+
+
+def test_proof_names_every_exercise_not_proved():
+    records = [{"lesson": "6.1", "exercise": "takeover", "unsolved": ["x"], "solved": []},
+               {"lesson": "6.1", "exercise": "quorum", "unsolved": [], "solved": []}]
+    verdict = {(lesson, key): v for lesson, key, v in proof.verdicts(records)}
+    assert verdict[("6.1", "takeover")].startswith("proved")
+    assert verdict[("6.1", "quorum")] == "NOT PROVED: its check passed on the unsolved state"
+    assert verdict[("6.2", "quota")].startswith("NOT RUN")
+
+
+def test_every_lesson_names_a_notebook_of_the_course():
+    course = Path(__file__).parent.parent / "course"
+    for lesson in lessons():
+        assert (course / lesson.notebook).exists(), lesson

@@ -8,6 +8,10 @@ from typing import Any
 from labkit.client import APIStatusError, resource_path
 from labkit.cluster import Cluster
 from labkit.exercises import Exercise
+from labkit.labs.lesson import Lesson
+
+LESSON = Lesson("6.1", "6.1 · High availability", "04-ha-security/6.1-high-availability.ipynb",
+                exercises={"takeover": "the scheduler's takeover", "quorum": "how many members may be lost"})
 
 #: how long the quorum check lets etcd elect a leader (its election timeout is 1 s) before a write must pass
 ELECTION_GRACE = 10.0
@@ -33,8 +37,8 @@ def scheduler_takeover(cluster: Cluster) -> Exercise:
             problems.append("pod proof is not scheduled yet (no spec.nodeName)")
         return problems
 
-    return Exercise(
-        "the scheduler's takeover",
+    return LESSON.exercise(
+        "takeover",
         task=f"""
             The scheduler of **{leader}** holds the `kube-scheduler` Lease now. Kill its member, then
             create a pod named `proof` (image `nginx`) and wait until another member's scheduler binds it.
@@ -104,8 +108,8 @@ def quorum(cluster: Cluster, namespace: dict[str, Any]) -> Exercise:
             api.close()
         return [*problems, f"no write through {healthy.name} succeeded within {ELECTION_GRACE:g}s: {last}"]
 
-    return Exercise(
-        "how many members may be lost",
+    return LESSON.exercise(
+        "quorum",
         task="""
             Define `tolerated(n)`: how many of n etcd members may be lost while the rest still make a
             quorum. Then pause (`cp.pause_etcd(...)`) as many etcd members as a 3-member cluster can

@@ -10,6 +10,10 @@ from labkit.apimachinery.resource import Quantity, format_quantity, parse_quanti
 from labkit.client import APIStatusError, resource_path
 from labkit.cluster import Cluster
 from labkit.exercises import Exercise
+from labkit.labs.lesson import Lesson
+
+LESSON = Lesson("6.2", "6.2 · Performance tuning", "04-ha-security/6.2-performance-tuning.ipynb",
+                exercises={"quota": "requests that fit the quota", "target": "hold CPU near 50 %"})
 
 #: exercise 1: the Deployment and the quota of its namespace
 WORKER_NAMESPACE, WORKER, QUOTA = "team-b", "worker", "compute"
@@ -81,8 +85,8 @@ def fit_quota(cluster: Cluster) -> Exercise:
                             f"available (the ReplicaSets' events say why: kubectl describe rs -n {WORKER_NAMESPACE})")
         return problems
 
-    return Exercise(
-        "requests that fit the quota",
+    return LESSON.exercise(
+        "quota",
         task=f"""
             Make all {WORKER_REPLICAS} replicas of `{WORKER}` run in `{WORKER_NAMESPACE}`, inside its quota
             (`requests.cpu: 1`, `requests.memory: 1Gi`), with each pod requesting at least what it
@@ -149,8 +153,8 @@ def hold_target(cluster: Cluster) -> Exercise:
                             f"{BAND[0]} and {BAND[1]} % (wait a few seconds if it is still moving)")
         return problems
 
-    return Exercise(
-        "hold CPU near 50 %",
+    return LESSON.exercise(
+        "target",
         task=f"""
             Under the load, the pods of `{API}` use far more than the 50 % of their requests that the
             HPA aims at. Make the autoscaler hold their average utilization between {BAND[0]} and
