@@ -14,9 +14,9 @@ LESSON = Lesson(
     questions=(
         Question(
             "In which order does the API server handle a request that creates a pod?",
-            choices=("Authentication, authorization, mutating admission, validation, validating admission, "
+            choices=("Admission first, then authentication and authorization",
+                     "Authentication, authorization, mutating admission, validation, validating admission, "
                      "then the write to etcd",
-                     "Admission first, then authentication and authorization",
                      "Validation, then authentication, then the write; authorization comes later, when the pod runs",
                      "Authorization first, since it is the cheapest check"),
             answer="Authentication, authorization, mutating admission, validation, validating admission, "
@@ -37,10 +37,10 @@ LESSON = Lesson(
         ),
         Question(
             "`kubectl get pods --as=jane` answers 403 Forbidden. What does that say?",
-            choices=("jane was authenticated, but no Role or ClusterRole bound to her allows list on pods there",
-                     "jane's credentials are invalid",
+            choices=("jane's credentials are invalid",
                      "The request body was malformed",
-                     "The API server could not reach etcd"),
+                     "The API server could not reach etcd",
+                     "jane was authenticated, but no Role or ClusterRole bound to her allows list on pods there"),
             answer="jane was authenticated, but no Role or ClusterRole bound to her allows list on pods there",
             why="401 Unauthorized means the server does not know who you are; 403 means it knows and the "
                 "authorizer said no (admission plugins can also answer 403 on writes, a ResourceQuota for "
@@ -49,10 +49,10 @@ LESSON = Lesson(
         Question(
             "Why does deleting the ClusterRoleBinding cluster-admin not lock out a user in the group "
             "system:masters?",
-            choices=("The API server allows system:masters before RBAC is asked; only a credential without "
-                     "that group takes the power away",
-                     "RBAC keeps its bindings cached for a day",
+            choices=("RBAC keeps its bindings cached for a day",
                      "The controller manager recreates the binding at once",
+                     "The API server allows system:masters before RBAC is asked; only a credential without "
+                     "that group takes the power away",
                      "It does lock the user out, at the next request"),
             answer="The API server allows system:masters before RBAC is asked; only a credential without "
                    "that group takes the power away",
@@ -63,8 +63,8 @@ LESSON = Lesson(
         ),
         Question(
             "What does `v1.list_pod_for_all_namespaces()` send?",
-            choices=("An HTTPS GET of /api/v1/pods to the API server, with the kubeconfig's credentials",
-                     "A kubectl command, run in the background",
+            choices=("A kubectl command, run in the background",
+                     "An HTTPS GET of /api/v1/pods to the API server, with the kubeconfig's credentials",
                      "A range read straight from etcd",
                      "One request to each kubelet"),
             answer="An HTTPS GET of /api/v1/pods to the API server, with the kubeconfig's credentials",

@@ -11,8 +11,8 @@ LESSON = Lesson(
         Question(
             "Which component reads and writes etcd?",
             choices=("Every component, each under its own keys",
-                     "Only the API server; every other component goes through it",
                      "The scheduler and the controller manager directly, the kubelets through the API server",
+                     "Only the API server; every other component goes through it",
                      "The kubelets, to report their pods' status"),
             answer="Only the API server; every other component goes through it",
             why="The API server is the only client of etcd. The scheduler, the controllers, the kubelets and "
@@ -21,8 +21,8 @@ LESSON = Lesson(
         ),
         Question(
             "How does a kubelet learn that a pod was scheduled to its node?",
-            choices=("The scheduler connects to the kubelet and hands it the pod",
-                     "It keeps a watch open on the API server for pods whose spec.nodeName is its node",
+            choices=("It keeps a watch open on the API server for pods whose spec.nodeName is its node",
+                     "The scheduler connects to the kubelet and hands it the pod",
                      "It reads etcd every few seconds",
                      "kube-proxy tells it"),
             answer="It keeps a watch open on the API server for pods whose spec.nodeName is its node",
@@ -46,9 +46,9 @@ LESSON = Lesson(
         Question(
             "Since Kubernetes 1.24, how does a kubelet start containers?",
             choices=("Through the Docker Engine, with the dockershim built into the kubelet",
-                     "Through the CRI, a gRPC API that containerd and CRI-O implement",
                      "By forking the container's processes itself",
-                     "The API server starts them on the node"),
+                     "The API server starts them on the node",
+                     "Through the CRI, a gRPC API that containerd and CRI-O implement"),
             answer="Through the CRI, a gRPC API that containerd and CRI-O implement",
             why="Kubernetes 1.24 removed the dockershim. The kubelet speaks only the Container Runtime "
                 "Interface; Docker Engine still works through the separate cri-dockerd adapter.",

@@ -22,9 +22,9 @@ LESSON = Lesson(
         Question(
             "You delete one pod of a Deployment that asks for two. What brings a second pod back?",
             choices=("The kubelet restarts the deleted pod on the same node",
-                     "The ReplicaSet controller counts one pod fewer than its spec says and creates a new pod",
                      "kubectl sends the Deployment again",
-                     "The scheduler copies the pod to another node"),
+                     "The scheduler copies the pod to another node",
+                     "The ReplicaSet controller counts one pod fewer than its spec says and creates a new pod"),
             answer="The ReplicaSet controller counts one pod fewer than its spec says and creates a new pod",
             why="The Deployment owns a ReplicaSet, and the ReplicaSet controller keeps the number of its pods at "
                 "spec.replicas. The new pod has a new name; the scheduler then picks its node and that node's "
@@ -33,9 +33,9 @@ LESSON = Lesson(
         Question(
             "What does `kubectl scale deployment web --replicas=3` do?",
             choices=("It starts a third container on a node itself",
+                     "It asks the cloud for a new machine",
                      "It changes one field, spec.replicas, of the Deployment in the API server; controllers, "
                      "the scheduler and a kubelet do the rest",
-                     "It asks the cloud for a new machine",
                      "It restarts the two running pods with the new setting"),
             answer="It changes one field, spec.replicas, of the Deployment in the API server; controllers, "
                    "the scheduler and a kubelet do the rest",

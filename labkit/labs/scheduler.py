@@ -17,9 +17,9 @@ LESSON = Lesson(
         Question(
             "What does the default scheduler compare with a node's allocatable CPU when it checks whether a "
             "pod fits?",
-            choices=("The CPU requests of the pods already bound to the node, plus the new pod's request",
-                     "The CPU the node is using right now",
+            choices=("The CPU the node is using right now",
                      "The pods' CPU limits",
+                     "The CPU requests of the pods already bound to the node, plus the new pod's request",
                      "The number of pods on the node"),
             answer="The CPU requests of the pods already bound to the node, plus the new pod's request",
             why="NodeResourcesFit adds up requests, never measured use: a node full of idle pods that request "
@@ -39,19 +39,19 @@ LESSON = Lesson(
         ),
         Question(
             "How does a scheduler record the node it chose?",
-            choices=("It creates a Binding for the pod (POST .../pods/<name>/binding), which sets spec.nodeName",
-                     "It starts the pod's containers on that node",
+            choices=("It starts the pod's containers on that node",
                      "It writes the node's name into etcd itself",
-                     "It calls the chosen node's kubelet"),
+                     "It calls the chosen node's kubelet",
+                     "It creates a Binding for the pod (POST .../pods/<name>/binding), which sets spec.nodeName"),
             answer="It creates a Binding for the pod (POST .../pods/<name>/binding), which sets spec.nodeName",
             why="The binding is an API request like any other; the kubelet of that node sees the pod through its "
                 "watch and starts it. A scheduler of your own, in any language, does exactly the same.",
         ),
         Question(
             "Two schedulers run in a cluster. Which one places a given pod?",
-            choices=("The one that serves the pod's spec.schedulerName (default-scheduler when it is unset); "
+            choices=("Both try, and the first binding wins",
+                     "The one that serves the pod's spec.schedulerName (default-scheduler when it is unset); "
                      "the others ignore the pod",
-                     "Both try, and the first binding wins",
                      "Always the default scheduler; the other only when the default fails",
                      "The one that started first"),
             answer="The one that serves the pod's spec.schedulerName (default-scheduler when it is unset); "
