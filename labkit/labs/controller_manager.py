@@ -142,11 +142,13 @@ def pod_counter(cluster: Cluster) -> Exercise:
             "ConfigMap; on a 404 (`APIStatusError` from `labkit.client`, `.code`) create it. For the rights: "
             "a ClusterRole for pods (the informer lists all namespaces), but a Role in default for ConfigMaps, "
             "each with its binding to the ServiceAccount.",
-            "`kubectl create serviceaccount pod-counter`; `kubectl create clusterrole pod-counter "
-            "--verb=list,watch --resource=pods` and a clusterrolebinding with "
-            "`--serviceaccount=default:pod-counter`; `kubectl create role pod-counter --verb=create,patch "
-            "--resource=configmaps` and a rolebinding; then `kubectl create token pod-counter` and "
-            "`Client(cluster.url, ca_file=..., token=..., user_agent='pod-counter')` as for the greeter.",
+            "A manifest like the greeter's, applied with `kubectl apply`: the ServiceAccount `pod-counter`; a "
+            "ClusterRole with `list`, `watch` on `pods` and its ClusterRoleBinding; a Role in default with "
+            "`create`, `patch` on `configmaps` and its RoleBinding (subjects: `{kind: ServiceAccount, name: "
+            "pod-counter, namespace: default}`). Then a token "
+            "(`v1.create_namespaced_service_account_token('pod-counter', 'default', {'spec': {}})`, or "
+            "`kubectl create token pod-counter`), and `cluster.add(PodCounter(Client(cluster.url, ca_file=..., "
+            "token=..., user_agent='pod-counter')))` as for the greeter.",
         ],
         solution=f"""
             import subprocess
@@ -197,11 +199,11 @@ def pod_counter(cluster: Cluster) -> Exercise:
             roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: {ACCOUNT}}}
             subjects: [{{kind: ServiceAccount, name: {ACCOUNT}, namespace: {NAMESPACE}}}]
             '''
-            kubectl = ["kubectl", "--kubeconfig", str(cluster.kubeconfig)]
-            subprocess.run([*kubectl, "apply", "-f", "-"], input=rbac, text=True, check=True, capture_output=True)
-            token = subprocess.run([*kubectl, "create", "token", "{ACCOUNT}", "-n", "{NAMESPACE}"], text=True,
-                                   check=True, capture_output=True).stdout.strip()
-            counter = Client(cluster.url, ca_file=cluster.pki.directory / "ca.crt", token=token, user_agent="{COUNTER}")
+            subprocess.run(["kubectl", "--kubeconfig", str(cluster.kubeconfig), "apply", "-f", "-"], input=rbac,
+                           text=True, check=True, capture_output=True)
+            token = v1.create_namespaced_service_account_token("{ACCOUNT}", "{NAMESPACE}", {{"spec": {{}}}})
+            counter = Client(cluster.url, ca_file=cluster.pki.directory / "ca.crt", token=token.status.token,
+                             user_agent="{COUNTER}")
             cluster.add(PodCounter(counter))
 
             def counted():
