@@ -59,7 +59,7 @@ LESSON = Lesson(
                      "Only if the API server runs with --storage-backend=etcd2"),
             answer="No: node-etcd speaks etcd's v2 API, whose keys are a separate store that v3 writes never "
                    "reach (and etcd 3.6 removed v2)",
-            why="Kubernetes has written through etcd's v3 API since 1.6 and dropped etcd2 storage in 1.13; "
+            why="Kubernetes has used etcd's v3 API by default since 1.6 and dropped etcd2 storage in 1.13; "
                 "v2 and v3 keep separate key spaces. etcdctl (API v3) or a v3 client reads /registry/....",
         ),
     ),
