@@ -281,8 +281,10 @@ class Registry:
 
     def update(self, ns: str, name: str, mutate: Mutation, *, user: UserInfo | None = None, dry_run: bool = False,
                subresource: str = "", precondition_rv: str | None = None) -> tuple[Obj, int]:
-        """Read, ``mutate`` a copy, write with compare-and-swap; retried on a lost race unless the
-        caller pinned a resourceVersion (then a lost race is a 409 Conflict)."""
+        """Read, ``mutate`` a copy, write with compare-and-swap (``GuaranteedUpdate``). A resourceVersion
+        the caller pinned (``precondition_rv``, or the one ``mutate`` returns) must be the object's, else
+        409 Conflict; without one the update is unconditional. A race lost between the read and the
+        write reads and mutates again, so it ends in a 409 only if it made a pinned version stale."""
         res = self.resource
         for _ in range(_CAS_RETRIES):
             old, item = self._read(ns, name)
@@ -318,8 +320,6 @@ class Registry:
             if txn.succeeded:
                 meta["resourceVersion"] = str(txn.revision)
                 return new, txn.revision
-            if precondition_rv or new_meta.get("resourceVersion"):
-                raise errors.conflict(res.plural, name, group=res.group)
         raise errors.conflict(res.plural, name, "too many concurrent writers; try again", res.group)
 
     def _validate_update(self, new: Obj, old: Obj, subresource: str) -> builtins.list[errors.Cause]:
