@@ -23,24 +23,26 @@ LESSON = Lesson(
     questions=(
         Question("A container exits with code 1 right after it starts, again and again. Where do you find "
                  "out why first?",
-                 choices=("the scheduler's events", "the container's own output: kubectl logs (and --previous)",
-                          "the node's conditions", "the Deployment's rollout history"),
-                 answer="the container's own output: kubectl logs (and --previous)",
+                 choices=("the scheduler's events for the pod", "kubectl logs, with --previous",
+                          "the node's conditions and its kubelet's health",
+                          "the Deployment's rollout history and its ReplicaSets"),
+                 answer="kubectl logs, with --previous",
                  why="The kubelet only sees an exit code; the reason is whatever the program printed before it "
                      "exited, kept in the container's log. --previous shows the attempt before the current one."),
         Question("What does CrashLoopBackOff mean?",
-                 choices=("the image could not be pulled", "the pod does not fit on any node",
-                          "the container keeps exiting and the kubelet waits longer before each restart",
-                          "the node ran out of memory"),
-                 answer="the container keeps exiting and the kubelet waits longer before each restart",
+                 choices=("the image could not be pulled from its registry",
+                          "the pod fits on no node and waits for the scheduler",
+                          "the container keeps exiting; the kubelet waits longer before each restart",
+                          "the node ran out of memory and killed the container"),
+                 answer="the container keeps exiting; the kubelet waits longer before each restart",
                  why="It is a waiting reason, not an error of its own: the kubelet restarts a failed container "
                      "after 10 s, then 20 s, 40 s ... up to 5 minutes, and shows CrashLoopBackOff meanwhile."),
         Question("You fixed a value in a ConfigMap that a container reads through env. When does the "
                  "running container see it?",
-                 choices=("at once", "within a minute, the kubelet syncs it",
-                          "only when a new container starts: a restart, or new pods from a rollout",
-                          "never: the pod must be deleted by hand"),
-                 answer="only when a new container starts: a restart, or new pods from a rollout",
+                 choices=("at once: the kubelet watches the ConfigMap and updates the environment",
+                          "within a minute, at the kubelet's next sync", "when a new container starts",
+                          "never: the Deployment must be deleted and created again"),
+                 answer="when a new container starts",
                  why="Environment variables are set when the container is created. A crash-looping container "
                      "picks the new value at its next restart; kubectl rollout restart replaces the pods now."),
     ),
@@ -62,7 +64,7 @@ exec httpd -f -p "$POD_IP:$LISTEN_PORT" -h "$www"
 
 
 def deploy(cluster: Cluster) -> None:
-    """Apply web and its configuration, and wait until its pods have crashed a few times."""
+    """Apply web and its configuration, and wait until its pods are crash-looping."""
     t.create(cluster, "v1", "configmaps", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": CONFIG},
                                            "data": {"LISTEN_PORT": BAD_PORT, "GREETING": "hello"}})
     env = [{"name": "LISTEN_PORT", "valueFrom": {"configMapKeyRef": {"name": CONFIG, "key": "LISTEN_PORT"}}},
@@ -75,19 +77,16 @@ def deploy(cluster: Cluster) -> None:
                                                        "command": ["sh", "-c", SCRIPT], "env": env,
                                                        "ports": [{"containerPort": int(GOOD_PORT)}]}]}}}})
 
-    def crashed_twice() -> bool:
+    def backing_off() -> bool:
         pods = t.live_pods(cluster, f"app={APP}")
-        return len(pods) == REPLICAS and all(_restarts(p) >= 2 for p in pods)
+        return len(pods) == REPLICAS and all(
+            (_status(p).get("state", {}).get("waiting") or {}).get("reason") == "CrashLoopBackOff" for p in pods)
 
-    t.wait_until("the web pods to start", crashed_twice)
+    t.wait_until("the web pods to start", backing_off)
 
 
 def _status(pod: Any) -> dict[str, Any]:
     return next((s for s in pod.get("status", {}).get("containerStatuses") or [] if s["name"] == APP), {})
-
-
-def _restarts(pod: Any) -> int:
-    return int(_status(pod).get("restartCount", 0))
 
 
 def _up_for(status: dict[str, Any]) -> float:

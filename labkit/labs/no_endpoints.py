@@ -23,26 +23,28 @@ LESSON = Lesson(
     questions=(
         Question("The pods are Running and Ready, yet connections to their Service fail. What do you look at "
                  "first?",
-                 choices=("the pods' logs", "the Service's endpoints: kubectl get endpointslices "
-                          "-l kubernetes.io/service-name=NAME", "the nodes' conditions", "the scheduler's events"),
-                 answer="the Service's endpoints: kubectl get endpointslices -l kubernetes.io/service-name=NAME",
-                 why="A Service forwards only to the endpoints its controllers published. No endpoints means its "
-                     "selector matches no Ready pod, whatever the pods themselves do."),
+                 choices=("the pods' logs, for errors in the web server", "the Service's endpoints",
+                          "the nodes' conditions and kube-proxy's health", "the scheduler's events for the Service"),
+                 answer="the Service's endpoints",
+                 why="A Service forwards only to the endpoints its controllers published (kubectl get "
+                     "endpointslices -l kubernetes.io/service-name=NAME). None means its selector matches no "
+                     "Ready pod, whatever the pods themselves do."),
         Question("How does a Service find its pods?",
-                 choices=("by the Deployment it was created with", "by pod name prefix",
-                          "by its label selector: every pod whose labels include all of the selector's",
-                          "by the container port"),
-                 answer="by its label selector: every pod whose labels include all of the selector's",
+                 choices=("by the Deployment it was created with, through ownerReferences",
+                          "by a pod-name prefix equal to the Service's name", "by its label selector",
+                          "by the container port matching its targetPort"),
+                 answer="by its label selector",
                  why="The selector is a set of key=value pairs, all of which a pod's labels must have; one wrong "
                      "value matches nothing. Services know nothing of Deployments."),
-        Question("Which components turn a Service's selector into endpoints, and which act on them?",
-                 choices=("the scheduler, then the kubelet", "the EndpointSlice (and Endpoints) controllers in "
-                          "the controller manager, then kube-proxy on every node", "the API server alone",
-                          "kube-proxy alone"),
-                 answer="the EndpointSlice (and Endpoints) controllers in the controller manager, then kube-proxy "
-                        "on every node",
-                 why="The controllers watch Services and pods and write EndpointSlices; kube-proxy watches those "
-                     "and programs each node's rules (iptables, nftables or IPVS) to the Service's ClusterIP."),
+        Question("Which components turn a Service's selector into forwarded connections?",
+                 choices=("the scheduler picks pods for it, then each kubelet opens the ports",
+                          "the API server computes them on every request",
+                          "the endpoint controllers, then kube-proxy",
+                          "kube-proxy alone, from the Service and the pods it watches"),
+                 answer="the endpoint controllers, then kube-proxy",
+                 why="The EndpointSlice and Endpoints controllers in the controller manager watch Services and "
+                     "pods and write the endpoints; kube-proxy on every node watches those and programs the "
+                     "node's rules (iptables, nftables or IPVS) for the Service's ClusterIP."),
     ),
 )
 

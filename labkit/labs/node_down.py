@@ -23,29 +23,33 @@ LESSON = Lesson(
     questions=(
         Question("A node shows Ready=Unknown with the message 'Kubelet stopped posting node status.' Who "
                  "wrote that?",
-                 choices=("the kubelet, on its way down", "the node lifecycle controller in the controller manager",
-                          "the scheduler", "the API server's health check"),
-                 answer="the node lifecycle controller in the controller manager",
-                 why="A stopped kubelet writes nothing. The controller notices that the node's Lease and status "
-                     "have not been renewed within node-monitor-grace-period (50 s by default) and writes Unknown "
-                     "on the kubelet's behalf."),
+                 choices=("the kubelet, as its last words before it stopped",
+                          "the node lifecycle controller",
+                          "the scheduler, when it could no longer bind pods there",
+                          "the API server's health check of each node's port 10250"),
+                 answer="the node lifecycle controller",
+                 why="A stopped kubelet writes nothing. The controller in the controller manager notices that "
+                     "the node's Lease and status were not renewed within node-monitor-grace-period (50 s by "
+                     "default) and writes Unknown on the kubelet's behalf."),
         Question("What happens to the pods of a node that turned unreachable, on a cluster with default settings?",
-                 choices=("they are deleted at once", "they are marked not Ready at once (and leave their "
-                          "Services); after 300 s they are evicted", "nothing until the node is deleted",
-                          "their containers are stopped by the API server"),
-                 answer="they are marked not Ready at once (and leave their Services); after 300 s they are evicted",
+                 choices=("they are deleted at once and recreated on another node",
+                          "marked not Ready now, evicted after 300 s",
+                          "nothing happens to them until someone deletes the node",
+                          "the API server stops their containers through the container runtime"),
+                 answer="marked not Ready now, evicted after 300 s",
                  why="The controller sets their Ready condition to False, so the endpoint controllers drop them; "
                      "every pod tolerates node.kubernetes.io/unreachable:NoExecute for 300 s (the API server adds "
                      "that toleration), after which the taint eviction deletes them."),
         Question("The kubelet of a node stopped. Where is the fix?",
-                 choices=("kubectl delete node, then the pods come back", "on the node itself: find why the kubelet "
-                          "stopped (journalctl -u kubelet) and start it (systemctl start kubelet)",
-                          "kubectl uncordon the node", "restart the controller manager"),
-                 answer="on the node itself: find why the kubelet stopped (journalctl -u kubelet) and start it "
-                        "(systemctl start kubelet)",
-                 why="Nothing in the API can run a kubelet. Deleting the Node gives up on the machine; uncordon "
-                     "only clears spec.unschedulable. A started kubelet posts Ready, and the controller removes "
-                     "the taints and lets the pods be Ready again."),
+                 choices=("kubectl delete node, then the pods come back by themselves",
+                          "kubectl uncordon the node, which clears the NotReady state",
+                          "restart the controller manager so that it sees the node again",
+                          "on the node: start the kubelet"),
+                 answer="on the node: start the kubelet",
+                 why="Nothing in the API can run a kubelet: on the machine, journalctl -u kubelet says why it "
+                     "stopped and systemctl start kubelet starts it. Deleting the Node gives up on the machine; "
+                     "uncordon only clears spec.unschedulable. A started kubelet posts Ready, and the "
+                     "controller removes the taints and lets the pods be Ready again."),
     ),
 )
 
@@ -66,8 +70,9 @@ def deploy(cluster: Cluster) -> None:
         "apiVersion": "v1", "kind": "Service", "metadata": {"name": APP},
         "spec": {"selector": {"app": APP}, "ports": [{"port": 80, "targetPort": 8080}]}})
     t.wait_until("the web Service to have 4 ready endpoints", lambda: len(ready_endpoints(cluster)) == REPLICAS)
+    left = REPLICAS - sum(p["spec"].get("nodeName") == NODE for p in t.live_pods(cluster, f"app={APP}"))
     cluster.stop_kubelet(NODE)
-    t.wait_until("the next alert from the monitoring", lambda: len(ready_endpoints(cluster)) < REPLICAS)
+    t.wait_until("the next alert from the monitoring", lambda: len(ready_endpoints(cluster)) == left)
     print(f"ALERT: Service {APP} has {len(ready_endpoints(cluster))} of {REPLICAS} ready endpoints; "
           f"no change to {APP} was deployed", flush=True)
 

@@ -21,24 +21,27 @@ LESSON = Lesson(
     exercises={"pending": "all of api runs"},
     questions=(
         Question("A pod stays Pending with no node. Who says why, and where?",
-                 choices=("the kubelet, in the pod's logs", "the scheduler, in a FailedScheduling event and the "
-                          "PodScheduled condition", "the controller manager, in the ReplicaSet's status",
-                          "nobody: you have to compare the nodes yourself"),
-                 answer="the scheduler, in a FailedScheduling event and the PodScheduled condition",
+                 choices=("the kubelet of the node it was meant for, in the pod's logs",
+                          "the scheduler, in a FailedScheduling event",
+                          "the controller manager, in the ReplicaSet's status conditions",
+                          "nobody: you compare the nodes' free resources yourself"),
+                 answer="the scheduler, in a FailedScheduling event",
                  why="No kubelet has the pod yet, so there are no logs. The scheduler tried every node and "
-                     "reports, per reason, how many nodes failed: '0/3 nodes are available: ...'."),
+                     "reports, per reason, how many nodes failed ('0/3 nodes are available: ...'), in an event "
+                     "and in the pod's PodScheduled condition."),
         Question("The message says '2 Insufficient cpu' on nodes whose CPUs are almost idle. Why?",
-                 choices=("kubectl top is wrong", "the scheduler counts the CPU the pods on a node request, "
-                          "not what they use", "the nodes are overcommitted by their limits",
-                          "metrics-server has not scraped the nodes yet"),
-                 answer="the scheduler counts the CPU the pods on a node request, not what they use",
+                 choices=("kubectl top shows averages that hide the peaks the scheduler sees",
+                          "the scheduler adds up requests, not use",
+                          "the nodes are overcommitted by the pods' limits",
+                          "metrics-server has not scraped the nodes yet, so the scheduler sees them full"),
+                 answer="the scheduler adds up requests, not use",
                  why="A node fits a pod when its allocatable minus the requests of the pods already there "
                      "covers the new pod's requests. Usage plays no part: kubectl describe node shows the "
                      "sum under 'Allocated resources'."),
         Question("node-3 carries the taint dedicated=batch:NoSchedule. Which pods may the scheduler put there?",
-                 choices=("none", "only pods with a toleration that matches the taint",
-                          "any pod, once the other nodes are full", "only DaemonSet pods"),
-                 answer="only pods with a toleration that matches the taint",
+                 choices=("none at all, until the taint is removed", "any pod, once the other nodes are full",
+                          "pods that tolerate the taint", "only DaemonSet pods, which ignore taints"),
+                 answer="pods that tolerate the taint",
                  why="NoSchedule filters the node out for every pod that does not tolerate the taint, however "
                      "full the other nodes are; a toleration lets a pod in but does not draw it there."),
     ),
