@@ -91,8 +91,7 @@ def silent_node(cluster: Cluster) -> Exercise:
     def check() -> list[str]:
         problems = []
         if t.get(cluster, "v1", "nodes", NODE, namespace="") is None:
-            problems.append(f"node {NODE} was deleted: the machine is fine, bring it back rather than "
-                            f"give up on it (restart the cluster to try again)")
+            problems.append(f"node {NODE} is gone (deleted): the task is to bring it back, not to remove it")
         pods = t.items(cluster, "v1", "pods", selector=f"app={APP}")
         live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
         stuck = sorted(p["metadata"]["name"] for p in pods if p["metadata"].get("deletionTimestamp"))
