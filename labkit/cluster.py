@@ -264,6 +264,7 @@ class Cluster:
         self.proxy: KubeProxy | None = None
         self.dns: ClusterDNS | None = None
         self.kubelets: dict[str, Kubelet] = {}
+        self._stopped_kubelets: dict[str, Kubelet] = {}  # stop_kubelet(): what start_kubelet() starts again
         #: the HA control plane's members (``control_planes`` > 1), its etcd members and load balancer
         self.members: list[ControlPlaneMember] = []
         self.etcd_members: list[etcd_member.EtcdMember] = []
@@ -580,12 +581,45 @@ class Cluster:
         self._runtimes.append(runtime)
         address = self._plan.node_address(self.node_names.index(name))
         config = dataclasses.replace(self.kubelet_config, address=address, cluster_cidr=self._cluster_cidr)
+        return await self._run_kubelet(name, runtime, config)
+
+    async def _run_kubelet(self, name: str, runtime: Runtime, config: KubeletConfig) -> Kubelet:
+        """A kubelet for node ``name`` over ``runtime``, started, and reachable from the API server."""
+        assert self._workdir is not None
         kubelet = Kubelet(self._node_client(f"system:node:{name}", ["system:nodes"], "kubelet"), node_name=name,
                           runtime=runtime, root_dir=self._workdir / "nodes" / name, config=config,
                           pods=self._sim_pods.view(name) if self._sim_pods else None,
                           services=self._sim_pods.services if self._sim_pods else None)
         self._kubelet_apis[name] = KubeletServer(kubelet)
         self.kubelets[name] = await self._add(kubelet)
+        return kubelet
+
+    def stop_kubelet(self, node: str, timeout: float = 60) -> None:
+        """Stop the kubelet of ``node``, as ``systemctl stop kubelet`` on that machine would: its containers
+        keep running, but nothing renews the node's Lease or reports on its pods any more, and the API
+        server no longer reaches it (``kubectl logs`` of its pods fails). :meth:`start_kubelet` brings it back."""
+        kubelet = self.kubelets.get(node)
+        if kubelet is None:
+            known = node in self._stopped_kubelets
+            raise ValueError(f"the kubelet of {node} is already stopped" if known else f"there is no node {node!r}")
+        del self.kubelets[node]
+        self._kubelet_apis.pop(node, None)
+        self.components.remove(kubelet)
+        self._stopped_kubelets[node] = kubelet
+        self.run(kubelet.stop(), timeout=timeout)
+        if self._sim_pods is not None:  # the next kubelet gets a fresh view of the node's pods
+            self._sim_pods.nodes.pop(node, None)
+
+    def start_kubelet(self, node: str, timeout: float = 60) -> Kubelet:
+        """Start the kubelet of ``node`` again after :meth:`stop_kubelet` (``systemctl start kubelet``): a
+        new kubelet on the same runtime posts the node's status (Ready), renews its Lease, adopts the
+        containers that kept running and takes up the node's pods."""
+        old = self._stopped_kubelets.get(node)
+        if old is None:
+            raise ValueError(f"the kubelet of {node} is running" if node in self.kubelets
+                             else f"there is no node {node!r}")
+        kubelet = self.run(self._run_kubelet(node, old.runtime, old.config), timeout=timeout)
+        del self._stopped_kubelets[node]
         return kubelet
 
     def _node_client(self, user: str, groups: Sequence[str], agent: str) -> Client:
@@ -875,6 +909,7 @@ class Cluster:
             if not isinstance(component, Kubelet):
                 await _stop_component(component)
         self.components.clear()
+        self._stopped_kubelets.clear()
         self._api_services.clear()
         self._sim_pods, self.metrics_server = None, None
         for runtime in self._runtimes:

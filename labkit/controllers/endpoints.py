@@ -97,15 +97,15 @@ class ServiceBackedController(Controller):
                 self.enqueue(svc)
 
     async def put(self, api_version: str, plural: str, namespace: str, name: str, body: Obj,
-                  current: Obj | None) -> None:
-        """Create, or update when the content changed."""
+                  current: Obj | None) -> Obj | None:
+        """Create, or update when the content changed; the object written (None: nothing to write)."""
         if current is None:
-            await self.client.create(resource_path(api_version, plural, namespace=namespace), body)
-            return
+            return await self.client.create(resource_path(api_version, plural, namespace=namespace), body)
         merged = {**current, **{k: v for k, v in body.items() if k != "metadata"},
                   "metadata": {**current["metadata"], "labels": body["metadata"].get("labels", {})}}
         if merged != current:
-            await self.client.update(resource_path(api_version, plural, namespace=namespace, name=name), merged)
+            return await self.client.update(resource_path(api_version, plural, namespace=namespace, name=name), merged)
+        return None
 
     async def delete_if_present(self, path: str) -> None:
         try:

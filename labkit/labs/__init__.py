@@ -15,8 +15,8 @@ import pkgutil
 
 from labkit.labs.lesson import Lesson
 
-#: modules here that are machinery, not lessons
-MACHINERY = {"lesson", "progress", "proof"}
+#: modules here that are machinery, not lessons (``troubleshooting``: what the labs of chapter 05 share)
+MACHINERY = {"lesson", "progress", "proof", "troubleshooting"}
 
 
 def lessons() -> list[Lesson]:

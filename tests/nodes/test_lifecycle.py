@@ -18,26 +18,14 @@ import pytest
 from labkit import Cluster
 from labkit.cluster import docker_available
 from labkit.component import Component
-from labkit.kubelet import Kubelet
+from labkit.controllers.config import ControllerManagerConfig
+from labkit.kubelet import KubeletConfig
 from labkit.kubelet.runtime import LABEL_CLUSTER
-from labkit.kubelet.server import KubeletServer
 
-from testkit import need
+from testkit import need, wait_for
 from .conftest import FAST, Env
 
 pytestmark = pytest.mark.unprivileged  # a crash leaves nothing behind, whoever ran the cluster
-
-
-def restart_kubelet(cluster: Cluster, node: str) -> Kubelet:
-    """Stop the node's kubelet component (its containers keep running) and start a new one on the same runtime."""
-    old = cluster.kubelets[node]
-    cluster.run(old.stop())
-    cluster.components.remove(old)
-    new = Kubelet(cluster.client_for(f"system:node:{node}", ["system:nodes"], agent="kubelet"), node_name=node,
-                  runtime=old.runtime, root_dir=old.root, config=old.config)
-    cluster.apiserver.kubelets[node] = KubeletServer(new)  # type: ignore[attr-defined]
-    cluster.kubelets[node] = cluster.add(new)
-    return new
 
 
 def process_groups_alive(groups: set[int]) -> list[int]:
@@ -68,7 +56,12 @@ def test_restarted_kubelet_adopts_and_stop_leaves_nothing(runtime: str) -> None:
         sandboxes = cluster.run(kubelet.runtime.list_pod_sandboxes())
         created = [e for e in env.events("default", "keeper") if e[1] == "Created"]
 
-        new = restart_kubelet(cluster, "node-1")
+        cluster.stop_kubelet("node-1")  # systemctl stop kubelet: its containers keep running
+        with pytest.raises(ValueError, match="already stopped"):
+            cluster.stop_kubelet("node-1")
+        assert "node-1" not in cluster.kubelets
+        new = cluster.start_kubelet("node-1")
+        assert cluster.kubelets["node-1"] is new and new is not kubelet and new.runtime is kubelet.runtime
         env.pod("default", "newcomer", "busybox", c_command=["sleep", "3600"])
         second = env.running("default", "newcomer")
         time.sleep(1)  # several PLEG relists of the new kubelet
@@ -100,6 +93,38 @@ def test_restarted_kubelet_adopts_and_stop_leaves_nothing(runtime: str) -> None:
         api = docker.from_env().api
         label = {"label": f"{LABEL_CLUSTER}={cluster_id}"}
         assert api.containers(all=True, filters=label) == [] and api.networks(filters=label) == []
+
+
+def test_a_stopped_kubelet_leaves_its_node_unknown_until_it_is_started_again() -> None:
+    """``stop_kubelet``: the node's Lease stops, the node lifecycle controller sets Ready=Unknown, taints
+    it unreachable and marks its pods not Ready; ``kubectl logs`` cannot reach it. ``start_kubelet``:
+    Ready again, the taints go, and the same pod is Ready again without a restart."""
+    with Cluster(nodes=1, runtime="sim", seed=3, set_kubeconfig_env=False,
+                 kubelet=KubeletConfig(renew_interval=0.2, lease_duration=4, status_update_interval=0.5),
+                 controllers=ControllerManagerConfig(node_monitor_grace_period=1.5, node_monitor_period=0.2)) as c:
+        env = Env(c)
+        env.pod("default", "keeper", "busybox")
+        env.running("default", "keeper")
+
+        def ready(obj: object) -> str:
+            return next(x.status for x in obj.status.conditions if x.type == "Ready")  # type: ignore[attr-defined]
+
+        c.stop_kubelet("node-1")
+        wait_for(lambda: ready(env.core.read_node("node-1")) == "Unknown")
+        wait_for(lambda: ready(env.core.read_namespaced_pod("keeper", "default")) == "False")
+        taints = wait_for(lambda: env.core.read_node("node-1").spec.taints)
+        assert {(t.key, t.effect) for t in taints} >= {("node.kubernetes.io/unreachable", "NoExecute")}
+        with pytest.raises(Exception, match="no kubelet is serving"):
+            env.core.read_namespaced_pod_log("keeper", "default")
+        with pytest.raises(ValueError, match="already stopped"):
+            c.stop_kubelet("node-1")
+
+        c.start_kubelet("node-1")
+        with pytest.raises(ValueError, match="is running"):
+            c.start_kubelet("node-1")
+        wait_for(lambda: ready(env.core.read_node("node-1")) == "True" and not env.core.read_node("node-1").spec.taints)
+        wait_for(lambda: ready(env.core.read_namespaced_pod("keeper", "default")) == "True")
+        assert env.core.read_namespaced_pod("keeper", "default").status.container_statuses[0].restart_count == 0
 
 
 class Stuck(Component):

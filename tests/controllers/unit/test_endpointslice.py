@@ -100,3 +100,29 @@ def test_a_slice_deleted_by_hand_comes_back(harness):
     h.drain(watch=True)
     assert [a.verb for a in h.writes()] == ["delete", "create"]
     assert len(slices(h)) == 1
+
+
+def test_a_second_sync_before_the_cache_has_seen_the_slice_creates_no_second_slice(harness):
+    """The ``endpointSliceTracker``: a Service synced again before the informer delivered the slice just
+    created waits for its cache instead of creating a second (placeholder) slice."""
+    h = harness(EndpointSliceController, [service(selector={"app": "web"}), pod("p", node="n1", ip="10.244.1.5")])
+    h.drain()  # the create is not delivered to the cache
+    h.controller.queue.add(KEY)
+    h.drain()
+    assert [a.verb for a in h.writes()] == ["create"]
+    h.drain(watch=True, advance=1)
+    assert [a.verb for a in h.writes()] == ["create"]
+    assert len(slices(h)) == 1
+
+
+def test_a_stray_slice_of_the_service_is_deleted(harness):
+    svc = service(selector={"app": "web"})
+    stray = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+             "metadata": meta("web-stray", labels={SERVICE_NAME: "web", MANAGED_BY: "endpointslice-controller.k8s.io"},
+                              ownerReferences=[owner(svc)]),
+             "addressType": "IPv4", "endpoints": [], "ports": []}
+    kept = {**stray, "metadata": {**stray["metadata"], "name": "web-kept"}}
+    h = harness(EndpointSliceController, [svc, kept, stray, pod("p", node="n1", ip="10.244.1.5")])
+    h.drain(watch=True)
+    assert [s["metadata"]["name"] for s in slices(h)] == ["web-kept"]
+    assert len(slices(h)[0]["endpoints"]) == 1
