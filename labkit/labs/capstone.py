@@ -45,8 +45,8 @@ LESSON = Lesson(
                  "A StatefulSet does not replace a pod until the old one is known to be gone, and nobody can "
                  "confirm that on a silent node",
                  "At most one pod per identity: kv-0 stays Terminating until its kubelet confirms or someone "
-                 "removes the Node (or taints it node.kubernetes.io/out-of-service). Its volume lives on that "
-                 "node too. Stateful tiers need replication of their own to survive a node."),
+                 "removes the Node (or taints it node.kubernetes.io/out-of-service); on a real cluster its local "
+                 "volume is on that node too. A stateful tier needs replication of its own to survive a node."),
         Question("One of three control-plane members is lost. What still works?",
                  ("Only reads: etcd refuses writes until the member returns",
                   "Everything: the load balancer sends kubectl to the others, etcd keeps a quorum of 2, and the "
@@ -80,7 +80,9 @@ MIN_REPLICAS, MAX_REPLICAS_AT_LEAST = 2, 4
 
 KV_PY = '''\
 """kv: counters over HTTP. GET /KEY reads one, POST /KEY/incr adds one; kept in DIR/kv.json."""
-import http.server, json, os, pathlib, sys, threading
+import http.server, json, os, pathlib, signal, sys, threading
+
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # as PID 1 in a container, SIGTERM is ignored unless handled
 
 path = pathlib.Path(sys.argv[1]) / "kv.json"
 data = json.loads(path.read_text()) if path.exists() else {}
@@ -117,7 +119,9 @@ http.server.ThreadingHTTPServer((os.environ.get("POD_IP", ""), 6379), KV).serve_
 
 WEB_PY = '''\
 """web: counts each visit in kv, answers with the count and the pod that served it."""
-import http.server, json, os, urllib.request
+import http.server, json, os, signal, sys, urllib.request
+
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # as PID 1 in a container, SIGTERM is ignored unless handled
 
 kv = f"http://{os.environ['KV_SERVICE_HOST']}:{os.environ['KV_SERVICE_PORT']}"
 me = os.environ.get("POD_NAME", "web")
@@ -645,9 +649,9 @@ def autoscale(cluster: Cluster) -> Exercise:
             deadline, shown = time.monotonic() + 60, ""
             while "<unknown>" in (line := kubectl("get", "hpa", "web", "-n", "shop", "--no-headers")) \\
                     and time.monotonic() < deadline:
-                if line != shown:
+                if line.split()[:-1] != shown:  # each change, not each second of its age
                     print(line)
-                    shown = line
+                    shown = line.split()[:-1]
                 time.sleep(0.5)
             print(line)
         """,
