@@ -13,6 +13,7 @@ requests: through the Service (:meth:`labkit.Cluster.generate_load`) or as the u
 from __future__ import annotations
 
 import textwrap
+import time
 from typing import Any
 
 from labkit.apimachinery.resource import parse_quantity
@@ -281,12 +282,18 @@ def _rollout_problems(deployment: dict[str, Any], want: int) -> list[str]:
     return []
 
 
-def serves(cluster: Cluster, requests: int = 4) -> list[str]:
-    """Send ``requests`` through Service web; what went wrong, or [] when each counted a visit in kv."""
-    report = cluster.generate_load("web", namespace=NAMESPACE, requests=requests, duration=10, timeout=3)
-    wrong = [r for r in report.results if not r.ok or not r.answer.body.startswith("visit ")]
-    if not wrong:
-        return []
+def serves(cluster: Cluster, requests: int = 4, patience: float = 5.0) -> list[str]:
+    """Send ``requests`` through Service web; what went wrong, or [] when each counted a visit in kv. Tried
+    again for ``patience`` seconds: kube-proxy learns of new endpoints a moment after the pods are ready."""
+    deadline = time.monotonic() + patience
+    while True:
+        report = cluster.generate_load("web", namespace=NAMESPACE, requests=requests, duration=10, timeout=3)
+        wrong = [r for r in report.results if not r.ok or not r.answer.body.startswith("visit ")]
+        if not wrong:
+            return []
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     first = wrong[0].answer
     said = first.error or f"HTTP {first.status}: {first.body[:80]!r}"
     return [f"{len(wrong)} of {len(report.results)} requests to Service web did not come back with a visit "
