@@ -46,7 +46,7 @@ from labkit.kubelet.envvars import expand, make_environment
 from labkit.kubelet.ipam import HostLocalIPAM, fallback_cidr
 from labkit.kubelet.nodelease import NodeLease
 from labkit.kubelet.podworkers import PodWorker, PodWorkers
-from labkit.kubelet.prober import ProbeWorker
+from labkit.kubelet.prober import INITIAL, ProbeWorker
 from labkit.kubelet.qos import container_oom_score_adjust, lowest_oom_score_adj
 from labkit.kubelet.runtime import (
     LABEL_CONTAINER_NAME,
@@ -646,9 +646,13 @@ class Kubelet(Component):
                     view.ready = cur is not None and cur.state == "exited" and cur.exit_code == 0
                     view.started = cur is not None and cur.state == "running"
                 elif cur is not None and cur.state == "running" and view.waiting is None:
-                    probes = state.probes.get(cur.id, {})
-                    view.started = "startup" not in probes or bool(probes["startup"].result)
-                    view.ready = view.started and ("readiness" not in probes or bool(probes["readiness"].result))
+                    workers = state.probes.get(cur.id)
+                    # before its workers are made (kube makes them with the pod), each probe's initial result
+                    results = ({probe: INITIAL[probe] for probe in ("startup", "readiness")
+                                if c.get(f"{probe}Probe") and not self.runtime.simulated} if workers is None
+                               else {probe: w.result for probe, w in workers.items()})
+                    view.started = "startup" not in results or bool(results["startup"])
+                    view.ready = view.started and ("readiness" not in results or bool(results["readiness"]))
                 out.append(view)
         return init_views, views
 

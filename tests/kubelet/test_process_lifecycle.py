@@ -103,3 +103,43 @@ def _logs(control_plane, node, pod_name: str, **kw) -> str:
         return control_plane.run(read())
     except KubeletError:  # not on the kubelet yet, or still waiting to start
         return ""
+
+
+def test_a_container_with_a_readiness_probe_is_not_ready_before_its_first_success(api, process_node):
+    """kube's probe workers exist with the pod, so a probed container reads not ready until the probe says
+    otherwise; the kubelet once wrote Ready=True for an instant after the start, before its workers existed."""
+    import asyncio
+    import contextlib
+
+    from labkit.client import resource_path
+
+    c = api.c
+
+    async def readiness_seen() -> list[str]:
+        seen: list[str] = []
+
+        async def watch() -> None:
+            async for _, obj in api.client.watch(resource_path("v1", "pods", namespace="default"),
+                                                 fieldSelector="metadata.name=never-ready"):
+                statuses = (obj.get("status") or {}).get("containerStatuses") or []
+                if statuses and "running" in statuses[0].get("state", {}):
+                    seen.append(condition(obj, "Ready"))
+
+        task = asyncio.create_task(watch())
+        await asyncio.sleep(0.2)
+        await api.client.create(resource_path("v1", "pods", namespace="default"), pod(
+            "never-ready", "pn1", [{"name": "app", "image": "busybox", "command": ["sleep", "3600"],
+                                    "readinessProbe": {"exec": {"command": ["false"]}, "periodSeconds": 1}}]))
+        for _ in range(40):  # until it runs, and two probe periods more
+            await asyncio.sleep(0.1)
+            if seen:
+                break
+        await asyncio.sleep(2)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return seen
+
+    seen = c.run(readiness_seen())
+    api.delete("pods", "never-ready", gracePeriodSeconds=0)
+    assert seen and set(seen) == {"False"}, seen

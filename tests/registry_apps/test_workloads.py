@@ -304,3 +304,29 @@ def test_cronjob_row():
     assert [c.name for c in CJ.columns] == ["Schedule", "Timezone", "Suspend", "Active", "Last Schedule", "Age",
                                             "Containers", "Images", "Selector"]
     assert CJ.cells(obj, NOW) == ["*/5 * * * *", "<none>", "False", 1, "60s", "5m", "c", "busybox", "<none>"]
+
+
+# --- StatefulSet ---------------------------------------------------------------------------------------
+
+
+def test_statefulset_containers_may_mount_a_claim_template(registry):
+    """kube leaves the template's pod spec unvalidated (ValidatePodTemplateSpecForStatefulSet): a mount
+    may name a claim template, which becomes a volume only in each pod. The template's labels are still checked."""
+    reg = registry("apps", "statefulsets")
+    db = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
+          "spec": {"serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+                   "template": {"metadata": {"labels": {"app": "db"}},
+                                "spec": {"containers": [{"name": "db", "image": "busybox",
+                                                         "volumeMounts": [{"name": "data", "mountPath": "/data"}]}]}},
+                   "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
+                       "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Mi"}}}}]}}
+    created, _ = reg.create("default", copy.deepcopy(db))
+    assert created["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] == [{"name": "data",
+                                                                                     "mountPath": "/data"}]
+    bad = copy.deepcopy(db)
+    bad["metadata"]["name"] = "bad"
+    bad["spec"]["template"]["metadata"]["labels"]["app"] = "db"
+    bad["spec"]["template"]["metadata"]["labels"]["bad key"] = "x"
+    with pytest.raises(ApiError) as err:
+        reg.create("default", bad)
+    assert [f for f, _ in status_causes(err.value)] == ["spec.template.metadata.labels"]

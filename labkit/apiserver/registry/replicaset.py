@@ -120,9 +120,11 @@ def default_template(spec: Obj) -> None:
     default_pod_spec(set_default(template, "spec", {}))
 
 
-def validate_selector_and_template(spec: Mapping[str, Any], *, kind: str, noun: str = "deployment") -> list[Cause]:
+def validate_selector_and_template(spec: Mapping[str, Any], *, kind: str, noun: str = "deployment",
+                                   pod_spec: bool = True) -> list[Cause]:
     """The selector/template part of ``ValidateReplicaSetSpec``, ``ValidateDeploymentSpec`` and
-    ``ValidateStatefulSetSpec`` (``noun``: what the empty-selector message calls the object)."""
+    ``ValidateStatefulSetSpec`` (``noun``: what the empty-selector message calls the object; ``pod_spec``:
+    whether the template's pod spec is validated, which ``ValidatePodTemplateSpecForStatefulSet`` skips)."""
     causes: list[Cause] = []
     selector = spec.get("selector")
     if selector is None:
@@ -137,20 +139,23 @@ def validate_selector_and_template(spec: Mapping[str, Any], *, kind: str, noun: 
     if converted is None:
         causes.append(invalid_go("spec.selector", go_label_selector(selector), "invalid label selector"))
     else:
-        causes += validate_template(spec.get("template") or {}, converted, kind=kind)
+        causes += validate_template(spec.get("template") or {}, converted, kind=kind, pod_spec=pod_spec)
     return causes
 
 
-def validate_template(template: Mapping[str, Any], selector: LabelSelector, *, kind: str) -> list[Cause]:
+def validate_template(template: Mapping[str, Any], selector: LabelSelector, *, kind: str,
+                      pod_spec: bool = True) -> list[Cause]:
     """``ValidatePodTemplateSpecForReplicaSet``: labels match the selector (a missing selector matches
-    nothing, so it fails here too), the pod spec is valid, and the pod restarts forever."""
+    nothing, so it fails here too), the pod spec is valid (unless ``pod_spec`` is False: then only the
+    labels are), and the pod restarts forever."""
     causes: list[Cause] = []
     meta = template.get("metadata") or {}
     labels = meta.get("labels")
     if not selector.empty() and not selector.matches(labels):
         causes.append(invalid_go("spec.template.metadata.labels", go_string_map(labels),
                                  "`selector` does not match template `labels`"))
-    causes += validate_pod_template(template, "spec.template")
+    causes += (validate_pod_template(template, "spec.template") if pod_spec
+               else validate_labels(meta.get("labels"), "spec.template.metadata.labels"))
     spec = template.get("spec") or {}
     policy = spec.get("restartPolicy")
     if policy != "Always":

@@ -5,6 +5,8 @@ Mirrors ``SetDefaults_StatefulSet`` (``pkg/apis/apps/v1/defaults.go``: ``Ordered
 policies ``Retain``, one replica, ten revisions kept; the claim templates' own defaults),
 ``ValidateStatefulSetSpec`` / ``ValidateStatefulSetUpdate`` (``pkg/apis/apps/validation``: policy and
 strategy values, the selector and template shared with ReplicaSets, each claim template as a claim;
+the template's pod spec is not validated, as kube's ``ValidatePodTemplateSpecForStatefulSet`` leaves
+it out: its containers may mount a claim template by name, which is a volume only in the pods;
 after creation only replicas, ordinals, template, updateStrategy, the retention policy and
 minReadySeconds change) and ``printStatefulSet`` (READY as ``ready/desired``).
 
@@ -104,7 +106,7 @@ class StatefulSetStrategy(Strategy):
                 causes.append(invalid(f"spec.persistentVolumeClaimRetentionPolicy.{when}", value,
                                       "must be 'Retain' or 'Delete'"))
         causes += nonnegative(spec, "replicas", "spec") + nonnegative(spec, "minReadySeconds", "spec")
-        causes += validate_selector_and_template(spec, kind=self.kind, noun="statefulset")
+        causes += validate_selector_and_template(spec, kind=self.kind, noun="statefulset", pod_spec=False)
         for i, claim in enumerate(spec.get("volumeClaimTemplates") or []):
             causes += validate_claim_spec((claim or {}).get("spec"), f"spec.volumeClaimTemplates[{i}].spec")
         return causes
