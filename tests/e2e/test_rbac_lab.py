@@ -33,7 +33,8 @@ def test_deployment_reader_says_what_is_wrong_refuses_too_much_and_passes_solved
 
     kubectl(cluster, "create", "clusterrolebinding", "jane-edits", "--clusterrole=edit", "--user=jane")
     assert ex.check().problems == (
-        *(f"jane may {verb} deployments: she should only read them" for verb in rbac.WRITE_VERBS),
+        *(f"jane may {verb} deployments: she should only read them"
+          for verb in ("create", "update", "patch", "delete")),
         "jane may update deployments/scale: she should only read them",
         "jane may list deployments in kube-system: grant the reads in default only "
         "(a RoleBinding, not a ClusterRoleBinding)")
