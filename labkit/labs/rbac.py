@@ -6,6 +6,8 @@ The check asks the API server, as jane, what she may do (a ``SelfSubjectAccessRe
 
 from __future__ import annotations
 
+import asyncio
+
 from labkit.client import resource_path
 from labkit.cluster import Cluster
 from labkit.exercises import Exercise
@@ -75,24 +77,36 @@ def deployment_reader(cluster: Cluster, user: str = "jane") -> Exercise:
     """``user`` may get, list and watch Deployments in ``default``, and nothing more with them."""
     client = cluster.client_for(user)
 
-    def may(verb: str, resource: str, group: str = "", namespace: str = "default", subresource: str = "") -> bool:
-        review = cluster.run(client.create(resource_path("authorization.k8s.io/v1", "selfsubjectaccessreviews"), {
-            "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-            "spec": {"resourceAttributes": {"verb": verb, "resource": resource, "group": group,
-                                            "namespace": namespace, "subresource": subresource}}}))
-        return bool(review["status"]["allowed"])
+    def allowed(*asks: tuple[str, str, str, str]) -> list[bool]:
+        """One SelfSubjectAccessReview per (verb, resource/subresource, group, namespace), sent together."""
+        async def review(verb: str, resource: str, group: str, namespace: str) -> bool:
+            plural, _, subresource = resource.partition("/")
+            answer = await client.create(resource_path("authorization.k8s.io/v1", "selfsubjectaccessreviews"), {
+                "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                "spec": {"resourceAttributes": {"verb": verb, "resource": plural, "subresource": subresource,
+                                                "group": group, "namespace": namespace}}})
+            return bool(answer["status"]["allowed"])
+
+        async def all_of() -> list[bool]:
+            return list(await asyncio.gather(*(review(*ask) for ask in asks)))
+
+        return cluster.run(all_of())
 
     def check() -> list[str]:
-        problems = [f"{user} may not {verb} deployments in default yet" for verb in READ_VERBS
-                    if not may(verb, "deployments", "apps")]
-        problems += [f"{user} may {verb} deployments: she should only read them" for verb in WRITE_VERBS
-                     if may(verb, "deployments", "apps")]
-        if may("update", "deployments", "apps", subresource="scale"):
+        reads = [(verb, "deployments", "apps", "default") for verb in READ_VERBS]
+        writes = [(verb, "deployments", "apps", "default") for verb in WRITE_VERBS]
+        others = [("update", "deployments/scale", "apps", "default"), ("list", "deployments", "apps", "kube-system"),
+                  ("list", "pods", "", "default")]
+        answers = dict(zip(reads + writes + others, allowed(*reads, *writes, *others), strict=True))
+        problems = [f"{user} may not {ask[0]} deployments in default yet" for ask in reads if not answers[ask]]
+        problems += [f"{user} may {ask[0]} deployments: she should only read them" for ask in writes if answers[ask]]
+        scale, elsewhere, pods = (answers[ask] for ask in others)
+        if scale:
             problems.append(f"{user} may update deployments/scale: she should only read them")
-        if may("list", "deployments", "apps", namespace="kube-system"):
+        if elsewhere:
             problems.append(f"{user} may list deployments in kube-system: grant the reads in default only "
                             f"(a RoleBinding, not a ClusterRoleBinding)")
-        if not may("list", "pods"):
+        if not pods:
             problems.append(f"{user} may no longer list pods in default")
         return problems
 
