@@ -8,10 +8,64 @@ from typing import Any
 from labkit.client import APIStatusError, resource_path
 from labkit.cluster import Cluster
 from labkit.exercises import Exercise
-from labkit.labs.lesson import Lesson
+from labkit.labs.lesson import Lesson, Question
 
-LESSON = Lesson("6.1", "6.1 · High availability", "04-ha-security/6.1-high-availability.ipynb",
-                exercises={"takeover": "the scheduler's takeover", "quorum": "how many members may be lost"})
+LESSON = Lesson(
+    "6.1", "6.1 · High availability", "04-ha-security/6.1-high-availability.ipynb",
+    exercises={"takeover": "the scheduler's takeover", "quorum": "how many members may be lost"},
+    questions=(
+        Question(
+            "The article's kubeadm join LB:PORT --token … --discovery-token-ca-cert-hash …, run as it "
+            "stands on a new machine: what does that machine become?",
+            choices=("A worker node: a control-plane member also needs --control-plane (and --certificate-key)",
+                     "A second control-plane member, since the endpoint is the load balancer's",
+                     "Nothing: kubeadm join refuses to run without --control-plane"),
+            answer="A worker node: a control-plane member also needs --control-plane (and --certificate-key)",
+            why="kubeadm join makes a worker unless told --control-plane; a control-plane member also needs "
+                "the shared certificates, copied by hand or downloaded with --certificate-key after "
+                "kubeadm init --upload-certs.",
+        ),
+        Question(
+            "The member whose scheduler holds the kube-scheduler Lease crashes. What happens to a pod "
+            "created right after?",
+            choices=("Another member's scheduler binds it at once: all of them schedule all the time",
+                     "It stays Pending until the crashed member is restarted",
+                     "It stays Pending until the Lease expires and another member's scheduler acquires it"),
+            answer="It stays Pending until the Lease expires and another member's scheduler acquires it",
+            why="Only the holder schedules; a crashed holder cannot release the Lease, so the others wait "
+                "until it has not been renewed for the lease duration (15 s by default, 6 s here).",
+        ),
+        Question(
+            "kubectl talks to the load balancer, and the API server it used has just died. Why does its "
+            "next command still work, before the health checks mark that server down?",
+            choices=("kubectl's kubeconfig lists every API server and it tries the next one",
+                     "haproxy retries a refused connection on another server (option redispatch)",
+                     "The dead API server's requests are forwarded by the other members"),
+            answer="haproxy retries a refused connection on another server (option redispatch)",
+            why="kubectl knows one address, the endpoint. The load balancer redispatches a failed connect "
+                "to the next server at once, and after three failed checks stops trying the dead one.",
+        ),
+        Question(
+            "With stacked etcd, one member's etcd dies but its API server keeps running. What does that "
+            "API server do?",
+            choices=("It switches to another member's etcd and carries on",
+                     "It fails the requests that need etcd, and its /readyz fails, so the load balancer "
+                     "stops sending it traffic",
+                     "It serves every request from its cache until etcd is back"),
+            answer="It fails the requests that need etcd, and its /readyz fails, so the load balancer "
+                   "stops sending it traffic",
+            why="kubeadm points each API server at its own node's etcd only (--etcd-servers=https://127.0.0.1:2379); "
+                "requests that need no etcd, such as /version, still answer.",
+        ),
+        Question(
+            "A cluster has 4 etcd members. How many may fail while it still accepts writes?",
+            choices=("1", "2", "3"),
+            answer="1",
+            why="A quorum of 4 is 3, so only 1 may fail: the same as with 3 members. An even count adds a "
+                "member to fail and no tolerance, which is why etcd clusters have 3 or 5 members.",
+        ),
+    ),
+)
 
 #: how long the quorum check lets etcd elect a leader (its election timeout is 1 s) before a write must pass
 ELECTION_GRACE = 10.0
@@ -44,12 +98,17 @@ def scheduler_takeover(cluster: Cluster) -> Exercise:
             create a pod named `proof` (image `nginx`) and wait until another member's scheduler binds it.
         """,
         check=check,
-        hint="""
-            `cp.lease_holder("kube-scheduler")` names the member (or read the Lease with
-            `kubectl get lease kube-scheduler -n kube-system -o yaml`: its holderIdentity starts with
-            it); `cp.kill(name)` crashes it. Then `kubectl run proof --image=nginx`, and wait for
-            `spec.nodeName`: the Lease first has to expire (6 s here).
-        """,
+        hint=[
+            "Which member's scheduler leads is written in a Lease in kube-system. Once that member is "
+            "gone, another scheduler takes over, but only after the Lease has expired.",
+            "`cp.lease_holder(\"kube-scheduler\")` names the member (or read the Lease: `kubectl get lease "
+            "kube-scheduler -n kube-system -o yaml`, whose holderIdentity starts with it), and `cp.kill(name)` "
+            "crashes one, as in \"The scheduler's Lease moves\" above.",
+            "Kill the member `cp.lease_holder(\"kube-scheduler\")` names with `cp.kill`, then create the pod "
+            "(`kubectl run proof --image=nginx`; retry while the create fails: the killed member may have "
+            "led etcd too) and poll it until its `spec.nodeName` is set, about 6 s later, when the Lease "
+            "has expired.",
+        ],
         solution="""
             import time
             from kubernetes import client, config
@@ -116,10 +175,13 @@ def quorum(cluster: Cluster, namespace: dict[str, Any]) -> Exercise:
             lose; the check writes through a member whose etcd runs, and the write must succeed.
         """,
         check=check,
-        hint="""
-            A quorum is a majority: ⌊n/2⌋ + 1 of n. What is left over may fail: 3 → 1, 5 → 2. Pause
-            one member with `cp.pause_etcd(cp.members[-1].name)`.
-        """,
+        hint=[
+            "A quorum is a majority of the members: how many may go while a majority is left?",
+            "⌊n/2⌋ + 1 of n members must run; the rest may fail. `cp.pause_etcd(name)` pauses one member's "
+            "etcd (the names are in `cp.members`), as \"Two of three: no quorum\" above did to two.",
+            "`tolerated(n)` returns `(n - 1) // 2`: 1 for 3 members, 2 for 5. Then pause exactly one etcd "
+            "member, e.g. `cp.pause_etcd(cp.members[-1].name)`.",
+        ],
         solution="""
             def tolerated(n):
                 return (n - 1) // 2

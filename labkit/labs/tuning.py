@@ -10,10 +10,56 @@ from labkit.apimachinery.resource import Quantity, format_quantity, parse_quanti
 from labkit.client import APIStatusError, resource_path
 from labkit.cluster import Cluster
 from labkit.exercises import Exercise
-from labkit.labs.lesson import Lesson
+from labkit.labs.lesson import Lesson, Question
 
-LESSON = Lesson("6.2", "6.2 · Performance tuning", "04-ha-security/6.2-performance-tuning.ipynb",
-                exercises={"quota": "requests that fit the quota", "target": "hold CPU near 50 %"})
+LESSON = Lesson(
+    "6.2", "6.2 · Performance tuning", "04-ha-security/6.2-performance-tuning.ipynb",
+    exercises={"quota": "requests that fit the quota", "target": "hold CPU near 50 %"},
+    questions=(
+        Question(
+            "The article's pod sets only limits (cpu 500m, memory 512Mi). What are its requests, and its QoS class?",
+            choices=("No requests, so BestEffort", "Requests equal to the limits, so Guaranteed",
+                     "Requests of zero, so Burstable"),
+            answer="Requests equal to the limits, so Guaranteed",
+            why="A container that names a limit and no request is given a request equal to the limit; with "
+                "CPU and memory requests equal to their limits in every container, the pod is Guaranteed.",
+        ),
+        Question(
+            "A container goes over its CPU limit, another over its memory limit. What happens to each?",
+            choices=("Both are killed and restarted",
+                     "Both are throttled until they use less",
+                     "The first is throttled (CFS quota); the second is OOM-killed (exit 137) and restarted"),
+            answer="The first is throttled (CFS quota); the second is OOM-killed (exit 137) and restarted",
+            why="CPU time can be withheld: the kernel stops the cgroup for the rest of each 100 ms period. "
+                "Memory cannot be withheld, so the kernel's OOM killer ends the container.",
+        ),
+        Question(
+            "A namespace has a ResourceQuota on requests.cpu and no LimitRange. A pod that states no "
+            "requests is created there. What happens?",
+            choices=("It is refused with 403: the quota requires every pod to state requests.cpu",
+                     "It runs, and counts as zero against the quota",
+                     "It waits Pending until the quota has room"),
+            answer="It is refused with 403: the quota requires every pod to state requests.cpu",
+            why="The ResourceQuota admission plugin refuses a pod that does not say what it requests of a "
+                "resource the quota tracks (must specify requests.cpu); a LimitRange's defaults would fill it in.",
+        ),
+        Question(
+            "An HPA targets 50 % CPU. Two replicas run at 150 % of their requests. How many does it want?",
+            choices=("3", "4", "6"),
+            answer="6",
+            why="desired = ceil(current replicas × current utilization / target) = ceil(2 × 150 / 50) = 6, "
+                "within minReplicas and maxReplicas.",
+        ),
+        Question(
+            "Which scoring strategy of NodeResourcesFit leaves whole nodes empty, for a cluster autoscaler "
+            "to remove?",
+            choices=("LeastAllocated, the default", "MostAllocated", "Neither: the scheduler always spreads"),
+            answer="MostAllocated",
+            why="MostAllocated prefers the fullest node that still fits, so pods pack onto few nodes; "
+                "LeastAllocated prefers the emptiest node and spreads them.",
+        ),
+    ),
+)
 
 #: exercise 1: the Deployment and the quota of its namespace
 WORKER_NAMESPACE, WORKER, QUOTA = "team-b", "worker", "compute"
@@ -93,12 +139,18 @@ def fit_quota(cluster: Cluster) -> Exercise:
             uses (`kubectl top pods -n {WORKER_NAMESPACE}`). Change the Deployment, not the quota.
         """,
         check=check,
-        hint="""
-            Five pods in `requests.cpu: 1` leave 200m each, and `1Gi` leaves 204Mi. Each uses about
-            180m and 150Mi: requests of `cpu: 200m` and `memory: 200Mi` fit. One more catch: the
-            quota is full, so a rolling update cannot create its first new pod; change the
-            Deployment's `strategy` to `type: Recreate` (and `rollingUpdate: null`) in the same patch.
-        """,
+        hint=[
+            "Divide the quota by the replicas: what may each pod request? Then compare that with what each "
+            "really uses.",
+            f"`kubectl top pods -n {WORKER_NAMESPACE}` shows the usage; `kubectl describe quota -n "
+            f"{WORKER_NAMESPACE}` and `kubectl describe rs -n {WORKER_NAMESPACE}` show what is requested and "
+            "why pods are refused. Mind the rollout too: a rolling update creates a new pod before it "
+            "removes an old one, and the quota is full.",
+            "Five pods in `requests.cpu: 1` leave 200m each, and `1Gi` leaves 204Mi; each uses about 180m "
+            "and 150Mi, so requests of `cpu: 200m` and `memory: 200Mi` fit. Patch the Deployment with "
+            "those requests and, in the same patch, `strategy: {type: Recreate, rollingUpdate: null}`, so "
+            "the old pods go before the new ones come.",
+        ],
         solution=f"""
             import json, subprocess, time
             patch = {{"spec": {{"strategy": {{"type": "Recreate", "rollingUpdate": None}},
@@ -161,11 +213,15 @@ def hold_target(cluster: Cluster) -> Exercise:
             {BAND[1]} %: keep the target at {TARGET} %, and keep each pod's request at {API_REQUEST}.
         """,
         check=check,
-        hint=f"""
-            `kubectl describe hpa {API}` says what holds it back: `ScalingLimited True TooManyReplicas`.
-            The load is about 1 CPU; at {TARGET} % of {API_REQUEST} each pod should carry 100m. How many
-            replicas is that? Raise `spec.maxReplicas` above it (`kubectl patch hpa {API} -p ...`).
-        """,
+        hint=[
+            "The target is right and so are the requests: something stops the autoscaler from adding as "
+            "many pods as it wants.",
+            f"`kubectl describe hpa {API}`: its conditions say what holds it back (`ScalingLimited`), and "
+            f"its spec says how far it may go.",
+            f"The load is about 1 CPU; at {TARGET} % of {API_REQUEST} each pod should carry 100m, so about "
+            f"10 pods. `ScalingLimited True TooManyReplicas` says `spec.maxReplicas` (3) stops it: raise it "
+            f"to 10 or more (`kubectl patch hpa {API} -p '{{\"spec\": {{\"maxReplicas\": 12}}}}'`) and wait.",
+        ],
         solution=f"""
             import json, subprocess, time
             subprocess.run(["kubectl", "--kubeconfig", str(perf.kubeconfig), "patch", "hpa", "{API}", "-p",

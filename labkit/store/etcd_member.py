@@ -304,11 +304,19 @@ class EtcdMember:
                 self.process.kill()
             self.process.wait()
 
-    def pause(self) -> None:
-        """SIGSTOP: the process stays, answers nothing and sends no heartbeat, until :meth:`resume`."""
+    def pause(self, timeout: float = 5.0) -> None:
+        """SIGSTOP: the process stays, answers nothing and sends no heartbeat, until :meth:`resume`.
+        Returns once the kernel shows it stopped (a busy machine delivers the signal later), so
+        :attr:`paused` is true on return."""
         if self.running:
             assert self.process is not None
             self.process.send_signal(signal.SIGSTOP)
+            deadline = time.monotonic() + timeout
+            while not self.paused and self.running:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"etcd member {self.name} (pid {self.pid}) is not stopped {timeout:g}s "
+                                       "after SIGSTOP")
+                time.sleep(0.01)
 
     def resume(self) -> None:
         if self.running:

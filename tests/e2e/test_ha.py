@@ -208,6 +208,7 @@ def test_without_a_quorum_a_write_fails_as_kube_apiserver_says_and_holds_up_no_o
     survivor = cp.members[0]
     for member in cp.members[1:]:
         cp.pause_etcd(member.name)
+        assert member.etcd.paused, "pause_etcd returns once the kernel shows the process stopped"
     answers: list[Exception] = []
 
     def write() -> None:
