@@ -36,7 +36,7 @@ LESSON = Lesson(
 )
 
 
-def rows(core: Any, namespace: dict[str, Any]) -> Exercise:
+def who_runs_where(core: Any, namespace: dict[str, Any]) -> Exercise:
     """``rows`` in the notebook: (name, node, IP) of every pod in ``default``, sorted; ``core`` is the
     notebook's ``CoreV1Api``."""
 

@@ -67,7 +67,9 @@ def fit(core: Any) -> Exercise:
         "fit",
         task="""
             The pod `big` cannot be scheduled. Make it run with a request of 1 CPU instead of 3.
-            A pod's requests cannot be changed by updating it: delete it and create it again.
+            An ordinary update cannot change a pod's requests (Kubernetes 1.33 and later can resize a
+            *running* pod's containers through the `resize` subresource, which labkit does not have):
+            delete it and create it again.
         """,
         check=check,
         hint=[
