@@ -646,9 +646,12 @@ class Kubelet(Component):
                     view.ready = cur is not None and cur.state == "exited" and cur.exit_code == 0
                     view.started = cur is not None and cur.state == "running"
                 elif cur is not None and cur.state == "running" and view.waiting is None:
+                    # kube's prober has a worker for each probe from the pod's admission on, so a probe whose
+                    # worker is not there yet (a container started in this sync) has not succeeded either
                     probes = state.probes.get(cur.id, {})
-                    view.started = "startup" not in probes or bool(probes["startup"].result)
-                    view.ready = view.started and ("readiness" not in probes or bool(probes["readiness"].result))
+                    view.started = bool(probes["startup"].result) if "startup" in probes else "startupProbe" not in c
+                    view.ready = view.started and (bool(probes["readiness"].result) if "readiness" in probes
+                                                   else "readinessProbe" not in c)
                 out.append(view)
         return init_views, views
 
