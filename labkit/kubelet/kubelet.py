@@ -610,6 +610,13 @@ class Kubelet(Component):
                 workers[kind].start()
         state.probes[cur.id] = workers
 
+    def _probe_passed(self, probes: dict[str, ProbeWorker], c: Obj, kind: str) -> bool:
+        """kube's prober has a worker for each probe from the pod's admission on, so a probe with no worker
+        yet (its container started in this sync) has not succeeded either; sim nodes run no probes."""
+        if kind in probes:
+            return bool(probes[kind].result)
+        return self.runtime.simulated or f"{kind}Probe" not in c
+
     def _failed_probe(self, state: PodState, cur: ContainerStatus) -> str:
         workers = state.probes.get(cur.id, {})
         for kind in ("startup", "liveness"):
@@ -646,12 +653,9 @@ class Kubelet(Component):
                     view.ready = cur is not None and cur.state == "exited" and cur.exit_code == 0
                     view.started = cur is not None and cur.state == "running"
                 elif cur is not None and cur.state == "running" and view.waiting is None:
-                    # kube's prober has a worker for each probe from the pod's admission on, so a probe whose
-                    # worker is not there yet (a container started in this sync) has not succeeded either
                     probes = state.probes.get(cur.id, {})
-                    view.started = bool(probes["startup"].result) if "startup" in probes else "startupProbe" not in c
-                    view.ready = view.started and (bool(probes["readiness"].result) if "readiness" in probes
-                                                   else "readinessProbe" not in c)
+                    view.started = self._probe_passed(probes, c, "startup")
+                    view.ready = view.started and self._probe_passed(probes, c, "readiness")
                 out.append(view)
         return init_views, views
 
