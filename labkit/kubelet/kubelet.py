@@ -46,7 +46,7 @@ from labkit.kubelet.envvars import expand, make_environment
 from labkit.kubelet.ipam import HostLocalIPAM, fallback_cidr
 from labkit.kubelet.nodelease import NodeLease
 from labkit.kubelet.podworkers import PodWorker, PodWorkers
-from labkit.kubelet.prober import INITIAL, ProbeWorker
+from labkit.kubelet.prober import ProbeWorker
 from labkit.kubelet.qos import container_oom_score_adjust, lowest_oom_score_adj
 from labkit.kubelet.runtime import (
     LABEL_CONTAINER_NAME,
@@ -610,6 +610,13 @@ class Kubelet(Component):
                 workers[kind].start()
         state.probes[cur.id] = workers
 
+    def _probe_passed(self, probes: dict[str, ProbeWorker], c: Obj, kind: str) -> bool:
+        """kube's prober has a worker for each probe from the pod's admission on, so a probe with no worker
+        yet (its container started in this sync) has not succeeded either; sim nodes run no probes."""
+        if kind in probes:
+            return bool(probes[kind].result)
+        return self.runtime.simulated or f"{kind}Probe" not in c
+
     def _failed_probe(self, state: PodState, cur: ContainerStatus) -> str:
         workers = state.probes.get(cur.id, {})
         for kind in ("startup", "liveness"):
@@ -646,13 +653,9 @@ class Kubelet(Component):
                     view.ready = cur is not None and cur.state == "exited" and cur.exit_code == 0
                     view.started = cur is not None and cur.state == "running"
                 elif cur is not None and cur.state == "running" and view.waiting is None:
-                    workers = state.probes.get(cur.id)
-                    # before its workers are made (kube makes them with the pod), each probe's initial result
-                    results = ({probe: INITIAL[probe] for probe in ("startup", "readiness")
-                                if c.get(f"{probe}Probe") and not self.runtime.simulated} if workers is None
-                               else {probe: w.result for probe, w in workers.items()})
-                    view.started = "startup" not in results or bool(results["startup"])
-                    view.ready = view.started and ("readiness" not in results or bool(results["readiness"]))
+                    probes = state.probes.get(cur.id, {})
+                    view.started = self._probe_passed(probes, c, "startup")
+                    view.ready = view.started and self._probe_passed(probes, c, "readiness")
                 out.append(view)
         return init_views, views
 

@@ -44,3 +44,14 @@ def test_a_sim_container_that_starts_or_exits_wakes_its_pod_without_a_relist(api
     done = wait_for(lambda: (x := api.get("pods", "ev-exit")) and x["status"].get("phase") == "Failed" and x,
                     timeout=10)
     assert done["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 3
+
+
+def test_a_sim_container_with_a_readiness_probe_becomes_ready(api, control_plane):
+    """Sim nodes run no probes: a container that has one counts as passing it, so its pod becomes Ready."""
+    start_kubelet(control_plane, "probed", SimRuntime(node="probed"))
+    api.create("pods", pod("sim-probed", "probed", [{"name": "c", "image": "nginx",
+                                                     "readinessProbe": {"exec": {"command": ["false"]}}}]))
+    p = wait_for(lambda: (x := api.get("pods", "sim-probed")) and x["status"].get("phase") == "Running" and x)
+    statuses = wait_for(lambda: (s := api.get("pods", "sim-probed")["status"].get("containerStatuses")) and s[0]["ready"]
+                        and s)
+    assert p["spec"]["nodeName"] == "probed" and statuses[0]["ready"]

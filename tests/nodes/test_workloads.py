@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from kubernetes import watch
 from kubernetes.stream import portforward, stream
 
 from testkit import Kubectl, kubectl_path, need
@@ -116,6 +117,23 @@ def test_python_client_exec_port_forward_and_followed_log(streaming_pods: tuple[
             break
     resp.release_conn()
     assert seen.startswith(b"first line\n")
+
+
+def test_a_container_with_a_readiness_probe_starts_unready(env: Env) -> None:
+    """The first status that shows the container running already says it is not ready: a Service must not
+    send it traffic before its readiness probe has succeeded once (this one never does)."""
+    ns = env.namespace()
+    since = env.core.list_namespaced_pod(ns).metadata.resource_version
+    env.pod(ns, "never-ready", HELLO, c_readinessProbe={"exec": {"command": ["false"]}})
+    w = watch.Watch()
+    for event in w.stream(env.core.list_namespaced_pod, ns, resource_version=since, timeout_seconds=60):
+        statuses = event["object"].status.container_statuses or []
+        if statuses and statuses[0].state.running:
+            w.stop()
+            assert not statuses[0].ready, statuses[0]
+            assert not any(c.type == "Ready" and c.status == "True" for c in event["object"].status.conditions)
+            return
+    raise AssertionError(f"the container never ran: {env.describe(ns, 'never-ready')}")
 
 
 @pytest.fixture(scope="package")
