@@ -35,15 +35,16 @@ STATE_COLORS = {"waiting": PHASE_COLORS["Pending"], "running": PHASE_COLORS["Run
 class InformerFeed(Component):
     """Informers that feed one widget, run as a component on the cluster's loop (stopped with the
     cluster, or by :meth:`detach` when the widget closes). ``on_tick`` is called every ``tick``
-    seconds on the loop (a widget whose view ages with the clock invalidates itself there)."""
+    seconds on the loop (a widget whose view ages with the clock invalidates itself there);
+    ``on_stop`` once when the cluster stops it (not when the widget closes)."""
 
     name = "widget-feed"
 
     def __init__(self, cluster: Any, informers: Callable[[Any], Iterable[Informer]], *, tick: float = 0,
-                 on_tick: Callable[[], None] | None = None) -> None:
+                 on_tick: Callable[[], None] | None = None, on_stop: Callable[[], None] | None = None) -> None:
         super().__init__(cluster.client_for("labkit:widgets", ["system:masters"], agent="labkit-widgets"))
         self.informers = list(informers(self.client))
-        self.tick, self.on_tick = tick, on_tick
+        self.tick, self.on_tick, self.on_stop = tick, on_tick, on_stop
 
     async def run(self) -> None:
         for informer in self.informers:
@@ -68,7 +69,13 @@ class InformerFeed(Component):
         widget.on_close(lambda: feed.detach(cluster))
         return feed
 
+    async def stop(self) -> None:
+        await super().stop()
+        if self.on_stop is not None:
+            self.on_stop()
+
     def detach(self, cluster: Any) -> None:
+        self.on_stop = None  # the widget closes: nothing to tell it
         if self in cluster.components:
             cluster.components.remove(self)
             cluster.run(self.stop())

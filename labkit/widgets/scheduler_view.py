@@ -21,25 +21,31 @@ VERDICT_COLORS = {"Success": "#dff0d8", "Skip": "#eeeeee", "not run": "#f7f7f7"}
 
 
 class SchedulerView(LiveWidget):
-    """``SchedulerView(cluster, "pod/web")`` (live) or ``SchedulerView(attempts=[...])``."""
+    """``SchedulerView(cluster, "pod/web")`` (the attempts so far; ``live=True`` follows new ones) or
+    ``SchedulerView(attempts=[...])``."""
 
     css_name = "scheduler-view"
 
     def __init__(self, cluster: Any = None, pod: Any = None, *, attempts: list[Attempt] | None = None,
-                 namespace: str = "default", live: bool = True, **kwargs: Any) -> None:
+                 namespace: str = "default", live: bool = False, **kwargs: Any) -> None:
         if (cluster is None) == (attempts is None):
             raise ValueError("pass a cluster and a pod, or attempts")
         self.choose = ipywidgets.Dropdown(description="attempt", options=[])
-        super().__init__(controls=[self.choose], **kwargs)
+        super().__init__(controls=[self.choose], live=live and cluster is not None, toggle=cluster is not None,
+                         **kwargs)
         self.cluster = cluster
         self.ref = ref_of(pod, namespace=namespace) if cluster is not None else None
         self.attempts: list[Attempt] = list(attempts or [])
         self.choose.observe(lambda _: self.redraw(), names="value")
-        if self.ref is not None and live:
-            ref = self.ref
-            self.follow(cluster.trace, lambda r: r.resource.partition("/")[0] == "pods"
-                        and (r.namespace, r.name) == (ref.namespace, ref.name))
+        if self.live:
+            self.sources()
         self.refresh()
+
+    def sources(self) -> None:
+        if self.ref is not None:
+            ref = self.ref
+            self.follow(self.cluster.trace, lambda r: r.resource.partition("/")[0] == "pods"
+                        and (r.namespace, r.name) == (ref.namespace, ref.name))
 
     @property
     def attempt(self) -> Attempt | None:

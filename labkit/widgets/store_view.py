@@ -33,7 +33,7 @@ class StoreView(LiveWidget):
         self.select = ipywidgets.Dropdown(description="key", options=[])
         self.compact_button = ipywidgets.Button(description="compact",
                                                 tooltip="compact history up to the current revision")
-        super().__init__(controls=[ipywidgets.HBox([self.select, self.compact_button])], **kwargs)
+        super().__init__(controls=[ipywidgets.HBox([self.select, self.compact_button])], live=live, **kwargs)
         self.cluster = cluster
         self.prefix = prefix
         self.max_keys = max_keys

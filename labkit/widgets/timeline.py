@@ -3,8 +3,9 @@
 labkit's own. Lanes are the components (client, apiserver, etcd, scheduler, controller-manager, each
 kubelet, kube-proxy); each :class:`~labkit.widgets.story.Step` is an arrow between two lanes, or a
 note on one lane for a decision. A ``Play`` and an ``IntSlider`` are ``jslink``-ed (so replay works
-even in a static export); the diagram shows the steps up to the slider's value. Live timelines
-follow the trace: when the slider is at the end it stays at the end as steps arrive.
+even in a static export); the diagram shows the steps up to the slider's value. A timeline is the
+story up to the moment it was made (a snapshot: later cells add nothing to it); a live one (the *live*
+button, or ``live=True``) follows the trace, and when the slider is at the end it stays there as steps arrive.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ KIND_COLORS = {"request": "#1f5fa8", "store": "#6b4fa0", "watch": "#2e8b57", "sc
 
 
 class Timeline(LiveWidget):
-    """``Timeline(cluster, "pod/web")`` (live) or ``Timeline(story=some_story)`` (fixed)."""
+    """``Timeline(cluster, "pod/web")`` (the story so far; ``live=True`` follows it) or
+    ``Timeline(story=some_story)`` (fixed)."""
 
     css_name = "timeline"
 
     def __init__(self, cluster: Any = None, obj: Any = None, *, story: Story | None = None,
-                 namespace: str = "default", live: bool = True, interval_ms: int = 600, **kwargs: Any) -> None:
+                 namespace: str = "default", live: bool = False, interval_ms: int = 600, **kwargs: Any) -> None:
         if (cluster is None) == (story is None):
             raise ValueError("pass a cluster and an object, or a story")
         self.play = ipywidgets.Play(min=0, max=0, value=0, step=1, interval=interval_ms, description="replay")
@@ -38,17 +40,25 @@ class Timeline(LiveWidget):
         self.step_button = ipywidgets.Button(description="step", tooltip="show one more step", icon="step-forward")
         ipywidgets.jslink((self.play, "value"), (self.slider, "value"))
         ipywidgets.jslink((self.play, "max"), (self.slider, "max"))
-        super().__init__(controls=[ipywidgets.HBox([self.play, self.slider, self.step_button])], **kwargs)
+        super().__init__(controls=[ipywidgets.HBox([self.play, self.slider, self.step_button])], live=live and cluster is not None,
+                         toggle=cluster is not None, **kwargs)
         self.cluster = cluster
         self.ref = ref_of(obj, namespace=namespace) if cluster is not None else None
         self.story = story or Story((), ())
         self.slider.observe(lambda _: self.redraw(), names="value")
         self.step_button.on_click(lambda _: self.step())
-        if self.ref is not None and live:
+        if self.live:
+            self.sources()
+        self.refresh()
+
+    def sources(self) -> None:
+        if self.ref is not None:
             related = RELATED.get(self.ref.resource, {self.ref.resource})
             ns = self.ref.namespace
-            self.follow(cluster.trace, lambda r: r.namespace == ns and r.resource.partition("/")[0] in related)
-        self.refresh()
+            self.follow(self.cluster.trace, lambda r: r.namespace == ns and r.resource.partition("/")[0] in related)
+
+    def moment(self) -> str:
+        return f"{len(self.story.steps)} steps so far"
 
     @property
     def position(self) -> int:
