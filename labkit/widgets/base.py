@@ -34,6 +34,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import re
 import threading
 import time
 import weakref
@@ -45,6 +46,8 @@ import ipywidgets
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+#: the identity the widgets' own informers use (their watch events are no part of a story)
+WIDGET_USER = "labkit:widgets"
 # Pod phases (and node conditions) → fill colours, shared by every widget so a phase looks the same everywhere.
 PHASE_COLORS = {
     "Pending": "#f0ad4e",
@@ -57,6 +60,8 @@ PHASE_COLORS = {
     "NotReady": "#d9534f",
 }
 CSS = (".labkit-widget svg text{font-family:monospace;font-size:11px}"
+       # the view takes the output area's width, no more: what cannot wrap scrolls inside it
+       ".labkit-widget .widget-html-content{min-width:0;max-width:100%;overflow-x:auto}"
        ".labkit-widget table{border-collapse:collapse;font-family:monospace;font-size:12px}"
        ".labkit-widget td,.labkit-widget th{border:1px solid #ccc;padding:2px 6px;text-align:left}"
        ".labkit-widget .labkit-problem{color:#a40000;overflow-wrap:anywhere}"
@@ -70,10 +75,22 @@ def esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
+def esc_wrap(value: object, *, camel: bool = False) -> str:
+    """:func:`esc`, with line-break opportunities after ``/ ( _ ,`` (and with ``camel`` inside
+    CamelCase, for column headers such as plugin names), so that a long name (a taint, a store key)
+    wraps in a narrow cell where it reads best instead of being cut."""
+    out = esc(value)
+    if camel:
+        out = re.sub(r"(?<=[a-z])(?=[A-Z])", "<wbr>", out)
+    for ch in "/(_,":
+        out = out.replace(ch, ch + "<wbr>")
+    return out
+
+
 def table(header: Iterable[str], rows: Iterable[Iterable[object]], *, css_class: str = "") -> str:
     """A plain HTML table; cells are escaped."""
-    head = "".join(f"<th>{esc(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows)
+    head = "".join(f"<th>{esc_wrap(h, camel=True)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{esc_wrap(c)}</td>" for c in row) + "</tr>" for row in rows)
     cls = f' class="{esc(css_class)}"' if css_class else ""
     return f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -131,9 +148,9 @@ class LiveWidget(ipywidgets.VBox):
         self.live_button: ipywidgets.ToggleButton | None = None
         if toggle:
             self.live_button = ipywidgets.ToggleButton(
-                value=live, description="live", icon="play", layout=ipywidgets.Layout(width="auto"),
+                value=live, description="live", icon="play", layout=ipywidgets.Layout(width="auto", flex="0 0 auto"),
                 tooltip="on: follow the cluster as it changes; off: keep the moment shown")
-            controls = [ipywidgets.HBox([self.live_button, *controls])] if controls else [self.live_button]
+            controls = [ipywidgets.HBox([self.live_button, *controls], layout=ipywidgets.Layout(flex_flow="row wrap"))]
         super().__init__(children=[*controls, self.view], **kwargs)
         self.add_class("labkit-widget")
         self.add_class(f"labkit-{self.css_name}")
@@ -179,7 +196,7 @@ class LiveWidget(ipywidgets.VBox):
         at = time.strftime("%H:%M:%S", time.localtime(self.taken)) if self.taken else "-"
         moment = f", {esc(self.moment())}" if self.moment() else ""
         switch = " (press <i>live</i> to follow the cluster)" if self.live_button else ""
-        return f'<div class="labkit-when snapshot"><b>snapshot</b>the cluster at {at}{moment}{switch}</div>'
+        return f'<div class="labkit-when snapshot"><b>snapshot</b>as of {at}{moment}{switch}</div>'
 
     # --- updates --------------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from typing import Any
 from labkit.apimachinery.meta import Obj
 from labkit.component import Component
 from labkit.informer import Informer
-from labkit.widgets.base import PHASE_COLORS, LiveWidget, esc
+from labkit.widgets.base import PHASE_COLORS, WIDGET_USER, LiveWidget, esc, esc_wrap
 
 CONDITION_ORDER = ("PodScheduled", "Initialized", "ContainersReady", "Ready")
 STATE_COLORS = {"waiting": PHASE_COLORS["Pending"], "running": PHASE_COLORS["Running"],
@@ -42,7 +42,7 @@ class InformerFeed(Component):
 
     def __init__(self, cluster: Any, informers: Callable[[Any], Iterable[Informer]], *, tick: float = 0,
                  on_tick: Callable[[], None] | None = None, on_stop: Callable[[], None] | None = None) -> None:
-        super().__init__(cluster.client_for("labkit:widgets", ["system:masters"], agent="labkit-widgets"))
+        super().__init__(cluster.client_for(WIDGET_USER, ["system:masters"], agent="labkit-widgets"))
         self.informers = list(informers(self.client))
         self.tick, self.on_tick, self.on_stop = tick, on_tick, on_stop
 
@@ -185,7 +185,8 @@ class PodLifecycle(LiveWidget):
         if not self.rows:
             return f"{title}<div>no watch event yet</div>"
         t0 = self.rows[0].t
-        header = "".join(f"<th>{h}</th>" for h in ("#", "t", "event", "phase", "node", *CONDITION_ORDER, "containers"))
+        columns = ("#", "t", "event", "phase", "node", *CONDITION_ORDER, "containers")
+        header = "".join(f"<th>{esc_wrap(h, camel=True)}</th>" for h in columns)
         body = "".join(self._row_html(i, row, t0) for i, row in enumerate(self.rows, 1))
         return f"{title}{self._strip(t0)}<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -193,7 +194,8 @@ class PodLifecycle(LiveWidget):
         conds = dict(row.conditions)
         deleting = " (deleting)" if row.deleting else ""
         cells = [f"<td>{i}</td><td>+{row.t - t0:.1f}s</td><td>{esc(row.event)}{deleting}</td>",
-                 _cell(row.phase or "-", PHASE_COLORS.get(row.phase, "")), f"<td>{esc(row.node or '-')}</td>"]
+                 _cell(row.phase or "-", PHASE_COLORS.get(row.phase, "")),
+                 f'<td style="white-space:nowrap">{esc(row.node or "-")}</td>']
         colors = {"True": PHASE_COLORS["Ready"], "False": PHASE_COLORS["NotReady"], "Unknown": PHASE_COLORS["Unknown"]}
         cells += [_cell(conds.get(k, ""), colors.get(conds.get(k, ""), "")) for k in CONDITION_ORDER]
         ctrs = "<br>".join(

@@ -14,7 +14,7 @@ from typing import Any
 import ipywidgets
 
 from labkit.scheduler.explain import Attempt
-from labkit.widgets.base import LiveWidget, esc, table
+from labkit.widgets.base import LiveWidget, esc, esc_wrap, table
 from labkit.widgets.story import ref_of, scheduler_attempts
 
 VERDICT_COLORS = {"Success": "#dff0d8", "Skip": "#eeeeee", "not run": "#f7f7f7"}
@@ -106,7 +106,7 @@ class SchedulerView(LiveWidget):
                 reason = f": {esc(verdict.reason)}" if verdict.reason else ""
                 cells.append(f'<td style="background:{color}">{esc(verdict.verdict)}{reason}</td>')
             rows.append(f"<tr><td>{esc(node)}</td>{''.join(cells)}</tr>")
-        head = "".join(f"<th>{esc(p)}</th>" for p in ["node (filters)", *plugins])
+        head = "".join(f"<th>{esc_wrap(p, camel=True)}</th>" for p in ["node (filters)", *plugins])
         return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
     @staticmethod

@@ -36,7 +36,7 @@ def test_a_view_keeps_the_moment_it_was_made_until_it_goes_live(cluster: Cluster
     view = ClusterView(cluster)
     assert not view.live and view.live_button.value is False
     shown = view.revision
-    assert re.search(rf"<b>snapshot</b>the cluster at \d\d:\d\d:\d\d, store revision {shown}\b", view.view.value)
+    assert re.search(rf"<b>snapshot</b>as of \d\d:\d\d:\d\d, store revision {shown}\b", view.view.value)
     create_pod(cluster, "after")
     time.sleep(0.3)  # what a live view would have needed to redraw
     assert [p for p, _ in view._all_pods()] == ["default/before"] and view.revision == shown
@@ -102,6 +102,6 @@ def test_names_are_whole_and_boxes_wrap_and_widget_plumbing_is_not_a_component(c
            '<span class="lk-phase">Pending</span>' in html
     assert '<span class="lk-component">kube-controller-manager</span>' in html and "…" not in html
     assert "flex-wrap:wrap" in html and "overflow-wrap:anywhere" in html
-    assert not re.search(r"(?<![-\w])width[:=]\"?\d", html)  # no fixed width (min-width only): boxes take the room there is
+    assert not re.search(r"(?<![-\w])width[:=]\"?\d", html)  # no fixed width (a min-width only): boxes grow
     view.close()
     feeding.close()

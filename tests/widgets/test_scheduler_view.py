@@ -32,7 +32,7 @@ def test_live_view_shows_the_latest_attempt(cluster: Cluster) -> None:
     wait_for(lambda: view.attempt is not None and view.attempt.node)
     assert view.choose.value == view.attempt.cycle
     assert view.attempt.node in ("node-1", "node-2")
-    assert "NodeResourcesFit" in view.view.value and f"★ {view.attempt.node}" in view.view.value
+    assert "Node<wbr>Resources<wbr>Fit" in view.view.value and f"★ {view.attempt.node}" in view.view.value
     view.close()
 
 
