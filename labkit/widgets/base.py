@@ -75,16 +75,16 @@ def esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def esc_wrap(value: object, *, camel: bool = False) -> str:
-    """:func:`esc`, with line-break opportunities after ``/ ( _ ,`` (and with ``camel`` inside
-    CamelCase, for column headers such as plugin names), so that a long name (a taint, a store key)
-    wraps in a narrow cell where it reads best instead of being cut."""
+def esc_wrap(value: object, *, camel: bool = False, after: str = "/_,") -> str:
+    """:func:`esc`, with line-break opportunities after each character of ``after``, before ``(``
+    (and with ``camel`` inside CamelCase, for column headers such as plugin names), so that a long
+    name (a taint, a store key) wraps in a narrow cell where it reads best instead of being cut."""
     out = esc(value)
     if camel:
         out = re.sub(r"(?<=[a-z])(?=[A-Z])", "<wbr>", out)
-    for ch in "/(_,":
+    for ch in after:
         out = out.replace(ch, ch + "<wbr>")
-    return out
+    return out.replace("(", "<wbr>(")
 
 
 def table(header: Iterable[str], rows: Iterable[Iterable[object]], *, css_class: str = "") -> str:
