@@ -41,6 +41,9 @@ def test_slider_controls_how_many_steps_are_drawn() -> None:
     assert tl.live_button is None
     for lane in ("client", "apiserver", "etcd", "scheduler"):
         assert f">{lane}</text>" in tl.view.value
+    # each step's whole line runs above its arrow, inside a diagram only as wide as its lanes
+    assert ">1. create pods default/web -&gt; 201 (kubernetes-admin)</text>" in tl.view.value
+    assert 'width="640"' in tl.view.value and 'style="overflow-x:auto"' in tl.view.value
     tl.close()
 
 
