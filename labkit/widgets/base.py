@@ -160,6 +160,7 @@ class LiveWidget(ipywidgets.VBox):
         self._last_refresh = 0.0
         self.refreshes = 0  # how many times the view was re-rendered (tests check the throttle with it)
         self.live = live
+        self.stopped = False  # the cluster stopped: the view keeps its last frame
         self.taken = 0.0  # time.time() of the last collect: the moment a snapshot shows
         if self.live_button is not None:
             self.live_button.observe(lambda change: self.set_live(change["new"]), names="value")
@@ -189,7 +190,11 @@ class LiveWidget(ipywidgets.VBox):
         return ""
 
     def when(self) -> str:
-        """The view's first line: ``live`` or ``snapshot of <time>``, and how to switch."""
+        """The view's first line: ``live``, ``snapshot`` as of a time, or ``stopped``; and how to switch."""
+        if self.stopped:
+            at = time.strftime("%H:%M:%S", time.localtime(self.taken)) if self.taken else "-"
+            return (f'<div class="labkit-when snapshot"><b>stopped</b>the cluster has stopped: its last view, '
+                    f"as of {at}</div>")
         if self.live:
             switch = " (turn <i>live</i> off to keep this moment)" if self.live_button else ""
             return f'<div class="labkit-when live"><b>live</b>follows the cluster as it changes{switch}</div>'
@@ -201,30 +206,45 @@ class LiveWidget(ipywidgets.VBox):
     # --- updates --------------------------------------------------------------------------------
 
     def refresh(self) -> LiveWidget:
-        """Re-read the sources and re-render now (from any thread but the cluster's loop)."""
+        """Re-read the sources and re-render now (from any thread but the cluster's loop). Once the
+        cluster stopped, it only redraws the last model, saying so."""
         with self._lock:
-            self.collect()
-            self.taken = time.time()
+            if self.stopped:
+                self._unfollow()
+                if self.live_button is not None:
+                    self.live_button.disabled = True
+            else:
+                self.collect()
+                self.taken = time.time()
             self._show()
         return self
+
+    def cluster_stopped(self) -> None:
+        """The cluster stopped (any thread, the loop's too): nothing will update this view again. The
+        refresher redraws it once from its model, saying so (this thread takes no lock)."""
+        self.stopped = True
+        _refresher.mark(self)
 
     def set_live(self, live: bool = True) -> LiveWidget:
         """Follow the sources (``True``), or stop and keep the moment shown as a snapshot (``False``)."""
         with self._lock:
-            if live and not self.live:
+            if live and not self.live and not self.stopped:
                 self.live = True
                 self.sources()
                 self.refresh()
             elif not live and self.live:
-                self.live = False
-                following, self._following = self._following, []
-                for fn in following:
-                    fn()
-                _refresher.forget(self)
+                self._unfollow()
                 self._show()
-        if self.live_button is not None and self.live_button.value != live:
-            self.live_button.value = live
+        if self.live_button is not None and self.live_button.value != self.live:
+            self.live_button.value = self.live
         return self
+
+    def _unfollow(self) -> None:
+        self.live = False
+        following, self._following = self._following, []
+        for fn in following:
+            fn()
+        _refresher.forget(self)
 
     def redraw(self) -> None:
         """Re-render from the current model without reading the sources (e.g. when a slider moves)."""
@@ -322,7 +342,7 @@ class _Refresher:
                     del self._dirty[w]
             for w in due:
                 try:
-                    if w.live:  # not switched to a snapshot meanwhile
+                    if w.live or w.stopped:  # not switched to a snapshot meanwhile
                         w.refresh()
                 except Exception:  # e.g. the cluster stopped mid-read; keep the thread alive
                     log.debug("refreshing %s failed", type(w).__name__, exc_info=True)

@@ -22,6 +22,7 @@ import networkx as nx
 from labkit.network.graph import graph
 from labkit.store import Compacted
 from labkit.widgets.base import PHASE_COLORS, LiveWidget, esc, stored_at
+from labkit.widgets.pod_lifecycle import InformerFeed
 
 WATCHED = frozenset({"nodes", "pods", "services", "endpointslices"})
 #: labkit's own plumbing that runs as a component but is no part of the cluster a learner looks at
@@ -87,6 +88,9 @@ class ClusterView(LiveWidget):
 
     def sources(self) -> None:
         self.follow(self.cluster.trace, _watched)
+        # no write comes when the cluster stops: a feed without informers tells the view instead
+        feed = InformerFeed.attach(self, self.cluster, lambda _client: [], on_stop=self.cluster_stopped)
+        self._following.append(lambda: None if self.stopped else feed.detach(self.cluster))
 
     def moment(self) -> str:
         return f"store revision {self.revision}" + (", replayed from the store's history" if self.replayed else "")

@@ -6,7 +6,7 @@ What an engineer reads from ``haproxy``'s stats page, ``etcdctl endpoint status 
 (its own list+watch through the load balancer); the etcd and load-balancer columns are asked at each
 redraw, every ``tick`` seconds; the requests are counted from the trace (each names the member whose API
 server answered). The view is live (it says so) until the cluster stops; then it redraws once and
-keeps its last rows, saying when they were seen. Nothing in Kubernetes draws this.
+keeps its last rows, saying when they were read. Nothing in Kubernetes draws this.
 """
 
 from __future__ import annotations
@@ -60,21 +60,14 @@ class ControlPlaneView(LiveWidget):
         self._cluster = cluster
         self._control_plane = cluster.control_plane
         self._endpoint = cluster.url
-        self.stopped = False  # the cluster stopped: the view keeps its last rows
         self._holders: dict[str, str] = {}
         self._rows_lock = threading.Lock()
         self._served: collections.deque[tuple[float, str]] = collections.deque(maxlen=50_000)
         self.rows: list[MemberRow] = []
-        self.seen = 0.0  # time.time() when the rows were last read from a running cluster
         self.follow(cluster.trace, self._count)
         InformerFeed.attach(self, cluster, self._informers, tick=tick, on_tick=self.invalidate,
-                            on_stop=self._cluster_stopped)
+                            on_stop=self.cluster_stopped)
         self.refresh()
-
-    def _cluster_stopped(self) -> None:
-        """The cluster stopped this widget's feed: no tick will come again, so redraw now, once."""
-        self.stopped = True
-        self.invalidate()
 
     def _informers(self, client: Any) -> list[Informer]:
         leases = Informer(client, "coordination.k8s.io/v1", "leases", namespace="kube-system")
@@ -118,14 +111,6 @@ class ControlPlaneView(LiveWidget):
                 requests=served[member.name], etcd=etcd[member.name],
                 leases=tuple(lease for lease in LEASES if holders.get(lease) == member.name)))
         self.rows = rows
-        self.seen = time.time()
-
-    def when(self) -> str:
-        if not self.stopped:
-            return super().when()
-        at = time.strftime("%H:%M:%S", time.localtime(self.seen)) if self.seen else "-"
-        return (f'<div class="labkit-when snapshot"><b>stopped</b>the cluster has stopped: its last view, '
-                f"seen at {at}</div>")
 
     def summary(self) -> str:
         return f"ControlPlaneView({len(self._control_plane.members)} members)"

@@ -105,3 +105,16 @@ def test_names_are_whole_and_boxes_wrap_and_widget_plumbing_is_not_a_component(c
     assert not re.search(r"(?<![-\w])width[:=]\"?\d", html)  # no fixed width (a min-width only): boxes grow
     view.close()
     feeding.close()
+
+
+def test_a_live_view_says_so_when_the_cluster_stops() -> None:
+    with Cluster(nodes=1, seed=1, runtime="sim") as c:
+        live, snapshot = ClusterView(c, live=True), ClusterView(c)
+        assert "<b>live</b>" in live.view.value
+    wait_for(lambda: "<b>stopped</b>the cluster has stopped: its last view, as of " in live.view.value)
+    assert not live.live and live.live_button.disabled and "node-1" in live.view.value
+    assert "<b>snapshot</b>" in snapshot.view.value  # a snapshot was never anything else
+    live.set_live(True)
+    assert not live.live  # nothing to follow any more
+    live.close()
+    snapshot.close()
