@@ -31,7 +31,7 @@ NOT_SHOWN = frozenset({"widget-feed"})
 STYLE = ("<style>.labkit-cv{font-family:monospace;font-size:12px}"
          ".labkit-cv .lk-row{display:flex;flex-wrap:wrap;gap:6px 8px;align-items:flex-start;margin:4px 0}"
          ".labkit-cv .lk-component{background:#dde7f3;border:1px solid #557;border-radius:4px;padding:3px 8px}"
-         ".labkit-cv .labkit-node{flex:0 1 280px;min-width:150px;background:#fafafa;border:2px solid #999;"
+         ".labkit-cv .labkit-node{flex:0 1 300px;min-width:150px;background:#fafafa;border:2px solid #999;"
          "border-radius:6px;padding:4px 6px;box-sizing:border-box}"
          ".labkit-cv .labkit-node.lk-unscheduled{border-style:dashed}"
          ".labkit-cv .lk-title{font-weight:bold;overflow-wrap:anywhere;margin-bottom:3px}"
@@ -141,6 +141,9 @@ class ClusterView(LiveWidget):
                                             revision=revision)
         except Compacted as e:
             self.problem = f"revision {revision} is no longer in the store's history ({e})"
+            return
+        except RuntimeError:  # stopped: its store is gone
+            self.problem = f"the cluster has stopped: revision {revision} can no longer be read"
             return
         self.problem = ""
         self.graph = graph(nodes=objs["nodes"], pods=objs["pods"], services=objs["services"],

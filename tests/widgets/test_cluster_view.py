@@ -118,3 +118,12 @@ def test_a_live_view_says_so_when_the_cluster_stops() -> None:
     assert not live.live  # nothing to follow any more
     live.close()
     snapshot.close()
+
+
+def test_replaying_a_stopped_cluster_says_why_it_cannot() -> None:
+    with Cluster(nodes=1, seed=1, runtime="sim") as c:
+        view = ClusterView(c)
+        first = view.revisions()[0]
+    view.replay.value = first
+    assert "the cluster has stopped: revision" in view.view.value and "node-1" in view.view.value  # the frame stays
+    view.close()
