@@ -25,6 +25,7 @@ from labkit.widgets.base import PHASE_COLORS, LiveWidget, esc, stored_at
 from labkit.widgets.pod_lifecycle import InformerFeed
 
 WATCHED = frozenset({"nodes", "pods", "services", "endpointslices"})
+REPLAY_STEPS = 300  # the replay slider's reach, in writes
 #: labkit's own plumbing that runs as a component but is no part of the cluster a learner looks at
 NOT_SHOWN = frozenset({"widget-feed"})
 # Boxes wrap in rows and grow with their text; names break anywhere rather than being cut.
@@ -96,10 +97,10 @@ class ClusterView(LiveWidget):
         return f"store revision {self.revision}" + (", replayed from the store's history" if self.replayed else "")
 
     def revisions(self) -> list[int]:
-        """The store revisions of the writes to nodes, pods, Services and EndpointSlices in the trace,
-        up to the snapshot's (what the replay slider steps through)."""
+        """The store revisions of the last ``REPLAY_STEPS`` writes to nodes, pods, Services and
+        EndpointSlices in the trace, up to the snapshot's (what the replay slider steps through)."""
         return sorted({r.revision for r in self.cluster.trace.records() if _watched(r) and r.revision <= self.latest}
-                      | {self.latest})
+                      | {self.latest})[-REPLAY_STEPS:]
 
     def show_revision(self, revision: int) -> ClusterView:
         """Show the cluster as it was at ``revision`` (a snapshot; what moving the slider does)."""
@@ -130,7 +131,9 @@ class ClusterView(LiveWidget):
         revisions = self.revisions()
         self._replaying = True  # the slider follows the newest revision without replaying it
         try:
-            self.replay.options = [(str(r), r) for r in revisions]
+            options = [(str(r), r) for r in revisions]
+            if list(self.replay.options) != options:
+                self.replay.options = options
             self.replay.value = self.revision
         finally:
             self._replaying = False
