@@ -139,7 +139,7 @@ class NodeHealth(LiveWidget):
         ready = (f'<td style="background:{STATUS_COLORS.get(status.status, "")}">{esc_wrap(status.text())}</td>'
                  if status else "<td>-</td>")
         return (f'<tr><td style="white-space:nowrap">{esc(n.name)}</td>{ready}<td>{self._timeline(n)}</td>'
-                f'<td>{esc(n.holder or "-")}</td><td style="white-space:nowrap">{self._age(n)}</td>'
+                f'<td>{esc(n.holder or "-")}</td><td>{self._age(n)}</td>'
                 f"<td>{'<br>'.join(esc_wrap(t) for t in n.taints) or '-'}</td></tr>")
 
     def _age(self, n: NodeState) -> str:

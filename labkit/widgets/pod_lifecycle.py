@@ -200,7 +200,8 @@ class PodLifecycle(LiveWidget):
         cells += [_cell(conds.get(k, ""), colors.get(conds.get(k, ""), "")) for k in CONDITION_ORDER]
         ctrs = "<br>".join(
             f'<span style="background:{STATE_COLORS.get(c.state, "")}">{esc(c.name)}: {esc(c.state or "-")}'
-            f'{" " + esc(c.reason) if c.reason else ""}</span>{" ready" if c.ready else ""} restarts={c.restarts}'
+            f'{" " + esc_wrap(c.reason, camel=True) if c.reason else ""}</span>'  # a reason breaks inside its CamelCase
+            f'{" ready" if c.ready else ""} restarts={c.restarts}'
             for c in row.containers)
         return "<tr>" + "".join(cells) + f"<td>{ctrs}</td></tr>"
 
