@@ -140,7 +140,7 @@ class NodeHealth(LiveWidget):
                  if status else "<td>-</td>")
         return (f'<tr><td style="white-space:nowrap">{esc(n.name)}</td>{ready}<td>{self._timeline(n)}</td>'
                 f'<td>{esc(n.holder or "-")}</td><td>{self._age(n)}</td>'
-                f"<td>{'<br>'.join(esc_wrap(t) for t in n.taints) or '-'}</td></tr>")
+                f"<td>{'<br>'.join(esc_wrap(t, after='/_,.:') for t in n.taints) or '-'}</td></tr>")
 
     def _age(self, n: NodeState) -> str:
         """``renewTime`` age against ``leaseDurationSeconds``, as a bar that turns red once the lease expired."""

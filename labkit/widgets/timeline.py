@@ -18,7 +18,7 @@ import ipywidgets
 from labkit.widgets.base import LiveWidget, esc
 from labkit.widgets.story import Story, ref_of, story
 
-LANE_W, ROW_H, TOP, MIN_W = 110, 30, 24, 640
+LANE_W, ROW_H, TOP, MIN_W = 96, 30, 24, 640
 CHAR_W = 6.65  # px per character of the widgets' 11px monospace labels (DejaVu Sans Mono: 0.6 em)
 #: what else a story of each resource follows (see :func:`labkit.widgets.story.related_objects`)
 RELATED = {"deployments": {"deployments", "replicasets", "pods"}, "replicasets": {"replicasets", "pods"},
