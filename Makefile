@@ -15,9 +15,15 @@ $(VENV)/.installed: pyproject.toml
 	command -v etcd >/dev/null 2>&1 || $(BIN)/pip install -q -e '.[etcd]'
 	touch $@
 
+# The course runs offline: JupyterLab neither asks to fetch "official Jupyter news" nor checks for
+# updates (settings overrides in the venv's app settings, which JupyterLab 4 reads at start).
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.d/labkit-course.json
+$(LAB_SETTINGS): scripts/jupyterlab/labkit-course.json $(VENV)/.installed
+	install -D -m 644 $< $@
+
 # As root JupyterLab needs --allow-root (said in one line); with no display (a server, a container)
 # it opens no browser and prints the address to open instead.
-course: setup
+course: setup $(LAB_SETTINGS)
 	@args=; \
 	if [ "$$(id -u)" = 0 ]; then \
 		args=--allow-root; \

@@ -5,7 +5,8 @@ What an engineer reads from ``haproxy``'s stats page, ``etcdctl endpoint status 
 ``kubectl get lease -n kube-system`` side by side, in one table. The Leases come from a Lease informer
 (its own list+watch through the load balancer); the etcd and load-balancer columns are asked at each
 redraw, every ``tick`` seconds; the requests are counted from the trace (each names the member whose API
-server answered). Nothing in Kubernetes draws this.
+server answered). The view is live (it says so) until the cluster stops; then it redraws once and
+keeps its last rows, saying when they were read. Nothing in Kubernetes draws this.
 """
 
 from __future__ import annotations
@@ -59,13 +60,13 @@ class ControlPlaneView(LiveWidget):
         self._cluster = cluster
         self._control_plane = cluster.control_plane
         self._endpoint = cluster.url
-        self.stopped = False  # the cluster stopped: the view keeps its last rows
         self._holders: dict[str, str] = {}
         self._rows_lock = threading.Lock()
         self._served: collections.deque[tuple[float, str]] = collections.deque(maxlen=50_000)
         self.rows: list[MemberRow] = []
         self.follow(cluster.trace, self._count)
-        InformerFeed.attach(self, cluster, self._informers, tick=tick, on_tick=self.invalidate)
+        InformerFeed.attach(self, cluster, self._informers, tick=tick, on_tick=self.invalidate,
+                            on_stop=self.cluster_stopped)
         self.refresh()
 
     def _informers(self, client: Any) -> list[Informer]:
@@ -87,7 +88,7 @@ class ControlPlaneView(LiveWidget):
         return False  # counted, not a reason to redraw at once (the tick redraws)
 
     def collect(self) -> None:
-        if not self._cluster.members:  # stopped: its members are gone, not down
+        if self.stopped or not self._cluster.members:  # stopped: its members are gone, not down
             self.stopped = True
             return
         etcd = {s.name: s for s in self._control_plane.etcd()}

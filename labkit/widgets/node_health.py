@@ -23,7 +23,7 @@ from labkit.apimachinery.nodeutil import get_node_condition
 from labkit.apimachinery.timeutil import now_utc, parse_time
 from labkit.informer import Informer
 from labkit.kubelet.nodelease import NAMESPACE as LEASE_NAMESPACE
-from labkit.widgets.base import PHASE_COLORS, LiveWidget, esc
+from labkit.widgets.base import PHASE_COLORS, LiveWidget, esc, esc_wrap
 from labkit.widgets.pod_lifecycle import InformerFeed
 
 STATUS_COLORS = {"True": PHASE_COLORS["Ready"], "False": PHASE_COLORS["NotReady"], "Unknown": PHASE_COLORS["Unknown"]}
@@ -136,11 +136,11 @@ class NodeHealth(LiveWidget):
 
     def _row(self, n: NodeState) -> str:
         status = n.ready[-1] if n.ready else None
-        ready = (f'<td style="background:{STATUS_COLORS.get(status.status, "")}">{esc(status.text())}</td>'
+        ready = (f'<td style="background:{STATUS_COLORS.get(status.status, "")}">{esc_wrap(status.text())}</td>'
                  if status else "<td>-</td>")
         return (f'<tr><td style="white-space:nowrap">{esc(n.name)}</td>{ready}<td>{self._timeline(n)}</td>'
-                f'<td>{esc(n.holder or "-")}</td><td style="white-space:nowrap">{self._age(n)}</td>'
-                f"<td>{'<br>'.join(esc(t) for t in n.taints) or '-'}</td></tr>")
+                f'<td>{esc(n.holder or "-")}</td><td>{self._age(n)}</td>'
+                f"<td>{'<br>'.join(esc_wrap(t, after='/_,.:') for t in n.taints) or '-'}</td></tr>")
 
     def _age(self, n: NodeState) -> str:
         """``renewTime`` age against ``leaseDurationSeconds``, as a bar that turns red once the lease expired."""
@@ -157,7 +157,7 @@ class NodeHealth(LiveWidget):
 
     def _timeline(self, n: NodeState) -> str:
         """The last ``window`` seconds: a tick per heartbeat, a coloured dot per Ready transition."""
-        width, pad = 300, 5  # "now" is at width - pad, so the newest tick stays visible
+        width, pad = 220, 5  # "now" is at width - pad, so the newest tick stays visible
         def x(t: dt.datetime) -> float | None:
             ago = max((self.now - t).total_seconds(), 0)  # a renewTime a little ahead of our clock is "now"
             return round(width - pad - ago / self.window * (width - 2 * pad), 1) if ago <= self.window else None

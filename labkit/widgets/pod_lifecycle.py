@@ -25,7 +25,7 @@ from typing import Any
 from labkit.apimachinery.meta import Obj
 from labkit.component import Component
 from labkit.informer import Informer
-from labkit.widgets.base import PHASE_COLORS, LiveWidget, esc
+from labkit.widgets.base import PHASE_COLORS, WIDGET_USER, LiveWidget, esc, esc_wrap
 
 CONDITION_ORDER = ("PodScheduled", "Initialized", "ContainersReady", "Ready")
 STATE_COLORS = {"waiting": PHASE_COLORS["Pending"], "running": PHASE_COLORS["Running"],
@@ -35,15 +35,16 @@ STATE_COLORS = {"waiting": PHASE_COLORS["Pending"], "running": PHASE_COLORS["Run
 class InformerFeed(Component):
     """Informers that feed one widget, run as a component on the cluster's loop (stopped with the
     cluster, or by :meth:`detach` when the widget closes). ``on_tick`` is called every ``tick``
-    seconds on the loop (a widget whose view ages with the clock invalidates itself there)."""
+    seconds on the loop (a widget whose view ages with the clock invalidates itself there);
+    ``on_stop`` once when the cluster stops it (not when the widget closes)."""
 
     name = "widget-feed"
 
     def __init__(self, cluster: Any, informers: Callable[[Any], Iterable[Informer]], *, tick: float = 0,
-                 on_tick: Callable[[], None] | None = None) -> None:
-        super().__init__(cluster.client_for("labkit:widgets", ["system:masters"], agent="labkit-widgets"))
+                 on_tick: Callable[[], None] | None = None, on_stop: Callable[[], None] | None = None) -> None:
+        super().__init__(cluster.client_for(WIDGET_USER, ["system:masters"], agent="labkit-widgets"))
         self.informers = list(informers(self.client))
-        self.tick, self.on_tick = tick, on_tick
+        self.tick, self.on_tick, self.on_stop = tick, on_tick, on_stop
 
     async def run(self) -> None:
         for informer in self.informers:
@@ -68,7 +69,13 @@ class InformerFeed(Component):
         widget.on_close(lambda: feed.detach(cluster))
         return feed
 
+    async def stop(self) -> None:
+        await super().stop()
+        if self.on_stop is not None:
+            self.on_stop()
+
     def detach(self, cluster: Any) -> None:
+        self.on_stop = None  # the widget closes: nothing to tell it
         if self in cluster.components:
             cluster.components.remove(self)
             cluster.run(self.stop())
@@ -178,7 +185,8 @@ class PodLifecycle(LiveWidget):
         if not self.rows:
             return f"{title}<div>no watch event yet</div>"
         t0 = self.rows[0].t
-        header = "".join(f"<th>{h}</th>" for h in ("#", "t", "event", "phase", "node", *CONDITION_ORDER, "containers"))
+        columns = ("#", "t", "event", "phase", "node", *CONDITION_ORDER, "containers")
+        header = "".join(f"<th>{esc_wrap(h, camel=True)}</th>" for h in columns)
         body = "".join(self._row_html(i, row, t0) for i, row in enumerate(self.rows, 1))
         return f"{title}{self._strip(t0)}<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -186,12 +194,14 @@ class PodLifecycle(LiveWidget):
         conds = dict(row.conditions)
         deleting = " (deleting)" if row.deleting else ""
         cells = [f"<td>{i}</td><td>+{row.t - t0:.1f}s</td><td>{esc(row.event)}{deleting}</td>",
-                 _cell(row.phase or "-", PHASE_COLORS.get(row.phase, "")), f"<td>{esc(row.node or '-')}</td>"]
+                 _cell(row.phase or "-", PHASE_COLORS.get(row.phase, "")),
+                 f'<td style="white-space:nowrap">{esc(row.node or "-")}</td>']
         colors = {"True": PHASE_COLORS["Ready"], "False": PHASE_COLORS["NotReady"], "Unknown": PHASE_COLORS["Unknown"]}
         cells += [_cell(conds.get(k, ""), colors.get(conds.get(k, ""), "")) for k in CONDITION_ORDER]
         ctrs = "<br>".join(
             f'<span style="background:{STATE_COLORS.get(c.state, "")}">{esc(c.name)}: {esc(c.state or "-")}'
-            f'{" " + esc(c.reason) if c.reason else ""}</span>{" ready" if c.ready else ""} restarts={c.restarts}'
+            f'{" " + esc_wrap(c.reason, camel=True) if c.reason else ""}</span>'  # a reason breaks inside its CamelCase
+            f'{" ready" if c.ready else ""} restarts={c.restarts}'
             for c in row.containers)
         return "<tr>" + "".join(cells) + f"<td>{ctrs}</td></tr>"
 

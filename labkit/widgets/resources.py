@@ -126,7 +126,7 @@ class ResourcesView(LiveWidget):
 
     def __init__(self, cluster: Any, *, namespace: str = "default", tick: float | None = None,
                  live: bool = True) -> None:
-        super().__init__()
+        super().__init__(live=live)
         self.cluster, self.namespace = cluster, namespace
         self._started = time.monotonic()
         self.nodes: list[Row] = []

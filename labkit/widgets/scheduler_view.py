@@ -14,32 +14,38 @@ from typing import Any
 import ipywidgets
 
 from labkit.scheduler.explain import Attempt
-from labkit.widgets.base import LiveWidget, esc, table
+from labkit.widgets.base import LiveWidget, esc, esc_wrap, table
 from labkit.widgets.story import ref_of, scheduler_attempts
 
 VERDICT_COLORS = {"Success": "#dff0d8", "Skip": "#eeeeee", "not run": "#f7f7f7"}
 
 
 class SchedulerView(LiveWidget):
-    """``SchedulerView(cluster, "pod/web")`` (live) or ``SchedulerView(attempts=[...])``."""
+    """``SchedulerView(cluster, "pod/web")`` (the attempts so far; ``live=True`` follows new ones) or
+    ``SchedulerView(attempts=[...])``."""
 
     css_name = "scheduler-view"
 
     def __init__(self, cluster: Any = None, pod: Any = None, *, attempts: list[Attempt] | None = None,
-                 namespace: str = "default", live: bool = True, **kwargs: Any) -> None:
+                 namespace: str = "default", live: bool = False, **kwargs: Any) -> None:
         if (cluster is None) == (attempts is None):
             raise ValueError("pass a cluster and a pod, or attempts")
         self.choose = ipywidgets.Dropdown(description="attempt", options=[])
-        super().__init__(controls=[self.choose], **kwargs)
+        super().__init__(controls=[self.choose], live=live and cluster is not None, toggle=cluster is not None,
+                         **kwargs)
         self.cluster = cluster
         self.ref = ref_of(pod, namespace=namespace) if cluster is not None else None
         self.attempts: list[Attempt] = list(attempts or [])
         self.choose.observe(lambda _: self.redraw(), names="value")
-        if self.ref is not None and live:
-            ref = self.ref
-            self.follow(cluster.trace, lambda r: r.resource.partition("/")[0] == "pods"
-                        and (r.namespace, r.name) == (ref.namespace, ref.name))
+        if self.live:
+            self.sources()
         self.refresh()
+
+    def sources(self) -> None:
+        if self.ref is not None:
+            ref = self.ref
+            self.follow(self.cluster.trace, lambda r: r.resource.partition("/")[0] == "pods"
+                        and (r.namespace, r.name) == (ref.namespace, ref.name))
 
     @property
     def attempt(self) -> Attempt | None:
@@ -100,7 +106,7 @@ class SchedulerView(LiveWidget):
                 reason = f": {esc(verdict.reason)}" if verdict.reason else ""
                 cells.append(f'<td style="background:{color}">{esc(verdict.verdict)}{reason}</td>')
             rows.append(f"<tr><td>{esc(node)}</td>{''.join(cells)}</tr>")
-        head = "".join(f"<th>{esc(p)}</th>" for p in ["node (filters)", *plugins])
+        head = "".join(f"<th>{esc_wrap(p, camel=True)}</th>" for p in ["node (filters)", *plugins])
         return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
     @staticmethod

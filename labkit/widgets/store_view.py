@@ -20,7 +20,10 @@ import ipywidgets
 import yaml
 
 from labkit.store import KeyValue
-from labkit.widgets.base import LiveWidget, esc, on_loop, table
+from labkit.widgets.base import LiveWidget, esc, esc_wrap, on_loop
+
+#: where a store key may break across lines (RBAC names are long runs of ``:`` and ``.``)
+KEY_BREAKS = "/_,:."
 
 
 class StoreView(LiveWidget):
@@ -33,7 +36,7 @@ class StoreView(LiveWidget):
         self.select = ipywidgets.Dropdown(description="key", options=[])
         self.compact_button = ipywidgets.Button(description="compact",
                                                 tooltip="compact history up to the current revision")
-        super().__init__(controls=[ipywidgets.HBox([self.select, self.compact_button])], **kwargs)
+        super().__init__(controls=[ipywidgets.HBox([self.select, self.compact_button])], live=live, **kwargs)
         self.cluster = cluster
         self.prefix = prefix
         self.max_keys = max_keys
@@ -115,14 +118,24 @@ class StoreView(LiveWidget):
     def render(self) -> str:
         with self._feed_lock:
             feed = list(self.feed)
-        head = (f"<p>revision <b>{self.revision}</b>, compacted revision <b>{self.compacted}</b>, "
-                f"{self.count} keys under <code>{esc(self.prefix)}</code>"
+        head = (f'<p style="overflow-wrap:anywhere">revision <b>{self.revision}</b>, compacted revision '
+                f"<b>{self.compacted}</b>, {self.count} keys under <code>{esc(self.prefix)}</code>"
                 + (f" (first {len(self.kvs)})" if self.count > len(self.kvs) else "") + "</p>")
-        keys = table(["key", "create_revision", "mod_revision", "version"],
-                     ([kv.key, kv.create_revision, kv.mod_revision, kv.version] for kv in self.kvs))
-        value = (f"<p><b>{esc(self.value.key)}</b> (mod_revision {self.value.mod_revision})</p>"
-                 f"<pre>{esc(self.value_yaml())}</pre>") if self.value else ""
-        watch = table(["event", "key", "revision"], reversed(feed)) if feed else "<p>no watch events yet</p>"
-        return (f'{head}<div style="display:flex;gap:16px;align-items:flex-start">'
-                f'<div style="max-height:320px;overflow:auto">{keys}</div>'
-                f'<div><p>watch <code>{esc(self.prefix)}</code> (newest first)</p>{watch}</div></div>{value}')
+        # etcd's field names may break after "_", keys after "/": the table narrows instead of being cut
+        fields = "".join(f"<th>{esc_wrap(name)}</th>" for name in
+                         ("key", "create_revision", "mod_revision", "version"))
+        rows = "".join(f"<tr><td>{esc_wrap(kv.key, after=KEY_BREAKS)}</td><td>{kv.create_revision}</td>"
+                       f"<td>{kv.mod_revision}</td><td>{kv.version}</td></tr>" for kv in self.kvs)
+        keys = f'<table class="labkit-keys"><thead><tr>{fields}</tr></thead><tbody>{rows}</tbody></table>'
+        value = (f'<p style="overflow-wrap:anywhere"><b>{esc(self.value.key)}</b> (mod_revision '
+                 f'{self.value.mod_revision})</p><pre style="white-space:pre-wrap;overflow-wrap:anywhere">'
+                 f"{esc(self.value_yaml())}</pre>") if self.value else ""
+        events = "".join(f"<tr><td>{esc(t)}</td><td>{esc_wrap(k, after=KEY_BREAKS)}</td><td>{r}</td></tr>"
+                         for t, k, r in reversed(feed))
+        watch = (f"<table><thead><tr><th>event</th><th>key</th><th>revision</th></tr></thead><tbody>{events}</tbody>"
+                 "</table>" if feed else "<p>no watch events yet</p>")
+        return (f'{head}<div style="display:flex;flex-wrap:wrap;gap:8px 16px;align-items:flex-start">'
+                f'<div style="flex:1 1 480px;min-width:0;max-width:100%;max-height:320px;overflow:auto">{keys}</div>'
+                f'<div style="flex:1 1 300px;min-width:0;max-width:100%">'
+                f'<p style="overflow-wrap:anywhere">watch <code>{esc(self.prefix)}</code> (newest first)</p>'
+                f"{watch}</div></div>{value}")

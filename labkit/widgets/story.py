@@ -14,9 +14,9 @@ correlates it by object:
 
 Objects are matched by resource, namespace and name; a Deployment's story also follows its
 ReplicaSets and their Pods, a ReplicaSet's its Pods (``ownerReferences``), and a Service's its
-Endpoints and EndpointSlices. Left out: Events (their names only hint at the object), list and
-watch requests (they name no object), and objects deleted before the story is read (their
-owners can no longer be followed).
+Endpoints and EndpointSlices. Left out: the watch events delivered to the widgets' own
+informers, Events (their names only hint at the object), list and watch requests (they name no
+object), and objects deleted before the story is read (their owners can no longer be followed).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 
 from labkit.apiserver import resources
 from labkit.trace import DecisionRecord, RequestRecord, WatchEventRecord
-from labkit.widgets.base import on_loop, stored_objects
+from labkit.widgets.base import WIDGET_USER, on_loop, stored_objects
 
 #: the lanes in the order a sequence diagram shows them; kubelets and others go where they sort
 LANES = ("client", "apiserver", "etcd", "scheduler", "controller-manager", "kubelet", "kube-proxy")
@@ -205,7 +205,7 @@ def build_story(records: Iterable[Any], objects: Sequence[ObjectRef], *,
             if lane_of_user(r.user) == "scheduler" and r.resource in ("pods/binding", "pods/status"):
                 sched_writes.setdefault(f"{r.namespace}/{r.name}", []).append(r.seq)
         elif isinstance(r, WatchEventRecord):
-            if r.type != "BOOKMARK":
+            if r.type != "BOOKMARK" and r.user != WIDGET_USER:  # not what the widgets themselves watch
                 at = first_delivery.setdefault((str(ref), r.resource, r.revision), r.seq)
                 placed.append((at, (*lane_sort_key(lane_of_user(r.user)), r.user), _watch_step(r, ref)))
         elif isinstance(r, DecisionRecord):

@@ -46,6 +46,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root.mkdir()
     for nb in HERE.glob("*.ipynb"):
         shutil.copy(nb, root / nb.name)
+    settings = base / "settings" / "overrides.d"  # the course's JupyterLab settings, as `make course` installs them
+    settings.mkdir(parents=True)
+    shutil.copy(HERE.parents[1] / "scripts" / "jupyterlab" / "labkit-course.json", settings)
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(base / "config"), "JUPYTER_DATA_DIR": str(base / "data"),
            "JUPYTER_RUNTIME_DIR": str(base / "runtime"), "IPYTHONDIR": str(base / "ipython"),
            "LABKIT_RUNTIME": "sim", "KUBECONFIG": str(base / "no-kubeconfig")}
@@ -53,7 +56,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     cmd = [str(JUPYTER), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
            "--IdentityProvider.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
            "--LabApp.expose_app_in_browser=True", f"--ServerApp.root_dir={root}",
-           f"--LabApp.workspaces_dir={base / 'workspaces'}", "--LabApp.news_url=",
+           f"--LabApp.workspaces_dir={base / 'workspaces'}", f"--LabApp.app_settings_dir={base / 'settings'}",
+           "--LabApp.news_url=",
            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     if os.geteuid() == 0:
         cmd.append("--allow-root")

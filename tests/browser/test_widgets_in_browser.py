@@ -4,8 +4,11 @@ The notebook starts ``labkit.Cluster(nodes=2, seed=0)`` in its kernel and shows 
 control plane's on a second cluster, of three control-plane members);
 this test runs all its cells through JupyterLab's command registry, then checks in the DOM that each
 widget rendered (its ``labkit-<name>`` class and content), that the live updates sent after a widget
-was displayed reached the page, that no cell failed, that nothing outside 127.0.0.1 was requested
-and that the browser console has no errors.
+was displayed reached the page, that each view says whether it is a snapshot or live (and the stopped
+cluster's control-plane view that it stopped), that every view fits its output area at JupyterLab's
+default width and at a narrow one, that no cell failed, that JupyterLab did not ask to fetch news
+(the course's settings), that nothing outside 127.0.0.1 was requested and that the browser console
+has no errors.
 """
 
 from __future__ import annotations
@@ -24,7 +27,12 @@ WIDGETS = {
     "labkit-node-health": "NodeStatusUnknown",
     "labkit-control-plane": "DOWN",
     "labkit-resources": "(desired 6)",
+    "labkit-network-view": "InternalIP",
 }
+#: CSS class -> how the view says what time it shows
+WHEN = {"labkit-cluster-view": "snapshot", "labkit-timeline": "snapshot", "labkit-scheduler-view": "snapshot",
+        "labkit-network-view": "snapshot", "labkit-store-view": "live", "labkit-pod-lifecycle": "live",
+        "labkit-control-plane": "stopped"}
 
 
 def test_every_widget_renders_in_jupyterlab(lab: str, browser_page: Any) -> None:
@@ -52,9 +60,18 @@ def test_every_widget_renders_in_jupyterlab(lab: str, browser_page: Any) -> None
         page.wait_for_function(
             "([cls, text]) => [...document.querySelectorAll('.' + cls)].some(e => e.textContent.includes(text))",
             arg=[css_class, text], timeout=10_000)
-    # the resources view fits its output area (names and bars do not spill out)
-    assert page.evaluate("""() => [...document.querySelectorAll('.jp-OutputArea-output .labkit-resources')]
-        .every(e => e.scrollWidth <= e.closest('.jp-OutputArea-output').clientWidth)""")
+    for css_class, label in WHEN.items():
+        assert page.locator(f".jp-OutputArea-output .{css_class} .labkit-when b").first.text_content() == label
+    assert "the cluster has stopped: its last view" in page.locator(".labkit-control-plane").first.text_content()
+    # every view fits its output area (what cannot wrap scrolls inside the view), wide and narrow
+    for width in (1400, 1130):  # output areas of about 970 and 700 px
+        page.set_viewport_size({"width": width, "height": 1000})
+        page.wait_for_timeout(500)
+        spilled = page.evaluate("""() => [...document.querySelectorAll('.jp-OutputArea-output .labkit-widget')]
+            .filter(e => e.scrollWidth > e.closest('.jp-OutputArea-output').clientWidth)
+            .map(e => e.className)""")
+        assert spilled == [], (width, spilled)
+    assert page.get_by_text("official Jupyter news").count() == 0
     assert page.get_by_text("Error displaying widget").count() == 0
     assert page.get_by_text("Failed to load model").count() == 0
     assert page.blocked == []

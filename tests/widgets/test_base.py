@@ -94,3 +94,29 @@ def test_html_helpers_escape() -> None:
     assert esc('<a href="x">') == "&lt;a href=&quot;x&quot;&gt;"
     assert table(["a<"], [["<b>", 1]]) == ("<table><thead><tr><th>a&lt;</th></tr></thead><tbody><tr><td>&lt;b&gt;</td>"
                                           "<td>1</td></tr></tbody></table>")
+
+
+def test_a_snapshot_ignores_invalidations_and_says_when_it_was_taken_until_it_goes_live() -> None:
+    class Followed(Counter):
+        def __init__(self, trace: Trace, **kwargs: object) -> None:
+            self.trace = trace
+            super().__init__(**kwargs)
+
+        def sources(self) -> None:
+            self.follow(self.trace)
+
+    trace = Trace()
+    w = Followed(trace, live=False, toggle=True)
+    w.refresh()
+    assert "<b>snapshot</b>as of " in w.view.value and "press <i>live</i>" in w.view.value
+    assert trace._subscribers == []  # a snapshot follows nothing
+    w.invalidate()
+    time.sleep(0.3)
+    assert w.collected == 1
+    w.live_button.value = True  # the button: live, subscribed, redrawn
+    assert w.live and len(trace._subscribers) == 1 and "<b>live</b>" in w.view.value and w.collected == 2
+    trace.request(user="u", verb="create", resource="pods", namespace="d", name="x", code=201, latency_ms=1.0)
+    wait_for(lambda: w.collected == 3)
+    w.set_live(False)
+    assert trace._subscribers == [] and w.live_button.value is False and "<b>snapshot</b>" in w.view.value
+    w.close()

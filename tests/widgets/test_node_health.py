@@ -49,7 +49,8 @@ def test_heartbeats_then_a_silent_node_turns_unknown_and_tainted(cluster: Cluste
     wait_for(lambda: len(widget.refresh().nodes[0].heartbeats) > len(node1.heartbeats) + 2)
     assert len(widget.nodes[1].heartbeats) == beats  # the silent node renews no more
     html = widget.view.value
-    assert html.count("labkit-heartbeats") == 2 and "NodeStatusUnknown" in html and "unreachable:NoExecute" in html
+    assert html.count("labkit-heartbeats") == 2 and "NodeStatusUnknown" in html
+    assert "unreachable:<wbr>NoExecute" in html  # a taint breaks at . / : when the output is narrow
     widget.close()
 
 

@@ -44,7 +44,7 @@ def test_rows_follow_the_scheduler_and_the_kubelet(cluster: Cluster, admin: Clie
     cluster.run(admin.create(pods, {**pod("web", NS), "metadata": {"name": "web", "annotations": CRASHING}}))
 
     # the refresher redraws the view from the widget's watch without anyone calling refresh()
-    wait_for(lambda: "CrashLoopBackOff" in widget.view.value)
+    wait_for(lambda: "Crash<wbr>Loop<wbr>Back<wbr>Off" in widget.view.value)  # it may break there when narrow
     cluster.run(admin.delete(resource_path("v1", "pods", namespace=NS, name="web"),
                              {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0}))
     wait_for(lambda: "DELETED" in widget.view.value)

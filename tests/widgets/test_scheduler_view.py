@@ -26,13 +26,24 @@ def test_static_attempt_table() -> None:
 
 
 def test_live_view_shows_the_latest_attempt(cluster: Cluster) -> None:
-    view = SchedulerView(cluster, "pod/web")
-    assert repr(view) == "SchedulerView(default/web, attempts=0)"
+    view = SchedulerView(cluster, "pod/web", live=True)
+    assert repr(view) == "SchedulerView(default/web, attempts=0)" and "<b>live</b>" in view.view.value
     create_pod(cluster, "web")
     wait_for(lambda: view.attempt is not None and view.attempt.node)
     assert view.choose.value == view.attempt.cycle
     assert view.attempt.node in ("node-1", "node-2")
-    assert "NodeResourcesFit" in view.view.value and f"★ {view.attempt.node}" in view.view.value
+    assert "Node<wbr>Resources<wbr>Fit" in view.view.value and f"★ {view.attempt.node}" in view.view.value
+    view.close()
+
+
+def test_by_default_the_view_keeps_the_attempts_of_its_moment(cluster: Cluster) -> None:
+    view = SchedulerView(cluster, "pod/web")
+    assert not view.live and "<b>snapshot</b>" in view.view.value
+    create_pod(cluster, "web")
+    wait_for(lambda: cluster.scheduler.explain("default/web"))
+    assert view.attempts == [] and "no scheduling attempt recorded yet" in view.view.value
+    view.set_live(True)
+    assert view.live_button.value is True and view.attempt is not None
     view.close()
 
 

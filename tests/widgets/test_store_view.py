@@ -52,3 +52,17 @@ def test_same_writes_same_text() -> None:
         view.close()
     assert texts[0] == texts[1]
     assert texts[0][1].splitlines()[2:] == ["/registry/pods/default/a  3  3  1", "/registry/pods/default/b  2  4  2"]
+
+
+def test_long_keys_break_at_their_separators_and_the_table_may_take_a_row_of_its_own(cluster: Cluster) -> None:
+    """RBAC keys are long runs of ``:`` and ``.``: each gives the browser a place to break the key, and
+    etcd's field names break after ``_``, so the keys table narrows instead of being cut; its box may
+    wrap under the feed's when the output is narrow (flex-wrap), and scrolls inside itself at worst."""
+    view = StoreView(cluster, prefix="/registry/clusterroles/system:certificates", live=False)
+    html = view.render()
+    assert ("/<wbr>registry/<wbr>clusterroles/<wbr>system:<wbr>certificates.<wbr>k8s.<wbr>io:<wbr>"
+            "certificatesigningrequests:<wbr>selfnodeclient") in html
+    assert "<th>create_<wbr>revision</th>" in html and "<th>mod_<wbr>revision</th>" in html
+    assert "flex-wrap:wrap" in html and "min-width:0;max-width:100%;max-height:320px;overflow:auto" in html
+    assert "<b>snapshot</b>" in view.view.value
+    view.close()
