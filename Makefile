@@ -38,15 +38,29 @@ lint: setup
 # Every course notebook runs top to bottom (its assert cells are the tests), on the process runtime
 # always and on docker when a daemon answers; CI (CI=true) must have Docker. COURSE_DOCKER=no skips
 # the docker run: CI passes it, as its docker course runs as the docker-group account (test-unprivileged).
+# On the process runtime the course runs in JupyterLab in headless Chromium when Debian's chromium and
+# Playwright are here (CI must have them): tests/browser/course_in_browser.py makes every check
+# nbval-lax makes (cell errors, the 120 s cell timeout, kernel deaths) and that every widget rendered with no
+# browser console error, and leaves screenshots in artifacts/browser/; it replaces nbval there, as
+# a second run of the course would cost CI ~3.5 min. Without a browser, nbval runs it.
 NBVAL_ARGS := --nbval-lax --nbval-current-env --nbval-cell-timeout=120 -p no:python -q course
 NBVAL := $(BIN)/pytest $(NBVAL_ARGS)
+BROWSER_COURSE := $(BIN)/pytest -q --durations=0 tests/browser/course_in_browser.py
 COURSE_DOCKER ?= yes
 test-course: setup
-	LABKIT_RUNTIME=process $(NBVAL)
+	@if [ -x /usr/bin/chromium ] && $(BIN)/python -c 'import playwright' 2>/dev/null; then \
+		echo "LABKIT_RUNTIME=process $(BROWSER_COURSE)"; \
+		LABKIT_RUNTIME=process LABKIT_PROVE_EXERCISES=1 $(BROWSER_COURSE); \
+	elif [ "$$CI" = "true" ]; then \
+		echo "CI must have /usr/bin/chromium and playwright: the course runs in the browser" >&2; exit 1; \
+	else \
+		echo "no /usr/bin/chromium or playwright: the course runs under nbval, unseen by a browser"; \
+		LABKIT_RUNTIME=process LABKIT_PROVE_EXERCISES=1 $(NBVAL); \
+	fi
 	@if [ "$(COURSE_DOCKER)" = "no" ]; then \
 		echo "COURSE_DOCKER=no: the course on docker runs as the docker-group account (make test-unprivileged)"; \
 	elif $(BIN)/python -c 'import sys; from labkit.cluster import docker_available; sys.exit(not docker_available())'; then \
-		echo "LABKIT_RUNTIME=docker $(NBVAL)"; LABKIT_RUNTIME=docker $(NBVAL); \
+		echo "LABKIT_RUNTIME=docker $(NBVAL)"; LABKIT_RUNTIME=docker LABKIT_PROVE_EXERCISES=1 $(NBVAL); \
 	elif [ "$$CI" = "true" ]; then \
 		echo "CI must have a Docker daemon: the course runs on the docker runtime too" >&2; exit 1; \
 	else \
