@@ -150,17 +150,8 @@ def course_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """One headless Chromium for a module's tests; each test opens its own :func:`offline_page`."""
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def course_page(course_lab: str, browser: Any) -> Iterator[Any]:
-    """A fresh :func:`offline_page` for one course notebook."""
-    page = offline_page(browser)
-    try:
-        yield page
-    finally:
-        page.close()
+def course_page(course_lab: str) -> Iterator[Any]:
+    """One :func:`offline_page` for all the course's notebooks: JupyterLab stays loaded from one
+    notebook to the next (each load of it costs seconds of CPU)."""
+    with chromium() as browser:
+        yield offline_page(browser)

@@ -33,6 +33,9 @@ CELL_TIMEOUT = 120  # s, as nbval's --nbval-cell-timeout in the Makefile
 SHOT = {"width": 1400, "height": 2000}
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
+#: JupyterLab has started
+STARTED = "() => window.jupyterapp?.shell && document.querySelector('#jp-main-dock-panel') !== null"
+
 #: the notebook at ``path`` is open and its kernel idle
 READY = """(path) => {
     const panel = window.jupyterapp?.shell.currentWidget;
@@ -60,6 +63,13 @@ RUN_CELL = """async ([index, timeoutMs]) => {
     result.executionCount = cell.model.executionCount;
     result.deaths = window.labkitStatuses.filter(s => ['dead', 'restarting', 'autorestarting'].includes(s));
     return result;
+}"""
+
+#: shut the notebook's kernel down (as nbval does after a notebook) and close the notebook, unsaved
+CLOSE = """async () => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    await panel.sessionContext.shutdown();
+    panel.dispose();
 }"""
 
 INTERRUPT = "() => window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel?.interrupt()"
@@ -124,9 +134,15 @@ def fresh_artifacts() -> None:
 @pytest.mark.parametrize("path", NOTEBOOKS)
 def test_notebook_in_jupyterlab(course_lab: str, course_page: Any, path: str) -> None:
     page = course_page
-    page.set_viewport_size(SHOT)
-    page.goto(f"{course_lab}/lab/tree/{path}?reset", wait_until="domcontentloaded")
-    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
+    page.console_errors.clear()
+    page.blocked.clear()
+    # JupyterLab loads for the first notebook, and again after a failing one
+    if not page.url.startswith(course_lab) or getattr(page, "broken", False):
+        page.set_viewport_size(SHOT)
+        page.goto(f"{course_lab}/lab?reset", wait_until="domcontentloaded")
+        page.wait_for_function(STARTED, timeout=60_000, polling=200)
+    page.broken = True  # until this notebook passes
+    page.evaluate("(path) => window.jupyterapp.commands.execute('docmanager:open', {path})", path)
     page.wait_for_function(READY, arg=path, timeout=60_000, polling=200)
     kinds = page.evaluate(WATCH)
     failures: list[str] = []
@@ -155,10 +171,11 @@ def test_notebook_in_jupyterlab(course_lab: str, course_page: Any, path: str) ->
                 pass
             failures += [f"{path}, cell {i} ({cell_source(path, i)!r}): {problem}"
                          for i, problem in page.evaluate(UNRENDERED)]
-        failures += [f"{path}: browser console error: {e}" for e in page.console_errors]
-        failures += [f"{path}: requested a URL outside 127.0.0.1: {u}" for u in page.blocked]
     finally:
         shots = screenshots(page, path)
-        page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")  # as nbval does
+        page.evaluate(CLOSE)
+    failures += [f"{path}: browser console error: {e}" for e in page.console_errors]
+    failures += [f"{path}: requested a URL outside 127.0.0.1: {u}" for u in page.blocked]
+    page.broken = bool(failures)
     if failures:
         pytest.fail("\n".join(failures) + f"\n(screenshots: {shots[0].parent}/{Path(path).stem}-*.png)", pytrace=False)
