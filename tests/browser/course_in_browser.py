@@ -2,17 +2,21 @@
 
 ``make test-course`` runs this file by path (pytest collects a file named on its command line, and
 only then: its name keeps it out of a plain ``pytest``) in place of nbval on the process runtime when
-Chromium is here. So it makes every check that ``pytest --nbval-lax --nbval-cell-timeout=120`` makes: each
-code cell runs in order (through JupyterLab's ``notebook:run-cell`` command) and passes if it ends
-within 120 s with no error output and the kernel did not die or restart. Then, in the page: no
-ipywidgets view is left as an error or a placeholder ("Error displaying widget", "model not found",
-"Loading widget..."), every labkit widget (``.labkit-widget``) has content, and the browser console
-has no errors. A notebook stops at its first failing cell (nbval would go on, to cells that mostly fail
-for the same reason). The kernel sees this process's environment (``LABKIT_RUNTIME``,
-``LABKIT_PROVE_EXERCISES``), as nbval's does.
+Chromium is here. So it makes every check that ``pytest --nbval-lax --nbval-cell-timeout=120`` makes:
+each code cell runs in order (JupyterLab's ``notebook:run-cell`` command) and passes if it ends within
+120 s with no error output and the kernel did not die or restart; nbval's markers (``# NBVAL_SKIP``,
+``# NBVAL_RAISES_EXCEPTION`` and their tags, ``raises-exception``) mean what they mean to nbval.
+Then, in the page: no ipywidgets view is left as an error or a placeholder ("Error displaying
+widget", "model not found", "Loading widget..."), every labkit widget (``.labkit-widget``) has
+content, the browser console has no errors and nothing outside 127.0.0.1 was requested. A notebook
+stops at its first failing cell (nbval goes on, to cells that mostly fail for the same reason).
 
-Each notebook's page is saved as ``artifacts/browser/<chapter>/<notebook>-<n>.png`` (consecutive
-shots of 1400 x 2000 pixels from the top), pass or fail; CI keeps the folder.
+One JupyterLab page serves the whole course (it reloads only after a failing notebook); each
+notebook is opened, run, screenshot, then its kernel is shut down and it is closed, as nbval shuts
+each notebook's kernel down. The kernel sees this process's environment (``LABKIT_RUNTIME``,
+``LABKIT_PROVE_EXERCISES``), as nbval's does. Each notebook's page is saved as
+``artifacts/browser/<chapter>/<notebook>-<n>.png`` (consecutive 1400 x 2000 shots from the top),
+pass or fail; CI keeps the folder.
 """
 
 from __future__ import annotations
@@ -34,7 +38,13 @@ SHOT = {"width": 1400, "height": 2000}
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 #: JupyterLab has started
-STARTED = "() => window.jupyterapp?.shell && document.querySelector('#jp-main-dock-panel') !== null"
+STARTED = "() => window.jupyterapp?.shell !== undefined"
+
+#: and restored its layout
+RESTORED = "async () => { await window.jupyterapp.restored; }"
+
+#: open the notebook at ``path`` (the promise's widget stays in the page)
+OPEN = "async (path) => { await window.jupyterapp.commands.execute('docmanager:open', {path}); }"
 
 #: the notebook at ``path`` is open and its kernel idle
 READY = """(path) => {
@@ -42,12 +52,11 @@ READY = """(path) => {
     return panel?.context?.path === path && panel.sessionContext.session?.kernel?.status === 'idle';
 }"""
 
-#: from now on, record the kernel's statuses; the cells' types
+#: from now on, record the kernel's statuses
 WATCH = """() => {
-    const panel = window.jupyterapp.shell.currentWidget;
     window.labkitStatuses = [];
-    panel.sessionContext.statusChanged.connect((_, status) => window.labkitStatuses.push(status));
-    return panel.content.widgets.map(cell => cell.model.type);
+    window.jupyterapp.shell.currentWidget.sessionContext.statusChanged.connect(
+        (_, status) => window.labkitStatuses.push(status));
 }"""
 
 #: run one cell; settles when it ends or after the timeout
@@ -65,7 +74,7 @@ RUN_CELL = """async ([index, timeoutMs]) => {
     return result;
 }"""
 
-#: shut the notebook's kernel down (as nbval does after a notebook) and close the notebook, unsaved
+#: shut the notebook's kernel down and close the notebook, unsaved
 CLOSE = """async () => {
     const panel = window.jupyterapp.shell.currentWidget;
     await panel.sessionContext.shutdown();
@@ -74,7 +83,7 @@ CLOSE = """async () => {
 
 INTERRUPT = "() => window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel?.interrupt()"
 
-#: widget views still placeholders, per code cell index
+#: some ipywidgets view is still a placeholder
 LOADING = """() => window.jupyterapp.shell.currentWidget.content.widgets.some(
     cell => cell.node.querySelector('.jp-OutputArea')?.textContent.includes('Loading widget'))"""
 
@@ -94,9 +103,16 @@ UNRENDERED = """() => {
 }"""
 
 
-def cell_source(path: str, index: int) -> str:
-    cell = json.loads((ROOT / "course" / path).read_text())["cells"][index]
-    return "".join(cell["source"]).strip().splitlines()[0][:100] if cell["source"] else ""
+def nbval_marks(cell: dict[str, Any]) -> set[str]:
+    """nbval's markers on a cell, as its tags name them: a ``# NBVAL_SKIP`` comment line is ``nbval-skip``."""
+    lines = [line.strip() for line in "".join(cell["source"]).splitlines()]
+    marks = {line.lstrip("#").strip().lower().replace("_", "-") for line in lines if line.startswith("#")}
+    marks = {m for m in marks if m.startswith("nbval-")}
+    return marks | set(cell.get("metadata", {}).get("tags", []))
+
+
+def first_line(cell: dict[str, Any]) -> str:
+    return "".join(cell["source"]).strip().partition("\n")[0][:100]
 
 
 def error_text(outputs: list[dict[str, Any]]) -> str:
@@ -141,26 +157,33 @@ def test_notebook_in_jupyterlab(course_lab: str, course_page: Any, path: str) ->
         page.set_viewport_size(SHOT)
         page.goto(f"{course_lab}/lab?reset", wait_until="domcontentloaded")
         page.wait_for_function(STARTED, timeout=60_000, polling=200)
+        page.evaluate(RESTORED)
     page.broken = True  # until this notebook passes
-    page.evaluate("(path) => window.jupyterapp.commands.execute('docmanager:open', {path})", path)
+    page.evaluate(OPEN, path)
     page.wait_for_function(READY, arg=path, timeout=60_000, polling=200)
-    kinds = page.evaluate(WATCH)
+    page.evaluate(WATCH)
+    cells = json.loads((ROOT / "course" / path).read_text())["cells"]
     failures: list[str] = []
     try:
-        for index, kind in enumerate(kinds):
-            if kind != "code":
+        for index, cell in enumerate(cells):
+            marks = nbval_marks(cell)
+            if cell["cell_type"] != "code" or "nbval-skip" in marks:
                 continue
+            if "nbval-check-output" in marks:  # nbval-lax compares these cells' outputs; this run cannot
+                failures.append(f"{path}, cell {index} ({first_line(cell)!r}): NBVAL_CHECK_OUTPUT is not checked here")
+                break
             start = time.monotonic()
             result = page.evaluate(RUN_CELL, [index, CELL_TIMEOUT * 1000])
-            where = f"{path}, cell {index} ({cell_source(path, index)!r}, {time.monotonic() - start:.1f} s)"
+            where = f"{path}, cell {index} ({first_line(cell)!r}, {time.monotonic() - start:.1f} s)"
+            may_raise = bool(marks & {"raises-exception", "nbval-raises-exception"})
             if result.get("timeout"):
                 page.evaluate(INTERRUPT)
                 failures.append(f"{where}: still running after {CELL_TIMEOUT} s (interrupted)")
             elif result["deaths"]:
                 failures.append(f"{where}: the kernel died (status {', '.join(result['deaths'])})")
-            elif errors := error_text(result["outputs"]):
+            elif (errors := error_text(result["outputs"])) and not may_raise:
                 failures.append(f"{where}: error output\n{errors}")
-            elif "rejected" in result or not result.get("ok") or result["executionCount"] is None:
+            elif "rejected" in result or result["executionCount"] is None or not (result.get("ok") or may_raise):
                 failures.append(f"{where}: did not run ({result})")
             if failures:
                 break
@@ -169,7 +192,7 @@ def test_notebook_in_jupyterlab(course_lab: str, course_page: Any, path: str) ->
                 page.wait_for_function(f"() => !({LOADING})()", timeout=15_000, polling=250)
             except Exception:  # noqa: BLE001 - reported below as the views still loading
                 pass
-            failures += [f"{path}, cell {i} ({cell_source(path, i)!r}): {problem}"
+            failures += [f"{path}, cell {i} ({first_line(cells[i])!r}): {problem}"
                          for i, problem in page.evaluate(UNRENDERED)]
     finally:
         shots = screenshots(page, path)
