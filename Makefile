@@ -45,7 +45,7 @@ lint: setup
 # a second run of the course would cost CI ~3.5 min. Without a browser, nbval runs it.
 NBVAL_ARGS := --nbval-lax --nbval-current-env --nbval-cell-timeout=120 -p no:python -q course
 NBVAL := $(BIN)/pytest $(NBVAL_ARGS)
-BROWSER_COURSE := $(BIN)/pytest -q --durations=0 tests/browser/course_in_browser.py
+BROWSER_COURSE := $(BIN)/pytest -q --durations=0 --durations-min=1 tests/browser/course_in_browser.py
 COURSE_DOCKER ?= yes
 test-course: setup
 	@if [ -x /usr/bin/chromium ] && $(BIN)/python -c 'import playwright' 2>/dev/null; then \
