@@ -46,15 +46,30 @@ lint: setup
 # the docker run: CI passes it, as its docker course runs as the docker-group account (test-unprivileged).
 # Each run proves every exercise (labkit.labs.proof): its check fails unsolved and passes solved; the
 # learner's progress the notebooks record goes to a folder of the run, not to this account's.
+# On the process runtime the course runs in JupyterLab in headless Chromium when Debian's chromium and
+# Playwright are here (CI must have them): tests/browser/course_in_browser.py makes every check
+# nbval-lax makes (cell errors, the 120 s cell timeout, kernel deaths) and that every widget rendered with no
+# browser console error, and leaves screenshots in artifacts/browser/; it replaces nbval there, as
+# a second run of the course would cost CI ~3.5 min. Without a browser, nbval runs it.
 NBVAL_ARGS := --nbval-lax --nbval-current-env --nbval-cell-timeout=120 -p no:python -q course
 COURSE_RUN := $(CURDIR)/.pytest_cache/course
 NBVAL := LABKIT_DATA_DIR=$(COURSE_RUN) $(BIN)/pytest $(NBVAL_ARGS)
+BROWSER_COURSE := LABKIT_DATA_DIR=$(COURSE_RUN) $(BIN)/pytest -q --durations=0 --durations-min=1 \
+	tests/browser/course_in_browser.py
 PROVE = rm -f $(COURSE_RUN)/proof-$(1) && LABKIT_PROVE_EXERCISES=$(COURSE_RUN)/proof-$(1)
 PROOF = $(BIN)/python -m labkit.labs.proof $(COURSE_RUN)/proof-$(1)
 COURSE_DOCKER ?= yes
 test-course: setup
 	mkdir -p $(COURSE_RUN)
-	$(call PROVE,process) LABKIT_RUNTIME=process $(NBVAL)
+	@if [ -x /usr/bin/chromium ] && $(BIN)/python -c 'import playwright' 2>/dev/null; then \
+		echo "LABKIT_RUNTIME=process $(BROWSER_COURSE)"; \
+		$(call PROVE,process) LABKIT_RUNTIME=process $(BROWSER_COURSE); \
+	elif [ "$$CI" = "true" ]; then \
+		echo "CI must have /usr/bin/chromium and playwright: the course runs in the browser" >&2; exit 1; \
+	else \
+		echo "no /usr/bin/chromium or playwright: the course runs under nbval, unseen by a browser"; \
+		$(call PROVE,process) LABKIT_RUNTIME=process $(NBVAL); \
+	fi
 	$(call PROOF,process)
 	@if [ "$(COURSE_DOCKER)" = "no" ]; then \
 		echo "COURSE_DOCKER=no: the course on docker runs as the docker-group account (make test-unprivileged)"; \

@@ -8,6 +8,7 @@ workspace folders and a temporary root holding the notebooks under test. Chromiu
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -17,6 +18,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage",
                  "--no-first-run", "--disable-extensions"]
 HERE = Path(__file__).parent
+COURSE = HERE.parents[1] / "course"
 JUPYTER = Path(sys.executable).parent / "jupyter"
 
 
@@ -37,21 +40,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of a running ``jupyter lab`` whose root holds this folder's notebooks."""
+@contextmanager
+def jupyter_lab(base: Path, notebooks: Path, env: dict[str, str]) -> Iterator[str]:
+    """Run ``jupyter lab`` on a copy of ``notebooks`` (a folder, copied whole: the server saves what
+    it opens) with its state under ``base`` and ``env`` added to this process's environment; yields
+    its base URL. The notebook view renders every cell (``windowingMode: none``), so the DOM holds all
+    outputs to check and screenshot."""
     need(JUPYTER.exists(), f"jupyter at {JUPYTER}")
-    base = tmp_path_factory.mktemp("lab")
     root = base / "root"
-    root.mkdir()
-    for nb in HERE.glob("*.ipynb"):
-        shutil.copy(nb, root / nb.name)
+    shutil.copytree(notebooks, root, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    tracker = base / "config/lab/user-settings/@jupyterlab/notebook-extension/tracker.jupyterlab-settings"
+    tracker.parent.mkdir(parents=True)
+    tracker.write_text(json.dumps({"windowingMode": "none"}))
     settings = base / "settings" / "overrides.d"  # the course's JupyterLab settings, as `make course` installs them
     settings.mkdir(parents=True)
     shutil.copy(HERE.parents[1] / "scripts" / "jupyterlab" / "labkit-course.json", settings)
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(base / "config"), "JUPYTER_DATA_DIR": str(base / "data"),
            "JUPYTER_RUNTIME_DIR": str(base / "runtime"), "IPYTHONDIR": str(base / "ipython"),
-           "LABKIT_RUNTIME": "sim", "KUBECONFIG": str(base / "no-kubeconfig")}
+           "KUBECONFIG": str(base / "no-kubeconfig"), **env}
     port = free_port()
     cmd = [str(JUPYTER), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
            "--IdentityProvider.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
@@ -77,6 +83,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log.close()
 
 
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a running ``jupyter lab`` whose root holds this folder's notebooks (sim runtime)."""
+    with jupyter_lab(tmp_path_factory.mktemp("lab"), HERE, {"LABKIT_RUNTIME": "sim"}) as url:
+        yield url
+
+
 def _wait_ready(url: str, server: subprocess.Popen[Any], log: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -90,10 +103,9 @@ def _wait_ready(url: str, server: subprocess.Popen[Any], log: Path, timeout: flo
     raise RuntimeError(f"jupyter lab did not answer within {timeout}s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture
-def browser_page(lab: str) -> Iterator[Any]:
-    """A Playwright page in headless Chromium that may only reach 127.0.0.1; ``page.blocked`` lists
-    every other URL it tried (the widgets must work offline), ``page.console_errors`` its errors."""
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's headless Chromium under Playwright (skip without either, outside CI)."""
     need(CHROMIUM.exists(), f"Debian's chromium at {CHROMIUM}")
     try:
         from playwright.sync_api import sync_playwright
@@ -101,19 +113,49 @@ def browser_page(lab: str) -> Iterator[Any]:
         need(False, "playwright (pip install -e '.[dev]')")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.blocked, page.console_errors = [], []
-
-        def route(r: Any) -> None:
-            if r.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
-                r.continue_()
-            else:
-                page.blocked.append(r.request.url)
-                r.abort()
-        page.route("**/*", route)
-        page.on("console", lambda msg: page.console_errors.append(msg.text) if msg.type == "error" else None)
-        page.on("pageerror", lambda exc: page.console_errors.append(f"page error: {exc}"))
         try:
-            yield page
+            yield browser
         finally:
             browser.close()
+
+
+def offline_page(browser: Any) -> Any:
+    """A new page that may only reach 127.0.0.1; ``page.blocked`` lists every other URL it tried (the
+    widgets must work offline), ``page.console_errors`` its console errors and uncaught exceptions."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.blocked, page.console_errors = [], []
+
+    def route(r: Any) -> None:
+        if r.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
+            r.continue_()
+        else:
+            page.blocked.append(r.request.url)
+            r.abort()
+    page.route("**/*", route)
+    page.on("console", lambda msg: page.console_errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: page.console_errors.append(f"page error: {exc}"))
+    return page
+
+
+@pytest.fixture
+def browser_page(lab: str) -> Iterator[Any]:
+    """An :func:`offline_page` in headless Chromium."""
+    with chromium() as browser:
+        yield offline_page(browser)
+
+
+@pytest.fixture(scope="module")
+def course_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a ``jupyter lab`` on a copy of ``course/``; its kernels run on the runtime
+    ``LABKIT_RUNTIME`` names (process unless set) and see this process's environment, as nbval's do."""
+    runtime = os.environ.get("LABKIT_RUNTIME", "process")
+    with jupyter_lab(tmp_path_factory.mktemp("course-lab"), COURSE, {"LABKIT_RUNTIME": runtime}) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def course_page(course_lab: str) -> Iterator[Any]:
+    """One :func:`offline_page` for all the course's notebooks: JupyterLab stays loaded from one
+    notebook to the next (each load of it costs seconds of CPU)."""
+    with chromium() as browser:
+        yield offline_page(browser)
