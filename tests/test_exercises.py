@@ -113,7 +113,8 @@ LESSON = Lesson("9.9", "9.9 · A test lesson", "09-test/9.9-test.ipynb", exercis
                                     "the scheduler", "The scheduler writes the binding; the kubelet runs it."),))
 
 
-def test_progress_keeps_passes_solutions_and_answers(learner_data):
+def test_progress_keeps_passes_solutions_and_answers(tmp_path, monkeypatch):
+    monkeypatch.setenv("LABKIT_DATA_DIR", str(tmp_path))  # not the session's, which other tests write to
     state: dict = {}
     ex = LESSON.exercise("scale", "Set replicas to 3 and image to nginx.", check=make(state)._check,
                          hint="h", solution='state["replicas"] = 3\nstate["image"] = "nginx"')
@@ -136,10 +137,11 @@ def test_progress_keeps_passes_solutions_and_answers(learner_data):
     assert progress.load()["9.9"]["questions"]["1"]["right"] is True
     with pytest.raises(ValueError, match="choices are: the kubelet, the scheduler"):
         quiz.answer(1, "etcd")
-    assert (learner_data / "progress.json").exists()
+    assert (tmp_path / "progress.json").exists()
 
 
-def test_labkit_progress_lists_every_lesson(learner_data, capsys):
+def test_labkit_progress_lists_every_lesson(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LABKIT_DATA_DIR", str(tmp_path))
     progress.record_exercise("6.1", "takeover", "passed")
     progress.record_exercise("6.2", "quota", "solution applied")
     assert cli.main(["progress"]) == 0
@@ -147,7 +149,7 @@ def test_labkit_progress_lists_every_lesson(learner_data, capsys):
     row = {line.split()[0]: line for line in out}
     assert "1/2" in row["04-ha-security/6.1-high-availability.ipynb"]
     assert "0/2 (+1 from the solution)" in row["04-ha-security/6.2-performance-tuning.ipynb"]
-    assert out[-1] == f"(kept in {learner_data / 'progress.json'})"
+    assert out[-1] == f"(kept in {tmp_path / 'progress.json'})"
 
 
 def test_proof_names_every_exercise_not_proved():
