@@ -33,7 +33,7 @@ course: setup $(LAB_SETTINGS)
 	exec $(BIN)/jupyter lab --notebook-dir=course $$args
 
 test: setup lint
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=30
 	$(MAKE) test-course
 
 # ruff and mypy, configured in pyproject.toml (the rule set and why are there)
