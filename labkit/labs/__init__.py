@@ -15,8 +15,8 @@ import pkgutil
 
 from labkit.labs.lesson import Lesson
 
-#: modules here that are machinery, not lessons (``troubleshooting``: what the labs of chapter 05 share)
-MACHINERY = {"lesson", "progress", "proof", "troubleshooting"}
+#: modules here that are machinery, not lessons (``common``: what several labs share)
+MACHINERY = {"common", "lesson", "progress", "proof"}
 
 
 def lessons() -> list[Lesson]:

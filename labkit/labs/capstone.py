@@ -20,6 +20,7 @@ from labkit.apimachinery.resource import parse_quantity
 from labkit.client import APIStatusError, Client, resource_path
 from labkit.cluster import Cluster
 from labkit.exercises import Exercise
+from labkit.labs.common import get
 from labkit.labs.lesson import Lesson, Question
 
 LESSON = Lesson(
@@ -248,16 +249,6 @@ spec:
 """
 
 
-def _get(cluster: Cluster, api_version: str, plural: str, name: str,
-         namespace: str = NAMESPACE) -> dict[str, Any] | None:
-    try:
-        return cluster.run(cluster.admin().get(resource_path(api_version, plural, namespace=namespace, name=name)))
-    except APIStatusError as e:
-        if e.code == 404:
-            return None
-        raise
-
-
 def _pods(cluster: Cluster, selector: str) -> list[dict[str, Any]]:
     """The live pods of ``selector`` in shop (not deleted, not on their way out)."""
     pods = cluster.run(cluster.admin().get(resource_path("v1", "pods", namespace=NAMESPACE),
@@ -307,7 +298,7 @@ def deploy(cluster: Cluster) -> Exercise:
     """web: a Deployment of two ready replicas of web.py, behind a Service on port 80, counting visits in kv."""
 
     def check() -> list[str]:
-        deployment = _get(cluster, "apps/v1", "deployments", "web")
+        deployment = get(cluster, "apps/v1", "deployments", "web", namespace=NAMESPACE)
         if deployment is None:
             return [f"there is no Deployment web in {NAMESPACE}"]
         problems = []
@@ -319,7 +310,7 @@ def deploy(cluster: Cluster) -> Exercise:
         if not any(c.get("readinessProbe") for c in containers):
             problems.append("web's container has no readinessProbe: the Service would send requests to a pod "
                             "before it listens (probe GET /healthz on 8080)")
-        service = _get(cluster, "v1", "services", "web")
+        service = get(cluster, "v1", "services", "web", namespace=NAMESPACE)
         if service is None:
             return [*problems, f"there is no Service web in {NAMESPACE}"]
         ports = service["spec"].get("ports") or []
@@ -390,7 +381,7 @@ def outlive_a_node(cluster: Cluster) -> Exercise:
     """web's replicas run on different nodes and leave an unreachable node within seconds."""
 
     def check() -> list[str]:
-        deployment = _get(cluster, "apps/v1", "deployments", "web")
+        deployment = get(cluster, "apps/v1", "deployments", "web", namespace=NAMESPACE)
         if deployment is None:
             return [f"there is no Deployment web in {NAMESPACE}"]
         template, problems = deployment["spec"]["template"], []
@@ -468,7 +459,7 @@ def lose_a_member(cluster: Cluster) -> Exercise:
         if holder in ("", leader):
             problems.append(f"no other member's controller manager holds the Lease yet (holder: {holder or '-'}): "
                             f"it expires 6 s after the last renewal")
-        deployment = _get(cluster, "apps/v1", "deployments", "web")
+        deployment = get(cluster, "apps/v1", "deployments", "web", namespace=NAMESPACE)
         if deployment is None:
             return [*problems, f"there is no Deployment web in {NAMESPACE}"]
         if deployment["spec"].get("replicas", 1) != SCALED:
@@ -596,7 +587,7 @@ def autoscale(cluster: Cluster) -> Exercise:
     """An HPA keeps web's CPU near a target between 2 and at least 4 replicas, and has a reading."""
 
     def check() -> list[str]:
-        hpa = _get(cluster, "autoscaling/v2", "horizontalpodautoscalers", "web")
+        hpa = get(cluster, "autoscaling/v2", "horizontalpodautoscalers", "web", namespace=NAMESPACE)
         if hpa is None:
             return [f"there is no HorizontalPodAutoscaler web in {NAMESPACE}"]
         spec, problems = hpa["spec"], []
@@ -613,7 +604,7 @@ def autoscale(cluster: Cluster) -> Exercise:
                and m["resource"]["name"] == "cpu" and m["resource"]["target"].get("type") == "Utilization"]
         if not cpu:
             problems.append("HPA web has no CPU utilization target (kubectl autoscale --cpu-percent=...)")
-        deployment = _get(cluster, "apps/v1", "deployments", "web")
+        deployment = get(cluster, "apps/v1", "deployments", "web", namespace=NAMESPACE)
         if deployment is None:
             return [*problems, f"there is no Deployment web in {NAMESPACE}"]
         for c in deployment["spec"]["template"]["spec"]["containers"]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from labkit.cluster import Cluster
 from labkit.exercises import Exercise
-from labkit.labs import troubleshooting as t
+from labkit.labs import common as t
 from labkit.labs.lesson import Lesson, Question
 from labkit.widgets.service_traffic import send_requests
 

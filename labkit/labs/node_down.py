@@ -14,7 +14,7 @@ import time
 
 from labkit.cluster import Cluster
 from labkit.exercises import Exercise
-from labkit.labs import troubleshooting as t
+from labkit.labs import common as t
 from labkit.labs.lesson import Lesson, Question
 
 LESSON = Lesson(

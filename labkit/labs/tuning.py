@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from labkit.apimachinery.resource import Quantity, format_quantity, parse_quantity
-from labkit.client import APIStatusError, resource_path
 from labkit.cluster import Cluster
 from labkit.exercises import Exercise
+from labkit.labs.common import get
 from labkit.labs.lesson import Lesson, Question
 
 LESSON = Lesson(
@@ -72,15 +72,6 @@ API, API_REQUEST, TARGET = "api", "200m", 50
 BAND = (40, 60)
 
 
-def _get(cluster: Cluster, api_version: str, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
-    try:
-        return cluster.run(cluster.admin().get(resource_path(api_version, plural, namespace=namespace, name=name)))
-    except APIStatusError as e:
-        if e.code == 404:
-            return None
-        raise
-
-
 def _amount(value: str) -> Any:
     return parse_quantity(value).amount
 
@@ -89,13 +80,13 @@ def fit_quota(cluster: Cluster) -> Exercise:
     """The ``worker`` Deployment's 5 replicas fit ``team-b``'s quota, each requesting what it uses."""
 
     def check() -> list[str]:
-        quota = _get(cluster, "v1", "resourcequotas", WORKER_NAMESPACE, QUOTA)
+        quota = get(cluster, "v1", "resourcequotas", QUOTA, namespace=WORKER_NAMESPACE)
         if quota is None:
             return [f"the ResourceQuota {QUOTA} in {WORKER_NAMESPACE} is gone: the exercise is to fit inside it"]
         hard = (quota.get("spec") or {}).get("hard") or {}
         problems = [f"the quota's {k} is {hard.get(k)}, not {v}: fit the workload to the quota, not the other way"
                     for k, v in QUOTA_HARD.items() if k not in hard or _amount(hard[k]) != _amount(v)]
-        deployment = _get(cluster, "apps/v1", "deployments", WORKER_NAMESPACE, WORKER)
+        deployment = get(cluster, "apps/v1", "deployments", WORKER, namespace=WORKER_NAMESPACE)
         if deployment is None:
             return [*problems, f"there is no Deployment {WORKER} in {WORKER_NAMESPACE}"]
         replicas = deployment["spec"].get("replicas", 1)
@@ -168,7 +159,7 @@ def hold_target(cluster: Cluster) -> Exercise:
     """The HPA ``api`` holds the Deployment's average CPU utilization near 50 % under the load."""
 
     def check() -> list[str]:
-        hpa = _get(cluster, "autoscaling/v2", "horizontalpodautoscalers", "default", API)
+        hpa = get(cluster, "autoscaling/v2", "horizontalpodautoscalers", API, namespace="default")
         if hpa is None:
             return [f"there is no HorizontalPodAutoscaler {API} in default"]
         problems = []
@@ -180,7 +171,7 @@ def hold_target(cluster: Cluster) -> Exercise:
         if targets != [TARGET]:
             problems.append(f"HPA {API} targets a CPU utilization of {targets[0] if targets else 'nothing'}: "
                             f"keep the target at {TARGET} %")
-        deployment = _get(cluster, "apps/v1", "deployments", "default", API)
+        deployment = get(cluster, "apps/v1", "deployments", API, namespace="default")
         if deployment is None:
             return [*problems, f"there is no Deployment {API} in default"]
         for c in deployment["spec"]["template"]["spec"]["containers"]:

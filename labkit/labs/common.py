@@ -1,9 +1,10 @@
-"""What the troubleshooting labs of chapter 05 (T1-T4) share: objects read and written through the
-API server, kubectl run as the learner runs it, and waits that show their progress.
+"""What several labs share: objects read and written through the API server, kubectl run as the
+learner runs it, and waits that show their progress.
 
-labkit's own, and no lesson itself (it declares no ``LESSON``). Each lab's module breaks its cluster
-with these, through the API as a careless user would, so the notebook that calls it shows the
-symptoms and never the cause.
+labkit's own, and no lesson itself (it declares no ``LESSON``). The troubleshooting labs of chapter
+05 (T1-T4) break their clusters with these, through the API as a careless user would, so the
+notebook that calls them shows the symptoms and never the cause; the checks of 6.2 and the capstone
+read objects with :func:`get`.
 """
 
 from __future__ import annotations
