@@ -42,8 +42,9 @@ lint: setup
 	$(BIN)/mypy
 
 # Every course notebook runs top to bottom (its assert cells are the tests), on the process runtime
-# always and on docker when a daemon answers; CI (CI=true) must have Docker. COURSE_DOCKER=no skips
-# the docker run: CI passes it, as its docker course runs as the docker-group account (test-unprivileged).
+# always and on docker when a daemon answers; CI (CI=true) must have Docker. COURSE_DOCKER=no and
+# COURSE_PROCESS=no skip a run: CI passes both, as it runs the course as two ordinary accounts instead
+# (test-unprivileged: on docker as the docker-group account, in the browser as the one without Docker).
 # Each run proves every exercise (labkit.labs.proof): its check fails unsolved and passes solved; the
 # learner's progress the notebooks record goes to a folder of the run, not to this account's.
 # On the process runtime the course runs in JupyterLab in headless Chromium when Debian's chromium and
@@ -59,18 +60,20 @@ BROWSER_COURSE := LABKIT_DATA_DIR=$(COURSE_RUN) $(BIN)/pytest -q --durations=0 -
 PROVE = rm -f $(COURSE_RUN)/proof-$(1) && LABKIT_PROVE_EXERCISES=$(COURSE_RUN)/proof-$(1)
 PROOF = $(BIN)/python -m labkit.labs.proof $(COURSE_RUN)/proof-$(1)
 COURSE_DOCKER ?= yes
+COURSE_PROCESS ?= yes
 test-course: setup
 	mkdir -p $(COURSE_RUN)
-	@if [ -x /usr/bin/chromium ] && $(BIN)/python -c 'import playwright' 2>/dev/null; then \
+	@if [ "$(COURSE_PROCESS)" = "no" ]; then \
+		echo "COURSE_PROCESS=no: the course on process runs in the browser as the account without docker (make test-unprivileged)"; \
+	elif [ -x /usr/bin/chromium ] && $(BIN)/python -c 'import playwright' 2>/dev/null; then \
 		echo "LABKIT_RUNTIME=process $(BROWSER_COURSE)"; \
-		$(call PROVE,process) LABKIT_RUNTIME=process $(BROWSER_COURSE); \
+		$(call PROVE,process) LABKIT_RUNTIME=process $(BROWSER_COURSE) && $(call PROOF,process); \
 	elif [ "$$CI" = "true" ]; then \
 		echo "CI must have /usr/bin/chromium and playwright: the course runs in the browser" >&2; exit 1; \
 	else \
 		echo "no /usr/bin/chromium or playwright: the course runs under nbval, unseen by a browser"; \
-		$(call PROVE,process) LABKIT_RUNTIME=process $(NBVAL); \
+		$(call PROVE,process) LABKIT_RUNTIME=process $(NBVAL) && $(call PROOF,process); \
 	fi
-	$(call PROOF,process)
 	@if [ "$(COURSE_DOCKER)" = "no" ]; then \
 		echo "COURSE_DOCKER=no: the course on docker runs as the docker-group account (make test-unprivileged)"; \
 	elif $(BIN)/python -c 'import sys; from labkit.cluster import docker_available; sys.exit(not docker_available())'; then \
