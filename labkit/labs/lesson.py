@@ -9,6 +9,7 @@ right or wrong and why for each answer (auto-checked, not graded) and keeps the 
 
 from __future__ import annotations
 
+import hashlib
 import html
 import textwrap
 from collections.abc import Sequence
@@ -33,6 +34,11 @@ class Question:
     def __post_init__(self) -> None:
         if self.answer not in self.choices:
             raise ValueError(f"question {self.ask!r}: its answer {self.answer!r} is not among its choices")
+
+    def shown(self) -> list[str]:
+        """The choices in the order a learner sees them: mixed by a hash of the question, the same on
+        every run, so where the author wrote the right answer gives nothing away."""
+        return sorted(self.choices, key=lambda c: hashlib.sha256(f"{self.ask}\0{c}".encode()).digest())
 
 
 @dataclass(frozen=True)
@@ -87,7 +93,7 @@ class Quiz(ipywidgets.VBox):
         rows: list[ipywidgets.Widget] = []
         self._feedback: list[ipywidgets.HTML] = []
         for n, q in enumerate(lesson.questions, 1):
-            choice = ipywidgets.RadioButtons(options=list(q.choices), value=None,
+            choice = ipywidgets.RadioButtons(options=q.shown(), value=None,
                                              layout=ipywidgets.Layout(width="auto"))
             button = ipywidgets.Button(description="Check", layout=ipywidgets.Layout(width="auto"))
             feedback = ipywidgets.HTML()
@@ -119,7 +125,7 @@ class Quiz(ipywidgets.VBox):
         lines = [f"Recap questions: {self.lesson.title}"]
         for n, q in enumerate(self.lesson.questions, 1):
             lines.append(textwrap.fill(f"{n}. {q.ask}", 100, subsequent_indent="   "))
-            lines += [f"   {chr(97 + i)}) {c}" for i, c in enumerate(q.choices)]
+            lines += [f"   {chr(97 + i)}) {c}" for i, c in enumerate(q.shown())]
         return "\n".join(lines)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
