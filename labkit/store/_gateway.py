@@ -214,8 +214,8 @@ class Gateway:
     def call(self, path: str, request: dict[str, Any]) -> dict[str, Any]:
         """One unary call: ``POST path`` with ``request`` as JSON; the decoded response."""
         body = orjson.dumps(request)
-        for attempt in range(2):
-            connection = self._take()
+        for attempt in range(2):  # the second on a new connection: the other idle ones may be as stale
+            connection = self._take() if attempt == 0 else self.connect()
             try:
                 connection.send(path, body)
                 status, length, chunked, close = connection.read_head()
