@@ -33,6 +33,7 @@ import os
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 Check = Callable[[], "list[str]"]
@@ -154,6 +155,7 @@ class Exercise:
         if after.ok:
             self._record("solution applied")
         if proof:
+            Path(proof).parent.mkdir(parents=True, exist_ok=True)
             with open(proof, "a", encoding="utf-8") as f:
                 f.write(json.dumps({"lesson": self.lesson.lesson_id if self.lesson else "", "exercise": self.key,
                                     "unsolved": list(before.problems), "solved": list(after.problems)}) + "\n")

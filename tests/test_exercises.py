@@ -97,7 +97,7 @@ def test_hints_are_graded_one_more_per_call():
 
 
 def test_the_proof_fails_a_check_that_passes_unsolved(tmp_path, monkeypatch):
-    proof = tmp_path / "proof.jsonl"
+    proof = tmp_path / "not-yet" / "proof.jsonl"  # its folder is made
     monkeypatch.setenv("LABKIT_PROVE_EXERCISES", str(proof))
     state: dict = {}
     assert make(state).solve({"state": state}).ok
