@@ -73,7 +73,7 @@ def run_demo(lab: str, page: Any) -> None:
             page.wait_for_function(
                 "([cls, text]) => [...document.querySelectorAll('.' + cls)].some(e => e.textContent.includes(text))",
                 arg=[css_class, text], timeout=30_000)
-        except Exception as e:  # noqa: BLE001 - say which view lacks what, and what it shows instead
+        except Exception as e:
             raise AssertionError(f"{css_class} never showed {text!r}; it shows: "
                                  f"{widget.first.text_content()[:500]!r}") from e
     for css_class, label in WHEN.items():
