@@ -31,6 +31,7 @@ import html
 import json
 import os
 import textwrap
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ from typing import Any, Protocol
 
 Check = Callable[[], "list[str]"]
 PROVE_ENV = "LABKIT_PROVE_EXERCISES"
+SETTLE_SECONDS = 10.0
 
 
 class Recorder(Protocol):
@@ -141,7 +143,9 @@ class Exercise:
 
     def solve(self, namespace: dict[str, Any]) -> CheckResult:
         """Apply the solution in ``namespace`` (a notebook passes ``globals()``) unless the check
-        already passes, then check again. The solution's code is not shown."""
+        already passes, then check again, for up to ``SETTLE_SECONDS`` while controllers catch up
+        (a Deployment can be ready a moment before its EndpointSlice says so). The solution's code
+        is not shown."""
         before = self._run_check()
         proof = os.environ.get(PROVE_ENV)
         if proof and before.ok:
@@ -152,6 +156,10 @@ class Exercise:
             return before
         exec(compile(self._solution, f"<solution: {self.title}>", "exec"), namespace)  # noqa: S102
         after = self._run_check()
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while not after.ok and time.monotonic() < deadline:  # controllers follow the solution's writes
+            time.sleep(0.2)
+            after = self._run_check()
         if after.ok:
             self._record("solution applied")
         if proof:

@@ -83,6 +83,22 @@ def test_solve_applies_the_solution_only_when_needed():
     assert namespace["state"] == {}
 
 
+def test_solve_waits_for_controllers_to_catch_up(monkeypatch):
+    """A solution's writes show in the state a moment later (a controller follows them): solve()
+    checks again until the check passes, and gives up after SETTLE_SECONDS with what is still wrong."""
+    calls = []
+
+    def lagging() -> list[str]:
+        calls.append(1)
+        return [] if len(calls) >= 4 else ["4 ready endpoints, not 5"]
+
+    assert Exercise("Lag", "t", check=lagging, hint="h", solution="pass").solve({}).ok
+    assert len(calls) == 4
+    monkeypatch.setattr("labkit.exercises.SETTLE_SECONDS", 0.5)
+    result = Exercise("Never", "t", check=lambda: ["still 4"], hint="h", solution="pass").solve({})
+    assert result.problems == ("still 4",)
+
+
 def test_hints_are_graded_one_more_per_call():
     ex = Exercise("Find it", "t", check=lambda: ["x"], solution="pass",
                   hint=["Look at the events.", "`kubectl describe pod web`, its Events.", "The image is misspelt."])
