@@ -346,6 +346,12 @@ class Cluster:
         if saved.get("runtime", self.runtime) != self.runtime:
             raise ValueError(f"this store holds a {saved['runtime']} cluster; start it with "
                              f"runtime={saved['runtime']!r}")
+        if "slot" in saved:
+            kept = address_plan(self.runtime, int(saved["slot"])).service_cidr
+            if saved.get("serviceCIDR", str(kept)) != str(kept):
+                raise ValueError(f"this store's cluster was made by a labkit with another address plan (Services "
+                                 f"in {saved['serviceCIDR']}, now {kept} for slot {saved['slot']}): start a new "
+                                 "cluster (remove the store's file) with this labkit")
         if self.runtime != "sim":
             self._slot = slots.acquire(only=int(saved["slot"]) if "slot" in saved else None)
         plan = address_plan(self.runtime, self._slot.number if self._slot else 0, nodes=len(self.node_names))

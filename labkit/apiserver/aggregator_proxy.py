@@ -11,7 +11,7 @@ credentials (``Authorization``, ``Impersonate-*``) are not forwarded.
 
 Where the API server can dial a pod is the cluster's network (``Aggregator.dial``, which the Cluster
 sets to its network's ``open_connection``, kept across an HA member's restarts): on the process
-runtime as root, this machine's loopback (pods on ``127.244.x.y``); without root, the cluster's own
+runtime as root, this machine's loopback (pods on their ``127.x.y.z``); without root, the cluster's own
 network namespace, through its keeper's sockets (:meth:`labkit.network.hostnet.LoopbackNetwork.open_connection`,
 the path ``kubectl port-forward`` takes to a pod); on docker, the pod's address on labkit's bridge.
 

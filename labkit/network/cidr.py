@@ -31,32 +31,40 @@ class AddressPlan:
 
 
 def address_plan(runtime: str, slot: int, *, nodes: int = 0) -> AddressPlan:
-    """The ranges of the cluster holding address ``slot`` (:mod:`labkit.network.slots`).
+    """The ranges of the cluster holding address ``slot`` (:mod:`labkit.network.slots`, 0 to 127).
 
-    - process: everything in ``127.0.0.0/8`` (reachable without root): pods ``127.{244+s}.0.0/16``
-      (s < 8), ClusterIPs ``127.{96+s}.0.0/16``, nodes ``127.{80+s}.0.x``;
-    - docker: pods in the lower half of labkit's bridge ``10.{200+s}.0.0/16``, ClusterIPs
-      ``10.{96+s}.0.0/16`` (added to that bridge by kube-proxy), nodes on loopback;
+    - process: everything in ``127.0.0.0/8`` (reachable without root), one /16 per slot,
+      ``127.{128+s}.0.0/16``: pods in its lower half (``/17``: 128 nodes' /24 podCIDRs), ClusterIPs
+      in ``127.{128+s}.128.0/18``, nodes on ``127.{128+s}.192.0/24``;
+    - docker: the slot's bridge :func:`docker_subnet` (a /18 in ``10.128.0.0/11``) holds the pods in
+      its lower half (a /19: 32 nodes' podCIDRs); ClusterIPs in the /18 at the same place in
+      ``10.160.0.0/11`` (added to that bridge by kube-proxy); nodes on the slot's loopback block as on
+      process;
     - sim: nothing listens, so every sim cluster uses kind's defaults, except that more ``nodes``
       than a /16 has /24 blocks for get a pod range that has one per node (``10.128.0.0/15`` and up,
       as large clusters are configured).
+
+    128 slots use the upper half of ``127.0.0.0/8`` and ``10.128.0.0/10``, clear of Docker's default
+    address pools (``172.17.0.0/16`` to ``172.31.0.0/16``, ``192.168.0.0/16``).
     """
+    if runtime not in ("process", "docker"):
+        pods = "10.244.0.0/16" if nodes <= 256 else f"10.128.0.0/{max(9, 24 - (nodes - 1).bit_length())}"
+        return AddressPlan(ipaddress.IPv4Network(pods), ipaddress.IPv4Network("10.96.0.0/12"),
+                           ipaddress.IPv4Network("127.0.1.0/24"))
+    block = ipaddress.IPv4Network(f"127.{128 + slot}.0.0/16")
+    nodes_network = ipaddress.IPv4Network(f"{block.network_address + 192 * 256}/24")
     if runtime == "process":
-        return AddressPlan(ipaddress.IPv4Network(f"127.{244 + slot}.0.0/16"),
-                           ipaddress.IPv4Network(f"127.{96 + slot}.0.0/16"),
-                           ipaddress.IPv4Network(f"127.{80 + slot}.0.0/24"))
-    if runtime == "docker":
-        return AddressPlan(ipaddress.IPv4Network(f"10.{200 + slot}.0.0/17"),
-                           ipaddress.IPv4Network(f"10.{96 + slot}.0.0/16"),
-                           ipaddress.IPv4Network(f"127.{80 + slot}.0.0/24"))
-    pods = "10.244.0.0/16" if nodes <= 256 else f"10.128.0.0/{max(9, 24 - (nodes - 1).bit_length())}"
-    return AddressPlan(ipaddress.IPv4Network(pods), ipaddress.IPv4Network("10.96.0.0/12"),
-                       ipaddress.IPv4Network("127.0.1.0/24"))
+        return AddressPlan(next(block.subnets(new_prefix=17)),
+                           ipaddress.IPv4Network(f"{block.network_address + 128 * 256}/18"), nodes_network)
+    bridge = ipaddress.IPv4Network(docker_subnet(slot))
+    return AddressPlan(next(bridge.subnets(prefixlen_diff=1)),
+                       ipaddress.IPv4Network(f"{bridge.network_address + (32 << 16)}/18"), nodes_network)
 
 
 def docker_subnet(slot: int) -> str:
-    """The bridge network the docker runtime creates for the cluster in ``slot``."""
-    return f"10.{200 + slot}.0.0/16"
+    """The bridge network the docker runtime creates for the cluster in ``slot``: the slot-th /18 of
+    ``10.128.0.0/11``."""
+    return str(ipaddress.IPv4Network(f"{ipaddress.IPv4Address('10.128.0.0') + (slot << 14)}/18"))
 
 
 def cluster_dns_ip(service_cidr: Network) -> str:

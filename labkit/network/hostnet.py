@@ -4,9 +4,10 @@ kube-proxy's iptables/ipvs modes make a ClusterIP exist by rewriting packets in 
 labkit uses the original *userspace* mode instead: kube-proxy really listens on ``ClusterIP:port``.
 For that the ClusterIP must be a local address where the cluster's pods live:
 
-- ``process`` runtime (:class:`LoopbackNetwork`): the Service CIDR is ``127.96.0.0/16``; all of
-  ``127.0.0.0/8`` is local on Linux, so kube-proxy binds ClusterIPs with no set-up, and pods (host
-  processes on their own ``127.244.x.y``) reach them the same way. As root that loopback is this
+- ``process`` runtime (:class:`LoopbackNetwork`): the Service CIDR is in ``127.0.0.0/8``
+  (:func:`labkit.network.cidr.address_plan`); all of it is local on Linux, so kube-proxy binds
+  ClusterIPs with no set-up, and pods (host processes on their own loopback addresses) reach them
+  the same way. As root that loopback is this
   machine's; without root it is the cluster's own network namespace (:mod:`labkit.network.netns`),
   where port 80 may be bound: kube-proxy's sockets for cluster addresses are made there, and NodePorts
   listen there and, for whoever is outside the cluster, on this machine's loopback too.
@@ -83,11 +84,12 @@ class LoopbackNetwork:
     def __init__(self, *, netns: HostNamespace = HOST, plan: AddressPlan | None = None) -> None:
         self.netns = netns
         self._ranges = (plan.cluster_cidr, plan.service_cidr, plan.node_network) if plan else ()
+        self._service_cidr = str(plan.service_cidr) if plan else "127.0.0.0/8"
 
     async def add_service_ip(self, ip: str) -> None:
         if ipaddress.ip_address(ip) not in LOOPBACK:
             raise NetworkSetupError(f"ClusterIP {ip} is not a loopback address: the process runtime needs the "
-                                    "API server to allocate ClusterIPs from 127.96.0.0/16")
+                                    f"API server to allocate ClusterIPs from {self._service_cidr}")
 
     async def remove_service_ip(self, ip: str) -> None:
         """Nothing to undo: loopback addresses need no set-up."""

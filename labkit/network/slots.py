@@ -26,7 +26,10 @@ from __future__ import annotations
 import errno
 import socket
 
-SLOTS = 8  # docker can have 10.200-10.207.0.0/16; the loopback plans fit as many
+#: what bounds clusters side by side on one machine by address: each slot takes a /16 of loopback's
+#: upper half and two /18s of ``10.128.0.0/10`` (:func:`labkit.network.cidr.address_plan`). Memory
+#: bounds them sooner: see the instructor's guide's capacity table.
+SLOTS = 128
 NAME = "labkit-address-slot/"  # + the slot number, in the abstract namespace (a leading NUL byte)
 
 

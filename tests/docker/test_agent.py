@@ -51,7 +51,7 @@ def test_pods_are_wired_through_the_agent(network: DockerNetwork, node: DockerRu
         out, _ = await exec_output(node, cid, ["ip", "-o", "-4", "addr", "show", "eth0"])
         return out
 
-    assert f"inet {config.ip}/16".encode() in asyncio.run(run())
+    assert f"inet {config.ip}/{network.subnet.split('/')[1]}".encode() in asyncio.run(run())
 
 
 def test_a_cluster_ip_on_port_80_served_from_this_process_reaches_a_pod(network: DockerNetwork,

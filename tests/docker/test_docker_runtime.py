@@ -152,7 +152,7 @@ def test_pod_has_limits_labels_and_its_ip(api, network, node_a):
     out, _ = asyncio.run(exec_output(node_a, container_id, [
         "sh", "-c", "ip -o -4 addr show eth0; grep -w limited /etc/hosts; grep -v '^#' /etc/resolv.conf"]))
     eth0, hosts, *resolv = out.decode().splitlines()
-    assert f"inet {config.ip}/16" in eth0 and hosts.split() == [config.ip, "limited"]
+    assert f"inet {config.ip}/{network.subnet.split('/')[1]}" in eth0 and hosts.split() == [config.ip, "limited"]
     wired = network.pod_wiring == "cni"  # else docker's embedded DNS forwards to the cluster DNS
     assert sorted(resolv) == ["nameserver " + ("10.96.0.10" if wired else "127.0.0.11"), "options ndots:5",
                               "search default.svc.cluster.local"]

@@ -83,7 +83,9 @@ from labkit.kubelet.runtime.cgroups import (
 )
 from labkit.network import agent, cni
 from labkit.network.agent import AgentClient, AgentError
+from labkit.network.cidr import docker_subnet
 from labkit.network.hostnet import BridgeNetwork
+from labkit.network.slots import SLOTS
 
 #: the creating process (pid and its start time) and host, so leftovers of a dead one can be found
 LABEL_PID = "labkit.pid"
@@ -105,7 +107,7 @@ LABEL_POD_IP = "labkit.pod-ip"
 _INTERNAL_PREFIXES = ("labkit.", "io.kubernetes.")
 
 #: candidate cluster subnets; the first that overlaps no docker network or host route is used
-CANDIDATE_SUBNETS = tuple(f"10.{200 + i}.0.0/16" for i in range(8))
+CANDIDATE_SUBNETS = tuple(docker_subnet(i) for i in range(SLOTS))
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -200,7 +202,8 @@ def _used_subnets(api: docker.APIClient) -> list[ipaddress.IPv4Network]:
 class DockerNetwork:
     """One labelled docker bridge per cluster: the pod network (a CNI plugin's job in Kubernetes).
 
-    ``subnet`` is a /16; ``cluster_cidr`` (its lower half) is what node IPAM cuts into per-node /24
+    ``subnet`` is the slot's bridge (:func:`labkit.network.cidr.docker_subnet`, a /18);
+    ``cluster_cidr`` (its lower half) is what node IPAM cuts into per-node /24
     podCIDRs, and the kubelet picks pod IPs there. The upper half holds the gateway (the host's
     side of the bridge, last address) and any address docker assigns itself, so the two never
     collide. Attributes for kube-proxy and DNS: ``name``, ``id``, ``interface``, ``subnet``,
