@@ -31,6 +31,10 @@ controller manager), then a kubelet in this process (sim runtime); it prints kub
 closing message, then ``labkit: joined as node NAME ...``, and stays in the foreground; on SIGINT or
 SIGTERM its kubelet stops (the Node object stays, as after ``kubeadm reset``).
 
+``labkit room [--learners N] [--runtime R] NOTEBOOK...`` rehearses a workshop on this machine
+(:mod:`labkit.room`): N learners run the notebooks at once, each in a kernel of its own; one line per
+learner, then how many passed; exit 1 unless all did.
+
 ``labkit progress`` prints, per notebook of the course, the exercises passed and the recap questions
 answered right, from the learner's data directory (``labkit.labs.progress``), and where that is kept.
 """
@@ -208,6 +212,12 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--authorization-mode", choices=AUTHORIZATION_MODES, default="RBAC",
                     help="as kube-apiserver's flag: RBAC (default) or AlwaysAllow")
     sub.add_parser("progress", help="the exercises passed and questions answered, per notebook of the course")
+    sub.add_parser("room", help="rehearse a room: N learners running notebooks at once here (labkit room -h)")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["room"]:  # its own parser (labkit.room), as a learner process runs it too
+        from labkit import room
+
+        return room.main(argv[1:])
     args = parser.parse_args(argv)
     if args.command == "progress":
         from labkit.labs import progress

@@ -13,6 +13,7 @@ Left out: UDP, bytes transferred, connection durations.
 from __future__ import annotations
 
 import collections
+import time
 from typing import Any, TypeGuard
 
 from labkit.proxy import ConnectionRecord, ConnectionTrace, KubeProxy
@@ -69,6 +70,26 @@ class ServiceTraffic(LiveWidget):
         records = self.trace.records()
         self._since = records[-1].seq if records else 0
         return self.refresh()
+
+    def endpoints(self) -> list[str]:
+        """The endpoints kube-proxy balances this Service's connections over now (``ip:port``)."""
+        if self.proxy is None:
+            return []
+        return sorted({e for name, p in list(self.proxy.proxies.items())
+                       if (name.namespace, name.name) == (self.namespace, self.service)
+                       and (not self.port or self.port == name.port)
+                       for e in p.balancer.endpoints})
+
+    def wait_for_endpoints(self, n: int, *, timeout: float = 60.0) -> ServiceTraffic:
+        """Wait until kube-proxy balances over ``n`` endpoints: it learns them from its own watch of the
+        EndpointSlices, a moment after the pods are ready (a moment that grows on a busy machine)."""
+        deadline = time.monotonic() + timeout
+        while len(self.endpoints()) != n:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"kube-proxy balances {self.service} over {len(self.endpoints())} endpoints, "
+                                   f"not {n}, after {timeout:.0f} s: see the Service's EndpointSlices")
+            time.sleep(0.05)
+        return self
 
     def send(self, n: int = 10, *, path: str = "/", timeout: float = 2.0) -> collections.Counter[str]:
         """Send ``n`` HTTP requests to the Service's ClusterIP (through kube-proxy); returns the answers."""

@@ -93,7 +93,11 @@ def test_requests_through_a_real_kube_proxy(cluster: Cluster, proxy: KubeProxy) 
         "endpoints": [{"addresses": [ip], "conditions": {"ready": True}, "targetRef": {"kind": "Pod", "name": name}}
                       for name, ip in backends.items()]}))
     widget = ServiceTraffic(proxy, "web")
-    wait_for(lambda: "error" not in " ".join(widget.send(1)))  # kube-proxy has programmed the Service
+    with pytest.raises(TimeoutError, match="kube-proxy balances web over [0-2] endpoints, not 3, after 0 s"):
+        widget.wait_for_endpoints(3, timeout=0.2)
+    assert widget.wait_for_endpoints(2) is widget  # kube-proxy has both from its watch
+    assert widget.endpoints() == ["127.244.1.21:9376", "127.244.2.22:9376"]
+    wait_for(lambda: "error" not in " ".join(widget.send(1)))  # and listens on the ClusterIP
     widget.reset()
 
     assert widget.send(6) == Counter({"web-a": 3, "web-b": 3})
