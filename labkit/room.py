@@ -56,7 +56,12 @@ class Learner:
     def line(self) -> str:
         if self.ok:
             return f"learner {self.index:2}: passed {len(self.passed)} notebook(s) in {self.seconds:.0f} s"
-        return f"learner {self.index:2}: FAILED in {Path(self.notebook).name}: {self.failure or 'exited'}"
+        where = Path(self.notebook).name or "before its first notebook"
+        return f"learner {self.index:2}: FAILED in {where}: {self.failure or self._last_words()}"
+
+    def _last_words(self) -> str:
+        lines = (self.data_dir / "stderr.txt").read_text(errors="replace").strip().splitlines()
+        return f"exited with {self.process.returncode}" + (f": {lines[-1][:300]}" if lines else "")
 
 
 class Room:
@@ -76,7 +81,8 @@ class Room:
             process = subprocess.Popen(
                 [sys.executable, "-m", "labkit.room", "--learner", *self.notebooks],
                 env={**os.environ, **(env or {}), "LABKIT_DATA_DIR": str(data_dir)},
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+                stdout=subprocess.PIPE, stderr=(data_dir / "stderr.txt").open("w"), text=True,
+                start_new_session=True)
             learner = Learner(index, process, data_dir)
             self.learners.append(learner)
             reader = threading.Thread(target=self._follow, args=(learner,), daemon=True)
