@@ -22,7 +22,6 @@ import queue
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from asyncio import sslproto
@@ -30,7 +29,7 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from labkit import bootstrap, localpath
+from labkit import bootstrap, localpath, owner
 from labkit import store as kv
 from labkit.apimachinery.timeutil import now_utc
 from labkit.apiserver.aggregator import APIServiceBackend
@@ -278,7 +277,7 @@ class Cluster:
         """Start every component; ``announce`` prints :attr:`path`, the runtime and network chosen."""
         if self._thread is not None:
             return self
-        self._workdir = Path(tempfile.mkdtemp(prefix="labkit-"))
+        self._workdir = owner.make_workdir()
         # The kernel holds ~10^5 long-lived objects (clients, pydantic models, aiohttp); freezing them
         # keeps the garbage collector's full passes (60-300 ms) off every request's path.
         gc.collect()
@@ -365,6 +364,8 @@ class Cluster:
 
             await asyncio.to_thread(cleanup_processes)  # what a crashed cluster left running
             await asyncio.to_thread(self._open_namespace)
+        # and the work directories of crashed clusters (each once nothing of its cluster runs any more)
+        await asyncio.to_thread(owner.cleanup_workdirs)
         pki = self._pki = PKI.create(self._workdir / "pki",
                                      hosts=["127.0.0.1", "localhost", *([self._endpoint[0]] if self._endpoint else [])])
         self.controller_config.cluster_cidr = cluster_cidr
