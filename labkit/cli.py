@@ -31,6 +31,11 @@ controller manager), then a kubelet in this process (sim runtime); it prints kub
 closing message, then ``labkit: joined as node NAME ...``, and stays in the foreground; on SIGINT or
 SIGTERM its kubelet stops (the Node object stays, as after ``kubeadm reset``).
 
+``labkit doctor [--json]`` checks this machine for the course (:mod:`labkit.doctor`): one line per check
+(ok, warn or BLOCKER, with the one command that fixes a miss), then what will work; exits 1 on a
+blocker. ``labkit clean [--dry-run]`` removes (lists) what clusters whose process is gone left behind
+(:mod:`labkit.clean`), one line each, and never touches a running cluster.
+
 ``labkit progress`` prints, per notebook of the course, the exercises passed and the recap questions
 answered right, from the learner's data directory (``labkit.labs.progress``), and where that is kept.
 """
@@ -208,7 +213,22 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--authorization-mode", choices=AUTHORIZATION_MODES, default="RBAC",
                     help="as kube-apiserver's flag: RBAC (default) or AlwaysAllow")
     sub.add_parser("progress", help="the exercises passed and questions answered, per notebook of the course")
+    doctor = sub.add_parser("doctor", help="check this machine for the course: what will work, what fixes a miss")
+    doctor.add_argument("--json", action="store_true", help="the checks as JSON")
+    clean = sub.add_parser("clean", help="remove what clusters whose process is gone left behind")
+    clean.add_argument("--dry-run", action="store_true", help="only list what would be removed")
     args = parser.parse_args(argv)
+    if args.command == "doctor":
+        from labkit.doctor import diagnose
+
+        report = diagnose()
+        print(report.json() if args.json else report.text())
+        return 1 if report.blockers else 0
+    if args.command == "clean":
+        from labkit.clean import clean as remove_leftovers
+
+        remove_leftovers(dry_run=args.dry_run)
+        return 0
     if args.command == "progress":
         from labkit.labs import progress
 
