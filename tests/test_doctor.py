@@ -129,3 +129,11 @@ def test_the_runtime_line_says_which_and_why(monkeypatch: pytest.MonkeyPatch) ->
     assert "docker group, which is root on the host" in cluster.choose_runtime(None)[1]
     monkeypatch.setenv("LABKIT_RUNTIME", "sim")
     assert cluster.choose_runtime(None) == ("sim", "LABKIT_RUNTIME")
+
+
+def test_root_reaches_a_root_owned_daemon_and_is_told_to_check_a_learners_account(machine: pytest.MonkeyPatch) -> None:
+    machine.setattr(os, "geteuid", lambda: 0)
+    machine.setattr(doctor, "docker_access", lambda: DockerAccess())
+    found = {c.name: c for c in doctor.diagnose().checks}
+    assert found["docker"].detail == "a root-owned Docker daemon answers, used as root"
+    assert found["account"].status == "ok" and "as a learner's account too" in found["account"].detail
