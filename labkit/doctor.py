@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -202,7 +203,14 @@ def _docker_check(access: DockerAccess, daemon_installed: Callable[[], bool]) ->
         return Check("docker", "ok", "a root-owned Docker daemon answers, used as root")
     return Check("docker", "warn", "a root-owned Docker daemon answers through the docker group, which is root on "
                  "the host: fine on one's own laptop, not for learners on a shared server",
-                 "gpasswd -d LEARNER docker (on a shared server; the process runtime runs the course)")
+                 f"gpasswd -d {_account()} docker (on a shared server; the process runtime runs the course)")
+
+
+def _account() -> str:
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return "$USER"
 
 
 def diagnose() -> Report:
