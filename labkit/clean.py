@@ -5,8 +5,9 @@ and of the kubelet's garbage collection of dead containers, for labkit's leftove
 and haproxy processes of clusters on etcd or with several control planes, the process runtime's pod
 process groups and cgroups, the docker runtime's containers and networks, and the clusters' work
 directories. Each leftover names the labkit process that made it (:mod:`labkit.owner`), so a running
-cluster's things are never listed; a cluster start removes those of its runtime with the same
-functions. Only this account's are seen (as root, every account's docker leftovers on this host).
+cluster's things are never listed; a cluster start removes etcd's, haproxy's, its runtime's and the
+work directories with the same functions. Only this account's processes and containers are seen (as
+root, every account's), and only this account's work directories are removed.
 Left out: address slots and network namespaces, which the kernel frees when their process ends.
 """
 
