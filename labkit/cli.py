@@ -31,6 +31,11 @@ controller manager), then a kubelet in this process (sim runtime); it prints kub
 closing message, then ``labkit: joined as node NAME ...``, and stays in the foreground; on SIGINT or
 SIGTERM its kubelet stops (the Node object stays, as after ``kubeadm reset``).
 
+``labkit doctor [--json]`` checks this machine for the course (:mod:`labkit.doctor`): one line per check
+(ok, warn or BLOCKER, with the one command that fixes a miss), then what will work; exits 1 on a
+blocker. ``labkit clean [--dry-run]`` removes (lists) what clusters whose process is gone left behind
+(:mod:`labkit.clean`), one line each, and never touches a running cluster.
+
 ``labkit room [--learners N] [--runtime R] NOTEBOOK...`` rehearses a workshop on this machine
 (:mod:`labkit.room`): N learners run the notebooks at once, each in a kernel of its own; one line per
 learner, then how many passed; exit 1 unless all did.
@@ -212,6 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--authorization-mode", choices=AUTHORIZATION_MODES, default="RBAC",
                     help="as kube-apiserver's flag: RBAC (default) or AlwaysAllow")
     sub.add_parser("progress", help="the exercises passed and questions answered, per notebook of the course")
+    doctor = sub.add_parser("doctor", help="check this machine for the course: what will work, what fixes a miss")
+    doctor.add_argument("--json", action="store_true", help="the checks as JSON")
+    clean = sub.add_parser("clean", help="remove what clusters whose process is gone left behind")
+    clean.add_argument("--dry-run", action="store_true", help="only list what would be removed")
     sub.add_parser("room", help="rehearse a room: N learners running notebooks at once here (labkit room -h)")
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["room"]:  # its own parser (labkit.room), as a learner process runs it too
@@ -219,6 +228,17 @@ def main(argv: list[str] | None = None) -> int:
 
         return room.main(argv[1:])
     args = parser.parse_args(argv)
+    if args.command == "doctor":
+        from labkit.doctor import diagnose
+
+        report = diagnose()
+        print(report.json() if args.json else report.text())
+        return 1 if report.blockers else 0
+    if args.command == "clean":
+        from labkit.clean import clean as remove_leftovers
+
+        remove_leftovers(dry_run=args.dry_run)
+        return 0
     if args.command == "progress":
         from labkit.labs import progress
 

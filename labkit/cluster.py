@@ -22,7 +22,6 @@ import queue
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from asyncio import sslproto
@@ -30,7 +29,7 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from labkit import bootstrap, localpath
+from labkit import bootstrap, localpath, owner
 from labkit import store as kv
 from labkit.apimachinery.timeutil import now_utc
 from labkit.apiserver.aggregator import APIServiceBackend
@@ -112,17 +111,42 @@ async def _stop_component(component: Component) -> None:
         log.warning("%s did not stop within %gs; the cluster stops without it", component.name, COMPONENT_STOP_SECONDS)
 
 
-def docker_unavailable(timeout: float = 2.0) -> str:
-    """Why no Docker daemon can be used from this process ("" when one answers)."""
+@dataclasses.dataclass(frozen=True)
+class DockerAccess:
+    """Whether this process may use a Docker daemon, and what that daemon is."""
+
+    why_not: str = ""  # "" when a daemon answers
+    rootless: bool = False
+
+    def describe(self) -> str:
+        """Who the daemon runs as, and what reaching it means, in a few words."""
+        if self.why_not:
+            return self.why_not
+        if self.rootless:
+            return "a rootless Docker daemon answers"
+        if os.geteuid() == 0:
+            return "a Docker daemon answers, and this process is root"
+        return "a root-owned Docker daemon answers: this account is in the docker group, which is root on the host"
+
+
+def docker_access(timeout: float = 2.0) -> DockerAccess:
+    """Ask the Docker daemon of the environment (``DOCKER_HOST`` ...) who it is: rootless when its
+    ``SecurityOptions`` name ``rootless``, as ``docker info`` shows them."""
     try:
         import docker
 
-        docker.DockerClient.from_env(timeout=timeout).ping()
-        return ""
+        info = docker.DockerClient.from_env(timeout=timeout).info()
     except Exception as e:  # noqa: BLE001 - no SDK, no socket, no permission, no daemon: each says why
         if "Permission denied" in str(e):
-            return "Docker is here, but this account may not use it (not in the docker group)"
-        return "no Docker daemon answers"
+            return DockerAccess("this account cannot use Docker: it is not in the docker group, which is root on "
+                                "the host; on a shared server that is on purpose")
+        return DockerAccess("no Docker daemon answers")
+    return DockerAccess(rootless=any("name=rootless" in o for o in info.get("SecurityOptions") or []))
+
+
+def docker_unavailable(timeout: float = 2.0) -> str:
+    """Why no Docker daemon can be used from this process ("" when one answers)."""
+    return docker_access(timeout).why_not
 
 
 def docker_available(timeout: float = 2.0) -> bool:
@@ -130,14 +154,14 @@ def docker_available(timeout: float = 2.0) -> bool:
     return not docker_unavailable(timeout)
 
 
-def _choose_runtime(runtime: str | None) -> tuple[str, str]:
-    """The runtime, and why it was chosen."""
+def choose_runtime(runtime: str | None, access: DockerAccess | None = None) -> tuple[str, str]:
+    """The runtime, and why it was chosen (``access``: the Docker daemon, asked when needed)."""
     if runtime:
         return runtime, "asked for"
     if os.environ.get("LABKIT_RUNTIME"):
         return os.environ["LABKIT_RUNTIME"], "LABKIT_RUNTIME"
-    why_not = docker_unavailable()
-    return ("process", why_not) if why_not else ("docker", "a Docker daemon answers")
+    access = access or docker_access()
+    return ("process" if access.why_not else "docker"), access.describe()
 
 
 class Cluster:
@@ -190,7 +214,7 @@ class Cluster:
                  control_planes: int = 1, load_balancer: str | None = None,
                  control_plane_endpoint: str | None = None, metrics_server: bool | None = None,
                  metric_resolution: float = METRIC_RESOLUTION) -> None:
-        runtime, self._runtime_reason = _choose_runtime(runtime)
+        runtime, self._runtime_reason = choose_runtime(runtime)
         if control_planes < 1:
             raise ValueError("control_planes must be >= 1")
         self._endpoint = parse_endpoint(control_plane_endpoint) if control_plane_endpoint else None
@@ -278,7 +302,7 @@ class Cluster:
         """Start every component; ``announce`` prints :attr:`path`, the runtime and network chosen."""
         if self._thread is not None:
             return self
-        self._workdir = Path(tempfile.mkdtemp(prefix="labkit-"))
+        self._workdir = owner.make_workdir()
         # The kernel holds ~10^5 long-lived objects (clients, pydantic models, aiohttp); freezing them
         # keeps the garbage collector's full passes (60-300 ms) off every request's path.
         gc.collect()
@@ -371,6 +395,8 @@ class Cluster:
 
             await asyncio.to_thread(cleanup_processes)  # what a crashed cluster left running
             await asyncio.to_thread(self._open_namespace)
+        # and the work directories of crashed clusters (each once nothing of its cluster runs any more)
+        await asyncio.to_thread(owner.cleanup_workdirs)
         pki = self._pki = PKI.create(self._workdir / "pki",
                                      hosts=["127.0.0.1", "localhost", *([self._endpoint[0]] if self._endpoint else [])])
         self.controller_config.cluster_cidr = cluster_cidr

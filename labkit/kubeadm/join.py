@@ -38,11 +38,10 @@ import logging
 import shutil
 import socket
 import ssl
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from labkit import bootstrap
+from labkit import bootstrap, owner
 from labkit.apiserver.pki import CA_CERT, CA_KEY, PKI, EtcdPKI
 from labkit.client import Client
 from labkit.controllers.config import ControllerManagerConfig
@@ -161,7 +160,7 @@ def join_control_plane(endpoint: str, token: str, ca_hashes: list[str], certific
     """``kubeadm join ENDPOINT --token ... --discovery-token-ca-cert-hash ... --control-plane
     --certificate-key KEY``: returns the running member; raises PhaseError (KeyboardInterrupt when
     interrupted) with nothing left behind."""
-    workdir = Path(tempfile.mkdtemp(prefix="labkit-join-"))
+    workdir = owner.make_workdir("labkit-join-")
     try:
         out("[preflight] Running pre-flight checks")
         out('[preflight] Reading configuration from the "kubeadm-config" ConfigMap in namespace "kube-system"...')

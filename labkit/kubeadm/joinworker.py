@@ -29,12 +29,10 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
-from labkit import bootstrap
+from labkit import bootstrap, owner
 from labkit.apimachinery.nodeutil import get_node_condition
 from labkit.client import APIStatusError, Client, resource_path
 from labkit.kubeadm.join import PhaseError, discover, fetch_config
@@ -87,7 +85,7 @@ class JoinedWorker:
 
     def __init__(self, settings: WorkerSettings, out: Callable[[str], None]) -> None:
         self.settings, self.out = settings, out
-        self.workdir = Path(tempfile.mkdtemp(prefix="labkit-worker-"))
+        self.workdir = owner.make_workdir("labkit-worker-")
         self.node_name = ""
         self.csr_name = ""
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -28,11 +28,11 @@ import asyncio
 import dataclasses
 import logging
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, TypedDict
 
+from labkit import owner
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.resource import to_bytes, to_millicores
 from labkit.apimachinery.timeutil import now_utc, rfc3339
@@ -171,7 +171,7 @@ class Kubelet(Component):
         self.runtime = runtime
         self.config = config or KubeletConfig()
         self._owns_root = not root_dir
-        self.root = Path(root_dir) if root_dir else Path(tempfile.mkdtemp(prefix=f"labkit-kubelet-{node_name}-"))
+        self.root = Path(root_dir) if root_dir else owner.make_workdir(f"labkit-kubelet-{node_name}-")
         self.recorder = EventRecorder(client, "kubelet", host=node_name, record=self.config.events)
         self.status = podstatus.StatusManager(client)
         self.backoff = Backoff(self.config.backoff_base, self.config.backoff_max)

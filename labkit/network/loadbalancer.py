@@ -50,6 +50,7 @@ import asyncio
 import contextlib
 import csv
 import dataclasses
+import functools
 import os
 import re
 import shutil
@@ -361,15 +362,26 @@ def _remove_files(workdir: Path) -> None:
         workdir.rmdir()
 
 
+def leftovers() -> list[owner.Leftover]:
+    """The haproxy processes that clusters of dead processes left running (only this user's are
+    readable); each is stopped and its files removed."""
+    return [owner.Leftover("haproxy", f"pid {pid} (files in {workdir})", tag,
+                           functools.partial(_remove_leftover, pid, tag, Path(workdir)), pid=pid)
+            for pid, tag, workdir in owner.orphans_with(WORKDIR_ENV)]
+
+
+def _remove_leftover(pid: int, tag: str, workdir: Path) -> bool:
+    if not owner.kill(pid):
+        return False
+    with contextlib.suppress(OSError):
+        if (workdir / "haproxy.cfg").read_text().startswith(f"# labkit owner {tag}\n"):
+            _remove_files(workdir)
+    return True
+
+
 def cleanup_leftovers() -> int:
-    """Stop the haproxy processes that clusters of dead processes left running (only this user's are
-    readable) and remove their files; returns how many were stopped."""
-    killed = owner.kill_orphans(WORKDIR_ENV)
-    for tag, workdir in killed:
-        with contextlib.suppress(OSError):
-            if (Path(workdir) / "haproxy.cfg").read_text().startswith(f"# labkit owner {tag}\n"):
-                _remove_files(Path(workdir))
-    return len(killed)
+    """Stop the haproxy processes that clusters of dead processes left and remove their files; how many."""
+    return owner.remove_all(leftovers())
 
 
 # --- built-in ------------------------------------------------------------------------------------

@@ -368,12 +368,23 @@ def etcdctl_command(binary: EtcdBinary | None, endpoints: Sequence[str], ca: Pat
     return command
 
 
+def leftovers() -> list[owner.Leftover]:
+    """The members that clusters of dead processes left running (only this user's are readable); each
+    is stopped and its directory removed."""
+    return [owner.Leftover("etcd member", f"pid {pid} (data in {root})", tag,
+                           functools.partial(_remove_leftover, pid, tag, Path(root)), pid=pid)
+            for pid, tag, root in owner.orphans_with(ROOT_ENV)]
+
+
+def _remove_leftover(pid: int, tag: str, root: Path) -> bool:
+    if not owner.kill(pid):
+        return False
+    with contextlib.suppress(OSError):
+        if (root / _MARKER).read_text() == tag:
+            shutil.rmtree(root, ignore_errors=True)
+    return True
+
+
 def cleanup_leftovers() -> int:
-    """Stop the members that clusters of dead processes left running (only this user's are readable)
-    and remove their directories; returns how many were stopped."""
-    killed = owner.kill_orphans(ROOT_ENV)
-    for tag, root in killed:
-        with contextlib.suppress(OSError):
-            if (Path(root) / _MARKER).read_text() == tag:
-                shutil.rmtree(root, ignore_errors=True)
-    return len(killed)
+    """Stop the members that clusters of dead processes left and remove their directories; how many."""
+    return owner.remove_all(leftovers())

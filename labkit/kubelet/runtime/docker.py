@@ -51,7 +51,7 @@ from typing import Any, TypeVar
 import docker
 import docker.errors
 
-from labkit import images
+from labkit import images, owner
 from labkit.kubelet.runtime import (
     LABEL_CLUSTER,
     LABEL_CONTAINER_NAME,
@@ -113,18 +113,9 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
-def _process_start(pid: int) -> str:
-    """The start time of ``pid`` in clock ticks since boot (field 22 of /proc/<pid>/stat), or ""."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return ""
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
 def _owner_labels() -> dict[str, str]:
     pid = os.getpid()
-    return {LABEL_PID: str(pid), LABEL_PID_START: _process_start(pid), LABEL_HOST: socket.gethostname(),
+    return {LABEL_PID: str(pid), LABEL_PID_START: owner.start_time(pid), LABEL_HOST: socket.gethostname(),
             LABEL_UID: str(os.getuid())}
 
 
@@ -134,7 +125,7 @@ def _owner_is_gone(labels: dict[str, str]) -> bool:
         return False
     if os.getuid() != 0 and labels.get(LABEL_UID, str(os.getuid())) != str(os.getuid()):
         return False
-    return _process_start(int(labels[LABEL_PID])) != labels.get(LABEL_PID_START)
+    return not owner.alive(_owner_tag(labels))
 
 
 def docker_client() -> docker.APIClient:
@@ -142,23 +133,40 @@ def docker_client() -> docker.APIClient:
     return docker.from_env(max_pool_size=64).api
 
 
-def cleanup_leftovers(api: docker.APIClient | None = None) -> int:
-    """Remove containers and networks of labkit clusters whose process is gone; return how many."""
+def leftovers(api: docker.APIClient | None = None) -> list[owner.Leftover]:
+    """Containers, then networks, of labkit clusters whose process is gone (this account's, any for root)."""
     api = api or docker_client()
-    removed = 0
+    found = []
     for c in api.containers(all=True, filters={"label": LABEL_CLUSTER}):
-        if _owner_is_gone(c["Labels"]) and _remove_container(api, c["Id"]):
-            removed += 1
+        if _owner_is_gone(c["Labels"]):
+            name = (c.get("Names") or [c["Id"][:12]])[0].lstrip("/")
+            found.append(owner.Leftover("docker container", name, _owner_tag(c["Labels"]),
+                                        functools.partial(_remove_container, api, c["Id"])))
     for n in api.networks(filters={"label": LABEL_CLUSTER}):
         if _owner_is_gone(n.get("Labels") or {}):
-            try:
-                api.remove_network(n["Id"])
-                removed += 1
-            except docker.errors.NotFound:
-                pass
-            except docker.errors.APIError as e:  # a container labkit did not make is still attached
-                log.warning("left docker network %s in place: %s", n["Name"], e.explanation or e)
-    return removed
+            found.append(owner.Leftover("docker network", n["Name"], _owner_tag(n["Labels"]),
+                                        functools.partial(_remove_network, api, n)))
+    return found
+
+
+def _owner_tag(labels: dict[str, str]) -> str:
+    return f"{labels[LABEL_PID]}:{labels.get(LABEL_PID_START, '')}"
+
+
+def _remove_network(api: docker.APIClient, network: dict[str, Any]) -> bool:
+    try:
+        api.remove_network(network["Id"])
+        return True
+    except docker.errors.NotFound:
+        return False
+    except docker.errors.APIError as e:  # a container labkit did not make is still attached
+        log.warning("left docker network %s in place: %s", network["Name"], e.explanation or e)
+        return False
+
+
+def cleanup_leftovers(api: docker.APIClient | None = None) -> int:
+    """Remove containers and networks of labkit clusters whose process is gone; return how many."""
+    return owner.remove_all(leftovers(api))
 
 
 def _remove_container(api: docker.APIClient, container: str, timeout: float = 10.0) -> bool:
@@ -273,17 +281,17 @@ class DockerNetwork:
         """Start this cluster's network agent container and connect to it. Blocking."""
         image = images.ensure_built(self.api, images.BUSYBOX)
         address = f"labkit-agent-{self.cluster_id}-{secrets.token_hex(4)}"
-        owner = _owner_labels()
+        labels = _owner_labels()
         command = ["chroot", "/host", sys.executable, "-E", "-s", agent.__file__, "--address", address,
                    "--bridge", self.interface, "--subnet", self.subnet, "--service-cidr", self.service_cidr,
-                   "--owner-uid", str(os.getuid()), "--owner-pid", owner[LABEL_PID],
-                   "--owner-start", owner[LABEL_PID_START]]
+                   "--owner-uid", str(os.getuid()), "--owner-pid", labels[LABEL_PID],
+                   "--owner-start", labels[LABEL_PID_START]]
         host_config = self.api.create_host_config(
             network_mode="host", pid_mode="host", cap_add=["NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE"],
             binds={"/": {"bind": "/host", "mode": "ro"}})
         container = self.api.create_container(
             image, command=command, name=f"labkit-agent-{self.cluster_id}", host_config=host_config,
-            labels={LABEL_CLUSTER: self.cluster_id, LABEL_ROLE: "network-agent", **owner})["Id"]
+            labels={LABEL_CLUSTER: self.cluster_id, LABEL_ROLE: "network-agent", **labels})["Id"]
         self.api.start(container)
 
         def exited() -> str | None:

@@ -23,6 +23,7 @@ says why, and the runtime leaves limits unenforced. Left out: pod-level and QoS-
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shlex
 import signal
@@ -166,20 +167,31 @@ class ContainerCgroup:
                 d.parent.parent.rmdir()
 
 
-def cleanup_leftovers(root: Path = ROOT) -> int:
-    """Remove the container cgroups of labkit processes no longer running (killing what runs in them);
-    returns how many."""
-    removed = 0
+def leftovers(root: Path = ROOT) -> list[owner.Leftover]:
+    """The container cgroups of labkit processes no longer running, one per owner and hierarchy;
+    removing one kills what runs in its groups."""
+    found = []
     for hierarchy in _hierarchies(root):
         with contextlib.suppress(FileNotFoundError):
             for owned in (hierarchy / PARENT).iterdir():
                 pid, _, start = owned.name.partition("-")
-                if not owned.is_dir() or owner.alive(f"{pid}:{start}"):
-                    continue
-                for group in [g for g in owned.iterdir() if g.is_dir()]:
-                    _kill_all(group)
-                    removed += 1
-                with contextlib.suppress(OSError):
-                    owned.rmdir()
-                    owned.parent.rmdir()
-    return removed
+                if owned.is_dir() and not owner.alive(f"{pid}:{start}"):
+                    found.append(owner.Leftover("cgroup", str(owned), f"{pid}:{start}",
+                                                functools.partial(_remove_owned, owned)))
+    return found
+
+
+def _remove_owned(owned: Path) -> bool:
+    with contextlib.suppress(FileNotFoundError):
+        for group in [g for g in owned.iterdir() if g.is_dir()]:
+            _kill_all(group)
+    with contextlib.suppress(OSError):
+        owned.rmdir()
+        owned.parent.rmdir()
+    return not owned.exists()
+
+
+def cleanup_leftovers(root: Path = ROOT) -> int:
+    """Remove the container cgroups of labkit processes no longer running (killing what runs in them);
+    returns how many owners' cgroups were removed."""
+    return owner.remove_all(leftovers(root))

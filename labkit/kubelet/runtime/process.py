@@ -50,6 +50,7 @@ kills every process group this runtime started, by the group ids it recorded, an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import fcntl
@@ -159,19 +160,24 @@ class _Container:
 
 
 
-def cleanup_leftovers() -> int:
-    """Kill the process groups that process runtimes of labkit processes no longer running left behind
-    (a crashed cluster), and remove their cgroups; returns how many. Only group leaders are killed: the
-    runtime starts each container as one."""
-    killed = 0
-    for pid, _, _ in owner.orphans():
-        try:
+def leftovers() -> list[owner.Leftover]:
+    """The process groups that process runtimes of labkit processes no longer running left behind (a
+    crashed cluster), then their cgroups. Only group leaders are listed: the runtime starts each
+    container as one, and killing the group takes the rest."""
+    found = []
+    for pid, tag, _ in owner.orphans():
+        with contextlib.suppress(OSError):
             if os.getpgid(pid) == pid:
-                os.killpg(pid, signal.SIGKILL)
-                killed += 1
-        except OSError:
-            continue
-    return killed + (proccgroups.cleanup_leftovers() if proccgroups.unavailable() is None else 0)
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                found.append(owner.Leftover("process group", f"{pid} ({command.strip()[:60]})", tag,
+                                            functools.partial(owner.kill, pid, group=True), pid=pid))
+    return found + (proccgroups.leftovers() if proccgroups.unavailable() is None else [])
+
+
+def cleanup_leftovers() -> int:
+    """Kill the process groups that crashed clusters' process runtimes left and remove their cgroups;
+    returns how many."""
+    return owner.remove_all(leftovers())
 
 
 #: how long one pass over /proc answers every process runtime of this Python process
