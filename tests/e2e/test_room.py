@@ -9,6 +9,7 @@ import json
 import time
 from pathlib import Path
 
+from labkit import clean, owner
 from labkit.cluster import docker_available
 from labkit.room import Room
 
@@ -42,6 +43,14 @@ def test_six_learners_side_by_side_and_two_kernels_killed(tmp_path: Path) -> Non
             assert learner.passed == [str(LABS[0])]
         else:
             assert learner.ok and learner.passed == [str(lab) for lab in LABS], learner.line()
+
+    def left_by_the_killed() -> list[owner.Leftover]:
+        return [x for x in clean.leftovers()[0] if int(x.owner.partition(":")[0]) in killed.values()]
+
+    left = left_by_the_killed()  # labkit clean finds what the two killed kernels left, and removes it
+    assert sum(x.kind == "work directory" for x in left) == len(KILLED), [str(x) for x in left]
+    assert owner.remove_all(left) == len(left)
+    assert left_by_the_killed() == []
 
 
 def test_a_failing_cell_is_named_and_fails_the_room(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
