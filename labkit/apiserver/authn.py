@@ -2,8 +2,10 @@
 
 Mirrors ``k8s.io/apiserver/pkg/authentication``:
 
-- ``request/x509``: a client certificate that the TLS layer verified against the cluster CA names
-  the user (subject CN) and its groups (every subject O);
+- ``request/x509``: a client certificate that verifies against the cluster CA (signed by it, within
+  its validity, for client authentication when it names usages) names the user (subject CN) and its
+  groups (every subject O). The TLS layer only requests it (:mod:`labkit.apiserver.requestclientcert`),
+  so one that does not verify, e.g. another cluster's, is a 401 like an unknown token;
 - ``token/tokenfile``: the ``--token-auth-file`` CSV, one ``token,user,uid,"group1,group2"`` a line;
 - ``plugin/pkg/auth/authenticator/token/bootstrap``: a bootstrap token ``<id>.<secret>`` names the
   user ``system:bootstrap:<id>`` in ``system:bootstrappers`` and the Secret's ``auth-extra-groups``,
@@ -17,15 +19,16 @@ Mirrors ``k8s.io/apiserver/pkg/authentication``:
   so a valid client certificate still authenticates a request that also carries a bad token;
 - ``request/anonymous`` behind ``union.NewFailOnError``: a request with no credentials at all is
   ``system:anonymous`` in ``system:unauthenticated`` (RBAC then decides, and answers 403 for what is
-  not bound to them); one with a bad bearer token stays a 401. kube-apiserver turns this off under
+  not bound to them); one with a bad bearer token or certificate stays a 401. kube-apiserver turns this off under
   ``--authorization-mode=AlwaysAllow`` (``ApplyAuthorization``), and so does :class:`Authenticator`'s
   caller;
 - ``group.AuthenticatedGroupAdder``: every authenticated user is in ``system:authenticated``.
 
 Service-account JWTs are :mod:`labkit.apiserver.satoken`'s, handed in as a token authenticator. Left
 out: OIDC, webhooks, the front-proxy headers, the WebSocket
-``base64url.bearer.authorization.k8s.io.`` subprotocol, the token cache, and the x509 extras (the
-``authentication.kubernetes.io/credential-id`` fingerprint and the UID read from a certificate).
+``base64url.bearer.authorization.k8s.io.`` subprotocol, intermediate CAs in a client's chain, and the
+x509 extras (the ``authentication.kubernetes.io/credential-id`` fingerprint and the UID read from a
+certificate).
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from labkit.apimachinery import bootstraptoken
 from labkit.apimachinery.meta import Obj
@@ -81,18 +88,34 @@ def read_token_file(path: Path) -> dict[str, UserInfo]:
 # --- the authenticators ------------------------------------------------------------------------------
 
 
-def _x509_user(peer_cert: Mapping[str, Any] | None) -> UserInfo | None:
-    """``CommonNameUserConversion``; ``peer_cert`` is ``ssl.SSLSocket.getpeercert()``, so the chain was
-    already verified by the TLS handshake (None when the client sent no certificate; ``{}`` when it was
-    not verified, which a ``CERT_OPTIONAL`` server never sees)."""
-    if not peer_cert:
+_CLIENT_USAGES = {ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE}
+
+
+def _x509_user(der: bytes, ca: x509.Certificate | None, now: dt.datetime) -> UserInfo | None:
+    """``x509.Authenticator`` with ``CommonNameUserConversion``: the user of a client certificate (DER)
+    that ``ca`` signed, valid at ``now`` and for client authentication; None when it does not verify.
+    A verified certificate without a CN authenticates nobody either (a 401 here; kube, finding no user
+    and no error, would go on to anonymous)."""
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        if ca is None:
+            return None
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
         return None
-    attrs = [pair for rdn in peer_cert.get("subject", ()) for pair in rdn]
-    common_names = [value for key, value in attrs if key == "commonName"]
-    if not common_names or not common_names[0]:
-        return None  # kube: a certificate without a CN authenticates nobody
-    groups = tuple(value for key, value in attrs if key == "organizationName")
-    return UserInfo(name=common_names[0], groups=groups)
+    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+        return None
+    try:
+        usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        usages = None  # Go's x509: a certificate that names no usage may be used for any
+    if usages is not None and not set(usages) & _CLIENT_USAGES:
+        return None
+    common_names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if not common_names or not common_names[0].value:
+        return None
+    groups = tuple(str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME))
+    return UserInfo(name=str(common_names[0].value), groups=groups)
 
 
 def _bearer_token(authorization: str | None) -> str | None:
@@ -155,41 +178,50 @@ class Authenticator:
     """The union of the x509 and bearer-token authenticators, with anonymous requests as the fallback
     when ``anonymous``, as kube-apiserver assembles them.
 
-    ``tokens`` (the token file) is read on every request, so tokens added to the mapping later are
-    honoured; ``token_authenticators`` are tried after it, in order, and a user they find is kept
+    ``client_ca`` signs the client certificates it accepts (none without it). ``tokens`` (the token
+    file) is read on every request, so tokens added to the mapping later are honoured;
+    ``token_authenticators`` are tried after it, in order. A token found valid is kept
     :data:`TOKEN_SUCCESS_CACHE_TTL` seconds (kube-apiserver's ``tokencache`` over its token
-    authenticators: a JWT's signature is not checked again on every request; failures are not kept).
+    authenticators: a signature is not checked again on every request; failures are not kept), and so
+    is a verified certificate (a connection's requests all carry it).
     """
 
     def __init__(self, *, tokens: Mapping[str, UserInfo], token_authenticators: Sequence[TokenAuthenticator] = (),
-                 anonymous: bool = False) -> None:
+                 anonymous: bool = False, client_ca: x509.Certificate | None = None) -> None:
         self._tokens = tokens
         self._token_authenticators = tuple(token_authenticators)
         self.anonymous = anonymous
-        self._found: dict[str, tuple[float, UserInfo]] = {}  # token -> (until when, its user)
+        self._client_ca = client_ca
+        self._found: dict[str | bytes, tuple[float, UserInfo]] = {}  # token or certificate -> (until when, user)
 
-    def authenticate(self, *, peer_cert: Mapping[str, Any] | None, authorization: str | None) -> UserInfo | None:
-        """The caller's identity, or None when a credential was offered and none is valid, or none was
-        offered and anonymous requests are off (the caller answers 401)."""
-        user = _x509_user(peer_cert)
+    def authenticate(self, *, peer_cert: bytes | None, authorization: str | None) -> UserInfo | None:
+        """The caller's identity from its client certificate (DER, as the TLS layer received it, not
+        yet verified) or bearer token; None when a credential was offered and none is valid, or none
+        was offered and anonymous requests are off (the caller answers 401)."""
+        user = self._cached(peer_cert, lambda der: _x509_user(der, self._client_ca, dt.datetime.now(dt.UTC))) \
+            if peer_cert else None
         if user is None:
             token = _bearer_token(authorization)
             if token is None:
-                return UserInfo(name=ANONYMOUS, groups=(ALL_UNAUTHENTICATED,)) if self.anonymous else None
-            user = self._tokens.get(token) or self._authenticate_token(token)
+                anonymous = self.anonymous and not peer_cert  # union.NewFailOnError: a bad certificate is a 401
+                return UserInfo(name=ANONYMOUS, groups=(ALL_UNAUTHENTICATED,)) if anonymous else None
+            user = self._tokens.get(token) or self._cached(token, self._authenticate_token)
         return _with_authenticated_group(user) if user is not None else None
 
-    def _authenticate_token(self, token: str) -> UserInfo | None:
+    def _cached(self, credential: Any, authenticate: Callable[[Any], UserInfo | None]) -> UserInfo | None:
         now = time.monotonic()
-        cached = self._found.get(token)
+        cached = self._found.get(credential)
         if cached is not None and cached[0] > now:
             return cached[1]
-        user = next((found for authenticate_token in self._token_authenticators
-                     if (found := authenticate_token(token)) is not None), None)
+        user = authenticate(credential)
         if user is not None:
             if len(self._found) >= TOKEN_CACHE_SIZE:  # the expired first, else all: a bound, not an LRU
                 self._found = {t: hit for t, hit in self._found.items() if hit[0] > now}
                 if len(self._found) >= TOKEN_CACHE_SIZE:
                     self._found.clear()
-            self._found[token] = (now + TOKEN_SUCCESS_CACHE_TTL, user)
+            self._found[credential] = (now + TOKEN_SUCCESS_CACHE_TTL, user)
         return user
+
+    def _authenticate_token(self, token: str) -> UserInfo | None:
+        return next((found for authenticate_token in self._token_authenticators
+                     if (found := authenticate_token(token)) is not None), None)

@@ -37,6 +37,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from labkit.apiserver import satoken
 from labkit.apiserver.authn import Authenticator, TokenAuthenticator
+from labkit.apiserver.requestclientcert import request_client_cert
 
 #: DNS names every kube-apiserver serving certificate carries (kubeadm's ``GetAPIServerAltNames``)
 SERVICE_DNS_NAMES = ("kubernetes", "kubernetes.default", "kubernetes.default.svc",
@@ -185,12 +186,14 @@ class PKI:
                           common_name=common_name, organizations=organizations, usages=(usage,), alt_names=alt_names)
 
     def server_ssl_context(self) -> ssl.SSLContext:
-        """TLS for the API server: its serving certificate, and client certificates checked against the
-        CA when offered (``CERT_OPTIONAL``: bearer-token clients send none)."""
+        """TLS for the API server: its serving certificate, and a client certificate requested, not
+        required (bearer-token clients send none), and left to :meth:`authenticator` to verify against
+        the CA (:func:`~labkit.apiserver.requestclientcert.request_client_cert`)."""
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.directory / SERVER_CERT, self.directory / SERVER_KEY)
         context.load_verify_locations(cadata=self.ca_cert_pem.decode())
         context.verify_mode = ssl.CERT_OPTIONAL
+        request_client_cert(context)
         # kubectl offers h2 too; answer HTTP/1.1 explicitly (upgrades for exec/port-forward need it)
         context.set_alpn_protocols(["http/1.1"])
         return context
@@ -212,7 +215,8 @@ class PKI:
         member issued them), then bearer tokens with ``token_authenticators``, and no credentials as
         anonymous if asked."""
         return Authenticator(tokens={}, token_authenticators=[satoken.JWTAuthenticator(self._sa_key.public_key()),
-                                                              *token_authenticators], anonymous=anonymous)
+                                                              *token_authenticators], anonymous=anonymous,
+                             client_ca=self._ca_cert)
 
 
 @dataclasses.dataclass(frozen=True)

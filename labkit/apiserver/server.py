@@ -460,8 +460,9 @@ class APIServer:
                            user_agent=req.headers.get("User-Agent", ""), server=self.name)
 
     def _authenticate(self, req: web.Request, *, required: bool) -> UserInfo | None:
-        peer = req.transport.get_extra_info("peercert") if req.transport else None
-        user = self.authenticator.authenticate(peer_cert=peer or None, authorization=req.headers.get("Authorization"))
+        tls = req.transport.get_extra_info("ssl_object") if req.transport else None
+        peer = tls.getpeercert(binary_form=True) if tls is not None else None
+        user = self.authenticator.authenticate(peer_cert=peer, authorization=req.headers.get("Authorization"))
         if user is None and required:
             raise errors.unauthorized()
         return user

@@ -18,11 +18,14 @@ Tables:
 Durability: WAL with ``synchronous=NORMAL``. A commit is written to the WAL before ``put`` returns,
 so it survives the *process* crashing; only an OS crash or power loss can drop the last commits
 (``FULL`` would fsync every commit, as etcd does, at several times the cost).
+The file holds every Secret and token of the cluster, so a new one is readable by its owner only
+(etcd keeps its data directory at 0700); SQLite gives the ``-wal`` and ``-shm`` files the same mode.
 Left out: several processes sharing the file (one connection, guarded by the store lock).
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Sequence
 
@@ -71,6 +74,8 @@ class SQLiteStore(MVCCStore):
 
     def __init__(self, path: str) -> None:
         self.path = path
+        if path != ":memory:":  # create it private; an existing file keeps the mode its owner gave it
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         self._db = sqlite3.connect(path, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")

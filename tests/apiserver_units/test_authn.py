@@ -2,21 +2,56 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from labkit.apiserver.authn import Authenticator, UserInfo, read_token_file
 
-# what ssl.SSLSocket.getpeercert() returns for CN=alice, O=dev, O=system:masters
-ALICE_CERT = {
-    "subject": ((("organizationName", "dev"),), (("organizationName", "system:masters"),), (("commonName", "alice"),)),
-    "issuer": ((("commonName", "kubernetes"),),),
-}
+NOW = dt.datetime.now(dt.UTC)
+
+
+def _name(cn: str | None, *orgs: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in orgs]
+                     + ([x509.NameAttribute(NameOID.COMMON_NAME, cn)] if cn is not None else []))
+
+
+def _ca(cn: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(_name(cn)).public_key(key.public_key())
+            .serial_number(1).not_valid_before(NOW - dt.timedelta(hours=1)).not_valid_after(NOW + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    return cert, key
+
+
+CA, CA_KEY = _ca("kubernetes")
+OTHER_CA, OTHER_CA_KEY = _ca("kubernetes")  # another cluster's CA: the same name, another key
+
+
+def client_cert(cn: str | None, *orgs: str, signer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] = (CA, CA_KEY),
+                usage: x509.ObjectIdentifier | None = ExtendedKeyUsageOID.CLIENT_AUTH,
+                valid: tuple[dt.timedelta, dt.timedelta] = (dt.timedelta(hours=-1), dt.timedelta(hours=1))) -> bytes:
+    """A client certificate (DER, as the TLS layer hands it over) for CN ``cn`` and one O per org."""
+    builder = (x509.CertificateBuilder().subject_name(_name(cn, *orgs)).issuer_name(signer[0].subject)
+               .public_key(ec.generate_private_key(ec.SECP256R1()).public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(NOW + valid[0]).not_valid_after(NOW + valid[1]))
+    if usage is not None:
+        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+    return builder.sign(signer[1], hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+ALICE_CERT = client_cert("alice", "dev", "system:masters")
 BOB = UserInfo(name="bob", uid="1002", groups=("viewers",))
 
 
 @pytest.fixture
 def authn() -> Authenticator:
-    return Authenticator(tokens={"good-token": BOB})
+    return Authenticator(tokens={"good-token": BOB}, client_ca=CA)
 
 
 def test_client_certificate_names_user_and_groups(authn):
@@ -25,17 +60,36 @@ def test_client_certificate_names_user_and_groups(authn):
 
 
 def test_certificate_without_common_name_is_no_credential(authn):
-    cert = {"subject": ((("organizationName", "dev"),),)}
+    assert authn.authenticate(peer_cert=client_cert(None, "dev"), authorization=None) is None
+
+
+@pytest.mark.parametrize("cert", [
+    client_cert("alice", "system:masters", signer=(OTHER_CA, OTHER_CA_KEY)),  # another cluster's
+    client_cert("alice", valid=(dt.timedelta(days=-2), dt.timedelta(days=-1))),  # expired
+    client_cert("alice", valid=(dt.timedelta(hours=1), dt.timedelta(days=1))),  # not yet valid
+    client_cert("alice", usage=ExtendedKeyUsageOID.SERVER_AUTH),  # a serving certificate
+    b"not DER",
+], ids=["other-ca", "expired", "not-yet-valid", "server-usage", "garbage"])
+def test_certificate_that_does_not_verify_is_a_401_not_anonymous(cert):
+    # x509.Authenticator fails with an error, and union.NewFailOnError keeps anonymous out
+    authn = Authenticator(tokens={"good-token": BOB}, client_ca=CA, anonymous=True)
     assert authn.authenticate(peer_cert=cert, authorization=None) is None
+    assert authn.authenticate(peer_cert=None, authorization=None).name == "system:anonymous"
+    # a valid token still authenticates beside it (union.New tries the next authenticator)
+    assert authn.authenticate(peer_cert=cert, authorization="Bearer good-token").name == "bob"
 
 
-def test_no_or_unverified_client_certificate(authn):
+def test_certificate_naming_no_usage_is_good_for_any(authn):
+    assert authn.authenticate(peer_cert=client_cert("carol", usage=None), authorization=None).name == "carol"
+
+
+def test_no_certificate_or_no_client_ca(authn):
     assert authn.authenticate(peer_cert=None, authorization=None) is None  # none sent
-    assert authn.authenticate(peer_cert={}, authorization=None) is None  # not verified (CERT_NONE)
+    assert Authenticator(tokens={}).authenticate(peer_cert=ALICE_CERT, authorization=None) is None  # no CA to trust
 
 
 def test_bearer_token(authn):
-    user = authn.authenticate(peer_cert={}, authorization="Bearer good-token")
+    user = authn.authenticate(peer_cert=None, authorization="Bearer good-token")
     assert user == UserInfo(name="bob", uid="1002", groups=("viewers", "system:authenticated"))
     # the scheme is case-insensitive and surrounding blanks are trimmed
     assert authn.authenticate(peer_cert=None, authorization="  bearer good-token ") == user

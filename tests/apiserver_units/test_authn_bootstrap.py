@@ -12,7 +12,7 @@ from labkit.apimachinery import bootstraptoken as bt
 from labkit.apimachinery.meta import Obj
 from labkit.apiserver.authn import Authenticator, BootstrapTokenAuthenticator, UserInfo
 
-from .test_authn import ALICE_CERT, BOB
+from .test_authn import ALICE_CERT, BOB, CA
 
 NOW = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
 TOKEN = "abcdef.0123456789abcdef"
@@ -34,7 +34,7 @@ def secret(**changes: str | None) -> Obj:
 
 def authenticator(stored: Obj | None, *, anonymous: bool = True) -> Authenticator:
     secrets = {stored["metadata"]["name"]: stored} if stored else {}
-    return Authenticator(tokens={"good-token": BOB}, anonymous=anonymous,
+    return Authenticator(tokens={"good-token": BOB}, anonymous=anonymous, client_ca=CA,
                          token_authenticators=[BootstrapTokenAuthenticator(secrets.get, lambda: NOW)])
 
 
