@@ -17,8 +17,8 @@ What is enforced and what is only said (README.md beside this file):
   enforced   a learner is a Unix account of its own (home 0700), in the group labkit-learners and in no
              group that is root in disguise (docker, sudo...): the hub refuses to start their server
              otherwise; a name that is already a Unix account the hub did not make (root, ubuntu...)
-             cannot sign in; LABKIT_RUNTIME=process, or docker when the learner runs rootless Docker;
-             the course copied to ~/labkit-course once, owned by the learner.
+             cannot sign in; LABKIT_RUNTIME=process in every learner's server; the course copied to
+             ~/labkit-course once, owned by the learner.
   only said  the memory limit under the default spawner: LocalProcessSpawner passes it to the server as
              MEM_LIMIT and nothing enforces it; SystemdSpawner enforces it (systemd's MemoryMax).
 """
@@ -28,9 +28,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 from firstuseauthenticator import FirstUseAuthenticator
@@ -121,37 +119,35 @@ else:
 
 
 def prepare_learner(spawner) -> None:
-    """Before each start of a learner's server: refuse an account in a root-equivalent group, choose the
+    """Before each start of a learner's server: refuse an account in a root-equivalent group, set the
     runtime, and copy the course into ~/labkit-course if it is not there (never over their work)."""
     account = pwd.getpwnam(spawner.user.name)
     risky = sorted(_groups(account.pw_name) & set(ROOT_EQUIVALENT))
     if risky:
         raise web.HTTPError(403, f"{account.pw_name} is in {', '.join(risky)}, which is root on this server: "
-                           f"remove them (gpasswd -d {account.pw_name} GROUP) before they start a server")
+                           f"remove them (gpasswd -d {account.pw_name} {risky[0]}) before they start a server")
     if not ENFORCES_MEMORY and spawner.mem_limit:
         spawner.log.warning("%s's memory limit (%d bytes) is not enforced: LocalProcessSpawner only passes it on as "
                             "MEM_LIMIT; LABKIT_HUB_SPAWNER=systemd enforces it", account.pw_name, spawner.mem_limit)
-    # Rootless Docker of the learner's own when its socket is there; else the process runtime. labkit
-    # prints which one runs and why; the host's Docker daemon is never theirs (no docker group).
-    socket = Path(f"/run/user/{account.pw_uid}/docker.sock")
-    env = {k: v for k, v in spawner.environment.items() if k != "DOCKER_HOST"}
-    if socket.is_socket():
-        env.update(LABKIT_RUNTIME="docker", DOCKER_HOST=f"unix://{socket}")
-    else:
-        env.update(LABKIT_RUNTIME="process")
-    spawner.environment = env
+    # The process runtime, always: the host's Docker daemon is not theirs (no docker group), and labkit's
+    # docker runtime on a learner's rootless Docker is untried (its bridge lives in rootlesskit's
+    # namespace, not on this machine's network: the top README's table). labkit prints which and why.
+    spawner.environment = {**spawner.environment, "LABKIT_RUNTIME": "process"}
     home = Path(account.pw_dir)
     dest = home / "labkit-course"
     if dest.exists() or dest.is_symlink():
         return
-    # Copied as root (the course may sit where learners cannot read), into a fresh folder made here, owned
-    # by the learner file by file, then renamed into place: no path the learner controls is followed.
-    staging = Path(tempfile.mkdtemp(prefix=".labkit-course-", dir=home))
-    shutil.copytree(COURSE, staging, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    for path in [staging, *staging.rglob("*")]:
-        os.chown(path, account.pw_uid, account.pw_gid, follow_symlinks=False)
-    staging.rename(dest)
+    # Read as root (the course may sit where learners cannot read), written by the learner's own tar: root
+    # never writes in a home, where the learner could swap a folder for a symlink under it.
+    pack = subprocess.Popen(["tar", "-C", str(COURSE), "--exclude=.ipynb_checkpoints", "--exclude=__pycache__",
+                             "-cf", "-", "."], stdout=subprocess.PIPE)
+    subprocess.run(["sh", "-c", 'mkdir "$1" && tar -xf - -C "$1"', "sh", str(dest)], stdin=pack.stdout, check=True,
+                   user=account.pw_uid, group=account.pw_gid, extra_groups=[], cwd=home,
+                   env={"HOME": str(home), "PATH": "/usr/bin:/bin"})
+    assert pack.stdout is not None
+    pack.stdout.close()
+    if pack.wait():
+        raise RuntimeError(f"could not read the course {COURSE}: tar exited {pack.returncode}")
     spawner.log.info("copied the course %s to %s", COURSE, dest)
 
 
