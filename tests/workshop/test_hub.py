@@ -95,6 +95,8 @@ c.JupyterHub.load_roles = [{{"name": "labkit-hubtest", "services": ["labkit-hubt
         self.api = requests.Session()
         self.api.trust_env = False
         self.api.headers["Authorization"] = f"token {self.token}"
+
+    def wait_up(self) -> None:
         wait_for(self._up, timeout=60, every=0.2, what=self.tail)
 
     def _up(self) -> bool:
@@ -195,6 +197,7 @@ def hub(tmp_path: Path) -> Iterator[Hub]:
         _remove_account(name)  # left by a run that was killed
     h = Hub(tmp_path)
     try:
+        h.wait_up()
         yield h
     finally:
         h.stop()
