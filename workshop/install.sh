@@ -6,7 +6,7 @@
 #                              first-use authenticator (pyproject's [workshop] extra)
 #   /opt/labkit-hub/course     the course every learner gets a copy of at their first sign-in
 #   /opt/labkit-hub/etc/jupyterhub_config.py   this folder's config
-#   configurable-http-proxy    from npm (Debian's nodejs and npm when missing)
+#   configurable-http-proxy    from npm (Debian's nodejs and npm when missing; version 4 on Node < 20)
 #   /etc/systemd/system/labkit-hub.service     where systemd runs; not started: it prints how
 # kubectl is optional (the course's `!kubectl` cells need one on PATH: install it as usual).
 set -euo pipefail
@@ -31,7 +31,11 @@ if ! { "$HUB/bin/pip" install -q --upgrade pip && "$HUB/bin/pip" install -q ".[w
   tail -30 "$log"; echo "pip could not install into $HUB (above: the end of $log)" >&2; exit 1
 fi
 rm -f "$log"
-command -v configurable-http-proxy >/dev/null 2>&1 || npm install -g -s configurable-http-proxy
+if ! command -v configurable-http-proxy >/dev/null 2>&1; then
+  # Version 5 wants Node 20+; Debian 12's and Ubuntu 24.04's Node is 18: version 4 there (the hub runs with either)
+  if [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ]; then chp=configurable-http-proxy; else chp=configurable-http-proxy@4; fi
+  npm install -g -s "$chp"
+fi
 
 rm -rf "$HUB/course.new" && cp -r course "$HUB/course.new" && rm -rf "$HUB/course" && mv "$HUB/course.new" "$HUB/course"
 install -D -m 644 workshop/jupyterhub_config.py "$HUB/etc/jupyterhub_config.py"
