@@ -53,10 +53,11 @@ def _groups(name: str) -> set[str]:
 class WorkshopAuthenticator(LocalAuthenticator, FirstUseAuthenticator):
     """First use: a learner picks a name and a password at the first sign-in, and that pair holds from
     then on (FirstUseAuthenticator keeps bcrypt hashes in a dbm file). LocalAuthenticator adds the Unix
-    account. Why this one: NativeAuthenticator's sign-up waits for an admin to approve each learner (or,
-    open, needs the same account creation added), and neither creates Unix accounts by itself; first use
-    asks nothing of the instructor on the day. A Unix account that exists but was not made by the hub
-    (not in labkit-learners) is refused, so nobody signs in as root or as the instructor's account."""
+    account. Why first use: NativeAuthenticator's sign-up leaves each new learner waiting for an admin's
+    approval unless open_signup is set, and needs its own templates; like first use it makes no Unix
+    account by itself. First use asks nothing of the instructor on the day: one login form, no sign-up
+    page. A Unix account that exists but was not made by the hub (not in labkit-learners) is refused, so
+    nobody signs in as root or as the instructor's account."""
 
     def _foreign_account(self, name: str) -> bool:
         try:
