@@ -158,6 +158,9 @@ def choose_runtime(runtime: str | None, access: DockerAccess | None = None) -> t
     """The runtime, and why it was chosen (``access``: the Docker daemon, asked when needed)."""
     if runtime:
         return runtime, "asked for"
+    if os.environ.get("LABKIT_RUNTIME") == "process":  # as a workshop's hub sets it: say why too, if Docker is out
+        why_not = (access or docker_access()).why_not
+        return "process", "LABKIT_RUNTIME" + (f"; {why_not}" if why_not else "")
     if os.environ.get("LABKIT_RUNTIME"):
         return os.environ["LABKIT_RUNTIME"], "LABKIT_RUNTIME"
     access = access or docker_access()

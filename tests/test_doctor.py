@@ -129,6 +129,10 @@ def test_the_runtime_line_says_which_and_why(monkeypatch: pytest.MonkeyPatch) ->
     assert "docker group, which is root on the host" in cluster.choose_runtime(None)[1]
     monkeypatch.setenv("LABKIT_RUNTIME", "sim")
     assert cluster.choose_runtime(None) == ("sim", "LABKIT_RUNTIME")
+    monkeypatch.setenv("LABKIT_RUNTIME", "process")  # as the workshop's hub sets it: the line says why too
+    assert cluster.choose_runtime(None) == ("process", "LABKIT_RUNTIME")
+    monkeypatch.setattr(cluster, "docker_access", lambda: NO_ACCESS)
+    assert cluster.choose_runtime(None) == ("process", f"LABKIT_RUNTIME; {NO_ACCESS.why_not}")
 
 
 def test_root_reaches_a_root_owned_daemon_and_is_told_to_check_a_learners_account(machine: pytest.MonkeyPatch) -> None:
