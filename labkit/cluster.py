@@ -154,6 +154,11 @@ def docker_available(timeout: float = 2.0) -> bool:
     return not docker_unavailable(timeout)
 
 
+#: why a rootless daemon is not chosen by itself (the README's table of machines)
+ROOTLESS_UNTRIED = ("labkit's docker runtime is untried on it (its bridge lives in Docker's own namespace, not on "
+                    "this machine's network)")
+
+
 def choose_runtime(runtime: str | None, access: DockerAccess | None = None) -> tuple[str, str]:
     """The runtime, and why it was chosen (``access``: the Docker daemon, asked when needed)."""
     if runtime:
@@ -164,6 +169,8 @@ def choose_runtime(runtime: str | None, access: DockerAccess | None = None) -> t
     if os.environ.get("LABKIT_RUNTIME"):
         return os.environ["LABKIT_RUNTIME"], "LABKIT_RUNTIME"
     access = access or docker_access()
+    if access.rootless:
+        return "process", f"a rootless Docker daemon answers, but {ROOTLESS_UNTRIED} (LABKIT_RUNTIME=docker to try)"
     return ("process" if access.why_not else "docker"), access.describe()
 
 

@@ -24,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 
 from labkit import clean
-from labkit.cluster import DockerAccess, choose_runtime, docker_access
+from labkit.cluster import ROOTLESS_UNTRIED, DockerAccess, choose_runtime, docker_access
 from labkit.network import slots
 
 PYTHON = (3, 11)  # pyproject's requires-python
@@ -193,12 +193,14 @@ class Report:
 def _docker_check(access: DockerAccess, daemon_installed: Callable[[], bool]) -> Check:
     if access.why_not.startswith("this account cannot use Docker"):
         return Check("docker", "warn", f"{access.why_not}; the process runtime runs the course",
-                     "dockerd-rootless-setuptool.sh install (rootless Docker: no root on the host)")
+                     f"usermod -aG docker {_account()} (on one's own laptop only: the docker group is root on "
+                     "the host)")
     if access.why_not:
         fix = "systemctl start docker" if daemon_installed() else "apt-get install -y docker.io"
         return Check("docker", "warn", f"{access.why_not}; the process runtime runs the course", fix)
     if access.rootless:
-        return Check("docker", "ok", "a rootless Docker daemon answers (no root on the host through it)")
+        return Check("docker", "ok", f"a rootless Docker daemon answers, but {ROOTLESS_UNTRIED}: the process "
+                     "runtime runs the course")
     if os.geteuid() == 0:
         return Check("docker", "ok", "a root-owned Docker daemon answers, used as root")
     return Check("docker", "warn", "a root-owned Docker daemon answers through the docker group, which is root on "
@@ -294,7 +296,7 @@ def diagnose() -> Report:
                             "labkit clean"))
     runtime, why = choose_runtime(None, access)
     works = [f"a notebook's Cluster() runs the {runtime} runtime ({why})",
-             f"docker runtime: {'yes' if not access.why_not and not busybox else 'no'}",
+             f"docker runtime: {'yes' if not access.why_not and not access.rootless and not busybox else 'no'}",
              f"process runtime: {'no (no busybox-static)' if busybox else 'yes'}",
              "sim runtime: yes (always; simulated nodes run no pods)",
              f"chapters {ETCD_CHAPTERS}: {'no (no etcd)' if store.startswith('no etcd') else 'yes'}",

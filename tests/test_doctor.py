@@ -38,14 +38,25 @@ def statuses(report: doctor.Report) -> dict[str, str]:
 
 def test_a_machine_with_everything_passes_and_says_what_works(machine: pytest.MonkeyPatch,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    machine.setattr(os, "geteuid", lambda: 0)  # a VM of one's own, as root, with Docker
+    machine.setattr(doctor, "docker_access", lambda: DockerAccess())
     assert cli.main(["doctor"]) == 0
     out = capsys.readouterr().out
     assert "ok       python      3.12.3 (labkit needs 3.11+)" in out
-    assert "ok       docker      a rootless Docker daemon answers" in out
+    assert "ok       docker      a root-owned Docker daemon answers, used as root" in out
     assert "room for 13" in out and "295 MB" in out  # 4000 MB / (110 + 100 + 85)
-    assert "a notebook's Cluster() runs the docker runtime (a rootless Docker daemon answers)" in out
+    assert "a notebook's Cluster() runs the docker runtime (a Docker daemon answers, and this process is root)" in out
     assert "warn" not in out and "BLOCKER" not in out and "fix:" not in out
     assert out.rstrip().endswith("no blockers: the course runs here")
+
+
+def test_rootless_docker_is_said_and_the_process_runtime_runs_the_course(machine: pytest.MonkeyPatch) -> None:
+    report = doctor.diagnose()
+    [docker] = [c for c in report.checks if c.name == "docker"]
+    assert docker.status == "ok" and "rootless" in docker.detail and "untried" in docker.detail
+    assert report.works[:2] == [f"a notebook's Cluster() runs the process runtime (a rootless Docker daemon answers, "
+                                f"but {cluster.ROOTLESS_UNTRIED} (LABKIT_RUNTIME=docker to try))",
+                                "docker runtime: no"]
 
 
 def test_python_too_old_is_a_blocker(machine: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -64,7 +75,7 @@ def test_without_docker_etcd_or_kubectl_the_course_still_runs_on_process(machine
     assert report.blockers == 0
     found = {c.name: c for c in report.checks}
     assert found["docker"].status == "warn" and "root on the host" in found["docker"].detail
-    assert found["docker"].fix.startswith("dockerd-rootless-setuptool.sh install")
+    assert found["docker"].fix.startswith("usermod -aG docker ") and "own laptop only" in found["docker"].fix
     assert found["etcd"].fix.startswith("pip install 'labkit[etcd]'") and "3.4 etcd" in found["etcd"].detail
     assert found["kubectl"].status == "warn" and found["kubectl"].fix.startswith("apt-get install -y kubectl")
     assert "images" not in found  # nothing to build them with
@@ -122,8 +133,9 @@ def test_the_runtime_line_says_which_and_why(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.delenv("LABKIT_RUNTIME", raising=False)
     monkeypatch.setattr(cluster, "docker_access", lambda: NO_ACCESS)
     assert cluster.choose_runtime(None) == ("process", NO_ACCESS.why_not)
-    monkeypatch.setattr(cluster, "docker_access", lambda: DockerAccess(rootless=True))
-    assert cluster.choose_runtime(None) == ("docker", "a rootless Docker daemon answers")
+    monkeypatch.setattr(cluster, "docker_access", lambda: DockerAccess(rootless=True))  # untried: not chosen
+    assert cluster.choose_runtime(None) == ("process", f"a rootless Docker daemon answers, but "
+                                                       f"{cluster.ROOTLESS_UNTRIED} (LABKIT_RUNTIME=docker to try)")
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     monkeypatch.setattr(cluster, "docker_access", lambda: DockerAccess())
     assert "docker group, which is root on the host" in cluster.choose_runtime(None)[1]
