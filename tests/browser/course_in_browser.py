@@ -9,7 +9,10 @@ each code cell runs in order (JupyterLab's ``notebook:run-cell`` command) and pa
 Then, in the page: no ipywidgets view is left as an error or a placeholder ("Error displaying
 widget", "model not found", "Loading widget..."), every labkit widget (``.labkit-widget``) has
 content, the browser console has no errors and nothing outside 127.0.0.1 was requested. A notebook
-stops at its first failing cell (nbval goes on, to cells that mostly fail for the same reason).
+stops at its first failing cell (nbval goes on, to cells that mostly fail for the same reason). A
+notebook that failed while Chromium reported ``ERR_NETWORK_CHANGED`` (it aborts the requests in
+flight whenever this machine's interfaces change, as Docker's bridges and veth pairs do) runs once
+more, with a warning that says why.
 
 One JupyterLab page serves the whole course (it reloads only after a failing notebook); each
 notebook is opened, run, screenshot, then its kernel is shut down and it is closed, as nbval shuts
@@ -25,6 +28,7 @@ import json
 import re
 import shutil
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -146,10 +150,25 @@ def fresh_artifacts() -> None:
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
 
 
+#: Chromium aborts the requests in flight when this machine's network interfaces change (Docker adding a
+#: bridge or a pod's veth pair: another account's docker course runs beside this one in CI)
+NETWORK_CHANGED = "ERR_NETWORK_CHANGED"
+
+
 @pytest.mark.timeout(1800)  # per cell: CELL_TIMEOUT
 @pytest.mark.parametrize("path", NOTEBOOKS)
 def test_notebook_in_jupyterlab(course_lab: str, course_page: Any, path: str) -> None:
-    page = course_page
+    failures, shots = run_notebook(course_lab, course_page, path)
+    if failures and any(NETWORK_CHANGED in e for e in course_page.console_errors):
+        warnings.warn(f"{path}: Chromium saw the network change ({NETWORK_CHANGED}), running it once more: "
+                      + "; ".join(failures)[:1500], stacklevel=1)
+        failures, shots = run_notebook(course_lab, course_page, path)
+    if failures:
+        pytest.fail("\n".join(failures) + f"\n(screenshots: {shots[0].parent}/{Path(path).stem}-*.png)", pytrace=False)
+
+
+def run_notebook(course_lab: str, page: Any, path: str) -> tuple[list[str], list[Path]]:
+    """Run every cell of ``path`` in JupyterLab: what failed, and the screenshots."""
     page.console_errors.clear()
     page.blocked.clear()
     # JupyterLab loads for the first notebook, and again after a failing one
@@ -200,5 +219,4 @@ def test_notebook_in_jupyterlab(course_lab: str, course_page: Any, path: str) ->
     failures += [f"{path}: browser console error: {e}" for e in page.console_errors]
     failures += [f"{path}: requested a URL outside 127.0.0.1: {u}" for u in page.blocked]
     page.broken = bool(failures)
-    if failures:
-        pytest.fail("\n".join(failures) + f"\n(screenshots: {shots[0].parent}/{Path(path).stem}-*.png)", pytrace=False)
+    return failures, shots
