@@ -33,6 +33,12 @@ SIGTERM its kubelet stops (the Node object stays, as after ``kubeadm reset``).
 
 ``labkit progress`` prints, per notebook of the course, the exercises passed and the recap questions
 answered right, from the learner's data directory (``labkit.labs.progress``), and where that is kept.
+
+``labkit kit [DIR] [--python-version X.Y] [--platform TAG ...]`` (``make wheelhouse``) writes the offline
+install kit (:mod:`labkit.kit`) to DIR (default ./labkit-kit), replacing a kit there; it prints a line per
+part the kit goes without and why, then one ``kit: DIR (N MB, N wheels, ...)``; a kit it cannot build
+(no source checkout, pip failing) is one line ``labkit kit: ...`` on stderr (pip's last lines after it)
+and exit 1.
 """
 
 from __future__ import annotations
@@ -178,6 +184,32 @@ def _join_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_kit_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from labkit.kit import DEFAULT_DIR
+
+    kit = sub.add_parser("kit", help="write an offline install kit: every wheel, busybox, kubectl, the images, "
+                                     "the course, a README and install.sh")
+    kit.add_argument("dir", type=Path, nargs="?", default=Path(DEFAULT_DIR),
+                     help=f"the kit's folder (default ./{DEFAULT_DIR}; a kit there is replaced)")
+    kit.add_argument("--python-version", default=None, metavar="X.Y",
+                     help="wheels for this Python (pip download's; default: the one running labkit)")
+    kit.add_argument("--platform", action="append", default=[], metavar="TAG",
+                     help="wheels for this platform tag, e.g. manylinux2014_aarch64 (pip download's; repeatable); "
+                          "such a kit goes without this machine's binaries and images")
+
+
+def _kit(args: argparse.Namespace) -> int:
+    from labkit import kit
+
+    try:
+        kit.build(args.dir.resolve(), python_version=args.python_version, platforms=args.platform,
+                  out=lambda line: print(line, flush=True))
+    except kit.KitError as e:
+        print(f"labkit kit: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _announce(cluster: Cluster, nodes: int) -> None:
     print(f"labkit cluster ready at {cluster.url} ({nodes} node(s), {cluster.runtime} runtime): "
           f"export KUBECONFIG={cluster.kubeconfig}", flush=True)
@@ -208,7 +240,10 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--authorization-mode", choices=AUTHORIZATION_MODES, default="RBAC",
                     help="as kube-apiserver's flag: RBAC (default) or AlwaysAllow")
     sub.add_parser("progress", help="the exercises passed and questions answered, per notebook of the course")
+    _add_kit_command(sub)
     args = parser.parse_args(argv)
+    if args.command == "kit":
+        return _kit(args)
     if args.command == "progress":
         from labkit.labs import progress
 
