@@ -192,7 +192,7 @@ def _add_kit_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     kit.add_argument("dir", type=Path, nargs="?", default=Path(DEFAULT_DIR),
                      help=f"the kit's folder (default ./{DEFAULT_DIR}; a kit there is replaced)")
     kit.add_argument("--python-version", default=None, metavar="X.Y",
-                     help="wheels for this Python (pip download's; default: the one running labkit)")
+                     help="wheels for this Python (pip download's; default: X.Y of the one running labkit, any X.Y.Z)")
     kit.add_argument("--platform", action="append", default=[], metavar="TAG",
                      help="wheels for this platform tag, e.g. manylinux2014_aarch64 (pip download's; repeatable); "
                           "such a kit goes without this machine's binaries and images")

@@ -8,8 +8,10 @@ labkit's images, built by :mod:`labkit.images`, when a Docker daemon answers), `
 settings ``make course`` installs (``jupyterlab/``), ``kit.json`` (what it was built for), a README,
 ``install.sh`` and ``start.sh``. Wheels are per OS, architecture and Python version: a kit installs on
 machines like the one that built it, or on the one named by ``--python-version`` and ``--platform``
-(passed to ``pip download``; a kit for another platform leaves out ``bin/`` and ``images/``, which are
-this machine's).
+(passed to ``pip download``, which still evaluates environment markers on this machine; a kit for
+another platform leaves out ``bin/`` and ``images/``, which are this machine's). By default the wheels
+fit any patch release of this Python's ``X.Y`` (pip's ``--python-version X.Y``: a newest release may
+need ``>=X.Y.5``, an older one then stands in).
 
 Mirrors nothing in Kubernetes: an air-gapped cluster gets its images from a registry mirror, and its
 binaries from packages. Left out: the ``python`` stand-in image (made from the target machine's own
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import platform
 import shutil
 import subprocess
 import sys
@@ -147,6 +148,12 @@ def _images(images_dir: Path, out: Callable[[str], None]) -> list[str]:
     return saved
 
 
+def _not_course(folder: str, names: list[str]) -> list[str]:
+    """What a run of the course left in the checkout (checkpoints, kubeconfigs ...): all but notebooks and READMEs."""
+    return [n for n in names if n == ".ipynb_checkpoints"
+            or not (n.endswith((".ipynb", ".md")) or (Path(folder) / n).is_dir())]
+
+
 def build(dest: Path, *, python_version: str | None = None, platforms: Sequence[str] = (),
           out: Callable[[str], None] = print) -> Manifest:
     """Write a kit to ``dest`` (replacing a kit there) and return what it holds."""
@@ -157,20 +164,19 @@ def build(dest: Path, *, python_version: str | None = None, platforms: Sequence[
     for folder in ("wheels", "bin", "images", "jupyterlab"):
         (dest / folder).mkdir(parents=True)
     started = time.monotonic()
-    target = [*(["--python-version", python_version] if python_version else []),
-              *(arg for p in platforms for arg in ("--platform", p))]
+    python_version = python_version or "{}.{}".format(*sys.version_info[:2])
+    target = ["--python-version", python_version, *(arg for p in platforms for arg in ("--platform", p))]
     version, requirement = _wheels(root, dest / "wheels", target, out)
     native = not platforms
-    manifest = Manifest(labkit=version, requirement=requirement, python=python_version or platform.python_version(),
+    manifest = Manifest(labkit=version, requirement=requirement, python=python_version,
                         platform=list(platforms) or [sysconfig.get_platform()],
                         binaries=_binaries(dest / "bin", out) if native else [],
                         images=_images(dest / "images", out) if native else [])
-    shutil.copytree(root / "course", dest / "course",
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    shutil.copytree(root / "course", dest / "course", ignore=_not_course)
     shutil.copy2(root / "scripts" / "jupyterlab" / "labkit-course.json", dest / "jupyterlab")
     (dest / "kit.json").write_text(json.dumps(dataclasses.asdict(manifest), indent=1) + "\n")
     python = ".".join(manifest.python.split(".")[:2])
-    (dest / "install.sh").write_text(INSTALL_SH.format(python=python, requirement=requirement))
+    (dest / "install.sh").write_text(INSTALL_SH.format(python=python, full=manifest.python, requirement=requirement))
     (dest / "start.sh").write_text(START_SH)
     for script in ("install.sh", "start.sh"):
         (dest / script).chmod(0o755)
@@ -197,7 +203,7 @@ the machine (not to run from the USB stick: the notebooks save into `course/`), 
 and open the course with `./start.sh` (JupyterLab; as `make course` does in a checkout).
 
 This kit is for **Python {python} on {platform}**: wheels are built per operating system, architecture
-and Python version. Another Python: `PYTHON=python3.X ./install.sh` with the version above, or build a
+and Python version. Another Python: `PYTHON=python3.X ./install.sh` names the one to use; or build a
 kit for it where there is a network (`labkit kit DIR --python-version 3.X`, `--platform TAG`).
 
 - `wheels/`: `{requirement}` and every wheel it needs (JupyterLab, ipywidgets, the kubernetes
@@ -222,14 +228,17 @@ set -eu
 cd "$(dirname "$0")"
 PYTHON=${{PYTHON:-python3}}
 VENV=${{VENV:-venv}}
-have=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])') || {{
+have=$("$PYTHON" -c 'import platform; print(platform.python_version())' 2>/dev/null) || {{
   echo "no $PYTHON here: this kit needs Python {python} (PYTHON=... ./install.sh names another)" >&2; exit 1; }}
-if [ "$have" != "{python}" ]; then
-  echo "this kit holds wheels for Python {python}, and $PYTHON is $have: PYTHON=python{python} ./install.sh" >&2
-  exit 1
-fi
+case "$have" in
+  {python}|{python}.*) ;;
+  *) echo "this kit holds wheels for Python {python}, and $PYTHON is $have: PYTHON=python{python} ./install.sh" >&2
+     exit 1 ;;
+esac
 "$PYTHON" -m venv "$VENV" || {{ echo "$PYTHON cannot make a venv: install python3-venv (Debian, Ubuntu)" >&2; exit 1; }}
-"$VENV/bin/pip" install -q --disable-pip-version-check --no-index --find-links wheels '{requirement}'
+"$VENV/bin/pip" install -q --disable-pip-version-check --no-index --find-links wheels '{requirement}' || {{
+  echo "pip found no fitting wheel set here for Python $have (the kit was built for {full}):" \
+    "build a kit for it where there is a network, labkit kit DIR --python-version $have" >&2; exit 1; }}
 mkdir -p "$VENV/share/jupyter/lab/settings/overrides.d"
 cp jupyterlab/labkit-course.json "$VENV/share/jupyter/lab/settings/overrides.d/"
 for binary in bin/*; do

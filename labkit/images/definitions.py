@@ -28,7 +28,7 @@ BUSYBOX_CANDIDATES = (Path("/bin/busybox"), Path(sys.prefix) / "bin" / "busybox"
 
 def busybox_path() -> Path:
     """The first of :data:`BUSYBOX_CANDIDATES` that exists (the first when none does, for the error)."""
-    return next((path for path in BUSYBOX_CANDIDATES if path.exists()), BUSYBOX_CANDIDATES[0])
+    return next((path for path in BUSYBOX_CANDIDATES if path.is_file()), BUSYBOX_CANDIDATES[0])
 
 
 #: the image label holding :func:`labkit.images.builder.content_hash`; a changed definition rebuilds
