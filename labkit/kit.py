@@ -190,7 +190,7 @@ def build(dest: Path, *, python_version: str | None = None, platforms: Sequence[
 def readme(manifest: Manifest) -> str:
     return README.format(python=manifest.python, labkit=manifest.labkit, requirement=manifest.requirement,
                          platform=", ".join(manifest.platform), binaries=", ".join(manifest.binaries) or "nothing",
-                         images=", ".join(manifest.images) or "no image")
+                         images=", ".join(f"`{tag}`" for tag in manifest.images) or "no image")
 
 
 README = """# labkit {labkit}: offline install kit
@@ -210,7 +210,8 @@ kit for it where there is a network (`labkit kit DIR --python-version 3.X`, `--p
   client ...), installed with `pip install --no-index` into `venv/`;
 - `bin/`: {binaries}, copied into `venv/bin` (busybox runs the process runtime's pods and is in
   labkit's images; the notebooks run kubectl);
-- `images/`: `docker save` of {images}, loaded when a Docker daemon answers;
+- `images/`: labkit's images, loaded when a Docker daemon answers (`docker save` of
+  {images});
 - `course/`: the notebooks, which `./start.sh` opens;
 - `jupyterlab/`: JupyterLab settings (no news prompt, no update check), copied into the venv;
 - `kit.json`: what the kit was built for and holds.
@@ -237,8 +238,8 @@ case "$have" in
 esac
 "$PYTHON" -m venv "$VENV" || {{ echo "$PYTHON cannot make a venv: install python3-venv (Debian, Ubuntu)" >&2; exit 1; }}
 "$VENV/bin/pip" install -q --disable-pip-version-check --no-index --find-links wheels '{requirement}' || {{
-  echo "pip found no fitting wheel set here for Python $have (the kit was built for {full}):" \
-    "build a kit for it where there is a network, labkit kit DIR --python-version $have" >&2; exit 1; }}
+  echo "pip found no fitting wheel set here for Python $have (the kit is for {full})." >&2
+  echo "Build a kit for it where there is a network: labkit kit DIR --python-version $have" >&2; exit 1; }}
 mkdir -p "$VENV/share/jupyter/lab/settings/overrides.d"
 cp jupyterlab/labkit-course.json "$VENV/share/jupyter/lab/settings/overrides.d/"
 for binary in bin/*; do

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from testkit import IN_CI, need
 
-from labkit import kit
+from labkit import cli, kit
 
 #: what pip says when it reached no index (as opposed to a kit that cannot be built)
 NO_INDEX = ("NewConnectionError", "Temporary failure in name resolution", "Network is unreachable",
@@ -154,3 +154,12 @@ def test_kit_installs_with_no_network_and_runs_a_cluster(built: tuple[Path, kit.
     assert "@jupyter-widgets/jupyterlab-manager" in extensions.stdout + extensions.stderr
     started = subprocess.run([str(dest / "start.sh"), "--version"], capture_output=True, text=True, env=env, timeout=60)
     assert started.returncode == 0 and started.stdout.split()[-1].startswith("4."), started.stdout + started.stderr
+
+
+def test_kit_refuses_a_folder_that_is_not_a_kit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A kit replaces a kit, never a folder of something else."""
+    (tmp_path / "notes.txt").write_text("mine")
+    assert cli.main(["kit", str(tmp_path)]) == 1
+    said = capsys.readouterr().err
+    assert said == f"labkit kit: {tmp_path} exists and is not a kit: choose another folder or remove it\n"
+    assert (tmp_path / "notes.txt").read_text() == "mine"
