@@ -35,7 +35,7 @@ course: setup $(LAB_SETTINGS)
 # An offline install kit for a room without a network (labkit.kit says what and why): $(KIT)/ gets every
 # wheel labkit and the course need for this OS, architecture and Python, busybox-static and kubectl,
 # labkit's images when Docker answers, the course, a README and install.sh; copied to each machine (a
-# USB stick), `./install.sh` installs it with pip cut off from any index. Other Pythons or platforms:
+# USB stick), `sh install.sh` installs it with pip cut off from any index. Other Pythons or platforms:
 # `$(BIN)/labkit kit DIR --python-version 3.X --platform TAG`.
 KIT ?= labkit-kit
 wheelhouse: setup

