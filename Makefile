@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup course test lint test-course test-unprivileged bench clean
+.PHONY: setup course wheelhouse test lint test-course test-unprivileged bench clean
 
 setup: $(VENV)/.installed
 
@@ -31,6 +31,15 @@ course: setup $(LAB_SETTINGS)
 	fi; \
 	if [ "$$(uname)" = Linux ] && [ -z "$$DISPLAY$$WAYLAND_DISPLAY" ]; then args="$$args --no-browser"; fi; \
 	exec $(BIN)/jupyter lab --notebook-dir=course $$args
+
+# An offline install kit for a room without a network (labkit.kit says what and why): $(KIT)/ gets every
+# wheel labkit and the course need for this OS, architecture and Python, busybox-static and kubectl,
+# labkit's images when Docker answers, the course, a README and install.sh; copied to each machine (a
+# USB stick), `sh install.sh` installs it with pip cut off from any index. Other Pythons or platforms:
+# `$(BIN)/labkit kit DIR --python-version 3.X --platform TAG`.
+KIT ?= labkit-kit
+wheelhouse: setup
+	$(BIN)/labkit kit $(KIT)
 
 test: setup lint
 	$(BIN)/pytest --durations=30

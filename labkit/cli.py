@@ -42,6 +42,12 @@ learner, then how many passed; exit 1 unless all did.
 
 ``labkit progress`` prints, per notebook of the course, the exercises passed and the recap questions
 answered right, from the learner's data directory (``labkit.labs.progress``), and where that is kept.
+
+``labkit kit [DIR] [--python-version X.Y] [--platform TAG ...]`` (``make wheelhouse``) writes the offline
+install kit (:mod:`labkit.kit`) to DIR (default ./labkit-kit), replacing a kit there; it prints a line per
+part the kit goes without and why, then one ``kit: DIR (N MB, N wheels, ...)``; a kit it cannot build
+(no source checkout, pip failing) is one line ``labkit kit: ...`` on stderr (pip's last lines after it)
+and exit 1.
 """
 
 from __future__ import annotations
@@ -187,6 +193,32 @@ def _join_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_kit_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from labkit.kit import DEFAULT_DIR
+
+    kit = sub.add_parser("kit", help="write an offline install kit: every wheel, busybox, kubectl, the images, "
+                                     "the course, a README and install.sh")
+    kit.add_argument("dir", type=Path, nargs="?", default=Path(DEFAULT_DIR),
+                     help=f"the kit's folder (default ./{DEFAULT_DIR}; a kit there is replaced)")
+    kit.add_argument("--python-version", default=None, metavar="X.Y",
+                     help="wheels for this Python (pip download's; default: X.Y of the one running labkit, any X.Y.Z)")
+    kit.add_argument("--platform", action="append", default=[], metavar="TAG",
+                     help="wheels for this platform tag, e.g. manylinux2014_aarch64 (pip download's; repeatable); "
+                          "such a kit goes without this machine's binaries and images")
+
+
+def _kit(args: argparse.Namespace) -> int:
+    from labkit import kit
+
+    try:
+        kit.build(args.dir.resolve(), python_version=args.python_version, platforms=args.platform,
+                  out=lambda line: print(line, flush=True))
+    except kit.KitError as e:
+        print(f"labkit kit: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _announce(cluster: Cluster, nodes: int) -> None:
     print(f"labkit cluster ready at {cluster.url} ({nodes} node(s), {cluster.runtime} runtime): "
           f"export KUBECONFIG={cluster.kubeconfig}", flush=True)
@@ -221,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     doctor.add_argument("--json", action="store_true", help="the checks as JSON")
     clean = sub.add_parser("clean", help="remove what clusters whose process is gone left behind")
     clean.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    _add_kit_command(sub)
     sub.add_parser("room", help="rehearse a room: N learners running notebooks at once here (labkit room -h)")
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["room"]:  # its own parser (labkit.room), as a learner process runs it too
@@ -228,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return room.main(argv[1:])
     args = parser.parse_args(argv)
+    if args.command == "kit":
+        return _kit(args)
     if args.command == "doctor":
         from labkit.doctor import diagnose
 

@@ -23,9 +23,7 @@ from typing import IO
 import docker
 import docker.errors
 
-from labkit.images.definitions import LABEL_CONTENT_HASH, ImageDef
-
-BUSYBOX_PATH = Path("/bin/busybox")
+from labkit.images.definitions import LABEL_CONTENT_HASH, ImageDef, busybox_path
 
 _build_locks: dict[str, threading.Lock] = {}
 _build_locks_guard = threading.Lock()
@@ -55,10 +53,11 @@ def _busybox(path: Path, mtime_ns: int) -> tuple[bytes, str]:
 
 def busybox_binary() -> tuple[bytes, str]:
     """The host's busybox-static and its sha256 (read once per version of the file)."""
+    path = busybox_path()
     try:
-        return _busybox(BUSYBOX_PATH, BUSYBOX_PATH.stat().st_mtime_ns)
+        return _busybox(path, path.stat().st_mtime_ns)
     except FileNotFoundError:
-        raise BuildError(f"{BUSYBOX_PATH} not found: install Debian's busybox-static") from None
+        raise BuildError(f"{path} not found: install Debian's busybox-static") from None
 
 
 def content_hash(definition: ImageDef) -> str:

@@ -15,10 +15,21 @@ is the sandbox image there). Left out: any image not listed here.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from labkit.images import hostpython
+
+#: where busybox-static is looked for: Debian's package, then the bin folder of the environment labkit runs in
+#: (where an offline kit's install.sh puts it, :mod:`labkit.kit`)
+BUSYBOX_CANDIDATES = (Path("/bin/busybox"), Path(sys.prefix) / "bin" / "busybox")
+
+
+def busybox_path() -> Path:
+    """The first of :data:`BUSYBOX_CANDIDATES` that exists (the first when none does, for the error)."""
+    return next((path for path in BUSYBOX_CANDIDATES if path.is_file()), BUSYBOX_CANDIDATES[0])
+
 
 #: the image label holding :func:`labkit.images.builder.content_hash`; a changed definition rebuilds
 LABEL_CONTENT_HASH = "labkit.image.content-hash"

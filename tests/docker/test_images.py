@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+from pathlib import Path
 
 import docker
 import pytest
@@ -22,6 +23,20 @@ from testkit import need
 def test_lookup_maps_references_to_definitions(image: str, tag: str | None) -> None:
     definition = images.lookup(image)
     assert (definition.tag if definition else None) == tag
+
+
+def test_busybox_is_taken_from_the_environment_when_the_host_has_none(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """An offline kit's install.sh puts busybox-static in the venv's bin (labkit.kit), for a machine without it."""
+    host, venv = tmp_path / "bin" / "busybox", tmp_path / "venv" / "bin" / "busybox"
+    monkeypatch.setattr(images.definitions, "BUSYBOX_CANDIDATES", (host, venv))
+    assert images.definitions.busybox_path() == host  # neither: the host's path, which the error names
+    venv.parent.mkdir(parents=True)
+    venv.write_bytes(b"")
+    assert images.definitions.busybox_path() == venv
+    host.parent.mkdir()
+    host.write_bytes(b"")
+    assert images.definitions.busybox_path() == host
 
 
 @pytest.mark.docker

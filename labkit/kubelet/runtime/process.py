@@ -14,8 +14,9 @@ CRI log files) without containers. Honest about what it is not:
   ``HOSTNAME`` are set in every container's environment; the teaching images bind ``$POD_IP``.
 - **Images** are names for host programs (``pull_image`` only checks the name):
 
-  ``busybox``, ``busybox:*``      the command runs with the host's ``/bin/busybox`` (each argv[0] must be
-                                  a busybox applet: sh, sleep, echo, httpd, nc, wget ...); default ``sh``
+  ``busybox``, ``busybox:*``      the command runs with the host's busybox-static (``/bin/busybox``, or
+                                  the environment's: ``busybox_path``; each argv[0] must be a busybox
+                                  applet: sh, sleep, echo, httpd, nc, wget ...); default ``sh``
   ``nginx``, ``nginx:*``          a stand-in: ``busybox httpd`` on port 80 serving a page that says it is a
                                   labkit stand-in for nginx, with the pod's name and IP
   ``labkit/hello``, ``:*``        ``busybox httpd`` on port 8080 answering with the pod's name and IP
@@ -73,6 +74,7 @@ from typing import BinaryIO
 from labkit import owner
 from labkit.apimachinery.timeutil import micro_time, now_utc
 from labkit.images import hostpython
+from labkit.images.definitions import busybox_path
 from labkit.kubelet.runtime import (
     Cgroup,
     ContainerConfig,
@@ -93,7 +95,7 @@ from labkit.kubelet.runtime import (
 from labkit.kubelet.runtime.cgroups import cgroup_of, read_small, usage_of_pid
 from labkit.network.netns import HOST, HostNamespace, unprivileged_port_start
 
-BUSYBOX = "/bin/busybox"
+BUSYBOX = str(busybox_path())
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 IMAGES = {"busybox": "the command runs with the host's busybox",
           "python": "the command runs with this machine's Python and its standard library",
