@@ -25,6 +25,7 @@ from pathlib import Path
 
 from labkit import clean
 from labkit.cluster import ROOTLESS_UNTRIED, DockerAccess, choose_runtime, docker_access
+from labkit.images.definitions import busybox_path
 from labkit.network import slots
 
 PYTHON = (3, 11)  # pyproject's requires-python
@@ -97,7 +98,8 @@ def widgets_extension() -> bool:
 
 
 def busybox_problem() -> str:
-    """Why /bin/busybox cannot serve as the images' and the process runtime's programs ("" when it can)."""
+    """Why busybox-static (:func:`labkit.images.definitions.busybox_path`) cannot serve as the images' and
+    the process runtime's programs ("" when it can)."""
     from labkit.images.builder import BuildError, busybox_binary
 
     try:
@@ -261,8 +263,8 @@ def diagnose() -> Report:
     busybox = busybox_problem()
     checks.append(Check("busybox", "BLOCKER", f"{busybox}: no pod runs but on simulated nodes",
                         "apt-get install -y busybox-static") if busybox
-                  else Check("busybox", "ok", "/bin/busybox is static: the process runtime's programs and the "
-                             "images' only binary"))
+                  else Check("busybox", "ok", f"{busybox_path()} is static: the process runtime's programs and "
+                             "the images' only binary"))
     if not access.why_not and not busybox:
         missing = images_built()
         checks.append(Check("images", "ok", "labkit's images are built" if not missing else
