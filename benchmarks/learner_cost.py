@@ -108,6 +108,8 @@ class Footprint:
         self.root = psutil.Process(pid)
         self.docker = docker
         self._seen: dict[str, float] = {}
+        #: containers whose pid was found outside their cgroup (a pid taken by another process): not counted
+        self.skipped: set[str] = set()
         self._owner = [f"{LABEL_PID}={pid}", f"{LABEL_PID_START}={_process_start(pid)}"]
         self._daemons = docker_daemons()
 
@@ -133,6 +135,11 @@ class Footprint:
             for c in self.docker.containers(filters={"label": self._owner}):
                 with contextlib.suppress(Exception):  # gone between the list and the reads
                     pid = self.docker.inspect_container(c["Id"])["State"]["Pid"]
+                    lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+                    if any(c["Id"] not in line for line in lines if "cpu" in line or "memory" in line or
+                           line.startswith("0::") and len(lines) == 1):  # not (or no longer) its process
+                        self.skipped.add(c["Id"])
+                        continue
                     usage = cgroups.usage_of_pid(pid)
                     shim = psutil.Process(pid).parent()
                     assert shim is not None
@@ -228,6 +235,7 @@ class Worked:
     wall: float  # seconds from the first cell's start to the last cell's end
     peak_mem: int  # bytes, the largest sample of tree + containers
     kernel_hwm: int  # the kernel process's own peak RSS (VmHWM)
+    skipped: int  # containers not counted (Footprint.skipped)
     error: str = ""
 
 
@@ -267,7 +275,7 @@ def work_notebook(runtime: str, notebook: Path, data_dir: str) -> Worked:
                 os.environ[k] = v
     last = samples[-1]
     return Worked(last.cpu + last.containers_cpu, last.containers_cpu, wall, max(s.total_mem for s in samples),
-                  hwm, error)
+                  hwm, len(footprint.skipped), error)
 
 
 def free_port() -> int:
@@ -366,8 +374,9 @@ def print_idle(idle: dict[str, list[Idle]], nodes: int, window: float) -> None:
             daemons = f"{r.daemons_cores:.2%} ({r.daemons_before:.2%})" if runtime == "docker" else ""
             print(f"{runtime:8} {r.start_s:8.2f} {r.start_cpu:11.2f} {r.cores:11.2%} {r.containers_cores:16.2%} "
                   f"{r.mem / MB:6.0f} {r.pss / MB:7.0f} {r.containers_mem / MB:16.0f} {daemons:>27}", flush=True)
-    print("docker daemons: dockerd + containerd over the window, and over one as long just before the cluster "
-          "started;\nthey serve every user of the machine, so they are shown, not added")
+    print("MB: RSS of the process tree plus the containers' working sets; PSS counts pages shared with other "
+          "processes by share.\ndocker daemons: dockerd + containerd over the window, and over one as long just "
+          "before the cluster started;\nthey serve every user of the machine, so they are shown, not added")
 
 
 def print_worked(worked: dict[str, Worked], notebook: Path) -> None:
@@ -376,6 +385,9 @@ def print_worked(worked: dict[str, Worked], notebook: Path) -> None:
     for runtime, w in worked.items():
         print(f"{runtime:8} {w.cpu:6.1f} {w.containers_cpu:16.1f} {w.wall:7.1f} {w.peak_mem / MB:8.0f} "
               f"{w.kernel_hwm / MB:15.0f}" + (f"  failed: {w.error}" if w.error else ""), flush=True)
+    skipped = sum(w.skipped for w in worked.values())
+    if skipped:
+        print(f"{skipped} container(s) not counted: their pid was found outside their cgroup")
     print("CPU seconds are the kernel's own process tree and containers and hold on a loaded machine; "
           "wall time moves with the machine's other load (this one is shared)")
 
@@ -390,27 +402,28 @@ def print_capacity(idle: dict[str, list[Idle]], worked: dict[str, Worked], j: Ju
     print(f"""
 Learners per core and per GB (paste into the instructor's guide). A learner is JupyterLab's server,
 one kernel and the kernel's cluster; the cluster's runs here had an interpreter of their own, so one
-bare Python process ({j.bare_python / MB:.0f} MB) is taken off once. Idle: every learner has a cluster up and is
-reading (the mean of the idle runs plus Jupyter's idle). Working: every learner runs notebook 4.2
-at the same moment (its CPU seconds over its wall time alone; memory at its peak). Mixed: each
-learner runs 4.2's cells once in {minutes:g} minutes and is idle otherwise. No browser is counted;
-the operating system, Docker's daemons and the machine's headroom are not either.
+bare Python process ({j.bare_python / MB:.0f} MB) is taken off once; memory is RSS, so libraries shared
+between learners are counted for each (conservative). Idle: every learner has a cluster up and is
+reading (the mean of the idle runs plus Jupyter's idle). Mixed: each learner runs 4.2's cells once
+in {minutes:g} minutes and is idle otherwise. Peak: every learner at 4.2's peak memory at once. All at
+once: a room running the same cells together needs the CPU seconds of one run per learner, so N
+learners on C cores wait about N x CPU s / C for them. No browser is counted; the operating system,
+Docker's daemons and the machine's headroom are not either.
 """)
-    print("| runtime | idle: % of a core | idle: MB | learners per core, idle / mixed / all working | "
-          "learners per GB, idle / all at peak |")
-    print("|---|---|---|---|---|")
+    print("| runtime | idle, % of a core | idle, MB | learners per core, idle / mixed | CPU s of one run of 4.2 "
+          "| learners per GB, idle / peak |")
+    print("|---|---|---|---|---|---|")
     for runtime, runs in idle.items():
         cores = sum(r.cores for r in runs) / len(runs) + j.cores
         mem = sum(r.mem for r in runs) / len(runs) + j.server_mem + j.kernel_mem - j.bare_python
         w = worked.get(runtime)
         if w is None or w.error:
-            mixed = working = peak = "—"
+            mixed = cpu = peak = "—"
         else:
-            mixed = f"{1 / (cores + w.cpu / (minutes * 60)):.0f}"
-            working = f"{w.wall / w.cpu:.1f}"
+            mixed, cpu = f"{1 / (cores + w.cpu / (minutes * 60)):.0f}", f"{w.cpu:.1f}"
             peak = f"{1e9 / (w.peak_mem + j.server_mem):.1f}"
-        print(f"| {runtime} | {cores:.2%} | {mem / MB:.0f} | {1 / cores:.0f} / {mixed} / {working} | "
-              f"{1e9 / mem:.1f} / {peak} |")
+        print(f"| {runtime} | {cores:.2%} | {mem / MB:.0f} | {1 / cores:.0f} / {mixed} | {cpu} "
+              f"| {1e9 / mem:.1f} / {peak} |")
 
 
 if __name__ == "__main__":
