@@ -57,9 +57,10 @@ class Learner:
         if self.ok:
             return f"learner {self.index:2}: passed {len(self.passed)} notebook(s) in {self.seconds:.0f} s"
         where = Path(self.notebook).name or "before its first notebook"
-        return f"learner {self.index:2}: FAILED in {where}: {self.failure or self._last_words()}"
+        return f"learner {self.index:2}: FAILED in {where}: {self.failure}"
 
-    def _last_words(self) -> str:
+    def last_words(self) -> str:
+        """How the process ended, with the last line it wrote to stderr."""
         lines = (self.data_dir / "stderr.txt").read_text(errors="replace").strip().splitlines()
         return f"exited with {self.process.returncode}" + (f": {lines[-1][:300]}" if lines else "")
 
@@ -130,6 +131,9 @@ class Room:
                 learner.failure = learner.failure or f"still running after {timeout:.0f} s"
         for reader in self._readers:
             reader.join(timeout=5)
+        for learner in self.learners:
+            if learner.process.returncode != 0 and not learner.failure:
+                learner.failure = learner.last_words()
         return self.learners
 
 

@@ -24,7 +24,7 @@ OUTCOME_COLORS = {"proxied": PHASE_COLORS["Running"], "dial-failed": PHASE_COLOR
                   "no-endpoints": PHASE_COLORS["Failed"], "refused": PHASE_COLORS["Failed"]}
 
 
-def send_requests(url: str, n: int, *, timeout: float = 2.0,
+def send_requests(url: str, n: int, *, timeout: float = 10.0,
                   connect: Connect | None = None) -> collections.Counter[str]:
     """GET ``url`` ``n`` times, one connection each; count the response bodies (or ``error: ...``).
     ``connect(host, port, timeout)`` makes each connection (kube-proxy's network: where the cluster's
@@ -91,8 +91,9 @@ class ServiceTraffic(LiveWidget):
             time.sleep(0.05)
         return self
 
-    def send(self, n: int = 10, *, path: str = "/", timeout: float = 2.0) -> collections.Counter[str]:
-        """Send ``n`` HTTP requests to the Service's ClusterIP (through kube-proxy); returns the answers."""
+    def send(self, n: int = 10, *, path: str = "/", timeout: float = 10.0) -> collections.Counter[str]:
+        """Send ``n`` HTTP requests to the Service's ClusterIP (through kube-proxy); returns the answers. A
+        request may take ``timeout`` seconds: on a server shared by a room, answers can be slow."""
         if self.proxy is None:
             raise TypeError("send() needs the widget to be built from a KubeProxy, not a bare trace")
         answers = send_requests(self.proxy.url(self.service, self.namespace, port=self.port or None) + path, n,
