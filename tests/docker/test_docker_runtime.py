@@ -416,3 +416,28 @@ def test_wiring_never_touches_a_process_in_the_hosts_namespace(api, monkeypatch)
     # without root, another user's namespace cannot even be looked at
     assert ("is still in the host's network namespace" if os.geteuid() == 0 else "not visible") in str(refused.value)
     assert set(os.listdir("/sys/class/net")) == links
+
+
+def test_a_dead_clusters_bridge_on_this_slots_subnet_is_reclaimed(api):
+    """A clean-up at start can lose a race to another cluster's (16 starting at once in a room): the bridge
+    a dead cluster left on this cluster's subnet, a container still on it, is removed with that container
+    and the subnet taken, where the start failed with "no free subnet"."""
+    subnet = "10.159.192.0/18"  # address slot 127's bridge: no test holds it
+    dead = f"test-{secrets.token_hex(3)}"
+    dead_owner = {LABEL_CLUSTER: dead, LABEL_PID: "999999999", "labkit.pid-start": "1",
+                  "labkit.host": socket.gethostname(), "labkit.uid": str(os.getuid())}
+    pool = docker.types.IPAMPool(subnet=subnet)
+    api.create_network(f"labkit-{dead}", driver="bridge", labels=dead_owner,
+                       ipam=docker.types.IPAMConfig(pool_configs=[pool]))
+    left = api.create_container(images.BUSYBOX.tag, ["sleep", "inf"], labels=dead_owner,
+                                host_config=api.create_host_config(network_mode=f"labkit-{dead}"))
+    api.start(left)
+    fresh = DockerNetwork(f"test-{secrets.token_hex(3)}", api=api, candidates=(subnet,), wire_pods=False,
+                          use_agent=False)
+    try:
+        fresh.ensure_sync()
+        assert fresh.subnet == subnet
+        label = {"label": f"{LABEL_CLUSTER}={dead}"}
+        assert api.networks(filters=label) == [] and api.containers(all=True, filters=label) == []
+    finally:
+        fresh.remove_sync()

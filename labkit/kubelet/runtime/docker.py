@@ -369,24 +369,48 @@ class DockerNetwork:
                     if (info.get("Labels") or {}).get(LABEL_CLUSTER) != self.cluster_id:
                         raise CRIError("NetworkError", f"docker network {self.name} exists and is not labkit's")
                     return self._adopt(info)
-            used = _used_subnets(self.api)
-            for candidate in map(ipaddress.ip_network, self._candidates):
-                if any(candidate.overlaps(u) for u in used):
-                    continue
-                upper = list(candidate.subnets(prefixlen_diff=1))[1]
-                pool = docker.types.IPAMPool(subnet=str(candidate), iprange=str(upper),
-                                             gateway=str(candidate.broadcast_address - 1))
-                try:
-                    created = self.api.create_network(
-                        self.name, driver="bridge", check_duplicate=True,
-                        ipam=docker.types.IPAMConfig(pool_configs=[pool]),
-                        labels={LABEL_CLUSTER: self.cluster_id, **_owner_labels()})
-                except docker.errors.APIError as e:
-                    if "overlap" in str(e).lower():  # another cluster took it between our look and create
-                        continue
-                    raise CRIError("NetworkError", f"creating docker network {self.name}: {e.explanation or e}") from e
-                return self._adopt(self.api.inspect_network(created["Id"]))
+            for attempt in range(2):
+                if (info := self._create_network()) is not None:
+                    return self._adopt(info)
+                if attempt == 0 and not self._reclaim():
+                    break
             raise CRIError("NetworkError", f"no free subnet among {', '.join(self._candidates)} for {self.name}")
+
+    def _reclaim(self) -> bool:
+        """Remove the bridges, and their containers, of dead clusters that hold one of this cluster's
+        subnets (a clean-up at start can lose a race with another's, or find a container still going);
+        whether any was."""
+        wanted = [ipaddress.ip_network(c) for c in self._candidates]
+        reclaimed = False
+        for n in self.api.networks(filters={"label": LABEL_CLUSTER}):
+            labels = n.get("Labels") or {}
+            subnets = [ipaddress.ip_network(p["Subnet"]) for p in (n.get("IPAM") or {}).get("Config") or []]
+            if _owner_is_gone(labels) and any(s.overlaps(w) for s in subnets for w in wanted):
+                for c in self.api.containers(all=True, filters={"label": f"{LABEL_CLUSTER}={labels[LABEL_CLUSTER]}"}):
+                    _remove_container(self.api, c["Id"])
+                reclaimed = _remove_network(self.api, n) or reclaimed
+        return reclaimed
+
+    def _create_network(self) -> dict[str, Any] | None:
+        """Create the bridge on the first free candidate subnet; its inspection, or None if none is free."""
+        used = _used_subnets(self.api)
+        for candidate in map(ipaddress.ip_network, self._candidates):
+            if any(candidate.overlaps(u) for u in used):
+                continue
+            upper = list(candidate.subnets(prefixlen_diff=1))[1]
+            pool = docker.types.IPAMPool(subnet=str(candidate), iprange=str(upper),
+                                         gateway=str(candidate.broadcast_address - 1))
+            try:
+                created = self.api.create_network(
+                    self.name, driver="bridge", check_duplicate=True,
+                    ipam=docker.types.IPAMConfig(pool_configs=[pool]),
+                    labels={LABEL_CLUSTER: self.cluster_id, **_owner_labels()})
+            except docker.errors.APIError as e:
+                if "overlap" in str(e).lower():  # another cluster took it between our look and create
+                    continue
+                raise CRIError("NetworkError", f"creating docker network {self.name}: {e.explanation or e}") from e
+            return self.api.inspect_network(created["Id"])
+        return None
 
     async def ensure(self) -> None:
         await asyncio.to_thread(self.ensure_sync)
