@@ -945,6 +945,9 @@ class Cluster:
         self._loop = self._thread = self._workdir = None
 
     async def _stop(self) -> None:
+        for view in [c for c in self.components if c.stops_first]:
+            await _stop_component(view)
+            self.components.remove(view)
         kubelets = [c for c in self.components if isinstance(c, Kubelet)]
         await asyncio.gather(*(_stop_component(c) for c in kubelets))  # nodes at once
         for component in reversed(self.components):

@@ -44,6 +44,9 @@ class Component:
     """Base class: subclasses implement :meth:`run` (start their loops with :meth:`spawn`)."""
 
     name = "component"
+    #: stopped before every other component when the cluster stops: a view over the cluster, which
+    #: then keeps what the cluster was rather than what its stopping made of it
+    stops_first = False
 
     def __init__(self, client: Client) -> None:
         self.client = client

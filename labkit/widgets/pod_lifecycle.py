@@ -39,6 +39,7 @@ class InformerFeed(Component):
     ``on_stop`` once when the cluster stops it (not when the widget closes)."""
 
     name = "widget-feed"
+    stops_first = True  # its widget says "stopped" before anything it shows goes down
 
     def __init__(self, cluster: Any, informers: Callable[[Any], Iterable[Informer]], *, tick: float = 0,
                  on_tick: Callable[[], None] | None = None, on_stop: Callable[[], None] | None = None) -> None:
