@@ -14,6 +14,7 @@ container labels, which processes and directories do not have.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import os
@@ -73,12 +74,20 @@ def orphans() -> Iterator[tuple[int, str, dict[str, str]]]:
             yield int(entry.name), tag, environ
 
 
-def orphans_with(env_key: str) -> Iterator[tuple[int, str, str]]:
-    """``(pid, owner tag, env_key's value)`` of each orphan whose environment sets ``env_key`` (a kind
-    of process: an etcd member, a haproxy)."""
-    for pid, tag, environ in orphans():
-        if environ.get(env_key):
-            yield pid, tag, environ[env_key]
+def orphan_leftovers(kind: str, env_key: str, remove_files: Callable[[Path, str], None]) -> list[Leftover]:
+    """Each orphan whose environment sets ``env_key`` (a kind of process: an etcd member, a haproxy)
+    to its folder, as a :class:`Leftover` whose removal kills it, then calls ``remove_files(folder,
+    owner tag)``, which should check the folder is that owner's before removing anything."""
+    def remove(pid: int, tag: str, folder: Path) -> bool:
+        if not kill(pid):
+            return False
+        with contextlib.suppress(OSError):
+            remove_files(folder, tag)
+        return True
+
+    return [Leftover(kind, f"pid {pid} (files in {environ[env_key]})", tag,
+                     functools.partial(remove, pid, tag, Path(environ[env_key])), pid=pid)
+            for pid, tag, environ in orphans() if environ.get(env_key)]
 
 
 def kill(pid: int, *, group: bool = False) -> bool:

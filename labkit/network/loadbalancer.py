@@ -50,7 +50,6 @@ import asyncio
 import contextlib
 import csv
 import dataclasses
-import functools
 import os
 import re
 import shutil
@@ -365,18 +364,12 @@ def _remove_files(workdir: Path) -> None:
 def leftovers() -> list[owner.Leftover]:
     """The haproxy processes that clusters of dead processes left running (only this user's are
     readable); each is stopped and its files removed."""
-    return [owner.Leftover("haproxy", f"pid {pid} (files in {workdir})", tag,
-                           functools.partial(_remove_leftover, pid, tag, Path(workdir)), pid=pid)
-            for pid, tag, workdir in owner.orphans_with(WORKDIR_ENV)]
+    return owner.orphan_leftovers("haproxy", WORKDIR_ENV, _remove_owned_files)
 
 
-def _remove_leftover(pid: int, tag: str, workdir: Path) -> bool:
-    if not owner.kill(pid):
-        return False
-    with contextlib.suppress(OSError):
-        if (workdir / "haproxy.cfg").read_text().startswith(f"# labkit owner {tag}\n"):
-            _remove_files(workdir)
-    return True
+def _remove_owned_files(workdir: Path, tag: str) -> None:
+    if (workdir / "haproxy.cfg").read_text().startswith(f"# labkit owner {tag}\n"):
+        _remove_files(workdir)
 
 
 def cleanup_leftovers() -> int:

@@ -371,18 +371,12 @@ def etcdctl_command(binary: EtcdBinary | None, endpoints: Sequence[str], ca: Pat
 def leftovers() -> list[owner.Leftover]:
     """The members that clusters of dead processes left running (only this user's are readable); each
     is stopped and its directory removed."""
-    return [owner.Leftover("etcd member", f"pid {pid} (data in {root})", tag,
-                           functools.partial(_remove_leftover, pid, tag, Path(root)), pid=pid)
-            for pid, tag, root in owner.orphans_with(ROOT_ENV)]
+    return owner.orphan_leftovers("etcd member", ROOT_ENV, _remove_owned_root)
 
 
-def _remove_leftover(pid: int, tag: str, root: Path) -> bool:
-    if not owner.kill(pid):
-        return False
-    with contextlib.suppress(OSError):
-        if (root / _MARKER).read_text() == tag:
-            shutil.rmtree(root, ignore_errors=True)
-    return True
+def _remove_owned_root(root: Path, tag: str) -> None:
+    if (root / _MARKER).read_text() == tag:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def cleanup_leftovers() -> int:
