@@ -6,7 +6,9 @@ What an engineer reads from ``haproxy``'s stats page, ``etcdctl endpoint status 
 (its own list+watch through the load balancer); the etcd and load-balancer columns are asked at each
 redraw, every ``tick`` seconds; the requests are counted from the trace (each names the member whose API
 server answered). The view is live (it says so) until the cluster stops; then it redraws once and
-keeps its last rows, saying when they were read. Nothing in Kubernetes draws this.
+keeps its last rows, saying when they were read: a read still under way when the stop began (the
+cluster stops its views first) is dropped, as it saw members going down, not the cluster it shows.
+Nothing in Kubernetes draws this.
 """
 
 from __future__ import annotations
@@ -110,7 +112,8 @@ class ControlPlaneView(LiveWidget):
                 name=member.name, api=backend.state if backend else "-", check=backend.check if backend else "-",
                 requests=served[member.name], etcd=etcd[member.name],
                 leases=tuple(lease for lease in LEASES if holders.get(lease) == member.name)))
-        self.rows = rows
+        if not self.stopped:  # else this read raced the stop: the rows before it are the last view
+            self.rows = rows
 
     def summary(self) -> str:
         return f"ControlPlaneView({len(self._control_plane.members)} members)"
