@@ -6,7 +6,8 @@ second, ``2026-01-01T12:00:00Z``; a ``MicroTime`` (a Lease's ``renewTime``, an E
 ``eventTime``) keeps six fraction digits, ``2026-01-01T12:00:00.123456Z``. Both are written in UTC
 whatever zone the time was taken in (Go's ``t.UTC().Format``). Labkit keeps times as aware
 ``datetime`` objects and converts only at the edges: :func:`rfc3339` and :func:`micro_time` to
-write, :func:`parse_time` to read.
+write, :func:`parse_time` to read. A duration (``metav1.Duration``, a kubeadm timeout) is Go's
+``time.Duration`` text, ``1m30s``: :func:`parse_duration`.
 
 Left out: the zero time (Go writes ``null``; labkit leaves the field out or writes None itself),
 nanoseconds (Python's ``datetime`` stops at microseconds), and ``Time``'s protobuf form (the
@@ -16,6 +17,10 @@ Timestamp message, in ``labkit/apiserver/protobuf.py``).
 from __future__ import annotations
 
 import datetime as dt
+import re
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def now_utc() -> dt.datetime:
@@ -44,3 +49,9 @@ def parse_time(value: str | None) -> dt.datetime | None:
     if not value:
         return None
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def parse_duration(text: str) -> float:
+    """A Go duration (``15s``, ``1m0.5s``) in seconds; 0 for anything else."""
+    parts = _DURATION.findall(text or "")
+    return sum(float(n) * _UNITS[unit] for n, unit in parts) if parts else 0.0

@@ -12,11 +12,10 @@ Left out: the custom and external metrics APIs (``custom.metrics.k8s.io``, ``ext
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Protocol
 
 from labkit.apimachinery.resource import QuantityError, parse_quantity
-from labkit.apimachinery.timeutil import parse_time
+from labkit.apimachinery.timeutil import parse_duration, parse_time
 from labkit.client import APIStatusError, Client
 from labkit.controllers.podautoscaler.replica_calculator import PodMetric
 
@@ -25,8 +24,6 @@ PODMETRICS_PATH = "/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods"
 #: API group nobody serves are plain text)
 _PLAIN_ERRORS = {404: "the server could not find the requested resource",
                  503: "the server is currently unable to handle the request"}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 class MetricsError(Exception):
@@ -38,12 +35,6 @@ class MetricsSource(Protocol):
                               container: str = "") -> tuple[dict[str, PodMetric], dt.datetime]:
         """Each pod's usage of ``resource`` (milli-units) and the time of the samples."""
         ...
-
-
-def parse_duration(text: str) -> float:
-    """A Go duration (``15s``, ``1m0.5s``) in seconds; 0 for anything else."""
-    parts = _DURATION.findall(text or "")
-    return sum(float(n) * _UNITS[unit] for n, unit in parts) if parts else 0.0
 
 
 def pod_metrics(items: list[dict], resource: str, container: str = "") -> dict[str, PodMetric]:
