@@ -139,7 +139,10 @@ async def _discover_and_read(
 
 
 def _port_free(port: int) -> bool:
+    """kubeadm's ``PortOpenCheck``: the port can be listened on, as Go listens (SO_REUSEADDR: the
+    connections a member that just left keeps in TIME_WAIT do not hold it)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
