@@ -25,6 +25,9 @@ scheduler and a controller manager), prints kubeadm's phase lines and one line
 ``labkit join: error execution phase ...: <kubeadm's message>`` (or kubeadm's validation message) on
 stderr, exits 1 and leaves nothing behind; SIGINT or SIGTERM while joining undoes the join, prints one
 line ``labkit join: interrupted by SIG...`` and exits 128 + the signal's number.
+``labkit join --config FILE`` takes all of these from a kubeadm JoinConfiguration instead
+(:mod:`labkit.kubeadm.joinconfig`), which keeps the token and the certificate key out of ``ps``; a join
+flag beside it is refused as kubeadm does (``labkit join: can not mix '--config' with arguments [...]``).
 ``labkit join HOST:PORT --token T --discovery-token-ca-cert-hash sha256:H [--node-name N]`` without
 ``--control-plane`` joins a worker: the kubelet's TLS bootstrap (a CSR approved and signed by the
 controller manager), then a kubelet in this process (sim runtime); it prints kubeadm's phase lines and
@@ -63,7 +66,7 @@ from labkit import bootstrap
 from labkit.apiserver.server import AUTHORIZATION_MODES
 from labkit.cluster import RUNTIMES, Cluster
 from labkit.kubeadm import join as kubeadm_join
-from labkit.kubeadm import joinworker
+from labkit.kubeadm import joinconfig, joinworker
 from labkit.kubeadm.init import init_phases
 from labkit.network.loadbalancer import LoadBalancerError
 from labkit.store import StoreError
@@ -103,8 +106,11 @@ def _add_kubeadm_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     init.add_argument("--kubeconfig", type=Path, default=Path("labkit.kubeconfig"),
                       help="where to write the kubeconfig (default ./labkit.kubeconfig)")
     join = sub.add_parser("join", help="kubeadm join: a worker node, or a control-plane member (--control-plane)")
-    join.add_argument("endpoint", metavar="HOST:PORT")
-    join.add_argument("--token", required=True)
+    join.add_argument("endpoint", metavar="HOST:PORT", nargs="?", default="")
+    join.add_argument("--config", type=Path, default=None,
+                      help="a kubeadm JoinConfiguration (v1beta3 or v1beta4) in place of the flags: unlike them, "
+                           "a 0600 file keeps the token and the certificate key from other accounts' ps")
+    join.add_argument("--token", default="")
     join.add_argument("--discovery-token-ca-cert-hash", action="append", default=[], metavar="sha256:HEX")
     join.add_argument("--discovery-token-unsafe-skip-ca-verification", action="store_true",
                       help="join without --discovery-token-ca-cert-hash, trusting whichever CA answers")
@@ -136,7 +142,30 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
-def _join(args: argparse.Namespace) -> int:
+def _join_settings(args: argparse.Namespace, argv: list[str]) -> None:
+    """``--config``'s JoinConfiguration in place of the flags (none may stand beside it), else the
+    flags as given; raises JoinConfigError."""
+    if args.config is None:
+        if not args.endpoint or not args.token:
+            raise joinconfig.JoinConfigError("give the API server's HOST:PORT and --token, or --config FILE")
+        return
+    joinconfig.check_unmixed(argv)
+    config = joinconfig.load(args.config)
+    args.endpoint, args.token = config.endpoint, config.token
+    args.discovery_token_ca_cert_hash = config.ca_cert_hashes
+    args.discovery_token_unsafe_skip_ca_verification = config.unsafe_skip_ca_verification
+    args.control_plane, args.certificate_key, args.node_name = (config.control_plane, config.certificate_key,
+                                                                config.node_name)
+    if config.discovery_timeout is not None:
+        args.discovery_timeout = config.discovery_timeout
+
+
+def _join(args: argparse.Namespace, argv: list[str]) -> int:
+    try:
+        _join_settings(args, argv)
+    except joinconfig.JoinConfigError as e:
+        print(f"labkit join: {e}", file=sys.stderr)
+        return 1
     terminated = _interrupt_on_signals()
     try:
         bootstrap.validate_discovery(args.discovery_token_ca_cert_hash,
@@ -282,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "init":
         return _init(args)
     if args.command == "join":
-        return _join(args)
+        return _join(args, sys.argv[1:] if argv is None else argv)
 
     stop = _stop_on_signals()
     try:

@@ -180,6 +180,39 @@ def test_a_control_plane_joins_as_an_etcd_member_and_leaves_on_sigterm(init: Ini
     assert not list(init.tmp.glob("labkit-join-*"))
 
 
+def _join_configuration(init: Init, version: str = "v1beta4") -> str:
+    """The control-plane join command of ``init`` as a kubeadm JoinConfiguration."""
+    args = init.join_args()
+    flag = {args[i]: args[i + 1] for i in range(1, len(args) - 1) if args[i].startswith("--")}
+    return yaml.safe_dump({
+        "apiVersion": f"kubeadm.k8s.io/{version}", "kind": "JoinConfiguration",
+        "discovery": {"bootstrapToken": {"apiServerEndpoint": args[0], "token": flag["--token"],
+                                         "caCertHashes": [flag["--discovery-token-ca-cert-hash"]]}},
+        "controlPlane": {"certificateKey": args[-1]}})
+
+
+def test_a_control_plane_joins_from_a_join_configuration_that_ps_does_not_show(init: Init) -> None:
+    """``labkit join --config``: the token and the certificate key stay in a 0600 file, out of the
+    command line every account can read; a flag beside ``--config`` is refused as kubeadm refuses it."""
+    config = init.tmp / "join.yaml"
+    config.write_text(_join_configuration(init))
+    config.chmod(0o600)
+    args = init.join_args()
+    secrets = [args[args.index("--token") + 1], args[-1]]
+    mixed = _labkit(init.tmp, "join", "--config", str(config), "--token", secrets[0], "--node-name", "x")
+    assert mixed.communicate(timeout=30)[1] == "labkit join: can not mix '--config' with arguments [node-name token]\n"
+    join = _labkit(init.tmp, "join", "--config", str(config))
+    try:
+        output = _read_until(join, "labkit: joined as")
+        assert "joined as labkit-control-plane2" in output
+        command_line = Path(f"/proc/{join.pid}/cmdline").read_bytes().decode()
+        assert not any(secret in command_line for secret in secrets), command_line
+        assert sorted(m["name"] for m in init.members()) == ["labkit-control-plane", "labkit-control-plane2"]
+    finally:
+        assert _stop(join) == 0, join.stderr.read() if join.stderr else ""
+    assert [m["name"] for m in init.members()] == ["labkit-control-plane"]
+
+
 @pytest.mark.parametrize(("change", "message"), [
     ("token", "error execution phase preflight: couldn't validate the identity of the API Server: failed to verify "
               "JWS signature of received cluster info object, can't trust this API Server"),
