@@ -7,7 +7,7 @@ second, ``2026-01-01T12:00:00Z``; a ``MicroTime`` (a Lease's ``renewTime``, an E
 whatever zone the time was taken in (Go's ``t.UTC().Format``). Labkit keeps times as aware
 ``datetime`` objects and converts only at the edges: :func:`rfc3339` and :func:`micro_time` to
 write, :func:`parse_time` to read. A duration (``metav1.Duration``, a kubeadm timeout) is Go's
-``time.Duration`` text, ``1m30s``: :func:`parse_duration`.
+``time.Duration`` text, ``1m30s``: :func:`parse_duration` reads it, :func:`go_duration` writes it.
 
 Left out: the zero time (Go writes ``null``; labkit leaves the field out or writes None itself),
 nanoseconds (Python's ``datetime`` stops at microseconds), and ``Time``'s protobuf form (the
@@ -55,3 +55,30 @@ def parse_duration(text: str) -> float:
     """A Go duration (``15s``, ``1m0.5s``) in seconds; 0 for anything else."""
     parts = _DURATION.findall(text or "")
     return sum(float(n) * _UNITS[unit] for n, unit in parts) if parts else 0.0
+
+
+def go_duration(seconds: float) -> str:
+    """``time.Duration.String()``: ``0s``, ``750ns``, ``1.5µs``, ``512ms``, ``1.5s``, ``2m3.004s``,
+    ``1h0m0s`` (to the nanosecond; a caller that truncates, as the kubelet's messages do to the
+    millisecond, truncates first)."""
+    ns = round(seconds * 1e9)
+    sign, ns = ("-" if ns < 0 else ""), abs(ns)
+    if ns < 1_000:
+        return f"{sign}{ns}ns" if ns else "0s"
+    if ns < 1_000_000:
+        return f"{sign}{_decimal(ns, 1_000)}µs"
+    if ns < 1_000_000_000:
+        return f"{sign}{_decimal(ns, 1_000_000)}ms"
+    minutes, rest = divmod(ns, 60_000_000_000)
+    hours, minutes = divmod(minutes, 60)
+    text = f"{_decimal(rest, 1_000_000_000)}s"
+    if hours or minutes:
+        text = f"{minutes}m{text}"
+    return f"{sign}{hours}h{text}" if hours else sign + text
+
+
+def _decimal(value: int, unit: int) -> str:
+    """``value / unit`` with no trailing zeros (``unit`` a power of ten)."""
+    whole, rest = divmod(value, unit)
+    digits = str(rest).rjust(len(str(unit)) - 1, "0").rstrip("0")
+    return f"{whole}.{digits}" if digits else str(whole)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 import shutil
 import time
 from pathlib import Path
@@ -35,7 +36,7 @@ from typing import Any, TypedDict
 from labkit import owner
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.resource import to_bytes, to_millicores
-from labkit.apimachinery.timeutil import now_utc, rfc3339
+from labkit.apimachinery.timeutil import go_duration, now_utc, rfc3339
 from labkit.client import APIStatusError, Client, resource_path
 from labkit.component import Component, RepeatedFailure
 from labkit.events import EventRecorder
@@ -71,18 +72,6 @@ log = logging.getLogger(__name__)
 #: labkit's own: on a pod whose image the runtime replaced, ``"nginx:latest -> labkit/nginx:1"`` per image
 STAND_IN_ANNOTATION = "labkit.dev/image-stand-in"
 STOP_FLUSH_SECONDS = 5.0  # how long a stopping kubelet waits for its events to be written
-
-
-def go_duration(seconds: float) -> str:
-    """A duration as Go prints it, truncated to milliseconds as the kubelet's messages are: ``512ms``,
-    ``1.5s``, ``2m3.004s``, ``0s``."""
-    ms = int(seconds * 1000 + 1e-6)
-    if ms < 1000:
-        return f"{ms}ms" if ms else "0s"
-    hours, rest = divmod(ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    secs = f"{rest / 1000:.3f}".rstrip("0").rstrip(".")
-    return (f"{hours}h" if hours else "") + (f"{minutes}m" if hours or minutes else "") + f"{secs}s"
 
 
 @dataclasses.dataclass
@@ -489,7 +478,7 @@ class Kubelet(Component):
             self.backoff.next(pull_key)
             return False
         state.pull_failed_at.pop(name, None)
-        took = time.monotonic() - started
+        took = math.floor((time.monotonic() - started) * 1000) / 1000  # the message's durations, to the ms
         self._pulled[image] = ref
         note = f" ({ref.note})" if ref.note and not ref.stand_in else ""  # a stand-in gets its own Warning
         size = "" if ref.size is None else f" Image size: {ref.size} bytes."

@@ -17,22 +17,11 @@ from fractions import Fraction
 
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.resource import BINARY_SI, DECIMAL_SI, Quantity, format_quantity
-from labkit.apimachinery.timeutil import rfc3339
+from labkit.apimachinery.timeutil import go_duration, rfc3339
 from labkit.metricsserver.decode import MetricsBatch, MetricsPoint
 
 #: a container younger than this gets no synthetic first point: its rate would be too rough
 FRESH_CONTAINER_MIN_RESOLUTION = 10.0
-
-
-def go_duration(milliseconds: int) -> str:
-    """A window as Go's ``time.Duration.String`` prints it (``15s``, ``14.998s``, ``1m0.5s``, ``0s``)."""
-    if milliseconds == 0:
-        return "0s"
-    minutes, ms = divmod(milliseconds, 60_000)
-    seconds = f"{ms // 1000}.{ms % 1000:03d}".rstrip("0").rstrip(".")
-    if milliseconds < 1000:
-        return f"{milliseconds}ms"
-    return f"{minutes}m{seconds}s" if minutes else f"{seconds}s"
 
 
 def _usage(last: MetricsPoint, prev: MetricsPoint) -> tuple[dict[str, str], int, int] | None:
@@ -93,7 +82,7 @@ class Storage:
             return None
         resources, timestamp, window = usage
         return {"kind": "NodeMetrics", "apiVersion": "metrics.k8s.io/v1beta1",
-                "metadata": _metadata(node), "timestamp": _time(timestamp), "window": go_duration(window),
+                "metadata": _metadata(node), "timestamp": _time(timestamp), "window": go_duration(window / 1000),
                 "usage": resources}
 
     def pod_metrics(self, pod: Obj) -> Obj | None:
@@ -113,7 +102,7 @@ class Storage:
                 earliest = usage[1:]
         timestamp, window = earliest or (0, 0)
         return {"kind": "PodMetrics", "apiVersion": "metrics.k8s.io/v1beta1", "metadata": _metadata(pod),
-                "timestamp": _time(timestamp), "window": go_duration(window), "containers": containers}
+                "timestamp": _time(timestamp), "window": go_duration(window / 1000), "containers": containers}
 
 
 def _previous(point: MetricsPoint, last: MetricsPoint | None, prev: MetricsPoint | None) -> MetricsPoint | None:

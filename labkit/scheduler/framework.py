@@ -17,6 +17,7 @@ import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
+from labkit.apimachinery.timeutil import go_duration
 from labkit.scheduler.interface import (
     BindPlugin,
     FilterPlugin,
@@ -151,20 +152,6 @@ class CycleState:
 
 
 MAX_PERMIT_TIMEOUT = 15 * 60.0  # maxTimeout: a Permit plugin's wait is capped at 15 minutes
-
-
-def go_duration(seconds: float) -> str:
-    """``time.Duration.String()`` for the durations Permit messages name: ``500ms``, ``10s``, ``1m30s``."""
-    if seconds < 1:
-        return f"{seconds * 1000:g}ms"
-    minutes, rest = divmod(seconds, 60)
-    hours, minutes = divmod(int(minutes), 60)
-    text = f"{rest:g}s"
-    if minutes or hours:
-        text = f"{minutes}m{text}"
-    if hours:
-        text = f"{hours}h{text}"
-    return text
 
 
 class WaitingPod:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from labkit.apimachinery.timeutil import micro_time, now_utc, parse_time, rfc3339, unix
+import pytest
+
+from labkit.apimachinery.timeutil import go_duration, micro_time, now_utc, parse_duration, parse_time, rfc3339, unix
 
 CEST = dt.timezone(dt.timedelta(hours=2))
 
@@ -40,3 +42,13 @@ def test_parse_reads_both_forms_as_aware_utc_times():
     t = now_utc()
     assert parse_time(rfc3339(t)) == t.replace(microsecond=0)
     assert parse_time(micro_time(t)) == t
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (0, "0s"), (7.5e-7, "750ns"), (1.5e-6, "1.5µs"), (0.0004, "400µs"), (0.512, "512ms"), (0.5, "500ms"),
+    (1, "1s"), (1.5, "1.5s"), (1.234, "1.234s"), (14.998, "14.998s"), (60, "1m0s"), (60.5, "1m0.5s"),
+    (90, "1m30s"), (123.004, "2m3.004s"), (900, "15m0s"), (3600, "1h0m0s"), (3723.5, "1h2m3.5s"), (-1.5, "-1.5s"),
+])
+def test_go_duration_prints_as_time_duration_string(seconds: float, text: str) -> None:
+    assert go_duration(seconds) == text
+    assert parse_duration(text.lstrip("-")) == pytest.approx(abs(seconds))

@@ -13,7 +13,7 @@ from labkit.scheduler import (BindPlugin, CycleState, FilterPlugin, Framework, H
                               PreFilterPlugin, PreScorePlugin, ReservePlugin, ScoreExtensions, ScorePlugin, Status,
                               default_plugins)
 from labkit.scheduler.custom import Pick
-from labkit.scheduler.framework import Code, WaitingPod, go_duration
+from labkit.scheduler.framework import Code, WaitingPod
 from labkit.scheduler.interface import extension_points
 
 Obj = dict[str, Any]
@@ -263,11 +263,6 @@ def test_permit_timeout_is_capped_at_15_minutes() -> None:
     fw, h = permit_framework((Status(Code.Wait), 3600))
     fw.run_permit_plugins(CycleState(), pod(), "n", h)
     assert fw.waiting_pods["uid-p"].timeouts == {"P0": 900.0}
-
-
-@pytest.mark.parametrize("seconds,text", [(0.5, "500ms"), (10, "10s"), (90, "1m30s"), (900, "15m0s"), (3725, "1h2m5s")])
-def test_go_duration(seconds: float, text: str) -> None:
-    assert go_duration(seconds) == text
 
 
 def test_pre_bind_rejection_and_error_and_post_bind() -> None:
