@@ -22,9 +22,16 @@ if ((${#need[@]})); then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "labkit needs Python 3.11 or newer: $(python3 -V)" >&2; exit 1; }
+# Learners' servers run the venv's interpreter as the learners: it must be one every account can run
+# (Debian's), not one under /root (pyenv, a root-only build), whose venv would fail each spawn with
+# "Permission denied: 'jupyterhub-singleuser'". LABKIT_HUB_PYTHON names another.
+PYTHON=${LABKIT_HUB_PYTHON:-/usr/bin/python3}
+runnable_by_all() { runuser -u nobody -- test -x "$(readlink -f "$1")"; }
+runnable_by_all "$PYTHON" || { echo "$PYTHON ($(readlink -f "$PYTHON")) cannot be run by other accounts: set LABKIT_HUB_PYTHON to a Python 3.11+ that can" >&2; exit 1; }
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "labkit needs Python 3.11 or newer: $("$PYTHON" -V)" >&2; exit 1; }
 
-[ -x "$HUB/bin/python" ] || python3 -m venv "$HUB"
+if [ -e "$HUB/bin/python" ] && ! runnable_by_all "$HUB/bin/python"; then rm -rf "$HUB"; fi  # made from a root-only Python
+[ -x "$HUB/bin/python" ] || "$PYTHON" -m venv "$HUB"
 log=$(mktemp)
 # labkit from this checkout, not editable: the venv stands alone
 if ! { "$HUB/bin/pip" install -q --upgrade pip && "$HUB/bin/pip" install -q ".[workshop]"; } >"$log" 2>&1; then

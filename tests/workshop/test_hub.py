@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -107,7 +108,9 @@ c.JupyterHub.load_roles = [{{"name": "labkit-hubtest", "services": ["labkit-hubt
             return False
 
     def tail(self) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-40:])
+        """The log's last 40 lines, but for this test's own polling requests (200 GET of the REST API)."""
+        lines = self.log.read_text(errors="replace").splitlines()
+        return "\n".join([line for line in lines if not re.search(r"\] 200 GET /hub/api/", line)][-40:])
 
     def call(self, method: str, path: str, **kw: object) -> requests.Response:
         return self.api.request(method, f"{self.url}{path}", timeout=30, **kw)  # type: ignore[arg-type]
