@@ -10,9 +10,10 @@ with that hash may be cached for a year, one with a stale hash is redirected to 
 ``Etag`` lets a client revalidate).
 
 The schemas are built once, at the first request, from the models of the official Python client
-(``kubernetes.client.models``, generated from Kubernetes' own OpenAPI document): the type of each field
-comes from :mod:`labkit.apiserver.fieldtypes` (the same reading that decodes request bodies, so a field
-the documents show is a field a request may set), descriptions and required fields from each model.
+(``kubernetes.client.models``, generated from Kubernetes' own OpenAPI document; imported then, as the
+client is large): the type of each field comes from :mod:`labkit.apiserver.fieldtypes` (the same reading
+that decodes request bodies, so a field the documents show is a field a request may set), descriptions
+and required fields from each model.
 What the models do not say is filled in from labkit's own facts: how lists and maps merge
 (:mod:`labkit.apiserver.merge_schema`: ``x-kubernetes-patch-strategy``, ``-patch-merge-key``,
 ``-list-type``, ``-list-map-keys``, ``-map-type``), which integers are int64 and which strings are
@@ -38,8 +39,6 @@ import hashlib
 import re
 import typing
 from typing import Any
-
-from kubernetes.client import models
 
 from labkit import codec
 from labkit.apiserver import fieldtypes, merge_schema, openapi_proto
@@ -149,6 +148,11 @@ def _names() -> dict[str, str]:
     return names
 
 
+def _client_model(cls: str) -> Any:
+    from kubernetes.client import models  # with the whole client (some 20 MB): at the first document, not at start
+    return getattr(models, cls)
+
+
 def _description(cls: type) -> str:
     doc = (cls.__doc__ or "").split("Attributes:")[0]
     return " ".join(line.strip() for line in doc.strip().splitlines()).strip()
@@ -190,7 +194,7 @@ class _Builder:
             if gvks:
                 self.schemas[name]["x-kubernetes-group-version-kind"] = gvks
             return name
-        model = getattr(models, cls)
+        model = _client_model(cls)
         go = _model(cls).go
         schema: Doc = {"description": _description(model), "type": "object"}
         self.schemas[name] = schema  # before the fields: a type may contain itself
@@ -226,7 +230,7 @@ class _Builder:
     @staticmethod
     def described(t: fieldtypes.Type) -> str | None:
         """What a field holding a struct says when the models keep no words of its own: the struct's."""
-        return _description(getattr(models, t[1])) or None if t[0] == "model" else None
+        return _description(_client_model(t[1])) or None if t[0] == "model" else None
 
     def decorate(self, prop: Doc, description: str | None, ext: Doc) -> Doc:
         """A field's schema with its description and extensions; beside a ``$ref`` OpenAPI 3.0 ignores
