@@ -1,6 +1,7 @@
 """An idle cluster's process holds only what it uses (issue #18: an idle 3-node cluster near 110 MB): the
 kubernetes client (some 20 MB) comes at the first OpenAPI document, networkx (some 12 MB) at the first
-network graph, not with ``import labkit`` or a started cluster."""
+network graph, and the Docker SDK (some 6 MB) with the docker runtime only; none with ``import labkit``
+or a started sim or process cluster."""
 
 from __future__ import annotations
 
@@ -9,17 +10,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
-LARGE = ("kubernetes", "pydantic", "networkx")
-# A fresh interpreter: which of the packages named in argv labkit imports, a started sim cluster adds,
-# then the first OpenAPI document and the first graph bring.
+LARGE = ("docker", "kubernetes", "networkx", "pydantic")
+# A fresh interpreter with a cluster of the runtime in argv[1]: which of the packages named in argv[2:]
+# labkit imports, a started cluster adds, then the first OpenAPI document and the first graph bring.
 PROBE = """
 import json, sys
 import labkit, labkit.network
 from labkit.client import resource_path
-loaded = lambda: sorted(m for m in sys.argv[1:] if m in sys.modules)
+loaded = lambda: sorted(m for m in sys.argv[2:] if m in sys.modules)
 seen = {"import": loaded()}
-c = labkit.Cluster(nodes=3, runtime="sim", set_kubeconfig_env=False).start(announce=False)
+c = labkit.Cluster(nodes=3, runtime=sys.argv[1], set_kubeconfig_env=False).start(announce=False)
 admin = c.admin()
 c.run(admin.create(resource_path("v1", "configmaps", namespace="default"),
                    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"a": "b"}}))
@@ -33,8 +36,9 @@ print(json.dumps(seen))
 """
 
 
-def test_an_idle_cluster_imports_neither_the_kubernetes_client_nor_networkx() -> None:
-    out = subprocess.run([sys.executable, "-c", PROBE, *LARGE], cwd=ROOT, capture_output=True, text=True,
+@pytest.mark.parametrize("runtime", ["sim", "process"])
+def test_an_idle_cluster_imports_neither_the_kubernetes_client_nor_networkx_nor_docker(runtime: str) -> None:
+    out = subprocess.run([sys.executable, "-c", PROBE, runtime, *LARGE], cwd=ROOT, capture_output=True, text=True,
                          timeout=120, check=True)
     seen = json.loads(out.stdout.splitlines()[-1])
     assert seen["import"] == seen["started"] == []
