@@ -2,12 +2,13 @@
 document) read from their source, without importing the client.
 
 Importing one model imports the whole ``kubernetes`` package (its kubeconfig loader, requests, oauthlib,
-websocket, pydantic: some 20 MB a cluster would hold for good), while decoding a request body and
-describing a Table column need only what a model's generated source spells out as literals: its
-``openapi_types`` (attribute -> the client's type name, ``List[V1Container]``), its ``attribute_map``
-(attribute -> JSON name) and a field's ``description``. Those are read here, each model's once; the
-package index (``models/__init__.py``) says which module holds which class. The OpenAPI documents, which
-need more of the models (annotations, required fields), import them (:mod:`labkit.apiserver.openapi`).
+websocket, pydantic: some 20 MB a cluster would hold for good), while what labkit takes from the models
+is spelled out in their generated source: each class's ``openapi_types`` (attribute -> the client's type
+name, ``List[V1Container]``) and ``attribute_map`` (attribute -> JSON name), which decode request bodies
+(:mod:`labkit.apiserver.fieldtypes`); its docstring and, per field, one line declaring it (its
+description, whether it has a default, whether its annotation takes an int and a str), which the OpenAPI
+documents and Table column descriptions show. Those are read here, each model's once, as pydantic
+would read them; the package index (``models/__init__.py``) says which module holds which class.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ import re
 from pathlib import Path
 
 _IMPORT = re.compile(r"^\s*from kubernetes\.client\.models\.(\w+) import (\w+)", re.M)
+_CLASS = re.compile(r'^class (\w+)\(.*\):\n    ("""[\s\S]*?""")', re.M)  # a model's class and its docstring
+#: a field's declaration in a model's class body, one line each
+_DECLARATION = re.compile(r"^    (\w+): (?!ClassVar).*$", re.M)
+_INT, _STR = {"int", "StrictInt"}, {"str", "StrictStr"}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -28,6 +33,15 @@ class Model:
 
     openapi_types: dict[str, str]  # attribute -> the client's type name
     attribute_map: dict[str, str]  # attribute -> JSON name
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Field:
+    """What a model's source says of one field beyond its type."""
+
+    description: str  # "" when it has none
+    required: bool  # declared without a default
+    int_or_string: bool  # its annotation takes an int and a str both (Go's intstr.IntOrString)
 
 
 @functools.cache
@@ -66,12 +80,32 @@ def read(name: str) -> Model:
     return Model(_class_dict(source, "openapi_types"), _class_dict(source, "attribute_map"))
 
 
-def description(name: str, field: str) -> str:
-    """The description of the field whose JSON name is ``field`` in model class ``name``, "" if none."""
-    attr = next(a for a, json_name in read(name).attribute_map.items() if json_name == field)
-    line = re.search(rf"^    (?:var_)?{attr.lstrip('_')}: .*$", _source(name), re.M)  # var_except for _except
-    assert line, attr
-    value = ast.parse(line.group().strip()).body[0].value  # type: ignore[attr-defined]
-    if isinstance(value, ast.Call):  # Field(default=None, ..., description="...")
-        return next((ast.literal_eval(k.value) for k in value.keywords if k.arg == "description"), "")
-    return ""
+def _field(line: str) -> Field:
+    """One field's declaration, ``name: Annotation = Field(default=None, ..., description="...")``."""
+    stmt = ast.parse(line.strip()).body[0]
+    assert isinstance(stmt, ast.AnnAssign), line
+    names = {n.id for n in ast.walk(stmt.annotation) if isinstance(n, ast.Name)}
+    call = stmt.value if isinstance(stmt.value, ast.Call) else None  # Field(...), or None for "= None"
+    kwargs = {k.arg: k.value for k in call.keywords} if call else {}
+    default = (call.args[0] if call.args else kwargs.get("default")) if call else stmt.value
+    # as pydantic reads it: required when there is no default, or the default is ``...``
+    required = "default_factory" not in kwargs and (default is None or getattr(default, "value", None) is Ellipsis)
+    description = ast.literal_eval(kwargs["description"]) if "description" in kwargs else ""
+    return Field(description, required, bool(names & _INT and names & _STR))
+
+
+@functools.cache
+def fields(name: str) -> dict[str, Field]:
+    """JSON name -> what the source says of that field, for model class ``name``."""
+    lines = {m.group(1): m.group() for m in _DECLARATION.finditer(_source(name))}
+    # a field whose name Python or pydantic reserves is declared as var_<name> (var_except for _except)
+    return {json_name: _field(lines.get(attr) or lines[f"var_{attr.lstrip('_')}"])
+            for attr, json_name in read(name).attribute_map.items()}
+
+
+@functools.cache
+def docstring(name: str) -> str:
+    """The model class's docstring, as its ``__doc__``."""
+    found = _CLASS.search(_source(name))
+    assert found and found.group(1) == name, name
+    return ast.literal_eval(found.group(2))

@@ -57,7 +57,7 @@ def csi_driver_name_errors(name: Any, path: str) -> list[Cause]:
 def field_doc(model: str, field: str) -> str:
     """``<Type>{}.SwaggerDoc()[field]``, the column descriptions kube's printers use: the field's
     description in the official client's model (generated from the same Go comments)."""
-    return clientmodels.description(model, field)
+    return clientmodels.fields(model)[field].description
 
 
 def immutable(obj: Obj, old: Obj, *path: str) -> list[Cause]:
