@@ -313,7 +313,7 @@ class Cluster:
         if self._thread is not None:
             return self
         self._workdir = owner.make_workdir()
-        # The kernel holds ~10^5 long-lived objects (clients, pydantic models, aiohttp); freezing them
+        # The kernel holds ~10^5 long-lived objects (modules, clients, aiohttp); freezing them
         # keeps the garbage collector's full passes (60-300 ms) off every request's path.
         gc.collect()
         gc.freeze()

@@ -3,11 +3,12 @@ structs (``k8s.io/apimachinery/pkg/runtime/serializer/json``, ``fieldValidation`
 
 labkit keeps objects as JSON, so it checks them against the API's field types instead. The types come
 from the models of the official Python client (``kubernetes.client.models``: each field's JSON name
-and type, generated from Kubernetes' OpenAPI document), read once per kind. A value of the wrong type
-is a 400 in the decoder's words (``json: cannot unmarshal string into Go struct field
-DeploymentSpec.spec.replicas of type int32``); a field the kind does not have is dropped with a warning
-(``fieldValidation=Warn``, the default), dropped silently (``Ignore``), or refused (``Strict``, what
-kubectl sends): ``strict decoding error: unknown field "spec.bogus"``. Quantities are typed as strings
+and type, generated from Kubernetes' OpenAPI document), read from their source once per kind
+(:mod:`labkit.apiserver.clientmodels`). A value of the wrong type is a 400 in the decoder's words
+(``json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32``); a
+field the kind does not have is dropped with a warning (``fieldValidation=Warn``, the default), dropped
+silently (``Ignore``), or refused (``Strict``, what kubectl sends): ``strict decoding error: unknown field
+"spec.bogus"``. Quantities are typed as strings
 in the models but Kubernetes also reads numbers (``cpu: 1``); resource lists and ``sizeLimit`` accept
 both. Integers are int32 unless named in :data:`INT64` (the models do not say). A field written twice in
 a JSON body is a ``duplicate field "spec.paused"`` (warned about or refused as an unknown one is); the
@@ -26,10 +27,8 @@ import json
 import re
 from typing import Any
 
-from kubernetes.client import models
-
 from labkit.apimachinery.meta import Obj
-from labkit.apiserver import errors, request
+from labkit.apiserver import clientmodels, errors, request
 from labkit.apiserver.request import json_type
 
 Type = tuple[Any, ...]  # ("str",), ("list", Type), ("dict", Type), ("model", class name), ...
@@ -51,7 +50,7 @@ def model_name(group_version: str, kind: str) -> str | None:
     group, _, version = group_version.rpartition("/")
     name = f"V{version[1:]}{kind}"
     for candidate in (f"{(group.split('.')[0] or 'core').capitalize()}{name}", name):
-        if hasattr(models, candidate):
+        if clientmodels.exists(candidate):
             return candidate
     return None
 
@@ -75,12 +74,12 @@ _PRERELEASE = re.compile(r"V\d+(alpha|beta)\d+")
 def fields(model: str) -> dict[str, Type]:
     """JSON field name -> type, for one model class. A field of a GA struct whose type is an alpha or
     beta struct is left out: a feature-gated field of a later release than the one served."""
-    cls = getattr(models, model)
+    source = clientmodels.read(model)
     prerelease = bool(_PRERELEASE.search(model))
     out = {}
-    for attr, spec in cls.openapi_types.items():
+    for attr, spec in source.openapi_types.items():
         if prerelease or not _PRERELEASE.search(spec):
-            out[cls.attribute_map[attr]] = _parse(spec)
+            out[source.attribute_map[attr]] = _parse(spec)
     return out
 
 

@@ -10,9 +10,10 @@ with that hash may be cached for a year, one with a stale hash is redirected to 
 ``Etag`` lets a client revalidate).
 
 The schemas are built once, at the first request, from the models of the official Python client
-(``kubernetes.client.models``, generated from Kubernetes' own OpenAPI document): the type of each field
-comes from :mod:`labkit.apiserver.fieldtypes` (the same reading that decodes request bodies, so a field
-the documents show is a field a request may set), descriptions and required fields from each model.
+(``kubernetes.client.models``, generated from Kubernetes' own OpenAPI document, read from their source by
+:mod:`labkit.apiserver.clientmodels`): the type of each field comes from :mod:`labkit.apiserver.fieldtypes`
+(the same reading that decodes request bodies, so a field the documents show is a field a request may
+set), descriptions and required fields from each model.
 What the models do not say is filled in from labkit's own facts: how lists and maps merge
 (:mod:`labkit.apiserver.merge_schema`: ``x-kubernetes-patch-strategy``, ``-patch-merge-key``,
 ``-list-type``, ``-list-map-keys``, ``-map-type``), which integers are int64 and which strings are
@@ -36,13 +37,10 @@ import functools
 import gzip
 import hashlib
 import re
-import typing
 from typing import Any
 
-from kubernetes.client import models
-
 from labkit import codec
-from labkit.apiserver import fieldtypes, merge_schema, openapi_proto
+from labkit.apiserver import clientmodels, fieldtypes, merge_schema, openapi_proto
 from labkit.apiserver.resources import RESOURCES, Resource
 
 Doc = dict[str, Any]
@@ -149,22 +147,10 @@ def _names() -> dict[str, str]:
     return names
 
 
-def _description(cls: type) -> str:
-    doc = (cls.__doc__ or "").split("Attributes:")[0]
+def _description(cls: str) -> str:
+    """A model's own words: its docstring up to the generator's ``Attributes:``, on one line."""
+    doc = clientmodels.docstring(cls).split("Attributes:")[0]
     return " ".join(line.strip() for line in doc.strip().splitlines()).strip()
-
-
-def _int_or_string(annotation: Any) -> bool:
-    """Whether a field's annotation takes both an int and a str (Go's intstr.IntOrString)."""
-    found: set[type] = set()
-
-    def walk(a: Any) -> None:
-        if isinstance(a, type):
-            found.add(a)
-        for arg in typing.get_args(a):
-            walk(arg)
-    walk(annotation)
-    return int in found and str in found
 
 
 class _Builder:
@@ -190,16 +176,15 @@ class _Builder:
             if gvks:
                 self.schemas[name]["x-kubernetes-group-version-kind"] = gvks
             return name
-        model = getattr(models, cls)
         go = _model(cls).go
-        schema: Doc = {"description": _description(model), "type": "object"}
+        schema: Doc = {"description": _description(cls), "type": "object"}
         self.schemas[name] = schema  # before the fields: a type may contain itself
         props: Doc = {}
         required = []
-        infos = {f.serialization_alias or attr: f for attr, f in model.model_fields.items()}
+        infos = clientmodels.fields(cls)
         for json_name, t in fieldtypes.fields(cls).items():
             info = infos[json_name]
-            prop = self.field(t, json_name, info.annotation)
+            prop = self.field(t, json_name, info.int_or_string)
             facts = merge_schema.field(go, json_name)
             ext: Doc = {}
             if t[0] == "list":
@@ -213,7 +198,7 @@ class _Builder:
             if facts.patch_strategy:
                 ext["x-kubernetes-patch-strategy"] = facts.patch_strategy
             props[json_name] = self.decorate(prop, info.description or self.described(t), ext)
-            if info.is_required():
+            if info.required:
                 required.append(json_name)
         if props:
             schema["properties"] = props
@@ -226,7 +211,7 @@ class _Builder:
     @staticmethod
     def described(t: fieldtypes.Type) -> str | None:
         """What a field holding a struct says when the models keep no words of its own: the struct's."""
-        return _description(getattr(models, t[1])) or None if t[0] == "model" else None
+        return _description(t[1]) or None if t[0] == "model" else None
 
     def decorate(self, prop: Doc, description: str | None, ext: Doc) -> Doc:
         """A field's schema with its description and extensions; beside a ``$ref`` OpenAPI 3.0 ignores
@@ -239,7 +224,7 @@ class _Builder:
             return {"allOf": [prop], **({} if leaf else {"default": {}}), **extra}
         return {**prop, **extra}
 
-    def field(self, t: fieldtypes.Type, name: str, annotation: Any = None) -> Doc:
+    def field(self, t: fieldtypes.Type, name: str, int_or_string: bool = False) -> Doc:
         kind = t[0]
         if kind == "model":
             return self.ref(self.add(t[1]))
@@ -257,7 +242,7 @@ class _Builder:
             return {"type": "boolean"}
         if kind in ("datetime", "date"):
             return self.ref(_TIME)
-        if annotation is not None and _int_or_string(annotation):
+        if int_or_string:
             return self.ref(_INT_OR_STRING)
         return {"type": "object"}
 

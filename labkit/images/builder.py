@@ -18,12 +18,12 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
-
-import docker
-import docker.errors
+from typing import IO, TYPE_CHECKING
 
 from labkit.images.definitions import LABEL_CONTENT_HASH, ImageDef, busybox_path
+
+if TYPE_CHECKING:
+    import docker
 
 _build_locks: dict[str, threading.Lock] = {}
 _build_locks_guard = threading.Lock()
@@ -96,6 +96,7 @@ def _context(definition: ImageDef) -> IO[bytes]:
 
 def current_image_id(api: docker.APIClient, definition: ImageDef) -> str | None:
     """The id of ``definition.tag`` if it is built from the current definition."""
+    import docker.errors  # loaded with ``api``'s SDK; not by labkit.images (the process runtime reads definitions only)
     try:
         image = api.inspect_image(definition.tag)
     except docker.errors.ImageNotFound:
@@ -107,6 +108,7 @@ def current_image_id(api: docker.APIClient, definition: ImageDef) -> str | None:
 def ensure_built(api: docker.APIClient, definition: ImageDef, *,
                  progress: Callable[[str], None] | None = None) -> str:
     """Build ``definition`` (and its base) unless current; return the image id. Blocking."""
+    import docker.errors  # as in current_image_id
     with _build_locks_guard:
         lock = _build_locks.setdefault(definition.tag, threading.Lock())
     with lock:  # concurrent pods asking for the same image build it once

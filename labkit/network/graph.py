@@ -15,17 +15,20 @@ Ingress.
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from labkit.apimachinery.meta import Obj
 from labkit.client import Client, resource_path
 from labkit.network.cidr import internal_ip, route_for, routes
 
+if TYPE_CHECKING:
+    import networkx as nx
+
 
 def graph(*, nodes: Iterable[Obj] = (), pods: Iterable[Obj] = (), services: Iterable[Obj] = (),
           endpoint_slices: Iterable[Obj] = ()) -> nx.MultiDiGraph:
     """Build the graph from API objects (plain JSON dicts)."""
+    import networkx as nx  # some 12 MB: imported by the first graph, not by every cluster (labkit.network imports us)
     g = nx.MultiDiGraph()
     nodes = list(nodes)
     for node in nodes:

@@ -23,8 +23,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from kubernetes.client import models
-
 from labkit.apimachinery.meta import Obj
 from labkit.apimachinery.validation import (
     Cause,
@@ -37,6 +35,7 @@ from labkit.apimachinery.validation import (
     required,
     too_long,
 )
+from labkit.apiserver import clientmodels
 from labkit.apiserver.registry.pod.validation import nonnegative_quantity
 from labkit.apiserver.registry.replicaset import nonnegative, set_default, validate_selector
 from labkit.apiserver.strategy import AGE_COLUMN, Column, Strategy, age
@@ -58,8 +57,7 @@ def csi_driver_name_errors(name: Any, path: str) -> list[Cause]:
 def field_doc(model: str, field: str) -> str:
     """``<Type>{}.SwaggerDoc()[field]``, the column descriptions kube's printers use: the field's
     description in the official client's model (generated from the same Go comments)."""
-    return next((f.description or "" for attr, f in getattr(models, model).model_fields.items()
-                 if (f.serialization_alias or attr) == field), "")
+    return clientmodels.fields(model)[field].description
 
 
 def immutable(obj: Obj, old: Obj, *path: str) -> list[Cause]:
