@@ -259,21 +259,18 @@ class Kubelet(Component):
     def _record_node_status_event(self, status: str) -> None:
         self._record_node_event("Normal", status, f"Node {self.node_name} status is now: {status}")
 
-    def _container_changed(self, sandbox_id: str) -> None:
-        """A container of ``sandbox_id`` started or exited, as the runtime reports it (kube's Evented PLEG):
-        its pod's worker wakes now rather than at the next relist."""
-        for worker in list(self.workers.workers.values()):
-            if worker.state.sandbox_id == sandbox_id:
-                self.workers.wake(worker.uid)
-
     async def _container_events_loop(self) -> None:
-        """The Evented PLEG (``pkg/kubelet/pleg/evented.go``): read the runtime's container events. Each time
-        their stream comes up or fails the runtime is relisted at once (what changed meanwhile went
-        unreported); while it is down, every ``pleg_period``, as the generic PLEG, and the stream is tried
-        again as often. kube gives up after five failures (``eventedPlegMaxStreamRetries``) and relists
-        every second until the kubelet restarts; labkit keeps trying, so it follows a restarted Docker
-        daemon again. Left out: the pod cache kube fills from the events (a woken worker reads its pod's
-        containers itself) and the relist threshold of PLEG health (``eventedPlegRelistThreshold``)."""
+        """The Evented PLEG (``pkg/kubelet/pleg/evented.go``): read the runtime's container events, each of
+        which wakes its pod's worker at once. An event names the pod by its UID, as kube's
+        ``PodLifecycleEvent`` does, so the sandbox's own start, which comes before the kubelet learns the
+        sandbox's id, still resyncs the pod (and shows a failed pull's ``ImagePullBackOff`` at once, as
+        the generic PLEG's first sight of the sandbox does). Each time the stream comes up or fails the
+        runtime is relisted at once (what changed meanwhile went unreported); while it is down, every
+        ``pleg_period``, as the generic PLEG, and the stream is tried again as often. kube gives up after
+        five failures (``eventedPlegMaxStreamRetries``) and relists every second until the kubelet
+        restarts; labkit keeps trying, so it follows a restarted Docker daemon again. Left out: the pod
+        cache kube fills from the events (a woken worker reads its pod's containers itself) and the
+        relist threshold of PLEG health (``eventedPlegRelistThreshold``)."""
         failures = RepeatedFailure(log, f"{self.name}: the runtime's container events")
 
         def connected() -> None:
@@ -283,7 +280,7 @@ class Kubelet(Component):
 
         while True:
             try:
-                await self.runtime.get_container_events(self._container_changed, connected=connected)
+                await self.runtime.get_container_events(self.workers.wake, connected=connected)
                 error = "their stream ended"
             except CRIError as e:
                 if e.reason == "Unimplemented":

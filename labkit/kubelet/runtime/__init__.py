@@ -17,7 +17,7 @@ memory working set of each running container), what the kubelet's ``/metrics/res
 ``/metrics/cadvisor`` and ``Cluster.cgroup`` show.
 
 Left out: the gRPC transport, container checkpointing, pod sandbox stats, Windows; a container event
-names only its sandbox (CRI's carries the pod's statuses, which the kubelet here reads itself).
+names only its pod (CRI's carries the pod's statuses, which the kubelet here reads itself).
 """
 
 from __future__ import annotations
@@ -266,8 +266,8 @@ class Runtime(abc.ABC):
 
     async def get_container_events(self, on_event: Callable[[str], None], connected: Callable[[], None]) -> None:
         """CRI's ``GetContainerEvents``, a stream the kubelet's Evented PLEG reads: ``on_event`` is called
-        with a sandbox's id when one of its containers (or the sandbox itself) starts, exits or is removed,
-        from the time ``connected`` is called. Runs until cancelled; raises :class:`CRIError` when the stream
+        with a pod's UID when one of its containers or its sandbox starts, exits or is removed, from the
+        time ``connected`` is called. Runs until cancelled; raises :class:`CRIError` when the stream
         fails or ends (``Unimplemented``: this runtime has none, and the kubelet only relists it)."""
         raise CRIError("Unimplemented", f"the {self.name} runtime reports no container events")
 

@@ -826,8 +826,8 @@ class DockerRuntime(Runtime):
 
     async def get_container_events(self, on_event: Callable[[str], None], connected: Callable[[], None]) -> None:
         """CRI ``GetContainerEvents`` from Docker's events API (``docker events``): one stream of this node's
-        containers' starts, exits, OOM kills and removals, each named by its sandbox (a container's label
-        names it; a sandbox's event is its own). A thread of its own reads the stream; when the stream
+        containers' and sandboxes' starts, exits, OOM kills and removals, each named by its pod's UID (a
+        label of each). A thread of its own reads the stream; when the stream
         drops (the daemon restarted) this raises ``Unavailable``; when cancelled it closes the stream's
         connection and waits for the thread to end."""
         loop = asyncio.get_running_loop()
@@ -852,8 +852,7 @@ class DockerRuntime(Runtime):
                         return
                 call(connected)
                 for event in stream:
-                    actor = event.get("Actor") or {}
-                    call(on_event, (actor.get("Attributes") or {}).get(LABEL_SANDBOX_ID) or actor.get("ID", ""))
+                    call(on_event, ((event.get("Actor") or {}).get("Attributes") or {}).get(LABEL_POD_UID, ""))
             except Exception as e:  # noqa: BLE001 - the loop's side raises it as a CRIError
                 error = e
             finally:

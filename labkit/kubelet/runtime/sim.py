@@ -122,6 +122,7 @@ class SimRuntime(Runtime):
         self._sandboxes[sid] = (config, SandboxStatus(id=sid, name=config.name, namespace=config.namespace,
                                                       uid=config.uid, ip=config.ip, state="ready",
                                                       created_at=self.clock(), labels=dict(config.labels)))
+        self._emit(sid)  # the sandbox started, as containerd reports it
         return sid
 
     async def stop_pod_sandbox(self, sandbox_id: str) -> None:
@@ -263,12 +264,12 @@ class SimRuntime(Runtime):
             self.loads.spread()
 
     def _emit(self, sandbox_id: str) -> None:
-        if self._on_event is not None:
-            self._on_event(sandbox_id)
+        if self._on_event is not None and sandbox_id in self._sandboxes:
+            self._on_event(self._sandboxes[sandbox_id][0].uid)
 
     async def get_container_events(self, on_event: Callable[[str], None], connected: Callable[[], None]) -> None:
-        """Every start and exit as it happens: nothing but this runtime changes its containers, so the
-        stream misses none and never fails."""
+        """Every sandbox's start and container's start and exit as it happens: nothing but this runtime
+        changes its containers, so the stream misses none and never fails."""
         self._on_event = on_event
         connected()
         try:
