@@ -47,10 +47,10 @@ import psutil
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from labkit import owner
 from labkit.cluster import docker_available
 from labkit.kubelet.runtime import cgroups
 from labkit.kubelet.runtime.docker import LABEL_PID, LABEL_PID_START, docker_client
-from labkit.owner import start_time
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "course" / "03-node" / "4.2-kube-proxy.ipynb"
@@ -111,7 +111,7 @@ class Footprint:
         self._seen: dict[str, float] = {}
         #: containers whose pid was found outside their cgroup (a pid taken by another process): not counted
         self.skipped: set[str] = set()
-        self._owner = [f"{LABEL_PID}={pid}", f"{LABEL_PID_START}={start_time(pid)}"]
+        self._owner = [f"{LABEL_PID}={pid}", f"{LABEL_PID_START}={owner.start_time(pid)}"]
         self._daemons = docker_daemons()
 
     def _tree(self) -> list[psutil.Process]:

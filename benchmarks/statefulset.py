@@ -7,8 +7,8 @@ for each case, N StatefulSets of three replicas created one after another (each 
 next), and the seconds from the create request until ``status.readyReplicas`` is 3 (polled every
 10 ms). Cases: ``OrderedReady`` (kube's default: each pod Running and Ready before the next), the same
 with a claim per pod from ``volumeClaimTemplates`` (bound through the local-path provisioner), and
-``Parallel``. An ordered set waits for each pod's readiness in turn, and the kubelet sees a container
-start at its next PLEG relist (every second, as kube's), so the ordered cases are about three relists.
+``Parallel``. An ordered set waits for each pod's readiness in turn; the kubelet hears of each
+container's start from the sim runtime's container events (kube's Evented PLEG), not at a relist.
 """
 
 from __future__ import annotations

@@ -3,12 +3,13 @@
 Mirrors ``pkg/kubelet/kubelet.go`` (``Run``, ``SyncPod``, ``SyncTerminatingPod``), the container
 runtime manager ``pkg/kubelet/kuberuntime`` (``computePodActions``: sandbox, then init containers in
 order, then containers; restart policy; ``doBackOff`` with 10 s doubling to 5 min), the image
-manager's pull back-off (``ErrImagePull`` then ``ImagePullBackOff``), the PLEG (a relist of the
-runtime every ``pleg_period``; a runtime that reports its containers' starts and exits, the sim
-runtime, wakes the pod's worker at once, as kube's Evented PLEG does behind a feature gate), the
-pods' DNS search path (``pkg/kubelet/network/dns``) and the node status and lease loops with the
-node's events (``Starting``, ``NodeReady`` and the other condition
-events at start, ``NodeNotSchedulable`` / ``NodeSchedulable`` when it is cordoned or uncordoned).
+manager's pull back-off (``ErrImagePull`` then ``ImagePullBackOff``), the PLEG (``pkg/kubelet/pleg``:
+a relist of the runtime every ``pleg_period``, kube's generic PLEG; and, as the Evented PLEG kube has
+behind a feature gate, the runtime's container events, which wake a pod's worker at once and, while
+their stream is up, slow the relist to kube's 300 s), the pods' DNS search path
+(``pkg/kubelet/network/dns``) and the node status and lease loops with the node's events
+(``Starting``, ``NodeReady`` and the other condition events at start, ``NodeNotSchedulable`` /
+``NodeSchedulable`` when it is cordoned or uncordoned).
 labkit's own addition: when the runtime runs a stand-in for an image that cannot be pulled, the pod
 gets a Warning event (``ImageStandIn``) and the ``labkit.dev/image-stand-in`` annotation.
 It talks to the cluster only through the API server, as ``system:node:NAME``.
@@ -25,6 +26,7 @@ Left out: cgroups and eviction, static pods, sidecar init containers, lifecycle 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import math
@@ -72,6 +74,8 @@ log = logging.getLogger(__name__)
 #: labkit's own: on a pod whose image the runtime replaced, ``"nginx:latest -> labkit/nginx:1"`` per image
 STAND_IN_ANNOTATION = "labkit.dev/image-stand-in"
 STOP_FLUSH_SECONDS = 5.0  # how long a stopping kubelet waits for its events to be written
+#: kube's ``eventedPlegRelistPeriod``: the relist, a safety net while the runtime's container events come
+EVENTED_PLEG_RELIST_PERIOD = 300.0
 
 
 @dataclasses.dataclass
@@ -91,7 +95,9 @@ class KubeletConfig:
     status_update_interval: float = 4.0  # nodeStatusUpdateFrequency
     backoff_base: float = 10.0  # crash-loop and image-pull back-off: base doubling to backoff_max
     backoff_max: float = 300.0
-    pleg_period: float = 1.0  # how often the runtime is relisted for container changes
+    # how often the runtime is relisted for container changes (kube's genericPlegRelistPeriod), and
+    # retried for its container events, while their stream is down
+    pleg_period: float = 1.0
     cluster_domain: str = "cluster.local"  # clusterDomain: the pods' DNS search path ends in it
     events: bool = True  # False: record no Events, as KWOK's simulated nodes (large sim clusters)
 
@@ -177,6 +183,8 @@ class Kubelet(Component):
         self._pulled: dict[str, ImageRef] = {}
         self._adoptable: dict[str, Any] = {}  # pod uid -> sandbox status found at start
         self._last_unschedulable = False
+        self._evented = False  # the runtime's container events stream is up
+        self._relist_now = asyncio.Event()
 
     # --- startup ---------------------------------------------------------------------------------
 
@@ -199,8 +207,8 @@ class Kubelet(Component):
             self.spawn(self.services.run(), "service-informer")
         self.spawn(self.lease.run(), "lease")
         self.spawn(self._node_status_loop(), "node-status")
-        self.runtime.container_events = self._container_changed
         self.spawn(self._relist_loop(), "pleg")
+        self.spawn(self._container_events_loop(), "evented-pleg")
         await self.pods.synced.wait()
 
     async def stop(self) -> None:
@@ -240,20 +248,56 @@ class Kubelet(Component):
     def _record_node_status_event(self, status: str) -> None:
         self._record_node_event("Normal", status, f"Node {self.node_name} status is now: {status}")
 
-    def _container_changed(self, sandbox_id: str) -> None:
-        """A container of ``sandbox_id`` started or exited, as the runtime reports it (kube's Evented PLEG):
-        its pod's worker wakes now rather than at the next relist."""
-        for worker in list(self.workers.workers.values()):
-            if worker.state.sandbox_id == sandbox_id:
-                self.workers.wake(worker.uid)
+    async def _container_events_loop(self) -> None:
+        """The Evented PLEG (``pkg/kubelet/pleg/evented.go``): read the runtime's container events, each of
+        which wakes its pod's worker at once. An event names the pod by its UID, as kube's
+        ``PodLifecycleEvent`` does, so the sandbox's own start, which comes before the kubelet learns the
+        sandbox's id, still resyncs the pod (and shows a failed pull's ``ImagePullBackOff`` at once, as
+        the generic PLEG's first sight of the sandbox does). Each time the stream comes up or fails the
+        runtime is relisted at once (what changed meanwhile went unreported); while it is down, every
+        ``pleg_period``, as the generic PLEG, and the stream is tried again as often. kube gives up after
+        five failures (``eventedPlegMaxStreamRetries``) and relists every second until the kubelet
+        restarts; labkit keeps trying, so it follows a restarted Docker daemon again. Left out: the pod
+        cache kube fills from the events (a woken worker reads its pod's containers itself) and the
+        relist threshold of PLEG health (``eventedPlegRelistThreshold``)."""
+        failures = RepeatedFailure(log, f"{self.name}: the runtime's container events")
+
+        def connected() -> None:
+            failures.succeeded()
+            self._evented = True
+            self._relist_now.set()
+
+        while True:
+            try:
+                await self.runtime.get_container_events(self.workers.wake, connected=connected)
+                error = "their stream ended"
+            except CRIError as e:
+                if e.reason == "Unimplemented":
+                    return
+                error = e.message
+            self._evented = False
+            self._relist_now.set()
+            failures.failed(error)
+            await asyncio.sleep(self.config.pleg_period)
 
     async def _relist_loop(self) -> None:
-        """The PLEG: relist the runtime's containers and wake the workers of pods whose containers changed."""
+        """The PLEG: relist the runtime's containers and wake the workers of pods whose containers changed;
+        every ``pleg_period``, or every :data:`EVENTED_PLEG_RELIST_PERIOD` while container events come."""
         seen: dict[str, tuple[tuple[str, str], ...]] = {}
+        failures = RepeatedFailure(log, f"{self.name}: relist failed")
         while True:
-            await asyncio.sleep(self.config.pleg_period)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._relist_now.wait(), EVENTED_PLEG_RELIST_PERIOD if self._evented
+                                       else self.config.pleg_period)
+            self._relist_now.clear()
             by_sandbox: dict[str, list[tuple[str, str]]] = {}
-            for c in await self.runtime.list_containers():
+            try:
+                listed = await self.runtime.list_containers()
+            except (CRIError, OSError) as e:  # the runtime is away (a restarting Docker daemon): try again
+                failures.failed(e)
+                continue
+            failures.succeeded()
+            for c in listed:
                 by_sandbox.setdefault(c.sandbox_id, []).append((c.id, c.state))
             for worker in list(self.workers.workers.values()):
                 sid = worker.state.sandbox_id

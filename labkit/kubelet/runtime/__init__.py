@@ -10,12 +10,14 @@ talks to. Three implementations:
 - ``process``: each container is a host process group; each pod gets its own loopback address;
 - ``sim``: no processes at all, KWOK-style, for thousands of nodes.
 
-``list_container_stats`` is CRI's ``ListContainerStats`` (cumulative CPU and the memory working set
-of each running container), what the kubelet's ``/metrics/resource`` is made from.
+``get_container_events`` is CRI's ``GetContainerEvents`` (docker and sim have it; the process runtime
+is only relisted). ``list_container_stats`` is CRI's ``ListContainerStats`` (cumulative CPU and the
+memory working set of each running container), what the kubelet's ``/metrics/resource`` is made from.
 ``container_cgroup`` reads one container's cgroup where it has one (its limits and CPU throttling), what
 ``/metrics/cadvisor`` and ``Cluster.cgroup`` show.
 
-Left out: the gRPC transport, container checkpointing, pod sandbox stats, Windows.
+Left out: the gRPC transport, container checkpointing, pod sandbox stats, Windows; a container event
+names only its pod (CRI's carries the pod's statuses, which the kubelet here reads itself).
 """
 
 from __future__ import annotations
@@ -218,9 +220,6 @@ class Runtime(abc.ABC):
     #: why CPU/memory limits are not enforced, in one line ("" when they are): the kubelet warns on pods
     #: that set them
     limits_not_enforced: str = ""
-    #: set by the kubelet: called with a sandbox's id when one of its containers starts or exits on its
-    #: own (CRI's ``GetContainerEvents``); a runtime that never calls it is only relisted
-    container_events: Callable[[str], None] | None = None
 
     # --- images ---
     @abc.abstractmethod
@@ -264,6 +263,13 @@ class Runtime(abc.ABC):
     @abc.abstractmethod
     async def list_container_stats(self) -> list[ContainerStats]:
         """The usage of this node's running containers (``ListContainerStats``)."""
+
+    async def get_container_events(self, on_event: Callable[[str], None], connected: Callable[[], None]) -> None:
+        """CRI's ``GetContainerEvents``, a stream the kubelet's Evented PLEG reads: ``on_event`` is called
+        with a pod's UID when one of its containers or its sandbox starts, exits or is removed, from the
+        time ``connected`` is called. Runs until cancelled; raises :class:`CRIError` when the stream
+        fails or ends (``Unimplemented``: this runtime has none, and the kubelet only relists it)."""
+        raise CRIError("Unimplemented", f"the {self.name} runtime reports no container events")
 
     async def container_cgroup(self, container_id: str) -> Cgroup:
         """The cgroup of a running container: its limits and throttling counters."""

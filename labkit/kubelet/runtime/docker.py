@@ -13,6 +13,9 @@ plugin would (:mod:`labkit.network.cni`); otherwise Docker attaches it.
 
 The SDK blocks, so every call runs in a private thread pool (not the loop's default executor, which
 long-lived streams would exhaust); exec and attach hand the daemon's hijacked socket to asyncio.
+Containers' starts and exits come from Docker's events API, one stream per node read by a thread of
+its own (:meth:`DockerRuntime.get_container_events`, CRI's ``GetContainerEvents``), so the kubelet
+need not relist the daemon every second.
 
 Limits are the values kube's CRI asks for (:mod:`labkit.kubelet.runtime.cgroups`: CFS quota and
 period, shares, memory with no swap beyond it) and the kubelet's ``oom_score_adj``; Docker writes them
@@ -105,6 +108,10 @@ LABEL_IMAGE = "labkit.image"
 #: a sandbox's IP when labkit wired its network (docker's network settings know only its own)
 LABEL_POD_IP = "labkit.pod-ip"
 _INTERNAL_PREFIXES = ("labkit.", "io.kubernetes.")
+#: Docker's container events that are CRI's started, stopped and deleted ones (an OOM kill is told at once)
+_CONTAINER_EVENTS = ("start", "die", "oom", "destroy")
+#: how long a cancelled event stream waits for its reading thread (only a hung daemon makes it wait)
+EVENTS_CLOSE_TIMEOUT = 5.0
 
 #: candidate cluster subnets; the first that overlaps no docker network or host route is used
 CANDIDATE_SUBNETS = tuple(docker_subnet(i) for i in range(SLOTS))
@@ -133,7 +140,8 @@ def docker_client() -> docker.APIClient:
 
     On a local socket (``http+docker://``) it reads no proxy, netrc or CA settings from the environment
     for each call (``requests``' ``trust_env``), which none of them can apply to: that was a third of
-    each call's CPU, and an idle kubelet relists its containers every second."""
+    each call's CPU, and an idle cluster still calls it for every metrics scrape (and for every relist
+    while the kubelet's container events are down)."""
     api = docker.from_env(max_pool_size=64).api
     if api.base_url.startswith("http+docker://"):
         api.trust_env = False
@@ -815,6 +823,53 @@ class DockerRuntime(Runtime):
 
     async def list_container_stats(self) -> list[ContainerStats]:
         return await self._call(self._container_stats_sync)
+
+    async def get_container_events(self, on_event: Callable[[str], None], connected: Callable[[], None]) -> None:
+        """CRI ``GetContainerEvents`` from Docker's events API (``docker events``): one stream of this node's
+        containers' and sandboxes' starts, exits, OOM kills and removals, each named by its pod's UID (a
+        label of each). A thread of its own reads the stream; when the stream
+        drops (the daemon restarted) this raises ``Unavailable``; when cancelled it closes the stream's
+        connection and waits for the thread to end."""
+        loop = asyncio.get_running_loop()
+        ended: asyncio.Future[Exception | None] = loop.create_future()
+        lock, opened = threading.Lock(), []
+        cancelled = False
+
+        def call(fn: Callable[..., Any], *args: Any) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed first
+                loop.call_soon_threadsafe(fn, *args)
+
+        def read() -> None:
+            error: Exception | None = None
+            try:
+                # since the start of this second: what happens before the daemon subscribes us is sent too
+                stream = self.api.events(since=int(time.time()), decode=True, filters={
+                    **self._filters(), "type": ["container"], "event": list(_CONTAINER_EVENTS)})
+                with lock:
+                    opened.append(stream)
+                    if cancelled:
+                        stream.close()
+                        return
+                call(connected)
+                for event in stream:
+                    call(on_event, ((event.get("Actor") or {}).get("Attributes") or {}).get(LABEL_POD_UID, ""))
+            except Exception as e:  # noqa: BLE001 - the loop's side raises it as a CRIError
+                error = e
+            finally:
+                call(lambda: None if ended.done() else ended.set_result(error))
+
+        threading.Thread(target=read, name=f"docker-events-{self.cluster_id}-{self.node}", daemon=True).start()
+        try:
+            error = await asyncio.shield(ended)
+        except asyncio.CancelledError:
+            with lock:
+                cancelled = True
+                for stream in opened:
+                    with contextlib.suppress(OSError):
+                        stream.close()  # unblocks the thread's read
+            await asyncio.wait([ended], timeout=EVENTS_CLOSE_TIMEOUT)
+            raise
+        raise CRIError("Unavailable", f"docker's event stream ended: {error or 'the daemon closed it'}")
 
     def _container_cgroup_sync(self, container_id: str) -> Cgroup:
         state = self.api.inspect_container(container_id)["State"]

@@ -23,9 +23,11 @@ fixed working set,
 
 CPU time accumulates at the rate in force, so a rate of 500m shows as 500m between two scrapes.
 
-Logs are one synthetic line per container; exec, attach and port-forward fail with "the sim runtime
-has no processes". Per-node cost is a few dicts, so one process holds thousands of nodes; above a
-hundred of them the kubelets also share one pod watch (:mod:`labkit.kubelet.simpods`).
+Starts and exits are reported as they happen (:meth:`SimRuntime.get_container_events`), so the
+kubelet relists a sim node only as rarely as kube's Evented PLEG does. Logs are one synthetic line
+per container; exec, attach and port-forward fail with "the sim runtime has no processes". Per-node
+cost is a few dicts, so one process holds thousands of nodes; above a hundred of them the kubelets
+also share one pod watch (:mod:`labkit.kubelet.simpods`).
 """
 
 from __future__ import annotations
@@ -107,6 +109,7 @@ class SimRuntime(Runtime):
         self._containers: dict[str, ContainerStatus] = {}
         self._exit_plans: dict[str, tuple[float | None, int]] = {}  # container id -> (run seconds, exit code)
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._on_event: Callable[[str], None] | None = None  # the kubelet's, while it reads container events
 
     async def pull_image(self, image: str, *, progress: ProgressFn | None = None) -> ImageRef:
         if image.endswith(":invalid") or image.startswith("invalid/"):
@@ -119,6 +122,7 @@ class SimRuntime(Runtime):
         self._sandboxes[sid] = (config, SandboxStatus(id=sid, name=config.name, namespace=config.namespace,
                                                       uid=config.uid, ip=config.ip, state="ready",
                                                       created_at=self.clock(), labels=dict(config.labels)))
+        self._emit(sid)  # the sandbox started, as containerd reports it
         return sid
 
     async def stop_pod_sandbox(self, sandbox_id: str) -> None:
@@ -260,8 +264,19 @@ class SimRuntime(Runtime):
             self.loads.spread()
 
     def _emit(self, sandbox_id: str) -> None:
-        if self.container_events is not None:
-            self.container_events(sandbox_id)
+        if self._on_event is not None and sandbox_id in self._sandboxes:
+            self._on_event(self._sandboxes[sandbox_id][0].uid)
+
+    async def get_container_events(self, on_event: Callable[[str], None], connected: Callable[[], None]) -> None:
+        """Every sandbox's start and container's start and exit as it happens: nothing but this runtime
+        changes its containers, so the stream misses none and never fails."""
+        self._on_event = on_event
+        connected()
+        try:
+            await asyncio.get_running_loop().create_future()  # until cancelled
+        finally:
+            if self._on_event is on_event:
+                self._on_event = None
 
     async def stop_container(self, container_id: str, timeout: float) -> None:
         timer = self._timers.pop(container_id, None)
