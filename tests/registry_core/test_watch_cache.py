@@ -30,21 +30,15 @@ async def _inline(fn, *args):
     return fn(*args)
 
 
-async def _watch_from(cache: watch.WatchCache, revision: int) -> list[tuple[str, str]]:
-    """The events a watch from ``revision`` is sent at once (it is then cancelled)."""
-    got: list[tuple[str, str]] = []
-
+def _watch(cache: watch.WatchCache, revision: int, got: list[tuple[str, str]], enough: asyncio.Event, n: int):
+    """A watch from ``revision`` that records what it is sent and sets ``enough`` at ``n`` events."""
     async def send(kind: str, obj: dict[str, Any], change: watch.Change | None) -> None:
         got.append((kind, obj["metadata"]["name"]))
+        if len(got) == n:
+            enough.set()
 
-    task = asyncio.ensure_future(watch.watch(cache, "default", send, matches=lambda obj: True,
-                                             resource_version=str(revision), send_initial_events=None,
-                                             allow_bookmarks=False, off_loop=_inline))
-    await asyncio.sleep(0.05)
-    if task.done():
-        task.result()  # raises what the watch raised
-    task.cancel()
-    return got
+    return watch.watch(cache, "default", send, matches=lambda obj: True, resource_version=str(revision),
+                       send_initial_events=None, allow_bookmarks=False, off_loop=_inline)
 
 
 def test_the_window_doubles_under_a_burst_and_halves_back_when_events_come_slowly(registry) -> None:
@@ -79,12 +73,17 @@ def test_a_watch_from_before_the_window_gets_410_and_one_within_it_streams(regis
             clock.now += 80
             revisions.append(configmaps.create("default", cm(f"cm-{i}"))[1])
         assert (cache.capacity, cache.window[0].revision) == (100, revisions[50])
-        with pytest.raises(errors.ApiError) as expired:
-            await _watch_from(cache, revisions[48])
+        got: list[tuple[str, str]] = []
+        enough = asyncio.Event()
+        with pytest.raises(errors.ApiError) as expired:  # raised before anything is sent
+            await asyncio.wait_for(_watch(cache, revisions[48], got, enough, 1), 10)
         assert (expired.value.code, expired.value.reason, expired.value.message) == (
             410, "Expired", f"too old resource version: {revisions[48]} ({revisions[50] - 1})")
         configmaps.store.compact(configmaps.store.revision)  # the window does not depend on the store's history
-        assert await _watch_from(cache, revisions[49]) == [("ADDED", f"cm-{i}") for i in range(50, 150)]
+        watching = asyncio.ensure_future(_watch(cache, revisions[49], got, enough, 100))
+        await asyncio.wait_for(enough.wait(), 10)
+        watching.cancel()
+        assert got == [("ADDED", f"cm-{i}") for i in range(50, 150)]
         cache.stop()
 
     asyncio.run(run())
