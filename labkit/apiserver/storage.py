@@ -7,8 +7,9 @@ compare-and-swap transaction on ``mod_revision``; ``resourceVersion`` *is* the s
 
 What each resource does differently comes from its strategy, and for the few with storage of their
 own from a subclass of :class:`Registry` beside it (both in ``labkit/apiserver/registry``). Writes
-run the admission chain; ``dry_run`` runs everything but the store write. Left out: the watch cache
-(every watch reads the store's history), storage versions and encryption at rest.
+run the admission chain; ``dry_run`` runs everything but the store write. Watches are served by the
+watch cache (:mod:`labkit.apiserver.watch`); lists and gets read the store. Left out: storage
+versions and encryption at rest.
 """
 
 from __future__ import annotations

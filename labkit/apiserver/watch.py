@@ -4,10 +4,22 @@ Mirrors ``k8s.io/apiserver/pkg/storage/cacher``: one store watch per resource (t
 decodes each change once and fans it out to every client watching that resource; each client filters
 by its selectors (an object that stops matching is sent as ``DELETED``, one that starts matching as
 ``ADDED``, as ``etcd3/watcher.go`` does) and the serialized event line is shared by all clients that
-receive the same event. The cache keeps a window of recent events, so a client resuming from a recent
-``resourceVersion`` is served from memory; an older one is replayed from the store's history, and one
-older than the store's compaction gets an ``ERROR`` event with ``410 Expired`` — how clients learn to
-relist. A watch from an unset or ``"0"`` resourceVersion first sends ``ADDED`` for every existing object.
+receive the same event. A watch from an unset or ``"0"`` resourceVersion first sends ``ADDED`` for every
+existing object.
+
+The cache keeps a window of recent events sized as ``watch_cache.go`` sizes it: its capacity starts at
+100 events and stays between 100 and 100 × 1024; when an event arrives at a full window it doubles if
+the oldest event kept is younger than the freshness duration (75 s, kube-apiserver's default: a
+bookmark interval plus 15 s) and halves if even the newest quarter's oldest event is older than that.
+A watch from a resourceVersion the window reaches back to streams from the window; once the window
+has dropped an event, one from before it gets an ``ERROR`` event with ``410 Expired`` ("too old
+resource version: RV (first kept − 1)"), as from kube's watch cache — how clients learn to relist.
+Left out: kube starts every cache when the server starts, by a list; labkit starts a resource's cache
+at its first watch, so until the window first drops an event a watch from before that start is
+replayed from the store's history (``410 Expired`` if the store has compacted it), standing for what
+kube's cache would have kept since its list. Also left out: ``--watch-cache-sizes``, a longer
+history window for a raised ``--request-timeout``, and the watch cache's copy of the objects
+(lists read the store).
 
 Live events are pushed: one fan-out task per resource writes each change to every watcher in turn
 (the cacher's ``dispatchEvent``), so a hundred watchers cost a hundred writes, not a hundred task
@@ -35,7 +47,9 @@ from labkit.apiserver import errors
 from labkit.apiserver.storage import Registry, decode
 
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
-WINDOW = 4096  # events the watch cache keeps (kube-apiserver's default watch cache size is 100+)
+EVENT_FRESH_DURATION = 75.0  # seconds of events the window sizes itself to keep (kube's eventFreshDuration)
+LOWER_BOUND_CAPACITY = 100  # the window's least (and first) capacity, in events
+UPPER_BOUND_CAPACITY = 100 * 1024  # and its greatest
 BACKLOG_LIMIT = 256 * 1024  # unsent bytes after which a watcher counts as not keeping up
 FRESHNESS_WAIT = 3.0  # seconds a watch from a revision the store has not seen yet waits for it (kube's 3 s)
 OffLoop = Callable[..., Awaitable[Any]]
@@ -44,13 +58,14 @@ OffLoop = Callable[..., Awaitable[Any]]
 class Change:
     """One store event, decoded once: the new object (``None`` for a delete) and the previous one."""
 
-    __slots__ = ("revision", "new", "old", "triggers", "_lines")
+    __slots__ = ("revision", "new", "old", "triggers", "recorded", "_lines")
 
     def __init__(self, revision: int, new: Obj | None, old: Obj | None, triggers: frozenset[str] = frozenset()) -> None:
         self.revision = revision
         self.new = new
         self.old = old
         self.triggers = triggers  # the trigger field's values in the old and the new object
+        self.recorded = 0.0  # when the watch cache took it in (its clock's seconds)
         self._lines: dict[str, bytes] = {}
 
     def line(self, kind: str, obj: Obj) -> bytes:
@@ -117,11 +132,15 @@ class Watcher:
 class WatchCache:
     """The shared store watch of one resource, the window of recent changes, and the fan-out."""
 
-    def __init__(self, registry: Registry, *, bookmark_interval: float = 30.0) -> None:
+    def __init__(self, registry: Registry, *, bookmark_interval: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.registry = registry
         self.bookmark_interval = bookmark_interval
-        self.window: collections.deque[Change] = collections.deque(maxlen=WINDOW)
-        self.floor = 0  # every change with revision > floor is in the window
+        self.clock = clock
+        self.capacity = LOWER_BOUND_CAPACITY
+        self.window: collections.deque[Change] = collections.deque()
+        self.start_revision = 0  # the store's revision when the cache started (kube's listResourceVersion)
+        self.evicted = False  # whether the window has dropped a change since (kube's removedEventSinceRelist)
         self.watchers: set[Watcher] = set()  # the unindexed ones
         self.triggered: dict[str, set[Watcher]] = {}  # the indexed ones, by trigger value
         self.dispatched = 0  # the revision of the last change handed to the fan-out
@@ -137,9 +156,9 @@ class WatchCache:
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         store = self.registry.store
-        self.floor = store.revision
+        self.start_revision = store.revision
         self._handle = store.watch(self.registry.resource.key_prefix(), self._on_events, prefix=True,
-                                   start_revision=self.floor + 1)
+                                   start_revision=self.start_revision + 1)
         self._fanout = self._loop.create_task(self._fan_out())
 
     def stop(self) -> None:
@@ -159,11 +178,27 @@ class WatchCache:
             self._loop.call_soon_threadsafe(self._dispatch, changes)
 
     def _dispatch(self, changes: list[Change]) -> None:
-        overflow = len(self.window) + len(changes) > WINDOW
-        self.window.extend(changes)
-        if overflow:  # everything after the oldest kept revision is still here
-            self.floor = max(self.floor, self.window[0].revision)
+        now = self.clock()
+        for change in changes:
+            change.recorded = now
+            self._resize(now)
+            if len(self.window) == self.capacity:
+                self.window.popleft()
+                self.evicted = True
+            self.window.append(change)
         self._incoming.put_nowait(changes)
+
+    def _resize(self, now: float) -> None:
+        """Before a change goes into a full window: double it while it holds less than the freshness
+        duration of history, halve it once its newest quarter is older than that."""
+        if len(self.window) < self.capacity:
+            return
+        if now - self.window[0].recorded < EVENT_FRESH_DURATION:
+            self.capacity = min(self.capacity * 2, UPPER_BOUND_CAPACITY)
+        elif now - self.window[-(self.capacity // 4)].recorded > EVENT_FRESH_DURATION:
+            self.capacity = max(self.capacity // 2, LOWER_BOUND_CAPACITY)
+            while len(self.window) > self.capacity:
+                self.window.popleft()
 
     def add(self, w: Watcher) -> None:
         """From now on the fan-out hands ``w`` its changes (buffered until it is live)."""
@@ -227,8 +262,13 @@ class WatchCache:
             w.fail(e)
 
     def since(self, revision: int) -> list[Change] | None:
-        """The changes after ``revision`` from the window, or None if the window no longer reaches back."""
-        if revision < self.floor:
+        """The changes after ``revision`` from the window; None for a revision from before the cache
+        started while the window still holds everything since (the store's history has those). Raises
+        410 Expired for one from before the window once it has dropped a change."""
+        if self.evicted:
+            if revision < (oldest := self.window[0].revision) - 1:
+                raise errors.gone(f"too old resource version: {revision} ({oldest - 1})")
+        elif revision < self.start_revision:
             return None
         return [c for c in self.window if c.revision > revision]
 
@@ -241,7 +281,7 @@ def bookmark(registry: Registry, revision: int, *, initial_events_end: bool = Fa
 
 
 def _store_history(registry: Registry, prefix: str, start: int) -> list[Change]:
-    """Changes from ``start`` on, replayed from the store's history (older than the cache's window)."""
+    """Changes from ``start`` on, replayed from the store's history (from before the cache started)."""
     replayed: list[kv.Event] = []
     handle = registry.store.watch(prefix, replayed.extend, prefix=True, start_revision=start)
     handle.cancel()
@@ -285,8 +325,6 @@ async def watch(cache: WatchCache, namespace: str, send: Send, *, matches: Calla
         else:
             last = int(resource_version)
             await _until_fresh(store, last)
-            if last + 1 < store.compact_revision:
-                raise errors.gone(f"too old resource version: {last} ({store.compact_revision})")
         backlog = cache.since(last)
         if backlog is None:
             try:
